@@ -1,0 +1,33 @@
+// `sluice`: the command-line tool. Subcommands grow with the broker:
+//   sluice log info --path DIR          state of a commit log directory
+//   sluice log dump --path DIR [--from N] [--max N]   records as JSON lines
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+
+#include "client/log_inspect.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"sluice: change-data-capture broker tool"};
+  app.require_subcommand(1);
+  auto* log_cmd = app.add_subcommand("log", "inspect a commit log directory offline");
+  log_cmd->require_subcommand(1);
+
+  std::string path;
+  uint64_t from = 0, max = UINT64_MAX;
+  auto* info = log_cmd->add_subcommand("info", "print offsets, size, checkpoint, groups");
+  info->add_option("--path", path, "the destination's log directory")->required();
+  auto* dump = log_cmd->add_subcommand("dump", "print records as JSON lines");
+  dump->add_option("--path", path, "the destination's log directory")->required();
+  dump->add_option("--from", from, "first offset to print");
+  dump->add_option("--max", max, "how many records to print");
+
+  CLI11_PARSE(app, argc, argv);
+  sluice::Status st = info->parsed() ? sluice::PrintLogInfo(path, std::cout)
+                                     : sluice::DumpLog(path, from, max, std::cout);
+  if (!st.ok()) {
+    std::cerr << "sluice: " << st.ToString() << "\n";
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,232 @@
+#include "proto/record_json.h"
+
+#include <charconv>
+#include <cmath>
+
+namespace sluice {
+namespace {
+
+constexpr uint32_t kMysqlTypeFloat = 4;  // enum_field_types MYSQL_TYPE_FLOAT
+
+template <typename T>
+void AppendNumber(T v, std::string* out) {
+  char buf[32];
+  auto r = std::to_chars(buf, buf + sizeof buf, v);
+  out->append(buf, r.ptr);
+}
+
+// Length of the valid UTF-8 sequence at s[i], or 0 if it is not one.
+size_t Utf8SequenceLength(std::string_view s, size_t i) {
+  auto b = [&](size_t k) { return static_cast<uint8_t>(s[k]); };
+  auto cont = [&](size_t k) { return k < s.size() && (b(k) & 0xc0) == 0x80; };
+  uint8_t c = b(i);
+  if (c < 0x80) return 1;
+  if (c >= 0xc2 && c <= 0xdf) return cont(i + 1) ? 2 : 0;
+  if (c >= 0xe0 && c <= 0xef) {
+    if (!cont(i + 1) || !cont(i + 2)) return 0;
+    if (c == 0xe0 && b(i + 1) < 0xa0) return 0;  // overlong
+    if (c == 0xed && b(i + 1) > 0x9f) return 0;  // surrogate
+    return 3;
+  }
+  if (c >= 0xf0 && c <= 0xf4) {
+    if (!cont(i + 1) || !cont(i + 2) || !cont(i + 3)) return 0;
+    if (c == 0xf0 && b(i + 1) < 0x90) return 0;  // overlong
+    if (c == 0xf4 && b(i + 1) > 0x8f) return 0;  // above U+10FFFF
+    return 4;
+  }
+  return 0;
+}
+
+void AppendValue(const proto::Column& col, std::string* out) {
+  const proto::Value& v = col.value();
+  switch (v.kind_case()) {
+    case proto::Value::kIsNull:
+    case proto::Value::KIND_NOT_SET:
+      out->append("null");
+      return;
+    case proto::Value::kInt64:
+      AppendNumber(v.int64(), out);
+      return;
+    case proto::Value::kUint64:
+      AppendNumber(v.uint64(), out);
+      return;
+    case proto::Value::kFloat64:
+      if (!std::isfinite(v.float64())) {
+        out->append("null");
+      } else if (col.mysql_type() == kMysqlTypeFloat) {
+        AppendNumber(static_cast<float>(v.float64()), out);  // shortest form of the float
+      } else {
+        AppendNumber(v.float64(), out);
+      }
+      return;
+    case proto::Value::kDecimal:
+      AppendJsonString(v.decimal(), out);
+      return;
+    case proto::Value::kText:
+      AppendJsonString(v.text(), out);
+      return;
+    case proto::Value::kBinary:
+      out->push_back('"');
+      AppendBase64(v.binary(), out);
+      out->push_back('"');
+      return;
+    case proto::Value::kJson:
+      out->append(v.json().empty() ? std::string_view("null") : std::string_view(v.json()));
+      return;
+    case proto::Value::kEnumLabel:
+      AppendJsonString(v.enum_label(), out);
+      return;
+    case proto::Value::kEnumIndex:
+      AppendNumber(v.enum_index(), out);
+      return;
+  }
+  out->append("null");
+}
+
+void AppendImage(std::string_view key,
+                 const google::protobuf::RepeatedPtrField<proto::Column>& cols, std::string* out) {
+  out->append(",\"");
+  out->append(key);
+  out->append("\":{");
+  bool first = true;
+  for (const auto& c : cols) {
+    if (!first) out->push_back(',');
+    first = false;
+    if (c.name().empty()) {
+      out->append("\"@");
+      AppendNumber(c.index() + 1, out);
+      out->push_back('"');
+    } else {
+      AppendJsonString(c.name(), out);
+    }
+    out->push_back(':');
+    AppendValue(c, out);
+  }
+  out->push_back('}');
+}
+
+std::string_view OpName(proto::Op op) {
+  switch (op) {
+    case proto::OP_INSERT: return "insert";
+    case proto::OP_UPDATE: return "update";
+    case proto::OP_DELETE: return "delete";
+    case proto::OP_DDL: return "ddl";
+    default: return "unknown";
+  }
+}
+
+}  // namespace
+
+void AppendJsonString(std::string_view s, std::string* out) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out->push_back('"');
+  for (size_t i = 0; i < s.size();) {
+    auto c = static_cast<uint8_t>(s[i]);
+    if (c >= 0x80) {
+      size_t n = Utf8SequenceLength(s, i);
+      if (n == 0) {
+        out->append("\\ufffd");
+        ++i;
+      } else {
+        out->append(s.substr(i, n));
+        i += n;
+      }
+      continue;
+    }
+    switch (c) {
+      case '"': out->append("\\\""); break;
+      case '\\': out->append("\\\\"); break;
+      case '\n': out->append("\\n"); break;
+      case '\r': out->append("\\r"); break;
+      case '\t': out->append("\\t"); break;
+      case '\b': out->append("\\b"); break;
+      case '\f': out->append("\\f"); break;
+      default:
+        if (c < 0x20) {
+          out->append("\\u00");
+          out->push_back(kHex[c >> 4]);
+          out->push_back(kHex[c & 15]);
+        } else {
+          out->push_back(static_cast<char>(c));
+        }
+    }
+    ++i;
+  }
+  out->push_back('"');
+}
+
+void AppendBase64(std::string_view bytes, std::string* out) {
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  size_t i = 0;
+  auto at = [&](size_t k) { return static_cast<uint32_t>(static_cast<uint8_t>(bytes[k])); };
+  for (; i + 3 <= bytes.size(); i += 3) {
+    uint32_t n = (at(i) << 16) | (at(i + 1) << 8) | at(i + 2);
+    out->push_back(kAlphabet[(n >> 18) & 63]);
+    out->push_back(kAlphabet[(n >> 12) & 63]);
+    out->push_back(kAlphabet[(n >> 6) & 63]);
+    out->push_back(kAlphabet[n & 63]);
+  }
+  size_t rest = bytes.size() - i;
+  if (rest == 1) {
+    uint32_t n = at(i) << 16;
+    out->push_back(kAlphabet[(n >> 18) & 63]);
+    out->push_back(kAlphabet[(n >> 12) & 63]);
+    out->append("==");
+  } else if (rest == 2) {
+    uint32_t n = (at(i) << 16) | (at(i + 1) << 8);
+    out->push_back(kAlphabet[(n >> 18) & 63]);
+    out->push_back(kAlphabet[(n >> 12) & 63]);
+    out->push_back(kAlphabet[(n >> 6) & 63]);
+    out->push_back('=');
+  }
+}
+
+void AppendRecordJson(const proto::ChangeRecord& r, const JsonContext& ctx, std::string* out) {
+  out->push_back('{');
+  bool need_comma = false;
+  if (ctx.offset) {
+    out->append("\"offset\":");
+    AppendNumber(*ctx.offset, out);
+    need_comma = true;
+  }
+  if (!ctx.dest.empty()) {
+    out->append(need_comma ? ",\"dest\":" : "\"dest\":");
+    AppendJsonString(ctx.dest, out);
+    need_comma = true;
+  }
+  out->append(need_comma ? ",\"op\":\"" : "\"op\":\"");
+  out->append(OpName(r.op()));
+  out->append("\",\"db\":");
+  AppendJsonString(r.db(), out);
+  out->append(",\"table\":");
+  AppendJsonString(r.table(), out);
+  if (r.op() == proto::OP_DDL) {
+    out->append(",\"sql\":");
+    AppendJsonString(r.sql(), out);
+  } else {
+    if (r.pk_size() > 0) {
+      out->append(",\"pk\":[");
+      for (int i = 0; i < r.pk_size(); ++i) {
+        if (i > 0) out->push_back(',');
+        AppendJsonString(r.pk(i), out);
+      }
+      out->push_back(']');
+    }
+    if (r.op() == proto::OP_UPDATE || r.op() == proto::OP_DELETE) AppendImage("before", r.before(), out);
+    if (r.op() == proto::OP_UPDATE || r.op() == proto::OP_INSERT) AppendImage("after", r.after(), out);
+  }
+  out->append(",\"ts\":");
+  AppendNumber(r.ts(), out);
+  out->append(",\"pos\":");
+  AppendJsonString(r.pos().file() + ":" + std::to_string(r.pos().pos()), out);
+  if (!r.gtid().empty()) {
+    out->append(",\"gtid\":");
+    AppendJsonString(r.gtid(), out);
+  }
+  out->append(",\"txn\":{\"seq\":");
+  AppendNumber(r.txn().seq(), out);
+  out->append(r.txn().last() ? ",\"last\":true}}" : ",\"last\":false}}");
+}
+
+}  // namespace sluice

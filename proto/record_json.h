@@ -1,0 +1,46 @@
+// Renders a ChangeRecord as the JSON line of design.md ("Change record").
+// This is the one place that defines the JSON form; every tool calls it.
+//
+//   {"offset":42,"dest":"shop","op":"update","db":"shop","table":"orders",
+//    "pk":["id"],"before":{...},"after":{...},"ts":1764000000,
+//    "pos":"binlog.000001:12345","gtid":"0-1-17","txn":{"seq":0,"last":true}}
+//
+// Keys appear in that order. "offset"/"dest" only when given (absent from
+// `sluice decode`); "before" only for update/delete, "after" only for
+// insert/update; "pk" only when known; "gtid" only when the source has one;
+// a DDL record carries "sql" in place of pk/before/after.
+// The output is always valid JSON: invalid UTF-8 in a text value becomes
+// U+FFFD, non-finite doubles become null.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "proto/record.pb.h"
+
+namespace sluice {
+
+struct JsonContext {
+  std::optional<uint64_t> offset;  // the record's commit-log offset
+  std::string_view dest;           // destination name; omitted when empty
+};
+
+// Appends the JSON object (no trailing newline) to *out.
+void AppendRecordJson(const proto::ChangeRecord& record, const JsonContext& ctx,
+                      std::string* out);
+
+inline std::string RecordToJson(const proto::ChangeRecord& record, const JsonContext& ctx = {}) {
+  std::string out;
+  AppendRecordJson(record, ctx, &out);
+  return out;
+}
+
+// Appends s as a JSON string literal (quoted, escaped, valid UTF-8).
+void AppendJsonString(std::string_view s, std::string* out);
+
+// Appends the standard base64 (RFC 4648, with padding) of bytes.
+void AppendBase64(std::string_view bytes, std::string* out);
+
+}  // namespace sluice

@@ -1,0 +1,394 @@
+#include "storage/commit_log.h"
+
+#include <chrono>
+
+#include <rocksdb/db.h>
+#include <rocksdb/table.h>
+#include <rocksdb/write_batch.h>
+
+#include "storage/log_format.h"
+#include "storage/rocks_status.h"
+
+namespace sluice {
+namespace {
+
+constexpr char kLogCf[] = "log";
+constexpr char kMetaCf[] = "meta";
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+rocksdb::Slice AsSlice(std::string_view s) { return {s.data(), s.size()}; }
+
+rocksdb::CompressionType ToRocks(Compression c) {
+  switch (c) {
+    case Compression::kNone: return rocksdb::kNoCompression;
+    case Compression::kLz4: return rocksdb::kLZ4Compression;
+    case Compression::kZstd: return rocksdb::kZSTD;
+  }
+  return rocksdb::kNoCompression;
+}
+
+// The log column family holds large values under ever-increasing keys: no
+// overlap between files, so compaction mostly moves files; blocks are large
+// because a read wants a whole batch.
+rocksdb::ColumnFamilyOptions LogCfOptions(const CommitLogOptions& o) {
+  rocksdb::ColumnFamilyOptions cf;
+  cf.compression = ToRocks(o.compression);
+  cf.write_buffer_size = 64 << 20;
+  cf.max_write_buffer_number = 4;
+  cf.target_file_size_base = 64 << 20;
+  cf.max_bytes_for_level_base = 512 << 20;
+  cf.level_compaction_dynamic_level_bytes = true;
+  cf.level0_slowdown_writes_trigger = 40;
+  cf.level0_stop_writes_trigger = 60;
+  rocksdb::BlockBasedTableOptions table;
+  table.block_size = 64 << 10;
+  cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  return cf;
+}
+
+}  // namespace
+
+Status CommitLogOptions::Validate() const {
+  if (path.empty()) return Status::InvalidArgument("commit log path is empty");
+  if (group_commit_ms <= 0 && durability == Durability::kGroupCommit) {
+    return Status::InvalidArgument("group_commit_ms must be > 0 with group commit");
+  }
+  if (max_batch_bytes < 1024) return Status::InvalidArgument("max_batch_bytes must be >= 1024");
+  if (retention.max_age_ms < 0) return Status::InvalidArgument("retention max_age_ms is negative");
+  return Status::Ok();
+}
+
+CommitLog::CommitLog(const CommitLogOptions& options) : options_(options) {}
+
+Result<std::unique_ptr<CommitLog>> CommitLog::Open(const CommitLogOptions& options) {
+  SLUICE_RETURN_IF_ERROR(options.Validate());
+  std::unique_ptr<CommitLog> log(new CommitLog(options));
+  SLUICE_RETURN_IF_ERROR(log->Init().WithContext("open commit log " + options.path));
+  return log;
+}
+
+Status CommitLog::Init() {
+  rocksdb::DBOptions db_opts;
+  db_opts.create_if_missing = true;
+  db_opts.create_missing_column_families = true;
+  db_opts.max_background_jobs = 2;
+  db_opts.bytes_per_sync = 1 << 20;
+  db_opts.wal_bytes_per_sync = 0;
+  db_opts.max_total_wal_size = 256 << 20;
+  db_opts.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
+  if (options_.env != nullptr) db_opts.env = options_.env;
+
+  std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {
+      {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions()},
+      {kLogCf, LogCfOptions(options_)},
+      {kMetaCf, rocksdb::ColumnFamilyOptions()},
+  };
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  SLUICE_RETURN_IF_ERROR(
+      FromRocks(rocksdb::DB::Open(db_opts, options_.path, cfs, &handles, &db_), "RocksDB open"));
+  log_cf_ = handles[1];
+  meta_cf_ = handles[2];
+  db_->DestroyColumnFamilyHandle(handles[0]);
+  meta_ = std::make_unique<MetaStore>(db_, meta_cf_,
+                                      options_.durability == Durability::kSyncEveryCommit);
+
+  SLUICE_ASSIGN_OR_RETURN(auto node, meta_->Node());
+  if (node && !options_.node_id.empty() && node->node_id() != options_.node_id) {
+    return Status::FailedPrecondition("the log belongs to node '" + node->node_id() +
+                                      "', not '" + options_.node_id +
+                                      "': check data_dir and node.id in the config");
+  }
+  SLUICE_ASSIGN_OR_RETURN(auto state, meta_->State());
+
+  MutexLock lock(&mu_);
+  if (!node) {
+    proto::NodeIdentity n;
+    n.set_node_id(options_.node_id);
+    n.set_destination(options_.destination);
+    n.set_created_ms(static_cast<uint64_t>(NowMs()));
+    SLUICE_RETURN_IF_ERROR(meta_->PutNode(n));
+  }
+  if (state) state_ = *state;
+  SLUICE_RETURN_IF_ERROR(CheckTail());
+  SLUICE_ASSIGN_OR_RETURN(auto epochs, meta_->Epochs());
+  epoch_ = epochs.empty() ? 0 : epochs.back().epoch();
+  pending_end_ = state_.end_offset();
+  pending_bytes_ = state_.end_bytes();
+  first_.store(state_.start_offset(), std::memory_order_release);
+  hw_.store(state_.end_offset(), std::memory_order_release);
+  durable_.store(state_.end_offset(), std::memory_order_release);
+
+  if (options_.durability == Durability::kGroupCommit) {
+    syncer_ = std::thread([this] { SyncLoop(); });
+  }
+  return Status::Ok();
+}
+
+// Removes chunks of a transaction that never ended (a crash mid-transaction)
+// and checks that the last visible batch ends exactly at the high watermark.
+Status CommitLog::CheckTail() {
+  const std::string end_key = log_format::BatchKey(Offset(state_.end_offset()));
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), log_cf_));
+  it->Seek(end_key);
+  if (it->Valid()) {
+    rocksdb::WriteBatch wb;
+    wb.DeleteRange(log_cf_, end_key, log_format::BatchKey(Offset::Max()));
+    SLUICE_RETURN_IF_ERROR(Write(&wb, true, "discard the partial transaction at the tail"));
+  }
+  SLUICE_RETURN_IF_ERROR(FromRocks(it->status(), "scan the log tail"));
+  if (state_.end_offset() == state_.start_offset()) return Status::Ok();
+
+  it->SeekForPrev(log_format::BatchKey(Offset(state_.end_offset() - 1)));
+  if (!it->Valid()) {
+    SLUICE_RETURN_IF_ERROR(FromRocks(it->status(), "scan the log tail"));
+    return Status::Corruption("no batch holds offset " + std::to_string(state_.end_offset() - 1) +
+                              " below the high watermark");
+  }
+  SLUICE_ASSIGN_OR_RETURN(auto batch, log_format::DecodeBatch(it->key().ToStringView(),
+                                                              it->value().ToStringView()));
+  if (batch.header.end_offset().value() != state_.end_offset() || !batch.header.txn_end()) {
+    return Status::Corruption("the last batch ends at " +
+                              std::to_string(batch.header.end_offset().value()) +
+                              " but the high watermark is " + std::to_string(state_.end_offset()));
+  }
+  return Status::Ok();
+}
+
+CommitLog::~CommitLog() {
+  StopSyncer();
+  if (db_ == nullptr) return;
+  if (options_.durability == Durability::kGroupCommit) (void)db_->SyncWAL();
+  if (log_cf_) (void)db_->DestroyColumnFamilyHandle(log_cf_);
+  if (meta_cf_) (void)db_->DestroyColumnFamilyHandle(meta_cf_);
+  (void)db_->Close();
+  delete db_;
+}
+
+Status CommitLog::Write(rocksdb::WriteBatch* wb, bool sync, std::string_view what) {
+  rocksdb::WriteOptions wo;
+  wo.sync = sync;
+  return FromRocks(db_->Write(wo, wb), std::string(what) + " (log " + options_.path + ")");
+}
+
+void CommitLog::AddBatches(std::span<const std::string_view> records, uint64_t source_ts,
+                           const std::string* checkpoint, rocksdb::WriteBatch* wb) {
+  const int64_t now = NowMs();
+  size_t i = 0;
+  while (i < records.size()) {
+    // Take records until the batch reaches max_batch_bytes (at least one).
+    size_t j = i;
+    size_t bytes = 0;
+    while (j < records.size() && (j == i || bytes + records[j].size() <= options_.max_batch_bytes)) {
+      bytes += records[j].size();
+      ++j;
+    }
+    const bool last = j == records.size() && checkpoint != nullptr;
+    log_format::BatchHeader h;
+    h.flags = last ? log_format::kTxnEnd : 0;
+    h.base_offset = Offset(pending_end_);
+    h.record_count = static_cast<uint32_t>(j - i);
+    h.epoch = epoch_;
+    h.append_time_ms = now;
+    h.max_source_ts = source_ts;
+    h.bytes_before = pending_bytes_;
+    scratch_.clear();
+    log_format::EncodeBatch(h, last ? std::string_view(*checkpoint) : std::string_view(),
+                            records.subspan(i, j - i), &scratch_);
+    wb->Put(log_cf_, AsSlice(log_format::BatchKey(h.base_offset)), AsSlice(scratch_));
+    last_chunk_base_ = pending_end_;
+    pending_end_ += h.record_count;
+    pending_bytes_ += scratch_.size();
+    i = j;
+  }
+}
+
+Result<OffsetRange> CommitLog::AppendChunk(std::span<const std::string_view> records,
+                                           uint64_t source_ts) {
+  if (records.empty()) return Status::InvalidArgument("AppendChunk needs at least one record");
+  MutexLock lock(&mu_);
+  const uint64_t base = pending_end_, bytes = pending_bytes_, last = last_chunk_base_;
+  rocksdb::WriteBatch wb;
+  AddBatches(records, source_ts, nullptr, &wb);
+  // Chunks are invisible until the commit, whose write covers them in the
+  // WAL, so they need no fsync of their own.
+  Status st = Write(&wb, false, "append a transaction chunk");
+  if (!st.ok()) {
+    pending_end_ = base;
+    pending_bytes_ = bytes;
+    last_chunk_base_ = last;
+    return st;
+  }
+  txn_open_ = true;
+  return OffsetRange{Offset(base), Offset(pending_end_)};
+}
+
+Result<OffsetRange> CommitLog::CommitTransaction(std::span<const std::string_view> records,
+                                                 const proto::SourceCheckpoint& checkpoint) {
+  MutexLock lock(&mu_);
+  const uint64_t txn_base = txn_open_ ? state_.end_offset() : pending_end_;
+  const uint64_t saved_end = pending_end_, saved_bytes = pending_bytes_;
+  checkpoint.SerializeToString(&checkpoint_bytes_);
+  rocksdb::WriteBatch wb;
+  if (!records.empty()) {
+    AddBatches(records, checkpoint.ts(), &checkpoint_bytes_, &wb);
+  } else if (txn_open_) {
+    // The last chunk becomes the transaction's end: rewrite it with the flag
+    // and the checkpoint.
+    std::string value;
+    const std::string key = log_format::BatchKey(Offset(last_chunk_base_));
+    SLUICE_RETURN_IF_ERROR(FromRocks(db_->Get(rocksdb::ReadOptions(), log_cf_, key, &value),
+                                     "read the last chunk of the open transaction"));
+    SLUICE_ASSIGN_OR_RETURN(auto b, log_format::DecodeBatch(key, value));
+    std::vector<std::string_view> recs;
+    log_format::RecordIterator it(b);
+    for (std::string_view r; it.Next(&r);) recs.push_back(r);
+    log_format::BatchHeader h = b.header;
+    h.flags |= log_format::kTxnEnd;
+    scratch_.clear();
+    log_format::EncodeBatch(h, checkpoint_bytes_, recs, &scratch_);
+    wb.Put(log_cf_, key, AsSlice(scratch_));
+    pending_bytes_ = h.bytes_before + scratch_.size();
+  }
+  proto::LogState next = state_;
+  next.set_end_offset(pending_end_);
+  next.set_end_bytes(pending_bytes_);
+  *next.mutable_checkpoint() = checkpoint;
+  next.SerializeToString(&state_bytes_);
+  wb.Put(meta_cf_, AsSlice(MetaStore::kStateKey), AsSlice(state_bytes_));
+
+  const bool sync = options_.durability == Durability::kSyncEveryCommit;
+  Status st = Write(&wb, sync, "commit a transaction");
+  if (!st.ok()) {
+    pending_end_ = saved_end;
+    pending_bytes_ = saved_bytes;
+    return st;
+  }
+  state_ = std::move(next);
+  txn_open_ = false;
+  hw_.store(pending_end_, std::memory_order_release);
+  if (sync) durable_.store(pending_end_, std::memory_order_release);
+  return OffsetRange{Offset(txn_base), Offset(pending_end_)};
+}
+
+Status CommitLog::DiscardOpenTransaction() {
+  MutexLock lock(&mu_);
+  if (!txn_open_) return Status::Ok();
+  rocksdb::WriteBatch wb;
+  wb.DeleteRange(log_cf_, log_format::BatchKey(Offset(state_.end_offset())),
+                 log_format::BatchKey(Offset::Max()));
+  SLUICE_RETURN_IF_ERROR(Write(&wb, false, "discard the open transaction"));
+  pending_end_ = state_.end_offset();
+  pending_bytes_ = state_.end_bytes();
+  txn_open_ = false;
+  return Status::Ok();
+}
+
+Result<RecordSet> CommitLog::Read(Offset from, size_t max_records, size_t max_bytes) const {
+  const Offset hw = HighWatermark();
+  const Offset first = FirstOffset();
+  if (from < first) {
+    return Status::OutOfRange("offset " + std::to_string(from.value()) +
+                              " was removed by retention; the log starts at " +
+                              std::to_string(first.value()));
+  }
+  if (from > hw) {
+    return Status::OutOfRange("offset " + std::to_string(from.value()) +
+                              " is beyond the high watermark " + std::to_string(hw.value()));
+  }
+  RecordSet out;
+  out.next_offset = from;
+  out.high_watermark = hw;
+  if (from == hw || max_records == 0) return out;
+
+  const std::string upper = log_format::BatchKey(hw);
+  const rocksdb::Slice upper_slice(upper);
+  rocksdb::ReadOptions ro;
+  ro.iterate_upper_bound = &upper_slice;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, log_cf_));
+  it->SeekForPrev(log_format::BatchKey(from));
+  size_t bytes = 0;
+  for (; it->Valid(); it->Next()) {
+    SLUICE_ASSIGN_OR_RETURN(auto b, log_format::DecodeBatch(it->key().ToStringView(),
+                                                            it->value().ToStringView()));
+    if (b.header.base_offset > out.next_offset ||
+        b.header.end_offset() <= out.next_offset) {
+      return Status::Corruption("log has a gap: expected a batch holding offset " +
+                                std::to_string(out.next_offset.value()) + ", found batch at " +
+                                std::to_string(b.header.base_offset.value()));
+    }
+    // Re-point the view at our own copy of the batch.
+    const std::string& buf = out.buffers.emplace_back(it->value().ToStringView());
+    b.records = std::string_view(buf).substr(buf.size() - b.records.size());
+    log_format::RecordIterator rit(b);
+    Offset o = b.header.base_offset;
+    for (std::string_view r; rit.Next(&r); o += 1) {
+      if (o < out.next_offset) continue;
+      if (!out.records.empty() && bytes + r.size() > max_bytes) return out;
+      out.records.push_back({o, r});
+      bytes += r.size();
+      out.next_offset = o + 1;
+      if (out.records.size() >= max_records) return out;
+    }
+    if (out.next_offset >= hw) return out;
+  }
+  SLUICE_RETURN_IF_ERROR(FromRocks(it->status(), "read log " + options_.path));
+  if (out.records.empty()) {
+    // Retention removed the range between our bounds check and the seek.
+    return Status::OutOfRange("offset " + std::to_string(from.value()) +
+                              " was removed by retention while reading");
+  }
+  return out;
+}
+
+proto::SourceCheckpoint CommitLog::Checkpoint() const {
+  MutexLock lock(&mu_);
+  return state_.checkpoint();
+}
+
+uint64_t CommitLog::SizeBytes() const {
+  MutexLock lock(&mu_);
+  return state_.end_bytes() - state_.start_bytes();
+}
+
+Epoch CommitLog::CurrentEpoch() const {
+  MutexLock lock(&mu_);
+  return Epoch(epoch_);
+}
+
+Status CommitLog::Sync() {
+  const uint64_t target = hw_.load(std::memory_order_acquire);
+  SLUICE_RETURN_IF_ERROR(FromRocks(db_->SyncWAL(), "fsync the WAL of " + options_.path));
+  uint64_t cur = durable_.load(std::memory_order_relaxed);
+  while (cur < target && !durable_.compare_exchange_weak(cur, target)) {
+  }
+  return Status::Ok();
+}
+
+void CommitLog::SyncLoop() {
+  std::unique_lock lk(sync_mu_);
+  while (!stopping_) {
+    sync_cv_.wait_for(lk, std::chrono::milliseconds(options_.group_commit_ms));
+    if (stopping_) break;
+    if (durable_.load(std::memory_order_acquire) == hw_.load(std::memory_order_acquire)) continue;
+    lk.unlock();
+    // A failure leaves DurableOffset() behind; the next write reports it.
+    (void)Sync();
+    lk.lock();
+  }
+}
+
+void CommitLog::StopSyncer() {
+  {
+    std::lock_guard lk(sync_mu_);
+    stopping_ = true;
+  }
+  sync_cv_.notify_all();
+  if (syncer_.joinable()) syncer_.join();
+}
+
+}  // namespace sluice

@@ -1,0 +1,212 @@
+// CommitLog: the per-destination log of change records on RocksDB.
+//
+// Records are opaque bytes to the log (serialized proto::ChangeRecord in
+// sluiced). The log assigns offsets: dense, from 0, never reused. Records are
+// stored in batches keyed by base offset (storage/log_format.h), never one
+// RocksDB key per record.
+//
+// Transactions are atomic: CommitTransaction() writes a transaction's
+// records, its source checkpoint and the new high watermark in one RocksDB
+// write. A transaction larger than memory is streamed with AppendChunk()
+// first; chunks sit above the high watermark, invisible to Read(), until
+// CommitTransaction() ends the transaction. On Open() every chunk above the
+// persisted high watermark (the partial tail of a crash) is removed.
+//
+// Durability (CommitLogOptions::durability):
+//   kSyncEveryCommit: CommitTransaction() returns after fsync; a commit that
+//     returned survives power loss. Costs one fsync per transaction.
+//   kGroupCommit: CommitTransaction() returns after the write reached the OS
+//     (survives a crash of sluiced, not of the machine); a background thread
+//     fsyncs every group_commit_ms, after which DurableOffset() covers it.
+//     A power loss loses at most the last group_commit_ms of transactions,
+//     and always whole transactions: the log is a prefix of what was
+//     committed and the checkpoint matches its last transaction.
+//
+// Thread safety: writers (AppendChunk, CommitTransaction, DiscardOpen-
+// Transaction, Truncate, ApplyRetention, BeginEpoch) serialize on an
+// internal mutex; Read() and the offset getters may run concurrently with
+// them from any thread.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "base/status.h"
+#include "base/thread_annotations.h"
+#include "base/types.h"
+#include "proto/meta.pb.h"
+#include "storage/meta_store.h"
+
+namespace rocksdb {
+class DB;
+class ColumnFamilyHandle;
+class Env;
+class WriteBatch;
+}  // namespace rocksdb
+
+namespace sluice {
+
+enum class Durability { kSyncEveryCommit, kGroupCommit };
+enum class Compression { kNone, kLz4, kZstd };
+
+struct RetentionOptions {
+  int64_t max_age_ms = 0;     // remove batches appended longer ago; 0 keeps forever
+  uint64_t max_bytes = 0;     // keep at most this many logical bytes; 0 is no limit
+  bool keep_unacked = false;  // never remove what a consumer group has not acknowledged
+};
+
+struct CommitLogOptions {
+  std::string path;         // directory of this destination's RocksDB
+  std::string node_id;      // recorded when the log is created, checked on open
+  std::string destination;  // recorded when the log is created
+  Durability durability = Durability::kGroupCommit;
+  int group_commit_ms = 10;
+  Compression compression = Compression::kLz4;
+  size_t max_batch_bytes = 1 << 20;  // a transaction is split into batches of about this size
+  RetentionOptions retention;
+  rocksdb::Env* env = nullptr;  // nullptr: the default Env. Tests inject faults here.
+
+  Status Validate() const;
+};
+
+// Offsets [base, end) given to a transaction or chunk.
+struct OffsetRange {
+  Offset base;
+  Offset end;
+};
+
+struct LogRecord {
+  Offset offset;
+  std::string_view data;  // borrowed from the RecordSet that holds it
+};
+
+// The result of Read(). Owns the bytes its records point into; stays valid
+// when moved.
+struct RecordSet {
+  std::vector<LogRecord> records;
+  Offset next_offset;     // where the next Read should start
+  Offset high_watermark;  // at the time of the read
+  std::deque<std::string> buffers;  // batch bytes the record views borrow
+};
+
+struct RetentionResult {
+  Offset first_offset;      // after retention
+  uint64_t records_removed = 0;
+};
+
+class CommitLog {
+ public:
+  // Opens or creates the log at options.path. Errors: Busy when another
+  // process has the directory open; FailedPrecondition when it belongs to a
+  // different node; Corruption when the stored state is inconsistent.
+  static Result<std::unique_ptr<CommitLog>> Open(const CommitLogOptions& options);
+
+  ~CommitLog();
+  CommitLog(const CommitLog&) = delete;
+  CommitLog& operator=(const CommitLog&) = delete;
+
+  // Appends records of a transaction that has not ended yet. They get
+  // offsets at once but stay above the high watermark, invisible to
+  // readers, until CommitTransaction(). REQUIRES: !records.empty().
+  Result<OffsetRange> AppendChunk(std::span<const std::string_view> records, uint64_t source_ts);
+
+  // Ends the current transaction with `records` (may be empty) and makes it
+  // visible, atomically with `checkpoint`. The returned range covers the
+  // whole transaction including earlier chunks. A transaction with no
+  // records at all only advances the checkpoint.
+  Result<OffsetRange> CommitTransaction(std::span<const std::string_view> records,
+                                        const proto::SourceCheckpoint& checkpoint);
+
+  // Drops the chunks of the current transaction (the source failed mid-way
+  // and will resend it from the checkpoint).
+  Status DiscardOpenTransaction();
+
+  // Reads records from `from` in order: at most max_records records and,
+  // beyond the first record, at most max_bytes of record data. Never past
+  // the high watermark. OutOfRange if `from` is below FirstOffset() (removed
+  // by retention) or above HighWatermark(); Corruption if a batch fails its
+  // checksum.
+  Result<RecordSet> Read(Offset from, size_t max_records, size_t max_bytes) const;
+
+  Offset FirstOffset() const { return Offset(first_.load(std::memory_order_acquire)); }
+  // One past the last record of the last complete transaction.
+  Offset HighWatermark() const { return Offset(hw_.load(std::memory_order_acquire)); }
+  // Every record below this offset has been fsynced.
+  Offset DurableOffset() const { return Offset(durable_.load(std::memory_order_acquire)); }
+  // The source position after the last complete transaction.
+  proto::SourceCheckpoint Checkpoint() const EXCLUDES(mu_);
+  // Logical bytes of the visible log (what retention by bytes counts).
+  uint64_t SizeBytes() const EXCLUDES(mu_);
+
+  // Removes every record at or above `new_end` (epoch divergence).
+  // REQUIRES: no open transaction; new_end is a transaction boundary in
+  // [FirstOffset(), HighWatermark()]. Epoch entries starting at or above
+  // new_end are removed with them; the checkpoint becomes the one of the
+  // transaction that now ends the log. Readers must not read the removed
+  // range concurrently.
+  Status Truncate(Offset new_end);
+
+  // Removes whole transactions from the front by the retention options.
+  // `now_ms`: the broker clock. Called periodically by the broker.
+  Result<RetentionResult> ApplyRetention(int64_t now_ms);
+
+  // Starts epoch `epoch` at the current high watermark; later batches carry
+  // it. REQUIRES: epoch greater than every recorded epoch.
+  Status BeginEpoch(Epoch epoch);
+  Epoch CurrentEpoch() const EXCLUDES(mu_);
+
+  // fsyncs everything written so far; DurableOffset() then covers it.
+  Status Sync();
+
+  MetaStore& meta() { return *meta_; }
+  const CommitLogOptions& options() const { return options_; }
+
+ private:
+  explicit CommitLog(const CommitLogOptions& options);
+  Status Init();
+  Status CheckTail() REQUIRES(mu_);
+  // Encodes records into batches and adds them to *wb. With `checkpoint`,
+  // the last batch ends the transaction.
+  void AddBatches(std::span<const std::string_view> records, uint64_t source_ts,
+                  const std::string* checkpoint, rocksdb::WriteBatch* wb) REQUIRES(mu_);
+  Status Write(rocksdb::WriteBatch* wb, bool sync, std::string_view what);
+  void SyncLoop();
+  void StopSyncer();
+
+  const CommitLogOptions options_;
+  rocksdb::DB* db_ = nullptr;
+  rocksdb::ColumnFamilyHandle* log_cf_ = nullptr;
+  rocksdb::ColumnFamilyHandle* meta_cf_ = nullptr;
+  std::unique_ptr<MetaStore> meta_;
+
+  // Visible bounds, read without the lock.
+  std::atomic<uint64_t> first_{0};
+  std::atomic<uint64_t> hw_{0};
+  std::atomic<uint64_t> durable_{0};
+
+  mutable Mutex mu_;
+  proto::LogState state_ GUARDED_BY(mu_);  // as persisted
+  uint64_t pending_end_ GUARDED_BY(mu_) = 0;    // next offset, counting open chunks
+  uint64_t pending_bytes_ GUARDED_BY(mu_) = 0;  // logical bytes, counting open chunks
+  uint64_t last_chunk_base_ GUARDED_BY(mu_) = 0;
+  bool txn_open_ GUARDED_BY(mu_) = false;
+  uint64_t epoch_ GUARDED_BY(mu_) = 0;
+  std::string scratch_ GUARDED_BY(mu_);
+  std::string state_bytes_ GUARDED_BY(mu_);
+  std::string checkpoint_bytes_ GUARDED_BY(mu_);
+
+  // Group commit.
+  std::mutex sync_mu_;
+  std::condition_variable sync_cv_;
+  bool stopping_ = false;  // guarded by sync_mu_
+  std::thread syncer_;
+};
+
+}  // namespace sluice

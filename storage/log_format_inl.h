@@ -1,0 +1,36 @@
+// Template part of storage/log_format.h. Not a public header.
+#pragma once
+
+#include "base/coding.h"
+#include "base/crc32c.h"
+
+namespace sluice::log_format {
+
+// Writes everything but the crc, then fills the crc in place.
+template <typename RecordRange>
+void EncodeBatch(const BatchHeader& h, std::string_view checkpoint, const RecordRange& records,
+                 std::string* dst) {
+  const size_t start = dst->size();
+  dst->push_back(static_cast<char>(kBatchVersion));
+  dst->push_back(static_cast<char>(h.flags));
+  dst->append(2, '\0');
+  coding::PutFixed32(dst, 0);  // crc, filled below
+  coding::PutFixed64(dst, h.base_offset.value());
+  coding::PutFixed32(dst, h.record_count);
+  coding::PutFixed32(dst, 0);
+  coding::PutFixed64(dst, h.epoch);
+  coding::PutFixed64(dst, static_cast<uint64_t>(h.append_time_ms));
+  coding::PutFixed64(dst, h.max_source_ts);
+  coding::PutFixed64(dst, h.bytes_before);
+  coding::PutLengthPrefixed(dst, checkpoint);
+  for (const auto& r : records) coding::PutLengthPrefixed(dst, std::string_view(r));
+  const uint32_t crc = crc32c::Extend(0, dst->data() + start + 8, dst->size() - start - 8);
+  coding::EncodeFixed32(dst->data() + start + 4, crc);
+}
+
+inline bool RecordIterator::Next(std::string_view* record) {
+  if (rest_.empty()) return false;
+  return coding::GetLengthPrefixed(&rest_, record);
+}
+
+}  // namespace sluice::log_format

@@ -1,0 +1,184 @@
+#include "storage/meta_store.h"
+
+#include <memory>
+
+#include <rocksdb/db.h>
+#include <rocksdb/write_batch.h>
+
+#include "base/coding.h"
+#include "storage/rocks_status.h"
+
+namespace sluice {
+namespace {
+
+std::string GroupPrefix(std::string_view group) {
+  std::string k = "g";
+  coding::PutLengthPrefixed(&k, group);
+  return k;
+}
+
+std::string CursorKey(std::string_view group) { return GroupPrefix(group) + "c"; }
+
+std::string BatchPrefix(std::string_view group) { return GroupPrefix(group) + "b"; }
+
+std::string BatchKey(std::string_view group, uint64_t id) {
+  return BatchPrefix(group) + coding::BigEndian64(id);
+}
+
+// The smallest key greater than every key with this prefix.
+std::string PrefixEnd(std::string prefix) {
+  while (!prefix.empty() && static_cast<uint8_t>(prefix.back()) == 0xff) prefix.pop_back();
+  if (!prefix.empty()) prefix.back() = static_cast<char>(static_cast<uint8_t>(prefix.back()) + 1);
+  return prefix;
+}
+
+template <typename Message>
+Result<Message> Parse(std::string_view bytes, std::string_view what) {
+  Message m;
+  if (!m.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+    return Status::Corruption("metadata " + std::string(what) + " does not parse");
+  }
+  return m;
+}
+
+// Calls fn(key, value) for every key with `prefix`, in key order.
+template <typename Fn>
+Status ScanPrefix(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, const std::string& prefix,
+                  Fn&& fn) {
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), cf));
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    SLUICE_RETURN_IF_ERROR(fn(std::string_view(it->key().data(), it->key().size()),
+                              std::string_view(it->value().data(), it->value().size())));
+  }
+  return FromRocks(it->status(), "scan metadata");
+}
+
+}  // namespace
+
+std::string MetaStore::EpochKey(Epoch e) {
+  return std::string(kEpochPrefix) + coding::BigEndian64(e.value());
+}
+
+Status MetaStore::Write(rocksdb::WriteBatch* batch) {
+  rocksdb::WriteOptions wo;
+  wo.sync = sync_;
+  return FromRocks(db_->Write(wo, batch), "write metadata");
+}
+
+Result<std::optional<std::string>> MetaStore::Get(std::string_view key) const {
+  std::string value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf_, rocksdb::Slice(key.data(), key.size()),
+                               &value);
+  if (s.IsNotFound()) return std::optional<std::string>();
+  if (!s.ok()) return FromRocks(s, "read metadata");
+  return std::optional<std::string>(std::move(value));
+}
+
+Result<std::optional<proto::GroupCursor>> MetaStore::GetCursor(std::string_view group) const {
+  SLUICE_ASSIGN_OR_RETURN(auto v, Get(CursorKey(group)));
+  if (!v) return std::optional<proto::GroupCursor>();
+  SLUICE_ASSIGN_OR_RETURN(auto c, Parse<proto::GroupCursor>(*v, "group cursor"));
+  return std::optional<proto::GroupCursor>(std::move(c));
+}
+
+Status MetaStore::PutCursor(std::string_view group, const proto::GroupCursor& cursor) {
+  rocksdb::WriteBatch b;
+  b.Put(cf_, CursorKey(group), cursor.SerializeAsString());
+  return Write(&b);
+}
+
+Result<std::vector<std::pair<std::string, proto::GroupCursor>>> MetaStore::ListGroups() const {
+  std::vector<std::pair<std::string, proto::GroupCursor>> out;
+  Status st = ScanPrefix(db_, cf_, "g", [&](std::string_view key, std::string_view value) {
+    std::string_view rest = key.substr(1);
+    std::string_view name;
+    if (!coding::GetLengthPrefixed(&rest, &name)) return Status::Corruption("malformed group key");
+    if (rest != "c") return Status::Ok();  // an outstanding batch
+    auto c = Parse<proto::GroupCursor>(value, "group cursor");
+    if (!c.ok()) return c.status();
+    out.emplace_back(std::string(name), std::move(c).value());
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return out;
+}
+
+Status MetaStore::DeleteGroup(std::string_view group) {
+  rocksdb::WriteBatch b;
+  const std::string prefix = GroupPrefix(group);
+  b.DeleteRange(cf_, prefix, PrefixEnd(prefix));
+  return Write(&b);
+}
+
+Status MetaStore::PutOutstanding(std::string_view group, const proto::OutstandingBatch& batch) {
+  rocksdb::WriteBatch b;
+  b.Put(cf_, BatchKey(group, batch.batch_id()), batch.SerializeAsString());
+  return Write(&b);
+}
+
+Status MetaStore::Ack(std::string_view group, uint64_t upto_batch_id,
+                      const proto::GroupCursor& cursor) {
+  rocksdb::WriteBatch b;
+  const std::string end = upto_batch_id == UINT64_MAX ? PrefixEnd(BatchPrefix(group))
+                                                      : BatchKey(group, upto_batch_id + 1);
+  b.DeleteRange(cf_, BatchPrefix(group), end);
+  b.Put(cf_, CursorKey(group), cursor.SerializeAsString());
+  return Write(&b);
+}
+
+Result<std::vector<proto::OutstandingBatch>> MetaStore::Outstanding(std::string_view group) const {
+  std::vector<proto::OutstandingBatch> out;
+  Status st = ScanPrefix(db_, cf_, BatchPrefix(group), [&](std::string_view, std::string_view v) {
+    auto b = Parse<proto::OutstandingBatch>(v, "outstanding batch");
+    if (!b.ok()) return b.status();
+    out.push_back(std::move(b).value());
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return out;
+}
+
+Result<std::optional<Offset>> MetaStore::MinAckedOffset() const {
+  SLUICE_ASSIGN_OR_RETURN(auto groups, ListGroups());
+  std::optional<Offset> min;
+  for (const auto& [name, cursor] : groups) {
+    Offset o(cursor.acked_offset());
+    if (!min || o < *min) min = o;
+  }
+  return min;
+}
+
+Result<std::vector<proto::EpochEntry>> MetaStore::Epochs() const {
+  std::vector<proto::EpochEntry> out;
+  Status st = ScanPrefix(db_, cf_, std::string(kEpochPrefix),
+                         [&](std::string_view, std::string_view v) {
+                           auto e = Parse<proto::EpochEntry>(v, "epoch entry");
+                           if (!e.ok()) return e.status();
+                           out.push_back(std::move(e).value());
+                           return Status::Ok();
+                         });
+  if (!st.ok()) return st;
+  return out;
+}
+
+Result<std::optional<proto::NodeIdentity>> MetaStore::Node() const {
+  SLUICE_ASSIGN_OR_RETURN(auto v, Get(kNodeKey));
+  if (!v) return std::optional<proto::NodeIdentity>();
+  SLUICE_ASSIGN_OR_RETURN(auto n, Parse<proto::NodeIdentity>(*v, "node identity"));
+  return std::optional<proto::NodeIdentity>(std::move(n));
+}
+
+Status MetaStore::PutNode(const proto::NodeIdentity& node) {
+  rocksdb::WriteBatch b;
+  b.Put(cf_, kNodeKey, node.SerializeAsString());
+  return Write(&b);
+}
+
+Result<std::optional<proto::LogState>> MetaStore::State() const {
+  SLUICE_ASSIGN_OR_RETURN(auto v, Get(kStateKey));
+  if (!v) return std::optional<proto::LogState>();
+  SLUICE_ASSIGN_OR_RETURN(auto s, Parse<proto::LogState>(*v, "log state"));
+  return std::optional<proto::LogState>(std::move(s));
+}
+
+}  // namespace sluice

@@ -1,0 +1,84 @@
+// MetaStore: the metadata column family of a destination's RocksDB.
+//
+// Holds what must survive a restart besides the records: consumer-group
+// cursors and their outstanding (delivered, unacknowledged) batches, the
+// epoch history, the node identity, and (written by CommitLog) the log state
+// with the source checkpoint.
+//
+// Keys (docs/formats.md):
+//   "state"                                proto::LogState (CommitLog only)
+//   "node"                                 proto::NodeIdentity
+//   "e" + be64(epoch)                      proto::EpochEntry
+//   "g" + varint(len) + group + "c"        proto::GroupCursor
+//   "g" + varint(len) + group + "b" + be64(batch id)  proto::OutstandingBatch
+//
+// Thread safety: all methods are safe to call concurrently; each write is
+// atomic on its own. Lifetime: created by CommitLog, which must outlive it.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "base/status.h"
+#include "base/types.h"
+#include "proto/meta.pb.h"
+
+namespace rocksdb {
+class DB;
+class ColumnFamilyHandle;
+class WriteBatch;
+}  // namespace rocksdb
+
+namespace sluice {
+
+class MetaStore {
+ public:
+  // db and cf are borrowed; `sync` says whether writes fsync.
+  MetaStore(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, bool sync)
+      : db_(db), cf_(cf), sync_(sync) {}
+  MetaStore(const MetaStore&) = delete;
+  MetaStore& operator=(const MetaStore&) = delete;
+
+  // Consumer groups.
+  Result<std::optional<proto::GroupCursor>> GetCursor(std::string_view group) const;
+  Status PutCursor(std::string_view group, const proto::GroupCursor& cursor);
+  Result<std::vector<std::pair<std::string, proto::GroupCursor>>> ListGroups() const;
+  // Removes the group's cursor and outstanding batches.
+  Status DeleteGroup(std::string_view group);
+  Status PutOutstanding(std::string_view group, const proto::OutstandingBatch& batch);
+  // In one write: removes outstanding batches with id <= upto_batch_id (acking
+  // a batch acks the earlier ones) and stores `cursor`.
+  Status Ack(std::string_view group, uint64_t upto_batch_id, const proto::GroupCursor& cursor);
+  // Outstanding batches in batch-id order.
+  Result<std::vector<proto::OutstandingBatch>> Outstanding(std::string_view group) const;
+  // Lowest acked offset over all groups; nullopt when there are none.
+  Result<std::optional<Offset>> MinAckedOffset() const;
+
+  // Epoch history, in epoch order.
+  Result<std::vector<proto::EpochEntry>> Epochs() const;
+
+  Result<std::optional<proto::NodeIdentity>> Node() const;
+  Status PutNode(const proto::NodeIdentity& node);
+
+  // Reads the log state; nullopt for a new log.
+  Result<std::optional<proto::LogState>> State() const;
+
+  // Helpers CommitLog uses to put metadata into its own atomic writes.
+  static std::string EpochKey(Epoch e);
+  static constexpr std::string_view kStateKey = "state";
+  static constexpr std::string_view kNodeKey = "node";
+  static constexpr std::string_view kEpochPrefix = "e";
+
+ private:
+  Status Write(rocksdb::WriteBatch* batch);
+  Result<std::optional<std::string>> Get(std::string_view key) const;
+
+  rocksdb::DB* const db_;
+  rocksdb::ColumnFamilyHandle* const cf_;
+  const bool sync_;
+};
+
+}  // namespace sluice
