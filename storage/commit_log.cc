@@ -162,17 +162,31 @@ Status CommitLog::CheckTail() {
 CommitLog::~CommitLog() {
   StopSyncer();
   if (db_ == nullptr) return;
-  if (options_.durability == Durability::kGroupCommit) (void)db_->SyncWAL();
+  if (options_.durability == Durability::kGroupCommit && !failed_) (void)db_->SyncWAL();
   if (log_cf_) (void)db_->DestroyColumnFamilyHandle(log_cf_);
   if (meta_cf_) (void)db_->DestroyColumnFamilyHandle(meta_cf_);
   (void)db_->Close();
   delete db_;
 }
 
+Status CommitLog::Fail(Status st) {
+  MutexLock lock(&failure_mu_);
+  if (failure_.ok()) failure_ = st;
+  failed_.store(true, std::memory_order_release);
+  return st;
+}
+
+Status CommitLog::FailureStatus() {
+  MutexLock lock(&failure_mu_);
+  return failure_.WithContext("the log failed earlier; reopen it");
+}
+
 Status CommitLog::Write(rocksdb::WriteBatch* wb, bool sync, std::string_view what) {
+  if (failed_.load(std::memory_order_acquire)) return FailureStatus();
   rocksdb::WriteOptions wo;
   wo.sync = sync;
-  return FromRocks(db_->Write(wo, wb), std::string(what) + " (log " + options_.path + ")");
+  Status st = FromRocks(db_->Write(wo, wb), std::string(what) + " (log " + options_.path + ")");
+  return st.ok() ? st : Fail(st);
 }
 
 void CommitLog::AddBatches(std::span<const std::string_view> records, uint64_t source_ts,
@@ -361,8 +375,10 @@ Epoch CommitLog::CurrentEpoch() const {
 }
 
 Status CommitLog::Sync() {
+  if (failed_.load(std::memory_order_acquire)) return FailureStatus();
   const uint64_t target = hw_.load(std::memory_order_acquire);
-  SLUICE_RETURN_IF_ERROR(FromRocks(db_->SyncWAL(), "fsync the WAL of " + options_.path));
+  Status st = FromRocks(db_->SyncWAL(), "fsync the WAL of " + options_.path);
+  if (!st.ok()) return Fail(st);
   uint64_t cur = durable_.load(std::memory_order_relaxed);
   while (cur < target && !durable_.compare_exchange_weak(cur, target)) {
   }

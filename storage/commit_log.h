@@ -202,6 +202,17 @@ class CommitLog {
   std::string state_bytes_ GUARDED_BY(mu_);
   std::string checkpoint_bytes_ GUARDED_BY(mu_);
 
+  // The first write or sync failure. RocksDB turns read-only after one, and
+  // Debian's build asserts when the WAL is synced after a failed write, so
+  // from then on every write returns this error and nothing syncs again:
+  // the owner must reopen the log. (A sync that starts in the instant
+  // between a failing write and this flag can still hit that assertion.)
+  std::atomic<bool> failed_{false};
+  Mutex failure_mu_;
+  Status failure_ GUARDED_BY(failure_mu_);
+  Status Fail(Status st) EXCLUDES(failure_mu_);
+  Status FailureStatus() EXCLUDES(failure_mu_);
+
   // Group commit.
   std::mutex sync_mu_;
   std::condition_variable sync_cv_;

@@ -15,17 +15,17 @@ Result<BatchView> DecodeBatch(std::string_view key, std::string_view value) {
   };
   if (key.size() != 8) return corrupt("key is not 8 bytes");
   if (value.size() < kHeaderSize + 1) return corrupt("shorter than its header");
-  if (static_cast<uint8_t>(value[0]) != kBatchVersion) {
-    return corrupt("unknown batch version " + std::to_string(static_cast<uint8_t>(value[0])));
-  }
-  const uint32_t stored_crc = coding::DecodeFixed32(value.data() + 4);
-  const uint32_t actual_crc = crc32c::Extend(0, value.data() + 8, value.size() - 8);
+  const uint32_t stored_crc = coding::DecodeFixed32(value.data());
+  const uint32_t actual_crc = crc32c::Extend(0, value.data() + 4, value.size() - 4);
   if (stored_crc != actual_crc) return corrupt("checksum mismatch (the stored bytes are damaged)");
+  if (static_cast<uint8_t>(value[4]) != kBatchVersion) {
+    return corrupt("unknown batch version " + std::to_string(static_cast<uint8_t>(value[4])));
+  }
 
   BatchView b;
   b.encoded_size = value.size();
   BatchHeader& h = b.header;
-  h.flags = static_cast<uint8_t>(value[1]);
+  h.flags = static_cast<uint8_t>(value[5]);
   h.base_offset = Offset(coding::DecodeFixed64(value.data() + 8));
   h.record_count = coding::DecodeFixed32(value.data() + 16);
   h.epoch = coding::DecodeFixed64(value.data() + 24);

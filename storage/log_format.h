@@ -9,10 +9,10 @@
 // Record batch (all integers little-endian):
 //
 //   offset size  field
-//   0      1     version          kBatchVersion (1)
-//   1      1     flags            bit 0: kTxnEnd, the batch ends a transaction
-//   2      2     reserved         0
-//   4      4     crc32c           CRC-32C of bytes [8, end)
+//   0      4     crc32c           CRC-32C of bytes [4, end): everything else
+//   4      1     version          kBatchVersion (1)
+//   5      1     flags            bit 0: kTxnEnd, the batch ends a transaction
+//   6      2     reserved         0
 //   8      8     base_offset      offset of the first record; equals the key
 //   16     4     record_count     >= 1
 //   20     4     reserved         0

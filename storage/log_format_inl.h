@@ -11,10 +11,10 @@ template <typename RecordRange>
 void EncodeBatch(const BatchHeader& h, std::string_view checkpoint, const RecordRange& records,
                  std::string* dst) {
   const size_t start = dst->size();
+  coding::PutFixed32(dst, 0);  // crc, filled below
   dst->push_back(static_cast<char>(kBatchVersion));
   dst->push_back(static_cast<char>(h.flags));
   dst->append(2, '\0');
-  coding::PutFixed32(dst, 0);  // crc, filled below
   coding::PutFixed64(dst, h.base_offset.value());
   coding::PutFixed32(dst, h.record_count);
   coding::PutFixed32(dst, 0);
@@ -24,8 +24,8 @@ void EncodeBatch(const BatchHeader& h, std::string_view checkpoint, const Record
   coding::PutFixed64(dst, h.bytes_before);
   coding::PutLengthPrefixed(dst, checkpoint);
   for (const auto& r : records) coding::PutLengthPrefixed(dst, std::string_view(r));
-  const uint32_t crc = crc32c::Extend(0, dst->data() + start + 8, dst->size() - start - 8);
-  coding::EncodeFixed32(dst->data() + start + 4, crc);
+  const uint32_t crc = crc32c::Extend(0, dst->data() + start + 4, dst->size() - start - 4);
+  coding::EncodeFixed32(dst->data() + start, crc);
 }
 
 inline bool RecordIterator::Next(std::string_view* record) {

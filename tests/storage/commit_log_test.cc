@@ -1,0 +1,409 @@
+#include "storage/commit_log.h"
+
+#include <rocksdb/db.h>
+
+#include <gtest/gtest.h>
+
+#include "base/coding.h"
+#include "tests/storage/log_test_util.h"
+#include "tests/support/fault_injection_fs.h"
+#include "tests/support/temp_dir.h"
+
+namespace sluice {
+namespace {
+
+using testing::CheckpointAfter;
+using testing::MakeTxn;
+using testing::ReadAll;
+using testing::TempDir;
+
+class CommitLogTest : public ::testing::Test {
+ protected:
+  CommitLogOptions Options() {
+    CommitLogOptions o;
+    o.path = dir_.Sub("log");
+    o.node_id = "a";
+    o.destination = "shop";
+    return o;
+  }
+  std::unique_ptr<CommitLog> Open(const CommitLogOptions& o) {
+    auto log = CommitLog::Open(o);
+    EXPECT_TRUE(log.ok()) << log.status().ToString();
+    return log.ok() ? std::move(log).value() : nullptr;
+  }
+  std::unique_ptr<CommitLog> Open() { return Open(Options()); }
+
+  // Commits txn i of n records; returns its range.
+  OffsetRange Commit(CommitLog& log, uint64_t i, size_t n, std::vector<std::string>* all) {
+    auto t = MakeTxn(i, n);
+    auto views = t.Views();
+    auto r = log.CommitTransaction(views, CheckpointAfter(i));
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    if (all) all->insert(all->end(), t.records.begin(), t.records.end());
+    return r.ok() ? *r : OffsetRange{};
+  }
+
+  // Flips one bit of the stored batch at `base`, behind the log's back.
+  // at < 0 counts from the end of the value.
+  void DamageBatch(uint64_t base, int at) {
+    std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {
+        {rocksdb::kDefaultColumnFamilyName, {}}, {"log", {}}, {"meta", {}}};
+    std::vector<rocksdb::ColumnFamilyHandle*> h;
+    rocksdb::DB* db = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(rocksdb::Options(), Options().path, cfs, &h, &db).ok());
+    std::string key = coding::BigEndian64(base), value;
+    ASSERT_TRUE(db->Get({}, h[1], key, &value).ok());
+    value[at < 0 ? value.size() + at : at] ^= 0x20;
+    ASSERT_TRUE(db->Put({}, h[1], key, value).ok());
+    for (auto* x : h) ASSERT_TRUE(db->DestroyColumnFamilyHandle(x).ok());
+    delete db;
+  }
+
+  TempDir dir_;
+};
+
+TEST_F(CommitLogTest, AppendReadRoundTrip) {
+  auto log = Open();
+  std::vector<std::string> all;
+  EXPECT_EQ(log->HighWatermark(), Offset(0));
+  auto r0 = Commit(*log, 0, 1, &all);
+  auto r1 = Commit(*log, 1, 5, &all);
+  auto r2 = Commit(*log, 2, 3, &all);
+  EXPECT_EQ(r0.base, Offset(0));
+  EXPECT_EQ(r0.end, Offset(1));
+  EXPECT_EQ(r1.base, Offset(1));
+  EXPECT_EQ(r1.end, Offset(6));
+  EXPECT_EQ(r2.end, Offset(9));
+  EXPECT_EQ(log->HighWatermark(), Offset(9));
+  EXPECT_EQ(log->FirstOffset(), Offset(0));
+  EXPECT_EQ(ReadAll(*log), all);
+  EXPECT_EQ(log->Checkpoint().pos(), 3u);
+  EXPECT_EQ(log->Checkpoint().gtid_set(), "0-1-3");
+
+  auto mid = log->Read(Offset(4), 3, 1 << 20);
+  ASSERT_TRUE(mid.ok());
+  ASSERT_EQ(mid->records.size(), 3u);
+  EXPECT_EQ(mid->records[0].offset, Offset(4));
+  EXPECT_EQ(mid->records[0].data, all[4]);
+  EXPECT_EQ(mid->next_offset, Offset(7));
+
+  auto at_end = log->Read(Offset(9), 10, 1 << 20);
+  ASSERT_TRUE(at_end.ok());
+  EXPECT_TRUE(at_end->records.empty());
+  auto beyond = log->Read(Offset(10), 10, 1 << 20);
+  EXPECT_EQ(beyond.status().code(), Code::kOutOfRange);
+}
+
+TEST_F(CommitLogTest, OffsetsDenseAcrossRestarts) {
+  std::vector<std::string> all;
+  uint64_t txn = 0;
+  for (int round = 0; round < 4; ++round) {
+    auto log = Open();
+    EXPECT_EQ(log->HighWatermark(), Offset(all.size()));
+    EXPECT_EQ(log->Checkpoint().pos(), txn);
+    for (int k = 0; k < 3; ++k, ++txn) {
+      auto r = Commit(*log, txn, 1 + txn % 4, &all);
+      EXPECT_EQ(r.end, Offset(all.size()));
+    }
+  }
+  auto log = Open();
+  EXPECT_EQ(ReadAll(*log), all);
+}
+
+TEST_F(CommitLogTest, ReadsSpanBatchesAndRespectLimits) {
+  auto o = Options();
+  o.max_batch_bytes = 1024;
+  auto log = Open(o);
+  std::vector<std::string> all;
+  Commit(*log, 0, 100, &all);  // ~40-byte records: about 25 per batch
+  Commit(*log, 1, 7, &all);
+  // Small reads walk every batch boundary.
+  std::vector<std::string> got;
+  Offset next(0);
+  while (next < log->HighWatermark()) {
+    auto set = log->Read(next, 7, 1 << 20);
+    ASSERT_TRUE(set.ok()) << set.status().ToString();
+    ASSERT_FALSE(set->records.empty());
+    ASSERT_LE(set->records.size(), 7u);
+    for (const auto& r : set->records) got.emplace_back(r.data);
+    next = set->next_offset;
+  }
+  EXPECT_EQ(got, all);
+  // max_bytes bounds the data beyond the first record, and one record always comes.
+  auto one = log->Read(Offset(10), 100, 1);
+  ASSERT_TRUE(one.ok());
+  EXPECT_EQ(one->records.size(), 1u);
+  auto some = log->Read(Offset(10), 100, 3 * all[10].size());
+  ASSERT_TRUE(some.ok());
+  EXPECT_EQ(some->records.size(), 3u);
+  // The result keeps its bytes when moved.
+  RecordSet moved = std::move(some).value();
+  EXPECT_EQ(moved.records[2].data, all[12]);
+}
+
+TEST_F(CommitLogTest, ChunksStayInvisibleUntilCommit) {
+  auto log = Open();
+  std::vector<std::string> all;
+  Commit(*log, 0, 2, &all);
+  auto big = MakeTxn(1, 30);
+  auto views = big.Views();
+  auto c1 = log->AppendChunk(std::span(views).subspan(0, 10), 0);
+  ASSERT_TRUE(c1.ok());
+  EXPECT_EQ(c1->base, Offset(2));
+  auto c2 = log->AppendChunk(std::span(views).subspan(10, 10), 0);
+  ASSERT_TRUE(c2.ok());
+  EXPECT_EQ(log->HighWatermark(), Offset(2));
+  EXPECT_EQ(ReadAll(*log), all);
+  auto done = log->CommitTransaction(std::span(views).subspan(20), CheckpointAfter(1));
+  ASSERT_TRUE(done.ok());
+  EXPECT_EQ(done->base, Offset(2));
+  EXPECT_EQ(done->end, Offset(32));
+  all.insert(all.end(), big.records.begin(), big.records.end());
+  EXPECT_EQ(ReadAll(*log), all);
+}
+
+TEST_F(CommitLogTest, PartialTransactionIsDiscardedOnReopen) {
+  std::vector<std::string> all;
+  {
+    auto log = Open();
+    Commit(*log, 0, 3, &all);
+    auto big = MakeTxn(1, 50);
+    auto views = big.Views();
+    ASSERT_TRUE(log->AppendChunk(views, 0).ok());
+    ASSERT_TRUE(log->Sync().ok());
+  }  // "crash" before the end of transaction 1
+  auto log = Open();
+  EXPECT_EQ(log->HighWatermark(), Offset(3));
+  EXPECT_EQ(log->Checkpoint().pos(), 1u);  // resume after transaction 0
+  // The source resends transaction 1; it gets the same offsets.
+  auto r = Commit(*log, 1, 4, &all);
+  EXPECT_EQ(r.base, Offset(3));
+  EXPECT_EQ(ReadAll(*log), all);
+}
+
+TEST_F(CommitLogTest, DiscardOpenTransactionAndEmptyCommits) {
+  auto log = Open();
+  std::vector<std::string> all;
+  Commit(*log, 0, 2, &all);
+  auto t = MakeTxn(1, 5);
+  auto views = t.Views();
+  ASSERT_TRUE(log->AppendChunk(views, 0).ok());
+  ASSERT_TRUE(log->DiscardOpenTransaction().ok());
+  // A transaction with no records (all filtered) only moves the checkpoint.
+  auto empty = log->CommitTransaction({}, CheckpointAfter(1));
+  ASSERT_TRUE(empty.ok());
+  EXPECT_EQ(empty->base, empty->end);
+  EXPECT_EQ(log->Checkpoint().pos(), 2u);
+  // A transaction whose last chunk ends it: commit with no further records.
+  auto t2 = MakeTxn(2, 4);
+  auto v2 = t2.Views();
+  ASSERT_TRUE(log->AppendChunk(v2, 0).ok());
+  auto r = log->CommitTransaction({}, CheckpointAfter(2));
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->base, Offset(2));
+  EXPECT_EQ(r->end, Offset(6));
+  all.insert(all.end(), t2.records.begin(), t2.records.end());
+  EXPECT_EQ(ReadAll(*log), all);
+  log.reset();
+  log = Open();  // its tail check accepts the rewritten last chunk
+  EXPECT_EQ(log->HighWatermark(), Offset(6));
+  ASSERT_TRUE(log->Truncate(Offset(2)).ok());  // 2 is the boundary before it
+  EXPECT_EQ(log->Checkpoint().pos(), 1u);
+}
+
+TEST_F(CommitLogTest, TruncateSuffixAtTransactionBoundary) {
+  auto log = Open();
+  std::vector<std::string> all;
+  ASSERT_TRUE(log->BeginEpoch(Epoch(1)).ok());
+  Commit(*log, 0, 2, &all);  // [0, 2)
+  ASSERT_TRUE(log->BeginEpoch(Epoch(2)).ok());
+  Commit(*log, 1, 3, &all);  // [2, 5)
+  Commit(*log, 2, 1, &all);  // [5, 6)
+  ASSERT_TRUE(log->BeginEpoch(Epoch(3)).ok());
+  Commit(*log, 3, 2, &all);  // [6, 8)
+
+  auto mid = log->Truncate(Offset(3));
+  EXPECT_EQ(mid.code(), Code::kInvalidArgument) << mid.ToString();
+  EXPECT_EQ(log->Truncate(Offset(9)).code(), Code::kOutOfRange);
+
+  ASSERT_TRUE(log->Truncate(Offset(5)).ok());
+  EXPECT_EQ(log->HighWatermark(), Offset(5));
+  EXPECT_EQ(log->Checkpoint().pos(), 2u);  // the checkpoint of [2, 5)
+  EXPECT_EQ(log->CurrentEpoch(), Epoch(2));
+  auto epochs = log->meta().Epochs();
+  ASSERT_TRUE(epochs.ok());
+  ASSERT_EQ(epochs->size(), 2u);  // epoch 3 began at 6: gone
+  all.resize(5);
+  EXPECT_EQ(ReadAll(*log), all);
+
+  // Appends continue at the new end, and the state survives a reopen.
+  Commit(*log, 2, 2, &all);
+  log.reset();
+  log = Open();
+  EXPECT_EQ(log->HighWatermark(), Offset(7));
+  EXPECT_EQ(ReadAll(*log), all);
+  ASSERT_TRUE(log->Truncate(Offset(0)).ok());
+  EXPECT_EQ(log->HighWatermark(), Offset(0));
+  EXPECT_TRUE(ReadAll(*log).empty());
+}
+
+TEST_F(CommitLogTest, RetentionByBytesKeepsWholeTransactions) {
+  auto o = Options();
+  o.retention.max_bytes = 2000;
+  auto log = Open(o);
+  std::vector<std::string> all;
+  for (uint64_t i = 0; i < 40; ++i) Commit(*log, i, 3, &all);  // ~40 batches of ~150 bytes
+  const uint64_t before = log->SizeBytes();
+  ASSERT_GT(before, 2000u);
+  auto r = log->ApplyRetention(0);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_GT(r->records_removed, 0u);
+  EXPECT_EQ(r->records_removed % 3, 0u);  // whole transactions only
+  EXPECT_EQ(log->FirstOffset(), r->first_offset);
+  EXPECT_LE(log->SizeBytes(), 2000u);
+  EXPECT_GT(log->SizeBytes(), 2000u - 200);  // not more than needed
+  EXPECT_EQ(log->Read(Offset(0), 1, 100).status().code(), Code::kOutOfRange);
+  std::vector<std::string> tail(all.begin() + r->first_offset.value(), all.end());
+  EXPECT_EQ(ReadAll(*log, log->FirstOffset()), tail);
+  // The first offset survives a restart.
+  const Offset first = log->FirstOffset();
+  log.reset();
+  log = Open(o);
+  EXPECT_EQ(log->FirstOffset(), first);
+  EXPECT_EQ(ReadAll(*log, first), tail);
+}
+
+TEST_F(CommitLogTest, RetentionByAgeAndUnackedGroups) {
+  auto o = Options();
+  o.retention.max_age_ms = 60'000;
+  o.retention.keep_unacked = true;
+  auto log = Open(o);
+  for (uint64_t i = 0; i < 10; ++i) Commit(*log, i, 2, nullptr);
+  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  // Nothing is a minute old yet.
+  auto fresh = log->ApplyRetention(now);
+  ASSERT_TRUE(fresh.ok());
+  EXPECT_EQ(fresh->records_removed, 0u);
+  // A group that has acked up to offset 8 holds back the rest.
+  proto::GroupCursor c;
+  c.set_acked_offset(8);
+  ASSERT_TRUE(log->meta().PutCursor("g1", c).ok());
+  auto later = log->ApplyRetention(now + 3'600'000);
+  ASSERT_TRUE(later.ok());
+  EXPECT_EQ(log->FirstOffset(), Offset(8));
+  // Once it acks everything, everything may go.
+  c.set_acked_offset(20);
+  ASSERT_TRUE(log->meta().PutCursor("g1", c).ok());
+  ASSERT_TRUE(log->ApplyRetention(now + 3'600'000).ok());
+  EXPECT_EQ(log->FirstOffset(), Offset(20));
+  EXPECT_EQ(log->HighWatermark(), Offset(20));
+  // Appends continue at 20 on an empty log.
+  auto r = Commit(*log, 10, 1, nullptr);
+  EXPECT_EQ(r.base, Offset(20));
+}
+
+TEST_F(CommitLogTest, CorruptBatchIsReportedWithItsOffset) {
+  std::vector<std::string> all;
+  {
+    auto log = Open();
+    Commit(*log, 0, 3, &all);
+    Commit(*log, 1, 3, &all);
+  }
+  DamageBatch(3, -2);  // a bit of the last record's data
+  // The tail check on open reads the damaged last batch.
+  auto again = CommitLog::Open(Options());
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.status().code(), Code::kCorruption);
+  EXPECT_NE(again.status().message().find("batch at offset 3"), std::string::npos)
+      << again.status().ToString();
+  EXPECT_NE(again.status().message().find("checksum"), std::string::npos);
+}
+
+TEST_F(CommitLogTest, CorruptBatchInTheMiddleFailsTheRead) {
+  {
+    auto log = Open();
+    for (uint64_t i = 0; i < 3; ++i) Commit(*log, i, 2, nullptr);
+  }
+  DamageBatch(2, 20);  // a bit of the header
+  auto log = Open();
+  ASSERT_NE(log, nullptr);
+  EXPECT_TRUE(log->Read(Offset(0), 2, 1 << 20).ok());
+  auto bad = log->Read(Offset(0), 10, 1 << 20);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().code(), Code::kCorruption);
+  EXPECT_NE(bad.status().message().find("batch at offset 2"), std::string::npos);
+}
+
+TEST_F(CommitLogTest, LockedDirectoryIsBusy) {
+  auto log = Open();
+  auto second = CommitLog::Open(Options());
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), Code::kBusy);
+  EXPECT_NE(second.status().message().find("another sluiced"), std::string::npos)
+      << second.status().ToString();
+}
+
+TEST_F(CommitLogTest, DirectoryOfAnotherNodeIsRefused) {
+  Open().reset();
+  auto o = Options();
+  o.node_id = "b";
+  auto other = CommitLog::Open(o);
+  ASSERT_FALSE(other.ok());
+  EXPECT_EQ(other.status().code(), Code::kFailedPrecondition);
+  EXPECT_NE(other.status().message().find("belongs to node 'a'"), std::string::npos);
+}
+
+TEST_F(CommitLogTest, FullDiskIsReportedAndLosesNothingCommitted) {
+  testing::FaultEnv fault;
+  auto o = Options();
+  o.env = fault.env.get();
+  o.durability = Durability::kSyncEveryCommit;
+  std::vector<std::string> all;
+  {
+    auto log = Open(o);
+    Commit(*log, 0, 3, &all);
+    fault.fs->SetNoSpace(true);
+    auto t = MakeTxn(1, 3);
+    auto views = t.Views();
+    auto r = log->CommitTransaction(views, CheckpointAfter(1));
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.status().code(), Code::kNoSpace) << r.status().ToString();
+    EXPECT_NE(r.status().message().find("disk is full"), std::string::npos);
+    EXPECT_EQ(log->HighWatermark(), Offset(3));
+    fault.fs->SetNoSpace(false);
+  }
+  auto log = Open(o);
+  EXPECT_EQ(log->HighWatermark(), Offset(3));
+  EXPECT_EQ(ReadAll(*log), all);
+  EXPECT_EQ(log->Checkpoint().pos(), 1u);
+}
+
+TEST_F(CommitLogTest, GroupCommitMakesWritesDurable) {
+  auto o = Options();
+  o.durability = Durability::kGroupCommit;
+  o.group_commit_ms = 5;
+  auto log = Open(o);
+  Commit(*log, 0, 10, nullptr);
+  // The syncer runs on its own; wait (bounded) for it to cover the commit.
+  for (int i = 0; i < 500 && log->DurableOffset() < Offset(10); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(log->DurableOffset(), Offset(10));
+  Commit(*log, 1, 5, nullptr);
+  ASSERT_TRUE(log->Sync().ok());
+  EXPECT_EQ(log->DurableOffset(), Offset(15));
+}
+
+TEST_F(CommitLogTest, OptionsAreValidated) {
+  auto o = Options();
+  o.path.clear();
+  EXPECT_EQ(CommitLog::Open(o).status().code(), Code::kInvalidArgument);
+  o = Options();
+  o.max_batch_bytes = 10;
+  EXPECT_EQ(CommitLog::Open(o).status().code(), Code::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace sluice

@@ -1,0 +1,172 @@
+#include "tests/support/fault_injection_fs.h"
+
+#include <unistd.h>
+
+namespace sluice::testing {
+namespace {
+
+using rocksdb::IODebugContext;
+using rocksdb::IOOptions;
+using rocksdb::IOStatus;
+using rocksdb::Slice;
+
+class TrackedFile : public rocksdb::FSWritableFileOwnerWrapper {
+ public:
+  TrackedFile(std::unique_ptr<rocksdb::FSWritableFile> f, FaultInjectionFs* fs,
+              std::shared_ptr<FaultInjectionFs::FileState> state)
+      : FSWritableFileOwnerWrapper(std::move(f)), fs_(fs), state_(std::move(state)) {}
+
+  IOStatus Append(const Slice& data, const IOOptions& o, IODebugContext* dbg) override {
+    IOStatus s = fs_->CheckWrite();
+    if (s.ok()) s = target()->Append(data, o, dbg);
+    if (s.ok()) Grow(data.size());
+    return s;
+  }
+  IOStatus Append(const Slice& data, const IOOptions& o,
+                  const rocksdb::DataVerificationInfo& info, IODebugContext* dbg) override {
+    IOStatus s = fs_->CheckWrite();
+    if (s.ok()) s = target()->Append(data, o, info, dbg);
+    if (s.ok()) Grow(data.size());
+    return s;
+  }
+  IOStatus PositionedAppend(const Slice& data, uint64_t offset, const IOOptions& o,
+                            IODebugContext* dbg) override {
+    IOStatus s = fs_->CheckWrite();
+    if (s.ok()) s = target()->PositionedAppend(data, offset, o, dbg);
+    if (s.ok()) SetSizeAtLeast(offset + data.size());
+    return s;
+  }
+  IOStatus Truncate(uint64_t size, const IOOptions& o, IODebugContext* dbg) override {
+    IOStatus s = fs_->CheckWrite();
+    if (s.ok()) s = target()->Truncate(size, o, dbg);
+    if (s.ok()) {
+      std::lock_guard lk(fs_->mu());
+      state_->size = size;
+      if (state_->synced > size) state_->synced = size;
+    }
+    return s;
+  }
+  IOStatus Sync(const IOOptions& o, IODebugContext* dbg) override {
+    IOStatus s = fs_->CheckWrite();
+    if (s.ok()) s = target()->Sync(o, dbg);
+    if (s.ok()) MarkSynced();
+    return s;
+  }
+  IOStatus Fsync(const IOOptions& o, IODebugContext* dbg) override {
+    IOStatus s = fs_->CheckWrite();
+    if (s.ok()) s = target()->Fsync(o, dbg);
+    if (s.ok()) MarkSynced();
+    return s;
+  }
+  IOStatus Flush(const IOOptions& o, IODebugContext* dbg) override {
+    IOStatus s = fs_->CheckWrite();
+    return s.ok() ? target()->Flush(o, dbg) : s;
+  }
+
+ private:
+  void Grow(uint64_t n) {
+    std::lock_guard lk(fs_->mu());
+    state_->size += n;
+  }
+  void SetSizeAtLeast(uint64_t n) {
+    std::lock_guard lk(fs_->mu());
+    if (state_->size < n) state_->size = n;
+  }
+  void MarkSynced() {
+    std::lock_guard lk(fs_->mu());
+    state_->synced = state_->size;
+  }
+
+  FaultInjectionFs* fs_;
+  std::shared_ptr<FaultInjectionFs::FileState> state_;
+};
+
+}  // namespace
+
+IOStatus FaultInjectionFs::CheckWrite() const {
+  if (!active_) return IOStatus::IOError("fault injection: the machine lost power");
+  if (no_space_) return IOStatus::NoSpace("fault injection: No space left on device");
+  return IOStatus::OK();
+}
+
+IOStatus FaultInjectionFs::Wrap(const std::string& f, uint64_t initial_size, IOStatus s,
+                                std::unique_ptr<rocksdb::FSWritableFile>* r) {
+  if (!s.ok()) return s;
+  auto state = std::make_shared<FileState>();
+  state->size = initial_size;
+  state->synced = initial_size;
+  {
+    std::lock_guard lk(mu_);
+    files_[f] = state;
+  }
+  *r = std::make_unique<TrackedFile>(std::move(*r), this, std::move(state));
+  return s;
+}
+
+IOStatus FaultInjectionFs::NewWritableFile(const std::string& f, const rocksdb::FileOptions& o,
+                                           std::unique_ptr<rocksdb::FSWritableFile>* r,
+                                           IODebugContext* dbg) {
+  IOStatus s = CheckWrite();
+  if (!s.ok()) return s;
+  return Wrap(f, 0, target()->NewWritableFile(f, o, r, dbg), r);
+}
+
+IOStatus FaultInjectionFs::ReopenWritableFile(const std::string& f, const rocksdb::FileOptions& o,
+                                              std::unique_ptr<rocksdb::FSWritableFile>* r,
+                                              IODebugContext* dbg) {
+  IOStatus s = CheckWrite();
+  if (!s.ok()) return s;
+  uint64_t size = 0;
+  (void)target()->GetFileSize(f, IOOptions(), &size, dbg);
+  return Wrap(f, size, target()->ReopenWritableFile(f, o, r, dbg), r);
+}
+
+IOStatus FaultInjectionFs::RenameFile(const std::string& src, const std::string& dst,
+                                      const IOOptions& o, IODebugContext* dbg) {
+  IOStatus s = CheckWrite();
+  if (!s.ok()) return s;
+  s = target()->RenameFile(src, dst, o, dbg);
+  if (s.ok()) {
+    std::lock_guard lk(mu_);
+    auto it = files_.find(src);
+    if (it != files_.end()) {
+      files_[dst] = it->second;
+      files_.erase(it);
+    } else {
+      files_.erase(dst);
+    }
+  }
+  return s;
+}
+
+IOStatus FaultInjectionFs::DeleteFile(const std::string& f, const IOOptions& o,
+                                      IODebugContext* dbg) {
+  IOStatus s = target()->DeleteFile(f, o, dbg);
+  if (s.ok()) {
+    std::lock_guard lk(mu_);
+    files_.erase(f);
+  }
+  return s;
+}
+
+void FaultInjectionFs::DropUnsyncedData() {
+  std::lock_guard lk(mu_);
+  for (auto& [path, st] : files_) {
+    if (st->synced < st->size) {
+      if (::truncate(path.c_str(), static_cast<off_t>(st->synced)) == 0) st->size = st->synced;
+    }
+  }
+}
+
+uint64_t FaultInjectionFs::UnsyncedBytes() {
+  std::lock_guard lk(mu_);
+  uint64_t n = 0;
+  for (auto& [path, st] : files_) n += st->size - st->synced;
+  return n;
+}
+
+FaultEnv::FaultEnv()
+    : fs(std::make_shared<FaultInjectionFs>(rocksdb::FileSystem::Default())),
+      env(rocksdb::NewCompositeEnv(fs)) {}
+
+}  // namespace sluice::testing
