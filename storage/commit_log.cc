@@ -1,6 +1,9 @@
 #include "storage/commit_log.h"
 
+#include <algorithm>
 #include <chrono>
+#include <cstring>
+#include <optional>
 
 #include <rocksdb/db.h>
 #include <rocksdb/table.h>
@@ -63,7 +66,8 @@ Status CommitLogOptions::Validate() const {
   return Status::Ok();
 }
 
-CommitLog::CommitLog(const CommitLogOptions& options) : options_(options) {}
+CommitLog::CommitLog(const CommitLogOptions& options)
+    : options_(options), write_batch_(std::make_unique<rocksdb::WriteBatch>()) {}
 
 Result<std::unique_ptr<CommitLog>> CommitLog::Open(const CommitLogOptions& options) {
   SLUICE_RETURN_IF_ERROR(options.Validate());
@@ -114,7 +118,7 @@ Status CommitLog::Init() {
     SLUICE_RETURN_IF_ERROR(meta_->PutNode(n));
   }
   if (state) state_ = *state;
-  SLUICE_RETURN_IF_ERROR(CheckTail());
+  SLUICE_RETURN_IF_ERROR(RecoverTail());
   SLUICE_ASSIGN_OR_RETURN(auto epochs, meta_->Epochs());
   epoch_ = epochs.empty() ? 0 : epochs.back().epoch();
   pending_end_ = state_.end_offset();
@@ -129,32 +133,53 @@ Status CommitLog::Init() {
   return Status::Ok();
 }
 
-// Removes chunks of a transaction that never ended (a crash mid-transaction)
-// and checks that the last visible batch ends exactly at the high watermark.
-Status CommitLog::CheckTail() {
-  const std::string end_key = log_format::BatchKey(Offset(state_.end_offset()));
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), log_cf_));
-  it->Seek(end_key);
-  if (it->Valid()) {
+// Finds the log's end from its last batches: removes the chunks of a
+// transaction that never ended (a crash mid-transaction), then takes the end
+// and checkpoint of the last complete batch unless the persisted state is
+// as new (see proto::LogState).
+Status CommitLog::RecoverTail() {
+  auto last_batch = [this]() -> Result<std::optional<std::string>> {
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), log_cf_));
+    it->SeekToLast();
+    if (!it->Valid()) {
+      SLUICE_RETURN_IF_ERROR(FromRocks(it->status(), "scan the log tail"));
+      return std::optional<std::string>();
+    }
+    std::string kv(it->key().ToStringView());
+    kv.append(it->value().ToStringView());
+    return std::optional<std::string>(std::move(kv));
+  };
+  SLUICE_ASSIGN_OR_RETURN(auto kv, last_batch());
+  if (!kv) {
+    if (state_.end_offset() != state_.start_offset()) {
+      return Status::Corruption("the log holds no batch but its state ends at " +
+                                std::to_string(state_.end_offset()));
+    }
+    return Status::Ok();
+  }
+  SLUICE_ASSIGN_OR_RETURN(auto b, log_format::DecodeBatch(std::string_view(*kv).substr(0, 8),
+                                                          std::string_view(*kv).substr(8)));
+  if (!b.header.txn_end()) {
     rocksdb::WriteBatch wb;
-    wb.DeleteRange(log_cf_, end_key, log_format::BatchKey(Offset::Max()));
+    wb.DeleteRange(log_cf_, log_format::BatchKey(b.header.txn_base()),
+                   log_format::BatchKey(Offset::Max()));
     SLUICE_RETURN_IF_ERROR(Write(&wb, true, "discard the partial transaction at the tail"));
+    return RecoverTail();  // at most once more: the tail now ends a transaction
   }
-  SLUICE_RETURN_IF_ERROR(FromRocks(it->status(), "scan the log tail"));
-  if (state_.end_offset() == state_.start_offset()) return Status::Ok();
-
-  it->SeekForPrev(log_format::BatchKey(Offset(state_.end_offset() - 1)));
-  if (!it->Valid()) {
-    SLUICE_RETURN_IF_ERROR(FromRocks(it->status(), "scan the log tail"));
-    return Status::Corruption("no batch holds offset " + std::to_string(state_.end_offset() - 1) +
-                              " below the high watermark");
+  const uint64_t end = b.header.end_offset().value();
+  if (end < state_.end_offset()) {
+    return Status::Corruption("the last batch ends at " + std::to_string(end) +
+                              " but the log's state ends at " +
+                              std::to_string(state_.end_offset()));
   }
-  SLUICE_ASSIGN_OR_RETURN(auto batch, log_format::DecodeBatch(it->key().ToStringView(),
-                                                              it->value().ToStringView()));
-  if (batch.header.end_offset().value() != state_.end_offset() || !batch.header.txn_end()) {
-    return Status::Corruption("the last batch ends at " +
-                              std::to_string(batch.header.end_offset().value()) +
-                              " but the high watermark is " + std::to_string(state_.end_offset()));
+  if (end > state_.end_offset()) {
+    state_.set_end_offset(end);
+    state_.set_end_bytes(b.header.bytes_before + b.encoded_size);
+    if (!state_.mutable_checkpoint()->ParseFromArray(b.checkpoint.data(),
+                                                     static_cast<int>(b.checkpoint.size()))) {
+      return Status::Corruption("the checkpoint of the batch at " +
+                                std::to_string(b.header.base_offset.value()) + " does not parse");
+    }
   }
   return Status::Ok();
 }
@@ -206,6 +231,7 @@ void CommitLog::AddBatches(std::span<const std::string_view> records, uint64_t s
     h.flags = last ? log_format::kTxnEnd : 0;
     h.base_offset = Offset(pending_end_);
     h.record_count = static_cast<uint32_t>(j - i);
+    h.txn_records_before = static_cast<uint32_t>(pending_end_ - txn_base_);
     h.epoch = epoch_;
     h.append_time_ms = now;
     h.max_source_ts = source_ts;
@@ -226,7 +252,12 @@ Result<OffsetRange> CommitLog::AppendChunk(std::span<const std::string_view> rec
   if (records.empty()) return Status::InvalidArgument("AppendChunk needs at least one record");
   MutexLock lock(&mu_);
   const uint64_t base = pending_end_, bytes = pending_bytes_, last = last_chunk_base_;
-  rocksdb::WriteBatch wb;
+  if (!txn_open_) txn_base_ = pending_end_;
+  if (pending_end_ + records.size() - txn_base_ > UINT32_MAX) {
+    return Status::InvalidArgument("a transaction of more than 2^32 - 1 records");
+  }
+  rocksdb::WriteBatch& wb = *write_batch_;
+  wb.Clear();
   AddBatches(records, source_ts, nullptr, &wb);
   // Chunks are invisible until the commit, whose write covers them in the
   // WAL, so they need no fsync of their own.
@@ -244,11 +275,16 @@ Result<OffsetRange> CommitLog::AppendChunk(std::span<const std::string_view> rec
 Result<OffsetRange> CommitLog::CommitTransaction(std::span<const std::string_view> records,
                                                  const proto::SourceCheckpoint& checkpoint) {
   MutexLock lock(&mu_);
-  const uint64_t txn_base = txn_open_ ? state_.end_offset() : pending_end_;
+  if (!txn_open_) txn_base_ = pending_end_;
+  if (pending_end_ + records.size() - txn_base_ > UINT32_MAX) {
+    return Status::InvalidArgument("a transaction of more than 2^32 - 1 records");
+  }
   const uint64_t saved_end = pending_end_, saved_bytes = pending_bytes_;
   checkpoint.SerializeToString(&checkpoint_bytes_);
-  rocksdb::WriteBatch wb;
+  rocksdb::WriteBatch& wb = *write_batch_;
+  wb.Clear();
   if (!records.empty()) {
+    // The last batch carries the checkpoint: nothing else needs writing.
     AddBatches(records, checkpoint.ts(), &checkpoint_bytes_, &wb);
   } else if (txn_open_) {
     // The last chunk becomes the transaction's end: rewrite it with the flag
@@ -272,8 +308,11 @@ Result<OffsetRange> CommitLog::CommitTransaction(std::span<const std::string_vie
   next.set_end_offset(pending_end_);
   next.set_end_bytes(pending_bytes_);
   *next.mutable_checkpoint() = checkpoint;
-  next.SerializeToString(&state_bytes_);
-  wb.Put(meta_cf_, AsSlice(MetaStore::kStateKey), AsSlice(state_bytes_));
+  if (records.empty() && !txn_open_) {
+    // No batch to carry the checkpoint: the state does.
+    next.SerializeToString(&state_bytes_);
+    wb.Put(meta_cf_, AsSlice(MetaStore::kStateKey), AsSlice(state_bytes_));
+  }
 
   const bool sync = options_.durability == Durability::kSyncEveryCommit;
   Status st = Write(&wb, sync, "commit a transaction");
@@ -286,7 +325,7 @@ Result<OffsetRange> CommitLog::CommitTransaction(std::span<const std::string_vie
   txn_open_ = false;
   hw_.store(pending_end_, std::memory_order_release);
   if (sync) durable_.store(pending_end_, std::memory_order_release);
-  return OffsetRange{Offset(txn_base), Offset(pending_end_)};
+  return OffsetRange{Offset(txn_base_), Offset(pending_end_)};
 }
 
 Status CommitLog::DiscardOpenTransaction() {
@@ -300,6 +339,21 @@ Status CommitLog::DiscardOpenTransaction() {
   pending_bytes_ = state_.end_bytes();
   txn_open_ = false;
   return Status::Ok();
+}
+
+std::string_view RecordSet::Keep(std::string_view bytes) {
+  constexpr size_t kBlock = 256 << 10;
+  if (bytes.size() > left_) {
+    const size_t n = std::max(kBlock, bytes.size());
+    blocks_.push_back(std::make_unique<char[]>(n));
+    cur_ = blocks_.back().get();
+    left_ = n;
+  }
+  std::memcpy(cur_, bytes.data(), bytes.size());
+  std::string_view kept(cur_, bytes.size());
+  cur_ += bytes.size();
+  left_ -= bytes.size();
+  return kept;
 }
 
 Result<RecordSet> CommitLog::Read(Offset from, size_t max_records, size_t max_bytes) const {
@@ -335,9 +389,8 @@ Result<RecordSet> CommitLog::Read(Offset from, size_t max_records, size_t max_by
                                 std::to_string(out.next_offset.value()) + ", found batch at " +
                                 std::to_string(b.header.base_offset.value()));
     }
-    // Re-point the view at our own copy of the batch.
-    const std::string& buf = out.buffers.emplace_back(it->value().ToStringView());
-    b.records = std::string_view(buf).substr(buf.size() - b.records.size());
+    // Re-point the view at our own copy of the batch's records.
+    b.records = out.Keep(b.records);
     log_format::RecordIterator rit(b);
     Offset o = b.header.base_offset;
     for (std::string_view r; rit.Next(&r); o += 1) {

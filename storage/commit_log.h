@@ -6,8 +6,9 @@
 // RocksDB key per record.
 //
 // Transactions are atomic: CommitTransaction() writes a transaction's
-// records, its source checkpoint and the new high watermark in one RocksDB
-// write. A transaction larger than memory is streamed with AppendChunk()
+// records and its source checkpoint (in the transaction's last batch) in one
+// RocksDB write; the high watermark is the end of the last batch that ends a
+// transaction. A transaction larger than memory is streamed with AppendChunk()
 // first; chunks sit above the high watermark, invisible to Read(), until
 // CommitTransaction() ends the transaction. On Open() every chunk above the
 // persisted high watermark (the partial tail of a crash) is removed.
@@ -30,7 +31,6 @@
 
 #include <atomic>
 #include <condition_variable>
-#include <deque>
 #include <memory>
 #include <span>
 #include <string>
@@ -93,7 +93,15 @@ struct RecordSet {
   std::vector<LogRecord> records;
   Offset next_offset;     // where the next Read should start
   Offset high_watermark;  // at the time of the read
-  std::deque<std::string> buffers;  // batch bytes the record views borrow
+
+  // Copies bytes into storage owned by this set; the view stays valid for
+  // the set's lifetime (blocks never move).
+  std::string_view Keep(std::string_view bytes);
+
+ private:
+  std::vector<std::unique_ptr<char[]>> blocks_;
+  char* cur_ = nullptr;
+  size_t left_ = 0;
 };
 
 struct RetentionResult {
@@ -171,7 +179,7 @@ class CommitLog {
  private:
   explicit CommitLog(const CommitLogOptions& options);
   Status Init();
-  Status CheckTail() REQUIRES(mu_);
+  Status RecoverTail() REQUIRES(mu_);
   // Encodes records into batches and adds them to *wb. With `checkpoint`,
   // the last batch ends the transaction.
   void AddBatches(std::span<const std::string_view> records, uint64_t source_ts,
@@ -196,9 +204,11 @@ class CommitLog {
   uint64_t pending_end_ GUARDED_BY(mu_) = 0;    // next offset, counting open chunks
   uint64_t pending_bytes_ GUARDED_BY(mu_) = 0;  // logical bytes, counting open chunks
   uint64_t last_chunk_base_ GUARDED_BY(mu_) = 0;
+  uint64_t txn_base_ GUARDED_BY(mu_) = 0;  // first offset of the current transaction
   bool txn_open_ GUARDED_BY(mu_) = false;
   uint64_t epoch_ GUARDED_BY(mu_) = 0;
   std::string scratch_ GUARDED_BY(mu_);
+  std::unique_ptr<rocksdb::WriteBatch> write_batch_ GUARDED_BY(mu_);  // reused by every commit
   std::string state_bytes_ GUARDED_BY(mu_);
   std::string checkpoint_bytes_ GUARDED_BY(mu_);
 

@@ -28,6 +28,7 @@ Result<BatchView> DecodeBatch(std::string_view key, std::string_view value) {
   h.flags = static_cast<uint8_t>(value[5]);
   h.base_offset = Offset(coding::DecodeFixed64(value.data() + 8));
   h.record_count = coding::DecodeFixed32(value.data() + 16);
+  h.txn_records_before = coding::DecodeFixed32(value.data() + 20);
   h.epoch = coding::DecodeFixed64(value.data() + 24);
   h.append_time_ms = static_cast<int64_t>(coding::DecodeFixed64(value.data() + 32));
   h.max_source_ts = coding::DecodeFixed64(value.data() + 40);
@@ -37,6 +38,7 @@ Result<BatchView> DecodeBatch(std::string_view key, std::string_view value) {
   }
   if (h.record_count == 0) return corrupt("holds no records");
   if (h.base_offset.value() > UINT64_MAX - h.record_count) return corrupt("offset overflow");
+  if (h.txn_records_before > h.base_offset.value()) return corrupt("transaction starts below 0");
 
   std::string_view rest = value.substr(kHeaderSize);
   if (!coding::GetLengthPrefixed(&rest, &b.checkpoint)) return corrupt("truncated checkpoint");

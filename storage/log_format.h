@@ -15,7 +15,7 @@
 //   6      2     reserved         0
 //   8      8     base_offset      offset of the first record; equals the key
 //   16     4     record_count     >= 1
-//   20     4     reserved         0
+//   20     4     txn_records_before  records of the same transaction in earlier batches
 //   24     8     epoch            epoch of the primary that wrote the batch
 //   32     8     append_time_ms   broker clock when appended (retention by age)
 //   40     8     max_source_ts    latest source event time in the batch, seconds
@@ -25,8 +25,12 @@
 //   ...    ...   records          record_count times: varint length + bytes
 //
 // A batch never spans two transactions; a transaction may span several
-// batches (large transactions are written in chunks). `bytes_before` lets the
-// log know its total size from two numbers, for retention by bytes.
+// batches (large transactions are written in chunks, at most 2^32 - 1
+// records per transaction). base_offset - txn_records_before is where the
+// batch's transaction begins, so a partial transaction at the tail is found
+// from its last chunk. The last batch of a transaction carries the source
+// checkpoint, so the log's tail says where ingest resumes. `bytes_before`
+// gives the log's total size from two numbers, for retention by bytes.
 #pragma once
 
 #include <cstdint>
@@ -46,6 +50,7 @@ struct BatchHeader {
   uint8_t flags = 0;
   Offset base_offset;
   uint32_t record_count = 0;
+  uint32_t txn_records_before = 0;
   uint64_t epoch = 0;
   int64_t append_time_ms = 0;
   uint64_t max_source_ts = 0;
@@ -53,6 +58,7 @@ struct BatchHeader {
 
   bool txn_end() const { return (flags & kTxnEnd) != 0; }
   Offset end_offset() const { return base_offset + record_count; }
+  Offset txn_base() const { return Offset(base_offset.value() - txn_records_before); }
 };
 
 // A decoded batch. Views borrow the bytes passed to DecodeBatch.

@@ -17,7 +17,7 @@ void EncodeBatch(const BatchHeader& h, std::string_view checkpoint, const Record
   dst->append(2, '\0');
   coding::PutFixed64(dst, h.base_offset.value());
   coding::PutFixed32(dst, h.record_count);
-  coding::PutFixed32(dst, 0);
+  coding::PutFixed32(dst, h.txn_records_before);
   coding::PutFixed64(dst, h.epoch);
   coding::PutFixed64(dst, static_cast<uint64_t>(h.append_time_ms));
   coding::PutFixed64(dst, h.max_source_ts);
