@@ -32,8 +32,9 @@ double Seconds(Clock::time_point since) {
   return std::chrono::duration<double>(Clock::now() - since).count();
 }
 
-// A realistic order-row update: 3 columns before and after, ~200 bytes.
-std::string MakeRecord(uint64_t i, std::mt19937_64& rng) {
+// A realistic order-row update: 3 columns before and after, ~200 bytes;
+// record i is number i % txn_size of its transaction.
+std::string MakeRecord(uint64_t i, size_t txn_size, std::mt19937_64& rng) {
   sluice::proto::ChangeRecord r;
   r.set_format_version(sluice::proto::RECORD_FORMAT_V1);
   r.set_op(sluice::proto::OP_UPDATE);
@@ -56,7 +57,9 @@ std::string MakeRecord(uint64_t i, std::mt19937_64& rng) {
   r.set_ts(1764000000 + i / 100);
   r.mutable_pos()->set_file("binlog.000001");
   r.mutable_pos()->set_pos(4 + i * 210);
-  r.set_gtid("0-1-" + std::to_string(i));
+  r.set_gtid("0-1-" + std::to_string(i / txn_size + 1));
+  r.mutable_txn()->set_seq(static_cast<uint32_t>(i % txn_size));
+  r.mutable_txn()->set_last(i % txn_size == txn_size - 1);
   return r.SerializeAsString();
 }
 
@@ -188,21 +191,26 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  std::mt19937_64 rng(42);
-  std::vector<std::string> pool;
+  // A pool of distinct records, cycled: 64,000 is a multiple of every
+  // transaction size, so each record's txn fields stay true.
+  constexpr uint64_t kPool = 64000;
+  auto make_pool = [](size_t txn_size) {
+    std::mt19937_64 rng(42);
+    std::vector<std::string> pool;
+    for (uint64_t i = 0; i < kPool; ++i) pool.push_back(MakeRecord(i, txn_size, rng));
+    return pool;
+  };
   uint64_t pool_bytes = 0;
-  for (uint64_t i = 0; i < 65536; ++i) {
-    pool.push_back(MakeRecord(i, rng));
-    pool_bytes += pool.back().size();
-  }
+  for (const auto& r : make_pool(10)) pool_bytes += r.size();
   std::printf("commit_log_bench: %zu records, %.0f bytes per record on average, LZ4, group commit\n\n",
-              records, static_cast<double>(pool_bytes) / pool.size());
+              records, static_cast<double>(pool_bytes) / kPool);
   std::printf("%-8s | %-26s | %-26s | %-5s | %-26s | %-15s\n", "txn size",
               "sluice append rec/s (MB/s)", "raw RocksDB put rec/s", "ratio",
               "sluice read rec/s (MB/s)", "raw iterate rec/s");
   std::printf("---------+----------------------------+----------------------------+-------+"
               "----------------------------+----------------\n");
   for (size_t txn : {1, 10, 1000}) {
+    const std::vector<std::string> pool = make_pool(txn);
     std::filesystem::remove_all(base);
     std::filesystem::create_directories(base);
     uint64_t bytes = 0;

@@ -48,6 +48,7 @@ namespace rocksdb {
 class DB;
 class ColumnFamilyHandle;
 class Env;
+class FileSystem;
 class WriteBatch;
 }  // namespace rocksdb
 
@@ -170,7 +171,8 @@ class CommitLog {
   Status BeginEpoch(Epoch epoch);
   Epoch CurrentEpoch() const EXCLUDES(mu_);
 
-  // fsyncs everything written so far; DurableOffset() then covers it.
+  // fsyncs everything written so far; DurableOffset() then covers it. Does
+  // not block writers. Thread-safe.
   Status Sync();
 
   MetaStore& meta() { return *meta_; }
@@ -212,16 +214,20 @@ class CommitLog {
   std::string state_bytes_ GUARDED_BY(mu_);
   std::string checkpoint_bytes_ GUARDED_BY(mu_);
 
-  // The first write or sync failure. RocksDB turns read-only after one, and
-  // Debian's build asserts when the WAL is synced after a failed write, so
-  // from then on every write returns this error and nothing syncs again:
-  // the owner must reopen the log. (A sync that starts in the instant
-  // between a failing write and this flag can still hit that assertion.)
+  // The first write or sync failure. RocksDB turns read-only after a failed
+  // write, and after a failed fsync nobody knows what reached the disk, so
+  // from then on every write and sync returns this error: the owner must
+  // reopen the log (which replays what the disk really holds).
   std::atomic<bool> failed_{false};
   Mutex failure_mu_;
   Status failure_ GUARDED_BY(failure_mu_);
   Status Fail(Status st) EXCLUDES(failure_mu_);
   Status FailureStatus() EXCLUDES(failure_mu_);
+
+  // Sync() state.
+  std::shared_ptr<rocksdb::FileSystem> fs_;  // the Env's, constant after Init()
+  std::mutex wal_sync_mu_;                   // one Sync() at a time
+  std::vector<std::string> synced_wals_;     // guarded by wal_sync_mu_
 
   // Group commit.
   std::mutex sync_mu_;

@@ -81,7 +81,56 @@ class TrackedFile : public rocksdb::FSWritableFileOwnerWrapper {
   std::shared_ptr<FaultInjectionFs::FileState> state_;
 };
 
+class SyncOnlyFile : public rocksdb::FSRandomRWFileOwnerWrapper {
+ public:
+  SyncOnlyFile(std::unique_ptr<rocksdb::FSRandomRWFile> f, FaultInjectionFs* fs, std::string path)
+      : FSRandomRWFileOwnerWrapper(std::move(f)), fs_(fs), path_(std::move(path)) {}
+
+  IOStatus Sync(const IOOptions& o, IODebugContext* dbg) override {
+    return SyncWith([&] { return target()->Sync(o, dbg); });
+  }
+  IOStatus Fsync(const IOOptions& o, IODebugContext* dbg) override {
+    return SyncWith([&] { return target()->Fsync(o, dbg); });
+  }
+
+ private:
+  template <typename F>
+  IOStatus SyncWith(F&& sync) {
+    IOStatus s = fs_->CheckWrite();
+    if (!s.ok()) return s;
+    auto state = fs_->Find(path_);
+    uint64_t written = 0;
+    if (state) {
+      std::lock_guard lk(fs_->mu());
+      written = state->size;  // what the fsync below is sure to cover
+    }
+    s = sync();
+    if (s.ok() && state) {
+      std::lock_guard lk(fs_->mu());
+      if (state->synced < written) state->synced = written;
+    }
+    return s;
+  }
+
+  FaultInjectionFs* fs_;
+  std::string path_;
+};
+
 }  // namespace
+
+std::shared_ptr<FaultInjectionFs::FileState> FaultInjectionFs::Find(const std::string& f) {
+  std::lock_guard lk(mu_);
+  auto it = files_.find(f);
+  return it == files_.end() ? nullptr : it->second;
+}
+
+IOStatus FaultInjectionFs::NewRandomRWFile(const std::string& f, const rocksdb::FileOptions& o,
+                                           std::unique_ptr<rocksdb::FSRandomRWFile>* r,
+                                           IODebugContext* dbg) {
+  IOStatus s = target()->NewRandomRWFile(f, o, r, dbg);
+  if (s.ok()) *r = std::make_unique<SyncOnlyFile>(std::move(*r), this, f);
+  return s;
+}
 
 IOStatus FaultInjectionFs::CheckWrite() const {
   if (!active_) return IOStatus::IOError("fault injection: the machine lost power");

@@ -45,6 +45,11 @@ class FaultInjectionFs : public rocksdb::FileSystemWrapper {
   rocksdb::IOStatus ReopenWritableFile(const std::string& f, const rocksdb::FileOptions& o,
                                        std::unique_ptr<rocksdb::FSWritableFile>* r,
                                        rocksdb::IODebugContext* dbg) override;
+  // A file opened this way is only used to fsync (CommitLog::Sync): its
+  // Sync/Fsync makes durable what had been written to the file before it.
+  rocksdb::IOStatus NewRandomRWFile(const std::string& f, const rocksdb::FileOptions& o,
+                                    std::unique_ptr<rocksdb::FSRandomRWFile>* r,
+                                    rocksdb::IODebugContext* dbg) override;
   rocksdb::IOStatus RenameFile(const std::string& src, const std::string& dst,
                                const rocksdb::IOOptions& o, rocksdb::IODebugContext* dbg) override;
   rocksdb::IOStatus DeleteFile(const std::string& f, const rocksdb::IOOptions& o,
@@ -57,6 +62,8 @@ class FaultInjectionFs : public rocksdb::FileSystemWrapper {
   };
   rocksdb::IOStatus CheckWrite() const;
   std::mutex& mu() { return mu_; }
+  // The tracked state of file f, or null.
+  std::shared_ptr<FileState> Find(const std::string& f);
 
  private:
   rocksdb::IOStatus Wrap(const std::string& f, uint64_t initial_size, rocksdb::IOStatus s,

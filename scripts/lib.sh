@@ -1,0 +1,47 @@
+# Shared by scripts/*.sh: install what is missing, configure, build.
+# Sourced, not run.
+
+SLUICE_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+# Debian 12 packages sluice builds and tests with. Why each one:
+#   g++, cmake, ninja-build, pkg-config   the toolchain
+#   librocksdb-dev, liblz4-dev, libzstd-dev   the commit log and its compression
+#   libprotobuf-dev, protobuf-compiler    record and wire formats (protobuf-lite)
+#   libuv1-dev                            the consumer and HA network servers
+#   libgtest-dev, libgmock-dev            tests
+#   libcli11-dev                          the command lines of sluice and sluiced
+#   libtomlplusplus-dev                   the TOML config of sluiced
+#   libspdlog-dev, libfmt-dev             logs
+SLUICE_PACKAGES=(g++ cmake ninja-build pkg-config git
+  librocksdb-dev liblz4-dev libzstd-dev libprotobuf-dev protobuf-compiler libuv1-dev
+  libgtest-dev libgmock-dev libcli11-dev libtomlplusplus-dev libspdlog-dev libfmt-dev)
+
+sluice_log() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+
+# Installs the packages that are not installed yet; does nothing when all are.
+sluice_install() {
+  local missing=()
+  for p in "${SLUICE_PACKAGES[@]}" "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if [ ${#missing[@]} -eq 0 ]; then
+    sluice_log "packages: all ${#SLUICE_PACKAGES[@]} present"
+    return 0
+  fi
+  sluice_log "installing with apt-get: ${missing[*]}"
+  local sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+# sluice_build DIR [cmake args...]: configure once, then build incrementally.
+sluice_build() {
+  local dir="$1"; shift
+  if [ ! -f "$dir/build.ninja" ]; then
+    sluice_log "configuring $dir $*"
+    cmake -S "$SLUICE_ROOT" -B "$dir" -G Ninja "$@" >/dev/null
+  fi
+  sluice_log "building $dir"
+  cmake --build "$dir" -j2
+}
