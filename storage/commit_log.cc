@@ -120,7 +120,7 @@ Status CommitLog::Init() {
     SLUICE_RETURN_IF_ERROR(meta_->PutNode(n));
   }
   if (state) state_ = *state;
-  SLUICE_RETURN_IF_ERROR(RecoverTail());
+  SLUICE_RETURN_IF_ERROR(RecoverTail(false));
   SLUICE_ASSIGN_OR_RETURN(auto epochs, meta_->Epochs());
   epoch_ = epochs.empty() ? 0 : epochs.back().epoch();
   pending_end_ = state_.end_offset();
@@ -139,7 +139,7 @@ Status CommitLog::Init() {
 // transaction that never ended (a crash mid-transaction), then takes the end
 // and checkpoint of the last complete batch unless the persisted state is
 // as new (see proto::LogState).
-Status CommitLog::RecoverTail() {
+Status CommitLog::RecoverTail(bool discarded) {
   auto last_batch = [this]() -> Result<std::optional<std::string>> {
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), log_cf_));
     it->SeekToLast();
@@ -162,11 +162,17 @@ Status CommitLog::RecoverTail() {
   SLUICE_ASSIGN_OR_RETURN(auto b, log_format::DecodeBatch(std::string_view(*kv).substr(0, 8),
                                                           std::string_view(*kv).substr(8)));
   if (!b.header.txn_end()) {
+    if (discarded) {
+      // The batch below a discarded transaction must end one: never delete
+      // further down on the word of a damaged flag.
+      return Status::Corruption("the batch at " + std::to_string(b.header.base_offset.value()) +
+                                " below a discarded partial transaction does not end one");
+    }
     rocksdb::WriteBatch wb;
     wb.DeleteRange(log_cf_, log_format::BatchKey(b.header.txn_base()),
                    log_format::BatchKey(Offset::Max()));
     SLUICE_RETURN_IF_ERROR(Write(&wb, true, "discard the partial transaction at the tail"));
-    return RecoverTail();  // at most once more: the tail now ends a transaction
+    return RecoverTail(true);
   }
   const uint64_t end = b.header.end_offset().value();
   if (end < state_.end_offset()) {

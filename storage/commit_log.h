@@ -181,7 +181,8 @@ class CommitLog {
  private:
   explicit CommitLog(const CommitLogOptions& options);
   Status Init();
-  Status RecoverTail() REQUIRES(mu_);
+  // `discarded`: a partial transaction was just removed from the tail.
+  Status RecoverTail(bool discarded) REQUIRES(mu_);
   // Encodes records into batches and adds them to *wb. With `checkpoint`,
   // the last batch ends the transaction.
   void AddBatches(std::span<const std::string_view> records, uint64_t source_ts,

@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include "base/coding.h"
+#include "storage/log_format.h"
 #include "tests/storage/log_test_util.h"
 #include "tests/support/fault_injection_fs.h"
 #include "tests/support/temp_dir.h"
@@ -338,6 +339,34 @@ TEST_F(CommitLogTest, CorruptBatchInTheMiddleFailsTheRead) {
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.status().code(), Code::kCorruption);
   EXPECT_NE(bad.status().message().find("batch at offset 2"), std::string::npos);
+}
+
+// Two unfinished batches in a row at the tail cannot come from a crash (a
+// crash leaves one partial transaction above a finished one): recovery must
+// not keep deleting downwards on their word.
+TEST_F(CommitLogTest, RecoveryDeletesAtMostOnePartialTransaction) {
+  Open().reset();
+  {
+    std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {
+        {rocksdb::kDefaultColumnFamilyName, {}}, {"log", {}}, {"meta", {}}};
+    std::vector<rocksdb::ColumnFamilyHandle*> h;
+    rocksdb::DB* db = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(rocksdb::Options(), Options().path, cfs, &h, &db).ok());
+    for (uint64_t base : {0, 2}) {
+      log_format::BatchHeader hd;
+      hd.base_offset = Offset(base);
+      hd.record_count = 2;
+      std::string value;
+      log_format::EncodeBatch(hd, "", std::vector<std::string>{"a", "b"}, &value);
+      ASSERT_TRUE(db->Put({}, h[1], log_format::BatchKey(Offset(base)), value).ok());
+    }
+    for (auto* x : h) ASSERT_TRUE(db->DestroyColumnFamilyHandle(x).ok());
+    delete db;
+  }
+  auto log = CommitLog::Open(Options());
+  ASSERT_FALSE(log.ok());
+  EXPECT_EQ(log.status().code(), Code::kCorruption) << log.status().ToString();
+  EXPECT_NE(log.status().message().find("batch at 0"), std::string::npos);
 }
 
 TEST_F(CommitLogTest, LockedDirectoryIsBusy) {
