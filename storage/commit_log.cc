@@ -447,8 +447,10 @@ Epoch CommitLog::CurrentEpoch() const {
 Status CommitLog::Sync() {
   std::lock_guard wal_lock(wal_sync_mu_);
   if (failed_.load(std::memory_order_acquire)) return FailureStatus();
-  // Everything below `target` was written to the OS before this point.
+  // Everything below `target`, and every write up to `seq` (records or
+  // metadata such as group cursors), reached the OS before this point.
   const uint64_t target = hw_.load(std::memory_order_acquire);
+  const uint64_t seq = db_->GetLatestSequenceNumber();
   rocksdb::FileSystem* fs = fs_.get();
   const rocksdb::IOOptions io;
   std::vector<std::string> children;
@@ -477,6 +479,7 @@ Status CommitLog::Sync() {
     if (st.ok()) synced_wals_ = std::move(wals);
   }
   if (!st.ok()) return Fail(st);
+  synced_seq_.store(seq, std::memory_order_release);
   uint64_t cur = durable_.load(std::memory_order_relaxed);
   while (cur < target && !durable_.compare_exchange_weak(cur, target)) {
   }
@@ -488,7 +491,9 @@ void CommitLog::SyncLoop() {
   while (!stopping_) {
     sync_cv_.wait_for(lk, std::chrono::milliseconds(options_.group_commit_ms));
     if (stopping_) break;
-    if (durable_.load(std::memory_order_acquire) == hw_.load(std::memory_order_acquire)) continue;
+    // Any write since the last sync counts, not only records: a group's ack
+    // must be as durable as a transaction after group_commit_ms.
+    if (db_->GetLatestSequenceNumber() == synced_seq_.load(std::memory_order_acquire)) continue;
     lk.unlock();
     // A failure leaves DurableOffset() behind; the next write reports it.
     (void)Sync();

@@ -229,6 +229,7 @@ class CommitLog {
   std::shared_ptr<rocksdb::FileSystem> fs_;  // the Env's, constant after Init()
   std::mutex wal_sync_mu_;                   // one Sync() at a time
   std::vector<std::string> synced_wals_;     // guarded by wal_sync_mu_
+  std::atomic<uint64_t> synced_seq_{0};      // RocksDB sequence covered by the last Sync()
 
   // Group commit.
   std::mutex sync_mu_;
