@@ -4,7 +4,6 @@
 
 #include <compare>
 #include <cstdint>
-#include <functional>
 #include <limits>
 #include <ostream>
 
@@ -45,12 +44,4 @@ class Offset : public NamedType<uint64_t, OffsetTag> {
 // Leadership term of a node; each promotion starts a new one.
 using Epoch = NamedType<uint64_t, struct EpochTag>;
 
-// Milliseconds since the Unix epoch.
-using TimestampMs = NamedType<int64_t, struct TimestampMsTag>;
-
 }  // namespace sluice
-
-template <>
-struct std::hash<sluice::Offset> {
-  size_t operator()(sluice::Offset o) const noexcept { return std::hash<uint64_t>()(o.value()); }
-};
