@@ -1,0 +1,450 @@
+#include "broker/binlog/decoder.h"
+
+#include <zstd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstring>
+
+namespace sluice::binlog {
+namespace {
+
+// MariaDB GTID event flags2 (sql/log_event.h Gtid_log_event).
+constexpr uint8_t kMariaGtidStandalone = 0x01;
+constexpr uint16_t kFlagIgnorable = 0x0080;  // LOG_EVENT_IGNORABLE_F
+// A decompressed TRANSACTION_PAYLOAD larger than this is refused: it would
+// be a transaction bigger than any server writes into one payload event.
+constexpr uint64_t kMaxPayloadSize = uint64_t{1} << 30;
+
+std::string At(std::string_view file, uint64_t pos) {
+  return std::string(file) + " at " + std::to_string(pos);
+}
+
+bool StartsWithWord(std::string_view sql, std::string_view word) {
+  size_t i = 0;
+  while (i < sql.size() && std::isspace(static_cast<unsigned char>(sql[i]))) ++i;
+  if (sql.size() - i < word.size()) return false;
+  for (size_t k = 0; k < word.size(); ++k)
+    if (std::toupper(static_cast<unsigned char>(sql[i + k])) != word[k]) return false;
+  size_t end = i + word.size();
+  return end == sql.size() || !std::isalnum(static_cast<unsigned char>(sql[end]));
+}
+
+// Statement-logged DML: its changes are not in any rows event.
+bool IsDmlStatement(std::string_view sql) {
+  for (auto w : {"INSERT", "UPDATE", "DELETE", "REPLACE", "LOAD"})
+    if (StartsWithWord(sql, w)) return true;
+  return false;
+}
+
+std::string UuidText(std::string_view sid) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string s;
+  for (size_t i = 0; i < 16; ++i) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) s.push_back('-');
+    auto b = static_cast<uint8_t>(sid[i]);
+    s.push_back(kHex[b >> 4]);
+    s.push_back(kHex[b & 15]);
+  }
+  return s;
+}
+
+// The table a DDL statement names, for the record's "table": the word after
+// TABLE in CREATE/ALTER/DROP/TRUNCATE/RENAME TABLE (without its db. prefix
+// or backquotes); "" for other statements.
+std::string DdlTableName(std::string_view sql) {
+  std::string upper;
+  size_t n = std::min<size_t>(sql.size(), 512);
+  for (size_t i = 0; i < n; ++i) upper.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(sql[i]))));
+  size_t at = upper.find("TABLE ");
+  if (at == std::string::npos) return "";
+  size_t i = at + 6;
+  auto skip_space = [&] { while (i < n && std::isspace(static_cast<unsigned char>(sql[i]))) ++i; };
+  skip_space();
+  for (auto w : {"IF NOT EXISTS ", "IF EXISTS "}) {
+    if (upper.compare(i, std::strlen(w), w) == 0) { i += std::strlen(w); skip_space(); }
+  }
+  std::string name;
+  while (i < n) {
+    if (sql[i] == '`') {
+      size_t close = sql.find('`', i + 1);
+      if (close == std::string_view::npos) break;
+      name.assign(sql.substr(i + 1, close - i - 1));
+      i = close + 1;
+    } else {
+      size_t start = i;
+      while (i < n && (std::isalnum(static_cast<unsigned char>(sql[i])) || sql[i] == '_' || sql[i] == '$')) ++i;
+      if (i == start) break;
+      name.assign(sql.substr(start, i - start));
+    }
+    if (i < n && sql[i] == '.') { ++i; continue; }  // db.table: keep the part after the dot
+    break;
+  }
+  return name;
+}
+
+}  // namespace
+
+// Numbers each row of a transaction and counts rows per table.
+class Decoder::SeqSink : public RowSink {
+ public:
+  SeqSink(Decoder* d, DecoderSink* out, uint64_t* table_rows)
+      : d_(d), out_(out), table_rows_(table_rows) {}
+  Status OnRow(proto::ChangeRecord* rec) override {
+    auto* txn = rec->mutable_txn();
+    txn->set_seq(d_->seq_++);
+    txn->set_last(false);
+    ++*table_rows_;
+    return out_->OnRow(rec);
+  }
+
+ private:
+  Decoder* d_;
+  DecoderSink* out_;
+  uint64_t* table_rows_;
+};
+
+Decoder::Decoder(DecoderOptions options) : options_(options), fd_(FormatDescription::Default()) {}
+
+Status Decoder::Decode(const RawEvent& event, DecoderSink* sink) {
+  return DecodeEvent(event.bytes, event.file, event.pos, event.pos + event.bytes.size(),
+                     /*inner=*/false, sink);
+}
+
+Status Decoder::DecodeEvent(std::string_view bytes, std::string_view file, uint64_t pos,
+                            uint64_t end_pos, bool inner, DecoderSink* sink) {
+  auto fail = [&](const Status& st) { return st.WithContext(At(file, pos)); };
+  Result<EventHeader> hr = ParseHeader(bytes);
+  if (!hr.ok()) return fail(hr.status());
+  const EventHeader& h = *hr;
+  if (h.event_size != bytes.size()) {
+    return fail(Status::Corruption("event size field says " + std::to_string(h.event_size) +
+                                   " bytes, the event has " + std::to_string(bytes.size())));
+  }
+  ++stats_.events[h.type];
+  const auto type = static_cast<EventType>(h.type);
+  if (type == EventType::kFormatDescription) {
+    Result<FormatDescription> f = ParseFormatDescription(bytes);
+    if (!f.ok()) return fail(f.status());
+    fd_ = std::move(*f);
+    return Status::Ok();
+  }
+  std::string_view data = bytes.substr(kHeaderSize);
+  if (!inner && fd_.checksum == ChecksumAlg::kCrc32) {
+    if (options_.verify_checksums) {
+      Status st = VerifyChecksum(bytes);
+      if (!st.ok()) return fail(st);
+    }
+    if (data.size() < kChecksumSize) return fail(Status::Corruption("event too short for its CRC"));
+    data.remove_suffix(kChecksumSize);
+  }
+
+  Status st;
+  switch (type) {
+    case EventType::kQuery:
+      st = OnQuery(h, data, file, end_pos, sink);
+      break;
+    case EventType::kTableMap:
+      st = OnTableMap(data);
+      break;
+    case EventType::kWriteRowsV0: case EventType::kUpdateRowsV0: case EventType::kDeleteRowsV0:
+    case EventType::kWriteRowsV1: case EventType::kUpdateRowsV1: case EventType::kDeleteRowsV1:
+    case EventType::kWriteRowsV2: case EventType::kUpdateRowsV2: case EventType::kDeleteRowsV2:
+    case EventType::kPartialUpdateRows:
+      st = OnRows(h, data, file, end_pos, sink);
+      break;
+    case EventType::kXid:
+      if (data.size() < 8) st = Status::Corruption("XID event truncated");
+      else st = EndTxn(h, file, end_pos, sink);
+      break;
+    case EventType::kXaPrepare:
+      st = EndTxn(h, file, end_pos, sink);
+      break;
+    case EventType::kGtid:
+    case EventType::kAnonymousGtid: {
+      ByteReader r(data);
+      uint8_t flags;
+      std::string_view sid;
+      int64_t gno;
+      if (!r.Get(&flags) || !r.GetBytes(16, &sid) || !r.Get(&gno)) {
+        st = Status::Corruption("GTID event truncated");
+        break;
+      }
+      BeginTxn();
+      if (type == EventType::kGtid) gtid_ = UuidText(sid) + ":" + std::to_string(gno);
+      break;
+    }
+    case EventType::kGtidTagged:
+      // MySQL 8.4 tagged GTIDs use the mysql::serialization format; their
+      // text is not decoded yet, so the transaction carries no GTID.
+      BeginTxn();
+      if (!tagged_gtid_warned_) {
+        tagged_gtid_warned_ = true;
+        sink->OnWarning("tagged GTID events (MySQL 8.4 gtid_next with a tag) are not decoded; "
+                        "their transactions carry no \"gtid\"");
+      }
+      break;
+    case EventType::kMariaGtid: {
+      ByteReader r(data);
+      uint64_t seq;
+      uint32_t domain;
+      uint8_t flags2;
+      if (!r.Get(&seq) || !r.Get(&domain) || !r.Get(&flags2)) {
+        st = Status::Corruption("MariaDB GTID event truncated");
+        break;
+      }
+      BeginTxn();
+      gtid_ = std::to_string(domain) + "-" + std::to_string(h.server_id) + "-" + std::to_string(seq);
+      // MariaDB's GTID event replaces BEGIN: a transaction is open until
+      // its XID/COMMIT, unless the group is one standalone statement (DDL).
+      standalone_ = flags2 & kMariaGtidStandalone;
+      in_txn_ = !standalone_;
+      break;
+    }
+    case EventType::kTransactionPayload:
+      if (inner) st = Status::Corruption("TRANSACTION_PAYLOAD nested in another");
+      else st = OnPayload(data, file, pos, end_pos, sink);
+      break;
+    case EventType::kIncident: {
+      ByteReader r(data);
+      uint16_t kind;
+      uint8_t len;
+      std::string_view msg;
+      if (!r.Get(&kind) || !r.Get(&len) || !r.GetBytes(len, &msg)) {
+        st = Status::Corruption("INCIDENT event truncated");
+        break;
+      }
+      sink->OnWarning("INCIDENT event " + std::to_string(kind) + " at " + At(file, pos) +
+                      ": the source reports lost changes: " + std::string(msg));
+      break;
+    }
+    case EventType::kStartEncryption:
+      st = Status::FailedPrecondition(
+          "the binlog is encrypted (encrypt_binlog=ON); sluice cannot decrypt it: read it over "
+          "the replication protocol, where the server sends it decrypted");
+      break;
+    case EventType::kQueryCompressed:
+    case EventType::kWriteRowsCompressedV0: case EventType::kUpdateRowsCompressedV0:
+    case EventType::kDeleteRowsCompressedV0: case EventType::kWriteRowsCompressedV1:
+    case EventType::kUpdateRowsCompressedV1: case EventType::kDeleteRowsCompressedV1:
+      st = Status::FailedPrecondition(
+          EventTypeName(h.type) +
+          ": compressed binlog events (MariaDB log_bin_compress=ON) are not supported; "
+          "set log_bin_compress=OFF on the source");
+      break;
+    case EventType::kRotate:
+    case EventType::kStop:
+    case EventType::kIntvar:
+    case EventType::kRand:
+    case EventType::kUserVar:
+    case EventType::kHeartbeat:
+    case EventType::kHeartbeatV2:
+    case EventType::kIgnorable:
+    case EventType::kRowsQuery:
+    case EventType::kAnnotateRows:
+    case EventType::kPreviousGtids:
+    case EventType::kMariaGtidList:
+    case EventType::kBinlogCheckpoint:
+    case EventType::kTransactionContext:
+    case EventType::kViewChange:
+      break;  // nothing in them changes a row; the sources read ROTATE themselves
+    default:
+      if (!(h.flags & kFlagIgnorable)) {
+        sink->OnWarning("unknown event type " + std::to_string(h.type) + " (" +
+                        std::to_string(bytes.size()) + " bytes) at " + At(file, pos) + " skipped");
+      }
+      break;
+  }
+  return st.ok() ? st : fail(st);
+}
+
+void Decoder::BeginTxn() {
+  gtid_.clear();
+  in_txn_ = false;
+  standalone_ = false;
+  seq_ = 0;
+}
+
+Status Decoder::EndTxn(const EventHeader& h, std::string_view file, uint64_t end_pos,
+                       DecoderSink* sink) {
+  TxnEnd end;
+  end.file.assign(file);
+  end.pos = end_pos;
+  end.gtid = gtid_;
+  end.timestamp = h.timestamp;
+  end.records = seq_;
+  ++stats_.transactions;
+  BeginTxn();
+  return sink->OnTxnEnd(end);
+}
+
+Status Decoder::OnQuery(const EventHeader& h, std::string_view data, std::string_view file,
+                        uint64_t end_pos, DecoderSink* sink) {
+  uint8_t phl = fd_.PostHeaderLength(static_cast<uint8_t>(EventType::kQuery));
+  if (phl < 13) phl = 13;
+  ByteReader r(data);
+  uint8_t db_len;
+  uint16_t status_len;
+  std::string_view db, sql;
+  if (!r.Skip(8) || !r.Get(&db_len) || !r.Skip(2) || !r.Get(&status_len) || !r.Skip(phl - 13) ||
+      !r.Skip(status_len) || !r.GetBytes(db_len, &db) || !r.Skip(1)) {
+    return Status::Corruption("QUERY event truncated");
+  }
+  sql = r.rest();
+  if (StartsWithWord(sql, "BEGIN") || StartsWithWord(sql, "XA START") ||
+      StartsWithWord(sql, "XA BEGIN")) {
+    in_txn_ = true;
+    return Status::Ok();
+  }
+  if (StartsWithWord(sql, "COMMIT") ||
+      (StartsWithWord(sql, "ROLLBACK") && sql.find(" TO ") == std::string_view::npos)) {
+    return EndTxn(h, file, end_pos, sink);
+  }
+  if (StartsWithWord(sql, "XA") || StartsWithWord(sql, "SAVEPOINT") ||
+      StartsWithWord(sql, "ROLLBACK") || StartsWithWord(sql, "RELEASE") || sql.starts_with("#")) {
+    return Status::Ok();  // XA END/PREPARE/COMMIT, savepoints, comments: no row changes
+  }
+  if (IsDmlStatement(sql)) {
+    sink->OnWarning("statement-based DML at " + At(file, end_pos) +
+                    " is not captured (set binlog_format=ROW on the source): " +
+                    std::string(sql.substr(0, 120)));
+    if (!in_txn_) return EndTxn(h, file, end_pos, sink);
+    return Status::Ok();
+  }
+  // DDL: the schema may have changed under the cached table maps.
+  tables_.clear();
+  if (options_.schema != nullptr) options_.schema->Invalidate();
+  proto::ChangeRecord* rec = &scratch_;
+  rec->Clear();
+  rec->set_format_version(proto::RECORD_FORMAT_V1);
+  rec->set_op(proto::OP_DDL);
+  rec->mutable_db()->assign(db);
+  rec->set_table(DdlTableName(sql));
+  rec->mutable_sql()->assign(sql);
+  rec->set_ts(h.timestamp);
+  rec->mutable_pos()->mutable_file()->assign(file);
+  rec->mutable_pos()->set_pos(end_pos);
+  rec->set_gtid(gtid_);
+  rec->mutable_txn()->set_seq(seq_++);
+  SLUICE_RETURN_IF_ERROR(sink->OnDdl(rec));
+  if (!in_txn_) return EndTxn(h, file, end_pos, sink);
+  return Status::Ok();
+}
+
+Status Decoder::OnTableMap(std::string_view data) {
+  ByteReader r(data);
+  uint64_t id;
+  uint8_t phl = fd_.PostHeaderLength(static_cast<uint8_t>(EventType::kTableMap));
+  if (!ReadTableId(&r, phl == 0 ? 8 : phl, &id)) return Status::Corruption("TABLE_MAP truncated");
+  auto it = tables_.find(id);
+  if (it != tables_.end() && it->second.bytes == data) return Status::Ok();
+  SLUICE_ASSIGN_OR_RETURN(std::unique_ptr<TableMap> map, ParseTableMap(data, fd_));
+  if (!map->has_full_metadata && options_.schema != nullptr && options_.column_names) {
+    Result<TableSchema> schema = options_.schema->Lookup(map->db, map->table);
+    if (!schema.ok()) {
+      warnings_.push_back("no column names for " + map->db + "." + map->table + ": " +
+                          schema.status().ToString());
+    } else if (!map->ApplySchema(*schema)) {
+      warnings_.push_back("the schema of " + map->db + "." + map->table + " has " +
+                          std::to_string(schema->names.size()) + " columns, its table map " +
+                          std::to_string(map->columns.size()) +
+                          ": the table changed since; its columns are keyed by position");
+    }
+  }
+  CachedMap& slot = tables_[id];
+  slot.bytes.assign(data);
+  slot.map = std::move(map);
+  return Status::Ok();
+}
+
+Status Decoder::OnRows(const EventHeader& h, std::string_view data, std::string_view file,
+                       uint64_t end_pos, DecoderSink* sink) {
+  for (auto& w : warnings_) sink->OnWarning(w);
+  warnings_.clear();
+  SLUICE_ASSIGN_OR_RETURN(RowsEventHeader rows, ParseRowsHeader(h.type, data, fd_));
+  auto it = tables_.find(rows.table_id);
+  if (it == tables_.end()) {
+    return Status::Corruption("rows event for table id " + std::to_string(rows.table_id) +
+                              " without a TABLE_MAP before it");
+  }
+  const TableMap& table = *it->second.map;
+  RowsContext ctx;
+  ctx.timestamp = h.timestamp;
+  ctx.file = file;
+  ctx.end_pos = end_pos;
+  ctx.gtid = gtid_;
+  ctx.column_names = options_.column_names;
+  uint64_t& count = stats_.table_rows[table.db + "." + table.table];
+  SeqSink seq(this, sink, &count);
+  SLUICE_RETURN_IF_ERROR(DecodeRows(table, rows, ctx, &scratch_, &seq));
+  if (!in_txn_ && !standalone_ && (rows.flags & kRowsFlagStmtEnd)) {
+    return EndTxn(h, file, end_pos, sink);  // rows outside BEGIN: the statement is the unit
+  }
+  return Status::Ok();
+}
+
+Status Decoder::OnPayload(std::string_view data, std::string_view file, uint64_t pos,
+                          uint64_t end_pos, DecoderSink* sink) {
+  // Header fields: { type (packed), length (packed), value } until type 0,
+  // then the payload (MySQL libbinlogevents Transaction_payload_event).
+  ByteReader r(data);
+  uint64_t compression = 0, size = 0, uncompressed = 0;
+  for (;;) {
+    uint64_t type, len, value;
+    if (!r.GetPackedInt(&type)) return Status::Corruption("TRANSACTION_PAYLOAD header truncated");
+    if (type == 0) break;
+    std::string_view field;
+    if (!r.GetPackedInt(&len) || !r.GetBytes(len, &field)) {
+      return Status::Corruption("TRANSACTION_PAYLOAD header field truncated");
+    }
+    ByteReader fr(field);
+    if (!fr.GetPackedInt(&value)) return Status::Corruption("TRANSACTION_PAYLOAD field unreadable");
+    if (type == 1) size = value;
+    else if (type == 2) compression = value;
+    else if (type == 3) uncompressed = value;
+  }
+  std::string_view payload = r.rest();
+  if (size != 0 && size != payload.size()) {
+    return Status::Corruption("TRANSACTION_PAYLOAD announces " + std::to_string(size) +
+                              " bytes of payload, has " + std::to_string(payload.size()));
+  }
+  std::string_view events;
+  if (compression == 0) {  // zstd
+    if (uncompressed > kMaxPayloadSize) {
+      return Status::Corruption("TRANSACTION_PAYLOAD uncompressed size " +
+                                std::to_string(uncompressed) + " is beyond any transaction");
+    }
+    unsigned long long frame = ZSTD_getFrameContentSize(payload.data(), payload.size());
+    if (frame == ZSTD_CONTENTSIZE_ERROR) return Status::Corruption("TRANSACTION_PAYLOAD is not zstd");
+    if (frame != ZSTD_CONTENTSIZE_UNKNOWN && frame != uncompressed) {
+      return Status::Corruption("TRANSACTION_PAYLOAD sizes disagree");
+    }
+    payload_buf_.resize(uncompressed);
+    size_t n = ZSTD_decompress(payload_buf_.data(), payload_buf_.size(), payload.data(),
+                               payload.size());
+    if (ZSTD_isError(n) || n != uncompressed) {
+      return Status::Corruption(std::string("TRANSACTION_PAYLOAD does not decompress: ") +
+                                (ZSTD_isError(n) ? ZSTD_getErrorName(n) : "short output"));
+    }
+    events = payload_buf_;
+  } else if (compression == 255) {  // NONE
+    events = payload;
+  } else {
+    return Status::Corruption("TRANSACTION_PAYLOAD compression type " +
+                              std::to_string(compression) + " is unknown");
+  }
+  // Inner events cannot be payloads themselves, so payload_buf_ stays put.
+  std::string_view rest = events;
+  while (!rest.empty()) {
+    SLUICE_ASSIGN_OR_RETURN(EventHeader h, ParseHeader(rest));
+    if (h.event_size > rest.size()) {
+      return Status::Corruption("event inside TRANSACTION_PAYLOAD runs past its end");
+    }
+    SLUICE_RETURN_IF_ERROR(
+        DecodeEvent(rest.substr(0, h.event_size), file, pos, end_pos, /*inner=*/true, sink));
+    rest.remove_prefix(h.event_size);
+  }
+  return Status::Ok();
+}
+
+}  // namespace sluice::binlog

@@ -1,0 +1,1 @@
+#include "broker/binlog/mysql_source.h"

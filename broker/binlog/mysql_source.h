@@ -1,0 +1,196 @@
+// The replication-connection source: logs in to a MySQL or MariaDB server
+// as a replica (COM_REGISTER_SLAVE, then COM_BINLOG_DUMP or
+// COM_BINLOG_DUMP_GTID) and hands over every binlog event exactly as the
+// server sent it: 19-byte header, body and, with binlog_checksum=CRC32, the
+// CRC32 that the decoder verifies. docs/binlog-source.md says how the
+// stream is read and why.
+//
+// Positions: RawEvent.file/pos is where the event starts in the server's
+// binlog file; position() is the resume point (the end of the last event
+// handed over). Artificial events (the fake ROTATE that opens every dump,
+// a FORMAT_DESCRIPTION re-sent with log_pos 0, heartbeats) do not move it.
+//
+// Thread safety: one thread (the fetch thread) calls everything except
+// Cancel(), which any thread may call.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/status.h"
+#include "base/thread_annotations.h"
+#include "broker/binlog/binlog_source.h"
+
+namespace sluice::binlog {
+
+// Where a dump starts.
+struct MysqlStart {
+  enum class Kind {
+    kEarliest,     // the first file of SHOW BINARY LOGS, position 4
+    kLatest,       // SHOW MASTER STATUS: only events written from now on
+    kFilePos,      // `file_pos`
+    kMysqlGtid,    // `gtid` is a MySQL GTID set executed by us: COM_BINLOG_DUMP_GTID
+    kMariadbGtid,  // `gtid` is a MariaDB GTID position (@slave_connect_state)
+  };
+  Kind kind = Kind::kEarliest;
+  BinlogPosition file_pos;
+  std::string gtid;
+
+  // "earliest" | "latest" | "FILE:POS" | a MySQL GTID set
+  // ("3e11fa47-71ca-11e1-9e33-c80aa9429562:1-5:7,...") | a MariaDB GTID
+  // position ("0-1-5,1-2-9"). InvalidArgument otherwise.
+  static Result<MysqlStart> Parse(std::string_view text);
+  std::string ToString() const;
+};
+
+enum class SslMode {
+  kDisabled,        // plain TCP
+  kPreferred,       // TLS when the server offers it, without verification
+  kRequired,        // TLS or fail, without verification
+  kVerifyCa,        // TLS, the server certificate must chain to `ssl_ca`
+  kVerifyIdentity,  // kVerifyCa and the certificate must name `host`
+};
+Result<SslMode> ParseSslMode(std::string_view text);  // "disabled", "verify-ca", ...
+
+struct MysqlSourceOptions {
+  std::string host = "127.0.0.1";
+  uint16_t port = 3306;
+  std::string user;
+  std::string password;
+  // Our id among the server's replicas: non-zero and unique (a second
+  // connection with the same id makes the server drop the first).
+  uint32_t server_id = 0;
+  MysqlStart start;
+
+  SslMode ssl_mode = SslMode::kPreferred;
+  std::string ssl_ca;  // PEM file; REQUIRED for kVerifyCa / kVerifyIdentity
+  // PEM file with the server's RSA public key for caching_sha2_password /
+  // sha256_password full authentication over plain TCP. When empty the
+  // client asks the server for its key (Connector/C always does; MySQL's
+  // --get-server-public-key is implied).
+  std::string server_public_key;
+
+  // The server sends a HEARTBEAT event after this much silence; 0 turns
+  // heartbeats off. Must be shorter than read_timeout.
+  std::chrono::milliseconds heartbeat_period{5000};
+  // Next() returns TimedOut after this long without a packet.
+  std::chrono::seconds read_timeout{30};
+  std::chrono::seconds connect_timeout{10};
+};
+
+// "mysql://user:password@host[:port][?ssl-mode=...&ssl-ca=...&server-public-key=...]".
+// User and password may be %-encoded; the host may be "[v6 address]". The
+// port defaults to 3306. Fields not in a URL keep their defaults.
+Result<MysqlSourceOptions> ParseMysqlUrl(std::string_view url);
+
+// Exponential backoff for reconnecting: 100 ms, 200 ms, ... up to `max`,
+// each with up to 25% random jitter off. Not thread-safe.
+class ReconnectBackoff {
+ public:
+  explicit ReconnectBackoff(std::chrono::milliseconds initial = std::chrono::milliseconds(100),
+                            std::chrono::milliseconds max = std::chrono::seconds(10));
+  std::chrono::milliseconds NextDelay();
+  void Reset() { attempt_ = 0; }
+
+ private:
+  std::chrono::milliseconds initial_, max_;
+  int attempt_ = 0;
+  uint64_t rng_;
+};
+
+// Tracks file and position through a dump's events (see the header comment).
+class PositionTracker {
+ public:
+  explicit PositionTracker(BinlogPosition start) : pos_(std::move(start)) {}
+  // Checks `event`'s header (19 bytes, event_size == bytes.size()), fills
+  // the event's file/pos and moves the resume point. `bytes` starts at the
+  // event header. `checksum` says whether a ROTATE ends with a 4-byte CRC.
+  // Corruption when the header is inconsistent.
+  Status OnEvent(std::string_view bytes, bool checksum, RawEvent* event);
+  const BinlogPosition& position() const { return pos_; }
+
+ private:
+  BinlogPosition pos_;
+  std::string event_file_;  // the file of the last event handed over
+};
+
+class MysqlSource final : public BinlogSource {
+ public:
+  // Connects, checks the server (version >= MariaDB 10.5 / MySQL 5.7,
+  // log_bin on, binlog_format=ROW, the user's privileges) and starts the
+  // dump. FailedPrecondition with what to change when a check fails,
+  // NotFound when the start position is no longer on the server (the
+  // message lists the files it has), Unavailable when it cannot be reached.
+  static Result<std::unique_ptr<MysqlSource>> Open(const MysqlSourceOptions& options);
+  ~MysqlSource() override;
+  MysqlSource(const MysqlSource&) = delete;
+  MysqlSource& operator=(const MysqlSource&) = delete;
+
+  // The next event; `event->bytes` stays valid until the next call. After
+  // an error the connection is closed and the next call reconnects from
+  // position() first (call ReconnectWithBackoff() to pace retries).
+  // Unavailable: the server went away. TimedOut: nothing, not even a
+  // heartbeat, within read_timeout. Aborted: Cancel() was called.
+  Status Next(RawEvent* event) override;
+  BinlogPosition position() const override { return tracker_.position(); }
+
+  // Closes the connection and dumps again from position() (from the start
+  // option while no event past the dump's opening events was handed over,
+  // so a GTID start is not replaced by a file position too early).
+  Status Reconnect();
+  // Reconnect() until it works, fails for a reason retrying cannot fix
+  // (anything but Unavailable/TimedOut), or `max_attempts` have failed;
+  // sleeps backoff.NextDelay() between attempts. Aborted after Cancel().
+  Status ReconnectWithBackoff(ReconnectBackoff& backoff, int max_attempts);
+
+  // Makes a blocked or later Next()/Reconnect() return Aborted. Thread-safe.
+  void Cancel();
+
+  // Things that work but lose information (binlog_row_image not FULL,
+  // binlog_row_metadata not FULL); for the logs and /status.
+  const std::vector<std::string>& warnings() const { return warnings_; }
+  const std::string& server_version() const { return server_version_; }
+  bool is_mariadb() const { return is_mariadb_; }
+
+ private:
+  struct Conn;
+  explicit MysqlSource(MysqlSourceOptions options);
+
+  Status Connect();                 // a logged-in connection with checks done
+  Status StartDump(const MysqlStart& start);
+  Status ReadEvent(std::string_view* bytes);
+  Status StreamError(std::string_view what);
+  Result<std::vector<std::string>> ListBinlogFiles(Conn& conn);
+  void Close();
+  std::string Where() const;  // "host:port"
+
+  // Constant after Open().
+  const MysqlSourceOptions options_;
+  std::string replica_uuid_;
+
+  // Used by the fetch thread only.
+  std::string server_version_;
+  bool is_mariadb_ = false;
+  bool checksum_ = true;  // the dump's events end with a CRC32
+  std::vector<std::string> warnings_;
+  PositionTracker tracker_;
+  bool past_opening_ = false;   // a non-opening event was handed over
+  std::string pending_;          // an event read by Open() before Next()
+  bool has_pending_ = false;
+
+  std::unique_ptr<Conn> conn_;  // the dump connection; null when closed
+
+  std::atomic<bool> cancelled_{false};
+  Mutex mu_;
+  // A dup() of the dump connection's socket, so that Cancel() can
+  // shutdown() it without racing the client library closing its own fd.
+  int cancel_fd_ GUARDED_BY(mu_) = -1;
+};
+
+}  // namespace sluice::binlog
