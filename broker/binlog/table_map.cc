@@ -32,7 +32,10 @@ bool IsNumeric(uint8_t t) {
   }
 }
 
-bool IsCharacter(uint8_t real_type) {
+// Columns the charset fields list. MariaDB counts GEOMETRY too (its field
+// carries the binary charset); MySQL does not.
+bool IsCharacter(uint8_t real_type, bool is_mariadb) {
+  if (real_type == kTypeGeometry) return is_mariadb;
   switch (real_type) {
     case kTypeString: case kTypeVarchar: case kTypeVarString: case kTypeBlob:
     case kTypeTinyBlob: case kTypeMediumBlob: case kTypeLongBlob:
@@ -96,7 +99,7 @@ Status ApplyLabels(ByteReader r, const std::vector<size_t>& cols, TableMap* t) {
   return Status::Ok();
 }
 
-Status ParseOptionalMetadata(ByteReader r, TableMap* t) {
+Status ParseOptionalMetadata(ByteReader r, bool is_mariadb, TableMap* t) {
   const size_t n = t->columns.size();
   while (!r.empty()) {
     uint8_t type;
@@ -115,7 +118,8 @@ Status ParseOptionalMetadata(ByteReader r, TableMap* t) {
       }
       case kDefaultCharset:
       case kColumnCharset: {
-        auto cols = ColumnsWhere(*t, [](const ColumnType& c) { return IsCharacter(c.real_type); });
+        auto cols = ColumnsWhere(
+            *t, [&](const ColumnType& c) { return IsCharacter(c.real_type, is_mariadb); });
         SLUICE_RETURN_IF_ERROR(type == kDefaultCharset ? ApplyDefaultCharset(v, cols, t)
                                                        : ApplyColumnCharset(v, cols, t));
         break;
@@ -219,7 +223,7 @@ Result<std::unique_ptr<TableMap>> ParseTableMap(std::string_view data,
                               std::to_string(meta.size()) + " metadata bytes left over");
   }
   if (!r.Skip((ncols + 7) / 8)) return Short("null bits");
-  SLUICE_RETURN_IF_ERROR(ParseOptionalMetadata(r, t.get())
+  SLUICE_RETURN_IF_ERROR(ParseOptionalMetadata(r, fd.is_mariadb, t.get())
                              .WithContext("TABLE_MAP " + t->db + "." + t->table));
   LinkLabelsAndPk(t.get());
   return t;

@@ -1,0 +1,424 @@
+// Live round trip: a real MariaDB writes a row-based binlog for DML and DDL
+// over every column type; sluice decodes it, replays the records into an
+// in-memory copy of each table, and the copy must equal what SELECT returns
+// from the server, value by value. The server's SELECT is the independent
+// source of truth.
+//
+// Runs with binlog_row_metadata=FULL (names from the table map) and MINIMAL
+// (names from information_schema through MysqlSchemaResolver), reading the
+// binlog files as they are written (FileSource in follow mode) and, when the
+// replication client is built, over the replication protocol.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "broker/binlog/decoder.h"
+#include "broker/binlog/file_source.h"
+#include "broker/binlog/mysql_schema.h"
+#include "broker/binlog/mysql_source.h"
+#include "proto/record_json.h"
+#include "tests/support/mariadb_fixture.h"
+
+namespace sluice::binlog {
+namespace {
+
+using testing::MariaDb;
+using testing::MariaDbOptions;
+using testing::SqlRow;
+using Text = std::optional<std::string>;
+
+std::string Hex(std::string_view bytes) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string s;
+  for (unsigned char c : bytes) {
+    s.push_back(kHex[c >> 4]);
+    s.push_back(kHex[c & 15]);
+  }
+  return s;
+}
+
+// Our value as the text the SELECT below returns for it.
+Text AsText(const proto::Column& c) {
+  const proto::Value& v = c.value();
+  switch (v.kind_case()) {
+    case proto::Value::kIsNull: return std::nullopt;
+    case proto::Value::kInt64: return std::to_string(v.int64());
+    case proto::Value::kUint64: return std::to_string(v.uint64());
+    case proto::Value::kFloat64: {
+      char buf[64];
+      std::snprintf(buf, sizeof buf, "%.17g", v.float64());
+      return std::string(buf);
+    }
+    case proto::Value::kDecimal: return v.decimal();
+    case proto::Value::kText: return v.text();
+    case proto::Value::kBinary: return Hex(v.binary());
+    case proto::Value::kJson: return v.json();
+    case proto::Value::kEnumLabel: return v.enum_label();
+    case proto::Value::kEnumIndex: return std::to_string(v.enum_index());
+    default: return std::string("<unset>");
+  }
+}
+
+// Collects every record; checks transaction numbering as it goes.
+class Collector : public DecoderSink {
+ public:
+  Status OnRow(proto::ChangeRecord* r) override { return Keep(r); }
+  Status OnDdl(proto::ChangeRecord* r) override { return Keep(r); }
+  Status OnTxnEnd(const TxnEnd& end) override {
+    EXPECT_EQ(end.records, txn_records_);
+    txn_records_ = 0;
+    ++txns;
+    return Status::Ok();
+  }
+  void OnWarning(const std::string& m) override { warnings.push_back(m); }
+
+  std::vector<proto::ChangeRecord> records;
+  std::vector<std::string> warnings;
+  int txns = 0;
+
+ private:
+  Status Keep(proto::ChangeRecord* r) {
+    EXPECT_EQ(r->txn().seq(), txn_records_);
+    ++txn_records_;
+    records.emplace_back().Swap(r);
+    return Status::Ok();
+  }
+  uint32_t txn_records_ = 0;
+};
+
+// A table rebuilt from the records: primary-key value -> column name -> text.
+using Image = std::map<std::string, std::map<std::string, Text>>;
+
+std::map<std::string, Image> Replay(const std::vector<proto::ChangeRecord>& records,
+                                    const std::string& pk_column) {
+  std::map<std::string, Image> tables;
+  auto row_of = [](const google::protobuf::RepeatedPtrField<proto::Column>& cols) {
+    std::map<std::string, Text> row;
+    for (const auto& c : cols) {
+      row[c.name().empty() ? "@" + std::to_string(c.index() + 1) : c.name()] = AsText(c);
+    }
+    return row;
+  };
+  for (const auto& r : records) {
+    if (r.op() == proto::OP_DDL) continue;
+    Image& t = tables[r.db() + "." + r.table()];
+    if (r.op() != proto::OP_INSERT) {
+      auto before = row_of(r.before());
+      t.erase(before[pk_column].value_or("NULL"));
+    }
+    if (r.op() != proto::OP_DELETE) {
+      auto after = row_of(r.after());
+      t[after[pk_column].value_or("NULL")] = after;
+    }
+  }
+  return tables;
+}
+
+// Column definitions of the type table: name, SQL type, SELECT expression
+// (how the server renders the value the way our record holds it).
+struct Col {
+  std::string name, type, select;
+};
+
+std::vector<Col> TypeColumns() {
+  std::vector<Col> cols = {
+      {"ti", "TINYINT", ""}, {"tiu", "TINYINT UNSIGNED", ""},
+      {"si", "SMALLINT", ""}, {"siu", "SMALLINT UNSIGNED", ""},
+      {"mi", "MEDIUMINT", ""}, {"miu", "MEDIUMINT UNSIGNED", ""},
+      {"i", "INT", ""}, {"iu", "INT UNSIGNED", ""},
+      {"bi", "BIGINT", ""}, {"biu", "BIGINT UNSIGNED", ""},
+      {"f", "FLOAT", ""}, {"d", "DOUBLE", ""},
+      {"dec65", "DECIMAL(65,30)", ""}, {"dec10", "DECIMAL(10,0)", ""},
+      {"dec5", "DECIMAL(5,5)", ""}, {"dec18", "DECIMAL(18,9)", ""},
+      {"bit1", "BIT(1)", "bit1+0"}, {"bit13", "BIT(13)", "bit13+0"}, {"bit64", "BIT(64)", "bit64+0"},
+      {"y", "YEAR", ""}, {"dt", "DATE", ""},
+      {"e", "ENUM('a','b','c''q','ü')", ""}, {"st", "SET('x','y','z')", ""},
+      {"c", "CHAR(10)", ""}, {"vc", "VARCHAR(300)", ""}, {"vcs", "VARCHAR(10)", ""},
+      {"lat", "VARCHAR(20) CHARACTER SET latin1", ""},
+      {"bn", "BINARY(4)", "HEX(bn)"}, {"vb", "VARBINARY(300)", "HEX(vb)"},
+      {"tb", "TINYBLOB", "HEX(tb)"}, {"b", "BLOB", "HEX(b)"},
+      {"mb", "MEDIUMBLOB", "HEX(mb)"}, {"lb", "LONGBLOB", "HEX(lb)"},
+      {"tt", "TINYTEXT", ""}, {"tx", "TEXT", ""}, {"mt", "MEDIUMTEXT", ""}, {"lt", "LONGTEXT", ""},
+      {"j", "JSON", ""}, {"g", "GEOMETRY", "HEX(ST_AsBinary(g))"},
+  };
+  for (int fsp = 0; fsp <= 6; ++fsp) {
+    std::string n = std::to_string(fsp);
+    cols.push_back({"tm" + n, "TIME(" + n + ")", ""});
+    cols.push_back({"dtm" + n, "DATETIME(" + n + ")", ""});
+    cols.push_back({"ts" + n, "TIMESTAMP(" + n + ") NULL", ""});
+  }
+  return cols;
+}
+
+// Values for one row: column name -> SQL literal (absent columns are NULL).
+using Values = std::map<std::string, std::string>;
+
+std::string InsertSql(int id, const Values& v) {
+  std::string names = "id", vals = std::to_string(id);
+  for (const auto& [k, val] : v) {
+    names += "," + k;
+    vals += "," + val;
+  }
+  return "INSERT INTO types (" + names + ") VALUES (" + vals + ")";
+}
+
+Values MinValues() {
+  Values v = {{"ti", "-128"}, {"tiu", "0"}, {"si", "-32768"}, {"siu", "0"}, {"mi", "-8388608"},
+              {"miu", "0"}, {"i", "-2147483648"}, {"iu", "0"}, {"bi", "-9223372036854775808"},
+              {"biu", "0"}, {"f", "-3.40282e38"}, {"d", "-1.7976931348623157e308"},
+              {"dec65", "-99999999999999999999999999999999999.999999999999999999999999999999"},
+              {"dec10", "-9999999999"}, {"dec5", "-0.99999"}, {"dec18", "-0.000000001"},
+              {"bit1", "b'0'"}, {"bit13", "b'0'"}, {"bit64", "0"}, {"y", "1901"}, {"dt", "'1000-01-01'"},
+              {"e", "'a'"}, {"st", "''"}, {"c", "''"}, {"vc", "''"}, {"vcs", "''"}, {"lat", "''"},
+              {"bn", "x'00000000'"}, {"vb", "''"}, {"tb", "''"}, {"b", "''"}, {"mb", "''"},
+              {"lb", "''"}, {"tt", "''"}, {"tx", "''"}, {"mt", "''"}, {"lt", "''"}, {"j", "'[]'"},
+              {"g", "ST_GeomFromText('POINT(0 0)')"}};
+  for (int fsp = 0; fsp <= 6; ++fsp) {
+    std::string n = std::to_string(fsp);
+    v["tm" + n] = "'-838:59:59" + std::string(fsp ? "." + std::string(fsp, '9') : "") + "'";
+    v["dtm" + n] = "'1000-01-01 00:00:00'";
+    v["ts" + n] = "'1970-01-01 00:00:01'";
+  }
+  return v;
+}
+
+Values MaxValues() {
+  Values v = {{"ti", "127"}, {"tiu", "255"}, {"si", "32767"}, {"siu", "65535"}, {"mi", "8388607"},
+              {"miu", "16777215"}, {"i", "2147483647"}, {"iu", "4294967295"},
+              {"bi", "9223372036854775807"}, {"biu", "18446744073709551615"}, {"f", "3.40282e38"},
+              {"d", "1.7976931348623157e308"},
+              {"dec65", "99999999999999999999999999999999999.999999999999999999999999999999"},
+              {"dec10", "9999999999"}, {"dec5", "0.99999"}, {"dec18", "123456789.123456789"},
+              {"bit1", "b'1'"}, {"bit13", "b'1111111111111'"}, {"bit64", "18446744073709551615"},
+              {"y", "2155"}, {"dt", "'9999-12-31'"}, {"e", "'ü'"}, {"st", "'x,y,z'"},
+              {"c", "'ÿÿÿÿÿÿÿÿÿÿ'"}, {"vc", "REPEAT('€', 300)"}, {"vcs", "'😀😀😀😀😀😀😀😀😀😀'"},
+              {"lat", "'Ñandú ¿qué? £'"}, {"bn", "x'FFFFFFFF'"},
+              {"vb", "REPEAT(x'FF', 300)"}, {"tb", "REPEAT(x'AB', 255)"},
+              {"b", "REPEAT(x'CD', 65535)"}, {"mb", "REPEAT(x'EF', 70000)"},
+              {"lb", "REPEAT(x'5A', 1048576)"}, {"tt", "REPEAT('t', 255)"},
+              {"tx", "REPEAT('é', 30000)"}, {"mt", "REPEAT('m', 70000)"},
+              {"lt", "REPEAT('ł', 300000)"}, {"j", "'{\"k\": [1, 2.5, \"s\", null, true]}'"},
+              {"g", "ST_GeomFromText('POLYGON((0 0,10 0,10 10,0 10,0 0))')"}};
+  for (int fsp = 0; fsp <= 6; ++fsp) {
+    std::string n = std::to_string(fsp);
+    std::string frac = fsp ? "." + std::string(fsp, '9') : "";
+    v["tm" + n] = "'838:59:59" + frac + "'";
+    v["dtm" + n] = "'9999-12-31 23:59:59" + frac + "'";
+    v["ts" + n] = "'2038-01-19 03:14:07" + frac + "'";
+  }
+  return v;
+}
+
+Values MixedValues() {
+  std::string all_bytes = "x'";
+  for (int b = 0; b < 256; ++b) {
+    char h[3];
+    std::snprintf(h, sizeof h, "%02X", b);
+    all_bytes += h;
+  }
+  all_bytes += "'";
+  Values v = {{"ti", "-1"}, {"tiu", "128"}, {"i", "-7"}, {"iu", "2147483648"},
+              {"biu", "9223372036854775808"}, {"f", "0.1"}, {"d", "-2.5e-300"},
+              {"dec65", "-0.000000000000000000000000000001"}, {"dec10", "0"}, {"dec5", "0.00001"},
+              {"dec18", "-999999999.999999999"}, {"bit13", "b'1000000000001'"}, {"bit64", "1"},
+              {"y", "0"}, {"dt", "'0000-00-00'"}, {"e", "'c''q'"}, {"st", "'x,z'"}, {"c", "'a b'"},
+              {"vc", "'tab\\there \"quoted\" \\\\ back'"}, {"vcs", "'中文字'"}, {"lat", "'\\0'"},
+              {"vb", all_bytes}, {"b", all_bytes}, {"tx", "''"}, {"j", "'\"just a string\"'"},
+              {"g", "ST_GeomFromText('LINESTRING(1.5 2.5,3 4)')"}};
+  for (int fsp = 0; fsp <= 6; ++fsp) {
+    std::string n = std::to_string(fsp);
+    v["tm" + n] = "'-00:00:01.5'";
+    v["dtm" + n] = "'0000-00-00 00:00:00'";
+    v["ts" + n] = "'2024-02-29 12:34:56.123456'";
+  }
+  return v;
+}
+
+struct Param {
+  std::string metadata;  // FULL | MINIMAL
+  bool live;             // replication protocol (else: the binlog files)
+};
+
+class BinlogRoundTrip : public ::testing::TestWithParam<Param> {
+ protected:
+  void SetUp() override {
+    MariaDbOptions opt;
+    opt.row_metadata = GetParam().metadata;
+    auto db = MariaDb::Start(opt);
+    ASSERT_TRUE(db.ok()) << db.status().ToString();
+    db_ = std::move(*db);
+    ASSERT_TRUE(Exec("SET NAMES utf8mb4; SET time_zone = '+00:00'; SET sql_mode = ''"));
+    if (GetParam().metadata != "FULL") {
+      SchemaConnOptions so;
+      so.port = db_->port();
+      so.user = MariaDb::kReplUser;
+      so.password = MariaDb::kReplPassword;
+      schema_ = std::make_unique<MysqlSchemaResolver>(so);
+    }
+    DecoderOptions dopt;
+    dopt.schema = schema_.get();
+    decoder_ = std::make_unique<Decoder>(dopt);
+  }
+
+  bool Exec(const std::string& sql) {
+    Status st = db_->Execute(sql);
+    EXPECT_TRUE(st.ok()) << sql.substr(0, 200) << ": " << st.ToString();
+    return st.ok();
+  }
+
+  // Opens the source at the start of the first binlog.
+  void OpenSource() {
+    if (GetParam().live) {
+      auto o = ParseMysqlUrl(db_->ReplUrl());
+      ASSERT_TRUE(o.ok()) << o.status().ToString();
+      o->server_id = 4242;
+      auto s = MysqlSource::Open(*o);
+      ASSERT_TRUE(s.ok()) << s.status().ToString();
+      source_ = std::move(*s);
+    } else {
+      FileSourceOptions fo;
+      fo.dir = db_->dir() + "/data";
+      fo.follow = true;
+      auto s = FileSource::Open(fo);
+      ASSERT_TRUE(s.ok()) << s.status().ToString();
+      source_ = std::move(*s);
+    }
+  }
+
+  // Decodes until the source has delivered everything up to the server's
+  // current binlog position.
+  void Drain() {
+    auto master = db_->Query("SHOW MASTER STATUS");
+    ASSERT_TRUE(master.ok() && !master->empty());
+    std::string file = *(*master)[0][0];
+    uint64_t pos = std::stoull(*(*master)[0][1]);
+    for (int idle = 0; idle < 200;) {
+      BinlogPosition p = source_->position();
+      if (p.file == file && p.pos >= pos) return;
+      RawEvent ev;
+      Status st = source_->Next(&ev);
+      if (st.code() == Code::kTimedOut) {
+        ++idle;
+        continue;
+      }
+      ASSERT_TRUE(st.ok()) << st.ToString();
+      st = decoder_->Decode(ev, &sink_);
+      ASSERT_TRUE(st.ok()) << st.ToString();
+    }
+    FAIL() << "the source did not reach " << file << ":" << pos;
+  }
+
+  // Every row SELECT returns equals the replayed row, value by value.
+  void ExpectTableEquals(const std::string& table, const std::vector<Col>& cols) {
+    std::string sel = "SELECT id";
+    for (const auto& c : cols) sel += "," + (c.select.empty() ? c.name : c.select);
+    auto rows = db_->Query(sel + " FROM " + table + " ORDER BY id");
+    ASSERT_TRUE(rows.ok()) << rows.status().ToString();
+    auto images = Replay(sink_.records, "id");
+    Image& image = images["shop." + table];
+    ASSERT_EQ(image.size(), rows->size()) << table;
+    for (const SqlRow& row : *rows) {
+      const std::string& id = *row[0];
+      auto it = image.find(id);
+      ASSERT_NE(it, image.end()) << table << " id " << id << " missing from the records";
+      for (size_t k = 0; k < cols.size(); ++k) {
+        const Text& want = row[k + 1];
+        auto got_it = it->second.find(cols[k].name);
+        ASSERT_NE(got_it, it->second.end()) << table << "." << cols[k].name << " id " << id;
+        const Text& got = got_it->second;
+        ASSERT_EQ(got.has_value(), want.has_value()) << cols[k].name << " id " << id;
+        if (!want) continue;
+        if (cols[k].type == "FLOAT" || cols[k].type == "DOUBLE") {
+          double a = std::stod(*got), b = std::stod(*want);
+          double tol = cols[k].type == "FLOAT" ? 1e-5 : 1e-15;
+          EXPECT_LE(std::fabs(a - b), tol * std::fabs(b)) << cols[k].name << " id " << id;
+        } else if (cols[k].type == "YEAR") {
+          EXPECT_EQ(std::stoi(*got), std::stoi(*want)) << cols[k].name << " id " << id;
+        } else {
+          EXPECT_EQ(*got, *want) << cols[k].name << " (" << cols[k].type << ") id " << id;
+        }
+      }
+    }
+  }
+
+  std::unique_ptr<MariaDb> db_;
+  std::unique_ptr<MysqlSchemaResolver> schema_;
+  std::unique_ptr<Decoder> decoder_;
+  std::unique_ptr<BinlogSource> source_;
+  Collector sink_;
+};
+
+TEST_P(BinlogRoundTrip, EveryColumnTypeMatchesSelect) {
+  std::vector<Col> cols = TypeColumns();
+  std::string ddl = "CREATE TABLE types (id INT PRIMARY KEY";
+  for (const auto& c : cols) ddl += ", " + c.name + " " + c.type;
+  ddl += ") DEFAULT CHARSET=utf8mb4";
+  ASSERT_TRUE(Exec("CREATE DATABASE shop; USE shop; " + ddl));
+  OpenSource();
+  ASSERT_TRUE(Exec(InsertSql(1, {})));  // all NULL
+  ASSERT_TRUE(Exec(InsertSql(2, MinValues())));
+  ASSERT_TRUE(Exec(InsertSql(3, MaxValues())));
+  ASSERT_TRUE(Exec(InsertSql(4, MixedValues())));
+  // A multi-row statement, an update that changes the primary key, one that
+  // changes values, a delete.
+  ASSERT_TRUE(Exec("INSERT INTO types (id, i, vc) VALUES (10, 1, 'a'), (11, 2, 'b'), (12, 3, 'c')"));
+  ASSERT_TRUE(Exec("UPDATE types SET id = id + 100 WHERE id IN (10, 11)"));
+  ASSERT_TRUE(Exec("UPDATE types SET vc = 'changed', b = x'00', ts3 = '2001-02-03 04:05:06.789' WHERE id = 4"));
+  ASSERT_TRUE(Exec("DELETE FROM types WHERE id = 12"));
+  Drain();
+  ExpectTableEquals("types", cols);
+
+  // DDL: a new column; rows written after it carry it, under its name.
+  ASSERT_TRUE(Exec("ALTER TABLE types ADD COLUMN added VARCHAR(10) DEFAULT 'new'"));
+  ASSERT_TRUE(Exec("INSERT INTO types (id, added) VALUES (20, 'after')"));
+  Drain();
+  bool saw_ddl = false;
+  for (const auto& r : sink_.records)
+    if (r.op() == proto::OP_DDL && r.sql().find("ADD COLUMN added") != std::string::npos) {
+      saw_ddl = true;
+      EXPECT_EQ(r.db(), "shop");
+      EXPECT_EQ(r.table(), "types");
+    }
+  EXPECT_TRUE(saw_ddl);
+  const proto::ChangeRecord& last = sink_.records.back();
+  SCOPED_TRACE(RecordToJson(last));
+  ASSERT_EQ(last.op(), proto::OP_INSERT);
+  ASSERT_EQ(last.after_size(), static_cast<int>(cols.size()) + 2);
+  EXPECT_EQ(last.after(last.after_size() - 1).name(), "added");
+  EXPECT_EQ(last.after(last.after_size() - 1).value().text(), "after");
+  ASSERT_EQ(last.pk_size(), 1);
+  EXPECT_EQ(last.pk(0), "id");
+}
+
+TEST_P(BinlogRoundTrip, HundredThousandRowTransaction) {
+  ASSERT_TRUE(Exec("CREATE DATABASE shop; USE shop; "
+                   "CREATE TABLE big (id INT PRIMARY KEY, v VARCHAR(20), n BIGINT UNSIGNED)"));
+  OpenSource();
+  Drain();
+  int txns_before = sink_.txns;
+  ASSERT_TRUE(Exec("INSERT INTO big SELECT seq, CONCAT('v', seq), seq * 1000003 FROM seq_1_to_100000"));
+  Drain();
+  size_t inserts = 0;
+  for (const auto& r : sink_.records) inserts += r.op() == proto::OP_INSERT;
+  ASSERT_EQ(inserts, 100000u);
+  // The insert is one transaction (its records numbered 0..99999, which the
+  // collector checks).
+  EXPECT_EQ(sink_.txns - txns_before, 1);
+  ExpectTableEquals("big", {{"v", "VARCHAR(20)", ""}, {"n", "BIGINT UNSIGNED", ""}});
+}
+
+std::vector<Param> Params() {
+  return {{"FULL", false}, {"MINIMAL", false}, {"FULL", true}, {"MINIMAL", true}};
+}
+
+INSTANTIATE_TEST_SUITE_P(Sources, BinlogRoundTrip, ::testing::ValuesIn(Params()),
+                         [](const ::testing::TestParamInfo<Param>& p) {
+                           return p.param.metadata + (p.param.live ? "_Live" : "_Files");
+                         });
+
+}  // namespace
+}  // namespace sluice::binlog
