@@ -1,0 +1,179 @@
+// decode_bench: records a binlog from a throwaway MariaDB (inserts, updates
+// with before and after images, deletes on a 10-column table mixing BIGINT,
+// INT, ENUM, DECIMAL, DOUBLE, VARCHAR, DATETIME(6), TIMESTAMP(3), TEXT and
+// BIT), then decodes it single-threaded to change records and prints rows/s
+// and MB/s; in the same run it times `mariadb-binlog --base64-output=
+// decode-rows -vv FILE > /dev/null` on the same files (the peer).
+//
+//   decode_bench [--rows N]   (N row inserts; about 2N row changes in all)
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "broker/binlog/decoder.h"
+#include "broker/binlog/file_source.h"
+#include "tests/support/mariadb_fixture.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using namespace sluice;
+
+double Seconds(Clock::time_point since) {
+  return std::chrono::duration<double>(Clock::now() - since).count();
+}
+
+void Check(const Status& st, const char* what) {
+  if (!st.ok()) {
+    std::fprintf(stderr, "decode_bench: %s: %s\n", what, st.ToString().c_str());
+    std::exit(1);
+  }
+}
+
+// Counts records; serializes each, as the ingest sink will, when asked.
+class CountingSink : public binlog::DecoderSink {
+ public:
+  explicit CountingSink(bool serialize) : serialize_(serialize) {}
+  Status OnRow(proto::ChangeRecord* r) override { return Count(r); }
+  Status OnDdl(proto::ChangeRecord* r) override { return Count(r); }
+  Status OnTxnEnd(const binlog::TxnEnd&) override { return Status::Ok(); }
+  void OnWarning(const std::string& m) override { std::fprintf(stderr, "warning: %s\n", m.c_str()); }
+  uint64_t records = 0, bytes = 0;
+
+ private:
+  Status Count(proto::ChangeRecord* r) {
+    ++records;
+    if (serialize_) {
+      buf_.clear();
+      r->AppendToString(&buf_);
+      bytes += buf_.size();
+    }
+    return Status::Ok();
+  }
+  bool serialize_;
+  std::string buf_;
+};
+
+struct Run {
+  double seconds;
+  uint64_t records;
+};
+
+Run DecodeOnce(const std::vector<std::string>& files, bool serialize) {
+  binlog::FileSourceOptions so;
+  so.files = files;
+  auto source = binlog::FileSource::Open(so);
+  Check(source.status(), "open binlog files");
+  binlog::Decoder decoder({});
+  CountingSink sink(serialize);
+  auto start = Clock::now();
+  for (;;) {
+    binlog::RawEvent ev;
+    Status st = (*source)->Next(&ev);
+    if (st.code() == Code::kNotFound) break;
+    Check(st, "read");
+    Check(decoder.Decode(ev, &sink), "decode");
+  }
+  return {Seconds(start), sink.records};
+}
+
+double TimeMariadbBinlog(const std::vector<std::string>& files) {
+  auto start = Clock::now();
+  pid_t pid = fork();
+  if (pid == 0) {
+    int devnull = open("/dev/null", O_WRONLY);
+    dup2(devnull, 1);
+    std::vector<std::string> args = {"mariadb-binlog", "--base64-output=decode-rows", "-vv"};
+    args.insert(args.end(), files.begin(), files.end());
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    setenv("TZ", "UTC", 1);
+    execvp("mariadb-binlog", argv.data());
+    _exit(127);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    std::fprintf(stderr, "decode_bench: mariadb-binlog failed (status %d)\n", status);
+    std::exit(1);
+  }
+  return Seconds(start);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int rows = 150000;
+  for (int i = 1; i + 1 < argc; i += 2)
+    if (std::strcmp(argv[i], "--rows") == 0) rows = std::atoi(argv[i + 1]);
+
+  std::printf("starting MariaDB and writing the workload (%d inserts, %d updates, %d deletes)...\n",
+              rows, rows * 2 / 3, rows / 3);
+  auto db = testing::MariaDb::Start();
+  Check(db.status(), "start MariaDB");
+  auto& m = **db;
+  Check(m.Execute(
+            "CREATE DATABASE bench; USE bench; "
+            "CREATE TABLE t (id BIGINT PRIMARY KEY, n INT, e ENUM('new','paid','shipped','done'), "
+            "amount DECIMAL(12,2), score DOUBLE, name VARCHAR(64), created DATETIME(6), "
+            "updated TIMESTAMP(3) NULL, note TEXT, flags BIT(8)) DEFAULT CHARSET=utf8mb4"),
+        "create table");
+  const int chunk = 5000;
+  for (int lo = 1; lo <= rows; lo += chunk) {
+    int hi = std::min(rows, lo + chunk - 1);
+    Check(m.Execute("INSERT INTO t SELECT seq, seq % 1000, 1 + seq % 4, seq / 7, seq * 1.5, "
+                    "CONCAT('customer-', seq), '2026-01-02 03:04:05.123456' + INTERVAL seq SECOND, "
+                    "'2026-01-02 03:04:05.123' + INTERVAL seq SECOND, "
+                    "CONCAT('{\"sku\": ', seq, ', \"qty\": 2}'), seq % 256 FROM seq_" +
+                    std::to_string(lo) + "_to_" + std::to_string(hi)),
+          "insert");
+  }
+  int updates = rows * 2 / 3;
+  for (int lo = 1; lo <= updates; lo += chunk) {
+    int hi = std::min(updates, lo + chunk - 1);
+    Check(m.Execute("UPDATE t SET e = 'shipped', amount = amount + 1, updated = updated + "
+                    "INTERVAL 1 DAY, name = CONCAT(name, '!') WHERE id BETWEEN " +
+                    std::to_string(lo) + " AND " + std::to_string(hi)),
+          "update");
+  }
+  Check(m.Execute("DELETE FROM t WHERE id > " + std::to_string(updates)), "delete");
+  Check(m.Execute("FLUSH BINARY LOGS"), "flush");
+  auto files = m.BinlogFiles();
+  Check(files.status(), "binlog files");
+  files->pop_back();  // the new, empty one
+  uint64_t bytes = 0;
+  for (const auto& f : *files) bytes += std::filesystem::file_size(f);
+
+  DecodeOnce(*files, false);  // warm the page cache
+  Run best{1e9, 0}, best_ser{1e9, 0};
+  for (int i = 0; i < 3; ++i) {
+    Run r = DecodeOnce(*files, false);
+    if (r.seconds < best.seconds) best = r;
+    Run s = DecodeOnce(*files, true);
+    if (s.seconds < best_ser.seconds) best_ser = s;
+  }
+  double peer = 1e9;
+  for (int i = 0; i < 2; ++i) peer = std::min(peer, TimeMariadbBinlog(*files));
+
+  double mb = bytes / 1e6;
+  std::printf("\nbinlog: %.1f MB, %llu row changes (+DDL), one core\n\n", mb,
+              static_cast<unsigned long long>(best.records));
+  std::printf("| decoder | seconds | rows/s | MB/s | vs mariadb-binlog |\n");
+  std::printf("|---|---|---|---|---|\n");
+  auto line = [&](const char* name, double s) {
+    std::printf("| %s | %.3f | %.2fM | %.0f | %.1fx |\n", name, s, best.records / s / 1e6, mb / s,
+                peer / s);
+  };
+  line("sluice decode to records", best.seconds);
+  line("sluice decode + serialize", best_ser.seconds);
+  line("mariadb-binlog -vv > /dev/null", peer);
+  return 0;
+}
