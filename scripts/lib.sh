@@ -12,9 +12,14 @@ SLUICE_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 #   libcli11-dev                          the command lines of sluice and sluiced
 #   libtomlplusplus-dev                   the TOML config of sluiced
 #   libspdlog-dev, libfmt-dev             logs
+#   libmariadb-dev, zlib1g-dev            the replication client (Connector/C); binlog CRC32
+#   mariadb-server, mariadb-client        the throwaway servers of tests and benchmarks;
+#                                         mariadb-binlog, the decoder's oracle and peer
+#   clang, libclang-rt-14-dev             libFuzzer builds of the decoders
 SLUICE_PACKAGES=(g++ cmake ninja-build pkg-config git
   librocksdb-dev liblz4-dev libzstd-dev libprotobuf-dev protobuf-compiler libuv1-dev
-  libgtest-dev libgmock-dev libcli11-dev libtomlplusplus-dev libspdlog-dev libfmt-dev)
+  libgtest-dev libgmock-dev libcli11-dev libtomlplusplus-dev libspdlog-dev libfmt-dev
+  libmariadb-dev zlib1g-dev mariadb-server mariadb-client clang libclang-rt-14-dev)
 
 sluice_log() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 
@@ -35,13 +40,17 @@ sluice_install() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 }
 
-# sluice_build DIR [cmake args...]: configure once, then build incrementally.
+# sluice_build DIR [cmake args...] [-- build args...]: configure once, then
+# build incrementally (everything, or what the build args name).
 sluice_build() {
   local dir="$1"; shift
+  local conf=() build=()
+  while [ $# -gt 0 ] && [ "$1" != "--" ]; do conf+=("$1"); shift; done
+  [ $# -gt 0 ] && shift && build=("$@")
   if [ ! -f "$dir/build.ninja" ]; then
-    sluice_log "configuring $dir $*"
-    cmake -S "$SLUICE_ROOT" -B "$dir" -G Ninja "$@" >/dev/null
+    sluice_log "configuring $dir ${conf[*]}"
+    cmake -S "$SLUICE_ROOT" -B "$dir" -G Ninja "${conf[@]}" >/dev/null
   fi
   sluice_log "building $dir"
-  cmake --build "$dir" -j2
+  cmake --build "$dir" -j2 "${build[@]}"
 }

@@ -3,7 +3,11 @@
 # same tests again in an ASan+UBSan build and in a ThreadSanitizer build.
 # Re-running is quick: nothing is reinstalled and the builds are incremental.
 #
-#   SLUICE_SANITIZERS=0 ./scripts/test.sh   skip the sanitizer builds
+# Last, the decoders' libFuzzer targets (clang, ASan+UBSan) each run for a
+# bounded time from their seed corpus; any crash or sanitizer report fails.
+#
+#   SLUICE_SANITIZERS=0 ./scripts/test.sh   skip the sanitizer and fuzz builds
+#   SLUICE_FUZZ_SECONDS=N                   seconds per fuzz target (default 60)
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$SLUICE_ROOT"
@@ -24,6 +28,25 @@ if [ "${SLUICE_SANITIZERS:-1}" != 0 ]; then
   sluice_build build-tsan -DSLUICE_TSAN=ON -DSLUICE_BUILD_BENCH=OFF
   sluice_log "running the tests under ThreadSanitizer (build-tsan/)"
   ctest --test-dir build-tsan --output-on-failure -j2 --timeout 900 || status=1
+fi
+if [ "${SLUICE_SANITIZERS:-1}" != 0 ]; then
+  fuzz_targets=(binlog_event_fuzz json_binary_fuzz log_batch_fuzz)
+  CC=clang CXX=clang++ sluice_build build-fuzz -DSLUICE_FUZZ=ON -DSLUICE_ASAN=ON \
+    -DSLUICE_BUILD_BENCH=OFF -- --target "${fuzz_targets[@]}"
+  for t in "${fuzz_targets[@]}"; do
+    corpus=$(mktemp -d)
+    cp tests/fuzz/corpus/"${t%_fuzz}"/* "$corpus"/ 2>/dev/null || true
+    sluice_log "fuzzing $t for ${SLUICE_FUZZ_SECONDS:-60} s"
+    if ! ./build-fuzz/tests/"$t" -max_total_time="${SLUICE_FUZZ_SECONDS:-60}" -rss_limit_mb=2048 \
+        -print_final_stats=1 "$corpus" > "build-fuzz/$t.log" 2>&1; then
+      tail -50 "build-fuzz/$t.log"
+      sluice_log "$t FAILED (reproducer in build-fuzz/, crash-* files)"
+      status=1
+    else
+      grep -E "stat::number_of_executed_units" "build-fuzz/$t.log" || true
+    fi
+    rm -rf "$corpus"
+  done
 fi
 if [ $status -eq 0 ]; then sluice_log "all test runs passed"; else sluice_log "SOME TESTS FAILED"; fi
 exit $status
