@@ -5,7 +5,10 @@
 // and MB/s; in the same run it times `mariadb-binlog --base64-output=
 // decode-rows -vv FILE > /dev/null` on the same files (the peer).
 //
-//   decode_bench [--rows N]   (N row inserts; about 2N row changes in all)
+//   decode_bench [--rows N] [--keep DIR] [--files F...]
+//     --rows N    N row inserts; about 2N row changes in all (default 150000)
+//     --keep DIR  copy the recorded binlog files to DIR
+//     --files     decode these binlog files instead of recording new ones
 #include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -108,18 +111,48 @@ double TimeMariadbBinlog(const std::vector<std::string>& files) {
   return Seconds(start);
 }
 
+std::vector<std::string> RecordWorkload(int rows, std::unique_ptr<testing::MariaDb>* server);
+int Measure(const std::vector<std::string>& files);
+
 }  // namespace
 
 int main(int argc, char** argv) {
   int rows = 150000;
-  for (int i = 1; i + 1 < argc; i += 2)
-    if (std::strcmp(argv[i], "--rows") == 0) rows = std::atoi(argv[i + 1]);
+  std::string keep;
+  std::vector<std::string> given;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--rows") == 0 && i + 1 < argc) {
+      rows = std::atoi(argv[++i]);
+    } else if (std::strcmp(argv[i], "--keep") == 0 && i + 1 < argc) {
+      keep = argv[++i];
+    } else if (std::strcmp(argv[i], "--files") == 0) {
+      while (i + 1 < argc) given.push_back(argv[++i]);
+    } else {
+      std::fprintf(stderr, "usage: decode_bench [--rows N] [--keep DIR] [--files F...]\n");
+      return 2;
+    }
+  }
+  std::unique_ptr<testing::MariaDb> server;
+  std::vector<std::string> files =
+      given.empty() ? RecordWorkload(rows, &server) : given;
+  if (!keep.empty()) {
+    std::filesystem::create_directories(keep);
+    for (const auto& f : files)
+      std::filesystem::copy_file(f, keep + "/" + std::filesystem::path(f).filename().string(),
+                                 std::filesystem::copy_options::overwrite_existing);
+  }
+  return Measure(files);
+}
 
+namespace {
+
+std::vector<std::string> RecordWorkload(int rows, std::unique_ptr<testing::MariaDb>* server) {
   std::printf("starting MariaDB and writing the workload (%d inserts, %d updates, %d deletes)...\n",
               rows, rows * 2 / 3, rows / 3);
   auto db = testing::MariaDb::Start();
   Check(db.status(), "start MariaDB");
-  auto& m = **db;
+  *server = std::move(*db);
+  auto& m = **server;
   Check(m.Execute(
             "CREATE DATABASE bench; USE bench; "
             "CREATE TABLE t (id BIGINT PRIMARY KEY, n INT, e ENUM('new','paid','shipped','done'), "
@@ -149,19 +182,23 @@ int main(int argc, char** argv) {
   auto files = m.BinlogFiles();
   Check(files.status(), "binlog files");
   files->pop_back();  // the new, empty one
-  uint64_t bytes = 0;
-  for (const auto& f : *files) bytes += std::filesystem::file_size(f);
+  return *files;
+}
 
-  DecodeOnce(*files, false);  // warm the page cache
+int Measure(const std::vector<std::string>& files) {
+  uint64_t bytes = 0;
+  for (const auto& f : files) bytes += std::filesystem::file_size(f);
+
+  DecodeOnce(files, false);  // warm the page cache
   Run best{1e9, 0}, best_ser{1e9, 0};
   for (int i = 0; i < 3; ++i) {
-    Run r = DecodeOnce(*files, false);
+    Run r = DecodeOnce(files, false);
     if (r.seconds < best.seconds) best = r;
-    Run s = DecodeOnce(*files, true);
+    Run s = DecodeOnce(files, true);
     if (s.seconds < best_ser.seconds) best_ser = s;
   }
   double peer = 1e9;
-  for (int i = 0; i < 2; ++i) peer = std::min(peer, TimeMariadbBinlog(*files));
+  for (int i = 0; i < 2; ++i) peer = std::min(peer, TimeMariadbBinlog(files));
 
   double mb = bytes / 1e6;
   std::printf("\nbinlog: %.1f MB, %llu row changes (+DDL), one core\n\n", mb,
@@ -177,3 +214,5 @@ int main(int argc, char** argv) {
   line("mariadb-binlog -vv > /dev/null", peer);
   return 0;
 }
+
+}  // namespace
