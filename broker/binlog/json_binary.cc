@@ -283,17 +283,36 @@ Status AppendScalar(const BinaryValue& v, std::string* out) {
   switch (v.type) {
     case kLiteral:
       switch (static_cast<uint8_t>(b[0])) {
-        case 0: out->append("null"); return Status::Ok();
-        case 1: out->append("true"); return Status::Ok();
-        case 2: out->append("false"); return Status::Ok();
-        default: return Corrupt(v.doc, b, "literal is not 0 (null), 1 (true) or 2 (false)");
+        case 0:
+          out->append("null");
+          return Status::Ok();
+        case 1:
+          out->append("true");
+          return Status::Ok();
+        case 2:
+          out->append("false");
+          return Status::Ok();
+        default:
+          return Corrupt(v.doc, b, "literal is not 0 (null), 1 (true) or 2 (false)");
       }
-    case kInt16: AppendInt(static_cast<int16_t>(LoadLE(b.data(), 2)), out); return Status::Ok();
-    case kUint16: AppendInt(LoadLE(b.data(), 2), out); return Status::Ok();
-    case kInt32: AppendInt(static_cast<int32_t>(LoadLE(b.data(), 4)), out); return Status::Ok();
-    case kUint32: AppendInt(LoadLE(b.data(), 4), out); return Status::Ok();
-    case kInt64: AppendInt(static_cast<int64_t>(LoadLE(b.data(), 8)), out); return Status::Ok();
-    case kUint64: AppendInt(LoadLE(b.data(), 8), out); return Status::Ok();
+    case kInt16:
+      AppendInt(static_cast<int16_t>(LoadLE(b.data(), 2)), out);
+      return Status::Ok();
+    case kUint16:
+      AppendInt(LoadLE(b.data(), 2), out);
+      return Status::Ok();
+    case kInt32:
+      AppendInt(static_cast<int32_t>(LoadLE(b.data(), 4)), out);
+      return Status::Ok();
+    case kUint32:
+      AppendInt(LoadLE(b.data(), 4), out);
+      return Status::Ok();
+    case kInt64:
+      AppendInt(static_cast<int64_t>(LoadLE(b.data(), 8)), out);
+      return Status::Ok();
+    case kUint64:
+      AppendInt(LoadLE(b.data(), 8), out);
+      return Status::Ok();
     case kDouble: {
       const double d = std::bit_cast<double>(LoadLE(b.data(), 8));
       if (!std::isfinite(d)) return Corrupt(v.doc, b, "double is not finite");
@@ -317,7 +336,8 @@ Status AppendScalar(const BinaryValue& v, std::string* out) {
         return Corrupt(v.doc, b, "bad opaque field type or length");
       }
       if (b.size() - 1 - used < len) {
-        return Corrupt(v.doc, b, "opaque value of " + std::to_string(len) + " bytes runs past its end");
+        return Corrupt(v.doc, b,
+                       "opaque value of " + std::to_string(len) + " bytes runs past its end");
       }
       return AppendOpaque(v, static_cast<uint8_t>(b[0]), b.substr(1 + used, len), out);
     }
@@ -408,7 +428,7 @@ Status ContainerValue(const Container& c, uint32_t i, BinaryValue* value) {
   return Status::Ok();
 }
 
-Status AppendValue(const BinaryValue& v, int depth, std::string* out) {
+Status AppendValue(const BinaryValue& v, int depth, size_t max_out, std::string* out) {
   if (!IsContainer(v.type)) return AppendScalar(v, out);
   if (depth >= kMaxDepth) {
     return Corrupt(v.doc, v.bytes, "containers nest deeper than " + std::to_string(kMaxDepth));
@@ -417,6 +437,10 @@ Status AppendValue(const BinaryValue& v, int depth, std::string* out) {
   SLUICE_RETURN_IF_ERROR(ParseContainer(v, &c));
   out->push_back(c.object ? '{' : '[');
   for (uint32_t i = 0; i < c.count; ++i) {
+    if (out->size() > max_out) {
+      return Corrupt(v.doc, v.bytes,
+                     "values overlap: the text grows past " + std::to_string(max_out) + " bytes");
+    }
     if (i > 0) out->append(", ");
     if (c.object) {
       std::string_view key;
@@ -426,7 +450,7 @@ Status AppendValue(const BinaryValue& v, int depth, std::string* out) {
     }
     BinaryValue child;
     SLUICE_RETURN_IF_ERROR(ContainerValue(c, i, &child));
-    SLUICE_RETURN_IF_ERROR(AppendValue(child, depth + 1, out));
+    SLUICE_RETURN_IF_ERROR(AppendValue(child, depth + 1, max_out, out));
   }
   out->push_back(c.object ? '}' : ']');
   return Status::Ok();
@@ -443,13 +467,25 @@ void AppendQuoted(std::string_view s, std::string* out) {
     run = i + 1;
     out->push_back('\\');
     switch (c) {
-      case '\b': out->push_back('b'); break;
-      case '\t': out->push_back('t'); break;
-      case '\n': out->push_back('n'); break;
-      case '\f': out->push_back('f'); break;
-      case '\r': out->push_back('r'); break;
+      case '\b':
+        out->push_back('b');
+        break;
+      case '\t':
+        out->push_back('t');
+        break;
+      case '\n':
+        out->push_back('n');
+        break;
+      case '\f':
+        out->push_back('f');
+        break;
+      case '\r':
+        out->push_back('r');
+        break;
       case '"':
-      case '\\': out->push_back(static_cast<char>(c)); break;
+      case '\\':
+        out->push_back(static_cast<char>(c));
+        break;
       default:
         out->append("u00");
         out->push_back(kHex[c >> 4]);
@@ -469,7 +505,8 @@ Status AppendJsonFromBinary(std::string_view bytes, std::string* out) {
   }
   const size_t old_size = out->size();
   json_internal::BinaryValue v{static_cast<uint8_t>(bytes[0]), bytes.substr(1), bytes};
-  Status st = json_internal::AppendValue(v, 0, out);
+  Status st =
+      json_internal::AppendValue(v, 0, json_internal::MaxOutput(old_size, bytes.size()), out);
   if (!st.ok()) out->resize(old_size);
   return st;
 }

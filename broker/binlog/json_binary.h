@@ -41,8 +41,10 @@
 // Corruption: nesting deeper than 100 containers, an offset or length outside
 // its container, a bad type byte or literal, a non-finite double, a DECIMAL
 // whose precision, scale, size or digits do not match, a temporal value that
-// is not 8 bytes. Bytes after the top-level value are ignored, as MySQL
-// ignores them, and key order is not checked.
+// is not 8 bytes, values that overlap so much that the text would pass 8
+// bytes per input byte (a document MySQL wrote needs at most ~6). Bytes after
+// the top-level value are ignored, as MySQL ignores them, and key order is
+// not checked.
 //
 // Thread safety: pure functions.
 #pragma once

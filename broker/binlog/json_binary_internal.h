@@ -59,8 +59,16 @@ Status ContainerKey(const Container& c, uint32_t i, std::string_view* key);
 // REQUIRES: i < c.count.
 Status ContainerValue(const Container& c, uint32_t i, BinaryValue* value);
 
-// Appends the JSON text of `v`, which sits inside `depth` containers.
-Status AppendValue(const BinaryValue& v, int depth, std::string* out);
+// Appends the JSON text of `v`, which sits inside `depth` containers, and
+// fails once out->size() passes `max_out`: values whose offsets overlap can
+// make a small corrupt document render exponentially large, while a document
+// MySQL wrote renders to at most ~6 bytes per input byte (MaxOutput()).
+Status AppendValue(const BinaryValue& v, int depth, size_t max_out, std::string* out);
+
+// The max_out for rendering `input_size` input bytes after `out_size` bytes.
+inline size_t MaxOutput(size_t out_size, size_t input_size) {
+  return out_size + 8 * input_size + 64;
+}
 
 // Appends `s` double-quoted and escaped as MySQL's double_quote() does.
 void AppendQuoted(std::string_view s, std::string* out);

@@ -20,9 +20,12 @@ enum class Op : uint8_t { kReplace = 0, kInsert = 1, kRemove = 2 };
 
 const char* OpName(Op op) {
   switch (op) {
-    case Op::kReplace: return "REPLACE";
-    case Op::kInsert: return "INSERT";
-    case Op::kRemove: return "REMOVE";
+    case Op::kReplace:
+      return "REPLACE";
+    case Op::kInsert:
+      return "INSERT";
+    case Op::kRemove:
+      return "REMOVE";
   }
   return "?";
 }
@@ -34,9 +37,9 @@ struct Member;
 struct Node {
   enum class Kind : uint8_t { kBinary, kObject, kArray };
   Kind kind = Kind::kBinary;
-  BinaryValue binary;            // kBinary
-  std::vector<Member> members;   // kObject, in MySQL's key order
-  std::vector<Node> elements;    // kArray
+  BinaryValue binary;           // kBinary
+  std::vector<Member> members;  // kObject, in MySQL's key order
+  std::vector<Node> elements;   // kArray
 };
 
 struct Member {
@@ -59,15 +62,23 @@ Node FromBinaryDoc(std::string_view doc) {
 }
 
 // Turns a binary object or array into an expanded one; other nodes stay.
-Status Expand(Node* n) {
+// *budget caps the children expanded in all: a container's entries take 3
+// bytes or more, so documents MySQL wrote never need more than their size,
+// but containers whose values overlap could be expanded again and again.
+Status Expand(Node* n, size_t* budget) {
   if (n->kind != Node::Kind::kBinary || !json_internal::IsContainer(n->binary.type)) {
     return Status::Ok();
   }
   Container c;
   SLUICE_RETURN_IF_ERROR(json_internal::ParseContainer(n->binary, &c));
+  if (c.count > *budget) {
+    return json_internal::Corrupt(c.doc, c.bytes,
+                                  "containers overlap: expanding them for the diffs "
+                                  "exceeds the document's size");
+  }
+  *budget -= c.count;
   std::vector<Member> members;
   std::vector<Node> elements;
-  // count <= size / 3, so these are bounded by the input's size.
   if (c.object) {
     members.resize(c.count);
   } else {
@@ -88,8 +99,10 @@ Status Expand(Node* n) {
   return Status::Ok();
 }
 
-Status Render(const Node& n, int depth, std::string* out) {
-  if (n.kind == Node::Kind::kBinary) return json_internal::AppendValue(n.binary, depth, out);
+Status Render(const Node& n, int depth, size_t max_out, std::string* out) {
+  if (n.kind == Node::Kind::kBinary) {
+    return json_internal::AppendValue(n.binary, depth, max_out, out);
+  }
   if (depth >= json_internal::kMaxDepth) {
     return Status::Corruption("updated JSON document nests deeper than " +
                               std::to_string(json_internal::kMaxDepth) + " containers");
@@ -98,12 +111,17 @@ Status Render(const Node& n, int depth, std::string* out) {
   out->push_back(object ? '{' : '[');
   const size_t count = object ? n.members.size() : n.elements.size();
   for (size_t i = 0; i < count; ++i) {
+    if (out->size() > max_out) {
+      return Status::Corruption("updated JSON document: values overlap, the text grows past " +
+                                std::to_string(max_out) + " bytes");
+    }
     if (i > 0) out->append(", ");
     if (object) {
       json_internal::AppendQuoted(n.members[i].key, out);
       out->append(": ");
     }
-    SLUICE_RETURN_IF_ERROR(Render(object ? n.members[i].value : n.elements[i], depth + 1, out));
+    SLUICE_RETURN_IF_ERROR(
+        Render(object ? n.members[i].value : n.elements[i], depth + 1, max_out, out));
   }
   out->push_back(object ? '}' : ']');
   return Status::Ok();
@@ -173,12 +191,26 @@ bool ParseQuoted(std::string_view* in, std::string* out) {
     const char e = s[0];
     s.remove_prefix(1);
     switch (e) {
-      case '"': case '\\': case '/': out->push_back(e); break;
-      case 'b': out->push_back('\b'); break;
-      case 'f': out->push_back('\f'); break;
-      case 'n': out->push_back('\n'); break;
-      case 'r': out->push_back('\r'); break;
-      case 't': out->push_back('\t'); break;
+      case '"':
+      case '\\':
+      case '/':
+        out->push_back(e);
+        break;
+      case 'b':
+        out->push_back('\b');
+        break;
+      case 'f':
+        out->push_back('\f');
+        break;
+      case 'n':
+        out->push_back('\n');
+        break;
+      case 'r':
+        out->push_back('\r');
+        break;
+      case 't':
+        out->push_back('\t');
+        break;
       case 'u': {
         uint32_t cp;
         if (!hex4(&cp)) return false;
@@ -193,7 +225,8 @@ bool ParseQuoted(std::string_view* in, std::string* out) {
         AppendUtf8(cp, out);
         break;
       }
-      default: return false;
+      default:
+        return false;
     }
   }
   return false;
@@ -279,10 +312,10 @@ void ArrayPosition(const Leg& leg, size_t size, size_t* pos, bool* inside) {
 
 // Follows legs [0, n) from *root; *found is nullptr when the path does not
 // exist (MySQL's seek_exact_path: no auto-wrapping).
-Status Seek(Node* root, const std::vector<Leg>& legs, size_t n, Node** found) {
+Status Seek(Node* root, const std::vector<Leg>& legs, size_t n, size_t* budget, Node** found) {
   Node* cur = root;
   for (size_t i = 0; i < n && cur != nullptr; ++i) {
-    SLUICE_RETURN_IF_ERROR(Expand(cur));
+    SLUICE_RETURN_IF_ERROR(Expand(cur, budget));
     const Leg& leg = legs[i];
     Node* next = nullptr;
     if (cur->kind == Node::Kind::kArray && !leg.member) {
@@ -304,22 +337,23 @@ Status Seek(Node* root, const std::vector<Leg>& legs, size_t n, Node** found) {
   return Status::Ok();
 }
 
-// Applies one diff; false when it does not apply to the document.
+// Applies one diff; *applied is false when it does not apply to the document
+// (MySQL's apply_json_diff returning REJECTED).
 Status Apply(Op op, const std::vector<Leg>& legs, std::string_view value, Node* root,
-             bool* applied) {
+             size_t* budget, bool* applied) {
   *applied = false;
   if (legs.empty()) return Status::Ok();  // MySQL never logs a diff of '$'
   Node* target = nullptr;
   if (op == Op::kReplace) {
-    SLUICE_RETURN_IF_ERROR(Seek(root, legs, legs.size(), &target));
+    SLUICE_RETURN_IF_ERROR(Seek(root, legs, legs.size(), budget, &target));
     if (target == nullptr) return Status::Ok();
     *target = FromBinaryDoc(value);
     *applied = true;
     return Status::Ok();
   }
-  SLUICE_RETURN_IF_ERROR(Seek(root, legs, legs.size() - 1, &target));
+  SLUICE_RETURN_IF_ERROR(Seek(root, legs, legs.size() - 1, budget, &target));
   if (target == nullptr) return Status::Ok();
-  SLUICE_RETURN_IF_ERROR(Expand(target));
+  SLUICE_RETURN_IF_ERROR(Expand(target, budget));
   const Leg& last = legs.back();
   if (target->kind == Node::Kind::kObject && last.member) {
     auto& members = target->members;
@@ -383,6 +417,7 @@ bool ReadField(std::string_view* in, std::string_view* field) {
 
 Status ApplyAll(std::string_view before, std::string_view diffs, Node* root) {
   *root = FromBinaryDoc(before);
+  size_t budget = before.size() + diffs.size();
   for (int i = 0; !diffs.empty(); ++i) {
     const std::string where = "JSON diff " + std::to_string(i);
     const uint8_t op_byte = static_cast<uint8_t>(diffs[0]);
@@ -401,7 +436,7 @@ Status ApplyAll(std::string_view before, std::string_view diffs, Node* root) {
     std::vector<Leg> legs;
     SLUICE_RETURN_IF_ERROR(ParsePath(path, &legs).WithContext(where));
     bool applied;
-    SLUICE_RETURN_IF_ERROR(Apply(op, legs, value, root, &applied).WithContext(where));
+    SLUICE_RETURN_IF_ERROR(Apply(op, legs, value, root, &budget, &applied).WithContext(where));
     if (!applied) {
       return Status::Corruption(where + " (" + OpName(op) + " " + std::string(path) +
                                 ") does not apply to the before-image: the path or its "
@@ -417,7 +452,8 @@ Status ApplyJsonDiffs(std::string_view before, std::string_view diffs, std::stri
   Node root;
   SLUICE_RETURN_IF_ERROR(ApplyAll(before, diffs, &root));
   const size_t old_size = out->size();
-  Status st = Render(root, 0, out);
+  Status st =
+      Render(root, 0, json_internal::MaxOutput(old_size, before.size() + diffs.size()), out);
   if (!st.ok()) out->resize(old_size);
   return st;
 }
