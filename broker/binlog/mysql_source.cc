@@ -1,1 +1,915 @@
 #include "broker/binlog/mysql_source.h"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <fstream>
+#include <cstring>
+#include <mutex>
+#include <thread>
+
+#include <mysql.h>
+
+#include "base/coding.h"
+
+namespace sluice::binlog {
+namespace {
+
+using coding::DecodeFixed32;
+using coding::DecodeFixed64;
+using coding::PutFixed32;
+using coding::PutFixed64;
+
+// Binlog event header (MySQL libbinlogevents binlog_event.h, MariaDB
+// log_event.h), little-endian:
+//   0 timestamp u32 | 4 type u8 | 5 server_id u32 | 9 event_size u32 |
+//   13 log_pos u32 (end of the event in its file; 0 = not in a file) |
+//   17 flags u16 | 19 body ... [CRC32 u32 when the file's checksum is on]
+constexpr size_t kHeaderSize = 19;
+constexpr size_t kChecksumSize = 4;
+constexpr uint16_t kFlagArtificial = 0x20;  // LOG_EVENT_ARTIFICIAL_F
+constexpr uint8_t kRotateEvent = 4;
+constexpr uint8_t kFormatDescriptionEvent = 15;
+constexpr uint8_t kHeartbeatEvent = 27;
+constexpr uint8_t kPreviousGtidsEvent = 35;
+constexpr uint8_t kHeartbeatV2Event = 41;  // MySQL 8.0.26+
+constexpr uint8_t kBinlogCheckpointEvent = 161;
+constexpr uint8_t kGtidListEvent = 163;
+constexpr uint8_t kStartEncryptionEvent = 164;
+constexpr size_t kMaxFileName = 512;
+
+// Commands of the replication protocol (MySQL include/my_command.h).
+constexpr uint8_t kComBinlogDump = 0x12;
+constexpr uint8_t kComRegisterSlave = 0x15;
+constexpr uint8_t kComBinlogDumpGtid = 0x1e;
+
+// Packets of a dump: 0x00 + one event; 0xFE (< 9 bytes) end of stream;
+// 0xFF error (the client library turns it into mysql_errno()).
+constexpr uint8_t kPacketOk = 0x00;
+constexpr uint8_t kPacketEof = 0xFE;
+
+constexpr unsigned kErAccessDenied = 1045;
+constexpr unsigned kErBinlogGone = 1236;  // ER_MASTER_FATAL_ERROR_READING_BINLOG
+constexpr unsigned kErUnknownSystemVariable = 1193;
+constexpr unsigned kErParseError = 1064;
+
+void LibraryInit() {
+  static std::once_flag once;
+  std::call_once(once, [] { mysql_library_init(0, nullptr, nullptr); });
+}
+
+template <typename T>
+bool ParseUint(std::string_view s, T* out) {
+  if (s.empty() || s.front() < '0' || s.front() > '9') return false;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
+  return ec == std::errc() && p == s.data() + s.size();
+}
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+  return s;
+}
+
+std::vector<std::string_view> Split(std::string_view s, char sep) {
+  std::vector<std::string_view> out;
+  for (size_t start = 0;;) {
+    size_t end = s.find(sep, start);
+    out.push_back(s.substr(start, end == std::string_view::npos ? end : end - start));
+    if (end == std::string_view::npos) return out;
+    start = end + 1;
+  }
+}
+
+bool IsUuid(std::string_view s) {
+  if (s.size() != 36) return false;
+  for (size_t i = 0; i < s.size(); ++i) {
+    const bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+    if (dash ? s[i] != '-' : !std::isxdigit(static_cast<unsigned char>(s[i]))) return false;
+  }
+  return true;
+}
+
+bool IsMariadbGtidPos(std::string_view s) {
+  for (std::string_view g : Split(s, ',')) {
+    auto parts = Split(Trim(g), '-');
+    if (parts.size() != 3) return false;
+    uint32_t domain, server;
+    uint64_t seq;
+    if (!ParseUint(parts[0], &domain) || !ParseUint(parts[1], &server) || !ParseUint(parts[2], &seq))
+      return false;
+  }
+  return true;
+}
+
+// A binlog file name we may quote in SQL or a command: no path, no quotes.
+bool IsSafeFileName(std::string_view s) {
+  return !s.empty() && s.size() <= kMaxFileName &&
+         std::all_of(s.begin(), s.end(), [](char c) {
+           return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
+         });
+}
+
+void PutFixed16(std::string* dst, uint16_t v) {
+  dst->push_back(static_cast<char>(v & 0xff));
+  dst->push_back(static_cast<char>(v >> 8));
+}
+
+uint16_t DecodeFixed16(const char* p) {
+  return static_cast<uint16_t>(static_cast<uint8_t>(p[0]) | (static_cast<uint8_t>(p[1]) << 8));
+}
+
+// Events a dump sends before the first transaction it was asked for.
+bool IsOpeningEvent(uint8_t type) {
+  for (uint8_t t : {kRotateEvent, kFormatDescriptionEvent, kHeartbeatEvent, kHeartbeatV2Event,
+                    kPreviousGtidsEvent, kBinlogCheckpointEvent, kGtidListEvent,
+                    kStartEncryptionEvent}) {
+    if (type == t) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// Start positions, URLs, GTID sets.
+
+Result<MysqlStart> MysqlStart::Parse(std::string_view text) {
+  text = Trim(text);
+  MysqlStart s;
+  const std::string lower = Lower(text);
+  if (lower == "earliest") return s;
+  if (lower == "latest") {
+    s.kind = Kind::kLatest;
+    return s;
+  }
+  if (text.size() > 36 && IsUuid(text.substr(0, 36)) && text[36] == ':') {
+    SLUICE_RETURN_IF_ERROR(EncodeMysqlGtidSet(text).status());
+    s.kind = Kind::kMysqlGtid;
+    s.gtid = std::string(text);
+    return s;
+  }
+  if (IsMariadbGtidPos(text)) {
+    s.kind = Kind::kMariadbGtid;
+    s.gtid = std::string(text);
+    s.gtid.erase(std::remove_if(s.gtid.begin(), s.gtid.end(),
+                                [](char c) { return std::isspace(static_cast<unsigned char>(c)); }),
+                 s.gtid.end());
+    return s;
+  }
+  const size_t colon = text.rfind(':');
+  if (colon != std::string_view::npos && IsSafeFileName(text.substr(0, colon)) &&
+      ParseUint(text.substr(colon + 1), &s.file_pos.pos) && s.file_pos.pos >= 4) {
+    s.kind = Kind::kFilePos;
+    s.file_pos.file = std::string(text.substr(0, colon));
+    return s;
+  }
+  return Status::InvalidArgument(
+      "start '" + std::string(text) +
+      "' is none of: earliest, latest, FILE:POS (POS >= 4), a MySQL GTID set (uuid:1-5,...), "
+      "a MariaDB GTID position (domain-server-seq,...)");
+}
+
+std::string MysqlStart::ToString() const {
+  switch (kind) {
+    case Kind::kEarliest: return "earliest";
+    case Kind::kLatest: return "latest";
+    case Kind::kFilePos: return file_pos.ToString();
+    case Kind::kMysqlGtid:
+    case Kind::kMariadbGtid: return gtid;
+  }
+  return "?";
+}
+
+Result<std::string> EncodeMysqlGtidSet(std::string_view text) {
+  // Gtid_set::encode: n_sids u64, then per sid: uuid (16 bytes), n_intervals
+  // u64, then per interval: start u64, end u64 (exclusive).
+  std::string out;
+  PutFixed64(&out, 0);
+  uint64_t n_sids = 0;
+  for (std::string_view sid_text : Split(text, ',')) {
+    sid_text = Trim(sid_text);
+    if (sid_text.empty()) continue;
+    auto parts = Split(sid_text, ':');
+    if (parts.size() < 2 || !IsUuid(parts[0])) {
+      return Status::InvalidArgument("GTID set element '" + std::string(sid_text) +
+                                     "' is not uuid:interval[:interval...] (tagged GTIDs are "
+                                     "not supported)");
+    }
+    for (size_t i = 0; i < 36; i += 2) {
+      if (parts[0][i] == '-') ++i;
+      out.push_back(static_cast<char>(std::stoi(std::string(parts[0].substr(i, 2)), nullptr, 16)));
+    }
+    PutFixed64(&out, parts.size() - 1);
+    for (size_t i = 1; i < parts.size(); ++i) {
+      auto range = Split(parts[i], '-');
+      uint64_t lo = 0, hi = 0;
+      if (range.size() > 2 || !ParseUint(range[0], &lo) ||
+          !ParseUint(range.size() == 2 ? range[1] : range[0], &hi) || lo == 0 || hi < lo ||
+          hi == UINT64_MAX) {
+        return Status::InvalidArgument("GTID interval '" + std::string(parts[i]) + "' in '" +
+                                       std::string(sid_text) + "' is not N or N-M with 0 < N <= M");
+      }
+      PutFixed64(&out, lo);
+      PutFixed64(&out, hi + 1);
+    }
+    ++n_sids;
+  }
+  std::string n;
+  PutFixed64(&n, n_sids);
+  out.replace(0, 8, n);
+  return out;
+}
+
+Result<SslMode> ParseSslMode(std::string_view text) {
+  const std::string t = Lower(Trim(text));
+  for (auto [name, mode] : {std::pair{"disabled", SslMode::kDisabled},
+                            {"preferred", SslMode::kPreferred}, {"required", SslMode::kRequired},
+                            {"verify-ca", SslMode::kVerifyCa},
+                            {"verify-identity", SslMode::kVerifyIdentity}}) {
+    if (t == name) return mode;
+  }
+  return Status::InvalidArgument("ssl-mode '" + std::string(text) +
+                                 "' is none of disabled, preferred, required, verify-ca, "
+                                 "verify-identity");
+}
+
+namespace {
+
+Result<std::string> PercentDecode(std::string_view s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] != '%') {
+      out.push_back(s[i]);
+      continue;
+    }
+    if (i + 2 >= s.size() || !std::isxdigit(static_cast<unsigned char>(s[i + 1])) ||
+        !std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
+      return Status::InvalidArgument("bad %-escape in '" + std::string(s) + "'");
+    }
+    out.push_back(static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16)));
+    i += 2;
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<MysqlSourceOptions> ParseMysqlUrl(std::string_view url) {
+  // The password never goes into an error message.
+  auto bad = [](std::string_view why) {
+    return Status::InvalidArgument("source URL: " + std::string(why) +
+                                   " (expected mysql://user:password@host:port)");
+  };
+  MysqlSourceOptions o;
+  if (url.substr(0, 8) != "mysql://") return bad("not a mysql:// URL");
+  std::string_view rest = url.substr(8);
+  std::string_view query;
+  if (size_t q = rest.find('?'); q != std::string_view::npos) {
+    query = rest.substr(q + 1);
+    rest = rest.substr(0, q);
+  }
+  if (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
+  const size_t at = rest.rfind('@');
+  if (at == std::string_view::npos) return bad("no user");
+  std::string_view userinfo = rest.substr(0, at), hostport = rest.substr(at + 1);
+  const size_t colon = userinfo.find(':');
+  SLUICE_ASSIGN_OR_RETURN(o.user, PercentDecode(userinfo.substr(0, colon)));
+  if (colon != std::string_view::npos) {
+    SLUICE_ASSIGN_OR_RETURN(o.password, PercentDecode(userinfo.substr(colon + 1)));
+  }
+  if (o.user.empty()) return bad("no user");
+  std::string_view port;
+  if (!hostport.empty() && hostport.front() == '[') {
+    const size_t close = hostport.find(']');
+    if (close == std::string_view::npos) return bad("unclosed [ in host");
+    o.host = std::string(hostport.substr(1, close - 1));
+    std::string_view after = hostport.substr(close + 1);
+    if (!after.empty()) {
+      if (after.front() != ':') return bad("junk after ]");
+      port = after.substr(1);
+    }
+  } else {
+    const size_t c = hostport.rfind(':');
+    o.host = std::string(hostport.substr(0, c));
+    if (c != std::string_view::npos) port = hostport.substr(c + 1);
+  }
+  if (o.host.empty() || o.host.find('/') != std::string::npos) return bad("no host");
+  if (!port.empty() && (!ParseUint(port, &o.port) || o.port == 0)) return bad("bad port");
+  if (!query.empty()) {
+    for (std::string_view kv : Split(query, '&')) {
+      const size_t eq = kv.find('=');
+      std::string_view key = kv.substr(0, eq);
+      SLUICE_ASSIGN_OR_RETURN(
+          std::string value,
+          PercentDecode(eq == std::string_view::npos ? std::string_view() : kv.substr(eq + 1)));
+      if (key == "ssl-mode") {
+        SLUICE_ASSIGN_OR_RETURN(o.ssl_mode, ParseSslMode(value));
+      } else if (key == "ssl-ca") {
+        o.ssl_ca = value;
+      } else if (key == "server-public-key") {
+        o.server_public_key = value;
+      } else {
+        return bad("unknown parameter '" + std::string(key) +
+                   "' (known: ssl-mode, ssl-ca, server-public-key)");
+      }
+    }
+  }
+  return o;
+}
+
+ReconnectBackoff::ReconnectBackoff(std::chrono::milliseconds initial,
+                                   std::chrono::milliseconds max)
+    : initial_(initial),
+      max_(max),
+      rng_(static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) |
+           1) {}
+
+std::chrono::milliseconds ReconnectBackoff::NextDelay() {
+  auto d = initial_;
+  for (int i = 0; i < attempt_ && d < max_; ++i) d *= 2;
+  d = std::min(d, max_);
+  ++attempt_;
+  rng_ ^= rng_ << 13;  // xorshift64
+  rng_ ^= rng_ >> 7;
+  rng_ ^= rng_ << 17;
+  const auto jitter = d.count() / 4 > 0 ? static_cast<int64_t>(rng_ % (d.count() / 4 + 1)) : 0;
+  return d - std::chrono::milliseconds(jitter);
+}
+
+// ---------------------------------------------------------------------------
+// Positions.
+
+Status PositionTracker::OnEvent(std::string_view bytes, RawEvent* event) {
+  if (bytes.size() < kHeaderSize) {
+    return Status::Corruption("binlog event of " + std::to_string(bytes.size()) +
+                              " bytes is shorter than its 19-byte header, after " +
+                              pos_.ToString());
+  }
+  const uint8_t type = static_cast<uint8_t>(bytes[4]);
+  const uint32_t size = DecodeFixed32(bytes.data() + 9);
+  const uint32_t log_pos = DecodeFixed32(bytes.data() + 13);
+  const uint16_t flags = DecodeFixed16(bytes.data() + 17);
+  if (size != bytes.size()) {
+    return Status::Corruption("binlog event type " + std::to_string(type) + " after " +
+                              pos_.ToString() + " says it has " + std::to_string(size) +
+                              " bytes but " + std::to_string(bytes.size()) + " arrived");
+  }
+  event->bytes = bytes;
+  // Heartbeats are not in any file; they say nothing about where we are.
+  const bool in_file = type != kHeartbeatEvent && type != kHeartbeatV2Event &&
+                       !(flags & kFlagArtificial) && log_pos != 0;
+  uint64_t start = pos_.pos;
+  if (in_file) {
+    if (log_pos < size) {
+      return Status::Corruption("binlog event type " + std::to_string(type) + " ends at " +
+                                std::to_string(log_pos) + " but has " + std::to_string(size) +
+                                " bytes, in " + pos_.file);
+    }
+    start = log_pos - size;
+  }
+  if (type == kFormatDescriptionEvent && size >= kHeaderSize + kChecksumSize + 1) {
+    // The checksum algorithm byte sits before the 4 CRC bytes, which an FD
+    // event always has room for (libbinlogevents get_checksum_alg).
+    checksum_ = static_cast<uint8_t>(bytes[size - kChecksumSize - 1]) == 1;
+  }
+  if (type == kRotateEvent) {
+    // Body: position u64, then the next file's name (+ CRC32).
+    const size_t tail = checksum_ ? kChecksumSize : 0;
+    if (size < kHeaderSize + 8 + 1 + tail) {
+      return Status::Corruption("ROTATE event of " + std::to_string(size) + " bytes is too short");
+    }
+    std::string_view name = bytes.substr(kHeaderSize + 8, size - kHeaderSize - 8 - tail);
+    if (!IsSafeFileName(name)) {
+      return Status::Corruption("ROTATE event names an invalid binlog file (" +
+                                std::to_string(name.size()) + " bytes)");
+    }
+    const uint64_t next = DecodeFixed64(bytes.data() + kHeaderSize);
+    if (!in_file) start = next;  // the fake ROTATE opening a dump: where it continues
+    event_file_ = in_file ? pos_.file : std::string(name);
+    event->file = event_file_;
+    event->pos = start;
+    pos_.file.assign(name);
+    pos_.pos = next;
+    return Status::Ok();
+  }
+  if (event_file_ != pos_.file) event_file_ = pos_.file;
+  event->file = event_file_;
+  event->pos = start;
+  if (in_file) pos_.pos = log_pos;
+  return Status::Ok();
+}
+
+// ---------------------------------------------------------------------------
+// The connection.
+
+struct MysqlSource::Conn {
+  MYSQL* m = nullptr;
+  ~Conn() {
+    if (m != nullptr) mysql_close(m);
+  }
+};
+
+namespace {
+
+using Row = std::vector<std::optional<std::string>>;
+
+std::string MissingPrivilege(unsigned err, std::string_view msg, bool mariadb) {
+  for (const char* p : {"REPLICATION SLAVE", "BINLOG MONITOR", "REPLICATION CLIENT", "SUPER"}) {
+    if (msg.find(p) != std::string_view::npos) return p;
+  }
+  if (err == 1142 || err == 1143) return "SELECT";
+  return mariadb ? "REPLICATION SLAVE, BINLOG MONITOR or SELECT"
+                 : "REPLICATION SLAVE, REPLICATION CLIENT or SELECT";
+}
+
+// Turns a client or server error into a Status that says what to do.
+Status MapError(const MysqlSourceOptions& o, bool mariadb, unsigned err, std::string_view msg,
+                std::string_view what) {
+  const std::string where = o.host + ":" + std::to_string(o.port);
+  const std::string detail = "error " + std::to_string(err) + ": " + std::string(msg);
+  switch (err) {
+    case kErAccessDenied:
+      return Status::FailedPrecondition("authentication failed for user '" + o.user + "' at " +
+                                        where + " (" + detail +
+                                        "): check the user and password of the source URL");
+    case 1044: case 1142: case 1143: case 1227: {  // access denied to a db/table/column/operation
+      const std::string p = MissingPrivilege(err, msg, mariadb);
+      return Status::FailedPrecondition(std::string(what) + ": user '" + o.user + "' at " + where +
+                                        " lacks the " + p + " privilege (" + detail +
+                                        "): GRANT " + p + " ON *.* TO '" + o.user + "'@'%'");
+    }
+    case 2002: case 2003: case 2005:  // no socket / refused / unknown host
+      return Status::Unavailable("cannot connect to " + where + ": " + detail);
+    case 2006: case 2013: case 2055:  // gone away / lost / lost at system error
+      return Status::Unavailable("server at " + where + " went away: " + detail);
+    case 2026:  // TLS
+      return Status::FailedPrecondition("TLS with " + where + " failed (" + detail +
+                                        "): check ssl-mode and ssl-ca");
+    case 2059: case 2061:  // auth plugin cannot load / needs a secure connection
+      return Status::FailedPrecondition(
+          "authentication failed for user '" + o.user + "' at " + where + " (" + detail +
+          "): for caching_sha2_password use TLS or give the server's RSA key (server-public-key)");
+    default:
+      if (err >= 2000 && err < 3000) {
+        return Status::Unavailable(std::string(what) + " at " + where + ": " + detail);
+      }
+      return Status::Internal(std::string(what) + " at " + where + ": " + detail);
+  }
+}
+
+Status MapError(const MysqlSourceOptions& o, bool mariadb, MYSQL* m, std::string_view what) {
+  return MapError(o, mariadb, mysql_errno(m), mysql_error(m), what);
+}
+
+Result<std::vector<Row>> RunQuery(const MysqlSourceOptions& o, bool mariadb, MYSQL* m,
+                                  std::string_view sql, std::string_view what) {
+  if (mysql_real_query(m, sql.data(), sql.size()) != 0) return MapError(o, mariadb, m, what);
+  std::vector<Row> rows;
+  MYSQL_RES* res = mysql_store_result(m);
+  if (res == nullptr) {
+    if (mysql_field_count(m) != 0) return MapError(o, mariadb, m, what);
+    return rows;
+  }
+  const unsigned n = mysql_num_fields(res);
+  while (MYSQL_ROW row = mysql_fetch_row(res)) {
+    const unsigned long* len = mysql_fetch_lengths(res);
+    Row r(n);
+    for (unsigned i = 0; i < n; ++i) {
+      if (row[i] != nullptr) r[i] = std::string(row[i], len[i]);
+    }
+    rows.push_back(std::move(r));
+  }
+  mysql_free_result(res);
+  return rows;
+}
+
+std::string Value(const std::vector<Row>& rows, size_t col) {
+  return !rows.empty() && rows[0].size() > col && rows[0][col] ? *rows[0][col] : "";
+}
+
+// A random UUID (the kernel's), so the server can tell our connections apart.
+std::string NewUuid() {
+  std::ifstream in("/proc/sys/kernel/random/uuid");
+  std::string uuid;
+  std::getline(in, uuid);
+  return IsUuid(uuid) ? uuid : "00000000-0000-4000-8000-000000000000";
+}
+
+}  // namespace
+
+MysqlSource::MysqlSource(MysqlSourceOptions options)
+    : options_(std::move(options)), replica_uuid_(NewUuid()) {}
+
+MysqlSource::~MysqlSource() { Close(); }
+
+std::string MysqlSource::Where() const {
+  return options_.host + ":" + std::to_string(options_.port);
+}
+
+Result<std::unique_ptr<MysqlSource>> MysqlSource::Open(const MysqlSourceOptions& options) {
+  if (options.user.empty()) return Status::InvalidArgument("mysql source: no user");
+  if (options.server_id == 0) {
+    return Status::InvalidArgument("mysql source: server_id must be non-zero and unique among "
+                                   "the server's replicas");
+  }
+  if (options.read_timeout.count() < 1) {
+    return Status::InvalidArgument("mysql source: read_timeout must be at least 1 s");
+  }
+  if (options.heartbeat_period.count() > 0 && options.heartbeat_period >= options.read_timeout) {
+    return Status::InvalidArgument("mysql source: heartbeat_period must be shorter than "
+                                   "read_timeout, or the link times out between heartbeats");
+  }
+  if ((options.ssl_mode == SslMode::kVerifyCa || options.ssl_mode == SslMode::kVerifyIdentity) &&
+      options.ssl_ca.empty()) {
+    return Status::InvalidArgument("mysql source: ssl-mode verify-ca/verify-identity needs ssl-ca");
+  }
+  std::unique_ptr<MysqlSource> src(new MysqlSource(options));
+  SLUICE_RETURN_IF_ERROR(src->Connect());
+  SLUICE_RETURN_IF_ERROR(src->StartDump(options.start));
+  return src;
+}
+
+namespace {
+
+// A logged-in connection with our timeouts and TLS settings.
+Result<MYSQL*> Login(const MysqlSourceOptions& o) {
+  LibraryInit();
+  MYSQL* m = mysql_init(nullptr);
+  if (m == nullptr) return Status::Internal("mysql_init failed (out of memory?)");
+  unsigned int connect = static_cast<unsigned>(o.connect_timeout.count());
+  unsigned int rw = static_cast<unsigned>(o.read_timeout.count());
+  unsigned int protocol = MYSQL_PROTOCOL_TCP;
+  unsigned long max_packet = 1UL << 30;  // the server's own max_allowed_packet limit
+  my_bool off = 0, on = 1;
+  mysql_optionsv(m, MYSQL_OPT_CONNECT_TIMEOUT, &connect);
+  mysql_optionsv(m, MYSQL_OPT_READ_TIMEOUT, &rw);
+  mysql_optionsv(m, MYSQL_OPT_WRITE_TIMEOUT, &rw);
+  mysql_optionsv(m, MYSQL_OPT_PROTOCOL, &protocol);
+  mysql_optionsv(m, MYSQL_OPT_MAX_ALLOWED_PACKET, &max_packet);
+  mysql_optionsv(m, MYSQL_OPT_RECONNECT, &off);
+  if (o.ssl_mode != SslMode::kDisabled) {
+    // Connector/C 3.3 uses TLS when the server offers it; without
+    // verification it silently goes on in plain text otherwise, so
+    // "required" and up are checked after connecting.
+    mysql_optionsv(m, MYSQL_OPT_SSL_ENFORCE, &on);
+    if (!o.ssl_ca.empty()) mysql_optionsv(m, MYSQL_OPT_SSL_CA, o.ssl_ca.c_str());
+    if (o.ssl_mode == SslMode::kVerifyIdentity) {
+      mysql_optionsv(m, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &on);
+    }
+  }
+  if (!o.server_public_key.empty()) {
+    mysql_optionsv(m, MYSQL_SERVER_PUBLIC_KEY, o.server_public_key.c_str());
+  }
+  if (mysql_real_connect(m, o.host.c_str(), o.user.c_str(), o.password.c_str(), nullptr, o.port,
+                         nullptr, 0) == nullptr) {
+    Status s = MapError(o, false, m, "connect");
+    mysql_close(m);
+    return s;
+  }
+  if (o.ssl_mode != SslMode::kDisabled && o.ssl_mode != SslMode::kPreferred &&
+      mysql_get_ssl_cipher(m) == nullptr) {
+    mysql_close(m);
+    return Status::FailedPrecondition("server at " + o.host + ":" + std::to_string(o.port) +
+                                      " does not offer TLS but ssl-mode requires it: configure "
+                                      "ssl_cert/ssl_key on the server or lower ssl-mode");
+  }
+  return m;
+}
+
+}  // namespace
+
+Status MysqlSource::Connect() {
+  Close();
+  SLUICE_ASSIGN_OR_RETURN(MYSQL * m, Login(options_));
+  auto conn = std::make_unique<Conn>();
+  conn->m = m;
+
+  std::string_view info = mysql_get_server_info(m);
+  if (info.substr(0, 6) == "5.5.5-") info.remove_prefix(6);  // MariaDB's old replication prefix
+  server_version_ = std::string(info);
+  const char* cipher = mysql_get_ssl_cipher(m);
+  tls_cipher_ = cipher != nullptr ? cipher : "";
+  is_mariadb_ = info.find("MariaDB") != std::string_view::npos;
+  unsigned major = 0, minor = 0;
+  auto dots = Split(info.substr(0, info.find_first_not_of("0123456789.")), '.');
+  if (dots.size() < 2 || !ParseUint(dots[0], &major) || !ParseUint(dots[1], &minor)) {
+    return Status::FailedPrecondition("cannot read the version of the server at " + Where() +
+                                      " ('" + server_version_ + "')");
+  }
+  const unsigned version = major * 100 + minor;
+  if (is_mariadb_ ? version < 1005 : version < 507) {
+    return Status::FailedPrecondition("server at " + Where() + " runs " + server_version_ +
+                                      "; sluice needs MariaDB 10.5 or later or MySQL 5.7 or later");
+  }
+
+  SLUICE_ASSIGN_OR_RETURN(
+      auto vars, RunQuery(options_, is_mariadb_, m,
+                          "SELECT @@global.log_bin, @@global.binlog_format, "
+                          "@@global.binlog_row_image, @@global.binlog_checksum",
+                          "reading the binlog settings"));
+  if (Value(vars, 0) != "1") {
+    return Status::FailedPrecondition("the server at " + Where() +
+                                      " has binary logging off: start it with log_bin (and "
+                                      "server_id) in my.cnf");
+  }
+  if (Lower(Value(vars, 1)) != "row") {
+    return Status::FailedPrecondition(
+        "the server at " + Where() + " has binlog_format=" + Value(vars, 1) +
+        "; sluice needs ROW: SET GLOBAL binlog_format=ROW (and binlog_format=ROW in my.cnf to "
+        "keep it), then reconnect. Sessions already open keep their old format");
+  }
+  warnings_.clear();
+  if (Lower(Value(vars, 2)) != "full") {
+    warnings_.push_back("binlog_row_image=" + Value(vars, 2) + " on " + Where() +
+                        ": update and delete events carry only some columns, so records lack "
+                        "the values of the others (before images miss unchanged columns); "
+                        "SET GLOBAL binlog_row_image=FULL for complete records");
+  }
+  auto meta = RunQuery(options_, is_mariadb_, m, "SELECT @@global.binlog_row_metadata",
+                       "reading binlog_row_metadata");  // MySQL 8 / MariaDB 10.5 and later
+  if (!meta.ok() && mysql_errno(m) != kErUnknownSystemVariable) return meta.status();
+  if (meta.ok() && Lower(Value(*meta, 0)) != "full") {
+    warnings_.push_back("binlog_row_metadata=" + Value(*meta, 0) + " on " + Where() +
+                        ": the binlog has no column names, so records name columns @1, @2, ... "
+                        "unless the schema is read; SET GLOBAL binlog_row_metadata=FULL");
+  }
+
+  // Ask for events with their checksums (the decoder checks them), GTID
+  // events as they are, and heartbeats after `heartbeat_period` of silence.
+  // MySQL 8 reads the source_* names, older servers the master_* ones.
+  const std::string hb = std::to_string(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(options_.heartbeat_period).count());
+  const std::string set =
+      "SET @master_binlog_checksum = @@global.binlog_checksum, "
+      "@source_binlog_checksum = @@global.binlog_checksum, "
+      "@mariadb_slave_capability = 4, @master_heartbeat_period = " + hb +
+      ", @source_heartbeat_period = " + hb + ", @slave_uuid = '" + replica_uuid_ +
+      "', @replica_uuid = '" + replica_uuid_ + "'";
+  SLUICE_RETURN_IF_ERROR(
+      RunQuery(options_, is_mariadb_, m, set, "setting up the replication session").status());
+  checksum_ = Lower(Value(vars, 3)) != "none";
+
+  MutexLock lock(&mu_);
+  conn_ = std::move(conn);
+  cancel_fd_ = ::dup(static_cast<int>(mysql_get_socket(m)));
+  return Status::Ok();
+}
+
+void MysqlSource::Close() {
+  MutexLock lock(&mu_);
+  if (cancel_fd_ >= 0) ::close(cancel_fd_);
+  cancel_fd_ = -1;
+  conn_.reset();
+}
+
+void MysqlSource::Cancel() {
+  cancelled_ = true;
+  MutexLock lock(&mu_);
+  if (cancel_fd_ >= 0) ::shutdown(cancel_fd_, SHUT_RDWR);
+}
+
+Result<std::vector<std::string>> MysqlSource::ListBinlogFiles(Conn& conn) {
+  SLUICE_ASSIGN_OR_RETURN(auto rows, RunQuery(options_, is_mariadb_, conn.m, "SHOW BINARY LOGS",
+                                              "listing the binary logs (SHOW BINARY LOGS)"));
+  std::vector<std::string> files;
+  for (const auto& r : rows) {
+    if (!r.empty() && r[0]) files.push_back(*r[0]);
+  }
+  return files;
+}
+
+Status MysqlSource::StartDump(const MysqlStart& start) {
+  MYSQL* m = conn_->m;
+  MysqlStart from = start;
+  if (from.kind == MysqlStart::Kind::kEarliest) {
+    SLUICE_ASSIGN_OR_RETURN(auto files, ListBinlogFiles(*conn_));
+    if (files.empty()) {
+      return Status::FailedPrecondition("the server at " + Where() + " lists no binary logs");
+    }
+    from.kind = MysqlStart::Kind::kFilePos;
+    from.file_pos = {files.front(), 4};
+  } else if (from.kind == MysqlStart::Kind::kLatest) {
+    auto rows = RunQuery(options_, is_mariadb_, m, "SHOW MASTER STATUS", "SHOW MASTER STATUS");
+    if (!rows.ok() && mysql_errno(m) == kErParseError) {  // MySQL 8.4 renamed it
+      rows = RunQuery(options_, is_mariadb_, m, "SHOW BINARY LOG STATUS", "SHOW BINARY LOG STATUS");
+    }
+    if (!rows.ok()) return rows.status();
+    from.kind = MysqlStart::Kind::kFilePos;
+    if (!ParseUint(Value(*rows, 1), &from.file_pos.pos) || Value(*rows, 0).empty()) {
+      return Status::FailedPrecondition("SHOW MASTER STATUS on " + Where() +
+                                        " returned no position: is log_bin on?");
+    }
+    from.file_pos.file = Value(*rows, 0);
+  }
+
+  std::string cmd;
+  uint8_t command = kComBinlogDump;
+  switch (from.kind) {
+    case MysqlStart::Kind::kFilePos:
+      if (!IsSafeFileName(from.file_pos.file) || from.file_pos.pos > UINT32_MAX) {
+        return Status::InvalidArgument("cannot start a dump at " + from.file_pos.ToString());
+      }
+      break;
+    case MysqlStart::Kind::kMariadbGtid: {
+      if (!is_mariadb_ || !IsMariadbGtidPos(from.gtid)) {
+        return Status::FailedPrecondition("start '" + from.gtid + "' is a MariaDB GTID position "
+                                          "but " + Where() + " runs " + server_version_);
+      }
+      // Strict: an unknown GTID is an error, not a silent skip.
+      SLUICE_RETURN_IF_ERROR(RunQuery(options_, is_mariadb_, m,
+                                      "SET @slave_connect_state = '" + from.gtid +
+                                          "', @slave_gtid_strict_mode = 1, "
+                                          "@slave_gtid_ignore_duplicates = 0",
+                                      "setting the GTID start")
+                                 .status());
+      from.file_pos = {};
+      break;
+    }
+    case MysqlStart::Kind::kMysqlGtid: {
+      if (is_mariadb_) {
+        return Status::FailedPrecondition("start '" + from.gtid + "' is a MySQL GTID set but " +
+                                          Where() + " runs MariaDB: use domain-server-seq");
+      }
+      SLUICE_ASSIGN_OR_RETURN(std::string sids, EncodeMysqlGtidSet(from.gtid));
+      // COM_BINLOG_DUMP_GTID: flags u16, server_id u32, name_size u32,
+      // name, pos u64, data_size u32, data (the encoded GTID set).
+      command = kComBinlogDumpGtid;
+      PutFixed16(&cmd, 0);
+      PutFixed32(&cmd, options_.server_id);
+      PutFixed32(&cmd, 0);
+      PutFixed64(&cmd, 4);
+      PutFixed32(&cmd, static_cast<uint32_t>(sids.size()));
+      cmd += sids;
+      from.file_pos = {};
+      break;
+    }
+    default:
+      break;
+  }
+  if (command == kComBinlogDump) {
+    // COM_BINLOG_DUMP: pos u32, flags u16 (0: block at the end), server_id u32, file name.
+    PutFixed32(&cmd, static_cast<uint32_t>(from.file_pos.pos));
+    PutFixed16(&cmd, 0);
+    PutFixed32(&cmd, options_.server_id);
+    cmd += from.file_pos.file;
+  }
+
+  // COM_REGISTER_SLAVE: server_id u32, then host, user, password (each a
+  // u8 length + bytes; empty), port u16, rank u32, master id u32.
+  std::string reg;
+  PutFixed32(&reg, options_.server_id);
+  reg.append(3, '\0');
+  PutFixed16(&reg, 0);
+  PutFixed32(&reg, 0);
+  PutFixed32(&reg, 0);
+  if (m->methods->db_command(m, static_cast<enum_server_command>(kComRegisterSlave), reg.data(),
+                             reg.size(), 0, nullptr) != 0) {
+    // MariaDB's register_slave() reports a missing REPLICATION SLAVE as 1045.
+    const unsigned err = mysql_errno(m) == kErAccessDenied ? 1227 : mysql_errno(m);
+    return MapError(options_, is_mariadb_, err,
+                    std::string(mysql_error(m)) + "; COM_REGISTER_SLAVE needs REPLICATION SLAVE",
+                    "registering as a replica");
+  }
+  if (m->methods->db_command(m, static_cast<enum_server_command>(command), cmd.data(), cmd.size(),
+                             1, nullptr) != 0) {
+    return MapError(options_, is_mariadb_, m, "requesting the binlog dump");
+  }
+  tracker_ = PositionTracker(from.file_pos, checksum_);
+  // Read the first event now, so that a purged file, a bad position or a
+  // missing privilege fails Open()/Reconnect() rather than the first Next().
+  std::string_view first;
+  SLUICE_RETURN_IF_ERROR(ReadEvent(&first));
+  pending_.assign(first);
+  has_pending_ = true;
+  return Status::Ok();
+}
+
+Status MysqlSource::ReadEvent(std::string_view* bytes) {
+  if (cancelled_) return Status::Aborted("mysql source for " + Where() + " was cancelled");
+  MYSQL* m = conn_->m;
+  const auto started = std::chrono::steady_clock::now();
+  const unsigned long len = mysql_net_read_packet(m);
+  if (len == packet_error || len == 0) {
+    if (cancelled_) return Status::Aborted("mysql source for " + Where() + " was cancelled");
+    const unsigned err = mysql_errno(m);
+    const auto waited = std::chrono::steady_clock::now() - started;
+    if ((err == 2013 || err == 2006) &&
+        waited + std::chrono::milliseconds(250) >= options_.read_timeout) {
+      return Status::TimedOut("no event or heartbeat from " + Where() + " within " +
+                              std::to_string(options_.read_timeout.count()) + " s");
+    }
+    return StreamError();
+  }
+  const char* p = reinterpret_cast<const char*>(m->net.read_pos);
+  if (static_cast<uint8_t>(p[0]) == kPacketEof && len < 9) {
+    return Status::Unavailable("server at " + Where() +
+                               " went away: it ended the binlog stream (shutting down?)");
+  }
+  if (static_cast<uint8_t>(p[0]) != kPacketOk) {
+    return Status::Corruption("unexpected packet 0x" + std::to_string(static_cast<uint8_t>(p[0])) +
+                              " in the binlog stream from " + Where());
+  }
+  *bytes = std::string_view(p + 1, len - 1);
+  return Status::Ok();
+}
+
+// The dump connection failed; says why and, when the binlog the dump needs
+// is gone, which files the server still has.
+Status MysqlSource::StreamError() {
+  MYSQL* m = conn_->m;
+  const unsigned err = mysql_errno(m);
+  if (err != kErBinlogGone) return MapError(options_, is_mariadb_, m, "binlog dump");
+  const std::string msg = mysql_error(m);
+  std::string have;
+  auto fresh = Login(options_);
+  if (fresh.ok()) {
+    Conn c;
+    c.m = *fresh;
+    auto files = ListBinlogFiles(c);
+    if (files.ok()) {
+      for (const auto& f : *files) have += (have.empty() ? "" : ", ") + f;
+      if (have.empty()) have = "none";
+    } else {
+      have = "unknown (" + files.status().message() + ")";
+    }
+  } else {
+    have = "unknown (" + fresh.status().message() + ")";
+  }
+  const std::string text = "the server at " + Where() + " cannot send the binlog from " +
+                           tracker_.position().ToString() + " (" + msg +
+                           "); its binary logs are: " + have +
+                           ". If the file was purged, the changes in it are lost to sluice: "
+                           "start the destination again from 'earliest' or a newer position";
+  const std::string lower = Lower(msg);
+  for (const char* gone : {"could not find", "purged", "not in the master", "not find"}) {
+    if (lower.find(gone) != std::string::npos) return Status::NotFound(text);
+  }
+  return Status::FailedPrecondition(text);
+}
+
+Status MysqlSource::Next(RawEvent* event) {
+  if (cancelled_) return Status::Aborted("mysql source for " + Where() + " was cancelled");
+  if (!conn_) SLUICE_RETURN_IF_ERROR(Reconnect());
+  std::string_view bytes;
+  if (has_pending_) {
+    bytes = pending_;
+    has_pending_ = false;
+  } else if (Status s = ReadEvent(&bytes); !s.ok()) {
+    Close();
+    return s;
+  }
+  if (Status s = tracker_.OnEvent(bytes, event); !s.ok()) {
+    Close();
+    return s.WithContext("binlog stream from " + Where());
+  }
+  if (!IsOpeningEvent(static_cast<uint8_t>(bytes[4]))) past_opening_ = true;
+  return Status::Ok();
+}
+
+Status MysqlSource::Reconnect() {
+  Close();
+  has_pending_ = false;
+  if (cancelled_) return Status::Aborted("mysql source for " + Where() + " was cancelled");
+  MysqlStart from = options_.start;
+  const bool gtid = from.kind == MysqlStart::Kind::kMysqlGtid ||
+                    from.kind == MysqlStart::Kind::kMariadbGtid;
+  if (!tracker_.position().file.empty() && (!gtid || past_opening_)) {
+    from.kind = MysqlStart::Kind::kFilePos;
+    from.file_pos = tracker_.position();
+  }
+  Status s = Connect();
+  if (s.ok()) s = StartDump(from);
+  if (!s.ok()) Close();
+  return s;
+}
+
+Status MysqlSource::ReconnectWithBackoff(ReconnectBackoff& backoff, int max_attempts) {
+  Status s;
+  for (int attempt = 1; attempt <= max_attempts; ++attempt) {
+    s = Reconnect();
+    if (s.ok()) {
+      backoff.Reset();
+      return s;
+    }
+    if (s.code() != Code::kUnavailable && s.code() != Code::kTimedOut) return s;
+    if (attempt == max_attempts) break;
+    const auto until = std::chrono::steady_clock::now() + backoff.NextDelay();
+    while (std::chrono::steady_clock::now() < until) {
+      if (cancelled_) return Status::Aborted("mysql source for " + Where() + " was cancelled");
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
+  return s.WithContext("gave up after " + std::to_string(max_attempts) + " attempts");
+}
+
+}  // namespace sluice::binlog

@@ -104,19 +104,29 @@ class ReconnectBackoff {
   uint64_t rng_;
 };
 
+// The payload of COM_BINLOG_DUMP_GTID for a MySQL GTID set
+// ("uuid:1-5:7,uuid:3"): Gtid_set::encode's format, documented in the .cc.
+// InvalidArgument for anything else (tagged GTIDs of MySQL 8.3 included).
+Result<std::string> EncodeMysqlGtidSet(std::string_view gtid_set);
+
 // Tracks file and position through a dump's events (see the header comment).
 class PositionTracker {
  public:
-  explicit PositionTracker(BinlogPosition start) : pos_(std::move(start)) {}
-  // Checks `event`'s header (19 bytes, event_size == bytes.size()), fills
-  // the event's file/pos and moves the resume point. `bytes` starts at the
-  // event header. `checksum` says whether a ROTATE ends with a 4-byte CRC.
-  // Corruption when the header is inconsistent.
-  Status OnEvent(std::string_view bytes, bool checksum, RawEvent* event);
+  // `checksum`: whether events end with a CRC32 until a FORMAT_DESCRIPTION
+  // event says otherwise (the session's @master_binlog_checksum).
+  PositionTracker(BinlogPosition start, bool checksum)
+      : pos_(std::move(start)), checksum_(checksum) {}
+  // Checks the header of `bytes` (one event: 19-byte header ...), sets
+  // event->bytes/file/pos and moves the resume point. event->file borrows
+  // from this tracker until the next call. Corruption when the header is
+  // inconsistent (event_size != bytes.size(), log_pos < event_size, a
+  // ROTATE without a valid file name).
+  Status OnEvent(std::string_view bytes, RawEvent* event);
   const BinlogPosition& position() const { return pos_; }
 
  private:
   BinlogPosition pos_;
+  bool checksum_;
   std::string event_file_;  // the file of the last event handed over
 };
 
@@ -157,6 +167,8 @@ class MysqlSource final : public BinlogSource {
   const std::vector<std::string>& warnings() const { return warnings_; }
   const std::string& server_version() const { return server_version_; }
   bool is_mariadb() const { return is_mariadb_; }
+  // The TLS cipher of the connection; empty over plain TCP.
+  const std::string& tls_cipher() const { return tls_cipher_; }
 
  private:
   struct Conn;
@@ -165,7 +177,7 @@ class MysqlSource final : public BinlogSource {
   Status Connect();                 // a logged-in connection with checks done
   Status StartDump(const MysqlStart& start);
   Status ReadEvent(std::string_view* bytes);
-  Status StreamError(std::string_view what);
+  Status StreamError();
   Result<std::vector<std::string>> ListBinlogFiles(Conn& conn);
   void Close();
   std::string Where() const;  // "host:port"
@@ -177,9 +189,10 @@ class MysqlSource final : public BinlogSource {
   // Used by the fetch thread only.
   std::string server_version_;
   bool is_mariadb_ = false;
+  std::string tls_cipher_;
   bool checksum_ = true;  // the dump's events end with a CRC32
   std::vector<std::string> warnings_;
-  PositionTracker tracker_;
+  PositionTracker tracker_{BinlogPosition{}, true};
   bool past_opening_ = false;   // a non-opening event was handed over
   std::string pending_;          // an event read by Open() before Next()
   bool has_pending_ = false;

@@ -1,0 +1,353 @@
+#include "tests/support/mariadb_fixture.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include <mysql.h>
+
+namespace sluice::testing {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr auto kInstallTimeout = std::chrono::seconds(120);
+constexpr auto kStartTimeout = std::chrono::seconds(60);
+constexpr auto kStopTimeout = std::chrono::seconds(60);
+constexpr auto kKillTimeout = std::chrono::seconds(10);
+
+// mysql_library_init is not thread-safe; mysql_init would call it lazily.
+void LibraryInit() {
+  static std::once_flag once;
+  std::call_once(once, [] { mysql_library_init(0, nullptr, nullptr); });
+}
+
+std::string TempBase() {
+  const char* base = std::getenv("TMPDIR");
+  return (base != nullptr && *base != '\0') ? base : "/tmp";
+}
+
+// The last `max` bytes of a file, for error messages.
+std::string FileTail(const std::string& path, size_t max = 3000) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return "(no " + path + ")";
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string s = ss.str();
+  return s.size() > max ? "..." + s.substr(s.size() - max) : s;
+}
+
+// A free TCP port on 127.0.0.1: bind port 0 and read what the kernel chose.
+Result<int> PickFreePort() {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return Status::IoError("socket(): " + std::string(strerror(errno)));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  socklen_t len = sizeof addr;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    std::string err = strerror(errno);
+    ::close(fd);
+    return Status::IoError("cannot pick a free port on 127.0.0.1: " + err);
+  }
+  ::close(fd);
+  return static_cast<int>(ntohs(addr.sin_port));
+}
+
+// fork + exec `argv` (no shell) with stdout/stderr appended to `log`.
+// The child dies with us (PR_SET_PDEATHSIG: with the thread that forked
+// it, so start the fixture from a thread that outlives it) so a crashed
+// test leaves no server behind.
+Result<pid_t> Spawn(const std::vector<std::string>& argv, const std::string& log) {
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  const pid_t parent = ::getpid();
+  pid_t pid = ::fork();
+  if (pid < 0) return Status::IoError("fork(): " + std::string(strerror(errno)));
+  if (pid == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) _exit(126);
+    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd >= 0) {
+      ::dup2(fd, STDOUT_FILENO);
+      ::dup2(fd, STDERR_FILENO);
+    }
+    int devnull = ::open("/dev/null", O_RDONLY);
+    if (devnull >= 0) ::dup2(devnull, STDIN_FILENO);
+    ::close_range(3, ~0U, 0);
+    ::execv(args[0], args.data());
+    _exit(127);
+  }
+  return pid;
+}
+
+// Waits for `pid` up to `timeout`; true when it has exited (and is reaped).
+bool WaitExit(pid_t pid, Clock::duration timeout, int* wstatus) {
+  const auto deadline = Clock::now() + timeout;
+  for (;;) {
+    pid_t r = ::waitpid(pid, wstatus, WNOHANG);
+    if (r == pid || (r < 0 && errno == ECHILD)) return true;
+    if (Clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+}
+
+std::string DescribeExit(int wstatus) {
+  if (WIFEXITED(wstatus)) return "exited with status " + std::to_string(WEXITSTATUS(wstatus));
+  if (WIFSIGNALED(wstatus)) return "killed by signal " + std::to_string(WTERMSIG(wstatus));
+  return "ended";
+}
+
+// Flags both mariadb-install-db and mariadbd get.
+std::vector<std::string> CommonServerFlags() {
+  std::vector<std::string> f = {"--innodb-buffer-pool-size=64M", "--innodb-log-file-size=16M"};
+  if (::geteuid() == 0) f.push_back("--user=root");
+  return f;
+}
+
+}  // namespace
+
+struct MariaDb::Conn {
+  MYSQL* mysql = nullptr;
+  ~Conn() {
+    if (mysql != nullptr) mysql_close(mysql);
+  }
+};
+
+namespace {
+
+Status ServerError(MYSQL* m, std::string_view what) {
+  return Status::Internal(std::string(what) + ": error " + std::to_string(mysql_errno(m)) + " (" +
+                          mysql_sqlstate(m) + "): " + mysql_error(m));
+}
+
+// Connects as root over TCP. Unavailable when the server does not answer.
+Result<MYSQL*> ConnectRoot(int port) {
+  LibraryInit();
+  MYSQL* m = mysql_init(nullptr);
+  if (m == nullptr) return Status::Internal("mysql_init failed");
+  unsigned int connect_timeout = 2, rw_timeout = 300;
+  unsigned int protocol = MYSQL_PROTOCOL_TCP;
+  mysql_optionsv(m, MYSQL_OPT_CONNECT_TIMEOUT, &connect_timeout);
+  mysql_optionsv(m, MYSQL_OPT_READ_TIMEOUT, &rw_timeout);
+  mysql_optionsv(m, MYSQL_OPT_WRITE_TIMEOUT, &rw_timeout);
+  mysql_optionsv(m, MYSQL_OPT_PROTOCOL, &protocol);
+  if (mysql_real_connect(m, "127.0.0.1", "root", "", nullptr, static_cast<unsigned>(port),
+                         nullptr, CLIENT_MULTI_STATEMENTS) == nullptr) {
+    Status s = Status::Unavailable("connect to 127.0.0.1:" + std::to_string(port) + ": " +
+                                   mysql_error(m));
+    mysql_close(m);
+    return s;
+  }
+  return m;
+}
+
+// Reads and frees every pending result of the last statement(s).
+Status DrainResults(MYSQL* m, std::string_view sql) {
+  for (;;) {
+    MYSQL_RES* res = mysql_store_result(m);
+    if (res != nullptr) {
+      mysql_free_result(res);
+    } else if (mysql_field_count(m) != 0) {
+      return ServerError(m, sql);
+    }
+    int more = mysql_next_result(m);
+    if (more < 0) return Status::Ok();
+    if (more > 0) return ServerError(m, sql);
+  }
+}
+
+}  // namespace
+
+Result<std::unique_ptr<MariaDb>> MariaDb::Start(const MariaDbOptions& options) {
+  std::unique_ptr<MariaDb> db(new MariaDb());
+  db->options_ = options;
+  std::string templ = TempBase() + "/sluice-mariadb-XXXXXX";
+  if (::mkdtemp(templ.data()) == nullptr) {
+    return Status::IoError("mkdtemp(" + templ + "): " + strerror(errno));
+  }
+  db->dir_ = templ;
+
+  // Install the system tables.
+  std::vector<std::string> install = {"/usr/bin/mariadb-install-db",
+                                      "--no-defaults",
+                                      "--datadir=" + db->dir_ + "/data",
+                                      "--auth-root-authentication-method=normal",
+                                      "--skip-test-db",
+                                      "--skip-name-resolve"};
+  for (auto& f : CommonServerFlags()) install.push_back(f);
+  const std::string install_log = db->dir_ + "/install.log";
+  SLUICE_ASSIGN_OR_RETURN(pid_t ipid, Spawn(install, install_log));
+  int wstatus = 0;
+  if (!WaitExit(ipid, kInstallTimeout, &wstatus)) {
+    ::kill(ipid, SIGKILL);
+    WaitExit(ipid, kKillTimeout, &wstatus);
+    return Status::Unavailable("mariadb-install-db timed out:\n" + FileTail(install_log));
+  }
+  if (!WIFEXITED(wstatus) || WEXITSTATUS(wstatus) != 0) {
+    return Status::Unavailable("mariadb-install-db " + DescribeExit(wstatus) + ":\n" +
+                               FileTail(install_log));
+  }
+
+  SLUICE_ASSIGN_OR_RETURN(db->port_, PickFreePort());
+  SLUICE_RETURN_IF_ERROR(db->Launch());
+
+  // Anonymous users would match 'repl' connecting from localhost before
+  // 'repl'@'%' does; remove them whatever the installer created.
+  std::string setup =
+      "DELETE FROM mysql.global_priv WHERE User='';"
+      "FLUSH PRIVILEGES;"
+      "CREATE USER '" + std::string(kReplUser) + "'@'%' IDENTIFIED BY '" + kReplPassword + "';"
+      "GRANT REPLICATION SLAVE, BINLOG MONITOR, SELECT ON *.* TO '" + kReplUser + "'@'%';";
+  SLUICE_RETURN_IF_ERROR(db->Execute(setup).WithContext("creating the replication user"));
+  return db;
+}
+
+MariaDb::~MariaDb() {
+  (void)Stop();
+  if (!dir_.empty() && std::getenv("SLUICE_KEEP_MARIADB") == nullptr) {
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+}
+
+std::string MariaDb::ReplUrl() const {
+  return std::string("mysql://") + kReplUser + ":" + kReplPassword + "@" + host_ + ":" +
+         std::to_string(port_);
+}
+
+Status MariaDb::Launch() {
+  const std::string err_log = dir_ + "/err.log";
+  std::vector<std::string> argv = {"/usr/sbin/mariadbd",
+                                   "--no-defaults",
+                                   "--datadir=" + dir_ + "/data",
+                                   "--socket=" + dir_ + "/sock",
+                                   "--port=" + std::to_string(port_),
+                                   "--bind-address=127.0.0.1",
+                                   "--pid-file=" + dir_ + "/mariadbd.pid",
+                                   "--log-error=" + err_log,
+                                   "--server-id=1",
+                                   "--log-bin=" + dir_ + "/data/binlog",
+                                   "--binlog-format=ROW",
+                                   "--binlog-row-metadata=" + options_.row_metadata,
+                                   "--binlog-row-image=" + options_.row_image,
+                                   "--skip-name-resolve",
+                                   "--innodb-flush-log-at-trx-commit=2"};
+  for (auto& f : CommonServerFlags()) argv.push_back(f);
+  for (const auto& a : options_.extra_args) argv.push_back(a);
+  SLUICE_ASSIGN_OR_RETURN(pid_, Spawn(argv, dir_ + "/mariadbd.out"));
+
+  const auto deadline = Clock::now() + kStartTimeout;
+  std::string last_error;
+  for (;;) {
+    int wstatus = 0;
+    if (::waitpid(pid_, &wstatus, WNOHANG) == pid_) {
+      pid_ = -1;
+      return Status::Unavailable("mariadbd " + DescribeExit(wstatus) + " during startup:\n" +
+                                 FileTail(err_log));
+    }
+    auto m = ConnectRoot(port_);
+    if (m.ok()) {
+      conn_ = std::make_unique<Conn>();
+      conn_->mysql = *m;
+      return Status::Ok();
+    }
+    last_error = m.status().message();
+    if (Clock::now() >= deadline) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  (void)Stop();
+  return Status::Unavailable("mariadbd did not accept connections within " +
+                             std::to_string(kStartTimeout.count()) + " s (" + last_error +
+                             "):\n" + FileTail(err_log));
+}
+
+Status MariaDb::Stop() {
+  conn_.reset();
+  if (pid_ <= 0) return Status::Ok();
+  const pid_t pid = pid_;
+  pid_ = -1;
+  int wstatus = 0;
+  ::kill(pid, SIGTERM);
+  if (WaitExit(pid, kStopTimeout, &wstatus)) return Status::Ok();
+  ::kill(pid, SIGKILL);
+  if (!WaitExit(pid, kKillTimeout, &wstatus)) {
+    return Status::Internal("mariadbd pid " + std::to_string(pid) + " survived SIGKILL");
+  }
+  return Status::Aborted("mariadbd did not stop within " + std::to_string(kStopTimeout.count()) +
+                         " s of SIGTERM and was killed");
+}
+
+Status MariaDb::Restart() {
+  SLUICE_RETURN_IF_ERROR(Stop());
+  return Launch();
+}
+
+Status MariaDb::Execute(std::string_view sql) {
+  if (!conn_) return Status::FailedPrecondition("the MariaDB fixture is stopped");
+  MYSQL* m = conn_->mysql;
+  if (mysql_real_query(m, sql.data(), sql.size()) != 0) return ServerError(m, sql);
+  return DrainResults(m, sql);
+}
+
+Result<std::vector<SqlRow>> MariaDb::Query(std::string_view sql) {
+  if (!conn_) return Status::FailedPrecondition("the MariaDB fixture is stopped");
+  MYSQL* m = conn_->mysql;
+  if (mysql_real_query(m, sql.data(), sql.size()) != 0) return ServerError(m, sql);
+  std::vector<SqlRow> rows;
+  MYSQL_RES* res = mysql_store_result(m);
+  if (res == nullptr) {
+    if (mysql_field_count(m) != 0) return ServerError(m, sql);
+  } else {
+    const unsigned n = mysql_num_fields(res);
+    while (MYSQL_ROW row = mysql_fetch_row(res)) {
+      const unsigned long* lengths = mysql_fetch_lengths(res);
+      SqlRow out(n);
+      for (unsigned i = 0; i < n; ++i) {
+        if (row[i] != nullptr) out[i] = std::string(row[i], lengths[i]);
+      }
+      rows.push_back(std::move(out));
+    }
+    mysql_free_result(res);
+  }
+  // A multi-statement string may leave more results; they must be read
+  // before the connection takes another command.
+  int more;
+  while ((more = mysql_next_result(m)) == 0) {
+    if (MYSQL_RES* r = mysql_store_result(m)) mysql_free_result(r);
+  }
+  if (more > 0) return ServerError(m, sql);
+  return rows;
+}
+
+Result<std::vector<std::string>> MariaDb::BinlogFiles() {
+  SLUICE_ASSIGN_OR_RETURN(auto base, Query("SELECT @@log_bin_basename"));
+  if (base.empty() || !base[0][0]) return Status::FailedPrecondition("log_bin is off");
+  const std::string dir = std::filesystem::path(*base[0][0]).parent_path().string();
+  SLUICE_ASSIGN_OR_RETURN(auto logs, Query("SHOW BINARY LOGS"));
+  std::vector<std::string> files;
+  for (const auto& row : logs) {
+    if (!row.empty() && row[0]) files.push_back(dir + "/" + *row[0]);
+  }
+  return files;
+}
+
+}  // namespace sluice::testing
