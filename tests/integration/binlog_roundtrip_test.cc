@@ -21,6 +21,7 @@
 #include "broker/binlog/mysql_schema.h"
 #include "broker/binlog/mysql_source.h"
 #include "proto/record_json.h"
+#include "tests/integration/type_workload.h"
 #include "tests/support/mariadb_fixture.h"
 
 namespace sluice::binlog {
@@ -29,6 +30,7 @@ namespace {
 using testing::MariaDb;
 using testing::MariaDbOptions;
 using testing::SqlRow;
+using testing_workload::Col;
 using Text = std::optional<std::string>;
 
 std::string Hex(std::string_view bytes) {
@@ -116,126 +118,6 @@ std::map<std::string, Image> Replay(const std::vector<proto::ChangeRecord>& reco
     }
   }
   return tables;
-}
-
-// Column definitions of the type table: name, SQL type, SELECT expression
-// (how the server renders the value the way our record holds it).
-struct Col {
-  std::string name, type, select;
-};
-
-std::vector<Col> TypeColumns() {
-  std::vector<Col> cols = {
-      {"ti", "TINYINT", ""}, {"tiu", "TINYINT UNSIGNED", ""},
-      {"si", "SMALLINT", ""}, {"siu", "SMALLINT UNSIGNED", ""},
-      {"mi", "MEDIUMINT", ""}, {"miu", "MEDIUMINT UNSIGNED", ""},
-      {"i", "INT", ""}, {"iu", "INT UNSIGNED", ""},
-      {"bi", "BIGINT", ""}, {"biu", "BIGINT UNSIGNED", ""},
-      {"f", "FLOAT", ""}, {"d", "DOUBLE", ""},
-      {"dec65", "DECIMAL(65,30)", ""}, {"dec10", "DECIMAL(10,0)", ""},
-      {"dec5", "DECIMAL(5,5)", ""}, {"dec18", "DECIMAL(18,9)", ""},
-      {"bit1", "BIT(1)", "bit1+0"}, {"bit13", "BIT(13)", "bit13+0"}, {"bit64", "BIT(64)", "bit64+0"},
-      {"y", "YEAR", ""}, {"dt", "DATE", ""},
-      {"e", "ENUM('a','b','c''q','ü')", ""}, {"st", "SET('x','y','z')", ""},
-      {"c", "CHAR(10)", ""}, {"vc", "VARCHAR(300)", ""}, {"vcs", "VARCHAR(10)", ""},
-      {"lat", "VARCHAR(20) CHARACTER SET latin1", ""},
-      {"bn", "BINARY(4)", "HEX(bn)"}, {"vb", "VARBINARY(300)", "HEX(vb)"},
-      {"tb", "TINYBLOB", "HEX(tb)"}, {"b", "BLOB", "HEX(b)"},
-      {"mb", "MEDIUMBLOB", "HEX(mb)"}, {"lb", "LONGBLOB", "HEX(lb)"},
-      {"tt", "TINYTEXT", ""}, {"tx", "TEXT", ""}, {"mt", "MEDIUMTEXT", ""}, {"lt", "LONGTEXT", ""},
-      {"j", "JSON", ""}, {"g", "GEOMETRY", "HEX(ST_AsBinary(g))"},
-  };
-  for (int fsp = 0; fsp <= 6; ++fsp) {
-    std::string n = std::to_string(fsp);
-    cols.push_back({"tm" + n, "TIME(" + n + ")", ""});
-    cols.push_back({"dtm" + n, "DATETIME(" + n + ")", ""});
-    cols.push_back({"ts" + n, "TIMESTAMP(" + n + ") NULL", ""});
-  }
-  return cols;
-}
-
-// Values for one row: column name -> SQL literal (absent columns are NULL).
-using Values = std::map<std::string, std::string>;
-
-std::string InsertSql(int id, const Values& v) {
-  std::string names = "id", vals = std::to_string(id);
-  for (const auto& [k, val] : v) {
-    names += "," + k;
-    vals += "," + val;
-  }
-  return "INSERT INTO types (" + names + ") VALUES (" + vals + ")";
-}
-
-Values MinValues() {
-  Values v = {{"ti", "-128"}, {"tiu", "0"}, {"si", "-32768"}, {"siu", "0"}, {"mi", "-8388608"},
-              {"miu", "0"}, {"i", "-2147483648"}, {"iu", "0"}, {"bi", "-9223372036854775808"},
-              {"biu", "0"}, {"f", "-3.40282e38"}, {"d", "-1.7976931348623157e308"},
-              {"dec65", "-99999999999999999999999999999999999.999999999999999999999999999999"},
-              {"dec10", "-9999999999"}, {"dec5", "-0.99999"}, {"dec18", "-0.000000001"},
-              {"bit1", "b'0'"}, {"bit13", "b'0'"}, {"bit64", "0"}, {"y", "1901"}, {"dt", "'1000-01-01'"},
-              {"e", "'a'"}, {"st", "''"}, {"c", "''"}, {"vc", "''"}, {"vcs", "''"}, {"lat", "''"},
-              {"bn", "x'00000000'"}, {"vb", "''"}, {"tb", "''"}, {"b", "''"}, {"mb", "''"},
-              {"lb", "''"}, {"tt", "''"}, {"tx", "''"}, {"mt", "''"}, {"lt", "''"}, {"j", "'[]'"},
-              {"g", "ST_GeomFromText('POINT(0 0)')"}};
-  for (int fsp = 0; fsp <= 6; ++fsp) {
-    std::string n = std::to_string(fsp);
-    v["tm" + n] = "'-838:59:59" + std::string(fsp ? "." + std::string(fsp, '9') : "") + "'";
-    v["dtm" + n] = "'1000-01-01 00:00:00'";
-    v["ts" + n] = "'1970-01-01 00:00:01'";
-  }
-  return v;
-}
-
-Values MaxValues() {
-  Values v = {{"ti", "127"}, {"tiu", "255"}, {"si", "32767"}, {"siu", "65535"}, {"mi", "8388607"},
-              {"miu", "16777215"}, {"i", "2147483647"}, {"iu", "4294967295"},
-              {"bi", "9223372036854775807"}, {"biu", "18446744073709551615"}, {"f", "3.40282e38"},
-              {"d", "1.7976931348623157e308"},
-              {"dec65", "99999999999999999999999999999999999.999999999999999999999999999999"},
-              {"dec10", "9999999999"}, {"dec5", "0.99999"}, {"dec18", "123456789.123456789"},
-              {"bit1", "b'1'"}, {"bit13", "b'1111111111111'"}, {"bit64", "18446744073709551615"},
-              {"y", "2155"}, {"dt", "'9999-12-31'"}, {"e", "'ü'"}, {"st", "'x,y,z'"},
-              {"c", "'ÿÿÿÿÿÿÿÿÿÿ'"}, {"vc", "REPEAT('€', 300)"}, {"vcs", "'😀😀😀😀😀😀😀😀😀😀'"},
-              {"lat", "'Ñandú ¿qué? £'"}, {"bn", "x'FFFFFFFF'"},
-              {"vb", "REPEAT(x'FF', 300)"}, {"tb", "REPEAT(x'AB', 255)"},
-              {"b", "REPEAT(x'CD', 65535)"}, {"mb", "REPEAT(x'EF', 70000)"},
-              {"lb", "REPEAT(x'5A', 1048576)"}, {"tt", "REPEAT('t', 255)"},
-              {"tx", "REPEAT('é', 30000)"}, {"mt", "REPEAT('m', 70000)"},
-              {"lt", "REPEAT('ł', 300000)"}, {"j", "'{\"k\": [1, 2.5, \"s\", null, true]}'"},
-              {"g", "ST_GeomFromText('POLYGON((0 0,10 0,10 10,0 10,0 0))')"}};
-  for (int fsp = 0; fsp <= 6; ++fsp) {
-    std::string n = std::to_string(fsp);
-    std::string frac = fsp ? "." + std::string(fsp, '9') : "";
-    v["tm" + n] = "'838:59:59" + frac + "'";
-    v["dtm" + n] = "'9999-12-31 23:59:59" + frac + "'";
-    v["ts" + n] = "'2038-01-19 03:14:07" + frac + "'";
-  }
-  return v;
-}
-
-Values MixedValues() {
-  std::string all_bytes = "x'";
-  for (int b = 0; b < 256; ++b) {
-    char h[3];
-    std::snprintf(h, sizeof h, "%02X", b);
-    all_bytes += h;
-  }
-  all_bytes += "'";
-  Values v = {{"ti", "-1"}, {"tiu", "128"}, {"i", "-7"}, {"iu", "2147483648"},
-              {"biu", "9223372036854775808"}, {"f", "0.1"}, {"d", "-2.5e-300"},
-              {"dec65", "-0.000000000000000000000000000001"}, {"dec10", "0"}, {"dec5", "0.00001"},
-              {"dec18", "-999999999.999999999"}, {"bit13", "b'1000000000001'"}, {"bit64", "1"},
-              {"y", "0"}, {"dt", "'0000-00-00'"}, {"e", "'c''q'"}, {"st", "'x,z'"}, {"c", "'a b'"},
-              {"vc", "'tab\\there \"quoted\" \\\\ back'"}, {"vcs", "'中文字'"}, {"lat", "'\\0'"},
-              {"vb", all_bytes}, {"b", all_bytes}, {"tx", "''"}, {"j", "'\"just a string\"'"},
-              {"g", "ST_GeomFromText('LINESTRING(1.5 2.5,3 4)')"}};
-  for (int fsp = 0; fsp <= 6; ++fsp) {
-    std::string n = std::to_string(fsp);
-    v["tm" + n] = "'-00:00:01.5'";
-    v["dtm" + n] = "'0000-00-00 00:00:00'";
-    v["ts" + n] = "'2024-02-29 12:34:56.123456'";
-  }
-  return v;
 }
 
 struct Param {
@@ -353,22 +235,10 @@ class BinlogRoundTrip : public ::testing::TestWithParam<Param> {
 };
 
 TEST_P(BinlogRoundTrip, EveryColumnTypeMatchesSelect) {
-  std::vector<Col> cols = TypeColumns();
-  std::string ddl = "CREATE TABLE types (id INT PRIMARY KEY";
-  for (const auto& c : cols) ddl += ", " + c.name + " " + c.type;
-  ddl += ") DEFAULT CHARSET=utf8mb4";
-  ASSERT_TRUE(Exec("CREATE DATABASE shop; USE shop; " + ddl));
+  std::vector<Col> cols = testing_workload::TypeColumns();
+  ASSERT_TRUE(Exec("CREATE DATABASE shop; USE shop; " + testing_workload::CreateTypesTableSql()));
   OpenSource();
-  ASSERT_TRUE(Exec(InsertSql(1, {})));  // all NULL
-  ASSERT_TRUE(Exec(InsertSql(2, MinValues())));
-  ASSERT_TRUE(Exec(InsertSql(3, MaxValues())));
-  ASSERT_TRUE(Exec(InsertSql(4, MixedValues())));
-  // A multi-row statement, an update that changes the primary key, one that
-  // changes values, a delete.
-  ASSERT_TRUE(Exec("INSERT INTO types (id, i, vc) VALUES (10, 1, 'a'), (11, 2, 'b'), (12, 3, 'c')"));
-  ASSERT_TRUE(Exec("UPDATE types SET id = id + 100 WHERE id IN (10, 11)"));
-  ASSERT_TRUE(Exec("UPDATE types SET vc = 'changed', b = x'00', ts3 = '2001-02-03 04:05:06.789' WHERE id = 4"));
-  ASSERT_TRUE(Exec("DELETE FROM types WHERE id = 12"));
+  for (const std::string& sql : testing_workload::TypeWorkloadDml()) ASSERT_TRUE(Exec(sql));
   Drain();
   ExpectTableEquals("types", cols);
 

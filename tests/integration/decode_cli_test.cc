@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "broker/binlog/file_source.h"
+#include "broker/binlog/source_factory.h"
 #include "tests/support/mariadb_fixture.h"
 #include "tests/support/temp_dir.h"
 
@@ -196,6 +197,38 @@ TEST_F(DecodeCli, FileSourceMatchesShowBinlogEvents) {
     got.emplace_back(std::string(e.file), e.pos);
   }
   EXPECT_EQ(got, want);
+}
+
+// A destination's source from its config: file:// follows the directory,
+// "latest" starts past the last event, and bad specs name the field.
+TEST_F(DecodeCli, SourceFromConfig) {
+  std::string dir = fs::path(files_[0]).parent_path().string();
+  auto earliest = OpenBinlogSource({"file://" + dir, "earliest", 0});
+  ASSERT_TRUE(earliest.ok()) << earliest.status().ToString();
+  RawEvent e;
+  ASSERT_TRUE((*earliest)->Next(&e).ok());
+  EXPECT_EQ(e.file, fs::path(files_[0]).filename().string());
+  EXPECT_EQ(e.pos, 4u);
+
+  auto latest = OpenBinlogSource({"file://" + dir, "latest", 0});
+  ASSERT_TRUE(latest.ok()) << latest.status().ToString();
+  EXPECT_EQ((*latest)->position().file, fs::path(files_[1]).filename().string());
+  EXPECT_EQ((*latest)->position().pos, fs::file_size(files_[1]));
+  RawEvent fde;
+  ASSERT_TRUE((*latest)->Next(&fde).ok());  // the file's FORMAT_DESCRIPTION first
+  EXPECT_EQ((*latest)->Next(&e).code(), Code::kTimedOut);  // then nothing new
+
+  auto live = OpenBinlogSource({db_->ReplUrl(), "latest", 77});
+  ASSERT_TRUE(live.ok()) << live.status().ToString();
+
+  EXPECT_EQ(OpenBinlogSource({db_->ReplUrl(), "earliest", 0}).status().code(),
+            Code::kInvalidArgument);  // no server_id
+  EXPECT_EQ(OpenBinlogSource({"http://x", "earliest", 1}).status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(OpenBinlogSource({"file://relative", "earliest", 1}).status().code(),
+            Code::kInvalidArgument);
+  Status gtid = OpenBinlogSource({"file://" + dir, "0-1-5", 0}).status();
+  EXPECT_EQ(gtid.code(), Code::kInvalidArgument);
+  EXPECT_NE(gtid.message().find("mysql://"), std::string::npos) << gtid.ToString();
 }
 
 }  // namespace

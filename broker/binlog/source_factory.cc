@@ -1,0 +1,73 @@
+#include "broker/binlog/source_factory.h"
+
+#include <filesystem>
+
+#include "broker/binlog/file_source.h"
+#include "broker/binlog/mysql_source.h"
+
+namespace sluice::binlog {
+namespace {
+
+constexpr std::string_view kFileScheme = "file://";
+constexpr std::string_view kMysqlScheme = "mysql://";
+
+Result<std::unique_ptr<BinlogSource>> OpenFiles(const SourceSpec& spec) {
+  std::string path(spec.url.substr(kFileScheme.size()));
+  if (path.empty() || path[0] != '/') {
+    return Status::InvalidArgument("source " + spec.url +
+                                   ": a file source is file:///absolute/directory");
+  }
+  FileSourceOptions o;
+  o.follow = true;
+  std::error_code ec;
+  if (std::filesystem::is_regular_file(path, ec)) {
+    o.files = {path};
+  } else {
+    o.dir = path;
+  }
+  SLUICE_ASSIGN_OR_RETURN(MysqlStart start, MysqlStart::Parse(spec.start));
+  switch (start.kind) {
+    case MysqlStart::Kind::kEarliest:
+      break;
+    case MysqlStart::Kind::kFilePos:
+      o.start = start.file_pos;
+      break;
+    case MysqlStart::Kind::kLatest: {
+      std::vector<std::string> files = o.files;
+      if (files.empty()) {
+        SLUICE_ASSIGN_OR_RETURN(files, ListBinlogFiles(o.dir));
+      }
+      o.start.file = std::filesystem::path(files.back()).filename().string();
+      o.start.pos = std::filesystem::file_size(files.back(), ec);
+      if (ec) return Status::IoError("cannot size " + files.back() + ": " + ec.message());
+      break;
+    }
+    default:
+      return Status::InvalidArgument("start " + spec.start +
+                                     ": a GTID start needs a mysql:// source; use FILE:POS");
+  }
+  SLUICE_ASSIGN_OR_RETURN(auto source, FileSource::Open(o));
+  return std::unique_ptr<BinlogSource>(std::move(source));
+}
+
+}  // namespace
+
+Result<std::unique_ptr<BinlogSource>> OpenBinlogSource(const SourceSpec& spec) {
+  std::string_view url = spec.url;
+  if (url.starts_with(kFileScheme)) return OpenFiles(spec);
+  if (!url.starts_with(kMysqlScheme)) {
+    return Status::InvalidArgument("source " + spec.url +
+                                   ": expected mysql://user:password@host:port or file:///dir");
+  }
+  SLUICE_ASSIGN_OR_RETURN(MysqlSourceOptions o, ParseMysqlUrl(url));
+  if (spec.server_id == 0) {
+    return Status::InvalidArgument("server_id: a mysql:// source needs a non-zero server_id, "
+                                   "unique among the server's replicas");
+  }
+  o.server_id = spec.server_id;
+  SLUICE_ASSIGN_OR_RETURN(o.start, MysqlStart::Parse(spec.start));
+  SLUICE_ASSIGN_OR_RETURN(auto source, MysqlSource::Open(o));
+  return std::unique_ptr<BinlogSource>(std::move(source));
+}
+
+}  // namespace sluice::binlog
