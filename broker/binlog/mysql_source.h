@@ -105,7 +105,7 @@ class ReconnectBackoff {
 };
 
 // The payload of COM_BINLOG_DUMP_GTID for a MySQL GTID set
-// ("uuid:1-5:7,uuid:3"): Gtid_set::encode's format, documented in the .cc.
+// ("uuid:1-5:7,uuid:3"): Gtid_set::encode's format, documented in mysql_options.cc.
 // InvalidArgument for anything else (tagged GTIDs of MySQL 8.3 included).
 Result<std::string> EncodeMysqlGtidSet(std::string_view gtid_set);
 
