@@ -29,7 +29,7 @@ std::vector<std::string> ParseEnumLabels(std::string_view t) {
   return out;
 }
 
-MysqlSchemaResolver::MysqlSchemaResolver(SchemaConnOptions options) : options_(std::move(options)) {}
+MysqlSchemaResolver::MysqlSchemaResolver(MysqlSourceOptions options) : options_(std::move(options)) {}
 
 MysqlSchemaResolver::~MysqlSchemaResolver() {
   if (conn_ != nullptr) mysql_close(conn_);
@@ -37,14 +37,9 @@ MysqlSchemaResolver::~MysqlSchemaResolver() {
 
 Status MysqlSchemaResolver::Connect() {
   if (conn_ != nullptr) return Status::Ok();
-  conn_ = mysql_init(nullptr);
-  if (conn_ == nullptr) return Status::Internal("mysql_init failed (out of memory)");
-  mysql_optionsv(conn_, MYSQL_OPT_CONNECT_TIMEOUT, &options_.connect_timeout_s);
-  mysql_optionsv(conn_, MYSQL_SET_CHARSET_NAME, "utf8mb4");
-  if (mysql_real_connect(conn_, options_.host.c_str(), options_.user.c_str(),
-                         options_.password.c_str(), nullptr, options_.port, nullptr, 0) == nullptr) {
-    Status st = Status::Unavailable("schema connection to " + options_.host + ":" +
-                                    std::to_string(options_.port) + " failed: " + mysql_error(conn_));
+  SLUICE_ASSIGN_OR_RETURN(conn_, ConnectMysql(options_));
+  if (mysql_set_character_set(conn_, "utf8mb4") != 0) {
+    Status st = Status::Unavailable(std::string("schema connection: ") + mysql_error(conn_));
     mysql_close(conn_);
     conn_ = nullptr;
     return st;

@@ -19,22 +19,15 @@
 #include <utility>
 
 #include "broker/binlog/decoder.h"
+#include "broker/binlog/mysql_source.h"
 
-struct st_mysql;
 
 namespace sluice::binlog {
 
-struct SchemaConnOptions {
-  std::string host = "127.0.0.1";
-  int port = 3306;
-  std::string user;
-  std::string password;
-  unsigned connect_timeout_s = 10;
-};
-
 class MysqlSchemaResolver : public SchemaResolver {
  public:
-  explicit MysqlSchemaResolver(SchemaConnOptions options);
+  // Connects like the source (same user, TLS settings); `options.start` is unused.
+  explicit MysqlSchemaResolver(MysqlSourceOptions options);
   ~MysqlSchemaResolver() override;
   MysqlSchemaResolver(const MysqlSchemaResolver&) = delete;
   MysqlSchemaResolver& operator=(const MysqlSchemaResolver&) = delete;
@@ -46,7 +39,7 @@ class MysqlSchemaResolver : public SchemaResolver {
   Status Connect();
   Result<TableSchema> Query(const std::string& db, const std::string& table);
 
-  const SchemaConnOptions options_;
+  const MysqlSourceOptions options_;
   st_mysql* conn_ = nullptr;
   std::map<std::pair<std::string, std::string>, TableSchema> cache_;
 };

@@ -193,58 +193,9 @@ Result<std::unique_ptr<MysqlSource>> MysqlSource::Open(const MysqlSourceOptions&
   return src;
 }
 
-namespace {
-
-// A logged-in connection with our timeouts and TLS settings.
-Result<MYSQL*> Login(const MysqlSourceOptions& o) {
-  LibraryInit();
-  MYSQL* m = mysql_init(nullptr);
-  if (m == nullptr) return Status::Internal("mysql_init failed (out of memory?)");
-  unsigned int connect = static_cast<unsigned>(o.connect_timeout.count());
-  unsigned int rw = static_cast<unsigned>(o.read_timeout.count());
-  unsigned int protocol = MYSQL_PROTOCOL_TCP;
-  unsigned long max_packet = 1UL << 30;  // the server's own max_allowed_packet limit
-  my_bool off = 0, on = 1;
-  mysql_optionsv(m, MYSQL_OPT_CONNECT_TIMEOUT, &connect);
-  mysql_optionsv(m, MYSQL_OPT_READ_TIMEOUT, &rw);
-  mysql_optionsv(m, MYSQL_OPT_WRITE_TIMEOUT, &rw);
-  mysql_optionsv(m, MYSQL_OPT_PROTOCOL, &protocol);
-  mysql_optionsv(m, MYSQL_OPT_MAX_ALLOWED_PACKET, &max_packet);
-  mysql_optionsv(m, MYSQL_OPT_RECONNECT, &off);
-  if (o.ssl_mode != SslMode::kDisabled) {
-    // Connector/C 3.3 uses TLS when the server offers it; without
-    // verification it silently goes on in plain text otherwise, so
-    // "required" and up are checked after connecting.
-    mysql_optionsv(m, MYSQL_OPT_SSL_ENFORCE, &on);
-    if (!o.ssl_ca.empty()) mysql_optionsv(m, MYSQL_OPT_SSL_CA, o.ssl_ca.c_str());
-    if (o.ssl_mode == SslMode::kVerifyIdentity) {
-      mysql_optionsv(m, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &on);
-    }
-  }
-  if (!o.server_public_key.empty()) {
-    mysql_optionsv(m, MYSQL_SERVER_PUBLIC_KEY, o.server_public_key.c_str());
-  }
-  if (mysql_real_connect(m, o.host.c_str(), o.user.c_str(), o.password.c_str(), nullptr, o.port,
-                         nullptr, 0) == nullptr) {
-    Status s = MapError(o, false, m, "connect");
-    mysql_close(m);
-    return s;
-  }
-  if (o.ssl_mode != SslMode::kDisabled && o.ssl_mode != SslMode::kPreferred &&
-      mysql_get_ssl_cipher(m) == nullptr) {
-    mysql_close(m);
-    return Status::FailedPrecondition("server at " + o.host + ":" + std::to_string(o.port) +
-                                      " does not offer TLS but ssl-mode requires it: configure "
-                                      "ssl_cert/ssl_key on the server or lower ssl-mode");
-  }
-  return m;
-}
-
-}  // namespace
-
 Status MysqlSource::Connect() {
   Close();
-  SLUICE_ASSIGN_OR_RETURN(MYSQL * m, Login(options_));
+  SLUICE_ASSIGN_OR_RETURN(MYSQL * m, ConnectMysql(options_));
   auto conn = std::make_unique<Conn>();
   conn->m = m;
 
@@ -485,7 +436,7 @@ Status MysqlSource::StreamError() {
   if (err != kErBinlogGone) return MapError(options_, is_mariadb_, m, "binlog dump");
   const std::string msg = mysql_error(m);
   std::string have;
-  auto fresh = Login(options_);
+  auto fresh = ConnectMysql(options_);
   if (fresh.ok()) {
     Conn c;
     c.m = *fresh;
@@ -565,5 +516,50 @@ Status MysqlSource::ReconnectWithBackoff(ReconnectBackoff& backoff, int max_atte
   }
   return s.WithContext("gave up after " + std::to_string(max_attempts) + " attempts");
 }
+
+Result<MYSQL*> ConnectMysql(const MysqlSourceOptions& o) {
+  LibraryInit();
+  MYSQL* m = mysql_init(nullptr);
+  if (m == nullptr) return Status::Internal("mysql_init failed (out of memory?)");
+  unsigned int connect = static_cast<unsigned>(o.connect_timeout.count());
+  unsigned int rw = static_cast<unsigned>(o.read_timeout.count());
+  unsigned int protocol = MYSQL_PROTOCOL_TCP;
+  unsigned long max_packet = 1UL << 30;  // the server's own max_allowed_packet limit
+  my_bool off = 0, on = 1;
+  mysql_optionsv(m, MYSQL_OPT_CONNECT_TIMEOUT, &connect);
+  mysql_optionsv(m, MYSQL_OPT_READ_TIMEOUT, &rw);
+  mysql_optionsv(m, MYSQL_OPT_WRITE_TIMEOUT, &rw);
+  mysql_optionsv(m, MYSQL_OPT_PROTOCOL, &protocol);
+  mysql_optionsv(m, MYSQL_OPT_MAX_ALLOWED_PACKET, &max_packet);
+  mysql_optionsv(m, MYSQL_OPT_RECONNECT, &off);
+  if (o.ssl_mode != SslMode::kDisabled) {
+    // Connector/C 3.3 uses TLS when the server offers it; without
+    // verification it silently goes on in plain text otherwise, so
+    // "required" and up are checked after connecting.
+    mysql_optionsv(m, MYSQL_OPT_SSL_ENFORCE, &on);
+    if (!o.ssl_ca.empty()) mysql_optionsv(m, MYSQL_OPT_SSL_CA, o.ssl_ca.c_str());
+    if (o.ssl_mode == SslMode::kVerifyIdentity) {
+      mysql_optionsv(m, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &on);
+    }
+  }
+  if (!o.server_public_key.empty()) {
+    mysql_optionsv(m, MYSQL_SERVER_PUBLIC_KEY, o.server_public_key.c_str());
+  }
+  if (mysql_real_connect(m, o.host.c_str(), o.user.c_str(), o.password.c_str(), nullptr, o.port,
+                         nullptr, 0) == nullptr) {
+    Status s = MapError(o, false, m, "connect");
+    mysql_close(m);
+    return s;
+  }
+  if (o.ssl_mode != SslMode::kDisabled && o.ssl_mode != SslMode::kPreferred &&
+      mysql_get_ssl_cipher(m) == nullptr) {
+    mysql_close(m);
+    return Status::FailedPrecondition("server at " + o.host + ":" + std::to_string(o.port) +
+                                      " does not offer TLS but ssl-mode requires it: configure "
+                                      "ssl_cert/ssl_key on the server or lower ssl-mode");
+  }
+  return m;
+}
+
 
 }  // namespace sluice::binlog

@@ -27,6 +27,8 @@
 #include "base/thread_annotations.h"
 #include "broker/binlog/binlog_source.h"
 
+struct st_mysql;
+
 namespace sluice::binlog {
 
 // Where a dump starts.
@@ -129,6 +131,11 @@ class PositionTracker {
   bool checksum_;
   std::string event_file_;  // the file of the last event handed over
 };
+
+// A logged-in connection with the options' timeouts and TLS settings, for
+// queries beside the dump (the schema resolver's). The caller closes it with
+// mysql_close(). Errors as MysqlSource::Open's.
+Result<st_mysql*> ConnectMysql(const MysqlSourceOptions& options);
 
 class MysqlSource final : public BinlogSource {
  public:

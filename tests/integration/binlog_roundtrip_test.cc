@@ -135,11 +135,9 @@ class BinlogRoundTrip : public ::testing::TestWithParam<Param> {
     db_ = std::move(*db);
     ASSERT_TRUE(Exec("SET NAMES utf8mb4; SET time_zone = '+00:00'; SET sql_mode = ''"));
     if (GetParam().metadata != "FULL") {
-      SchemaConnOptions so;
-      so.port = db_->port();
-      so.user = MariaDb::kReplUser;
-      so.password = MariaDb::kReplPassword;
-      schema_ = std::make_unique<MysqlSchemaResolver>(so);
+      auto so = ParseMysqlUrl(db_->ReplUrl());
+      ASSERT_TRUE(so.ok()) << so.status().ToString();
+      schema_ = std::make_unique<MysqlSchemaResolver>(*so);
     }
     DecoderOptions dopt;
     dopt.schema = schema_.get();
