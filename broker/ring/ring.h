@@ -1,0 +1,273 @@
+// The parse ring: a pre-allocated ring of slots, one producer, and stages
+// that process slots in sequence order (LMAX Disruptor's design; our own
+// code). sequence.h states the memory-ordering contract.
+//
+//   Ring<T> ring(1 << 14, WaitKind::kYield);
+//   BatchStage<T> s1(&ring, {}, handler1);            // serial, sees every slot
+//   WorkerPool<T> s2(&ring, {&s1}, 2, handler2);      // each slot to one worker
+//   BatchStage<T> s3(&ring, {&s2}, handler3);         // serial again, in order
+//   ring.SetGating({&s3});
+//   s1.Start(); s2.Start(); s3.Start();
+//   for (...) { SeqNo s = ring.Claim(); fill(ring[s]); ring.Publish(s); }
+//   ring.DrainAndHalt();  s3.Stop(); s2.Stop(); s1.Stop();
+//
+// Slots are constructed once and reused: handlers keep buffers in them (no
+// allocation per item in steady state). The producer waits when the slowest
+// last stage is a whole ring behind: back-pressure, nothing dropped.
+//
+// A handler returns a Status; the first error halts the ring (every waiter
+// returns, the producer's Claim() fails) and is kept in status(). The
+// failing slot is not marked processed.
+//
+// Thread safety: Claim/Publish from one producer thread; each stage runs
+// its own threads, owned by the stage object (Start/Stop, Stop idempotent).
+#pragma once
+
+#include <algorithm>
+#include <atomic>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "base/status.h"
+#include "broker/ring/sequence.h"
+
+namespace sluice::ring {
+
+// What stages depend on: anything with sequences to wait for.
+class StageBase {
+ public:
+  virtual ~StageBase() = default;
+  // The sequences a downstream stage must wait for (one per thread).
+  virtual std::vector<const Sequence*> sequences() const = 0;
+};
+
+template <typename T>
+class Ring {
+ public:
+  // REQUIRES: size is a power of two >= 2.
+  Ring(size_t size, WaitKind wait) : slots_(size), mask_(size - 1), wait_(wait) {}
+  Ring(const Ring&) = delete;
+  Ring& operator=(const Ring&) = delete;
+
+  size_t size() const { return slots_.size(); }
+  T& operator[](SeqNo s) { return slots_[static_cast<size_t>(s) & mask_]; }
+
+  // The stages whose progress frees slots for the producer (the last ones).
+  // REQUIRES: called before the first Claim().
+  void SetGating(std::vector<const StageBase*> stages) {
+    gating_.clear();
+    for (const StageBase* st : stages)
+      for (const Sequence* s : st->sequences()) gating_.push_back(s);
+  }
+
+  // Claims the next slot, waiting while the ring is full. Returns a value
+  // < 0 when the ring was halted (by an error or DrainAndHalt()).
+  SeqNo Claim() {
+    SeqNo next = next_;
+    SeqNo wrap = next - static_cast<SeqNo>(slots_.size());
+    if (wrap > cached_gating_) {
+      wait_.WaitUntil([&] { return (cached_gating_ = MinimumSequence(gating_, next_ - 1)) >= wrap; },
+                      [&] { return halted_.load(std::memory_order_acquire); });
+      if (cached_gating_ < wrap) return -1;
+    }
+    if (halted_.load(std::memory_order_relaxed)) return -1;
+    ++next_;
+    return next;
+  }
+
+  // Makes slot s (and every claimed slot before it) visible to the stages.
+  void Publish(SeqNo s) {
+    cursor_.Set(s);
+    wait_.Signal();
+  }
+
+  // Waits until every gating stage has processed everything published,
+  // then halts the ring. Returns the first handler error, if any.
+  Status DrainAndHalt() {
+    SeqNo last = cursor_.Get();
+    wait_.WaitUntil([&] { return MinimumSequence(gating_, last) >= last; },
+                    [&] { return halted_.load(std::memory_order_acquire); });
+    Halt();
+    return status();
+  }
+
+  // Stops every stage's waiting now (nothing more is processed).
+  void Halt() {
+    halted_.store(true, std::memory_order_release);
+    wait_.Signal();
+  }
+
+  // Called by a stage whose handler failed: keeps the first error, halts.
+  void Fail(const Status& st) {
+    {
+      std::lock_guard<std::mutex> lock(error_mu_);
+      if (error_.ok()) error_ = st;
+    }
+    Halt();
+  }
+
+  Status status() const {
+    std::lock_guard<std::mutex> lock(error_mu_);
+    return error_;
+  }
+  bool halted() const { return halted_.load(std::memory_order_acquire); }
+
+  // For stages.
+  const Sequence* cursor() const { return &cursor_; }
+  WaitStrategy* wait() { return &wait_; }
+  const std::atomic<bool>* halted_flag() const { return &halted_; }
+
+ private:
+  std::vector<T> slots_;
+  const size_t mask_;
+  WaitStrategy wait_;
+  Sequence cursor_;                      // last published, written by the producer
+  std::vector<const Sequence*> gating_;  // constant after SetGating
+  SeqNo next_ = 0;                       // producer-only
+  SeqNo cached_gating_ = kInitialSequence;  // producer-only
+  std::atomic<bool> halted_{false};
+  mutable std::mutex error_mu_;
+  Status error_;  // guarded by error_mu_
+};
+
+// A serial stage: one thread handles every slot in order, in batches of
+// whatever is available (the handler learns where a batch ends).
+template <typename T>
+class BatchStage : public StageBase {
+ public:
+  // handler(slot, seq, end_of_batch)
+  using Handler = std::function<Status(T&, SeqNo, bool)>;
+
+  BatchStage(Ring<T>* ring, std::vector<const StageBase*> upstream, Handler handler)
+      : ring_(ring), barrier_(MakeBarrier(ring, upstream)), handler_(std::move(handler)) {}
+  ~BatchStage() override { Stop(); }
+  BatchStage(const BatchStage&) = delete;
+  BatchStage& operator=(const BatchStage&) = delete;
+
+  void Start() {
+    thread_ = std::thread([this] { Run(); });
+  }
+  // Returns once the thread ended; the ring must be halted first.
+  void Stop() {
+    if (thread_.joinable()) thread_.join();
+  }
+
+  std::vector<const Sequence*> sequences() const override { return {&sequence_}; }
+  SeqNo processed() const { return sequence_.Get(); }
+
+ private:
+  void Run() {
+    SeqNo next = sequence_.Get() + 1;
+    for (;;) {
+      SeqNo avail = barrier_.WaitFor(next);
+      if (avail < next) return;  // halted
+      for (SeqNo s = next; s <= avail; ++s) {
+        Status st = handler_((*ring_)[s], s, s == avail);
+        if (!st.ok()) {
+          sequence_.Set(s - 1);
+          ring_->Fail(st);
+          return;
+        }
+      }
+      sequence_.Set(avail);
+      ring_->wait()->Signal();
+      next = avail + 1;
+    }
+  }
+
+  Ring<T>* ring_;
+  SequenceBarrier barrier_;
+  Handler handler_;
+  Sequence sequence_;
+  std::thread thread_;
+
+ public:
+  static SequenceBarrier MakeBarrier(Ring<T>* ring, const std::vector<const StageBase*>& up) {
+    std::vector<const Sequence*> seqs;
+    for (const StageBase* st : up)
+      for (const Sequence* s : st->sequences()) seqs.push_back(s);
+    return SequenceBarrier(ring->cursor(), std::move(seqs), ring->wait(), ring->halted_flag());
+  }
+};
+
+// A pool of workers: each slot is handled by exactly one of them, in no
+// particular order; downstream stages wait for all of them (so they see the
+// slots in sequence order again). Workers claim up to `claim_batch` slots
+// at a time from a shared counter.
+template <typename T>
+class WorkerPool : public StageBase {
+ public:
+  // handler(slot, seq, worker index)
+  using Handler = std::function<Status(T&, SeqNo, int)>;
+
+  WorkerPool(Ring<T>* ring, std::vector<const StageBase*> upstream, int workers, Handler handler,
+             int claim_batch = 64)
+      : ring_(ring),
+        barrier_(BatchStage<T>::MakeBarrier(ring, upstream)),
+        handler_(std::move(handler)),
+        claim_batch_(std::max(1, std::min<int>(claim_batch, static_cast<int>(ring->size() / 2)))),
+        sequences_(std::make_unique<Sequence[]>(workers)),
+        workers_(workers) {}
+  ~WorkerPool() override { Stop(); }
+  WorkerPool(const WorkerPool&) = delete;
+  WorkerPool& operator=(const WorkerPool&) = delete;
+
+  void Start() {
+    for (int i = 0; i < workers_; ++i) threads_.emplace_back([this, i] { Run(i); });
+  }
+  void Stop() {
+    for (auto& t : threads_)
+      if (t.joinable()) t.join();
+    threads_.clear();
+  }
+
+  std::vector<const Sequence*> sequences() const override {
+    std::vector<const Sequence*> v;
+    for (int i = 0; i < workers_; ++i) v.push_back(&sequences_[i]);
+    return v;
+  }
+
+ private:
+  void Run(int index) {
+    Sequence& mine = sequences_[index];
+    for (;;) {
+      // Claim [first, last]. Our sequence then says "nothing below first is
+      // ours": downstream may pass whatever other workers finished, so an
+      // idle worker never holds the ring back (or the producer deadlocks).
+      SeqNo first = claimed_.fetch_add(claim_batch_, std::memory_order_acq_rel) + 1;
+      SeqNo last = first + claim_batch_ - 1;
+      mine.Set(first - 1);
+      ring_->wait()->Signal();
+      for (SeqNo s = first; s <= last;) {
+        SeqNo avail = barrier_.WaitFor(s);
+        if (avail < s) return;  // halted
+        SeqNo end = std::min(avail, last);
+        for (; s <= end; ++s) {
+          Status st = handler_((*ring_)[s], s, index);
+          if (!st.ok()) {
+            ring_->Fail(st);
+            return;
+          }
+        }
+        mine.Set(end);
+        ring_->wait()->Signal();
+      }
+    }
+  }
+
+  Ring<T>* ring_;
+  SequenceBarrier barrier_;
+  Handler handler_;
+  const int claim_batch_;
+  alignas(64) std::atomic<SeqNo> claimed_{kInitialSequence};  // highest claimed slot
+  std::unique_ptr<Sequence[]> sequences_;
+  const int workers_;
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace sluice::ring
