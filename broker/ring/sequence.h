@@ -83,8 +83,14 @@ class WaitStrategy {
           }
           break;
         case WaitKind::kBlocking:
-          if (++spins < 64) {
+          // Spin, then yield, before sleeping: most waits are short, and a
+          // sleep costs a wake-up syscall on the publisher's side.
+          if (++spins < 256) {
             Pause();
+            break;
+          }
+          if (spins < 512) {
+            std::this_thread::yield();
             break;
           }
           {
