@@ -106,13 +106,64 @@ class Decoder::SeqSink : public RowSink {
 
 Decoder::Decoder(DecoderOptions options) : options_(options), fd_(FormatDescription::Default()) {}
 
-Status Decoder::Decode(const RawEvent& event, DecoderSink* sink) {
-  return DecodeEvent(event.bytes, event.file, event.pos, event.pos + event.bytes.size(),
-                     /*inner=*/false, sink);
+Status Decoder::Plan(const RawEvent& event, EventPlan* plan) {
+  plan->Clear();
+  plan->file.assign(event.file);
+  return DecodeEvent(event.bytes, event.pos, event.pos + event.bytes.size(), /*inner=*/false,
+                     plan);
 }
 
-Status Decoder::DecodeEvent(std::string_view bytes, std::string_view file, uint64_t pos,
-                            uint64_t end_pos, bool inner, DecoderSink* sink) {
+Status Decoder::Decode(const RawEvent& event, DecoderSink* sink) {
+  SLUICE_RETURN_IF_ERROR(Plan(event, &plan_));
+  return Execute(plan_, sink);
+}
+
+Status Decoder::Execute(const EventPlan& plan, DecoderSink* sink) {
+  for (const auto& w : plan.warnings) sink->OnWarning(w);
+  for (size_t i = 0; i < plan.size; ++i) {
+    const EventPlan::Action& a = plan.actions[i];
+    switch (a.kind) {
+      case EventPlan::Action::kRows: {
+        uint64_t& count = stats_.table_rows[a.table->db + "." + a.table->table];
+        SeqSink seq(this, sink, &count);
+        SLUICE_RETURN_IF_ERROR(DecodeAction(a, plan.file, options_.column_names, &scratch_, &seq)
+                                   .WithContext(At(plan.file, a.pos)));
+        break;
+      }
+      case EventPlan::Action::kDdl: {
+        proto::ChangeRecord* rec = &scratch_;
+        rec->CopyFrom(plan.ddls[a.ddl]);
+        rec->mutable_txn()->set_seq(seq_++);
+        rec->mutable_txn()->set_last(false);
+        SLUICE_RETURN_IF_ERROR(sink->OnDdl(rec));
+        break;
+      }
+      case EventPlan::Action::kEnd: {
+        TxnEnd end = a.end;
+        end.records = seq_;
+        seq_ = 0;
+        SLUICE_RETURN_IF_ERROR(sink->OnTxnEnd(end));
+        break;
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+Status DecodeAction(const EventPlan::Action& a, std::string_view file, bool column_names,
+                    proto::ChangeRecord* scratch, RowSink* sink) {
+  RowsContext ctx;
+  ctx.timestamp = a.timestamp;
+  ctx.file = file;
+  ctx.end_pos = a.end_pos;
+  ctx.gtid = a.gtid;
+  ctx.column_names = column_names;
+  return DecodeRows(*a.table, a.rows, ctx, scratch, sink);
+}
+
+Status Decoder::DecodeEvent(std::string_view bytes, uint64_t pos, uint64_t end_pos, bool inner,
+                            EventPlan* plan) {
+  const std::string& file = plan->file;
   auto fail = [&](const Status& st) { return st.WithContext(At(file, pos)); };
   Result<EventHeader> hr = ParseHeader(bytes);
   if (!hr.ok()) return fail(hr.status());
@@ -142,23 +193,23 @@ Status Decoder::DecodeEvent(std::string_view bytes, std::string_view file, uint6
   Status st;
   switch (type) {
     case EventType::kQuery:
-      st = OnQuery(h, data, file, end_pos, sink);
+      st = OnQuery(h, data, end_pos, plan);
       break;
     case EventType::kTableMap:
-      st = OnTableMap(data);
+      st = OnTableMap(data, plan);
       break;
     case EventType::kWriteRowsV0: case EventType::kUpdateRowsV0: case EventType::kDeleteRowsV0:
     case EventType::kWriteRowsV1: case EventType::kUpdateRowsV1: case EventType::kDeleteRowsV1:
     case EventType::kWriteRowsV2: case EventType::kUpdateRowsV2: case EventType::kDeleteRowsV2:
     case EventType::kPartialUpdateRows:
-      st = OnRows(h, data, file, end_pos, sink);
+      st = OnRows(h, data, pos, end_pos, plan);
       break;
     case EventType::kXid:
       if (data.size() < 8) st = Status::Corruption("XID event truncated");
-      else st = EndTxn(h, file, end_pos, sink);
+      else EndTxn(h, end_pos, plan);
       break;
     case EventType::kXaPrepare:
-      st = EndTxn(h, file, end_pos, sink);
+      EndTxn(h, end_pos, plan);
       break;
     case EventType::kGtid:
     case EventType::kAnonymousGtid: {
@@ -180,7 +231,7 @@ Status Decoder::DecodeEvent(std::string_view bytes, std::string_view file, uint6
       BeginTxn();
       if (!tagged_gtid_warned_) {
         tagged_gtid_warned_ = true;
-        sink->OnWarning("tagged GTID events (MySQL 8.4 gtid_next with a tag) are not decoded; "
+        plan->warnings.push_back("tagged GTID events (MySQL 8.4 gtid_next with a tag) are not decoded; "
                         "their transactions carry no \"gtid\"");
       }
       break;
@@ -203,7 +254,7 @@ Status Decoder::DecodeEvent(std::string_view bytes, std::string_view file, uint6
     }
     case EventType::kTransactionPayload:
       if (inner) st = Status::Corruption("TRANSACTION_PAYLOAD nested in another");
-      else st = OnPayload(data, file, pos, end_pos, sink);
+      else st = OnPayload(data, pos, end_pos, plan);
       break;
     case EventType::kIncident: {
       ByteReader r(data);
@@ -214,7 +265,7 @@ Status Decoder::DecodeEvent(std::string_view bytes, std::string_view file, uint6
         st = Status::Corruption("INCIDENT event truncated");
         break;
       }
-      sink->OnWarning("INCIDENT event " + std::to_string(kind) + " at " + At(file, pos) +
+      plan->warnings.push_back("INCIDENT event " + std::to_string(kind) + " at " + At(file, pos) +
                       ": the source reports lost changes: " + std::string(msg));
       break;
     }
@@ -250,7 +301,7 @@ Status Decoder::DecodeEvent(std::string_view bytes, std::string_view file, uint6
       break;  // nothing in them changes a row; the sources read ROTATE themselves
     default:
       if (!(h.flags & kFlagIgnorable)) {
-        sink->OnWarning("unknown event type " + std::to_string(h.type) + " (" +
+        plan->warnings.push_back("unknown event type " + std::to_string(h.type) + " (" +
                         std::to_string(bytes.size()) + " bytes) at " + At(file, pos) + " skipped");
       }
       break;
@@ -262,24 +313,22 @@ void Decoder::BeginTxn() {
   gtid_.clear();
   in_txn_ = false;
   standalone_ = false;
-  seq_ = 0;
 }
 
-Status Decoder::EndTxn(const EventHeader& h, std::string_view file, uint64_t end_pos,
-                       DecoderSink* sink) {
-  TxnEnd end;
-  end.file.assign(file);
+void Decoder::EndTxn(const EventHeader& h, uint64_t end_pos, EventPlan* plan) {
+  TxnEnd& end = plan->Add(EventPlan::Action::kEnd).end;
+  end.file = plan->file;
   end.pos = end_pos;
   end.gtid = gtid_;
   end.timestamp = h.timestamp;
-  end.records = seq_;
+  end.records = 0;
   ++stats_.transactions;
   BeginTxn();
-  return sink->OnTxnEnd(end);
 }
 
-Status Decoder::OnQuery(const EventHeader& h, std::string_view data, std::string_view file,
-                        uint64_t end_pos, DecoderSink* sink) {
+Status Decoder::OnQuery(const EventHeader& h, std::string_view data, uint64_t end_pos,
+                        EventPlan* plan) {
+  const std::string& file = plan->file;
   uint8_t phl = fd_.PostHeaderLength(static_cast<uint8_t>(EventType::kQuery));
   if (phl < 13) phl = 13;
   ByteReader r(data);
@@ -298,23 +347,25 @@ Status Decoder::OnQuery(const EventHeader& h, std::string_view data, std::string
   }
   if (StartsWithWord(sql, "COMMIT") ||
       (StartsWithWord(sql, "ROLLBACK") && sql.find(" TO ") == std::string_view::npos)) {
-    return EndTxn(h, file, end_pos, sink);
+    EndTxn(h, end_pos, plan);
+    return Status::Ok();
   }
   if (StartsWithWord(sql, "XA") || StartsWithWord(sql, "SAVEPOINT") ||
       StartsWithWord(sql, "ROLLBACK") || StartsWithWord(sql, "RELEASE") || sql.starts_with("#")) {
     return Status::Ok();  // XA END/PREPARE/COMMIT, savepoints, comments: no row changes
   }
   if (IsDmlStatement(sql)) {
-    sink->OnWarning("statement-based DML at " + At(file, end_pos) +
+    plan->warnings.push_back("statement-based DML at " + At(file, end_pos) +
                     " is not captured (set binlog_format=ROW on the source): " +
                     std::string(sql.substr(0, 120)));
-    if (!in_txn_) return EndTxn(h, file, end_pos, sink);
+    if (!in_txn_) EndTxn(h, end_pos, plan);
     return Status::Ok();
   }
   // DDL: the schema may have changed under the cached table maps.
   tables_.clear();
   if (options_.schema != nullptr) options_.schema->Invalidate();
-  proto::ChangeRecord* rec = &scratch_;
+  proto::ChangeRecord* rec = &plan->AddDdl();
+  plan->Add(EventPlan::Action::kDdl).ddl = plan->ddl_count - 1;
   rec->Clear();
   rec->set_format_version(proto::RECORD_FORMAT_V1);
   rec->set_op(proto::OP_DDL);
@@ -325,13 +376,11 @@ Status Decoder::OnQuery(const EventHeader& h, std::string_view data, std::string
   rec->mutable_pos()->mutable_file()->assign(file);
   rec->mutable_pos()->set_pos(end_pos);
   rec->set_gtid(gtid_);
-  rec->mutable_txn()->set_seq(seq_++);
-  SLUICE_RETURN_IF_ERROR(sink->OnDdl(rec));
-  if (!in_txn_) return EndTxn(h, file, end_pos, sink);
+  if (!in_txn_) EndTxn(h, end_pos, plan);
   return Status::Ok();
 }
 
-Status Decoder::OnTableMap(std::string_view data) {
+Status Decoder::OnTableMap(std::string_view data, EventPlan* plan) {
   ByteReader r(data);
   uint64_t id;
   uint8_t phl = fd_.PostHeaderLength(static_cast<uint8_t>(EventType::kTableMap));
@@ -342,10 +391,10 @@ Status Decoder::OnTableMap(std::string_view data) {
   if (!map->has_full_metadata && options_.schema != nullptr && options_.column_names) {
     Result<TableSchema> schema = options_.schema->Lookup(map->db, map->table);
     if (!schema.ok()) {
-      warnings_.push_back("no column names for " + map->db + "." + map->table + ": " +
+      plan->warnings.push_back("no column names for " + map->db + "." + map->table + ": " +
                           schema.status().ToString());
     } else if (!map->ApplySchema(*schema)) {
-      warnings_.push_back("the schema of " + map->db + "." + map->table + " has " +
+      plan->warnings.push_back("the schema of " + map->db + "." + map->table + " has " +
                           std::to_string(schema->names.size()) + " columns, its table map " +
                           std::to_string(map->columns.size()) +
                           ": the table changed since; its columns are keyed by position");
@@ -357,34 +406,29 @@ Status Decoder::OnTableMap(std::string_view data) {
   return Status::Ok();
 }
 
-Status Decoder::OnRows(const EventHeader& h, std::string_view data, std::string_view file,
-                       uint64_t end_pos, DecoderSink* sink) {
-  for (auto& w : warnings_) sink->OnWarning(w);
-  warnings_.clear();
+Status Decoder::OnRows(const EventHeader& h, std::string_view data, uint64_t pos,
+                       uint64_t end_pos, EventPlan* plan) {
   SLUICE_ASSIGN_OR_RETURN(RowsEventHeader rows, ParseRowsHeader(h.type, data, fd_));
   auto it = tables_.find(rows.table_id);
   if (it == tables_.end()) {
     return Status::Corruption("rows event for table id " + std::to_string(rows.table_id) +
                               " without a TABLE_MAP before it");
   }
-  const TableMap& table = *it->second.map;
-  RowsContext ctx;
-  ctx.timestamp = h.timestamp;
-  ctx.file = file;
-  ctx.end_pos = end_pos;
-  ctx.gtid = gtid_;
-  ctx.column_names = options_.column_names;
-  uint64_t& count = stats_.table_rows[table.db + "." + table.table];
-  SeqSink seq(this, sink, &count);
-  SLUICE_RETURN_IF_ERROR(DecodeRows(table, rows, ctx, &scratch_, &seq));
+  EventPlan::Action& a = plan->Add(EventPlan::Action::kRows);
+  a.table = it->second.map;
+  a.rows = rows;
+  a.timestamp = h.timestamp;
+  a.pos = pos;
+  a.end_pos = end_pos;
+  a.gtid = gtid_;
   if (!in_txn_ && !standalone_ && (rows.flags & kRowsFlagStmtEnd)) {
-    return EndTxn(h, file, end_pos, sink);  // rows outside BEGIN: the statement is the unit
+    EndTxn(h, end_pos, plan);  // rows outside BEGIN: the statement is the unit
   }
   return Status::Ok();
 }
 
-Status Decoder::OnPayload(std::string_view data, std::string_view file, uint64_t pos,
-                          uint64_t end_pos, DecoderSink* sink) {
+Status Decoder::OnPayload(std::string_view data, uint64_t pos, uint64_t end_pos,
+                          EventPlan* plan) {
   // Header fields: { type (packed), length (packed), value } until type 0,
   // then the payload (MySQL libbinlogevents Transaction_payload_event).
   ByteReader r(data);
@@ -419,21 +463,22 @@ Status Decoder::OnPayload(std::string_view data, std::string_view file, uint64_t
     if (frame != ZSTD_CONTENTSIZE_UNKNOWN && frame != uncompressed) {
       return Status::Corruption("TRANSACTION_PAYLOAD sizes disagree");
     }
-    payload_buf_.resize(uncompressed);
-    size_t n = ZSTD_decompress(payload_buf_.data(), payload_buf_.size(), payload.data(),
+    plan->payload.resize(uncompressed);
+    size_t n = ZSTD_decompress(plan->payload.data(), plan->payload.size(), payload.data(),
                                payload.size());
     if (ZSTD_isError(n) || n != uncompressed) {
       return Status::Corruption(std::string("TRANSACTION_PAYLOAD does not decompress: ") +
                                 (ZSTD_isError(n) ? ZSTD_getErrorName(n) : "short output"));
     }
-    events = payload_buf_;
+    events = plan->payload;
   } else if (compression == 255) {  // NONE
     events = payload;
   } else {
     return Status::Corruption("TRANSACTION_PAYLOAD compression type " +
                               std::to_string(compression) + " is unknown");
   }
-  // Inner events cannot be payloads themselves, so payload_buf_ stays put.
+  // Inner events cannot be payloads themselves, so plan->payload stays put
+  // (rows actions point into it).
   std::string_view rest = events;
   while (!rest.empty()) {
     SLUICE_ASSIGN_OR_RETURN(EventHeader h, ParseHeader(rest));
@@ -441,7 +486,7 @@ Status Decoder::OnPayload(std::string_view data, std::string_view file, uint64_t
       return Status::Corruption("event inside TRANSACTION_PAYLOAD runs past its end");
     }
     SLUICE_RETURN_IF_ERROR(
-        DecodeEvent(rest.substr(0, h.event_size), file, pos, end_pos, /*inner=*/true, sink));
+        DecodeEvent(rest.substr(0, h.event_size), pos, end_pos, /*inner=*/true, plan));
     rest.remove_prefix(h.event_size);
   }
   return Status::Ok();

@@ -68,6 +68,52 @@ class DecoderSink : public RowSink {
   virtual void OnWarning(const std::string& message) = 0;
 };
 
+// What the serial stage learned of one event, in the order it happened:
+// rows to decode (by the parse ring's workers, with DecodeRows), DDL
+// records, and transaction ends. Owned by a ring slot and reused: clearing
+// keeps every buffer.
+struct EventPlan {
+  struct Action {
+    enum Kind { kRows, kDdl, kEnd } kind = kRows;
+    std::shared_ptr<const TableMap> table;  // kRows
+    RowsEventHeader rows;                   // kRows: views into the event or `payload`
+    uint32_t timestamp = 0;                 // kRows
+    uint64_t pos = 0;                       // kRows: where the event starts (for errors)
+    uint64_t end_pos = 0;                   // kRows
+    std::string gtid;                       // kRows
+    size_t ddl = 0;                         // kDdl: index into ddls
+    TxnEnd end;                             // kEnd (records is left 0: the executor counts)
+  };
+  std::string file;                         // the event's binlog file
+  std::vector<Action> actions;              // the first `size` are this event's
+  size_t size = 0;
+  std::vector<proto::ChangeRecord> ddls;    // the first `ddl_count` are this event's
+  size_t ddl_count = 0;
+  std::vector<std::string> warnings;
+  std::string payload;                      // a decompressed TRANSACTION_PAYLOAD
+
+  void Clear() {
+    size = 0;
+    ddl_count = 0;
+    warnings.clear();
+  }
+  Action& Add(Action::Kind kind) {
+    if (size == actions.size()) actions.emplace_back();
+    Action& a = actions[size++];
+    a.kind = kind;
+    return a;
+  }
+  proto::ChangeRecord& AddDdl() {
+    if (ddl_count == ddls.size()) ddls.emplace_back();
+    return ddls[ddl_count++];
+  }
+};
+
+// Decodes the rows of a kRows action into records (txn is left to the
+// caller). Pure: the parse ring's workers call it concurrently.
+Status DecodeAction(const EventPlan::Action& action, std::string_view file, bool column_names,
+                    proto::ChangeRecord* scratch, RowSink* sink);
+
 struct DecoderOptions {
   bool column_names = true;           // false: key every column "@N"
   SchemaResolver* schema = nullptr;   // not owned; may be null
@@ -87,26 +133,30 @@ class Decoder {
   Decoder(const Decoder&) = delete;
   Decoder& operator=(const Decoder&) = delete;
 
-  // Decodes one whole event and reports what it produced to sink. An error
-  // names the file and offset of the event; the decoder must not be fed
-  // again after one (the caller restarts from the last TxnEnd).
+  // The serial stage: reads one whole event, keeps the stream's state, and
+  // says in *plan what the event produced. `event.bytes` must stay valid
+  // while the plan is used (rows actions point into it). An error names the
+  // file and offset of the event; the decoder must not be fed again after
+  // one (the caller restarts from the last transaction end).
+  Status Plan(const RawEvent& event, EventPlan* plan);
+
+  // Plan() and then every action at once, in order, to sink (one thread).
   Status Decode(const RawEvent& event, DecoderSink* sink);
 
   const DecoderStats& stats() const { return stats_; }
   bool in_transaction() const { return in_txn_; }
 
  private:
-  Status DecodeEvent(std::string_view bytes, std::string_view file, uint64_t pos,
-                     uint64_t end_pos, bool inner, DecoderSink* sink);
-  Status OnQuery(const EventHeader& h, std::string_view data, std::string_view file,
-                 uint64_t end_pos, DecoderSink* sink);
-  Status OnTableMap(std::string_view data);
-  Status OnRows(const EventHeader& h, std::string_view data, std::string_view file,
-                uint64_t end_pos, DecoderSink* sink);
-  Status OnPayload(std::string_view data, std::string_view file, uint64_t pos, uint64_t end_pos,
-                   DecoderSink* sink);
-  Status EndTxn(const EventHeader& h, std::string_view file, uint64_t end_pos, DecoderSink* sink);
+  Status DecodeEvent(std::string_view bytes, uint64_t pos, uint64_t end_pos, bool inner,
+                     EventPlan* plan);
+  Status OnQuery(const EventHeader& h, std::string_view data, uint64_t end_pos, EventPlan* plan);
+  Status OnTableMap(std::string_view data, EventPlan* plan);
+  Status OnRows(const EventHeader& h, std::string_view data, uint64_t pos, uint64_t end_pos,
+                EventPlan* plan);
+  Status OnPayload(std::string_view data, uint64_t pos, uint64_t end_pos, EventPlan* plan);
+  void EndTxn(const EventHeader& h, uint64_t end_pos, EventPlan* plan);
   void BeginTxn();
+  Status Execute(const EventPlan& plan, DecoderSink* sink);
 
   const DecoderOptions options_;
   FormatDescription fd_;
@@ -121,11 +171,12 @@ class Decoder {
   std::string gtid_;            // GTID of the current transaction
   bool in_txn_ = false;         // inside BEGIN ... COMMIT
   bool standalone_ = false;     // MariaDB GTID flagged standalone: one statement
-  uint32_t seq_ = 0;            // records so far in the transaction
-  std::string payload_buf_;     // decompressed TRANSACTION_PAYLOAD
-  proto::ChangeRecord scratch_; // reused for every row
-  std::vector<std::string> warnings_;  // from table maps, reported with their rows
   bool tagged_gtid_warned_ = false;
+  // Decode()'s own: the plan it executes, the record reused for every row,
+  // and the number of records so far in the open transaction.
+  EventPlan plan_;
+  proto::ChangeRecord scratch_;
+  uint32_t seq_ = 0;
   DecoderStats stats_;
 
   class SeqSink;
