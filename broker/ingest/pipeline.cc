@@ -1,0 +1,329 @@
+#include "broker/ingest/pipeline.h"
+
+#include <chrono>
+#include <unordered_map>
+
+#include "broker/ingest/gtid_state.h"
+#include "broker/ring/ring.h"
+
+namespace sluice::ingest {
+namespace {
+
+// The record's txn field (proto/record.proto ChangeRecord.txn = 11, a
+// TxnInfo{seq = 1, last = 2}), appended to a record serialized without it.
+void AppendTxnField(uint32_t seq, bool last, std::string* rec) {
+  char body[16];
+  size_t n = 0;
+  if (seq != 0) {
+    body[n++] = 0x08;  // field 1, varint
+    for (uint32_t v = seq; ; v >>= 7) {
+      if (v < 0x80) {
+        body[n++] = static_cast<char>(v);
+        break;
+      }
+      body[n++] = static_cast<char>((v & 0x7f) | 0x80);
+    }
+  }
+  if (last) {
+    body[n++] = 0x10;  // field 2, varint
+    body[n++] = 1;
+  }
+  rec->push_back(static_cast<char>((11 << 3) | 2));  // field 11, length-delimited
+  rec->push_back(static_cast<char>(n));
+  rec->append(body, n);
+}
+
+}  // namespace
+
+struct Pipeline::Slot {
+  // Filled by the fetch thread.
+  std::string bytes;
+  std::string file;
+  uint64_t pos = 0;
+  // Stage 1.
+  binlog::EventPlan plan;
+  std::vector<uint8_t> skip;  // per action: filtered out
+  // Stage 2: serialized records of every kept rows/DDL action, in order,
+  // and how many each action produced.
+  std::vector<std::string> out;
+  size_t out_n = 0;
+  std::vector<uint32_t> counts;
+  proto::ChangeRecord scratch;
+};
+
+class Pipeline::Impl {
+ public:
+  Impl(const IngestOptions& o, CommitLog* log, IngestStats* stats)
+      : options_(o), log_(log), stats_(stats), decoder_(MakeDecoderOptions(o)) {}
+
+  Status Init() {
+    for (const auto& re : options_.include) include_.emplace_back(re, std::regex::optimize);
+    for (const auto& re : options_.exclude) exclude_.emplace_back(re, std::regex::optimize);
+    SLUICE_ASSIGN_OR_RETURN(gtid_, GtidState::Parse(log_->Checkpoint().gtid_set()));
+    return Status::Ok();
+  }
+
+  Status Run(binlog::BinlogSource* source, const std::atomic<bool>* stop);
+
+ private:
+  static binlog::DecoderOptions MakeDecoderOptions(const IngestOptions& o) {
+    binlog::DecoderOptions d;
+    d.column_names = o.column_names;
+    d.schema = o.schema;
+    return d;
+  }
+
+  bool Wanted(const std::string& db, const std::string& table) {
+    if (include_.empty() && exclude_.empty()) return true;
+    std::string name = db + "." + table;
+    auto it = filter_cache_.find(name);
+    if (it != filter_cache_.end()) return it->second;
+    bool want = include_.empty();
+    for (const auto& re : include_) want = want || std::regex_match(name, re);
+    for (const auto& re : exclude_) want = want && !std::regex_match(name, re);
+    if (filter_cache_.size() > 100000) filter_cache_.clear();
+    filter_cache_[name] = want;
+    return want;
+  }
+
+  Status Stage1(Slot& s);
+  Status Stage2(Slot& s, int worker, int64_t seq);
+  Status Stage3(Slot& s);
+  void Take(std::string* rec);
+  Status FlushChunk();
+  Status Commit(const binlog::TxnEnd& end);
+
+  const IngestOptions options_;
+  CommitLog* const log_;
+  IngestStats* const stats_;
+
+  // Stage 1.
+  binlog::Decoder decoder_;
+  std::vector<std::regex> include_, exclude_;
+  std::unordered_map<std::string, bool> filter_cache_;
+
+  // Stage 3: the open transaction.
+  std::vector<std::string> txn_;  // finished records; the first txn_n_ are live
+  size_t txn_n_ = 0;
+  std::string pending_;           // the newest record: last or not is not known yet
+  bool has_pending_ = false;
+  uint32_t seq_ = 0;
+  bool chunked_ = false;          // chunks of the open transaction are in the log
+  uint64_t open_ts_ = 0;
+  GtidState gtid_;
+  std::vector<std::string_view> views_;
+  proto::SourceCheckpoint checkpoint_;
+};
+
+Status Pipeline::Impl::Stage1(Slot& s) {
+  binlog::RawEvent ev{s.bytes, s.file, s.pos};
+  SLUICE_RETURN_IF_ERROR(decoder_.Plan(ev, &s.plan));
+  s.skip.assign(s.plan.size, 0);
+  for (size_t i = 0; i < s.plan.size; ++i) {
+    const auto& a = s.plan.actions[i];
+    if (a.kind == binlog::EventPlan::Action::kRows) {
+      s.skip[i] = !Wanted(a.table->db, a.table->table);
+    } else if (a.kind == binlog::EventPlan::Action::kDdl) {
+      const proto::ChangeRecord& d = s.plan.ddls[a.ddl];
+      s.skip[i] = !Wanted(d.db(), d.table());
+    }
+  }
+  return Status::Ok();
+}
+
+// Serializes each record into the slot's reused strings.
+class SerializeSink : public binlog::RowSink {
+ public:
+  explicit SerializeSink(std::vector<std::string>* out, size_t* n) : out_(out), n_(n) {}
+  Status OnRow(proto::ChangeRecord* rec) override {
+    if (*n_ == out_->size()) out_->emplace_back();
+    std::string& dst = (*out_)[(*n_)++];
+    dst.clear();
+    if (!rec->AppendToString(&dst)) return Status::Internal("a record does not serialize");
+    return Status::Ok();
+  }
+
+ private:
+  std::vector<std::string>* out_;
+  size_t* n_;
+};
+
+Status Pipeline::Impl::Stage2(Slot& s, int worker, int64_t seq) {
+  if (options_.worker_hook) options_.worker_hook(worker, seq);
+  s.out_n = 0;
+  s.counts.assign(s.plan.size, 0);
+  SerializeSink sink(&s.out, &s.out_n);
+  for (size_t i = 0; i < s.plan.size; ++i) {
+    if (s.skip[i]) continue;
+    const auto& a = s.plan.actions[i];
+    size_t before = s.out_n;
+    if (a.kind == binlog::EventPlan::Action::kRows) {
+      Status st = binlog::DecodeAction(a, s.plan.file, options_.column_names, &s.scratch, &sink);
+      if (!st.ok()) return st.WithContext(s.plan.file + " at " + std::to_string(a.pos));
+    } else if (a.kind == binlog::EventPlan::Action::kDdl) {
+      SLUICE_RETURN_IF_ERROR(sink.OnRow(&s.plan.ddls[a.ddl]));
+    }
+    s.counts[i] = static_cast<uint32_t>(s.out_n - before);
+  }
+  return Status::Ok();
+}
+
+// Moves a finished record of the open transaction into txn_ (by swapping
+// strings: the slot gets an old buffer back, nothing is copied).
+void Pipeline::Impl::Take(std::string* rec) {
+  if (has_pending_) {
+    AppendTxnField(seq_++, false, &pending_);
+    if (txn_n_ == txn_.size()) txn_.emplace_back();
+    txn_[txn_n_++].swap(pending_);
+  }
+  pending_.swap(*rec);
+  has_pending_ = true;
+}
+
+Status Pipeline::Impl::FlushChunk() {
+  views_.assign(txn_.begin(), txn_.begin() + static_cast<ptrdiff_t>(txn_n_));
+  SLUICE_RETURN_IF_ERROR(log_->AppendChunk(views_, open_ts_).status());
+  chunked_ = true;
+  txn_n_ = 0;
+  stats_->chunks.fetch_add(1, std::memory_order_relaxed);
+  return Status::Ok();
+}
+
+Status Pipeline::Impl::Commit(const binlog::TxnEnd& end) {
+  if (has_pending_) {
+    AppendTxnField(seq_++, true, &pending_);
+    if (txn_n_ == txn_.size()) txn_.emplace_back();
+    txn_[txn_n_++].swap(pending_);
+    has_pending_ = false;
+  }
+  SLUICE_RETURN_IF_ERROR(gtid_.Add(end.gtid));
+  checkpoint_.set_file(end.file);
+  checkpoint_.set_pos(end.pos);
+  checkpoint_.set_gtid_set(gtid_.ToString());
+  checkpoint_.set_ts(end.timestamp);
+  views_.assign(txn_.begin(), txn_.begin() + static_cast<ptrdiff_t>(txn_n_));
+  auto start = std::chrono::steady_clock::now();
+  SLUICE_RETURN_IF_ERROR(log_->CommitTransaction(views_, checkpoint_).status());
+  stats_->commit_ns_total.fetch_add(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start)
+          .count(),
+      std::memory_order_relaxed);
+  stats_->records_committed.fetch_add(seq_, std::memory_order_relaxed);
+  stats_->transactions.fetch_add(1, std::memory_order_relaxed);
+  stats_->last_event_ts.store(end.timestamp, std::memory_order_relaxed);
+  txn_n_ = 0;
+  seq_ = 0;
+  chunked_ = false;
+  return Status::Ok();
+}
+
+Status Pipeline::Impl::Stage3(Slot& s) {
+  size_t r = 0;  // next record of the slot
+  for (size_t i = 0; i < s.plan.size; ++i) {
+    const auto& a = s.plan.actions[i];
+    if (a.kind == binlog::EventPlan::Action::kEnd) {
+      SLUICE_RETURN_IF_ERROR(Commit(a.end));
+      continue;
+    }
+    if (s.skip[i]) continue;
+    if (seq_ == 0 && !has_pending_) open_ts_ = a.kind == binlog::EventPlan::Action::kRows
+                                                   ? a.timestamp
+                                                   : s.plan.ddls[a.ddl].ts();
+    for (uint32_t k = 0; k < s.counts[i]; ++k) {
+      Take(&s.out[r++]);
+      if (txn_n_ >= options_.chunk_records) SLUICE_RETURN_IF_ERROR(FlushChunk());
+    }
+    if (a.kind == binlog::EventPlan::Action::kRows) {
+      stats_->rows.fetch_add(s.counts[i], std::memory_order_relaxed);
+    }
+  }
+  return Status::Ok();
+}
+
+Status Pipeline::Impl::Run(binlog::BinlogSource* source, const std::atomic<bool>* stop) {
+  ring::Ring<Slot> ring(options_.ring_size, options_.wait);
+  ring::BatchStage<Slot> s1(&ring, {}, [this](Slot& s, ring::SeqNo, bool) { return Stage1(s); });
+  ring::WorkerPool<Slot> s2(
+      &ring, {&s1}, options_.parse_threads,
+      [this](Slot& s, ring::SeqNo seq, int w) { return Stage2(s, w, seq); },
+      /*claim_batch=*/16);
+  ring::BatchStage<Slot> s3(&ring, {&s2}, [this](Slot& s, ring::SeqNo, bool) { return Stage3(s); });
+  ring.SetGating({&s3});
+  s1.Start();
+  s2.Start();
+  s3.Start();
+
+  Status st;
+  while (!stop->load(std::memory_order_acquire)) {
+    binlog::RawEvent ev;
+    st = source->Next(&ev);
+    if (st.code() == Code::kTimedOut) {
+      st = Status::Ok();
+      continue;
+    }
+    if (st.code() == Code::kNotFound) {
+      st = Status::Ok();
+      break;
+    }
+    if (!st.ok()) break;
+    ring::SeqNo seq = ring.Claim();
+    if (seq < 0) break;  // a stage failed; its error is in ring.status()
+    Slot& s = ring[seq];
+    s.bytes.assign(ev.bytes);
+    s.file.assign(ev.file);
+    s.pos = ev.pos;
+    ring.Publish(seq);
+    stats_->events.fetch_add(1, std::memory_order_relaxed);
+    stats_->event_bytes.fetch_add(ev.bytes.size(), std::memory_order_relaxed);
+  }
+  Status ring_status = ring.DrainAndHalt();
+  s3.Stop();
+  s2.Stop();
+  s1.Stop();
+  if (st.ok()) st = ring_status;
+  // A transaction that did not end stays invisible; its chunks go.
+  if (chunked_ || txn_n_ > 0 || has_pending_) {
+    Status d = log_->DiscardOpenTransaction();
+    if (st.ok()) st = d;
+  }
+  return st;
+}
+
+Status IngestOptions::Validate() const {
+  if (ring_size < 2 || (ring_size & (ring_size - 1)) != 0) {
+    return Status::InvalidArgument("ring_size " + std::to_string(ring_size) +
+                                   " must be a power of two >= 2");
+  }
+  if (parse_threads < 1 || parse_threads > 64) {
+    return Status::InvalidArgument("parse_threads " + std::to_string(parse_threads) +
+                                   " must be 1..64");
+  }
+  if (chunk_records < 1) return Status::InvalidArgument("chunk_records must be >= 1");
+  for (const auto* list : {&include, &exclude}) {
+    for (const auto& re : *list) {
+      try {
+        std::regex test(re);
+      } catch (const std::regex_error& e) {
+        return Status::InvalidArgument("filter regex '" + re + "': " + e.what());
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+Result<std::unique_ptr<Pipeline>> Pipeline::Create(const IngestOptions& options, CommitLog* log,
+                                                   IngestStats* stats) {
+  SLUICE_RETURN_IF_ERROR(options.Validate());
+  auto impl = std::make_unique<Impl>(options, log, stats);
+  SLUICE_RETURN_IF_ERROR(impl->Init());
+  return std::unique_ptr<Pipeline>(new Pipeline(std::move(impl)));
+}
+
+Pipeline::Pipeline(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Pipeline::~Pipeline() = default;
+
+Status Pipeline::Run(binlog::BinlogSource* source, const std::atomic<bool>* stop) {
+  return impl_->Run(source, stop);
+}
+
+}  // namespace sluice::ingest

@@ -1,0 +1,101 @@
+// The ingest pipeline of one destination: binlog source -> parse ring ->
+// commit log (Canal's MultiStageCoprocessor shape):
+//
+//   fetch (the caller's thread): source.Next() -> copy the event into a slot
+//   stage 1, serial:  Decoder::Plan: header, CRC, table maps, GTIDs,
+//                     transaction boundaries, DDL; include/exclude filters
+//   stage 2, N workers: DecodeAction + serialize each record (in the slot)
+//   stage 3, serial:  in binlog order: number records within their
+//                     transaction, stream large ones in chunks, commit each
+//                     transaction with its source checkpoint
+//
+// Output is the same, record for record and offset for offset, for any
+// number of workers and any ring size: offsets are assigned by the log in
+// stage 3, which sees slots in sequence order.
+//
+// Records are serialized by the workers without their `txn` field; stage 3
+// appends it (field 11, which protobuf accepts after the others), because
+// only stage 3 knows a record's place in its transaction and whether it is
+// the last one.
+//
+// Memory: the ring (ring_size slots, each holding one event and its
+// records) plus, per open transaction, at most chunk_records records; a
+// larger transaction is appended in chunks above the high watermark and
+// becomes visible when it ends (CommitLog::AppendChunk).
+//
+// Thread safety: Run() on one thread (it becomes the fetch thread); stats()
+// from any thread.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "broker/binlog/binlog_source.h"
+#include "broker/binlog/decoder.h"
+#include "broker/ring/sequence.h"
+#include "storage/commit_log.h"
+
+namespace sluice::ingest {
+
+struct IngestOptions {
+  size_t ring_size = 4096;        // slots; a power of two
+  int parse_threads = 2;          // stage-2 workers
+  ring::WaitKind wait = ring::WaitKind::kBlocking;
+  size_t chunk_records = 10000;   // a transaction beyond this streams in chunks
+  // Regular expressions over "db.table"; empty include = everything. A DDL
+  // whose table is unknown is matched as "db.".
+  std::vector<std::string> include;
+  std::vector<std::string> exclude;
+  bool column_names = true;
+  binlog::SchemaResolver* schema = nullptr;  // not owned; may be null
+  // Tests: called by a worker before it decodes a slot (to inject delays).
+  std::function<void(int worker, int64_t seq)> worker_hook;
+
+  Status Validate() const;
+};
+
+// Counters of a pipeline, readable from any thread (metrics, progress).
+struct IngestStats {
+  std::atomic<uint64_t> events{0};
+  std::atomic<uint64_t> event_bytes{0};
+  std::atomic<uint64_t> rows{0};               // row changes decoded (before filters: after)
+  std::atomic<uint64_t> records_committed{0};
+  std::atomic<uint64_t> transactions{0};
+  std::atomic<uint64_t> chunks{0};
+  std::atomic<uint64_t> last_event_ts{0};      // source time of the last committed txn
+  std::atomic<uint64_t> ring_full_waits{0};    // producer found the ring full
+  std::atomic<uint64_t> commit_ns_total{0};
+};
+
+class Pipeline {
+ public:
+  // `log` must outlive the pipeline. The log's checkpoint is where the
+  // caller opened the source; the GTID state continues from it.
+  static Result<std::unique_ptr<Pipeline>> Create(const IngestOptions& options, CommitLog* log,
+                                                  IngestStats* stats);
+  ~Pipeline();
+  Pipeline(const Pipeline&) = delete;
+  Pipeline& operator=(const Pipeline&) = delete;
+
+  // Feeds events from `source` through the ring until the source ends
+  // (NotFound: Ok), *stop becomes true (Ok, after committing every whole
+  // transaction that was read; a partial one is discarded), or an error in
+  // any stage (returned; the failed event is not marked processed and the
+  // open transaction's chunks are discarded: restart from the log's
+  // checkpoint). One Run() per Pipeline.
+  Status Run(binlog::BinlogSource* source, const std::atomic<bool>* stop);
+
+ private:
+  struct Slot;
+  class Impl;
+  explicit Pipeline(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace sluice::ingest
