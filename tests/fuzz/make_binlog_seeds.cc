@@ -1,0 +1,198 @@
+// Writes the MySQL seeds of tests/fuzz/corpus/binlog_event/ in the input
+// format of binlog_event_fuzz.cc: an options byte, then events as
+// { length (2 bytes LE), bytes }. The events are MySQL 8.0/8.4 events without
+// checksums (the MySQL FDE the target feeds first turns them off), built as
+// tests/broker/binlog/mysql_formats_test.cc builds them, from MySQL's source.
+//
+// The mariadb_* seeds are not written here: they are real events of a
+// MariaDB 10.11.19 binlog (binlog_format=ROW, binlog_row_metadata=FULL) after
+//   CREATE DATABASE fz; CREATE TABLE fz.t (id INT UNSIGNED PRIMARY KEY,
+//   a SMALLINT, s VARCHAR(20), e ENUM('x','y','z'), st SET('p','q'),
+//   d DECIMAL(10,3), ts DATETIME(3), b BLOB, f DOUBLE, bt BIT(5), y YEAR,
+//   c CHAR(4) CHARACTER SET latin1); two INSERTs; an UPDATE and a DELETE in
+//   one transaction; FLUSH BINARY LOGS.
+//
+// Usage: make_binlog_seeds <directory>
+#include <zstd.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <fstream>
+#include <initializer_list>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace {
+
+std::string B(std::initializer_list<int> bytes) {
+  std::string s;
+  for (int b : bytes) s.push_back(static_cast<char>(b));
+  return s;
+}
+
+std::string Le(uint64_t v, int n) {
+  std::string s;
+  for (int i = 0; i < n; ++i) s.push_back(static_cast<char>(v >> (8 * i)));
+  return s;
+}
+
+std::string Packed(uint64_t v) {
+  if (v < 251) return Le(v, 1);
+  if (v < 65536) return "\xfc" + Le(v, 2);
+  if (v < 16777216) return "\xfd" + Le(v, 3);
+  return "\xfe" + Le(v, 8);
+}
+
+std::string Str(std::string_view s) { return Packed(s.size()) + std::string(s); }
+std::string Tlv(int type, std::string_view v) { return Le(type, 1) + Str(v); }
+
+// An event without checksum.
+std::string Ev(int type, std::string_view body, uint16_t flags = 0) {
+  const size_t size = 19 + body.size();
+  return Le(1700000000, 4) + Le(type, 1) + Le(1, 4) + Le(size, 4) + Le(0, 4) + Le(flags, 2) +
+         std::string(body);
+}
+
+const std::string kUuid = B({0x3e, 0x11, 0xfa, 0x47, 0x71, 0xca, 0x11, 0xe1, 0x9e, 0x33, 0xc8,
+                             0x0a, 0xa9, 0x42, 0x95, 0x62});
+
+std::string Gtid(int type, int64_t gno) {
+  return Ev(type, Le(0, 1) + kUuid + Le(static_cast<uint64_t>(gno), 8) + Le(2, 1) + Le(0, 8) +
+                      Le(1, 8) + Le(1700000000000000, 7) + Packed(300) + Le(80036, 4));
+}
+
+std::string Query(std::string_view sql) {
+  const std::string status = B({0x00, 0, 0, 0, 0});
+  return Ev(2, Le(9, 4) + Le(0, 4) + Le(4, 1) + Le(0, 2) + Le(status.size(), 2) + status +
+                   "shop" + '\0' + std::string(sql));
+}
+
+std::string Xid() { return Ev(16, Le(42, 8)); }
+
+// shop.items (see mysql_formats_test.cc) with binlog_row_metadata=FULL.
+std::string ItemsMap() {
+  std::string b = Le(113, 6) + Le(1, 2) + "\x04shop" + '\0' + "\x05items" + '\0';
+  b += Packed(7) + B({0x03, 0x02, 0x0f, 0xfe, 0xfe, 0xf6, 0xf5});
+  const std::string meta = B({0x50, 0x00, 0xf7, 0x01, 0xf8, 0x01, 0x0e, 0x04, 0x04});
+  b += Packed(meta.size()) + meta + B({0x7e}) + Tlv(1, B({0x80})) + Tlv(2, Packed(255)) +
+       Tlv(4, Str("id") + Str("qty") + Str("name") + Str("color") + Str("tags") + Str("price") +
+                  Str("doc")) +
+       Tlv(10, Packed(255)) + Tlv(5, Packed(3) + Str("a") + Str("b") + Str("c")) +
+       Tlv(6, Packed(3) + Str("red") + Str("green") + Str("blue")) + Tlv(8, Packed(0));
+  return Ev(19, b);
+}
+
+// {"a": 1, "b": [true, "x"]}
+const std::string kDoc = B({0x00, 0x02, 0x00, 0x20, 0x00, 0x12, 0x00, 0x01, 0x00, 0x13, 0x00,
+                            0x01, 0x00, 0x05, 0x01, 0x00, 0x02, 0x14, 0x00, 'a',  'b',  0x02,
+                            0x00, 0x0c, 0x00, 0x04, 0x01, 0x00, 0x0c, 0x0a, 0x00, 0x01, 'x'});
+
+std::string FullRow() {
+  return B({0x00}) + Le(7, 4) + Le(0xfffd, 2) + "\x06widget" + B({0x02, 0x05}) +
+         B({0x81, 0x0d, 0xfb, 0x38, 0xd2, 0x04, 0xd2}) + Le(kDoc.size(), 4) + kDoc;
+}
+std::string NullRow(uint32_t id) { return B({0x7e}) + Le(id, 4); }
+
+std::string Rows(int type, uint64_t table, std::string_view extra, std::string_view bitmaps,
+                 std::string_view rows) {
+  return Ev(type, Le(table, 6) + Le(1, 2) + Le(2 + extra.size(), 2) + std::string(extra) +
+                      std::string(bitmaps) + std::string(rows));
+}
+
+std::string Interval(int64_t s, int64_t e) { return Le(s, 8) + Le(e, 8); }
+
+std::string Payload(std::string_view inner, bool compress) {
+  std::string payload(inner);
+  if (compress) {
+    payload.assign(ZSTD_compressBound(inner.size()), '\0');
+    ZSTD_CStream* z = ZSTD_createCStream();
+    ZSTD_initCStream(z, 3);
+    ZSTD_outBuffer out{payload.data(), payload.size(), 0};
+    ZSTD_inBuffer in{inner.data(), inner.size(), 0};
+    ZSTD_compressStream(z, &out, &in);
+    ZSTD_endStream(z, &out);
+    ZSTD_freeCStream(z);
+    payload.resize(out.pos);
+  }
+  auto field = [](int type, uint64_t v) { return Packed(type) + Str(Packed(v)); };
+  std::string b = field(2, compress ? 0 : 255);
+  if (compress) b += field(3, inner.size());
+  return Ev(40, b + field(1, payload.size()) + Packed(0) + payload);
+}
+
+// 3e11fa47-71ca-11e1-9e33-c80aa9429562:domain_1:65535 (mysql_formats_test.cc).
+const std::string kTagged = B({
+    0x02, 0x7e, 0x00, 0x00, 0x00, 0x02, 0x7c, 0x22, 0xe9, 0x03, 0x8e, 0xe2, 0x29, 0x03, 0x22, 0x85,
+    0x03, 0x79, 0x02, 0x66, 0x21, 0x03, 0x14, 0xa5, 0x02, 0x84, 0x55, 0x02, 0xc4, 0x04, 0xf3, 0xff,
+    0x0f, 0x06, 0x10, 'd',  'o',  'm',  'a',  'i',  'n',  '_',  '1',  0x08, 0x00, 0x0a, 0x04, 0x0c,
+    0x7f, 0x00, 0x40, 0x1e, 0x18, 0x24, 0x0a, 0x06, 0x10, 0xb1, 0x04, 0x12, 0x83, 0xd0, 0x09,
+});
+
+std::string Seed(int options, const std::vector<std::string>& events) {
+  std::string s(1, static_cast<char>(options));
+  for (const auto& e : events) s += Le(e.size(), 2) + e;
+  return s;
+}
+
+constexpr int kMysql = 1;  // options bit 0: MySQL 8.0 FDE, no checksums
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 2) {
+    std::fprintf(stderr, "usage: %s <directory>\n", argv[0]);
+    return 2;
+  }
+  const std::string dir = argv[1];
+  const std::string after = B({0x00}) + Le(7, 4) + Le(10, 2) + "\x06gadget" + B({0x02, 0x02}) +
+                            B({0x81, 0x0d, 0xfb, 0x38, 0xd2, 0x04, 0xd2}) + Le(kDoc.size(), 4) +
+                            kDoc;
+  const std::string docs_map =
+      Ev(19, Le(114, 6) + Le(1, 2) + "\x04shop" + '\0' + "\x04" "docs" + '\0' + Packed(2) +
+                 B({0x03, 0xf5}) + Packed(1) + B({0x04, 0x02}) + Tlv(1, B({0x00})) +
+                 Tlv(4, Str("id") + Str("doc")) + Tlv(8, Packed(0)));
+  const std::string diffs = B({0x00}) + Str("$.a") + Str(B({0x05, 0x02, 0x00})) + B({0x01}) +
+                            Str("$.c") + Str("\x0c\x03new") + B({0x02}) + Str("$.b[0]");
+  const std::string partial_row = B({0x00}) + Le(1, 4) + Le(kDoc.size(), 4) + kDoc + Packed(1) +
+                                  B({0x01, 0x00}) + Le(1, 4) + Le(diffs.size(), 4) + diffs;
+  const std::string inner = Query("BEGIN") + ItemsMap() +
+                            Rows(30, 113, "", Packed(7) + "\x7f", NullRow(9)) + Xid();
+  const uint64_t tagged_head = (uint64_t{1} << 56) | (2 << 8) | 1;
+
+  struct {
+    const char* name;
+    std::string bytes;
+  } seeds[] = {
+      {"mysql80_rows",
+       Seed(kMysql, {Ev(35, Le(1, 8) + kUuid + Le(2, 8) + Interval(1, 6) + Interval(7, 8)),
+                     Gtid(33, 23), Query("BEGIN"), Ev(29, "\x0binsert (..)"), ItemsMap(),
+                     Rows(30, 113, B({0x01, 0x03, 0x00}), Packed(7) + "\x7f",
+                          FullRow() + NullRow(8)),
+                     Rows(31, 113, "", Packed(7) + "\x7f\x7f", FullRow() + after),
+                     Rows(32, 113, "", Packed(7) + "\x7f", NullRow(8)), Xid(),
+                     Gtid(34, 0), Query("CREATE TABLE t2 (i INT)"),
+                     Ev(26, Le(1, 2) + Str("lost events")), Ev(27, "binlog.000001", 0x20),
+                     Ev(200, "future"), Ev(201, "ignorable", 0x80)})},
+      {"mysql80_partial_json",
+       Seed(kMysql, {Gtid(33, 25), Query("BEGIN"), docs_map,
+                     Rows(39, 114, "", Packed(2) + "\x03\x03", partial_row), Xid()})},
+      {"mysql80_payload_zstd", Seed(kMysql, {Gtid(33, 24), Payload(inner, true)})},
+      {"mysql80_payload_none", Seed(kMysql | 4, {Gtid(33, 26), Payload(inner, false)})},
+      {"mysql84_tagged_gtid",
+       Seed(kMysql, {Ev(35, Le(tagged_head, 8) + kUuid + B({0x00}) + Le(1, 8) + Interval(1, 6) +
+                                kUuid + B({0x10}) + "domain_1" + Le(1, 8) + Interval(1, 4)),
+                     Ev(42, kTagged), Query("BEGIN"), ItemsMap(),
+                     Rows(30, 113, "", Packed(7) + "\x7f", NullRow(5)), Xid()})},
+  };
+  for (const auto& s : seeds) {
+    const std::string path = dir + "/" + s.name;
+    std::ofstream f(path, std::ios::binary | std::ios::trunc);
+    f.write(s.bytes.data(), static_cast<std::streamsize>(s.bytes.size()));
+    if (!f) {
+      std::fprintf(stderr, "cannot write %s\n", path.c_str());
+      return 1;
+    }
+  }
+  return 0;
+}
