@@ -199,6 +199,7 @@ Status DecodeRows(const TableMap& table, const RowsEventHeader& rows, const Rows
   std::string_view in = r.rest();
   for (size_t row = 0; !in.empty(); ++row) {
     ImageReader ir{table, ctx, row};
+    const size_t before_row = in.size();
     SetCommon(table, ctx, op, rec);
     if (op == proto::OP_INSERT) {
       rec->mutable_before()->Clear();
@@ -234,6 +235,12 @@ Status DecodeRows(const TableMap& table, const RowsEventHeader& rows, const Rows
         SLUICE_RETURN_IF_ERROR(ReadImage(ir, present_ai, count_ai, &in, rec->mutable_after(),
                                          json_raw.empty() ? nullptr : &json_raw, partial_ptr));
       }
+    }
+    if (in.size() == before_row) {
+      // No column present in any image: rows take no bytes, so the rest
+      // of the event cannot be rows.
+      return ir.Error(0, Status::Corruption("rows event with no columns present has " +
+                                            std::to_string(in.size()) + " bytes of rows"));
     }
     SLUICE_RETURN_IF_ERROR(sink->OnRow(rec));
   }
