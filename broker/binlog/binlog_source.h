@@ -43,6 +43,10 @@ class BinlogSource {
 
   // Where the next event will come from.
   virtual BinlogPosition position() const = 0;
+
+  // Makes a Next() blocked in another thread return soon (with an error).
+  // Any thread may call it; sources whose waits are short need not act.
+  virtual void Cancel() {}
 };
 
 }  // namespace sluice::binlog

@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
+#include <thread>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -147,6 +149,7 @@ Status FileSource::Next(RawEvent* event) {
       Result<EventHeader> h = ParseHeader(std::string_view(map_ + pos_, left));
       if (!h.ok()) return h.status().WithContext(name_ + " at " + std::to_string(pos_));
       if (h->event_size <= left) {
+        idle_polls_ = 0;
         event->bytes = std::string_view(map_ + pos_, h->event_size);
         event->file = name_;
         event->pos = pos_;
@@ -174,7 +177,16 @@ Status FileSource::Next(RawEvent* event) {
       SLUICE_RETURN_IF_ERROR(OpenFile(index_ + 1, 4));
       continue;
     }
-    if (options_.follow) return Status::TimedOut("no new event in " + name_);
+    if (options_.follow) {
+      // Wait a little for the file to grow before saying "nothing new", so
+      // a caller that loops on TimedOut does not spin.
+      if (++idle_polls_ < 25) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        continue;
+      }
+      idle_polls_ = 0;
+      return Status::TimedOut("no new event in " + name_);
+    }
     if (left > 0) {
       return Status::Corruption(name_ + " at " + std::to_string(pos_) + ": the last event is cut off (" +
                                 std::to_string(left) + " bytes)");

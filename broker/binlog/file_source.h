@@ -8,8 +8,8 @@
 // event at the start position.
 //
 // At the end of the last file Next() returns NotFound, or with `follow`
-// TimedOut: the file may still grow (a live server's active binlog) and
-// Next() looks again when called. A partial event at the end of a file that
+// TimedOut after half a second without growth: the file may still grow (a
+// live server's active binlog) and Next() looks again when called. A partial event at the end of a file that
 // is not the last is Corruption.
 //
 // Thread safety: one thread uses a FileSource.
@@ -59,6 +59,7 @@ class FileSource : public BinlogSource {
   size_t map_size_ = 0;
   uint64_t pos_ = 0;           // offset of the next event
   uint64_t pending_fde_ = 0;   // offset to jump to after handing over the FDE; 0: none
+  int idle_polls_ = 0;         // follow mode: polls since the last event
 };
 
 // Lists the binlog files of a directory in order: from its `*.index` file

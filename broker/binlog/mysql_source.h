@@ -167,7 +167,7 @@ class MysqlSource final : public BinlogSource {
   Status ReconnectWithBackoff(ReconnectBackoff& backoff, int max_attempts);
 
   // Makes a blocked or later Next()/Reconnect() return Aborted. Thread-safe.
-  void Cancel();
+  void Cancel() override;
 
   // Things that work but lose information (binlog_row_image not FULL,
   // binlog_row_metadata not FULL); for the logs and /status.

@@ -1,0 +1,249 @@
+#include "broker/daemon/config.h"
+
+#include <fstream>
+#include <regex>
+#include <set>
+#include <sstream>
+
+#include <toml++/toml.h>
+
+namespace sluice::daemon {
+namespace {
+
+// Reads typed keys of one TOML table and reports every key it did not ask
+// for as unknown.
+class Table {
+ public:
+  Table(const toml::table* t, std::string path) : t_(t), path_(std::move(path)) {}
+
+  Status Str(std::string_view key, std::string* out, bool required = false) {
+    seen_.insert(std::string(key));
+    const toml::node* n = t_ ? t_->get(key) : nullptr;
+    if (n == nullptr) return required ? Missing(key) : Status::Ok();
+    if (!n->is_string()) return Bad(key, "expected a string");
+    *out = n->as_string()->get();
+    return Status::Ok();
+  }
+  Status Uint(std::string_view key, uint32_t* out, uint64_t lo, uint64_t hi, bool required = false) {
+    seen_.insert(std::string(key));
+    const toml::node* n = t_ ? t_->get(key) : nullptr;
+    if (n == nullptr) return required ? Missing(key) : Status::Ok();
+    if (!n->is_integer()) return Bad(key, "expected an integer");
+    int64_t v = n->as_integer()->get();
+    if (v < 0 || static_cast<uint64_t>(v) < lo || static_cast<uint64_t>(v) > hi) {
+      return Bad(key, "expected an integer in " + std::to_string(lo) + ".." + std::to_string(hi));
+    }
+    *out = static_cast<uint32_t>(v);
+    return Status::Ok();
+  }
+  Status Bool(std::string_view key, bool* out) {
+    seen_.insert(std::string(key));
+    const toml::node* n = t_ ? t_->get(key) : nullptr;
+    if (n == nullptr) return Status::Ok();
+    if (!n->is_boolean()) return Bad(key, "expected true or false");
+    *out = n->as_boolean()->get();
+    return Status::Ok();
+  }
+  Status Strings(std::string_view key, std::vector<std::string>* out) {
+    seen_.insert(std::string(key));
+    const toml::node* n = t_ ? t_->get(key) : nullptr;
+    if (n == nullptr) return Status::Ok();
+    if (!n->is_array()) return Bad(key, "expected an array of strings");
+    out->clear();
+    for (const auto& e : *n->as_array()) {
+      if (!e.is_string()) return Bad(key, "expected an array of strings");
+      out->push_back(e.as_string()->get());
+    }
+    return Status::Ok();
+  }
+  Status OneOf(std::string_view key, std::string* out, std::initializer_list<const char*> allowed) {
+    SLUICE_RETURN_IF_ERROR(Str(key, out));
+    for (const char* a : allowed)
+      if (*out == a) return Status::Ok();
+    std::string list;
+    for (const char* a : allowed) list += std::string(list.empty() ? "" : " | ") + a;
+    return Bad(key, "'" + *out + "' is not one of " + list);
+  }
+  // Every key of the table was asked for.
+  Status NoUnknownKeys() const {
+    if (t_ == nullptr) return Status::Ok();
+    for (const auto& [k, v] : *t_) {
+      if (!seen_.count(std::string(k.str()))) {
+        return Status::InvalidArgument(Key(k.str()) + ": unknown key");
+      }
+    }
+    return Status::Ok();
+  }
+  std::string Key(std::string_view key) const { return path_.empty() ? std::string(key) : path_ + "." + std::string(key); }
+  Status Bad(std::string_view key, const std::string& why) const {
+    return Status::InvalidArgument(Key(key) + ": " + why);
+  }
+
+ private:
+  Status Missing(std::string_view key) const {
+    return Status::InvalidArgument(Key(key) + ": required");
+  }
+  const toml::table* t_;
+  std::string path_;
+  std::set<std::string> seen_;
+};
+
+const toml::table* SubTable(const toml::table& root, std::string_view key, Status* st) {
+  const toml::node* n = root.get(key);
+  if (n == nullptr) return nullptr;
+  if (!n->is_table()) *st = Status::InvalidArgument(std::string(key) + ": expected a [table]");
+  return n->as_table();
+}
+
+Status ParseDestination(const toml::node& node, size_t i, Config* c) {
+  std::string path = "destination[" + std::to_string(i) + "]";
+  if (!node.is_table()) return Status::InvalidArgument(path + ": expected a [[destination]] table");
+  Table t(node.as_table(), path);
+  DestinationConfig d;
+  SLUICE_RETURN_IF_ERROR(t.Str("name", &d.name, true));
+  SLUICE_RETURN_IF_ERROR(t.Str("source", &d.source, true));
+  SLUICE_RETURN_IF_ERROR(t.Uint("server_id", &d.server_id, 1, 4294967295u));
+  SLUICE_RETURN_IF_ERROR(t.Str("start", &d.start));
+  SLUICE_RETURN_IF_ERROR(t.Strings("include", &d.include));
+  SLUICE_RETURN_IF_ERROR(t.Strings("exclude", &d.exclude));
+  SLUICE_RETURN_IF_ERROR(t.Uint("ring_size", &d.ring_size, 2, 1u << 22));
+  SLUICE_RETURN_IF_ERROR(t.Uint("parse_threads", &d.parse_threads, 1, 64));
+  SLUICE_RETURN_IF_ERROR(t.Uint("chunk_records", &d.chunk_records, 1, 10000000));
+  SLUICE_RETURN_IF_ERROR(t.OneOf("wait", &d.wait, {"blocking", "yield", "spin"}));
+  SLUICE_RETURN_IF_ERROR(t.NoUnknownKeys());
+  if (!std::regex_match(d.name, std::regex("[A-Za-z0-9_-]{1,64}"))) {
+    return t.Bad("name", "'" + d.name + "' must be 1-64 letters, digits, '_' or '-'");
+  }
+  if ((d.ring_size & (d.ring_size - 1)) != 0) {
+    return t.Bad("ring_size", std::to_string(d.ring_size) + " is not a power of two");
+  }
+  if (!d.source.starts_with("mysql://") && !d.source.starts_with("file:///")) {
+    return t.Bad("source", "expected mysql://user:password@host:port or file:///dir");
+  }
+  if (d.source.starts_with("mysql://") && d.server_id == 0) {
+    return t.Bad("server_id", "required for a mysql:// source (unique among the server's replicas)");
+  }
+  for (const auto* list : {&d.include, &d.exclude}) {
+    for (const auto& re : *list) {
+      try {
+        std::regex test(re);
+      } catch (const std::regex_error& e) {
+        return t.Bad(list == &d.include ? "include" : "exclude", "'" + re + "': " + e.what());
+      }
+    }
+  }
+  for (const auto& other : c->destinations) {
+    if (other.name == d.name) return t.Bad("name", "'" + d.name + "' is used twice");
+  }
+  c->destinations.push_back(std::move(d));
+  return Status::Ok();
+}
+
+// [server], [[user]], [ha]: checked now, in effect with later issues.
+Status ParseLaterSections(const toml::table& root, Config* c) {
+  Status st;
+  if (const toml::table* s = SubTable(root, "server", &st)) {
+    Table t(s, "server");
+    std::string listen;
+    bool anonymous = false;
+    SLUICE_RETURN_IF_ERROR(t.Str("listen", &listen));
+    SLUICE_RETURN_IF_ERROR(t.Bool("anonymous", &anonymous));
+    SLUICE_RETURN_IF_ERROR(t.NoUnknownKeys());
+    c->inactive.push_back("[server] (the consumer protocol)");
+  }
+  SLUICE_RETURN_IF_ERROR(st);
+  if (const toml::node* users = root.get("user")) {
+    if (!users->is_array_of_tables()) return Status::InvalidArgument("user: expected [[user]] tables");
+    size_t i = 0;
+    for (const auto& u : *users->as_array()) {
+      Table t(u.as_table(), "user[" + std::to_string(i++) + "]");
+      std::string name, file;
+      SLUICE_RETURN_IF_ERROR(t.Str("name", &name, true));
+      SLUICE_RETURN_IF_ERROR(t.Str("password_file", &file, true));
+      SLUICE_RETURN_IF_ERROR(t.NoUnknownKeys());
+    }
+    c->inactive.push_back("[[user]] (consumer authentication)");
+  }
+  if (const toml::table* h = SubTable(root, "ha", &st)) {
+    Table t(h, "ha");
+    std::string listen, primary, mode = "async", on_timeout = "degrade", secret;
+    uint32_t replicas = 1, timeout = 5000;
+    SLUICE_RETURN_IF_ERROR(t.Str("listen", &listen));
+    SLUICE_RETURN_IF_ERROR(t.Str("primary", &primary));
+    SLUICE_RETURN_IF_ERROR(t.OneOf("mode", &mode, {"sync", "async"}));
+    SLUICE_RETURN_IF_ERROR(t.Uint("sync_replicas", &replicas, 1, 16));
+    SLUICE_RETURN_IF_ERROR(t.Uint("sync_timeout_ms", &timeout, 1, 3600000));
+    SLUICE_RETURN_IF_ERROR(t.OneOf("on_sync_timeout", &on_timeout, {"block", "degrade"}));
+    SLUICE_RETURN_IF_ERROR(t.Str("secret_file", &secret));
+    SLUICE_RETURN_IF_ERROR(t.NoUnknownKeys());
+    c->inactive.push_back("[ha] (primary/standby replication)");
+  }
+  return st;
+}
+
+}  // namespace
+
+Result<Config> ParseConfig(std::string_view text, std::string_view source_name) {
+  toml::table root;
+  try {
+    root = toml::parse(text, source_name);
+  } catch (const toml::parse_error& e) {
+    std::ostringstream where;
+    where << e.source().begin;
+    return Status::InvalidArgument(std::string(source_name) + ":" + where.str() + ": " +
+                                   std::string(e.description()));
+  }
+  Config c;
+  Status st;
+  // Top-level keys are sections only.
+  for (const auto& [k, v] : root) {
+    static const std::set<std::string> kSections = {"node", "admin", "destination", "server",
+                                                    "user", "ha", "storage"};
+    if (!kSections.count(std::string(k.str()))) {
+      return Status::InvalidArgument(std::string(k.str()) + ": unknown key");
+    }
+  }
+  const toml::table* node = SubTable(root, "node", &st);
+  SLUICE_RETURN_IF_ERROR(st);
+  if (node == nullptr) return Status::InvalidArgument("node: required ([node] with id and data_dir)");
+  Table n(node, "node");
+  SLUICE_RETURN_IF_ERROR(n.Str("id", &c.node_id, true));
+  SLUICE_RETURN_IF_ERROR(n.Str("data_dir", &c.data_dir, true));
+  SLUICE_RETURN_IF_ERROR(n.OneOf("role", &c.role, {"primary", "standby"}));
+  SLUICE_RETURN_IF_ERROR(n.NoUnknownKeys());
+  if (c.node_id.empty()) return n.Bad("id", "must not be empty");
+
+  if (const toml::table* admin = SubTable(root, "admin", &st)) {
+    Table a(admin, "admin");
+    SLUICE_RETURN_IF_ERROR(a.Str("listen", &c.admin_listen));
+    SLUICE_RETURN_IF_ERROR(a.NoUnknownKeys());
+  }
+  SLUICE_RETURN_IF_ERROR(st);
+  if (const toml::table* storage = SubTable(root, "storage", &st)) {
+    Table s(storage, "storage");
+    SLUICE_RETURN_IF_ERROR(s.OneOf("durability", &c.durability, {"group", "fsync"}));
+    SLUICE_RETURN_IF_ERROR(s.NoUnknownKeys());
+  }
+  SLUICE_RETURN_IF_ERROR(st);
+  if (const toml::node* dests = root.get("destination")) {
+    if (!dests->is_array_of_tables()) {
+      return Status::InvalidArgument("destination: expected [[destination]] tables");
+    }
+    size_t i = 0;
+    for (const auto& d : *dests->as_array()) SLUICE_RETURN_IF_ERROR(ParseDestination(d, i++, &c));
+  }
+  if (c.destinations.empty()) return Status::InvalidArgument("destination: at least one [[destination]] is required");
+  SLUICE_RETURN_IF_ERROR(ParseLaterSections(root, &c));
+  if (c.role == "standby") c.inactive.push_back("node.role = standby (replication from a primary)");
+  return c;
+}
+
+Result<Config> LoadConfig(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return Status::NotFound("cannot read config file " + path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ParseConfig(ss.str(), path);
+}
+
+}  // namespace sluice::daemon

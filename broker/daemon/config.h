@@ -1,0 +1,45 @@
+// sluiced's configuration: a TOML file (conf/*.toml documents every key).
+// Unknown keys and values of the wrong type or range are errors that name
+// the key ("destination[1].server_id: expected an integer in 1..4294967295").
+//
+// Sections of design.md that later issues implement ([server], [[user]],
+// [ha]) are parsed and checked already, so a config written for the whole
+// design loads today; Config::inactive lists what is not in effect yet.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/status.h"
+
+namespace sluice::daemon {
+
+struct DestinationConfig {
+  std::string name;
+  std::string source;                 // mysql://... or file:///...
+  uint32_t server_id = 0;             // required for mysql:// sources
+  std::string start = "earliest";     // earliest | latest | FILE:POS | GTID set
+  std::vector<std::string> include;   // regexes over db.table
+  std::vector<std::string> exclude;
+  uint32_t ring_size = 4096;
+  uint32_t parse_threads = 2;
+  uint32_t chunk_records = 10000;
+  std::string wait = "blocking";      // blocking | yield | spin
+};
+
+struct Config {
+  std::string node_id;
+  std::string data_dir;
+  std::string role = "primary";       // primary | standby
+  std::string admin_listen;           // "" = no admin listener
+  std::string durability = "group";   // group | fsync (every commit)
+  std::vector<DestinationConfig> destinations;
+  std::vector<std::string> inactive;  // configured sections not in effect yet
+};
+
+Result<Config> ParseConfig(std::string_view toml_text, std::string_view source_name);
+Result<Config> LoadConfig(const std::string& path);
+
+}  // namespace sluice::daemon

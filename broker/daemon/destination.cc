@@ -1,0 +1,134 @@
+#include "broker/daemon/destination.h"
+
+#include <spdlog/spdlog.h>
+
+#include <filesystem>
+
+#include "broker/binlog/source_factory.h"
+
+namespace sluice::daemon {
+namespace {
+
+// "mysql://repl:secret@host:3306" -> "mysql://repl:***@host:3306", for logs.
+std::string RedactUrl(const std::string& url) {
+  size_t at = url.find('@');
+  size_t colon = url.find(':', url.find("://") + 3);
+  if (at == std::string::npos || colon == std::string::npos || colon > at) return url;
+  return url.substr(0, colon + 1) + "***" + url.substr(at);
+}
+
+}  // namespace
+
+Destination::Destination(const Config& node, const DestinationConfig& config)
+    : node_(node), config_(config) {}
+
+Destination::~Destination() { Stop(); }
+
+Status Destination::Start() {
+  std::error_code ec;
+  std::filesystem::create_directories(node_.data_dir, ec);
+  if (ec) return Status::IoError("cannot create data_dir " + node_.data_dir + ": " + ec.message());
+  CommitLogOptions o;
+  o.path = node_.data_dir + "/" + config_.name;
+  o.node_id = node_.node_id;
+  o.destination = config_.name;
+  o.durability = node_.durability == "fsync" ? Durability::kSyncEveryCommit : Durability::kGroupCommit;
+  SLUICE_ASSIGN_OR_RETURN(log_, CommitLog::Open(o));
+  spdlog::info("destination {}: log at {}, offsets [{}, {}), checkpoint {}:{}", config_.name,
+               o.path, log_->FirstOffset().value(), log_->HighWatermark().value(),
+               log_->Checkpoint().file(), log_->Checkpoint().pos());
+  thread_ = std::thread([this] { Loop(); });
+  return Status::Ok();
+}
+
+void Destination::Stop() {
+  stop_.store(true, std::memory_order_release);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (source_ != nullptr) source_->Cancel();
+    cv_.notify_all();
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+std::string Destination::last_error() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return last_error_;
+}
+
+uint64_t Destination::errors_by_kind(Code code) const {
+  return errors_[static_cast<int>(code) & 15].load();
+}
+
+bool Destination::SleepUnlessStopped(std::chrono::milliseconds d) {
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait_for(lock, d, [&] { return stop_.load(); });
+  return !stop_.load();
+}
+
+Status Destination::RunOnce() {
+  binlog::SourceSpec spec;
+  spec.url = config_.source;
+  spec.server_id = config_.server_id;
+  proto::SourceCheckpoint cp = log_->Checkpoint();
+  // The configured start only applies to an empty log; afterwards the
+  // checkpoint says where the last whole transaction ended.
+  spec.start = cp.file().empty() ? config_.start : cp.file() + ":" + std::to_string(cp.pos());
+  SLUICE_ASSIGN_OR_RETURN(auto source, binlog::OpenBinlogSource(spec));
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    source_ = source.get();
+    if (stop_.load()) source->Cancel();
+  }
+  spdlog::info("destination {}: reading {} from {}", config_.name, RedactUrl(spec.url), spec.start);
+  ingest::IngestOptions io;
+  io.ring_size = config_.ring_size;
+  io.parse_threads = static_cast<int>(config_.parse_threads);
+  io.chunk_records = config_.chunk_records;
+  io.include = config_.include;
+  io.exclude = config_.exclude;
+  io.wait = config_.wait == "spin"    ? ring::WaitKind::kBusySpin
+            : config_.wait == "yield" ? ring::WaitKind::kYield
+                                      : ring::WaitKind::kBlocking;
+  Status st;
+  auto pipeline = ingest::Pipeline::Create(io, log_.get(), &stats_);
+  if (!pipeline.ok()) {
+    st = pipeline.status();
+  } else {
+    st = (*pipeline)->Run(source.get(), &stop_);
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    source_ = nullptr;
+  }
+  return st;
+}
+
+void Destination::Loop() {
+  auto delay = std::chrono::milliseconds(100);
+  while (!stop_.load(std::memory_order_acquire)) {
+    uint64_t before = stats_.transactions.load();
+    Status st = RunOnce();
+    if (stop_.load()) break;
+    if (st.ok()) {
+      // A file source that ended (not following): nothing more to read.
+      spdlog::info("destination {}: source ended at {}:{}", config_.name,
+                   log_->Checkpoint().file(), log_->Checkpoint().pos());
+      break;
+    }
+    errors_[static_cast<int>(st.code()) & 15].fetch_add(1);
+    restarts_.fetch_add(1);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      last_error_ = st.ToString();
+    }
+    if (stats_.transactions.load() != before) delay = std::chrono::milliseconds(100);
+    spdlog::error("destination {}: {}; restarting from the checkpoint {}:{} in {} ms",
+                  config_.name, st.ToString(), log_->Checkpoint().file(),
+                  log_->Checkpoint().pos(), delay.count());
+    if (!SleepUnlessStopped(delay)) break;
+    delay = std::min(delay * 2, std::chrono::milliseconds(30000));
+  }
+}
+
+}  // namespace sluice::daemon

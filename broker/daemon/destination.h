@@ -1,0 +1,71 @@
+// One destination of sluiced: its commit log and the thread that keeps
+// ingesting into it. The thread opens the source where the log's checkpoint
+// says (the configured start only applies to an empty log), runs the
+// ingest pipeline, and after an error logs why, waits (exponential backoff,
+// up to 30 s) and starts again from the checkpoint.
+//
+// Thread safety: Start/Stop from the owner's thread; the getters from any.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "base/status.h"
+#include "broker/daemon/config.h"
+#include "broker/ingest/pipeline.h"
+#include "storage/commit_log.h"
+
+namespace sluice::binlog {
+class BinlogSource;
+}
+
+namespace sluice::daemon {
+
+class Destination {
+ public:
+  Destination(const Config& node, const DestinationConfig& config);
+  ~Destination();  // Stop()s
+  Destination(const Destination&) = delete;
+  Destination& operator=(const Destination&) = delete;
+
+  // Opens the log (errors here are fatal: a locked or foreign directory, a
+  // full disk) and starts the ingest thread.
+  Status Start();
+  // Stops reading, commits what is complete, discards a partial
+  // transaction, and joins the thread. Idempotent.
+  void Stop();
+
+  const std::string& name() const { return config_.name; }
+  const ingest::IngestStats& stats() const { return stats_; }
+  CommitLog* log() { return log_.get(); }
+  // The last error the ingest thread met ("" when it runs fine), and how
+  // many times it restarted.
+  std::string last_error() const;
+  uint64_t restarts() const { return restarts_.load(); }
+  uint64_t errors_by_kind(Code code) const;
+
+ private:
+  void Loop();
+  Status RunOnce();
+  bool SleepUnlessStopped(std::chrono::milliseconds d);
+
+  const Config node_;
+  const DestinationConfig config_;
+  std::unique_ptr<CommitLog> log_;
+  ingest::IngestStats stats_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+  std::atomic<uint64_t> restarts_{0};
+  std::atomic<uint64_t> errors_[16] = {};
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;             // wakes the backoff sleep on Stop()
+  std::string last_error_;                 // guarded by mu_
+  binlog::BinlogSource* source_ = nullptr; // guarded by mu_: the one to Cancel()
+};
+
+}  // namespace sluice::daemon
