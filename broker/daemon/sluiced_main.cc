@@ -12,6 +12,8 @@
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
+#include "broker/admin/admin_server.h"
+#include "broker/daemon/admin_pages.h"
 #include "broker/daemon/config.h"
 #include "broker/daemon/destination.h"
 
@@ -80,6 +82,20 @@ int main(int argc, char** argv) {
     }
   }
 
+  std::unique_ptr<admin::AdminServer> admin_server;
+  if (!config->admin_listen.empty()) {
+    auto a = admin::AdminServer::Start(config->admin_listen,
+                                       daemon::MakeAdminHandler(&*config, &dests));
+    if (!a.ok()) {
+      spdlog::error("admin: {}", a.status().ToString());
+      for (auto& d : dests) d->Stop();
+      return 1;
+    }
+    admin_server = std::move(*a);
+    spdlog::info("admin listener on {} (port {}): /metrics, /status", config->admin_listen,
+                 admin_server->port());
+  }
+
   std::vector<uint64_t> last_rows(dests.size(), 0);
   auto last = std::chrono::steady_clock::now();
   for (;;) {
@@ -93,6 +109,7 @@ int main(int argc, char** argv) {
     LogProgress(dests, &last_rows, std::chrono::duration<double>(now - last).count());
     last = now;
   }
+  if (admin_server) admin_server->Stop();
   for (auto& d : dests) d->Stop();
   for (auto& d : dests) {
     spdlog::info("destination {}: stopped at offset {}, checkpoint {}:{}", d->name(),

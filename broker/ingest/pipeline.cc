@@ -86,6 +86,12 @@ class Pipeline::Impl {
     return want;
   }
 
+  void MarkCaughtUp() {
+    stats_->caught_up_ms.store(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count(),
+                               std::memory_order_relaxed);
+  }
   Status Stage1(Slot& s);
   Status Stage2(Slot& s, int worker, int64_t seq);
   Status Stage3(Slot& s);
@@ -204,10 +210,12 @@ Status Pipeline::Impl::Commit(const binlog::TxnEnd& end) {
   views_.assign(txn_.begin(), txn_.begin() + static_cast<ptrdiff_t>(txn_n_));
   auto start = std::chrono::steady_clock::now();
   SLUICE_RETURN_IF_ERROR(log_->CommitTransaction(views_, checkpoint_).status());
-  stats_->commit_ns_total.fetch_add(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start)
-          .count(),
-      std::memory_order_relaxed);
+  auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                std::chrono::steady_clock::now() - start).count();
+  stats_->commit_ns_total.fetch_add(ns, std::memory_order_relaxed);
+  size_t b = 0;
+  while (b + 1 < IngestStats::kCommitBuckets && ns > IngestStats::kCommitBucketsMs[b] * 1e6) ++b;
+  stats_->commit_latency[b].fetch_add(1, std::memory_order_relaxed);
   stats_->records_committed.fetch_add(seq_, std::memory_order_relaxed);
   stats_->transactions.fetch_add(1, std::memory_order_relaxed);
   stats_->last_event_ts.store(end.timestamp, std::memory_order_relaxed);
@@ -259,6 +267,7 @@ Status Pipeline::Impl::Run(binlog::BinlogSource* source, const std::atomic<bool>
     st = source->Next(&ev);
     if (st.code() == Code::kTimedOut) {
       st = Status::Ok();
+      MarkCaughtUp();
       continue;
     }
     if (st.code() == Code::kNotFound) {
@@ -273,6 +282,12 @@ Status Pipeline::Impl::Run(binlog::BinlogSource* source, const std::atomic<bool>
     s.file.assign(ev.file);
     s.pos = ev.pos;
     ring.Publish(seq);
+    stats_->ring_occupancy.store(seq - s3.processed(), std::memory_order_relaxed);
+    stats_->position_pos.store(ev.pos + ev.bytes.size(), std::memory_order_relaxed);
+    if (ev.bytes.size() > 4 && static_cast<uint8_t>(ev.bytes[4]) ==
+                                   static_cast<uint8_t>(binlog::EventType::kHeartbeat)) {
+      MarkCaughtUp();  // the server had nothing newer to send
+    }
     stats_->events.fetch_add(1, std::memory_order_relaxed);
     stats_->event_bytes.fetch_add(ev.bytes.size(), std::memory_order_relaxed);
   }

@@ -30,6 +30,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <iterator>
 #include <memory>
 #include <regex>
 #include <string>
@@ -71,6 +72,14 @@ struct IngestStats {
   std::atomic<uint64_t> last_event_ts{0};      // source time of the last committed txn
   std::atomic<uint64_t> ring_full_waits{0};    // producer found the ring full
   std::atomic<uint64_t> commit_ns_total{0};
+  // Commit latency histogram: bucket i counts commits of at most
+  // kCommitBucketsMs[i] ms (the last bucket is +Inf).
+  static constexpr double kCommitBucketsMs[] = {0.1, 0.5, 1, 2, 5, 10, 25, 50, 100, 250, 1000};
+  static constexpr size_t kCommitBuckets = std::size(kCommitBucketsMs) + 1;
+  std::atomic<uint64_t> commit_latency[kCommitBuckets] = {};
+  std::atomic<int64_t> ring_occupancy{0};      // slots published and not yet committed
+  std::atomic<uint64_t> position_pos{0};       // source position of the last event read
+  std::atomic<int64_t> caught_up_ms{0};        // wall ms of the last heartbeat / idle read
 };
 
 class Pipeline {

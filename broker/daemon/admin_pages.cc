@@ -1,0 +1,163 @@
+#include "broker/daemon/admin_pages.h"
+
+#include <chrono>
+
+#include "proto/record_json.h"
+
+namespace sluice::daemon {
+namespace {
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Seconds the destination is behind its source: 0 when the source said it
+// had nothing newer (heartbeat or idle) after the last commit and nothing
+// is in flight; else the age of the last committed transaction.
+double LagSeconds(const ingest::IngestStats& s) {
+  uint64_t ts = s.last_event_ts.load();
+  int64_t now = NowMs();
+  int64_t caught_up = s.caught_up_ms.load();
+  if (s.ring_occupancy.load() <= 0 && caught_up != 0 && now - caught_up < 15000) return 0;
+  if (ts == 0) return 0;
+  return std::max<double>(0, (now - static_cast<int64_t>(ts) * 1000) / 1000.0);
+}
+
+class Metrics {
+ public:
+  void Family(const char* name, const char* type, const char* help) {
+    out_ += "# HELP ";
+    out_ += name;
+    out_ += " ";
+    out_ += help;
+    out_ += "\n# TYPE ";
+    out_ += name;
+    out_ += " ";
+    out_ += type;
+    out_ += "\n";
+  }
+  void Sample(const std::string& name, const std::string& labels, double v) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.17g", v);
+    out_ += name + "{" + labels + "} " + buf + "\n";
+  }
+  std::string Take() { return std::move(out_); }
+
+ private:
+  std::string out_;
+};
+
+std::string Dest(const Destination& d) { return "dest=\"" + d.name() + "\""; }
+
+}  // namespace
+
+std::string RenderMetrics(const std::vector<std::unique_ptr<Destination>>& dests) {
+  Metrics m;
+  struct Counter {
+    const char* name;
+    const char* help;
+    std::atomic<uint64_t> ingest::IngestStats::*field;
+  };
+  static const Counter kCounters[] = {
+      {"sluice_ingest_events_total", "Binlog events read from the source.",
+       &ingest::IngestStats::events},
+      {"sluice_ingest_event_bytes_total", "Bytes of binlog events read.",
+       &ingest::IngestStats::event_bytes},
+      {"sluice_ingest_rows_total", "Row changes decoded and kept by the filters.",
+       &ingest::IngestStats::rows},
+      {"sluice_ingest_records_committed_total", "Records committed to the log.",
+       &ingest::IngestStats::records_committed},
+      {"sluice_ingest_transactions_total", "Source transactions committed.",
+       &ingest::IngestStats::transactions},
+      {"sluice_ingest_chunks_total", "Chunks of large transactions appended.",
+       &ingest::IngestStats::chunks},
+  };
+  for (const auto& c : kCounters) {
+    m.Family(c.name, "counter", c.help);
+    for (const auto& d : dests) m.Sample(c.name, Dest(*d), (d->stats().*c.field).load());
+  }
+  m.Family("sluice_ring_occupancy", "gauge", "Parse-ring slots published and not yet committed.");
+  for (const auto& d : dests) m.Sample("sluice_ring_occupancy", Dest(*d), d->stats().ring_occupancy.load());
+  m.Family("sluice_source_lag_seconds", "gauge", "How far the log is behind the source's clock.");
+  for (const auto& d : dests) m.Sample("sluice_source_lag_seconds", Dest(*d), LagSeconds(d->stats()));
+  m.Family("sluice_log_first_offset", "gauge", "First offset retained in the log.");
+  for (const auto& d : dests) m.Sample("sluice_log_first_offset", Dest(*d), d->log()->FirstOffset().value());
+  m.Family("sluice_log_high_watermark", "gauge", "One past the last committed record.");
+  for (const auto& d : dests) m.Sample("sluice_log_high_watermark", Dest(*d), d->log()->HighWatermark().value());
+  m.Family("sluice_log_durable_offset", "gauge", "Every record below it is fsynced.");
+  for (const auto& d : dests) m.Sample("sluice_log_durable_offset", Dest(*d), d->log()->DurableOffset().value());
+  m.Family("sluice_commit_latency_seconds", "histogram", "Time to commit one transaction to the log.");
+  for (const auto& d : dests) {
+    const auto& s = d->stats();
+    uint64_t cum = 0;
+    for (size_t b = 0; b < ingest::IngestStats::kCommitBuckets; ++b) {
+      cum += s.commit_latency[b].load();
+      std::string le = b + 1 < ingest::IngestStats::kCommitBuckets
+                           ? std::to_string(ingest::IngestStats::kCommitBucketsMs[b] / 1000.0)
+                           : "+Inf";
+      m.Sample("sluice_commit_latency_seconds_bucket", Dest(*d) + ",le=\"" + le + "\"", cum);
+    }
+    m.Sample("sluice_commit_latency_seconds_sum", Dest(*d), s.commit_ns_total.load() / 1e9);
+    m.Sample("sluice_commit_latency_seconds_count", Dest(*d), cum);
+  }
+  m.Family("sluice_ingest_errors_total", "counter", "Ingest errors by kind (each restarts ingest).");
+  for (const auto& d : dests) {
+    for (Code c : {Code::kCorruption, Code::kIoError, Code::kNoSpace, Code::kUnavailable,
+                   Code::kFailedPrecondition, Code::kNotFound, Code::kTimedOut, Code::kAborted,
+                   Code::kInternal, Code::kInvalidArgument}) {
+      m.Sample("sluice_ingest_errors_total",
+               Dest(*d) + ",kind=\"" + std::string(CodeName(c)) + "\"", d->errors_by_kind(c));
+    }
+  }
+  m.Family("sluice_ingest_restarts_total", "counter", "Times ingest restarted after an error.");
+  for (const auto& d : dests) m.Sample("sluice_ingest_restarts_total", Dest(*d), d->restarts());
+  return m.Take();
+}
+
+std::string RenderStatus(const Config& config,
+                         const std::vector<std::unique_ptr<Destination>>& dests) {
+  std::string out = "{\"node\":";
+  AppendJsonString(config.node_id, &out);
+  out += ",\"role\":";
+  AppendJsonString(config.role, &out);
+  out += ",\"destinations\":[";
+  for (size_t i = 0; i < dests.size(); ++i) {
+    const Destination& d = *dests[i];
+    const auto& s = d.stats();
+    proto::SourceCheckpoint cp = const_cast<Destination&>(d).log()->Checkpoint();
+    CommitLog* log = const_cast<Destination&>(d).log();
+    if (i > 0) out += ',';
+    out += "{\"name\":";
+    AppendJsonString(d.name(), &out);
+    out += ",\"first_offset\":" + std::to_string(log->FirstOffset().value());
+    out += ",\"high_watermark\":" + std::to_string(log->HighWatermark().value());
+    out += ",\"checkpoint\":{\"file\":";
+    AppendJsonString(cp.file(), &out);
+    out += ",\"pos\":" + std::to_string(cp.pos()) + ",\"gtid_set\":";
+    AppendJsonString(cp.gtid_set(), &out);
+    out += "},\"rows\":" + std::to_string(s.rows.load());
+    out += ",\"records_committed\":" + std::to_string(s.records_committed.load());
+    char lag[32];
+    std::snprintf(lag, sizeof lag, "%.3f", LagSeconds(s));
+    out += ",\"lag_seconds\":";
+    out += lag;
+    out += ",\"restarts\":" + std::to_string(d.restarts()) + ",\"last_error\":";
+    AppendJsonString(d.last_error(), &out);
+    out += "}";
+  }
+  out += "]}\n";
+  return out;
+}
+
+admin::Handler MakeAdminHandler(const Config* config,
+                                const std::vector<std::unique_ptr<Destination>>* dests) {
+  return [config, dests](const std::string& path) {
+    if (path == "/metrics") return admin::Response{200, "text/plain; version=0.0.4", RenderMetrics(*dests)};
+    if (path == "/status") return admin::Response{200, "application/json", RenderStatus(*config, *dests)};
+    return admin::Response{404, "text/plain", "try /metrics or /status\n"};
+  };
+}
+
+}  // namespace sluice::daemon

@@ -1,0 +1,103 @@
+// sluiced's config: the design's shape loads; mistakes name their key.
+#include "broker/daemon/config.h"
+
+#include <gtest/gtest.h>
+
+namespace sluice::daemon {
+namespace {
+
+constexpr const char* kMinimal = R"(
+[node]
+id = "a"
+data_dir = "/var/lib/sluice/a"
+
+[[destination]]
+name = "shop"
+source = "mysql://repl:replpw@127.0.0.1:3306"
+server_id = 1001
+)";
+
+std::string ErrorOf(const std::string& text) {
+  auto c = ParseConfig(text, "test.toml");
+  EXPECT_FALSE(c.ok());
+  return c.ok() ? "" : c.status().message();
+}
+
+TEST(Config, MinimalWithDefaults) {
+  auto c = ParseConfig(kMinimal, "test.toml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->node_id, "a");
+  EXPECT_EQ(c->role, "primary");
+  ASSERT_EQ(c->destinations.size(), 1u);
+  const auto& d = c->destinations[0];
+  EXPECT_EQ(d.start, "earliest");
+  EXPECT_EQ(d.ring_size, 4096u);
+  EXPECT_EQ(d.parse_threads, 2u);
+  EXPECT_TRUE(c->inactive.empty());
+}
+
+// The example of design.md ("Operating it") loads as written.
+TEST(Config, DesignExampleLoads) {
+  auto c = ParseConfig(R"(
+[node]
+id = "a"
+data_dir = "/var/lib/sluice/a"
+role = "primary"
+[server]
+listen = "127.0.0.1:7400"
+anonymous = false
+[[user]]
+name = "reader"
+password_file = "conf/reader.password"
+[admin]
+listen = "127.0.0.1:7402"
+[ha]
+listen = "127.0.0.1:7401"
+primary = "127.0.0.1:7411"
+mode = "sync"
+sync_replicas = 1
+sync_timeout_ms = 5000
+on_sync_timeout = "degrade"
+secret_file = "conf/ha.secret"
+[[destination]]
+name = "shop"
+source = "mysql://repl:replpw@127.0.0.1:3306"
+server_id = 1001
+start = "earliest"
+include = ['shop\..*']
+exclude = []
+)", "design.toml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->admin_listen, "127.0.0.1:7402");
+  EXPECT_EQ(c->destinations[0].include, std::vector<std::string>{"shop\\..*"});
+  EXPECT_EQ(c->inactive.size(), 3u);  // [server], [[user]], [ha]
+}
+
+TEST(Config, MistakesNameTheirKey) {
+  std::string base = kMinimal;
+  EXPECT_EQ(ErrorOf(base + "sever_id = 3\n"), "destination[0].sever_id: unknown key");
+  EXPECT_EQ(ErrorOf("[node]\nid = \"a\"\ndata_dir = \"/x\"\ncolour = 1\n" +
+                    base.substr(base.find("[[destination]]"))),
+            "node.colour: unknown key");
+  EXPECT_NE(ErrorOf(base + "ring_size = 1000\n").find("destination[0].ring_size: 1000 is not a power of two"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf(base + "parse_threads = \"two\"\n").find("destination[0].parse_threads: expected an integer"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf(base + "include = ['(']\n").find("destination[0].include: '('"), std::string::npos);
+  EXPECT_NE(ErrorOf(base + "wait = \"sleepy\"\n").find("destination[0].wait: 'sleepy' is not one of"),
+            std::string::npos);
+  EXPECT_EQ(ErrorOf("[node]\nid = \"a\"\ndata_dir = \"/x\"\n[[destination]]\nname = \"s\"\n"
+                    "source = \"mysql://u:p@h:1\"\n"),
+            "destination[0].server_id: required for a mysql:// source (unique among the server's "
+            "replicas)");
+  EXPECT_EQ(ErrorOf("[node]\nid = \"a\"\n"), "node.data_dir: required");
+  EXPECT_EQ(ErrorOf("[node]\nid = \"a\"\ndata_dir = \"/x\"\n"),
+            "destination: at least one [[destination]] is required");
+  EXPECT_EQ(ErrorOf(base + base.substr(base.find("[[destination]]"))),
+            "destination[1].name: 'shop' is used twice");
+  EXPECT_EQ(ErrorOf("bogus = 1\n" + base), "bogus: unknown key");
+  EXPECT_NE(ErrorOf("[node\n").find("test.toml:"), std::string::npos);  // syntax: file:line
+}
+
+}  // namespace
+}  // namespace sluice::daemon
