@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -116,9 +117,13 @@ std::string DescribeExit(int wstatus) {
   return "ended";
 }
 
-// Flags both mariadb-install-db and mariadbd get.
-std::vector<std::string> CommonServerFlags() {
-  std::vector<std::string> f = {"--innodb-buffer-pool-size=64M", "--innodb-log-file-size=16M"};
+// Flags both mariadb-install-db and mariadbd get. Each server has its own
+// tmpdir: mariadbd deletes stray "#sql*" files in its tmpdir at startup,
+// which would pull temporary tables from under a concurrent fixture's
+// mariadb-install-db if they shared $TMPDIR.
+std::vector<std::string> CommonServerFlags(const std::string& dir) {
+  std::vector<std::string> f = {"--innodb-buffer-pool-size=64M", "--innodb-log-file-size=16M",
+                                "--tmpdir=" + dir + "/tmp"};
   if (::geteuid() == 0) f.push_back("--user=root");
   return f;
 }
@@ -185,6 +190,9 @@ Result<std::unique_ptr<MariaDb>> MariaDb::Start(const MariaDbOptions& options) {
     return Status::IoError("mkdtemp(" + templ + "): " + strerror(errno));
   }
   db->dir_ = templ;
+  if (::mkdir((templ + "/tmp").c_str(), 0700) != 0) {
+    return Status::IoError("mkdir(" + templ + "/tmp): " + strerror(errno));
+  }
 
   // Install the system tables.
   std::vector<std::string> install = {"/usr/bin/mariadb-install-db",
@@ -193,7 +201,7 @@ Result<std::unique_ptr<MariaDb>> MariaDb::Start(const MariaDbOptions& options) {
                                       "--auth-root-authentication-method=normal",
                                       "--skip-test-db",
                                       "--skip-name-resolve"};
-  for (auto& f : CommonServerFlags()) install.push_back(f);
+  for (auto& f : CommonServerFlags(db->dir_)) install.push_back(f);
   const std::string install_log = db->dir_ + "/install.log";
   SLUICE_ASSIGN_OR_RETURN(pid_t ipid, Spawn(install, install_log));
   int wstatus = 0;
@@ -251,7 +259,7 @@ Status MariaDb::Launch() {
                                    "--binlog-row-image=" + options_.row_image,
                                    "--skip-name-resolve",
                                    "--innodb-flush-log-at-trx-commit=2"};
-  for (auto& f : CommonServerFlags()) argv.push_back(f);
+  for (auto& f : CommonServerFlags(dir_)) argv.push_back(f);
   for (const auto& a : options_.extra_args) argv.push_back(a);
   SLUICE_ASSIGN_OR_RETURN(pid_, Spawn(argv, dir_ + "/mariadbd.out"));
 
