@@ -5,6 +5,9 @@
 #include <algorithm>
 #include <cctype>
 #include <cstring>
+#include <memory>
+
+#include "broker/binlog/gtid.h"
 
 namespace sluice::binlog {
 namespace {
@@ -37,17 +40,6 @@ bool IsDmlStatement(std::string_view sql) {
   return false;
 }
 
-std::string UuidText(std::string_view sid) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string s;
-  for (size_t i = 0; i < 16; ++i) {
-    if (i == 4 || i == 6 || i == 8 || i == 10) s.push_back('-');
-    auto b = static_cast<uint8_t>(sid[i]);
-    s.push_back(kHex[b >> 4]);
-    s.push_back(kHex[b & 15]);
-  }
-  return s;
-}
 
 // The table a DDL statement names, for the record's "table": the word after
 // TABLE in CREATE/ALTER/DROP/TRUNCATE/RENAME TABLE (without its db. prefix
@@ -212,28 +204,23 @@ Status Decoder::DecodeEvent(std::string_view bytes, uint64_t pos, uint64_t end_p
       EndTxn(h, end_pos, plan);
       break;
     case EventType::kGtid:
-    case EventType::kAnonymousGtid: {
-      ByteReader r(data);
-      uint8_t flags;
-      std::string_view sid;
-      int64_t gno;
-      if (!r.Get(&flags) || !r.GetBytes(16, &sid) || !r.Get(&gno)) {
-        st = Status::Corruption("GTID event truncated");
+    case EventType::kGtidTagged: {
+      Result<std::string> g =
+          type == EventType::kGtid ? ParseMysqlGtid(data) : ParseTaggedGtid(data);
+      if (!g.ok()) {
+        st = g.status();
         break;
       }
       BeginTxn();
-      if (type == EventType::kGtid) gtid_ = UuidText(sid) + ":" + std::to_string(gno);
+      gtid_ = std::move(*g);
       break;
     }
-    case EventType::kGtidTagged:
-      // MySQL 8.4 tagged GTIDs use the mysql::serialization format; their
-      // text is not decoded yet, so the transaction carries no GTID.
-      BeginTxn();
-      if (!tagged_gtid_warned_) {
-        tagged_gtid_warned_ = true;
-        plan->warnings.push_back("tagged GTID events (MySQL 8.4 gtid_next with a tag) are not decoded; "
-                        "their transactions carry no \"gtid\"");
+    case EventType::kAnonymousGtid:
+      if (data.size() < 25) {
+        st = Status::Corruption("ANONYMOUS_GTID event truncated");
+        break;
       }
+      BeginTxn();  // no GTID
       break;
     case EventType::kMariaGtid: {
       ByteReader r(data);
@@ -350,6 +337,12 @@ Status Decoder::OnQuery(const EventHeader& h, std::string_view data, uint64_t en
     EndTxn(h, end_pos, plan);
     return Status::Ok();
   }
+  if (!in_txn_ && (StartsWithWord(sql, "XA COMMIT") || StartsWithWord(sql, "XA ROLLBACK"))) {
+    // The second phase of an XA transaction, a group of its own: its rows
+    // went out at XA PREPARE. Ending the group moves the resume position.
+    EndTxn(h, end_pos, plan);
+    return Status::Ok();
+  }
   if (StartsWithWord(sql, "XA") || StartsWithWord(sql, "SAVEPOINT") ||
       StartsWithWord(sql, "ROLLBACK") || StartsWithWord(sql, "RELEASE") || sql.starts_with("#")) {
     return Status::Ok();  // XA END/PREPARE/COMMIT, savepoints, comments: no row changes
@@ -458,17 +451,34 @@ Status Decoder::OnPayload(std::string_view data, uint64_t pos, uint64_t end_pos,
       return Status::Corruption("TRANSACTION_PAYLOAD uncompressed size " +
                                 std::to_string(uncompressed) + " is beyond any transaction");
     }
-    unsigned long long frame = ZSTD_getFrameContentSize(payload.data(), payload.size());
-    if (frame == ZSTD_CONTENTSIZE_ERROR) return Status::Corruption("TRANSACTION_PAYLOAD is not zstd");
-    if (frame != ZSTD_CONTENTSIZE_UNKNOWN && frame != uncompressed) {
-      return Status::Corruption("TRANSACTION_PAYLOAD sizes disagree");
+    // Streamed: the buffer grows with what really comes out, so a lying
+    // size field costs nothing. MySQL writes frames without a content size.
+    std::unique_ptr<ZSTD_DCtx, size_t (*)(ZSTD_DCtx*)> dctx(ZSTD_createDCtx(), ZSTD_freeDCtx);
+    if (!dctx) return Status::Internal("out of memory for a zstd context");
+    plan->payload.clear();
+    ZSTD_inBuffer in{payload.data(), payload.size(), 0};
+    size_t ret = 1;
+    while (ret != 0) {
+      size_t have = plan->payload.size();
+      if (have >= kMaxPayloadSize) {
+        return Status::Corruption("TRANSACTION_PAYLOAD decompresses beyond any transaction");
+      }
+      plan->payload.resize(have + std::max<size_t>(ZSTD_DStreamOutSize(), have / 2));
+      ZSTD_outBuffer out{plan->payload.data() + have, plan->payload.size() - have, 0};
+      ret = ZSTD_decompressStream(dctx.get(), &out, &in);
+      plan->payload.resize(have + out.pos);
+      if (ZSTD_isError(ret)) {
+        return Status::Corruption(std::string("TRANSACTION_PAYLOAD does not decompress: ") +
+                                  ZSTD_getErrorName(ret));
+      }
+      if (ret != 0 && in.pos == in.size && out.pos == 0) {
+        return Status::Corruption("TRANSACTION_PAYLOAD ends inside its zstd frame");
+      }
     }
-    plan->payload.resize(uncompressed);
-    size_t n = ZSTD_decompress(plan->payload.data(), plan->payload.size(), payload.data(),
-                               payload.size());
-    if (ZSTD_isError(n) || n != uncompressed) {
-      return Status::Corruption(std::string("TRANSACTION_PAYLOAD does not decompress: ") +
-                                (ZSTD_isError(n) ? ZSTD_getErrorName(n) : "short output"));
+    if (uncompressed != 0 && plan->payload.size() != uncompressed) {
+      return Status::Corruption("TRANSACTION_PAYLOAD announces " + std::to_string(uncompressed) +
+                                " bytes uncompressed, holds " +
+                                std::to_string(plan->payload.size()));
     }
     events = plan->payload;
   } else if (compression == 255) {  // NONE

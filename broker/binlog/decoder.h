@@ -171,7 +171,6 @@ class Decoder {
   std::string gtid_;            // GTID of the current transaction
   bool in_txn_ = false;         // inside BEGIN ... COMMIT
   bool standalone_ = false;     // MariaDB GTID flagged standalone: one statement
-  bool tagged_gtid_warned_ = false;
   // Decode()'s own: the plan it executes, the record reused for every row,
   // and the number of records so far in the open transaction.
   EventPlan plan_;

@@ -77,8 +77,12 @@ Status ReadImage(const ImageReader& ir, std::string_view present, size_t present
       }
       *in = r.rest();
       if (json_raw == nullptr || (*json_raw)[i].data() == nullptr) {
-        return ir.Error(i, Status::Corruption(
-                               "partial JSON update without the column's before image"));
+        return ir.Error(i, Status::FailedPrecondition(
+                               "a partial JSON update (binlog_row_value_options=PARTIAL_JSON) "
+                               "without the column's before image: with binlog_row_image "
+                               "MINIMAL or NOBLOB the new document cannot be rebuilt; set "
+                               "binlog_row_image=FULL or binlog_row_value_options='' on the "
+                               "source"));
       }
       std::string* out = v->mutable_json();
       out->clear();

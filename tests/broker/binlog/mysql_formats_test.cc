@@ -704,7 +704,7 @@ TEST(MysqlGtidTest, PreviousGtidsCorrupt) {
 }
 
 // Enable once decoder.cc calls ParseTaggedGtid for GTID_TAGGED events.
-TEST_F(MysqlFormatsTest, DISABLED_TaggedGtidThroughDecoder) {
+TEST_F(MysqlFormatsTest, TaggedGtidThroughDecoder) {
   Start();
   Put(T(EventType::kGtidTagged), kTagged);
   Put(T(EventType::kQuery), QueryBody("shop", "BEGIN"));
