@@ -1,11 +1,10 @@
 #!/usr/bin/env bash
 # A new user's first command: installs what is missing, builds sluice, and
-# runs what exists today on a local default, saying what it does.
-#
-# Today that is the commit log: it writes 200,000 change records through
-# bench/commit_log_bench (and prints its speed next to raw RocksDB's), then
-# inspects the log it left with `sluice log info` and `sluice log dump`.
-# (The daemon sluiced, reading from MySQL/MariaDB, comes with issues 3-4.)
+# runs the main job on a local default, saying what it does at each step:
+# a MariaDB sandbox on 127.0.0.1:3307, sluiced reading its binlog as a
+# replica (conf/quickstart.toml), a stream of sample changes, and the
+# change records sluiced stored, as JSON lines.
+# (Replication to a standby and `sluice tail` come with issues 5-6.)
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$SLUICE_ROOT"
@@ -13,14 +12,46 @@ cd "$SLUICE_ROOT"
 sluice_install
 sluice_build build
 
-data="${SLUICE_QUICKSTART_DIR:-$SLUICE_ROOT/build/quickstart}"
-sluice_log "writing 200,000 change records to a commit log, in transactions of 1, 10 and 1000"
-./build/bench/commit_log_bench --records 200000 --dir "$data/bench" --keep "$data/shop"
+data=build/quickstart
+rm -rf "$data/data"
+./scripts/mariadb-sandbox.sh start "$SLUICE_ROOT/$data/mariadb" 3307
+sql() { mariadb --no-defaults -uroot -h127.0.0.1 -P3307 "$@"; }
+sluiced_pid=""
+cleanup() {
+  [ -n "$sluiced_pid" ] && kill -TERM "$sluiced_pid" 2>/dev/null && wait "$sluiced_pid" || true
+  ./scripts/mariadb-sandbox.sh stop "$SLUICE_ROOT/$data/mariadb"
+}
+trap cleanup EXIT
 
-sluice_log "the log it kept: ./build/client/sluice log info --path $data/shop"
-./build/client/sluice log info --path "$data/shop"
+sluice_log "creating shop.orders in the sandbox"
+sql -e "DROP DATABASE IF EXISTS shop; CREATE DATABASE shop;
+        CREATE TABLE shop.orders (id INT PRIMARY KEY, status VARCHAR(20), total DECIMAL(10,2),
+                                  placed DATETIME(3))"
 
-sluice_log "its first 3 records as JSON lines: ./build/client/sluice log dump --path $data/shop --max 3"
-./build/client/sluice log dump --path "$data/shop" --max 3
+sluice_log "starting sluiced --config conf/quickstart.toml (logs in $data/sluiced.log)"
+./build/broker/sluiced --config conf/quickstart.toml >"$data/sluiced.log" 2>&1 &
+sluiced_pid=$!
+
+sluice_log "writing sample changes: 1000 orders placed, 300 paid, 100 cancelled"
+sql shop -e "INSERT INTO orders SELECT seq, 'placed', seq * 1.25, NOW(3) FROM seq_1_to_1000;
+             UPDATE orders SET status = 'paid' WHERE id <= 300;
+             DELETE FROM orders WHERE id > 900;"
+want=1400
+for _ in $(seq 1 120); do
+  got=$(curl -s 127.0.0.1:7402/status | sed -n 's/.*"records_committed":\([0-9]*\).*/\1/p')
+  [ "${got:-0}" -ge "$want" ] && break
+  sleep 0.5
+done
+sluice_log "sluiced's status (GET 127.0.0.1:7402/status):"
+curl -s 127.0.0.1:7402/status
+sluice_log "stopping sluiced (SIGTERM: it drains and exits 0)"
+kill -TERM "$sluiced_pid"; wait "$sluiced_pid"; sluiced_pid=""
+
+sluice_log "the log: ./build/client/sluice log info --path $data/data/shop"
+./build/client/sluice log info --path "$data/data/shop"
+sluice_log "records 2..4 as JSON lines: ./build/client/sluice log dump --path $data/data/shop --from 2 --max 3"
+./build/client/sluice log dump --path "$data/data/shop" --from 2 --max 3
+sluice_log "and one of the updates: --from 1002 --max 1"
+./build/client/sluice log dump --path "$data/data/shop" --from 1002 --max 1
 
 sluice_log "done. Next: ./scripts/test.sh runs every test; docs/architecture.md explains the parts."
