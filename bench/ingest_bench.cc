@@ -58,6 +58,7 @@
 #include "broker/binlog/source_factory.h"
 #include "broker/ingest/pipeline.h"
 #include "storage/commit_log.h"
+#include "bench/workload.h"
 #include "tests/support/mariadb_fixture.h"
 #include "tests/support/temp_dir.h"
 
@@ -313,31 +314,7 @@ Workload RecordWorkload(int rows, testing::MariaDb& m) {
   std::printf("writing the workload (%d inserts, %d updates, %d deletes)...\n", rows, rows * 2 / 3,
               rows - rows * 2 / 3);
   std::fflush(stdout);
-  Check(m.Execute(
-            "CREATE DATABASE bench; USE bench; "
-            "CREATE TABLE t (id BIGINT PRIMARY KEY, n INT, e ENUM('new','paid','shipped','done'), "
-            "amount DECIMAL(12,2), score DOUBLE, name VARCHAR(64), created DATETIME(6), "
-            "updated TIMESTAMP(3) NULL, note TEXT, flags BIT(8)) DEFAULT CHARSET=utf8mb4"),
-        "create table");
-  const int chunk = 5000;
-  for (int lo = 1; lo <= rows; lo += chunk) {
-    int hi = std::min(rows, lo + chunk - 1);
-    Check(m.Execute("INSERT INTO t SELECT seq, seq % 1000, 1 + seq % 4, seq / 7, seq * 1.5, "
-                    "CONCAT('customer-', seq), '2026-01-02 03:04:05.123456' + INTERVAL seq SECOND, "
-                    "'2026-01-02 03:04:05.123' + INTERVAL seq SECOND, "
-                    "CONCAT('{\"sku\": ', seq, ', \"qty\": 2}'), seq % 256 FROM seq_" +
-                    std::to_string(lo) + "_to_" + std::to_string(hi)),
-          "insert");
-  }
-  int updates = rows * 2 / 3;
-  for (int lo = 1; lo <= updates; lo += chunk) {
-    int hi = std::min(updates, lo + chunk - 1);
-    Check(m.Execute("UPDATE t SET e = 'shipped', amount = amount + 1, updated = updated + "
-                    "INTERVAL 1 DAY, name = CONCAT(name, '!') WHERE id BETWEEN " +
-                    std::to_string(lo) + " AND " + std::to_string(hi)),
-          "update");
-  }
-  Check(m.Execute("DELETE FROM t WHERE id > " + std::to_string(updates)), "delete");
+  Check(bench::WriteWorkload(m, rows), "workload");
 
   Workload w;
   auto status = m.Query("SHOW MASTER STATUS");
