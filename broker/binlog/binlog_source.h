@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/status.h"
 
@@ -47,6 +48,11 @@ class BinlogSource {
   // Makes a Next() blocked in another thread return soon (with an error).
   // Any thread may call it; sources whose waits are short need not act.
   virtual void Cancel() {}
+
+  // What the source found that a person should know but that does not stop
+  // it (binlog_row_image not FULL: before images lack columns; no table-map
+  // metadata: names come from the schema). Empty for most sources.
+  virtual std::vector<std::string> warnings() const { return {}; }
 };
 
 }  // namespace sluice::binlog

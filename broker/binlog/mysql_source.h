@@ -171,7 +171,7 @@ class MysqlSource final : public BinlogSource {
 
   // Things that work but lose information (binlog_row_image not FULL,
   // binlog_row_metadata not FULL); for the logs and /status.
-  const std::vector<std::string>& warnings() const { return warnings_; }
+  std::vector<std::string> warnings() const override { return warnings_; }
   const std::string& server_version() const { return server_version_; }
   bool is_mariadb() const { return is_mariadb_; }
   // The TLS cipher of the connection; empty over plain TCP.

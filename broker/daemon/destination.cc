@@ -81,12 +81,14 @@ Status Destination::RunOnce() {
     if (stop_.load()) source->Cancel();
   }
   spdlog::info("destination {}: reading {} from {}", config_.name, RedactUrl(spec.url), spec.start);
+  for (const auto& w : source->warnings()) spdlog::warn("destination {}: {}", config_.name, w);
   ingest::IngestOptions io;
   io.ring_size = config_.ring_size;
   io.parse_threads = static_cast<int>(config_.parse_threads);
   io.chunk_records = config_.chunk_records;
   io.include = config_.include;
   io.exclude = config_.exclude;
+  io.on_warning = [this](const std::string& w) { spdlog::warn("destination {}: {}", config_.name, w); };
   io.wait = config_.wait == "spin"    ? ring::WaitKind::kBusySpin
             : config_.wait == "yield" ? ring::WaitKind::kYield
                                       : ring::WaitKind::kBlocking;

@@ -124,6 +124,9 @@ class Pipeline::Impl {
 Status Pipeline::Impl::Stage1(Slot& s) {
   binlog::RawEvent ev{s.bytes, s.file, s.pos};
   SLUICE_RETURN_IF_ERROR(decoder_.Plan(ev, &s.plan));
+  if (options_.on_warning) {
+    for (const auto& w : s.plan.warnings) options_.on_warning(w);
+  }
   s.skip.assign(s.plan.size, 0);
   for (size_t i = 0; i < s.plan.size; ++i) {
     const auto& a = s.plan.actions[i];

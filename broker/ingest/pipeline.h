@@ -55,6 +55,9 @@ struct IngestOptions {
   std::vector<std::string> exclude;
   bool column_names = true;
   binlog::SchemaResolver* schema = nullptr;  // not owned; may be null
+  // Called from stage 1 with what the decoder says a person should know
+  // (INCIDENT events, skipped unknown events, schema mismatches).
+  std::function<void(const std::string&)> on_warning;
   // Tests: called by a worker before it decodes a slot (to inject delays).
   std::function<void(int worker, int64_t seq)> worker_hook;
 
