@@ -15,9 +15,11 @@
 // allocation per item in steady state). The producer waits when the slowest
 // last stage is a whole ring behind: back-pressure, nothing dropped.
 //
-// A handler returns a Status; the first error halts the ring (every waiter
-// returns, the producer's Claim() fails) and is kept in status(). The
-// failing slot is not marked processed.
+// A handler returns a Status; the first error is kept in status(), the
+// producer's Claim() fails from then on, and the failing slot is not marked
+// processed. Stages after the failing one still finish every slot before
+// it (so work that was whole is not thrown away); DrainAndHalt() waits for
+// that and then halts the ring.
 //
 // Thread safety: Claim/Publish from one producer thread; each stage runs
 // its own threads, owned by the stage object (Start/Stop, Stop idempotent).
@@ -27,6 +29,7 @@
 #include <atomic>
 #include <cstddef>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -72,10 +75,10 @@ class Ring {
     SeqNo wrap = next - static_cast<SeqNo>(slots_.size());
     if (wrap > cached_gating_) {
       wait_.WaitUntil([&] { return (cached_gating_ = MinimumSequence(gating_, next_ - 1)) >= wrap; },
-                      [&] { return halted_.load(std::memory_order_acquire); });
+                      [&] { return Stopping(); });
       if (cached_gating_ < wrap) return -1;
     }
-    if (halted_.load(std::memory_order_relaxed)) return -1;
+    if (Stopping()) return -1;
     ++next_;
     return next;
   }
@@ -86,12 +89,17 @@ class Ring {
     wait_.Signal();
   }
 
-  // Waits until every gating stage has processed everything published,
-  // then halts the ring. Returns the first handler error, if any.
+  // Waits until every gating stage has processed everything published (or,
+  // after an error, everything before the failed slot), then halts the
+  // ring. Returns the first handler error, if any.
   Status DrainAndHalt() {
     SeqNo last = cursor_.Get();
-    wait_.WaitUntil([&] { return MinimumSequence(gating_, last) >= last; },
-                    [&] { return halted_.load(std::memory_order_acquire); });
+    wait_.WaitUntil(
+        [&] {
+          SeqNo target = std::min(last, failed_at_.load(std::memory_order_acquire) - 1);
+          return MinimumSequence(gating_, last) >= target;
+        },
+        [&] { return halted_.load(std::memory_order_acquire); });
     Halt();
     return status();
   }
@@ -102,13 +110,18 @@ class Ring {
     wait_.Signal();
   }
 
-  // Called by a stage whose handler failed: keeps the first error, halts.
-  void Fail(const Status& st) {
+  // Called by a stage whose handler failed on slot `seq`: keeps the first
+  // error; the producer stops; DrainAndHalt() lets the stages finish the
+  // slots before `seq`.
+  void Fail(const Status& st, SeqNo seq) {
     {
       std::lock_guard<std::mutex> lock(error_mu_);
       if (error_.ok()) error_ = st;
     }
-    Halt();
+    SeqNo cur = failed_at_.load(std::memory_order_relaxed);
+    while (seq < cur && !failed_at_.compare_exchange_weak(cur, seq, std::memory_order_acq_rel)) {
+    }
+    wait_.Signal();
   }
 
   Status status() const {
@@ -116,6 +129,11 @@ class Ring {
     return error_;
   }
   bool halted() const { return halted_.load(std::memory_order_acquire); }
+  // Halted, or a stage failed: the producer publishes nothing more.
+  bool Stopping() const {
+    return halted_.load(std::memory_order_acquire) ||
+           failed_at_.load(std::memory_order_acquire) != kNoFailure;
+  }
 
   // For stages.
   const Sequence* cursor() const { return &cursor_; }
@@ -131,6 +149,8 @@ class Ring {
   SeqNo next_ = 0;                       // producer-only
   SeqNo cached_gating_ = kInitialSequence;  // producer-only
   std::atomic<bool> halted_{false};
+  static constexpr SeqNo kNoFailure = std::numeric_limits<SeqNo>::max();
+  std::atomic<SeqNo> failed_at_{kNoFailure};  // lowest slot a handler failed on
   mutable std::mutex error_mu_;
   Status error_;  // guarded by error_mu_
 };
@@ -170,7 +190,7 @@ class BatchStage : public StageBase {
         Status st = handler_((*ring_)[s], s, s == avail);
         if (!st.ok()) {
           sequence_.Set(s - 1);
-          ring_->Fail(st);
+          ring_->Fail(st, s);
           return;
         }
       }
@@ -250,7 +270,8 @@ class WorkerPool : public StageBase {
         for (; s <= end; ++s) {
           Status st = handler_((*ring_)[s], s, index);
           if (!st.ok()) {
-            ring_->Fail(st);
+            mine.Set(s - 1);
+            ring_->Fail(st, s);
             return;
           }
         }
