@@ -23,29 +23,15 @@
 #include <string_view>
 #include <vector>
 
+#include "tests/support/binlog_bytes.h"
+
 namespace {
 
-std::string B(std::initializer_list<int> bytes) {
-  std::string s;
-  for (int b : bytes) s.push_back(static_cast<char>(b));
-  return s;
-}
-
-std::string Le(uint64_t v, int n) {
-  std::string s;
-  for (int i = 0; i < n; ++i) s.push_back(static_cast<char>(v >> (8 * i)));
-  return s;
-}
-
-std::string Packed(uint64_t v) {
-  if (v < 251) return Le(v, 1);
-  if (v < 65536) return "\xfc" + Le(v, 2);
-  if (v < 16777216) return "\xfd" + Le(v, 3);
-  return "\xfe" + Le(v, 8);
-}
-
-std::string Str(std::string_view s) { return Packed(s.size()) + std::string(s); }
-std::string Tlv(int type, std::string_view v) { return Le(type, 1) + Str(v); }
+using sluice::testing::B;
+using sluice::testing::Le;
+using sluice::testing::Packed;
+using sluice::testing::Str;
+using sluice::testing::Tlv;
 
 // An event without checksum.
 std::string Ev(int type, std::string_view body, uint16_t flags = 0) {
