@@ -30,6 +30,8 @@
 //   ingest_bench [--rows N] [--runs R]
 //     --rows N   N row inserts; 2N row changes in all (default 150000)
 //     --runs R   time every reader R times, keep each one's fastest (default 1)
+//     --ring-size S   the parse ring's slots, in-process and sluiced (default:
+//                     the pipeline's default)
 #include <fcntl.h>
 #include <malloc.h>
 #include <poll.h>
@@ -75,6 +77,7 @@ using Clock = std::chrono::steady_clock;
 using namespace sluice;
 
 constexpr auto kReaderTimeout = std::chrono::seconds(600);
+size_t g_ring_size = 0;  // --ring-size; 0: the default
 constexpr auto kQuietWal = std::chrono::milliseconds(300);
 
 double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
@@ -109,6 +112,7 @@ struct Figure {
   long minflt = 0;  // minor page faults
   double rss_mb = 0;
   std::string note;  // why it is missing or what differs; empty when fine
+  std::string waits; // in-process: IngestStats::wait_ns by part
   bool ok() const { return seconds > 0; }
   void SetUsage(const rusage& ru) {
     sys = Tv(ru.ru_stime);
@@ -364,6 +368,7 @@ Figure RunInProcess(const std::string& url, uint32_t server_id, Workload* w) {
   ingest::IngestStats stats;
   ingest::IngestOptions io;
   io.parse_threads = 2;
+  if (g_ring_size != 0) io.ring_size = g_ring_size;
   auto pipeline = ingest::Pipeline::Create(io, log->get(), &stats);
   Check(pipeline.status(), "create the pipeline");
 
@@ -418,6 +423,16 @@ Figure RunInProcess(const std::string& url, uint32_t server_id, Workload* w) {
   f.cpu = Tv(r1.ru_utime) - Tv(r0.ru_utime) + f.sys;
   f.minflt = r1.ru_minflt - r0.ru_minflt;
   f.rss_mb = hwm_reset ? VmHwmMb() : r1.ru_maxrss / 1024.0;
+  for (int i = 0; i < ingest::IngestStats::kWaitParts; ++i) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%s%s %.3f", i ? ", " : "",
+                  ingest::IngestStats::kWaitPartNames[i], stats.wait_ns[i].load() / 1e9);
+    f.waits += buf;
+  }
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "; inside CommitLog::CommitTransaction %.3f",
+                stats.commit_ns_total.load() / 1e9);
+  f.waits += buf;
   if (!hwm_reset) f.note = "peak RSS of the whole bench process";
   w->rows = stats.rows.load();
   w->records = stats.records_committed.load();
@@ -438,6 +453,7 @@ Figure RunSluiced(Launcher& launcher, testing::MariaDb& m, uint32_t server_id, c
     c << "[node]\nid = \"bench\"\ndata_dir = \"" << data << "\"\n\n"
       << "[[destination]]\nname = \"bench\"\nsource = \"" << m.ReplUrl() << "\"\n"
       << "server_id = " << server_id << "\nstart = \"earliest\"\nparse_threads = 2\n";
+    if (g_ring_size != 0) c << "ring_size = " << g_ring_size << "\n";
   }
   int ifd = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
   if (ifd < 0 || ::inotify_add_watch(ifd, (data + "/bench").c_str(), IN_MODIFY) < 0) {
@@ -585,10 +601,12 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--rows") == 0 && i + 1 < argc) {
       rows = std::atoi(argv[++i]);
+    } else if (std::strcmp(argv[i], "--ring-size") == 0 && i + 1 < argc) {
+      g_ring_size = std::strtoul(argv[++i], nullptr, 10);
     } else if (std::strcmp(argv[i], "--runs") == 0 && i + 1 < argc) {
       runs = std::atoi(argv[++i]);
     } else {
-      std::fprintf(stderr, "usage: ingest_bench [--rows N] [--runs R]\n");
+      std::fprintf(stderr, "usage: ingest_bench [--rows N] [--runs R] [--ring-size S]\n");
       return 2;
     }
   }
@@ -653,6 +671,7 @@ int main(int argc, char** argv) {
     std::printf(" %.2f, %ldk;", f->sys, f->minflt / 1000);
   }
   std::printf(" (same order)\n");
+  if (inproc.ok()) std::printf("in-process wait seconds by part: %s\n", inproc.waits.c_str());
   if (sluiced.ok()) {
     std::printf("sluiced exec to exit (SIGTERM once done, shutdown included): %.3f s\n",
                 sluiced_exit);

@@ -1,22 +1,25 @@
 #include "broker/ingest/pipeline.h"
 
 #include <chrono>
+#include <cstring>
 #include <unordered_map>
 
 #include "broker/ingest/gtid_state.h"
+#include "broker/ingest/record_buffer.h"
 #include "broker/ring/ring.h"
 
 namespace sluice::ingest {
 namespace {
 
 // The record's txn field (proto/record.proto ChangeRecord.txn = 11, a
-// TxnInfo{seq = 1, last = 2}), appended to a record serialized without it.
-void AppendTxnField(uint32_t seq, bool last, std::string* rec) {
-  char body[16];
+// TxnInfo{seq = 1, last = 2}) is appended by stage 3 to a record the
+// workers serialized without it; protobuf accepts a field after the others.
+// Encodes TxnInfo{seq} (seq 0 is the default: no bytes) into `body`.
+size_t TxnBody(uint32_t seq, char* body) {
   size_t n = 0;
   if (seq != 0) {
     body[n++] = 0x08;  // field 1, varint
-    for (uint32_t v = seq; ; v >>= 7) {
+    for (uint32_t v = seq;; v >>= 7) {
       if (v < 0x80) {
         body[n++] = static_cast<char>(v);
         break;
@@ -24,14 +27,13 @@ void AppendTxnField(uint32_t seq, bool last, std::string* rec) {
       body[n++] = static_cast<char>((v & 0x7f) | 0x80);
     }
   }
-  if (last) {
-    body[n++] = 0x10;  // field 2, varint
-    body[n++] = 1;
-  }
-  rec->push_back(static_cast<char>((11 << 3) | 2));  // field 11, length-delimited
-  rec->push_back(static_cast<char>(n));
-  rec->append(body, n);
+  return n;
 }
+constexpr char kTxnTag = (11 << 3) | 2;  // field 11, length-delimited
+
+// A slot keeps buffers up to this size between uses (rows events are 8 KB
+// by default: their records fit many times over); larger ones are freed.
+constexpr size_t kSlotKeepBytes = 256 << 10;
 
 }  // namespace
 
@@ -45,8 +47,7 @@ struct Pipeline::Slot {
   std::vector<uint8_t> skip;  // per action: filtered out
   // Stage 2: serialized records of every kept rows/DDL action, in order,
   // and how many each action produced.
-  std::vector<std::string> out;
-  size_t out_n = 0;
+  RecordBuffer out;
   std::vector<uint32_t> counts;
   proto::ChangeRecord scratch;
 };
@@ -95,7 +96,8 @@ class Pipeline::Impl {
   Status Stage1(Slot& s);
   Status Stage2(Slot& s, int worker, int64_t seq);
   Status Stage3(Slot& s);
-  void Take(std::string* rec);
+  Status Take(std::string_view rec);
+  void MarkLast();
   Status FlushChunk();
   Status Commit(const binlog::TxnEnd& end);
 
@@ -109,11 +111,9 @@ class Pipeline::Impl {
   std::unordered_map<std::string, bool> filter_cache_;
 
   // Stage 3: the open transaction.
-  std::vector<std::string> txn_;  // finished records; the first txn_n_ are live
-  size_t txn_n_ = 0;
-  std::string pending_;           // the newest record: last or not is not known yet
-  bool has_pending_ = false;
-  uint32_t seq_ = 0;
+  RecordBuffer txn_;              // its records not yet in the log, txn field included
+  size_t last_body_ = 0;          // length of the newest record's TxnInfo
+  uint32_t seq_ = 0;              // records taken so far
   bool chunked_ = false;          // chunks of the open transaction are in the log
   uint64_t open_ts_ = 0;
   GtidState gtid_;
@@ -140,77 +140,83 @@ Status Pipeline::Impl::Stage1(Slot& s) {
   return Status::Ok();
 }
 
-// Serializes each record into the slot's reused strings.
+// Serializes each record into the slot's reused buffer.
 class SerializeSink : public binlog::RowSink {
  public:
-  explicit SerializeSink(std::vector<std::string>* out, size_t* n) : out_(out), n_(n) {}
+  explicit SerializeSink(RecordBuffer* out) : out_(out) {}
   Status OnRow(proto::ChangeRecord* rec) override {
-    if (*n_ == out_->size()) out_->emplace_back();
-    std::string& dst = (*out_)[(*n_)++];
-    dst.clear();
-    if (!rec->AppendToString(&dst)) return Status::Internal("a record does not serialize");
+    if (!out_->AppendMessage(*rec)) return Status::Internal("a record does not serialize");
     return Status::Ok();
   }
 
  private:
-  std::vector<std::string>* out_;
-  size_t* n_;
+  RecordBuffer* out_;
 };
 
 Status Pipeline::Impl::Stage2(Slot& s, int worker, int64_t seq) {
   if (options_.worker_hook) options_.worker_hook(worker, seq);
-  s.out_n = 0;
+  s.out.Clear(kSlotKeepBytes);
   s.counts.assign(s.plan.size, 0);
-  SerializeSink sink(&s.out, &s.out_n);
+  SerializeSink sink(&s.out);
   for (size_t i = 0; i < s.plan.size; ++i) {
     if (s.skip[i]) continue;
     const auto& a = s.plan.actions[i];
-    size_t before = s.out_n;
+    size_t before = s.out.count();
     if (a.kind == binlog::EventPlan::Action::kRows) {
       Status st = binlog::DecodeAction(a, s.plan.file, options_.column_names, &s.scratch, &sink);
       if (!st.ok()) return st.WithContext(s.plan.file + " at " + std::to_string(a.pos));
     } else if (a.kind == binlog::EventPlan::Action::kDdl) {
       SLUICE_RETURN_IF_ERROR(sink.OnRow(&s.plan.ddls[a.ddl]));
     }
-    s.counts[i] = static_cast<uint32_t>(s.out_n - before);
+    s.counts[i] = static_cast<uint32_t>(s.out.count() - before);
   }
   return Status::Ok();
 }
 
-// Moves a finished record of the open transaction into txn_ (by swapping
-// strings: the slot gets an old buffer back, nothing is copied).
-void Pipeline::Impl::Take(std::string* rec) {
-  if (has_pending_) {
-    AppendTxnField(seq_++, false, &pending_);
-    if (txn_n_ == txn_.size()) txn_.emplace_back();
-    txn_[txn_n_++].swap(pending_);
-  }
-  pending_.swap(*rec);
-  has_pending_ = true;
+// Appends a record to the open transaction with TxnInfo{seq} as its last
+// field. Whether it is the transaction's last record is known only later
+// (MarkLast patches it then), so a chunk never takes the newest record.
+Status Pipeline::Impl::Take(std::string_view rec) {
+  char body[8];
+  last_body_ = TxnBody(seq_++, body);
+  char* p = txn_.Extend(rec.size() + 2 + last_body_);
+  std::memcpy(p, rec.data(), rec.size());
+  p += rec.size();
+  *p++ = kTxnTag;
+  *p++ = static_cast<char>(last_body_);
+  std::memcpy(p, body, last_body_);
+  txn_.EndRecord();
+  if (txn_.count() > options_.chunk_records) return FlushChunk();
+  return Status::Ok();
+}
+
+// The newest record is the transaction's last: its txn field, the last
+// bytes of the buffer, gains `last = true`.
+void Pipeline::Impl::MarkLast() {
+  txn_.Tail(last_body_ + 1)[0] = static_cast<char>(last_body_ + 2);
+  char* p = txn_.ExtendLastRecord(2);
+  p[0] = 0x10;  // field 2, varint
+  p[1] = 1;
 }
 
 Status Pipeline::Impl::FlushChunk() {
-  views_.assign(txn_.begin(), txn_.begin() + static_cast<ptrdiff_t>(txn_n_));
+  const size_t n = txn_.count() - 1;
+  txn_.Views(&views_, n);
   SLUICE_RETURN_IF_ERROR(log_->AppendChunk(views_, open_ts_).status());
+  txn_.DropFront(n);
   chunked_ = true;
-  txn_n_ = 0;
   stats_->chunks.fetch_add(1, std::memory_order_relaxed);
   return Status::Ok();
 }
 
 Status Pipeline::Impl::Commit(const binlog::TxnEnd& end) {
-  if (has_pending_) {
-    AppendTxnField(seq_++, true, &pending_);
-    if (txn_n_ == txn_.size()) txn_.emplace_back();
-    txn_[txn_n_++].swap(pending_);
-    has_pending_ = false;
-  }
+  if (!txn_.empty()) MarkLast();
   SLUICE_RETURN_IF_ERROR(gtid_.Add(end.gtid));
   checkpoint_.set_file(end.file);
   checkpoint_.set_pos(end.pos);
   checkpoint_.set_gtid_set(gtid_.ToString());
   checkpoint_.set_ts(end.timestamp);
-  views_.assign(txn_.begin(), txn_.begin() + static_cast<ptrdiff_t>(txn_n_));
+  txn_.Views(&views_, txn_.count());
   auto start = std::chrono::steady_clock::now();
   SLUICE_RETURN_IF_ERROR(log_->CommitTransaction(views_, checkpoint_).status());
   auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -222,7 +228,7 @@ Status Pipeline::Impl::Commit(const binlog::TxnEnd& end) {
   stats_->records_committed.fetch_add(seq_, std::memory_order_relaxed);
   stats_->transactions.fetch_add(1, std::memory_order_relaxed);
   stats_->last_event_ts.store(end.timestamp, std::memory_order_relaxed);
-  txn_n_ = 0;
+  txn_.Clear();
   seq_ = 0;
   chunked_ = false;
   return Status::Ok();
@@ -237,13 +243,10 @@ Status Pipeline::Impl::Stage3(Slot& s) {
       continue;
     }
     if (s.skip[i]) continue;
-    if (seq_ == 0 && !has_pending_) open_ts_ = a.kind == binlog::EventPlan::Action::kRows
+    if (seq_ == 0) open_ts_ = a.kind == binlog::EventPlan::Action::kRows
                                                    ? a.timestamp
                                                    : s.plan.ddls[a.ddl].ts();
-    for (uint32_t k = 0; k < s.counts[i]; ++k) {
-      Take(&s.out[r++]);
-      if (txn_n_ >= options_.chunk_records) SLUICE_RETURN_IF_ERROR(FlushChunk());
-    }
+    for (uint32_t k = 0; k < s.counts[i]; ++k) SLUICE_RETURN_IF_ERROR(Take(s.out.record(r++)));
     if (a.kind == binlog::EventPlan::Action::kRows) {
       stats_->rows.fetch_add(s.counts[i], std::memory_order_relaxed);
     }
@@ -260,6 +263,10 @@ Status Pipeline::Impl::Run(binlog::BinlogSource* source, const std::atomic<bool>
       /*claim_batch=*/16);
   ring::BatchStage<Slot> s3(&ring, {&s2}, [this](Slot& s, ring::SeqNo, bool) { return Stage3(s); });
   ring.SetGating({&s3});
+  ring.CountFullWaitsIn(&stats_->wait_ns[IngestStats::kRingFull]);
+  s1.CountWaitsIn(&stats_->wait_ns[IngestStats::kPlanWait]);
+  s2.CountWaitsIn(&stats_->wait_ns[IngestStats::kDecodeWait]);
+  s3.CountWaitsIn(&stats_->wait_ns[IngestStats::kCommitWait]);
   s1.Start();
   s2.Start();
   s3.Start();
@@ -267,7 +274,9 @@ Status Pipeline::Impl::Run(binlog::BinlogSource* source, const std::atomic<bool>
   Status st;
   while (!stop->load(std::memory_order_acquire)) {
     binlog::RawEvent ev;
+    const auto read_start = std::chrono::steady_clock::now();
     st = source->Next(&ev);
+    ring::SequenceBarrier::AddWait(&stats_->wait_ns[IngestStats::kSourceRead], read_start);
     if (st.code() == Code::kTimedOut) {
       st = Status::Ok();
       MarkCaughtUp();
@@ -281,6 +290,9 @@ Status Pipeline::Impl::Run(binlog::BinlogSource* source, const std::atomic<bool>
     ring::SeqNo seq = ring.Claim();
     if (seq < 0) break;  // a stage failed; its error is in ring.status()
     Slot& s = ring[seq];
+    if (s.bytes.capacity() > kSlotKeepBytes && ev.bytes.size() <= kSlotKeepBytes) {
+      std::string().swap(s.bytes);  // a huge event passed through: let it go
+    }
     s.bytes.assign(ev.bytes);
     s.file.assign(ev.file);
     s.pos = ev.pos;
@@ -300,7 +312,7 @@ Status Pipeline::Impl::Run(binlog::BinlogSource* source, const std::atomic<bool>
   s1.Stop();
   if (st.ok()) st = ring_status;
   // A transaction that did not end stays invisible; its chunks go.
-  if (chunked_ || txn_n_ > 0 || has_pending_) {
+  if (chunked_ || !txn_.empty()) {
     Status d = log_->DiscardOpenTransaction();
     if (st.ok()) st = d;
   }

@@ -45,7 +45,7 @@
 namespace sluice::ingest {
 
 struct IngestOptions {
-  size_t ring_size = 4096;        // slots; a power of two
+  size_t ring_size = 1024;        // slots; a power of two (each keeps its event and records)
   int parse_threads = 2;          // stage-2 workers
   ring::WaitKind wait = ring::WaitKind::kBlocking;
   size_t chunk_records = 10000;   // a transaction beyond this streams in chunks
@@ -81,6 +81,15 @@ struct IngestStats {
   static constexpr size_t kCommitBuckets = std::size(kCommitBucketsMs) + 1;
   std::atomic<uint64_t> commit_latency[kCommitBuckets] = {};
   std::atomic<int64_t> ring_occupancy{0};      // slots published and not yet committed
+  // Where the pipeline's threads wait, in ns summed over threads: the fetch
+  // thread inside source.Next() (network and the source's own work) and
+  // for a free slot (the ring is full: a later stage is the bottleneck);
+  // each stage for the one before it. The stage that waits least is the
+  // bottleneck.
+  enum WaitPart { kSourceRead, kRingFull, kPlanWait, kDecodeWait, kCommitWait, kWaitParts };
+  static constexpr const char* kWaitPartNames[kWaitParts] = {"source_read", "ring_full", "plan",
+                                                             "decode", "commit"};
+  std::atomic<uint64_t> wait_ns[kWaitParts] = {};
   std::atomic<uint64_t> position_pos{0};       // source position of the last event read
   std::atomic<int64_t> caught_up_ms{0};        // wall ms of the last heartbeat / idle read
 };

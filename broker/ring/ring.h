@@ -74,14 +74,21 @@ class Ring {
     SeqNo next = next_;
     SeqNo wrap = next - static_cast<SeqNo>(slots_.size());
     if (wrap > cached_gating_) {
+      const auto start = full_wait_ns_ != nullptr ? std::chrono::steady_clock::now()
+                                                  : std::chrono::steady_clock::time_point();
       wait_.WaitUntil([&] { return (cached_gating_ = MinimumSequence(gating_, next_ - 1)) >= wrap; },
                       [&] { return Stopping(); });
+      if (full_wait_ns_ != nullptr) SequenceBarrier::AddWait(full_wait_ns_, start);
       if (cached_gating_ < wrap) return -1;
     }
     if (Stopping()) return -1;
     ++next_;
     return next;
   }
+
+  // Adds the time Claim() waits for a free slot to *ns.
+  // REQUIRES: called before the first Claim().
+  void CountFullWaitsIn(std::atomic<uint64_t>* ns) { full_wait_ns_ = ns; }
 
   // Makes slot s (and every claimed slot before it) visible to the stages.
   void Publish(SeqNo s) {
@@ -148,6 +155,7 @@ class Ring {
   std::vector<const Sequence*> gating_;  // constant after SetGating
   SeqNo next_ = 0;                       // producer-only
   SeqNo cached_gating_ = kInitialSequence;  // producer-only
+  std::atomic<uint64_t>* full_wait_ns_ = nullptr;
   std::atomic<bool> halted_{false};
   static constexpr SeqNo kNoFailure = std::numeric_limits<SeqNo>::max();
   std::atomic<SeqNo> failed_at_{kNoFailure};  // lowest slot a handler failed on
@@ -179,6 +187,9 @@ class BatchStage : public StageBase {
 
   std::vector<const Sequence*> sequences() const override { return {&sequence_}; }
   SeqNo processed() const { return sequence_.Get(); }
+  // Adds the time this stage waits for its upstream to *ns.
+  // REQUIRES: called before Start().
+  void CountWaitsIn(std::atomic<uint64_t>* ns) { barrier_.CountWaitsIn(ns); }
 
  private:
   void Run() {
@@ -245,6 +256,10 @@ class WorkerPool : public StageBase {
       if (t.joinable()) t.join();
     threads_.clear();
   }
+
+  // Adds the time the workers wait for upstream slots to *ns (the sum
+  // over workers). REQUIRES: called before Start().
+  void CountWaitsIn(std::atomic<uint64_t>* ns) { barrier_.CountWaitsIn(ns); }
 
   std::vector<const Sequence*> sequences() const override {
     std::vector<const Sequence*> v;

@@ -147,9 +147,23 @@ class SequenceBarrier {
   SeqNo WaitFor(SeqNo seq) const {
     SeqNo avail = Available();
     if (avail >= seq) return avail;
+    const auto start = wait_ns_ != nullptr ? std::chrono::steady_clock::now()
+                                           : std::chrono::steady_clock::time_point();
     wait_->WaitUntil([&] { return (avail = Available()) >= seq; },
                      [&] { return alerted_->load(std::memory_order_acquire); });
+    if (wait_ns_ != nullptr) AddWait(wait_ns_, start);
     return avail;
+  }
+
+  // Adds the time WaitFor spends waiting (the slow path only) to *ns.
+  // REQUIRES: called before the stage's threads start.
+  void CountWaitsIn(std::atomic<uint64_t>* ns) { wait_ns_ = ns; }
+
+  static void AddWait(std::atomic<uint64_t>* ns, std::chrono::steady_clock::time_point start) {
+    ns->fetch_add(static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                            std::chrono::steady_clock::now() - start)
+                                            .count()),
+                  std::memory_order_relaxed);
   }
 
   bool alerted() const { return alerted_->load(std::memory_order_acquire); }
@@ -164,6 +178,7 @@ class SequenceBarrier {
   std::vector<const Sequence*> upstream_;
   WaitStrategy* wait_;
   const std::atomic<bool>* alerted_;
+  std::atomic<uint64_t>* wait_ns_ = nullptr;
 };
 
 }  // namespace sluice::ring
