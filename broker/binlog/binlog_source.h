@@ -25,6 +25,18 @@ struct BinlogPosition {
   friend bool operator==(const BinlogPosition&, const BinlogPosition&) = default;
 };
 
+// A binlog file of the source and its size in bytes.
+struct BinlogFileSize {
+  std::string name;
+  uint64_t size = 0;
+};
+
+// Bytes from `file`:`pos` to the end of the last of `files` (which are in
+// order): how far that position is behind the source. NotFound when `file`
+// is not among them (purged, or another server's).
+Result<uint64_t> BytesBehind(const std::vector<BinlogFileSize>& files, std::string_view file,
+                             uint64_t pos);
+
 // One event as it came from the source. `bytes` is borrowed: it stays valid
 // until the next call to Next() or the source is destroyed.
 struct RawEvent {

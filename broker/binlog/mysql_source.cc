@@ -293,6 +293,25 @@ Result<std::vector<std::string>> MysqlSource::ListBinlogFiles(Conn& conn) {
   return files;
 }
 
+Result<std::vector<BinlogFileSize>> ListMysqlBinlogSizes(const MysqlSourceOptions& options,
+                                                          st_mysql* m) {
+  const bool mariadb = std::string_view(mysql_get_server_info(m)).find("MariaDB") !=
+                       std::string_view::npos;
+  SLUICE_ASSIGN_OR_RETURN(auto rows, RunQuery(options, mariadb, m, "SHOW BINARY LOGS",
+                                              "listing the binary logs (SHOW BINARY LOGS)"));
+  std::vector<BinlogFileSize> files;
+  for (const auto& r : rows) {
+    BinlogFileSize f;
+    if (r.size() < 2 || !r[0] || !r[1] || !ParseUint(*r[1], &f.size)) {
+      return Status::Corruption("SHOW BINARY LOGS at " + options.host + ":" +
+                                std::to_string(options.port) + " returned a row without a size");
+    }
+    f.name = *r[0];
+    files.push_back(std::move(f));
+  }
+  return files;
+}
+
 Status MysqlSource::StartDump(const MysqlStart& start) {
   MYSQL* m = conn_->m;
   MysqlStart from = start;

@@ -137,6 +137,11 @@ class PositionTracker {
 // mysql_close(). Errors as MysqlSource::Open's.
 Result<st_mysql*> ConnectMysql(const MysqlSourceOptions& options);
 
+// SHOW BINARY LOGS on a connection from ConnectMysql(): the server's binlog
+// files in order with their sizes (the last one's is its write position).
+Result<std::vector<BinlogFileSize>> ListMysqlBinlogSizes(const MysqlSourceOptions& options,
+                                                          st_mysql* m);
+
 class MysqlSource final : public BinlogSource {
  public:
   // Connects, checks the server (version >= MariaDB 10.5 / MySQL 5.7,

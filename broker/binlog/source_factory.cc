@@ -1,5 +1,7 @@
 #include "broker/binlog/source_factory.h"
 
+#include <mysql.h>
+
 #include <filesystem>
 
 #include "broker/binlog/file_source.h"
@@ -68,6 +70,59 @@ Result<std::unique_ptr<BinlogSource>> OpenBinlogSource(const SourceSpec& spec) {
   SLUICE_ASSIGN_OR_RETURN(o.start, MysqlStart::Parse(spec.start));
   SLUICE_ASSIGN_OR_RETURN(auto source, MysqlSource::Open(o));
   return std::unique_ptr<BinlogSource>(std::move(source));
+}
+
+Result<uint64_t> BytesBehind(const std::vector<BinlogFileSize>& files, std::string_view file,
+                             uint64_t pos) {
+  size_t i = 0;
+  while (i < files.size() && files[i].name != file) ++i;
+  if (i == files.size()) {
+    return Status::NotFound("binlog " + std::string(file) + " is not among the source's files");
+  }
+  uint64_t behind = files[i].size > pos ? files[i].size - pos : 0;
+  for (++i; i < files.size(); ++i) behind += files[i].size;
+  return behind;
+}
+
+SourceEndProbe::SourceEndProbe(SourceSpec spec) : spec_(std::move(spec)) {}
+
+SourceEndProbe::~SourceEndProbe() {
+  if (conn_ != nullptr) mysql_close(conn_);
+}
+
+Result<std::vector<BinlogFileSize>> SourceEndProbe::List() {
+  std::vector<BinlogFileSize> files;
+  if (spec_.url.starts_with(kFileScheme)) {
+    std::string path(spec_.url.substr(kFileScheme.size()));
+    std::vector<std::string> paths;
+    std::error_code ec;
+    if (std::filesystem::is_regular_file(path, ec)) {
+      paths = {path};
+    } else {
+      SLUICE_ASSIGN_OR_RETURN(paths, ListBinlogFiles(path));
+    }
+    for (const auto& p : paths) {
+      uint64_t size = std::filesystem::file_size(p, ec);
+      if (ec) return Status::IoError("cannot size " + p + ": " + ec.message());
+      files.push_back({std::filesystem::path(p).filename().string(), size});
+    }
+    return files;
+  }
+  SLUICE_ASSIGN_OR_RETURN(MysqlSourceOptions o, ParseMysqlUrl(spec_.url));
+  if (conn_ == nullptr) {
+    SLUICE_ASSIGN_OR_RETURN(conn_, ConnectMysql(o));
+  }
+  auto listed = ListMysqlBinlogSizes(o, conn_);
+  if (!listed.ok()) {
+    mysql_close(conn_);  // reconnect next time
+    conn_ = nullptr;
+  }
+  return listed;
+}
+
+Result<uint64_t> SourceEndProbe::BytesBehind(std::string_view file, uint64_t pos) {
+  SLUICE_ASSIGN_OR_RETURN(auto files, List());
+  return binlog::BytesBehind(files, file, pos);
 }
 
 }  // namespace sluice::binlog

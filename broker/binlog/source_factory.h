@@ -13,6 +13,8 @@
 #include "base/status.h"
 #include "broker/binlog/binlog_source.h"
 
+struct st_mysql;
+
 namespace sluice::binlog {
 
 struct SourceSpec {
@@ -24,5 +26,26 @@ struct SourceSpec {
 // InvalidArgument naming the field when the spec is malformed; the source's
 // own errors (unreachable server, missing files) otherwise.
 Result<std::unique_ptr<BinlogSource>> OpenBinlogSource(const SourceSpec& spec);
+
+// Measures how far a position is behind the end of a source's binlog, for
+// the lag metric. A mysql:// probe keeps its own connection beside the dump
+// (SHOW BINARY LOGS needs BINLOG MONITOR on MariaDB, REPLICATION CLIENT on
+// MySQL) and reconnects after an error; a file:// probe sizes the files.
+// Thread safety: one thread at a time; independent of the source.
+class SourceEndProbe {
+ public:
+  explicit SourceEndProbe(SourceSpec spec);
+  ~SourceEndProbe();
+  SourceEndProbe(const SourceEndProbe&) = delete;
+  SourceEndProbe& operator=(const SourceEndProbe&) = delete;
+
+  Result<uint64_t> BytesBehind(std::string_view file, uint64_t pos);
+
+ private:
+  Result<std::vector<BinlogFileSize>> List();
+
+  const SourceSpec spec_;
+  ::st_mysql* conn_ = nullptr;
+};
 
 }  // namespace sluice::binlog

@@ -7,24 +7,6 @@
 namespace sluice::daemon {
 namespace {
 
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-// Seconds the destination is behind its source: 0 when the source said it
-// had nothing newer (heartbeat or idle) after the last commit and nothing
-// is in flight; else the age of the last committed transaction.
-double LagSeconds(const ingest::IngestStats& s) {
-  uint64_t ts = s.last_event_ts.load();
-  int64_t now = NowMs();
-  int64_t caught_up = s.caught_up_ms.load();
-  if (s.ring_occupancy.load() <= 0 && caught_up != 0 && now - caught_up < 15000) return 0;
-  if (ts == 0) return 0;
-  return std::max<double>(0, (now - static_cast<int64_t>(ts) * 1000) / 1000.0);
-}
-
 class Metrics {
  public:
   void Family(const char* name, const char* type, const char* help) {
@@ -81,7 +63,21 @@ std::string RenderMetrics(const std::vector<std::unique_ptr<Destination>>& dests
   m.Family("sluice_ring_occupancy", "gauge", "Parse-ring slots published and not yet committed.");
   for (const auto& d : dests) m.Sample("sluice_ring_occupancy", Dest(*d), d->stats().ring_occupancy.load());
   m.Family("sluice_source_lag_seconds", "gauge", "How far the log is behind the source's clock.");
-  for (const auto& d : dests) m.Sample("sluice_source_lag_seconds", Dest(*d), LagSeconds(d->stats()));
+  for (const auto& d : dests) m.Sample("sluice_source_lag_seconds", Dest(*d), d->lag_seconds());
+  m.Family("sluice_source_lag_bytes", "gauge",
+           "Bytes of source binlog after the log's checkpoint (-1: not known yet or the source "
+           "cannot be asked).");
+  for (const auto& d : dests) m.Sample("sluice_source_lag_bytes", Dest(*d), d->lag_bytes());
+  m.Family("sluice_ring_wait_seconds_total", "counter",
+           "Time each part of the ingest pipeline waited (threads summed): the fetch thread in "
+           "source reads and for a free slot, each stage for the one before it.");
+  for (const auto& d : dests) {
+    for (int p = 0; p < ingest::IngestStats::kWaitParts; ++p) {
+      m.Sample("sluice_ring_wait_seconds_total",
+               Dest(*d) + ",part=\"" + ingest::IngestStats::kWaitPartNames[p] + "\"",
+               d->stats().wait_ns[p].load() / 1e9);
+    }
+  }
   m.Family("sluice_log_first_offset", "gauge", "First offset retained in the log.");
   for (const auto& d : dests) m.Sample("sluice_log_first_offset", Dest(*d), d->log()->FirstOffset().value());
   m.Family("sluice_log_high_watermark", "gauge", "One past the last committed record.");
@@ -140,9 +136,11 @@ std::string RenderStatus(const Config& config,
     out += "},\"rows\":" + std::to_string(s.rows.load());
     out += ",\"records_committed\":" + std::to_string(s.records_committed.load());
     char lag[32];
-    std::snprintf(lag, sizeof lag, "%.3f", LagSeconds(s));
+    std::snprintf(lag, sizeof lag, "%.3f", d.lag_seconds());
     out += ",\"lag_seconds\":";
     out += lag;
+    out += ",\"lag_bytes\":" + std::to_string(d.lag_bytes()) + ",\"lag_error\":";
+    AppendJsonString(d.last_lag_error(), &out);
     out += ",\"restarts\":" + std::to_string(d.restarts()) + ",\"last_error\":";
     AppendJsonString(d.last_error(), &out);
     out += "}";

@@ -38,6 +38,7 @@ Status Destination::Start() {
                o.path, log_->FirstOffset().value(), log_->HighWatermark().value(),
                log_->Checkpoint().file(), log_->Checkpoint().pos());
   thread_ = std::thread([this] { Loop(); });
+  lag_thread_ = std::thread([this] { LagLoop(); });
   return Status::Ok();
 }
 
@@ -49,11 +50,58 @@ void Destination::Stop() {
     cv_.notify_all();
   }
   if (thread_.joinable()) thread_.join();
+  if (lag_thread_.joinable()) lag_thread_.join();
 }
 
 std::string Destination::last_error() const {
   std::lock_guard<std::mutex> lock(mu_);
   return last_error_;
+}
+
+std::string Destination::last_lag_error() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return last_lag_error_;
+}
+
+double Destination::lag_seconds() const {
+  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  const uint64_t ts = stats_.last_event_ts.load();
+  const int64_t caught_up = stats_.caught_up_ms.load();
+  if (stats_.ring_occupancy.load() <= 0) {
+    // Caught up: the source said it had nothing newer lately, or the lag
+    // probe found no binlog after the checkpoint.
+    if (caught_up != 0 && now - caught_up < 15000) return 0;
+    if (lag_bytes() == 0) return 0;
+  }
+  if (ts == 0) return 0;
+  return std::max<double>(0, (now - static_cast<int64_t>(ts) * 1000) / 1000.0);
+}
+
+// Every kLagPeriod asks the source how far the checkpoint is from its end.
+// A thread of its own: a slow or unreachable source server must not hold up
+// ingest or the admin pages.
+void Destination::LagLoop() {
+  constexpr auto kLagPeriod = std::chrono::milliseconds(2000);
+  binlog::SourceSpec spec;
+  spec.url = config_.source;
+  spec.server_id = config_.server_id;
+  binlog::SourceEndProbe probe(spec);
+  std::string logged;  // the last error logged, so a down source is said once
+  do {
+    proto::SourceCheckpoint cp = log_->Checkpoint();
+    if (cp.file().empty()) continue;  // nothing committed: no position to measure from
+    auto behind = probe.BytesBehind(cp.file(), cp.pos());
+    std::string err = behind.ok() ? "" : behind.status().ToString();
+    lag_bytes_.store(behind.ok() ? static_cast<int64_t>(*behind) : -1, std::memory_order_relaxed);
+    if (err != logged && !err.empty()) {
+      spdlog::warn("destination {}: cannot measure the lag in bytes: {}", config_.name, err);
+    }
+    logged = err;
+    std::lock_guard<std::mutex> lock(mu_);
+    last_lag_error_ = err;
+  } while (SleepUnlessStopped(kLagPeriod));
 }
 
 uint64_t Destination::errors_by_kind(Code code) const {

@@ -47,9 +47,20 @@ class Destination {
   std::string last_error() const;
   uint64_t restarts() const { return restarts_.load(); }
   uint64_t errors_by_kind(Code code) const;
+  // How far the log is behind its source: in seconds by the source's clock
+  // (0 when nothing is in flight and either the source said it had
+  // nothing newer or no binlog follows the checkpoint; else the age of the
+  // last committed transaction); in bytes of binlog
+  // from the log's checkpoint to the end of the source's last file,
+  // measured every few seconds (-1 until known, or while the source cannot
+  // be asked: last_lag_error() says why).
+  double lag_seconds() const;
+  int64_t lag_bytes() const { return lag_bytes_.load(std::memory_order_relaxed); }
+  std::string last_lag_error() const;
 
  private:
   void Loop();
+  void LagLoop();
   Status RunOnce();
   bool SleepUnlessStopped(std::chrono::milliseconds d);
 
@@ -59,12 +70,15 @@ class Destination {
   ingest::IngestStats stats_;
   std::atomic<bool> stop_{false};
   std::thread thread_;
+  std::thread lag_thread_;
+  std::atomic<int64_t> lag_bytes_{-1};
   std::atomic<uint64_t> restarts_{0};
   std::atomic<uint64_t> errors_[16] = {};
 
   mutable std::mutex mu_;
   std::condition_variable cv_;             // wakes the backoff sleep on Stop()
   std::string last_error_;                 // guarded by mu_
+  std::string last_lag_error_;             // guarded by mu_
   binlog::BinlogSource* source_ = nullptr; // guarded by mu_: the one to Cancel()
 };
 

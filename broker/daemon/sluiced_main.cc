@@ -22,22 +22,20 @@ namespace {
 using namespace sluice;
 
 // Logs each destination's progress: rows/s since the last line, records
-// committed, and how far behind the source's clock the last transaction is.
+// committed, and how far behind the source the log is (seconds, bytes).
 void LogProgress(const std::vector<std::unique_ptr<daemon::Destination>>& dests,
                  std::vector<uint64_t>* last_rows, double seconds) {
-  auto now = std::chrono::duration_cast<std::chrono::seconds>(
-                 std::chrono::system_clock::now().time_since_epoch())
-                 .count();
   for (size_t i = 0; i < dests.size(); ++i) {
     const auto& s = dests[i]->stats();
     uint64_t rows = s.rows.load();
     if (rows == (*last_rows)[i]) continue;  // idle: nothing to say
-    uint64_t ts = s.last_event_ts.load();
+    const int64_t bytes = dests[i]->lag_bytes();
     spdlog::info("destination {}: {:.0f} rows/s, {} records committed, high watermark {}, "
-                 "lag {} s behind the source",
+                 "lag {:.1f} s and {} behind the source",
                  dests[i]->name(), (rows - (*last_rows)[i]) / seconds,
                  s.records_committed.load(), dests[i]->log()->HighWatermark().value(),
-                 ts == 0 ? 0 : std::max<int64_t>(0, now - static_cast<int64_t>(ts)));
+                 dests[i]->lag_seconds(),
+                 bytes < 0 ? std::string("? bytes") : std::to_string(bytes) + " bytes");
     (*last_rows)[i] = rows;
   }
 }

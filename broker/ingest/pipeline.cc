@@ -261,7 +261,12 @@ Status Pipeline::Impl::Run(binlog::BinlogSource* source, const std::atomic<bool>
       &ring, {&s1}, options_.parse_threads,
       [this](Slot& s, ring::SeqNo seq, int w) { return Stage2(s, w, seq); },
       /*claim_batch=*/16);
-  ring::BatchStage<Slot> s3(&ring, {&s2}, [this](Slot& s, ring::SeqNo, bool) { return Stage3(s); });
+  ring::BatchStage<Slot> s3(&ring, {&s2}, [this, &ring](Slot& s, ring::SeqNo seq, bool end) {
+    Status st = Stage3(s);
+    // At the end of a batch: what is still in flight (0 once caught up).
+    if (end) stats_->ring_occupancy.store(ring.cursor()->Get() - seq, std::memory_order_relaxed);
+    return st;
+  });
   ring.SetGating({&s3});
   ring.CountFullWaitsIn(&stats_->wait_ns[IngestStats::kRingFull]);
   s1.CountWaitsIn(&stats_->wait_ns[IngestStats::kPlanWait]);
@@ -280,6 +285,7 @@ Status Pipeline::Impl::Run(binlog::BinlogSource* source, const std::atomic<bool>
     if (st.code() == Code::kTimedOut) {
       st = Status::Ok();
       MarkCaughtUp();
+      stats_->ring_occupancy.store(ring.cursor()->Get() - s3.processed(), std::memory_order_relaxed);
       continue;
     }
     if (st.code() == Code::kNotFound) {

@@ -4,6 +4,8 @@
 // rotations). After each the log must equal, offset for offset and byte for
 // byte, a run that had no fault, and the replayed tables must equal SELECT.
 #include <gtest/gtest.h>
+
+#include <algorithm>
 #include <mysql.h>
 
 #include <rocksdb/db.h>
@@ -324,7 +326,10 @@ TEST_F(SluicedFaultTest, KillNineAtRandomMomentsLosesAndDuplicatesNothing) {
   SluicedConfig ref_config = Config("ref", 7101);
   Sluiced ref_proc(dir_.Sub("ref.toml"), dir_.Sub("ref.log"));
   int ref_runs = 0;
+  const auto ref_start = Clock::now();
   LogImage ref = RunToEnd(&ref_proc, db_.get(), ref_config.data_dir, end, &ref_runs);
+  const int ref_ms = static_cast<int>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - ref_start).count());
   ASSERT_TRUE(Reached(ref, end));
   ASSERT_GE(ref.records.size(), 200000u);
   const std::vector<proto::ChangeRecord> ref_recs = ref.Parsed();
@@ -336,7 +341,10 @@ TEST_F(SluicedFaultTest, KillNineAtRandomMomentsLosesAndDuplicatesNothing) {
   config.durability = "fsync";
   WriteConfig(dir_.Sub("crash.toml"), config);
   Sluiced p(dir_.Sub("crash.toml"), dir_.Sub("crash.log"));
-  std::uniform_int_distribution<int> delay_ms(50, 1500);
+  // Kill delays scale with the machine: up to a quarter of the reference
+  // run's time (start-up included), so that several kills land inside the
+  // ingest however fast it is.
+  std::uniform_int_distribution<int> delay_ms(50, std::clamp(ref_ms / 4, 200, 1500));
   CrashImages images(&ref, dir_.Sub("copy"));
   // At least 20 kills; more (up to 30) while they keep cutting the ingest.
   int kills = 0;
@@ -361,8 +369,8 @@ TEST_F(SluicedFaultTest, KillNineAtRandomMomentsLosesAndDuplicatesNothing) {
   ExpectSameLog(got, ref);
   std::printf(
       "kill -9: %d kills, %d cut the ingest, %d inside a chunked transaction; "
-      "reference in %d run(s); %zu records\n",
-      kills, images.cuts(), images.in_chunks(), ref_runs, ref.records.size());
+      "reference in %d run(s), %d ms; %zu records\n",
+      kills, images.cuts(), images.in_chunks(), ref_runs, ref_ms, ref.records.size());
   EXPECT_GE(images.cuts(), 5) << "too few kills landed inside the ingest:\n"
                               << images.history() << p.LogTail();
   EXPECT_GE(images.in_chunks(), 1) << "no kill landed inside a chunked transaction:\n"

@@ -53,6 +53,7 @@ struct SluicedConfig {
   std::string start = "earliest";
   uint32_t chunk_records = 2000;
   std::string durability = "group";
+  std::string admin_listen;  // "" = no admin listener
 };
 
 inline void WriteConfig(const std::string& path, const SluicedConfig& c) {
@@ -63,6 +64,7 @@ inline void WriteConfig(const std::string& path, const SluicedConfig& c) {
       << (c.server_id != 0 ? "server_id = " + std::to_string(c.server_id) + "\n" : "")
       << "start = \"" << c.start << "\"\ninclude = ['" << kInclude << "']\n"
       << "chunk_records = " << c.chunk_records << "\nparse_threads = 2\n";
+  if (!c.admin_listen.empty()) out << "\n[admin]\nlisten = \"" << c.admin_listen << "\"\n";
 }
 
 inline std::string FileText(const std::string& path) {

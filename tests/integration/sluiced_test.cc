@@ -7,7 +7,15 @@
 // checked by replaying the records and comparing with SELECT.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstring>
+#include <optional>
+#include <set>
+#include <sstream>
+
+
 #include "tests/integration/sluiced_harness.h"
+#include "tests/support/http_get.h"
 
 namespace sluice::sluiced_test {
 namespace {
@@ -254,6 +262,133 @@ TEST_F(SluicedTest, RestartResumesFromTheCheckpointAndIgnoresStart) {
   std::string from =
       " from " + first.checkpoint.file() + ":" + std::to_string(first.checkpoint.pos());
   EXPECT_NE(later.find(from), std::string::npos) << later;
+}
+
+
+// The value of the sample `series` (name{labels}) in Prometheus text, or
+// nullopt when it is missing.
+std::optional<double> Sample(const std::string& metrics, const std::string& series) {
+  std::istringstream in(metrics);
+  for (std::string line; std::getline(in, line);) {
+    if (line.size() > series.size() && line.compare(0, series.size(), series) == 0 &&
+        line[series.size()] == ' ') {
+      return std::stod(line.substr(series.size() + 1));
+    }
+  }
+  return std::nullopt;
+}
+
+// The text after `"key":` in a JSON object, up to the next ',' or '}'.
+std::string JsonField(const std::string& json, const std::string& key) {
+  size_t at = json.find("\"" + key + "\":");
+  if (at == std::string::npos) return "<missing " + key + ">";
+  at += key.size() + 3;
+  size_t end = json.find_first_of(",}", at);
+  return json.substr(at, end - at);
+}
+
+// sluiced's admin listener, scraped while it runs: once ingest has caught
+// up with the source, /metrics and /status agree with the server (its end
+// position) and with the log read back from disk after SIGTERM.
+TEST_F(SluicedTest, AdminPagesAgreeWithTheServerAndTheLog) {
+  config_.admin_listen = "127.0.0.1:0";
+  WriteConfig(ConfigPath(), config_);
+  Sluiced p(ConfigPath(), dir_.Sub("sluiced.log"));
+  p.Start();
+  int port = 0;
+  for (int i = 0; i < 300 && port == 0; ++i) {
+    std::string log = FileText(p.log_file());
+    size_t at = log.find("(port ");
+    if (at != std::string::npos) port = std::atoi(log.c_str() + at + 6);
+    if (port == 0) SleepMs(100);
+  }
+  ASSERT_GT(port, 0) << p.LogTail();
+  std::vector<Step> steps = PartA();
+  Run(steps);
+  SourceEnd end = End();
+
+  // Caught up: the checkpoint is the server's end and the lag probe (every
+  // 2 s) has measured it.
+  std::string metrics, status;
+  const std::string dest = "{dest=\"shop\"}";
+  for (int i = 0; i < 600; ++i) {
+    metrics = testing::HttpGetBody(port, "/metrics");
+    status = testing::HttpGetBody(port, "/status");
+    if (JsonField(status, "pos") == std::to_string(end.pos) &&
+        Sample(metrics, "sluice_source_lag_bytes" + dest) == 0.0) {
+      break;
+    }
+    SleepMs(100);
+  }
+  ASSERT_TRUE(p.Terminate()) << p.LogTail();
+  auto img = ReadLog(DestPath(config_.data_dir));
+  ASSERT_TRUE(img.ok()) << img.status().ToString();
+  ASSERT_TRUE(Reached(*img, end)) << status;
+  std::vector<proto::ChangeRecord> recs = img->Parsed();
+  const double rows = static_cast<double>(std::count_if(
+      recs.begin(), recs.end(), [](const auto& r) { return r.op() != proto::OP_DDL; }));
+  ASSERT_GT(rows, 100);
+
+  // /status: the server's end position, the log's offsets, no lag.
+  EXPECT_EQ(JsonField(status, "node"), "\"n1\"");
+  EXPECT_EQ(JsonField(status, "name"), "\"shop\"");
+  EXPECT_EQ(JsonField(status, "file"), "\"" + end.file + "\"");
+  EXPECT_EQ(JsonField(status, "pos"), std::to_string(end.pos));
+  EXPECT_EQ(JsonField(status, "gtid_set"), "\"" + end.gtid + "\"");
+  EXPECT_EQ(JsonField(status, "high_watermark"), std::to_string(img->high_watermark));
+  EXPECT_EQ(JsonField(status, "records_committed"), std::to_string(img->records.size()));
+  EXPECT_EQ(JsonField(status, "lag_bytes"), "0");
+  EXPECT_EQ(JsonField(status, "lag_seconds"), "0.000");
+  EXPECT_EQ(JsonField(status, "restarts"), "0");
+
+  // /metrics: counters equal what the log holds.
+  EXPECT_EQ(Sample(metrics, "sluice_ingest_rows_total" + dest), rows);
+  EXPECT_EQ(Sample(metrics, "sluice_ingest_records_committed_total" + dest),
+            static_cast<double>(img->records.size()));
+  EXPECT_EQ(Sample(metrics, "sluice_log_high_watermark" + dest),
+            static_cast<double>(img->high_watermark));
+  EXPECT_EQ(Sample(metrics, "sluice_log_first_offset" + dest), 0.0);
+  EXPECT_EQ(Sample(metrics, "sluice_source_lag_bytes" + dest), 0.0);
+  EXPECT_EQ(Sample(metrics, "sluice_source_lag_seconds" + dest), 0.0);
+  EXPECT_EQ(Sample(metrics, "sluice_ingest_restarts_total" + dest), 0.0);
+  // One latency observation per committed transaction, cumulative buckets.
+  auto txns = Sample(metrics, "sluice_ingest_transactions_total" + dest);
+  ASSERT_TRUE(txns && *txns > 0);
+  EXPECT_EQ(Sample(metrics, "sluice_commit_latency_seconds_count" + dest), txns);
+  EXPECT_EQ(Sample(metrics, "sluice_commit_latency_seconds_bucket{dest=\"shop\",le=\"+Inf\"}"),
+            txns);
+  EXPECT_LE(Sample(metrics, "sluice_commit_latency_seconds_bucket{dest=\"shop\",le=\"0.0001\"}"),
+            txns);
+  // Wait time per part of the ring: stage 1 waited for the source between
+  // the workload's statements.
+  for (const char* part : {"source_read", "ring_full", "plan", "decode", "commit"}) {
+    auto w = Sample(metrics, std::string("sluice_ring_wait_seconds_total{dest=\"shop\",part=\"") +
+                                 part + "\"}");
+    ASSERT_TRUE(w.has_value()) << part << "\n" << metrics;
+    EXPECT_GE(*w, 0) << part;
+  }
+  EXPECT_GT(*Sample(metrics, "sluice_ring_wait_seconds_total{dest=\"shop\",part=\"plan\"}"), 0.0);
+  // The text format: every sample's family is declared, every value parses.
+  std::istringstream in(metrics);
+  std::set<std::string> declared;
+  size_t samples = 0;
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("# TYPE ", 0) == 0) declared.insert(line.substr(7, line.find(' ', 7) - 7));
+    if (line.empty() || line[0] == '#') continue;
+    ++samples;
+    std::string name = line.substr(0, line.find_first_of("{ "));
+    std::string family = name;
+    for (const char* suffix : {"_bucket", "_sum", "_count"}) {
+      if (family.ends_with(suffix) && !declared.count(family))
+        family = family.substr(0, family.size() - std::strlen(suffix));
+    }
+    EXPECT_TRUE(declared.count(family)) << line;
+    char* stop = nullptr;
+    std::string value = line.substr(line.rfind(' ') + 1);
+    std::strtod(value.c_str(), &stop);
+    EXPECT_EQ(*stop, '\0') << line;
+  }
+  EXPECT_GT(samples, 30u);
 }
 
 }  // namespace

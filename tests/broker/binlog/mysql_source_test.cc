@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -14,6 +15,7 @@
 #include <gtest/gtest.h>
 
 #include "base/coding.h"
+#include "broker/binlog/source_factory.h"
 #include "tests/support/mariadb_fixture.h"
 #include "tests/support/temp_dir.h"
 
@@ -268,8 +270,54 @@ TEST(MysqlSourceConnect, NobodyListeningIsUnavailable) {
   EXPECT_EQ(s.status().code(), Code::kUnavailable) << s.status().ToString();
 }
 
+TEST(BinlogLag, BytesBehindCountsTheRestOfTheFileAndEveryLaterOne) {
+  std::vector<BinlogFileSize> files = {{"b.000001", 1000}, {"b.000002", 300}, {"b.000003", 50}};
+  EXPECT_EQ(*BytesBehind(files, "b.000001", 4), 996u + 300 + 50);
+  EXPECT_EQ(*BytesBehind(files, "b.000002", 300), 50u);
+  EXPECT_EQ(*BytesBehind(files, "b.000003", 50), 0u);
+  EXPECT_EQ(*BytesBehind(files, "b.000003", 70), 0u);  // a size read before the last write
+  EXPECT_EQ(BytesBehind(files, "b.000000", 4).status().code(), Code::kNotFound);
+  EXPECT_EQ(BytesBehind({}, "b.000001", 4).status().code(), Code::kNotFound);
+}
+
+TEST(BinlogLag, FileProbeSizesTheDirectory) {
+  testing::TempDir dir;
+  std::ofstream(dir.Sub("binlog.000001")) << std::string(700, 'a');
+  std::ofstream(dir.Sub("binlog.000002")) << std::string(90, 'b');
+  SourceEndProbe probe({"file://" + dir.path(), "earliest", 0});
+  EXPECT_EQ(*probe.BytesBehind("binlog.000001", 100), 600u + 90);
+  std::ofstream(dir.Sub("binlog.000002"), std::ios::app) << std::string(10, 'c');
+  EXPECT_EQ(*probe.BytesBehind("binlog.000002", 4), 96u);
+  EXPECT_EQ(probe.BytesBehind("binlog.000009", 4).status().code(), Code::kNotFound);
+}
+
 // ---------------------------------------------------------------------------
 // Against MariaDB.
+
+// The probe's figures against the binlog files' sizes on disk.
+TEST(MysqlSourceMariaDb, EndProbeMeasuresAgainstTheFilesOnDisk) {
+  auto db = StartDb();
+  ASSERT_TRUE(db);
+  ASSERT_TRUE(db->Execute("INSERT INTO shop.t VALUES (1, 'a'); FLUSH BINARY LOGS; "
+                          "INSERT INTO shop.t VALUES (2, 'b')")
+                  .ok());
+  auto paths = db->BinlogFiles();
+  ASSERT_TRUE(paths.ok() && paths->size() >= 2);
+  auto disk_size = [](const std::string& p) { return std::filesystem::file_size(p); };
+  uint64_t total = 0;
+  for (const auto& p : *paths) total += disk_size(p);
+  auto name = [](const std::string& p) { return std::filesystem::path(p).filename().string(); };
+  SourceEndProbe probe({db->ReplUrl(), "earliest", 0});
+  auto all = probe.BytesBehind(name(paths->front()), 4);
+  ASSERT_TRUE(all.ok()) << all.status().ToString();
+  EXPECT_EQ(*all, total - 4);
+  const std::string last = paths->back();
+  const uint64_t end = disk_size(last);
+  EXPECT_EQ(*probe.BytesBehind(name(last), end), 0u);
+  ASSERT_TRUE(db->Execute("INSERT INTO shop.t VALUES (3, 'c')").ok());
+  EXPECT_EQ(*probe.BytesBehind(name(last), end), disk_size(last) - end);
+  EXPECT_EQ(probe.BytesBehind("binlog.999999", 4).status().code(), Code::kNotFound);
+}
 
 TEST(MysqlSourceMariaDb, EarliestDeliversEveryEventAsOnDisk) {
   auto db = StartDb();
