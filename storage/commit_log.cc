@@ -51,6 +51,10 @@ rocksdb::ColumnFamilyOptions LogCfOptions(const CommitLogOptions& o) {
   cf.level0_stop_writes_trigger = 60;
   rocksdb::BlockBasedTableOptions table;
   table.block_size = 64 << 10;
+  // Debian's RocksDB is a portable build whose CRC32c is the software one
+  // ("Not supported on x86"); XXH3 is fast without special instructions.
+  // The checksum type is recorded per file, so older files still read.
+  table.checksum = rocksdb::kXXH3;
   cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   return cf;
 }
