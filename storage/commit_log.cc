@@ -286,6 +286,13 @@ Result<OffsetRange> CommitLog::AppendChunk(std::span<const std::string_view> rec
 
 Result<OffsetRange> CommitLog::CommitTransaction(std::span<const std::string_view> records,
                                                  const proto::SourceCheckpoint& checkpoint) {
+  auto range = CommitLocked(records, checkpoint);
+  if (range.ok() && on_commit_) on_commit_();
+  return range;
+}
+
+Result<OffsetRange> CommitLog::CommitLocked(std::span<const std::string_view> records,
+                                            const proto::SourceCheckpoint& checkpoint) {
   MutexLock lock(&mu_);
   if (!txn_open_) txn_base_ = pending_end_;
   if (pending_end_ + records.size() - txn_base_ > UINT32_MAX) {

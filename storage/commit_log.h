@@ -31,6 +31,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -176,11 +177,19 @@ class CommitLog {
   Status Sync();
 
   MetaStore& meta() { return *meta_; }
+
+  // Called after every commit that moves the high watermark, on the
+  // committing thread, outside the log's locks (consumers' long polls wake
+  // on it). It must be quick and must not call back into this log's writers.
+  // REQUIRES: set before the first commit; not changed afterwards.
+  void SetCommitListener(std::function<void()> listener) { on_commit_ = std::move(listener); }
   const CommitLogOptions& options() const { return options_; }
 
  private:
   explicit CommitLog(const CommitLogOptions& options);
   Status Init();
+  Result<OffsetRange> CommitLocked(std::span<const std::string_view> records,
+                                   const proto::SourceCheckpoint& checkpoint) EXCLUDES(mu_);
   // `discarded`: a partial transaction was just removed from the tail.
   Status RecoverTail(bool discarded) REQUIRES(mu_);
   // Encodes records into batches and adds them to *wb. With `checkpoint`,
@@ -226,6 +235,7 @@ class CommitLog {
   Status FailureStatus() EXCLUDES(failure_mu_);
 
   // Sync() state.
+  std::function<void()> on_commit_;
   std::shared_ptr<rocksdb::FileSystem> fs_;  // the Env's, constant after Init()
   std::mutex wal_sync_mu_;                   // one Sync() at a time
   std::vector<std::string> synced_wals_;     // guarded by wal_sync_mu_

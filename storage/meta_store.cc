@@ -126,6 +126,22 @@ Status MetaStore::Ack(std::string_view group, uint64_t upto_batch_id,
   return Write(&b);
 }
 
+Status MetaStore::Issue(std::string_view group, const proto::OutstandingBatch& batch,
+                        const proto::GroupCursor& cursor) {
+  rocksdb::WriteBatch b;
+  b.Put(cf_, BatchKey(group, batch.batch_id()), batch.SerializeAsString());
+  b.Put(cf_, CursorKey(group), cursor.SerializeAsString());
+  return Write(&b);
+}
+
+Status MetaStore::Rollback(std::string_view group, uint64_t from_batch_id,
+                           const proto::GroupCursor& cursor) {
+  rocksdb::WriteBatch b;
+  b.DeleteRange(cf_, BatchKey(group, from_batch_id), PrefixEnd(BatchPrefix(group)));
+  b.Put(cf_, CursorKey(group), cursor.SerializeAsString());
+  return Write(&b);
+}
+
 Result<std::vector<proto::OutstandingBatch>> MetaStore::Outstanding(std::string_view group) const {
   std::vector<proto::OutstandingBatch> out;
   Status st = ScanPrefix(db_, cf_, BatchPrefix(group), [&](std::string_view, std::string_view v) {

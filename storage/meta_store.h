@@ -52,6 +52,14 @@ class MetaStore {
   // In one write: removes outstanding batches with id <= upto_batch_id (acking
   // a batch acks the earlier ones) and stores `cursor`.
   Status Ack(std::string_view group, uint64_t upto_batch_id, const proto::GroupCursor& cursor);
+  // In one write: records a batch handed out and the cursor (which carries
+  // the next batch id).
+  Status Issue(std::string_view group, const proto::OutstandingBatch& batch,
+               const proto::GroupCursor& cursor);
+  // In one write: removes outstanding batches with id >= from_batch_id (so
+  // they are delivered again) and stores `cursor`.
+  Status Rollback(std::string_view group, uint64_t from_batch_id,
+                  const proto::GroupCursor& cursor);
   // Outstanding batches in batch-id order.
   Result<std::vector<proto::OutstandingBatch>> Outstanding(std::string_view group) const;
   // Lowest acked offset over all groups; nullopt when there are none.

@@ -1,0 +1,98 @@
+// ConsumerService: the embedded consumer server (Canal's split). Every
+// consumer request is served here as a C++ call on the protocol's own
+// messages (proto/protocol.proto); the network server is a thin adapter
+// that decodes frames and delegates. An application can link this and
+// consume a destination's log without a socket:
+//
+//   ConsumerService svc({});
+//   svc.AddDestination("shop", log);           // log: a CommitLog*, not owned
+//   proto::FetchRequest f;  f.set_dest("shop");  f.set_wait_ms(1000);
+//   proto::FetchResponse out;
+//   proto::Error e = svc.Fetch(f, &out);        // e.code() == proto::OK
+//
+// Every call returns a proto::Error: code OK, or the code and a message a
+// person can act on (OFFSET_OUT_OF_RANGE also carries the valid range).
+//
+// Consumer groups: a group's cursor (acknowledged offset, filter, next
+// batch id) and its outstanding batches live in the destination's
+// MetaStore, so they survive restarts (and replicate with the log). Get
+// hands out the records after the group's last outstanding batch (or its
+// cursor), filtered by the group's regex over "db.table"; Ack(id) acks that
+// batch and every earlier one; Rollback forgets outstanding batches so the
+// next Get redelivers from the last acknowledged offset. Batch ids are never
+// reused, so an Ack of a rolled-back batch is UNKNOWN_BATCH.
+//
+// Long polls: Fetch and Get with a wait block the calling thread until a
+// commit makes records visible (the logs' commit listeners call
+// NotifyCommit) or the wait ends. The network server calls with no wait
+// and parks the request instead; OnCommit() tells it when to retry.
+//
+// Thread safety: every method may be called from any thread. Group
+// operations of one destination are serialized.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "proto/protocol.pb.h"
+#include "storage/commit_log.h"
+
+namespace sluice::consumer {
+
+struct ServiceOptions {
+  uint32_t default_max_records = 1000;
+  uint32_t max_records = 100000;        // per Fetch / Get
+  uint32_t default_max_bytes = 4 << 20;
+  uint32_t max_bytes = 32 << 20;        // per Fetch; also bounds a Get's scan
+  uint32_t max_wait_ms = 60000;
+  std::string node_id;
+  std::string role = "primary";
+};
+
+class ConsumerService {
+ public:
+  explicit ConsumerService(ServiceOptions options);
+  ~ConsumerService();
+  ConsumerService(const ConsumerService&) = delete;
+  ConsumerService& operator=(const ConsumerService&) = delete;
+
+  // Serves `log` as destination `name` and installs its commit listener.
+  // REQUIRES: before the log's first commit after opening, and before any
+  // request for it.
+  void AddDestination(const std::string& name, CommitLog* log);
+
+  // Wakes long polls of every destination; called by commit listeners.
+  void NotifyCommit();
+  // Called (on the committing thread) after every commit, for the network
+  // server's uv_async_send. REQUIRES: set before AddDestination.
+  void SetCommitHook(std::function<void()> hook) { hook_ = std::move(hook); }
+
+  proto::Error Fetch(const proto::FetchRequest& req, proto::FetchResponse* out);
+  proto::Error ListOffsets(const proto::ListOffsetsRequest& req, proto::ListOffsetsResponse* out);
+  proto::Error Subscribe(const proto::SubscribeRequest& req, proto::SubscribeResponse* out);
+  proto::Error Get(const proto::GetRequest& req, proto::GetResponse* out);
+  proto::Error Ack(const proto::AckRequest& req, proto::AckResponse* out);
+  proto::Error Rollback(const proto::RollbackRequest& req, proto::RollbackResponse* out);
+  proto::Error Unsubscribe(const proto::UnsubscribeRequest& req, proto::UnsubscribeResponse* out);
+  proto::Error GetStatus(const proto::StatusRequest& req, proto::StatusResponse* out);
+
+ private:
+  struct Dest;
+  Dest* Find(const std::string& name, proto::Error* err);
+  // Waits until `log`'s high watermark is above `offset` or `wait_ms` pass.
+  void WaitForRecords(CommitLog* log, uint64_t offset, uint32_t wait_ms);
+
+  const ServiceOptions options_;
+  std::function<void()> hook_;
+  std::map<std::string, std::unique_ptr<Dest>> dests_;  // constant after the AddDestination calls
+  std::mutex wait_mu_;
+  std::condition_variable wait_cv_;
+  uint64_t commits_ = 0;  // guarded by wait_mu_
+};
+
+}  // namespace sluice::consumer
