@@ -111,6 +111,16 @@ ConsumerService::Dest* ConsumerService::Find(const std::string& name, proto::Err
   return it->second.get();
 }
 
+proto::Error ConsumerService::LockGroup(const std::string& dest, const std::string& group,
+                                        Dest** d, std::unique_lock<std::mutex>* lock,
+                                        proto::GroupCursor* cursor) {
+  proto::Error err;
+  *d = Find(dest, &err);
+  if (*d == nullptr) return err;
+  *lock = std::unique_lock<std::mutex>((*d)->group_mu);
+  return LoadCursor((*d)->log->meta(), dest, group, cursor);
+}
+
 void ConsumerService::WaitForRecords(CommitLog* log, uint64_t offset, uint32_t wait_ms) {
   if (wait_ms == 0 || log->HighWatermark().value() > offset) return;
   const auto deadline = std::chrono::steady_clock::now() +
@@ -292,15 +302,13 @@ proto::Error ConsumerService::Get(const proto::GetRequest& req, proto::GetRespon
 
 proto::Error ConsumerService::Ack(const proto::AckRequest& req, proto::AckResponse* out) {
   out->Clear();
-  proto::Error err;
-  Dest* d = Find(req.dest(), &err);
-  if (d == nullptr) return err;
-  MetaStore& meta = d->log->meta();
-  std::lock_guard<std::mutex> lock(d->group_mu);
+  Dest* d = nullptr;
+  std::unique_lock<std::mutex> lock;
   proto::GroupCursor c;
-  if (proto::Error e = LoadCursor(meta, req.dest(), req.group(), &c); e.code() != proto::OK) {
+  if (proto::Error e = LockGroup(req.dest(), req.group(), &d, &lock, &c); e.code() != proto::OK) {
     return e;
   }
+  MetaStore& meta = d->log->meta();
   proto::OutstandingBatch batch;
   if (proto::Error e = FindOutstanding(meta, req.group(), req.batch_id(), &batch);
       e.code() != proto::OK) {
@@ -315,15 +323,13 @@ proto::Error ConsumerService::Ack(const proto::AckRequest& req, proto::AckRespon
 proto::Error ConsumerService::Rollback(const proto::RollbackRequest& req,
                                        proto::RollbackResponse* out) {
   out->Clear();
-  proto::Error err;
-  Dest* d = Find(req.dest(), &err);
-  if (d == nullptr) return err;
-  MetaStore& meta = d->log->meta();
-  std::lock_guard<std::mutex> lock(d->group_mu);
+  Dest* d = nullptr;
+  std::unique_lock<std::mutex> lock;
   proto::GroupCursor c;
-  if (proto::Error e = LoadCursor(meta, req.dest(), req.group(), &c); e.code() != proto::OK) {
+  if (proto::Error e = LockGroup(req.dest(), req.group(), &d, &lock, &c); e.code() != proto::OK) {
     return e;
   }
+  MetaStore& meta = d->log->meta();
   uint64_t from = 0;  // every outstanding batch
   if (req.batch_id() != 0) {
     proto::OutstandingBatch batch;

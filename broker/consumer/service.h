@@ -84,6 +84,10 @@ class ConsumerService {
  private:
   struct Dest;
   Dest* Find(const std::string& name, proto::Error* err);
+  // Finds `dest`, takes its group lock into *lock and loads the group's
+  // cursor (NOT_SUBSCRIBED when it has none).
+  proto::Error LockGroup(const std::string& dest, const std::string& group, Dest** d,
+                         std::unique_lock<std::mutex>* lock, proto::GroupCursor* cursor);
   // Waits until `log`'s high watermark is above `offset` or `wait_ms` pass.
   void WaitForRecords(CommitLog* log, uint64_t offset, uint32_t wait_ms);
 
