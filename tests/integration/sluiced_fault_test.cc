@@ -15,6 +15,7 @@
 
 #include "storage/log_format.h"
 #include "tests/integration/sluiced_harness.h"
+#include "tests/support/http_get.h"
 
 namespace sluice::sluiced_test {
 namespace {
@@ -339,16 +340,63 @@ TEST_F(SluicedFaultTest, KillNineAtRandomMomentsLosesAndDuplicatesNothing) {
   // for most kills to land inside it.
   SluicedConfig config = Config("crash", 7102);
   config.durability = "fsync";
+  config.admin_listen = "127.0.0.1:0";
   WriteConfig(dir_.Sub("crash.toml"), config);
   Sluiced p(dir_.Sub("crash.toml"), dir_.Sub("crash.log"));
+  CrashImages images(&ref, dir_.Sub("copy"));
+
+  // First, aimed kills: inside the 100k-row transaction once a chunk of it
+  // is in the log, seen on /metrics (the log's high watermark at the
+  // transaction's first offset, and the chunk counter moved on). On a fast
+  // machine its window is a few hundred ms, which random delays can miss.
+  uint64_t big_base = 0;
+  for (size_t i = 0, first = 0; i < ref_recs.size(); ++i) {
+    if (!ref_recs[i].txn().last()) continue;
+    if (i + 1 - first >= 100000) {
+      big_base = first;
+      break;
+    }
+    first = i + 1;
+  }
+  ASSERT_GT(big_base, 0u);
+  const std::string dest = "{dest=\"shop\"}";
+  int aimed = 0;
+  while (images.in_chunks() == 0 && aimed < 4) {
+    ++aimed;
+    const size_t log_from = FileText(p.log_file()).size();
+    p.Start();
+    const int port = p.AdminPort(log_from);
+    ASSERT_GT(port, 0) << p.LogTail();
+    std::optional<double> chunks_at_base;
+    bool inside = false;
+    for (int i = 0; i < 20000 && !inside; ++i, SleepMs(1)) {
+      const std::string m = testing::HttpGetBody(port, "/metrics");
+      const auto hwm = Sample(m, "sluice_log_high_watermark" + dest);
+      const auto chunks = Sample(m, "sluice_ingest_chunks_total" + dest);
+      if (!hwm || !chunks) continue;
+      ASSERT_LE(*hwm, big_base) << "the aimed kill missed the transaction";
+      if (*hwm < big_base) continue;
+      if (!chunks_at_base) chunks_at_base = chunks;
+      inside = *chunks > *chunks_at_base;
+    }
+    ASSERT_TRUE(inside) << p.LogTail();
+    p.Kill();
+    const std::string label = "aimed kill " + std::to_string(aimed);
+    SCOPED_TRACE(label);
+    images.Check(config.data_dir, true, label);
+    if (::testing::Test::HasFatalFailure()) return;
+  }
+  ASSERT_GE(images.in_chunks(), 1) << "no aimed kill landed inside the chunked transaction:\n"
+                                   << images.history();
+
+  // Then kills at random moments.
   // Kill delays scale with the machine: up to a quarter of the reference
   // run's time (start-up included), so that several kills land inside the
   // ingest however fast it is.
   std::uniform_int_distribution<int> delay_ms(50, std::clamp(ref_ms / 4, 200, 1500));
-  CrashImages images(&ref, dir_.Sub("copy"));
-  // At least 20 kills; more (up to 30) while they keep cutting the ingest.
+  // At least 20 kills; more (up to 40) while they keep cutting the ingest.
   int kills = 0;
-  while (kills < 20 || (!images.complete() && images.cuts() < 20 && kills < 30)) {
+  while (kills < 20 || (!images.complete() && images.cuts() < 20 && kills < 40)) {
     ++kills;
     p.Start();
     const int delay = delay_ms(rng);
@@ -368,13 +416,11 @@ TEST_F(SluicedFaultTest, KillNineAtRandomMomentsLosesAndDuplicatesNothing) {
   LogImage got = RunToEnd(&p, db_.get(), config.data_dir, end);
   ExpectSameLog(got, ref);
   std::printf(
-      "kill -9: %d kills, %d cut the ingest, %d inside a chunked transaction; "
-      "reference in %d run(s), %d ms; %zu records\n",
-      kills, images.cuts(), images.in_chunks(), ref_runs, ref_ms, ref.records.size());
+      "kill -9: %d aimed and %d random kills, %d cut the ingest, %d inside a chunked "
+      "transaction; reference in %d run(s), %d ms; %zu records\n",
+      aimed, kills, images.cuts(), images.in_chunks(), ref_runs, ref_ms, ref.records.size());
   EXPECT_GE(images.cuts(), 5) << "too few kills landed inside the ingest:\n"
                               << images.history() << p.LogTail();
-  EXPECT_GE(images.in_chunks(), 1) << "no kill landed inside a chunked transaction:\n"
-                                   << images.history();
   // The same binlog through a file source gives the same log.
   ExpectSameLog(ref, IngestFiles(db_.get(), config.chunk_records));
   ExpectTablesEqualReplay(db_.get(), "shop", ref_recs);

@@ -67,16 +67,37 @@ inline void WriteConfig(const std::string& path, const SluicedConfig& c) {
   if (!c.admin_listen.empty()) out << "\n[admin]\nlisten = \"" << c.admin_listen << "\"\n";
 }
 
+// The whole file ("" when it cannot be read). O_NOATIME: a read that had
+// to update the access time waits for the journal, which a child fsyncing
+// on every commit keeps busy for seconds.
 inline std::string FileText(const std::string& path) {
-  std::stringstream ss;
-  ss << std::ifstream(path).rdbuf();
-  return ss.str();
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOATIME);
+  if (fd < 0 && errno == EPERM) fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return "";
+  std::string out;
+  char buf[65536];
+  for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;) out.append(buf, static_cast<size_t>(n));
+  ::close(fd);
+  return out;
 }
 
 inline size_t CountLines(const std::string& text, const std::string& needle) {
   size_t n = 0;
   for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
   return n;
+}
+
+// The value of one sample (`series` is the name with its labels, as
+// printed) in a Prometheus text page; nullopt when absent.
+inline std::optional<double> Sample(const std::string& metrics, const std::string& series) {
+  std::istringstream in(metrics);
+  for (std::string line; std::getline(in, line);) {
+    if (line.size() > series.size() && line.compare(0, series.size(), series) == 0 &&
+        line[series.size()] == ' ') {
+      return std::stod(line.substr(series.size() + 1));
+    }
+  }
+  return std::nullopt;
 }
 
 // One sluiced child: `sluiced --config FILE`, stdout and stderr appended to
@@ -97,24 +118,42 @@ class Sluiced {
     return s.size() > max ? "..." + s.substr(s.size() - max) : s;
   }
 
+  // The port of the admin listener ("[admin] listen = 127.0.0.1:0") of the
+  // run that wrote its log after byte `from` of the log file, waiting up to
+  // 30 s for it; 0 when it never said.
+  int AdminPort(size_t from = 0) const {
+    for (int i = 0; i < 3000; ++i) {
+      std::string log = FileText(log_file_);
+      size_t at = log.size() > from ? log.find("(port ", from) : std::string::npos;
+      if (at != std::string::npos) return std::atoi(log.c_str() + at + 6);
+      SleepMs(10);
+    }
+    return 0;
+  }
+
   void Start() {
     ASSERT_FALSE(running());
     const pid_t parent = ::getpid();
-    pid_t pid = ::fork();
-    ASSERT_GE(pid, 0) << "fork failed";
+    // vfork, not fork: the test process holds whole log images (hundreds
+    // of MB), and after a fork its first allocations stall for a second
+    // or more on copy-on-write faults, long enough to miss what the test
+    // watches for. The child only makes system calls until execv.
+    const int log_fd = ::open(log_file_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    const char* argv[] = {SLUICED_BIN, "--config", config_.c_str(), nullptr};
+    pid_t pid = ::vfork();
+    ASSERT_GE(pid, 0) << "vfork failed";
     if (pid == 0) {
       ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive the test
       if (::getppid() != parent) _exit(126);
-      int fd = ::open(log_file_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-      if (fd >= 0) {
-        ::dup2(fd, STDOUT_FILENO);
-        ::dup2(fd, STDERR_FILENO);
+      if (log_fd >= 0) {
+        ::dup2(log_fd, STDOUT_FILENO);
+        ::dup2(log_fd, STDERR_FILENO);
       }
       ::close_range(3, ~0U, 0);
-      const char* argv[] = {SLUICED_BIN, "--config", config_.c_str(), nullptr};
       ::execv(argv[0], const_cast<char* const*>(argv));
       _exit(127);
     }
+    if (log_fd >= 0) ::close(log_fd);
     pid_ = pid;
   }
 

@@ -264,20 +264,6 @@ TEST_F(SluicedTest, RestartResumesFromTheCheckpointAndIgnoresStart) {
   EXPECT_NE(later.find(from), std::string::npos) << later;
 }
 
-
-// The value of the sample `series` (name{labels}) in Prometheus text, or
-// nullopt when it is missing.
-std::optional<double> Sample(const std::string& metrics, const std::string& series) {
-  std::istringstream in(metrics);
-  for (std::string line; std::getline(in, line);) {
-    if (line.size() > series.size() && line.compare(0, series.size(), series) == 0 &&
-        line[series.size()] == ' ') {
-      return std::stod(line.substr(series.size() + 1));
-    }
-  }
-  return std::nullopt;
-}
-
 // The text after `"key":` in a JSON object, up to the next ',' or '}'.
 std::string JsonField(const std::string& json, const std::string& key) {
   size_t at = json.find("\"" + key + "\":");
@@ -295,13 +281,7 @@ TEST_F(SluicedTest, AdminPagesAgreeWithTheServerAndTheLog) {
   WriteConfig(ConfigPath(), config_);
   Sluiced p(ConfigPath(), dir_.Sub("sluiced.log"));
   p.Start();
-  int port = 0;
-  for (int i = 0; i < 300 && port == 0; ++i) {
-    std::string log = FileText(p.log_file());
-    size_t at = log.find("(port ");
-    if (at != std::string::npos) port = std::atoi(log.c_str() + at + 6);
-    if (port == 0) SleepMs(100);
-  }
+  const int port = p.AdminPort();
   ASSERT_GT(port, 0) << p.LogTail();
   std::vector<Step> steps = PartA();
   Run(steps);
