@@ -80,7 +80,8 @@ struct ConsumerService::Dest {
   std::mutex group_mu;  // serializes group operations of this destination
 };
 
-ConsumerService::ConsumerService(ServiceOptions options) : options_(std::move(options)) {}
+ConsumerService::ConsumerService(ServiceOptions options)
+    : options_(std::move(options)), role_(options_.role), primary_(options_.primary) {}
 ConsumerService::~ConsumerService() = default;
 
 void ConsumerService::AddDestination(const std::string& name, CommitLog* log) {
@@ -115,7 +116,7 @@ proto::Error ConsumerService::LockGroup(const std::string& dest, const std::stri
                                         Dest** d, std::unique_lock<std::mutex>* lock,
                                         proto::GroupCursor* cursor) {
   proto::Error err;
-  *d = Find(dest, &err);
+  *d = FindForGroup(dest, &err);
   if (*d == nullptr) return err;
   *lock = std::unique_lock<std::mutex>((*d)->group_mu);
   return LoadCursor((*d)->log->meta(), dest, group, cursor);
@@ -196,7 +197,7 @@ proto::Error ConsumerService::Subscribe(const proto::SubscribeRequest& req,
                                         proto::SubscribeResponse* out) {
   out->Clear();
   proto::Error err;
-  Dest* d = Find(req.dest(), &err);
+  Dest* d = FindForGroup(req.dest(), &err);
   if (d == nullptr) return err;
   if (!ValidName(req.group())) return Err(proto::BAD_REQUEST, "a group name is 1 to 256 bytes");
   try {
@@ -224,7 +225,7 @@ proto::Error ConsumerService::Subscribe(const proto::SubscribeRequest& req,
 proto::Error ConsumerService::Get(const proto::GetRequest& req, proto::GetResponse* out) {
   out->Clear();
   proto::Error err;
-  Dest* d = Find(req.dest(), &err);
+  Dest* d = FindForGroup(req.dest(), &err);
   if (d == nullptr) return err;
   CommitLog* log = d->log;
   MetaStore& meta = log->meta();
@@ -348,7 +349,7 @@ proto::Error ConsumerService::Unsubscribe(const proto::UnsubscribeRequest& req,
                                           proto::UnsubscribeResponse* out) {
   out->Clear();
   proto::Error err;
-  Dest* d = Find(req.dest(), &err);
+  Dest* d = FindForGroup(req.dest(), &err);
   if (d == nullptr) return err;
   std::lock_guard<std::mutex> lock(d->group_mu);
   if (Status st = d->log->meta().DeleteGroup(req.group()); !st.ok()) return StorageErr(st);
@@ -358,7 +359,10 @@ proto::Error ConsumerService::Unsubscribe(const proto::UnsubscribeRequest& req,
 proto::Error ConsumerService::GetStatus(const proto::StatusRequest&, proto::StatusResponse* out) {
   out->Clear();
   out->set_node_id(options_.node_id);
-  out->set_role(options_.role);
+  {
+    std::lock_guard<std::mutex> lock(role_mu_);
+    out->set_role(role_);
+  }
   for (const auto& [name, d] : dests_) {
     proto::DestinationStatus* s = out->add_destinations();
     s->set_name(name);
@@ -369,6 +373,26 @@ proto::Error ConsumerService::GetStatus(const proto::StatusRequest&, proto::Stat
     out->set_epoch(std::max<uint64_t>(out->epoch(), d->log->CurrentEpoch().value()));
   }
   return Ok();
+}
+
+void ConsumerService::SetRole(const std::string& role, const std::string& primary) {
+  std::lock_guard<std::mutex> lock(role_mu_);
+  role_ = role;
+  primary_ = primary;
+}
+
+ConsumerService::Dest* ConsumerService::FindForGroup(const std::string& name, proto::Error* err) {
+  {
+    std::lock_guard<std::mutex> lock(role_mu_);
+    if (role_ != "primary") {
+      *err = Err(proto::NOT_PRIMARY,
+                 "this node is a " + role_ + "; consumer groups are served by the primary" +
+                     (primary_.empty() ? " (not known here)" : " at " + primary_));
+      err->set_primary(primary_);
+      return nullptr;
+    }
+  }
+  return Find(name, err);
 }
 
 }  // namespace sluice::consumer

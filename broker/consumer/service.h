@@ -51,7 +51,8 @@ struct ServiceOptions {
   uint32_t max_bytes = 32 << 20;        // per Fetch; also bounds a Get's scan
   uint32_t max_wait_ms = 60000;
   std::string node_id;
-  std::string role = "primary";
+  std::string role = "primary";  // group requests are served by the primary only
+  std::string primary;           // standby: the primary's consumer address, when known
 };
 
 class ConsumerService {
@@ -81,9 +82,16 @@ class ConsumerService {
   proto::Error Unsubscribe(const proto::UnsubscribeRequest& req, proto::UnsubscribeResponse* out);
   proto::Error GetStatus(const proto::StatusRequest& req, proto::StatusResponse* out);
 
+  // Changes the node's role (failover). On a standby, group requests
+  // (Subscribe, Get, Ack, Rollback, Unsubscribe) answer NOT_PRIMARY naming
+  // `primary`; Fetch and ListOffsets by offset are served by every node.
+  void SetRole(const std::string& role, const std::string& primary);
+
  private:
   struct Dest;
   Dest* Find(const std::string& name, proto::Error* err);
+  // Find, for a group request: NOT_PRIMARY on a standby.
+  Dest* FindForGroup(const std::string& name, proto::Error* err);
   // Finds `dest`, takes its group lock into *lock and loads the group's
   // cursor (NOT_SUBSCRIBED when it has none).
   proto::Error LockGroup(const std::string& dest, const std::string& group, Dest** d,
@@ -93,6 +101,8 @@ class ConsumerService {
 
   const ServiceOptions options_;
   std::function<void()> hook_;
+  mutable std::mutex role_mu_;
+  std::string role_, primary_;  // guarded by role_mu_
   std::map<std::string, std::unique_ptr<Dest>> dests_;  // constant after the AddDestination calls
   std::mutex wait_mu_;
   std::condition_variable wait_cv_;

@@ -311,5 +311,29 @@ TEST_F(ServiceTest, GroupErrorsAreClear) {
   EXPECT_EQ(st.destinations(0).checkpoint(), "binlog.000001:4");
 }
 
+// A standby serves reads by offset, and sends group requests to the
+// primary it names; after a promotion it serves them itself.
+TEST_F(ServiceTest, AStandbyNamesThePrimaryForGroups) {
+  Commit(0, 3);
+  svc_->SetRole("standby", "127.0.0.1:7400");
+  proto::Error e = Subscribe("g");
+  EXPECT_EQ(e.code(), proto::NOT_PRIMARY);
+  EXPECT_EQ(e.primary(), "127.0.0.1:7400");
+  EXPECT_NE(e.message().find("127.0.0.1:7400"), std::string::npos) << e.message();
+  EXPECT_EQ(Ack("g", 1).code(), proto::NOT_PRIMARY);
+  EXPECT_EQ(Rollback("g", 0).code(), proto::NOT_PRIMARY);
+  proto::FetchRequest f;
+  f.set_dest("shop");
+  proto::FetchResponse got;
+  ASSERT_EQ(svc_->Fetch(f, &got).code(), proto::OK);
+  EXPECT_EQ(got.records_size(), 3);
+  proto::StatusResponse st;
+  ASSERT_EQ(svc_->GetStatus({}, &st).code(), proto::OK);
+  EXPECT_EQ(st.role(), "standby");
+  svc_->SetRole("primary", "");
+  EXPECT_EQ(Subscribe("g").code(), proto::OK);
+  EXPECT_EQ(Get("g", 10).records_size(), 3);
+}
+
 }  // namespace
 }  // namespace sluice::consumer
