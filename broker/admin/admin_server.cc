@@ -4,6 +4,8 @@
 
 #include <cstring>
 
+#include "broker/net/listen.h"
+
 namespace sluice::admin {
 namespace {
 
@@ -129,37 +131,20 @@ struct AdminServer::Impl {
 
 Result<std::unique_ptr<AdminServer>> AdminServer::Start(const std::string& listen,
                                                         Handler handler) {
-  size_t colon = listen.rfind(':');
-  if (colon == std::string::npos) {
-    return Status::InvalidArgument("admin.listen '" + listen + "': expected HOST:PORT");
-  }
-  std::string host = listen.substr(0, colon);
-  int port = std::atoi(listen.c_str() + colon + 1);
-  sockaddr_in addr{};
-  if (uv_ip4_addr(host.c_str(), port, &addr) != 0) {
-    return Status::InvalidArgument("admin.listen '" + listen + "': not an IPv4 HOST:PORT");
-  }
   std::unique_ptr<AdminServer> s(new AdminServer());
   s->impl_ = std::make_unique<Impl>();
   Impl* impl = s->impl_.get();
   impl->handler = std::move(handler);
   uv_loop_init(&impl->loop);
-  uv_tcp_init(&impl->loop, &impl->server);
   impl->server.data = impl;
-  int rc = uv_tcp_bind(&impl->server, reinterpret_cast<const sockaddr*>(&addr), 0);
-  if (rc == 0) rc = uv_listen(reinterpret_cast<uv_stream_t*>(&impl->server), 64, Impl::OnConnection);
-  if (rc != 0) {
-    uv_close(reinterpret_cast<uv_handle_t*>(&impl->server), nullptr);
+  Status st = net::Listen(&impl->loop, &impl->server, "admin.listen", listen, Impl::OnConnection,
+                          &s->port_);
+  if (!st.ok()) {
     uv_run(&impl->loop, UV_RUN_DEFAULT);
     uv_loop_close(&impl->loop);
     s->impl_.reset();
-    return Status::Unavailable("admin.listen " + listen + ": " + uv_strerror(rc) +
-                               " (is another process using the port?)");
+    return st;
   }
-  sockaddr_storage bound{};
-  int len = sizeof bound;
-  uv_tcp_getsockname(&impl->server, reinterpret_cast<sockaddr*>(&bound), &len);
-  s->port_ = ntohs(reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
   uv_async_init(&impl->loop, &impl->stop, [](uv_async_t* a) {
     Impl* impl = static_cast<Impl*>(a->data);
     // Close everything; uv_run returns when the last handle is closed.

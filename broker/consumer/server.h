@@ -25,6 +25,7 @@
 // Thread safety: Start and Stop from one thread; port() from any.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -49,6 +50,7 @@ struct ServerOptions {
   uint32_t idle_timeout_ms = 300000;       // no request and no output moving
   uint32_t frame_deadline_ms = 10000;      // from a frame's first byte to its last
   uint32_t max_output_bytes = 64u << 20;   // unsent responses per connection
+  uint32_t max_wait_ms = 60000;            // of a Fetch or Get long poll
   uint64_t epoch = 0;                      // HelloResponse.epoch
 };
 
