@@ -23,7 +23,7 @@ class Metrics {
   void Sample(const std::string& name, const std::string& labels, double v) {
     char buf[64];
     std::snprintf(buf, sizeof buf, "%.17g", v);
-    out_ += name + "{" + labels + "} " + buf + "\n";
+    out_ += labels.empty() ? name + " " + buf + "\n" : name + "{" + labels + "} " + buf + "\n";
   }
   std::string Take() { return std::move(out_); }
 
@@ -35,7 +35,8 @@ std::string Dest(const Destination& d) { return "dest=\"" + d.name() + "\""; }
 
 }  // namespace
 
-std::string RenderMetrics(const std::vector<std::unique_ptr<Destination>>& dests) {
+std::string RenderMetrics(const std::vector<std::unique_ptr<Destination>>& dests,
+                          const consumer::ServerStats* server) {
   Metrics m;
   struct Counter {
     const char* name;
@@ -109,6 +110,33 @@ std::string RenderMetrics(const std::vector<std::unique_ptr<Destination>>& dests
   }
   m.Family("sluice_ingest_restarts_total", "counter", "Times ingest restarted after an error.");
   for (const auto& d : dests) m.Sample("sluice_ingest_restarts_total", Dest(*d), d->restarts());
+  if (server != nullptr) {
+    struct ServerCounter {
+      const char* name;
+      const char* type;
+      const char* help;
+      const std::atomic<uint64_t>& value;
+    };
+    const ServerCounter kServer[] = {
+        {"sluice_server_connections_accepted_total", "counter", "Consumer connections accepted.",
+         server->connections_accepted},
+        {"sluice_server_connections_refused_total", "counter",
+         "Consumer connections refused at server.max_connections.", server->connections_refused},
+        {"sluice_server_connections", "gauge", "Consumer connections open.", server->connections_open},
+        {"sluice_server_requests_total", "counter", "Consumer requests served.", server->requests},
+        {"sluice_server_auth_failures_total", "counter", "Failed consumer authentications.",
+         server->auth_failures},
+        {"sluice_server_protocol_errors_total", "counter",
+         "Connections closed for bad frames, missed frame deadlines or idleness.",
+         server->protocol_errors},
+        {"sluice_server_sent_bytes_total", "counter", "Bytes of responses sent to consumers.",
+         server->bytes_out},
+    };
+    for (const auto& c : kServer) {
+      m.Family(c.name, c.type, c.help);
+      m.Sample(c.name, "", static_cast<double>(c.value.load()));
+    }
+  }
   return m.Take();
 }
 
@@ -150,9 +178,12 @@ std::string RenderStatus(const Config& config,
 }
 
 admin::Handler MakeAdminHandler(const Config* config,
-                                const std::vector<std::unique_ptr<Destination>>* dests) {
-  return [config, dests](const std::string& path) {
-    if (path == "/metrics") return admin::Response{200, "text/plain; version=0.0.4", RenderMetrics(*dests)};
+                                const std::vector<std::unique_ptr<Destination>>* dests,
+                                const consumer::ServerStats* server) {
+  return [config, dests, server](const std::string& path) {
+    if (path == "/metrics") {
+      return admin::Response{200, "text/plain; version=0.0.4", RenderMetrics(*dests, server)};
+    }
     if (path == "/status") return admin::Response{200, "application/json", RenderStatus(*config, *dests)};
     return admin::Response{404, "text/plain", "try /metrics or /status\n"};
   };

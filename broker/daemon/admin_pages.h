@@ -7,16 +7,20 @@
 #include <vector>
 
 #include "broker/admin/admin_server.h"
+#include "broker/consumer/server.h"
 #include "broker/daemon/config.h"
 #include "broker/daemon/destination.h"
 
 namespace sluice::daemon {
 
-// REQUIRES: config and dests outlive the handler; dests are started.
+// REQUIRES: config, dests and server (null: no consumer server) outlive the
+// handler; dests are started.
 admin::Handler MakeAdminHandler(const Config* config,
-                                const std::vector<std::unique_ptr<Destination>>* dests);
+                                const std::vector<std::unique_ptr<Destination>>* dests,
+                                const consumer::ServerStats* server = nullptr);
 
-std::string RenderMetrics(const std::vector<std::unique_ptr<Destination>>& dests);
+std::string RenderMetrics(const std::vector<std::unique_ptr<Destination>>& dests,
+                          const consumer::ServerStats* server = nullptr);
 std::string RenderStatus(const Config& config,
                          const std::vector<std::unique_ptr<Destination>>& dests);
 

@@ -139,31 +139,48 @@ Status ParseDestination(const toml::node& node, size_t i, Config* c) {
   return Status::Ok();
 }
 
-// [server], [[user]], [ha]: checked now, in effect with later issues.
-Status ParseLaterSections(const toml::table& root, Config* c) {
+Status ParseServer(const toml::table& root, Config* c) {
   Status st;
   if (const toml::table* s = SubTable(root, "server", &st)) {
     Table t(s, "server");
-    std::string listen;
-    bool anonymous = false;
-    SLUICE_RETURN_IF_ERROR(t.Str("listen", &listen));
-    SLUICE_RETURN_IF_ERROR(t.Bool("anonymous", &anonymous));
+    ServerConfig& sc = c->server;
+    SLUICE_RETURN_IF_ERROR(t.Str("listen", &sc.listen, true));
+    SLUICE_RETURN_IF_ERROR(t.Bool("anonymous", &sc.anonymous));
+    SLUICE_RETURN_IF_ERROR(t.Uint("max_connections", &sc.max_connections, 1, 1000000));
+    SLUICE_RETURN_IF_ERROR(t.Uint("idle_timeout_ms", &sc.idle_timeout_ms, 100, 86400000));
+    SLUICE_RETURN_IF_ERROR(t.Uint("frame_deadline_ms", &sc.frame_deadline_ms, 100, 3600000));
+    SLUICE_RETURN_IF_ERROR(t.Uint("max_frame", &sc.max_frame, 4096, 1u << 30));
+    SLUICE_RETURN_IF_ERROR(t.Uint("max_output_bytes", &sc.max_output_bytes, 65536, 1u << 30));
     SLUICE_RETURN_IF_ERROR(t.NoUnknownKeys());
-    c->inactive.push_back("[server] (the consumer protocol)");
+    if (sc.listen.empty()) return t.Bad("listen", "must not be empty (leave [server] out for no server)");
   }
   SLUICE_RETURN_IF_ERROR(st);
   if (const toml::node* users = root.get("user")) {
     if (!users->is_array_of_tables()) return Status::InvalidArgument("user: expected [[user]] tables");
     size_t i = 0;
+    std::set<std::string> names;
     for (const auto& u : *users->as_array()) {
       Table t(u.as_table(), "user[" + std::to_string(i++) + "]");
-      std::string name, file;
-      SLUICE_RETURN_IF_ERROR(t.Str("name", &name, true));
-      SLUICE_RETURN_IF_ERROR(t.Str("password_file", &file, true));
+      UserConfig uc;
+      SLUICE_RETURN_IF_ERROR(t.Str("name", &uc.name, true));
+      SLUICE_RETURN_IF_ERROR(t.Str("password_file", &uc.password_file, true));
       SLUICE_RETURN_IF_ERROR(t.NoUnknownKeys());
+      if (uc.name.empty()) return t.Bad("name", "must not be empty");
+      if (!names.insert(uc.name).second) return t.Bad("name", "'" + uc.name + "' is a user already");
+      c->users.push_back(std::move(uc));
     }
-    c->inactive.push_back("[[user]] (consumer authentication)");
   }
+  if (!c->server.listen.empty() && c->users.empty() && !c->server.anonymous) {
+    return Status::InvalidArgument(
+        "server: no [[user]] and anonymous = false, so no consumer could connect; add a [[user]] "
+        "or set anonymous = true");
+  }
+  return Status::Ok();
+}
+
+// [ha]: checked now, in effect with a later issue.
+Status ParseLaterSections(const toml::table& root, Config* c) {
+  Status st;
   if (const toml::table* h = SubTable(root, "ha", &st)) {
     Table t(h, "ha");
     std::string listen, primary, mode = "async", on_timeout = "degrade", secret;
@@ -233,6 +250,7 @@ Result<Config> ParseConfig(std::string_view text, std::string_view source_name) 
     for (const auto& d : *dests->as_array()) SLUICE_RETURN_IF_ERROR(ParseDestination(d, i++, &c));
   }
   if (c.destinations.empty()) return Status::InvalidArgument("destination: at least one [[destination]] is required");
+  SLUICE_RETURN_IF_ERROR(ParseServer(root, &c));
   SLUICE_RETURN_IF_ERROR(ParseLaterSections(root, &c));
   if (c.role == "standby") c.inactive.push_back("node.role = standby (replication from a primary)");
   return c;

@@ -2,9 +2,9 @@
 // Unknown keys and values of the wrong type or range are errors that name
 // the key ("destination[1].server_id: expected an integer in 1..4294967295").
 //
-// Sections of design.md that later issues implement ([server], [[user]],
-// [ha]) are parsed and checked already, so a config written for the whole
-// design loads today; Config::inactive lists what is not in effect yet.
+// Sections of design.md that later issues implement ([ha]) are parsed and
+// checked already, so a config written for the whole design loads today;
+// Config::inactive lists what is not in effect yet.
 #pragma once
 
 #include <cstdint>
@@ -29,11 +29,31 @@ struct DestinationConfig {
   std::string wait = "blocking";      // blocking | yield | spin
 };
 
+// [server]: the consumer protocol (docs/protocol.md).
+struct ServerConfig {
+  std::string listen;                 // "" = no consumer server
+  bool anonymous = false;             // unauthenticated read-only access
+  uint32_t max_connections = 1024;
+  uint32_t idle_timeout_ms = 300000;
+  uint32_t frame_deadline_ms = 10000;
+  uint32_t max_frame = 64u << 20;
+  uint32_t max_output_bytes = 64u << 20;
+};
+
+// [[user]]: a consumer account; the password is the file's contents
+// (trailing whitespace dropped), read at start.
+struct UserConfig {
+  std::string name;
+  std::string password_file;          // relative paths: from the working directory
+};
+
 struct Config {
   std::string node_id;
   std::string data_dir;
   std::string role = "primary";       // primary | standby
   std::string admin_listen;           // "" = no admin listener
+  ServerConfig server;
+  std::vector<UserConfig> users;
   std::string durability = "group";   // group | fsync (every commit)
   std::vector<DestinationConfig> destinations;
   std::vector<std::string> inactive;  // configured sections not in effect yet

@@ -24,7 +24,7 @@ Destination::Destination(const Config& node, const DestinationConfig& config)
 
 Destination::~Destination() { Stop(); }
 
-Status Destination::Start() {
+Status Destination::Start(const std::function<void(CommitLog*)>& on_open) {
   std::error_code ec;
   std::filesystem::create_directories(node_.data_dir, ec);
   if (ec) return Status::IoError("cannot create data_dir " + node_.data_dir + ": " + ec.message());
@@ -37,6 +37,7 @@ Status Destination::Start() {
   spdlog::info("destination {}: log at {}, offsets [{}, {}), checkpoint {}:{}", config_.name,
                o.path, log_->FirstOffset().value(), log_->HighWatermark().value(),
                log_->Checkpoint().file(), log_->Checkpoint().pos());
+  if (on_open) on_open(log_.get());
   thread_ = std::thread([this] { Loop(); });
   lag_thread_ = std::thread([this] { LagLoop(); });
   return Status::Ok();

@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -33,8 +34,9 @@ class Destination {
   Destination& operator=(const Destination&) = delete;
 
   // Opens the log (errors here are fatal: a locked or foreign directory, a
-  // full disk) and starts the ingest thread.
-  Status Start();
+  // full disk), calls `on_open` with it (the consumer service serves it
+  // from here on: before its first commit), and starts the ingest thread.
+  Status Start(const std::function<void(CommitLog*)>& on_open = {});
   // Stops reading, commits what is complete, discards a partial
   // transaction, and joins the thread. Idempotent.
   void Stop();

@@ -4,18 +4,25 @@
 // complete and discards a partial transaction) and exits 0.
 #include <signal.h>
 
+#include <sys/stat.h>
+
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <memory>
+#include <sstream>
 #include <vector>
 
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
 #include "broker/admin/admin_server.h"
+#include "broker/consumer/server.h"
+#include "broker/consumer/service.h"
 #include "broker/daemon/admin_pages.h"
 #include "broker/daemon/config.h"
 #include "broker/daemon/destination.h"
+#include "proto/auth.h"
 
 namespace {
 
@@ -38,6 +45,32 @@ void LogProgress(const std::vector<std::unique_ptr<daemon::Destination>>& dests,
                  bytes < 0 ? std::string("? bytes") : std::to_string(bytes) + " bytes");
     (*last_rows)[i] = rows;
   }
+}
+
+// The consumer server's users: name -> auth::PasswordKey(the file's
+// contents without trailing whitespace). Warns about password files others
+// can read.
+sluice::Result<std::map<std::string, std::string>> LoadUsers(const daemon::Config& config) {
+  std::map<std::string, std::string> users;
+  for (const auto& u : config.users) {
+    std::ifstream in(u.password_file);
+    if (!in) {
+      return Status::InvalidArgument("user " + u.name + ": cannot read password_file " +
+                                     u.password_file + " (relative paths start at the working "
+                                     "directory)");
+    }
+    std::stringstream ss;
+    ss << in.rdbuf();
+    std::string pw = ss.str();
+    while (!pw.empty() && std::isspace(static_cast<unsigned char>(pw.back()))) pw.pop_back();
+    if (pw.empty()) return Status::InvalidArgument("user " + u.name + ": " + u.password_file + " is empty");
+    struct stat st{};
+    if (::stat(u.password_file.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
+      spdlog::warn("user {}: {} can be read by other users; chmod 600 it", u.name, u.password_file);
+    }
+    users[u.name] = auth::PasswordKey(pw);
+  }
+  return users;
 }
 
 }  // namespace
@@ -69,12 +102,48 @@ int main(int argc, char** argv) {
     spdlog::warn("config: {} is configured but not in effect in this version", what);
   }
 
+  // The consumer service serves every destination's log; its network
+  // server starts before the destinations so that their first commits
+  // already wake long polls.
+  consumer::ServiceOptions service_options;
+  service_options.node_id = config->node_id;
+  service_options.role = config->role;
+  consumer::ConsumerService service(service_options);
+  std::unique_ptr<consumer::ConsumerServer> server;
+  if (!config->server.listen.empty()) {
+    auto users = LoadUsers(*config);
+    if (!users.ok()) {
+      spdlog::error("config: {}", users.status().ToString());
+      return 2;
+    }
+    consumer::ServerOptions so;
+    so.listen = config->server.listen;
+    so.users = std::move(*users);
+    so.anonymous = config->server.anonymous;
+    so.max_connections = config->server.max_connections;
+    so.idle_timeout_ms = config->server.idle_timeout_ms;
+    so.frame_deadline_ms = config->server.frame_deadline_ms;
+    so.max_frame = config->server.max_frame;
+    so.max_output_bytes = config->server.max_output_bytes;
+    auto s = consumer::ConsumerServer::Start(so, &service);
+    if (!s.ok()) {
+      spdlog::error("server: {}", s.status().ToString());
+      return 1;
+    }
+    server = std::move(*s);
+    spdlog::info("consumer server on {} (port {}), {} user(s), anonymous read-only access {}",
+                 config->server.listen, server->port(), so.users.size(),
+                 so.anonymous ? "on" : "off");
+  }
+
   std::vector<std::unique_ptr<daemon::Destination>> dests;
   for (const auto& d : config->destinations) {
     dests.push_back(std::make_unique<daemon::Destination>(*config, d));
-    sluice::Status st = dests.back()->Start();
+    sluice::Status st = dests.back()->Start(
+        [&service, &d](CommitLog* log) { service.AddDestination(d.name, log); });
     if (!st.ok()) {
       spdlog::error("destination {}: {}", d.name, st.ToString());
+      if (server) server->Stop();
       for (auto& started : dests) started->Stop();
       return 1;
     }
@@ -82,8 +151,9 @@ int main(int argc, char** argv) {
 
   std::unique_ptr<admin::AdminServer> admin_server;
   if (!config->admin_listen.empty()) {
-    auto a = admin::AdminServer::Start(config->admin_listen,
-                                       daemon::MakeAdminHandler(&*config, &dests));
+    auto a = admin::AdminServer::Start(
+        config->admin_listen,
+        daemon::MakeAdminHandler(&*config, &dests, server ? &server->stats() : nullptr));
     if (!a.ok()) {
       spdlog::error("admin: {}", a.status().ToString());
       for (auto& d : dests) d->Stop();
@@ -108,6 +178,7 @@ int main(int argc, char** argv) {
     last = now;
   }
   if (admin_server) admin_server->Stop();
+  if (server) server->Stop();
   for (auto& d : dests) d->Stop();
   for (auto& d : dests) {
     spdlog::info("destination {}: stopped at offset {}, checkpoint {}:{}", d->name(),

@@ -54,6 +54,7 @@ struct SluicedConfig {
   uint32_t chunk_records = 2000;
   std::string durability = "group";
   std::string admin_listen;  // "" = no admin listener
+  std::string extra;         // more TOML, appended as it is ([server], [[user]])
 };
 
 inline void WriteConfig(const std::string& path, const SluicedConfig& c) {
@@ -65,6 +66,7 @@ inline void WriteConfig(const std::string& path, const SluicedConfig& c) {
       << "start = \"" << c.start << "\"\ninclude = ['" << kInclude << "']\n"
       << "chunk_records = " << c.chunk_records << "\nparse_threads = 2\n";
   if (!c.admin_listen.empty()) out << "\n[admin]\nlisten = \"" << c.admin_listen << "\"\n";
+  out << c.extra;
 }
 
 // The whole file ("" when it cannot be read). O_NOATIME: a read that had
@@ -118,18 +120,20 @@ class Sluiced {
     return s.size() > max ? "..." + s.substr(s.size() - max) : s;
   }
 
-  // The port of the admin listener ("[admin] listen = 127.0.0.1:0") of the
-  // run that wrote its log after byte `from` of the log file, waiting up to
-  // 30 s for it; 0 when it never said.
-  int AdminPort(size_t from = 0) const {
+  // The port of a listener on port 0 ("admin listener", "consumer server")
+  // of the run that wrote its log after byte `from` of the log file,
+  // waiting up to 30 s for it; 0 when it never said.
+  int ListenPort(const std::string& what, size_t from = 0) const {
     for (int i = 0; i < 3000; ++i) {
       std::string log = FileText(log_file_);
-      size_t at = log.size() > from ? log.find("(port ", from) : std::string::npos;
+      size_t at = log.size() > from ? log.find(what + " on ", from) : std::string::npos;
+      if (at != std::string::npos) at = log.find("(port ", at);
       if (at != std::string::npos) return std::atoi(log.c_str() + at + 6);
       SleepMs(10);
     }
     return 0;
   }
+  int AdminPort(size_t from = 0) const { return ListenPort("admin listener", from); }
 
   void Start() {
     ASSERT_FALSE(running());

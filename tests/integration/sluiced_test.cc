@@ -14,7 +14,9 @@
 #include <sstream>
 
 
+#include "proto/auth.h"
 #include "tests/integration/sluiced_harness.h"
+#include "tests/support/frame_client.h"
 #include "tests/support/http_get.h"
 
 namespace sluice::sluiced_test {
@@ -369,6 +371,97 @@ TEST_F(SluicedTest, AdminPagesAgreeWithTheServerAndTheLog) {
     EXPECT_EQ(*stop, '\0') << line;
   }
   EXPECT_GT(samples, 30u);
+}
+
+// Consumers over the network: a user of [[user]] (password from a file)
+// fetches by offset from a running sluiced. What it gets is the workload's
+// changes in order and, byte for byte, the log read back from disk after
+// SIGTERM; a long poll at the end wakes on the next row the server writes.
+TEST_F(SluicedTest, ConsumersFetchOverTheNetworkWhatTheLogHolds) {
+  const std::string pw_file = dir_.Sub("reader.password");
+  std::ofstream(pw_file) << "correct horse\n";
+  fs::permissions(pw_file, fs::perms::owner_read | fs::perms::owner_write);
+  config_.extra = "\n[server]\nlisten = \"127.0.0.1:0\"\n\n[[user]]\nname = \"reader\"\n"
+                  "password_file = \"" + pw_file + "\"\n";
+  WriteConfig(ConfigPath(), config_);
+  Sluiced p(ConfigPath(), dir_.Sub("sluiced.log"));
+  p.Start();
+  const int port = p.ListenPort("consumer server");
+  ASSERT_GT(port, 0) << p.LogTail();
+  testing::FrameClient c;
+  ASSERT_TRUE(c.Connect(port));
+  proto::Request hello;
+  hello.set_id(1);
+  hello.mutable_hello()->set_protocol_version(1);
+  hello.mutable_hello()->set_user("reader");
+  proto::Response h = c.Call(hello);
+  ASSERT_EQ(h.error().code(), proto::OK) << h.error().message();
+  proto::Request auth;
+  auth.set_id(2);
+  auth.mutable_auth()->set_client_nonce(std::string(16, 'n'));
+  auth.mutable_auth()->set_proof(
+      auth::Proof(auth::PasswordKey("correct horse"), h.hello().nonce(), std::string(16, 'n')));
+  ASSERT_EQ(c.Call(auth).error().code(), proto::OK);
+
+  std::vector<Step> steps = PartA();
+  Run(steps);
+  const SourceEnd end = End();
+  // Caught up when the checkpoint (Status) is the server's end.
+  proto::Request status;
+  status.set_id(3);
+  status.mutable_status();
+  bool caught_up = false;
+  for (int i = 0; i < 600 && !caught_up; ++i) {
+    proto::Response s = c.Call(status);
+    ASSERT_EQ(s.error().code(), proto::OK) << s.error().message();
+    ASSERT_EQ(s.status().destinations_size(), 1);
+    caught_up = s.status().destinations(0).checkpoint() == end.file + ":" + std::to_string(end.pos);
+    if (!caught_up) SleepMs(100);
+  }
+  ASSERT_TRUE(caught_up) << p.LogTail();
+  std::vector<std::string> fetched;
+  for (uint64_t next = 0, hw = 1; next < hw;) {
+    proto::Request f;
+    f.set_id(4);
+    f.mutable_fetch()->set_dest("shop");
+    f.mutable_fetch()->set_offset(next);
+    f.mutable_fetch()->set_max_records(97);
+    proto::Response r = c.Call(f);
+    ASSERT_EQ(r.error().code(), proto::OK) << r.error().message();
+    for (const auto& lr : r.fetch().records()) {
+      ASSERT_EQ(lr.offset(), fetched.size());
+      fetched.push_back(lr.record());
+    }
+    next = r.fetch().next_offset();
+    hw = r.fetch().high_watermark();
+  }
+  std::vector<proto::ChangeRecord> recs;
+  for (const auto& b : fetched) ASSERT_TRUE(recs.emplace_back().ParseFromString(b));
+  ExpectSteps(recs, steps);
+
+  // A long poll at the end wakes on the next commit.
+  proto::Request poll;
+  poll.set_id(5);
+  poll.mutable_fetch()->set_dest("shop");
+  poll.mutable_fetch()->set_offset(fetched.size());
+  poll.mutable_fetch()->set_wait_ms(60000);
+  ASSERT_TRUE(c.Send(poll));
+  ASSERT_TRUE(db_->Execute("INSERT INTO shop.tags VALUES ('late', 1)").ok());
+  proto::Response woke;
+  ASSERT_EQ(c.Receive(&woke, 30000), testing::FrameClient::Got::kResponse);
+  ASSERT_EQ(woke.error().code(), proto::OK) << woke.error().message();
+  ASSERT_EQ(woke.fetch().records_size(), 1);
+  proto::ChangeRecord late;
+  ASSERT_TRUE(late.ParseFromString(woke.fetch().records(0).record()));
+  EXPECT_EQ(late.table(), "tags");
+  EXPECT_EQ(late.op(), proto::OP_INSERT);
+  fetched.push_back(woke.fetch().records(0).record());
+
+  ASSERT_TRUE(p.Terminate()) << p.LogTail();
+  auto img = ReadLog(DestPath(config_.data_dir));
+  ASSERT_TRUE(img.ok()) << img.status().ToString();
+  EXPECT_EQ(img->records, fetched);
+  EXPECT_EQ(CountLines(FileText(p.log_file()), "can be read by other users"), 0u);
 }
 
 }  // namespace

@@ -70,7 +70,31 @@ exclude = []
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   EXPECT_EQ(c->admin_listen, "127.0.0.1:7402");
   EXPECT_EQ(c->destinations[0].include, std::vector<std::string>{"shop\\..*"});
-  EXPECT_EQ(c->inactive.size(), 3u);  // [server], [[user]], [ha]
+  EXPECT_EQ(c->inactive.size(), 1u);  // [ha]
+  EXPECT_EQ(c->server.listen, "127.0.0.1:7400");
+  EXPECT_FALSE(c->server.anonymous);
+  EXPECT_EQ(c->server.max_connections, 1024u);
+  ASSERT_EQ(c->users.size(), 1u);
+  EXPECT_EQ(c->users[0].name, "reader");
+  EXPECT_EQ(c->users[0].password_file, "conf/reader.password");
+}
+
+TEST(Config, ServerNeedsSomeoneToServe) {
+  std::string base = kMinimal;
+  EXPECT_EQ(ErrorOf(base + "[server]\nlisten = \"127.0.0.1:7400\"\n"),
+            "server: no [[user]] and anonymous = false, so no consumer could connect; add a "
+            "[[user]] or set anonymous = true");
+  EXPECT_EQ(ErrorOf(base + "[server]\nanonymous = true\n"), "server.listen: required");
+  EXPECT_EQ(ErrorOf(base + "[server]\nlisten = \"127.0.0.1:7400\"\nanonymous = true\nmax_frame = 10\n"),
+            "server.max_frame: expected an integer in 4096..1073741824");
+  EXPECT_EQ(ErrorOf(base + "[[user]]\nname = \"a\"\npassword_file = \"f\"\n[[user]]\nname = \"a\"\n"
+                           "password_file = \"g\"\n"),
+            "user[1].name: 'a' is a user already");
+  auto c = ParseConfig(base + "[server]\nlisten = \"127.0.0.1:0\"\nanonymous = true\n"
+                              "idle_timeout_ms = 1000\n", "t.toml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_TRUE(c->server.anonymous);
+  EXPECT_EQ(c->server.idle_timeout_ms, 1000u);
 }
 
 TEST(Config, MistakesNameTheirKey) {
