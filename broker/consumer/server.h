@@ -45,11 +45,11 @@ struct ServerOptions {
   std::map<std::string, std::string> users;
   bool anonymous = false;
   // Limits.
-  uint32_t max_frame = 64u << 20;          // bytes of one request frame
+  uint32_t max_frame = 1u << 20;           // bytes of one request frame (requests are small)
   uint32_t max_connections = 1024;
   uint32_t idle_timeout_ms = 300000;       // no request and no output moving
   uint32_t frame_deadline_ms = 10000;      // from a frame's first byte to its last
-  uint32_t max_output_bytes = 64u << 20;   // unsent responses per connection
+  uint32_t max_output_bytes = 8u << 20;    // unsent responses per connection
   uint32_t max_wait_ms = 60000;            // of a Fetch or Get long poll
   uint64_t epoch = 0;                      // HelloResponse.epoch
 };

@@ -36,8 +36,8 @@ struct ServerConfig {
   uint32_t max_connections = 1024;
   uint32_t idle_timeout_ms = 300000;
   uint32_t frame_deadline_ms = 10000;
-  uint32_t max_frame = 64u << 20;
-  uint32_t max_output_bytes = 64u << 20;
+  uint32_t max_frame = 1u << 20;
+  uint32_t max_output_bytes = 8u << 20;
 };
 
 // [[user]]: a consumer account; the password is the file's contents
