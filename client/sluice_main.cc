@@ -2,12 +2,100 @@
 //   sluice log info --path DIR          state of a commit log directory
 //   sluice log dump --path DIR [--from N] [--max N]   records as JSON lines
 //   sluice decode [--from POS] [--column-keys=names|positions] [--stats] FILE...
+//   sluice tail --broker H:P[,H:P...] --dest NAME [--from earliest|latest|N]
+//               [--group G] [--count N] [--follow] [--user U --password-file F]
+//   sluice offsets --broker H:P[,H:P...] --dest NAME [--user U --password-file F]
+// Exit codes: 0 done, 1 failed (the reason on stderr), 2 usage error.
+#include <signal.h>
+
+#include <atomic>
+#include <fstream>
 #include <iostream>
+#include <sstream>
 
 #include <CLI/CLI.hpp>
 
+#include "client/consumer.h"
 #include "client/decode.h"
 #include "client/log_inspect.h"
+#include "client/tail.h"
+
+namespace {
+
+constexpr int kUsage = 2;
+
+// The Consumer a SIGINT/SIGTERM interrupts (`tail --follow` stops cleanly).
+std::atomic<sluice::Consumer*> g_consumer{nullptr};
+
+void OnStopSignal(int) {
+  if (sluice::Consumer* c = g_consumer.load()) c->Interrupt();
+}
+
+// The file's contents without trailing whitespace (an editor's newline).
+sluice::Result<std::string> ReadPassword(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  if (!in) return sluice::Status::IoError("cannot read password file " + path);
+  std::string pw = ss.str();
+  pw.erase(pw.find_last_not_of(" \t\r\n") + 1);
+  return pw;
+}
+
+struct ConnectFlags {
+  std::vector<std::string> brokers;
+  std::string dest, user, password_file;
+
+  void AddTo(CLI::App* cmd) {
+    cmd->add_option("--broker", brokers, "HOST:PORT of the brokers, comma-separated")
+        ->required()
+        ->delimiter(',');
+    cmd->add_option("--dest", dest, "the destination")->required();
+    auto* u = cmd->add_option("--user", user, "user name (without: anonymous read-only)");
+    auto* p = cmd->add_option("--password-file", password_file, "file holding the password")
+                  ->check(CLI::ExistingFile);
+    u->needs(p);
+    p->needs(u);
+  }
+};
+
+// Runs `body` with a Consumer for `flags`; returns the exit code.
+template <typename Body>
+int WithConsumer(const ConnectFlags& flags, const std::string& client, Body body) {
+  sluice::ConsumerOptions o;
+  o.brokers = flags.brokers;
+  o.user = flags.user;
+  o.client = client;
+  if (!flags.password_file.empty()) {
+    auto pw = ReadPassword(flags.password_file);
+    if (!pw.ok()) {
+      std::cerr << "sluice: " << pw.status().ToString() << "\n";
+      return 1;
+    }
+    o.password = *pw;
+  }
+  auto consumer = sluice::Consumer::Open(o);
+  if (!consumer.ok()) {
+    std::cerr << "sluice: " << consumer.status().message() << "\n";
+    return kUsage;
+  }
+  g_consumer.store(consumer->get());
+  struct sigaction sa {};
+  sa.sa_handler = OnStopSignal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  sluice::Status st = body(**consumer);
+  // Signals stay caught (now a no-op) until exit: the Consumer goes away first.
+  g_consumer.store(nullptr);
+  if (!st.ok()) {
+    std::cerr << "sluice: " << st.ToString() << "\n";
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"sluice: change-data-capture broker tool"};
@@ -32,9 +120,48 @@ int main(int argc, char** argv) {
   decode->add_option("--column-keys", keys, "key columns by their names (when known) or @N")
       ->check(CLI::IsMember({"names", "positions"}));
   decode->add_flag("--stats", dec.stats, "print counts per event type and table to stderr");
-  decode->add_option("FILE", dec.files, "binlog files, in order")->required()->check(CLI::ExistingFile);
+  decode->add_option("FILE", dec.files, "binlog files, in order")
+      ->required()
+      ->check(CLI::ExistingFile);
 
-  CLI11_PARSE(app, argc, argv);
+  ConnectFlags conn;
+  sluice::TailOptions tail_opts;
+  auto* tail = app.add_subcommand("tail", "print a destination's records as JSON lines");
+  conn.AddTo(tail);
+  auto* from_opt =
+      tail->add_option("--from", tail_opts.from, "earliest (default), latest or an offset")
+          ->check([](const std::string& v) {
+            auto st = sluice::ValidateTailFrom(v);
+            return st.ok() ? std::string() : st.message();
+          });
+  auto* group_opt =
+      tail->add_option("--group", tail_opts.group,
+                       "read as this consumer group: resume at its cursor, ack what is printed");
+  from_opt->excludes(group_opt);
+  tail->add_option("--count", tail_opts.count, "stop after N records");
+  tail->add_flag("--follow", tail_opts.follow,
+                 "wait for new records until interrupted (without: stop at the high watermark)");
+  ConnectFlags off_conn;
+  auto* offsets =
+      app.add_subcommand("offsets", "print a destination's first offset and high watermark");
+  off_conn.AddTo(offsets);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int rc = app.exit(e);
+    return rc == 0 ? 0 : kUsage;
+  }
+  if (tail->parsed()) {
+    tail_opts.dest = conn.dest;
+    return WithConsumer(conn, "sluice-tail",
+                        [&](sluice::Consumer& c) { return sluice::Tail(c, tail_opts, std::cout); });
+  }
+  if (offsets->parsed()) {
+    return WithConsumer(off_conn, "sluice-offsets", [&](sluice::Consumer& c) {
+      return sluice::PrintOffsets(c, off_conn.dest, std::cout);
+    });
+  }
   sluice::Status st;
   if (decode->parsed()) {
     std::ios::sync_with_stdio(false);

@@ -1,0 +1,554 @@
+// sluice::Consumer against real brokers in-process: a CommitLog in a temp
+// dir, a ConsumerService and a ConsumerServer on 127.0.0.1, over real
+// sockets. What the client returns is compared with what the test
+// committed; broker restarts, standbys and full servers are real too.
+#include "client/consumer.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "broker/consumer/server.h"
+#include "broker/consumer/service.h"
+#include "proto/auth.h"
+#include "proto/record.pb.h"
+#include "tests/support/temp_dir.h"
+
+namespace sluice {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+int64_t MillisSince(Clock::time_point t) {
+  return std::chrono::duration_cast<milliseconds>(Clock::now() - t).count();
+}
+
+// One broker: a destination "shop" (its log in `dir`), the service, the
+// network server.
+struct Node {
+  std::string dir;
+  std::unique_ptr<CommitLog> log;
+  std::unique_ptr<consumer::ConsumerService> svc;
+  std::unique_ptr<consumer::ConsumerServer> server;
+
+  std::string address() const { return "127.0.0.1:" + std::to_string(server->port()); }
+
+  // Opens the log (again) and serves it on `listen`.
+  void Start(const consumer::ServerOptions& options, const std::string& role = "primary",
+             const std::string& primary = "") {
+    CommitLogOptions o;
+    o.path = dir;
+    o.node_id = "n1";
+    o.destination = "shop";
+    auto l = CommitLog::Open(o);
+    ASSERT_TRUE(l.ok()) << l.status().ToString();
+    log = std::move(*l);
+    consumer::ServiceOptions so;
+    so.node_id = "n1";
+    svc = std::make_unique<consumer::ConsumerService>(so);
+    svc->SetRole(role, primary);
+    auto s = consumer::ConsumerServer::Start(options, svc.get());
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    server = std::move(*s);
+    svc->AddDestination("shop", log.get());
+  }
+
+  // Stops serving and closes the log; Start on the same port brings it back.
+  void Stop() {
+    if (server) server->Stop();
+    server.reset();
+    svc.reset();
+    log.reset();
+  }
+};
+
+class ConsumerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    options_.listen = "127.0.0.1:0";
+    options_.users["u"] = auth::PasswordKey("pw");
+    node_.dir = dir_.Sub("a");
+    node_.Start(options_);
+  }
+  void TearDown() override {
+    node_.Stop();
+    other_.Stop();
+  }
+
+  ConsumerOptions ClientOptions(const Node& n) {
+    ConsumerOptions o;
+    o.brokers = {n.address()};
+    o.user = "u";
+    o.password = "pw";
+    o.client = "consumer_test";
+    o.backoff_initial_ms = 20;
+    o.backoff_max_ms = 200;
+    o.retry_for_ms = 10000;
+    return o;
+  }
+
+  std::unique_ptr<Consumer> Open(const ConsumerOptions& o) {
+    auto c = Consumer::Open(o);
+    EXPECT_TRUE(c.ok()) << c.status().ToString();
+    return c.ok() ? std::move(*c) : nullptr;
+  }
+
+  // Commits one transaction of `n` records (each with `payload` bytes of
+  // SQL text) to `log`.
+  void Commit(CommitLog* log, int n, size_t payload = 8) {
+    std::vector<std::string> recs;
+    for (int i = 0; i < n; ++i) {
+      proto::ChangeRecord r;
+      r.set_op(proto::OP_INSERT);
+      r.set_db("shop");
+      r.set_table(all_.size() % 2 ? "orders" : "users");
+      r.set_ts(1000 + all_.size());
+      r.set_sql(std::string(payload, 'x'));
+      r.mutable_txn()->set_seq(i);
+      r.mutable_txn()->set_last(i == n - 1);
+      recs.push_back(r.SerializeAsString());
+      all_.push_back(recs.back());
+    }
+    std::vector<std::string_view> views(recs.begin(), recs.end());
+    proto::SourceCheckpoint cp;
+    cp.set_file("binlog.000001");
+    cp.set_pos(4 + all_.size());
+    ASSERT_TRUE(log->CommitTransaction(views, cp).ok());
+  }
+
+  // Every record must be all_[its offset]; returns how many there were.
+  template <typename Response>
+  size_t ExpectCommitted(const Response& r) {
+    for (const auto& lr : r.records()) {
+      EXPECT_LT(lr.offset(), all_.size());
+      if (lr.offset() < all_.size()) {
+        EXPECT_EQ(lr.record(), all_[lr.offset()]) << lr.offset();
+      }
+    }
+    return static_cast<size_t>(r.records_size());
+  }
+
+  testing::TempDir dir_;
+  consumer::ServerOptions options_;
+  Node node_, other_;
+  std::vector<std::string> all_;  // committed records, by offset
+};
+
+TEST_F(ConsumerTest, FetchByOffsetReturnsEverythingCommitted) {
+  for (int t = 0; t < 20; ++t) Commit(node_.log.get(), 1 + t % 5);
+  auto c = Open(ClientOptions(node_));
+  auto range = c->ListOffsets("shop");
+  ASSERT_TRUE(range.ok()) << range.status().ToString();
+  EXPECT_EQ(range->first_offset(), 0u);
+  EXPECT_EQ(range->high_watermark(), all_.size());
+
+  uint64_t at = 0;
+  size_t seen = 0;
+  while (at < all_.size()) {
+    auto f = c->Fetch("shop", at, 7);
+    ASSERT_TRUE(f.ok()) << f.status().ToString();
+    ASSERT_GT(f->records_size(), 0);
+    EXPECT_EQ(f->records(0).offset(), at);
+    seen += ExpectCommitted(*f);
+    EXPECT_EQ(f->high_watermark(), all_.size());
+    at = f->next_offset();
+  }
+  EXPECT_EQ(seen, all_.size());
+  EXPECT_EQ(c->last_error().code(), proto::OK);
+  EXPECT_EQ(c->broker(), node_.address());
+
+  auto status = c->GetStatus();
+  ASSERT_TRUE(status.ok()) << status.status().ToString();
+  EXPECT_EQ(status->node_id(), "n1");
+}
+
+TEST_F(ConsumerTest, LongPollFetchWakesOnCommit) {
+  Commit(node_.log.get(), 3);
+  auto c = Open(ClientOptions(node_));
+  std::thread committer([&] {
+    std::this_thread::sleep_for(milliseconds(200));
+    Commit(node_.log.get(), 2);
+  });
+  const auto t0 = Clock::now();
+  auto f = c->Fetch("shop", 3, 0, 0, 10000);
+  committer.join();
+  ASSERT_TRUE(f.ok()) << f.status().ToString();
+  EXPECT_LT(MillisSince(t0), 5000);
+  ASSERT_EQ(ExpectCommitted(*f), 2u);
+  EXPECT_EQ(f->records(0).offset(), 3u);
+
+  // Nothing new: the wait ends empty.
+  auto empty = c->Fetch("shop", 5, 0, 0, 100);
+  ASSERT_TRUE(empty.ok()) << empty.status().ToString();
+  EXPECT_EQ(empty->records_size(), 0);
+}
+
+TEST_F(ConsumerTest, ErrorsCarryTheBrokersAnswer) {
+  Commit(node_.log.get(), 5);
+  auto c = Open(ClientOptions(node_));
+  auto f = c->Fetch("shop", 9);
+  ASSERT_FALSE(f.ok());
+  EXPECT_EQ(f.status().code(), Code::kOutOfRange);
+  EXPECT_EQ(c->last_error().code(), proto::OFFSET_OUT_OF_RANGE);
+  EXPECT_EQ(c->last_error().first_offset(), 0u);
+  EXPECT_EQ(c->last_error().high_watermark(), 5u);
+  EXPECT_EQ(f.status().message(), c->last_error().message());
+  EXPECT_FALSE(f.status().message().empty());
+
+  auto unknown = c->Fetch("nope", 0);
+  EXPECT_EQ(unknown.status().code(), Code::kNotFound);
+  EXPECT_EQ(c->last_error().code(), proto::UNKNOWN_DESTINATION);
+
+  auto get = c->Get("shop", "never-subscribed", 10);
+  EXPECT_EQ(get.status().code(), Code::kFailedPrecondition);
+  EXPECT_EQ(c->last_error().code(), proto::NOT_SUBSCRIBED);
+
+  // A success clears it.
+  ASSERT_TRUE(c->Fetch("shop", 0).ok());
+  EXPECT_EQ(c->last_error().code(), proto::OK);
+}
+
+TEST_F(ConsumerTest, GroupSubscribeGetAck) {
+  for (int t = 0; t < 4; ++t) Commit(node_.log.get(), 3);  // offsets 0..11
+  auto c = Open(ClientOptions(node_));
+  auto sub = c->Subscribe("shop", "g");
+  ASSERT_TRUE(sub.ok()) << sub.status().ToString();
+  EXPECT_EQ(sub->acked_offset(), 0u);
+
+  auto b1 = c->Get("shop", "g", 5);
+  ASSERT_TRUE(b1.ok()) << b1.status().ToString();
+  ASSERT_NE(b1->batch_id(), 0u);
+  ASSERT_EQ(ExpectCommitted(*b1), 5u);
+  EXPECT_EQ(b1->records(0).offset(), 0u);
+  auto b2 = c->Get("shop", "g", 5);
+  ASSERT_TRUE(b2.ok()) << b2.status().ToString();
+  ASSERT_EQ(ExpectCommitted(*b2), 5u);
+  EXPECT_EQ(b2->records(0).offset(), 5u);
+
+  auto acked = c->Ack("shop", "g", b2->batch_id());  // and b1 with it
+  ASSERT_TRUE(acked.ok()) << acked.status().ToString();
+  EXPECT_EQ(acked->acked_offset(), b2->end_offset());
+  auto again = c->Ack("shop", "g", b1->batch_id());
+  EXPECT_EQ(again.status().code(), Code::kNotFound);
+  EXPECT_EQ(c->last_error().code(), proto::UNKNOWN_BATCH);
+
+  auto b3 = c->Get("shop", "g", 100);
+  ASSERT_TRUE(b3.ok());
+  ASSERT_EQ(ExpectCommitted(*b3), 2u);
+  EXPECT_EQ(b3->records(0).offset(), 10u);
+  auto rolled = c->Rollback("shop", "g", 0);
+  ASSERT_TRUE(rolled.ok()) << rolled.status().ToString();
+  EXPECT_EQ(rolled->acked_offset(), 10u);
+
+  // A long poll that a commit ends.
+  std::thread committer([&] {
+    std::this_thread::sleep_for(milliseconds(200));
+    Commit(node_.log.get(), 1);
+  });
+  auto b4 = c->Get("shop", "g", 100, 10000);
+  committer.join();
+  ASSERT_TRUE(b4.ok()) << b4.status().ToString();
+  ASSERT_GE(ExpectCommitted(*b4), 2u);  // the rolled-back two, maybe the new one
+  EXPECT_EQ(b4->records(0).offset(), 10u);
+  ASSERT_TRUE(c->Ack("shop", "g", b4->batch_id()).ok());
+  if (b4->end_offset() < 13) {
+    auto b5 = c->Get("shop", "g", 100, 5000);
+    ASSERT_TRUE(b5.ok());
+    ASSERT_TRUE(c->Ack("shop", "g", b5->batch_id()).ok());
+  }
+  auto none = c->Get("shop", "g", 100, 50);
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(none->batch_id(), 0u);
+
+  ASSERT_TRUE(c->Unsubscribe("shop", "g").ok());
+  EXPECT_EQ(c->Get("shop", "g", 1).status().code(), Code::kFailedPrecondition);
+  EXPECT_EQ(c->last_error().code(), proto::NOT_SUBSCRIBED);
+}
+
+TEST_F(ConsumerTest, AuthenticationWithRightAndWrongPasswords) {
+  Commit(node_.log.get(), 2);
+  auto good = Open(ClientOptions(node_));
+  ASSERT_TRUE(good->Connect().ok());
+  ASSERT_TRUE(good->Fetch("shop", 0).ok());
+
+  for (const auto& [user, password] :
+       std::vector<std::pair<std::string, std::string>>{{"u", "wrong"}, {"nobody", "pw"}}) {
+    auto o = ClientOptions(node_);
+    o.user = user;
+    o.password = password;
+    auto bad = Open(o);
+    const auto t0 = Clock::now();
+    auto f = bad->Fetch("shop", 0);
+    ASSERT_FALSE(f.ok()) << user;
+    EXPECT_EQ(f.status().code(), Code::kFailedPrecondition) << f.status().ToString();
+    EXPECT_EQ(bad->last_error().code(), proto::AUTH_FAILED);
+    EXPECT_NE(f.status().message().find("authentication failed"), std::string::npos)
+        << f.status().message();
+    EXPECT_LT(MillisSince(t0), 2000) << "AUTH_FAILED is not retried";
+  }
+
+  // No user, and the broker has no anonymous access.
+  auto o = ClientOptions(node_);
+  o.user.clear();
+  o.password.clear();
+  auto anon = Open(o);
+  EXPECT_EQ(anon->Fetch("shop", 0).status().code(), Code::kFailedPrecondition);
+  EXPECT_EQ(anon->last_error().code(), proto::AUTH_FAILED);
+}
+
+TEST_F(ConsumerTest, AnonymousModeReadsButHasNoGroups) {
+  node_.Stop();
+  options_.anonymous = true;
+  node_.Start(options_);
+  Commit(node_.log.get(), 4);
+  auto o = ClientOptions(node_);
+  o.user.clear();
+  o.password.clear();
+  auto c = Open(o);
+  auto f = c->Fetch("shop", 0);
+  ASSERT_TRUE(f.ok()) << f.status().ToString();
+  EXPECT_EQ(ExpectCommitted(*f), 4u);
+  ASSERT_TRUE(c->ListOffsets("shop").ok());
+  auto sub = c->Subscribe("shop", "g");
+  EXPECT_EQ(sub.status().code(), Code::kFailedPrecondition);
+  EXPECT_EQ(c->last_error().code(), proto::PERMISSION_DENIED);
+  // Users still log in on the same server.
+  auto user = Open(ClientOptions(node_));
+  EXPECT_TRUE(user->Subscribe("shop", "g").ok());
+}
+
+TEST_F(ConsumerTest, ReconnectsToARestartedBroker) {
+  Commit(node_.log.get(), 5);
+  auto o = ClientOptions(node_);
+  auto c = Open(o);
+  auto f = c->Fetch("shop", 0, 3);
+  ASSERT_TRUE(f.ok());
+  ASSERT_EQ(ExpectCommitted(*f), 3u);
+  const int port = node_.server->port();
+  node_.Stop();
+
+  // While it is down, a client that retries briefly gives up with Unavailable.
+  auto quick_options = o;
+  quick_options.retry_for_ms = 300;
+  auto quick = Open(quick_options);
+  const auto t0 = Clock::now();
+  auto down = quick->Fetch("shop", 0);
+  EXPECT_EQ(down.status().code(), Code::kUnavailable) << down.status().ToString();
+  EXPECT_GE(MillisSince(t0), 250);
+  EXPECT_LT(MillisSince(t0), 3000);
+  EXPECT_EQ(quick->broker(), "");
+
+  // It comes back on the same port while the first client is retrying.
+  std::thread restart([&] {
+    std::this_thread::sleep_for(milliseconds(400));
+    auto so = options_;
+    so.listen = "127.0.0.1:" + std::to_string(port);
+    node_.Start(so);
+    Commit(node_.log.get(), 2);
+  });
+  auto rest = c->Fetch("shop", f->next_offset(), 0, 0, 5000);
+  restart.join();
+  ASSERT_TRUE(rest.ok()) << rest.status().ToString();
+  ASSERT_GE(ExpectCommitted(*rest), 2u);
+  EXPECT_EQ(rest->records(0).offset(), 3u);
+  uint64_t at = rest->next_offset();
+  while (at < all_.size()) {
+    auto more = c->Fetch("shop", at);
+    ASSERT_TRUE(more.ok()) << more.status().ToString();
+    ExpectCommitted(*more);
+    at = more->next_offset();
+  }
+  EXPECT_EQ(at, 7u);
+}
+
+TEST_F(ConsumerTest, ALongPollSurvivesABrokerRestart) {
+  Commit(node_.log.get(), 2);
+  auto c = Open(ClientOptions(node_));
+  ASSERT_TRUE(c->Connect().ok());
+  const int port = node_.server->port();
+  // The Fetch is parked when the broker stops (answered UNAVAILABLE or cut).
+  std::thread restart([&] {
+    std::this_thread::sleep_for(milliseconds(200));
+    node_.Stop();
+    std::this_thread::sleep_for(milliseconds(300));
+    auto so = options_;
+    so.listen = "127.0.0.1:" + std::to_string(port);
+    node_.Start(so);
+    std::this_thread::sleep_for(milliseconds(200));
+    Commit(node_.log.get(), 1);
+  });
+  auto f = c->Fetch("shop", 2, 0, 0, 10000);
+  restart.join();
+  ASSERT_TRUE(f.ok()) << f.status().ToString();
+  ASSERT_EQ(ExpectCommitted(*f), 1u);
+  EXPECT_EQ(f->records(0).offset(), 2u);
+}
+
+TEST_F(ConsumerTest, BatchesLostByAReconnectAreRedelivered) {
+  Commit(node_.log.get(), 10);
+  auto c = Open(ClientOptions(node_));
+  ASSERT_TRUE(c->Subscribe("shop", "g").ok());
+  auto b1 = c->Get("shop", "g", 4);  // 0..3
+  auto b2 = c->Get("shop", "g", 4);  // 4..7
+  ASSERT_TRUE(b1.ok() && b2.ok());
+  ASSERT_TRUE(c->Ack("shop", "g", b1->batch_id()).ok());
+  EXPECT_EQ(b2->records(0).offset(), 4u);
+
+  const int port = node_.server->port();
+  node_.Stop();
+  auto so = options_;
+  so.listen = "127.0.0.1:" + std::to_string(port);
+  node_.Start(so);
+
+  // The Consumer subscribes again and rolls back b2: the next Get brings
+  // its records again (under a new id).
+  auto b3 = c->Get("shop", "g", 4);
+  ASSERT_TRUE(b3.ok()) << b3.status().ToString();
+  ASSERT_EQ(ExpectCommitted(*b3), 4u);
+  EXPECT_EQ(b3->records(0).offset(), 4u);
+  EXPECT_NE(b3->batch_id(), b2->batch_id());
+  auto old = c->Ack("shop", "g", b2->batch_id());
+  EXPECT_EQ(old.status().code(), Code::kNotFound);
+  EXPECT_EQ(c->last_error().code(), proto::UNKNOWN_BATCH);
+  auto acked = c->Ack("shop", "g", b3->batch_id());
+  ASSERT_TRUE(acked.ok()) << acked.status().ToString();
+  EXPECT_EQ(acked->acked_offset(), 8u);
+
+  // An Ack that is the first request after a reconnect: the batch it names
+  // was rolled back, and comes again.
+  auto b4 = c->Get("shop", "g", 4);  // 8..9
+  ASSERT_TRUE(b4.ok());
+  node_.Stop();
+  node_.Start(so);
+  auto lost = c->Ack("shop", "g", b4->batch_id());
+  EXPECT_EQ(lost.status().code(), Code::kNotFound) << lost.status().ToString();
+  auto b5 = c->Get("shop", "g", 4);
+  ASSERT_TRUE(b5.ok()) << b5.status().ToString();
+  ASSERT_EQ(ExpectCommitted(*b5), 2u);
+  EXPECT_EQ(b5->records(0).offset(), 8u);
+  ASSERT_TRUE(c->Ack("shop", "g", b5->batch_id()).ok());
+}
+
+TEST_F(ConsumerTest, GroupRequestsFollowNotPrimaryToThePrimary) {
+  // node_ is the primary with the records; other_ a standby naming it.
+  Commit(node_.log.get(), 6);
+  other_.dir = dir_.Sub("b");
+  other_.Start(options_, "standby", node_.address());
+  auto o = ClientOptions(other_);
+  auto c = Open(o);
+
+  // Reading by offset is served by the standby itself (its log is empty).
+  auto range = c->ListOffsets("shop");
+  ASSERT_TRUE(range.ok()) << range.status().ToString();
+  EXPECT_EQ(range->high_watermark(), 0u);
+  EXPECT_EQ(c->broker(), other_.address());
+
+  auto sub = c->Subscribe("shop", "g");
+  ASSERT_TRUE(sub.ok()) << sub.status().ToString();
+  EXPECT_EQ(c->broker(), node_.address());
+  auto b = c->Get("shop", "g", 100);
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  EXPECT_EQ(ExpectCommitted(*b), 6u);
+  ASSERT_TRUE(c->Ack("shop", "g", b->batch_id()).ok());
+
+  // A second client whose first request is a Get: the standby's
+  // NOT_PRIMARY sends it to the primary, which answers for itself.
+  auto c2 = Open(o);
+  EXPECT_EQ(c2->Get("shop", "nobody-subscribed", 1).status().code(), Code::kFailedPrecondition);
+  EXPECT_EQ(c2->last_error().code(), proto::NOT_SUBSCRIBED);
+  EXPECT_EQ(c2->broker(), node_.address());
+}
+
+TEST_F(ConsumerTest, TriesTheBrokersInTurn) {
+  Commit(node_.log.get(), 1);
+  // A port nothing listens on: a server's, once stopped.
+  other_.dir = dir_.Sub("b");
+  other_.Start(options_);
+  const std::string dead = other_.address();
+  other_.Stop();
+
+  auto o = ClientOptions(node_);
+  o.brokers = {dead, node_.address()};
+  auto c = Open(o);
+  auto f = c->Fetch("shop", 0);
+  ASSERT_TRUE(f.ok()) << f.status().ToString();
+  EXPECT_EQ(c->broker(), node_.address());
+}
+
+TEST_F(ConsumerTest, AFullBrokerIsRetried) {
+  node_.Stop();
+  options_.max_connections = 1;
+  node_.Start(options_);
+  Commit(node_.log.get(), 1);
+  auto holder = Open(ClientOptions(node_));
+  ASSERT_TRUE(holder->Connect().ok());
+
+  auto o = ClientOptions(node_);
+  o.retry_for_ms = 300;
+  auto refused = Open(o);
+  auto st = refused->Connect();
+  EXPECT_EQ(st.code(), Code::kUnavailable) << st.ToString();
+  EXPECT_EQ(refused->last_error().code(), proto::TOO_MANY_CONNECTIONS) << st.ToString();
+
+  // Retried until the connection is free.
+  o.retry_for_ms = 10000;
+  auto waiting = Open(o);
+  std::thread release([&] {
+    std::this_thread::sleep_for(milliseconds(300));
+    holder.reset();
+  });
+  auto f = waiting->Fetch("shop", 0);
+  release.join();
+  ASSERT_TRUE(f.ok()) << f.status().ToString();
+  EXPECT_EQ(ExpectCommitted(*f), 1u);
+}
+
+TEST_F(ConsumerTest, ResponsesAreBoundedByMaxFrame) {
+  Commit(node_.log.get(), 20, 200);
+  auto o = ClientOptions(node_);
+  o.max_frame = 1024;
+  auto c = Open(o);
+  const auto t0 = Clock::now();
+  auto big = c->Fetch("shop", 0, 20);
+  EXPECT_EQ(big.status().code(), Code::kInvalidArgument) << big.status().ToString();
+  EXPECT_NE(big.status().message().find("max_frame"), std::string::npos);
+  EXPECT_LT(MillisSince(t0), 2000) << "not retried";
+  auto small = c->Fetch("shop", 0, 2);
+  ASSERT_TRUE(small.ok()) << small.status().ToString();
+  EXPECT_EQ(ExpectCommitted(*small), 2u);
+}
+
+TEST_F(ConsumerTest, InterruptEndsALongPoll) {
+  auto c = Open(ClientOptions(node_));
+  std::thread stopper([&] {
+    std::this_thread::sleep_for(milliseconds(200));
+    c->Interrupt();
+  });
+  const auto t0 = Clock::now();
+  auto f = c->Fetch("shop", 0, 0, 0, 20000);
+  stopper.join();
+  EXPECT_EQ(f.status().code(), Code::kAborted) << f.status().ToString();
+  EXPECT_LT(MillisSince(t0), 3000);
+  EXPECT_TRUE(c->interrupted());
+  EXPECT_EQ(c->ListOffsets("shop").status().code(), Code::kAborted);
+}
+
+TEST_F(ConsumerTest, OptionsAreValidated) {
+  ConsumerOptions o;
+  EXPECT_EQ(Consumer::Open(o).status().code(), Code::kInvalidArgument);
+  for (const char* bad : {"localhost", "host:", ":7400", "h:0", "h:65536", "h:12x", "[::1]7400"}) {
+    o.brokers = {bad};
+    EXPECT_EQ(Consumer::Open(o).status().code(), Code::kInvalidArgument) << bad;
+  }
+  o.brokers = {"localhost:7400", "[::1]:7400"};
+  EXPECT_TRUE(Consumer::Open(o).ok());
+  o.backoff_max_ms = 1;
+  EXPECT_EQ(Consumer::Open(o).status().code(), Code::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace sluice

@@ -1,0 +1,359 @@
+// `sluice tail` and `sluice offsets`: the built binary against an in-process
+// broker (CommitLog + ConsumerService + ConsumerServer on 127.0.0.1). What
+// it prints is compared with proto/record_json.h's rendering of the records
+// the test committed, and with what `sluice log dump` prints for the same log.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+
+#include <chrono>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "broker/consumer/server.h"
+#include "broker/consumer/service.h"
+#include "proto/auth.h"
+#include "proto/record.pb.h"
+#include "proto/record_json.h"
+#include "tests/support/temp_dir.h"
+
+extern char** environ;
+
+namespace sluice {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+std::vector<std::string> ReadLines(const std::string& path) {
+  std::vector<std::string> lines;
+  std::ifstream in(path);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+std::string ReadFile(const std::string& path) {
+  std::stringstream ss;
+  ss << std::ifstream(path).rdbuf();
+  return ss.str();
+}
+
+// The "offset" of a JSON line of record_json.h ({"offset":N,...}); -1 if none.
+int64_t OffsetOf(const std::string& line) {
+  const std::string key = "{\"offset\":";
+  if (line.rfind(key, 0) != 0) return -1;
+  return std::stoll(line.substr(key.size()));
+}
+
+// One run of the sluice binary, started with posix_spawn; stdout and stderr
+// go to files.
+class Sluice {
+ public:
+  Sluice(const std::string& dir, std::vector<std::string> args)
+      : out_(dir + "/out"), err_(dir + "/err") {
+    args.insert(args.begin(), SLUICE_BIN);
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, out_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&fa, 2, err_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (posix_spawn(&pid_, SLUICE_BIN, &fa, nullptr, argv.data(), environ) != 0) pid_ = -1;
+    posix_spawn_file_actions_destroy(&fa);
+  }
+  ~Sluice() {
+    if (pid_ > 0 && !done_) {
+      ::kill(pid_, SIGKILL);  // our own child, by pid
+      Wait(10000);
+    }
+  }
+
+  // The exit code, or -1 when it did not exit within `ms` (or died by a signal).
+  int Wait(int ms) {
+    const auto deadline = Clock::now() + milliseconds(ms);
+    while (pid_ > 0 && !done_) {
+      int status = 0;
+      const pid_t r = ::waitpid(pid_, &status, WNOHANG);
+      if (r == pid_) {
+        done_ = true;
+        code_ = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+        break;
+      }
+      if (Clock::now() > deadline) return -1;
+      std::this_thread::sleep_for(milliseconds(10));
+    }
+    return code_;
+  }
+  void Signal(int sig) { ::kill(pid_, sig); }
+
+  std::vector<std::string> lines() const { return ReadLines(out_); }
+  std::string err() const { return ReadFile(err_); }
+
+ private:
+  std::string out_, err_;
+  pid_t pid_ = -1;
+  bool done_ = false;
+  int code_ = -1;
+};
+
+class TailCli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    StartBroker();
+    std::ofstream(dir_.Sub("pw")) << "pw\n";  // an editor's trailing newline
+    std::ofstream(dir_.Sub("bad-pw")) << "nope\n";
+  }
+  void TearDown() override { StopBroker(); }
+
+  void StartBroker() {
+    CommitLogOptions o;
+    o.path = dir_.Sub("log");
+    o.node_id = "n1";
+    o.destination = "shop";
+    auto log = CommitLog::Open(o);
+    ASSERT_TRUE(log.ok()) << log.status().ToString();
+    log_ = std::move(*log);
+    svc_ = std::make_unique<consumer::ConsumerService>(consumer::ServiceOptions{});
+    consumer::ServerOptions so;
+    so.listen = "127.0.0.1:0";
+    so.anonymous = true;
+    so.users["u"] = auth::PasswordKey("pw");
+    auto server = consumer::ConsumerServer::Start(so, svc_.get());
+    ASSERT_TRUE(server.ok()) << server.status().ToString();
+    server_ = std::move(*server);
+    svc_->AddDestination("shop", log_.get());
+    broker_ = "127.0.0.1:" + std::to_string(server_->port());
+  }
+  void StopBroker() {
+    if (server_) server_->Stop();
+    server_.reset();
+    svc_.reset();
+    log_.reset();
+  }
+
+  // Commits a transaction of `n` records: inserts, updates and deletes with
+  // a few column types, and a DDL now and then.
+  void Commit(int n) {
+    std::vector<std::string> recs;
+    for (int i = 0; i < n; ++i) {
+      const size_t k = all_.size();
+      proto::ChangeRecord r;
+      r.set_format_version(proto::RECORD_FORMAT_V1);
+      r.set_db("shop");
+      r.set_table(k % 2 ? "orders" : "users");
+      r.set_ts(1764000000 + k);
+      r.mutable_pos()->set_file("binlog.000001");
+      r.mutable_pos()->set_pos(1000 + k);
+      r.set_gtid("0-1-" + std::to_string(k));
+      r.mutable_txn()->set_seq(i);
+      r.mutable_txn()->set_last(i == n - 1);
+      if (k % 7 == 6) {
+        r.set_op(proto::OP_DDL);
+        r.set_sql("ALTER TABLE orders ADD COLUMN note TEXT -- \"quoted\" \xc3\xa9");
+      } else {
+        r.set_op(k % 3 == 0 ? proto::OP_INSERT : k % 3 == 1 ? proto::OP_UPDATE : proto::OP_DELETE);
+        r.add_pk("id");
+        auto fill = [&](google::protobuf::RepeatedPtrField<proto::Column>* cols, int version) {
+          auto* id = cols->Add();
+          id->set_index(0);
+          id->set_name("id");
+          id->mutable_value()->set_int64(static_cast<int64_t>(k));
+          auto* name = cols->Add();
+          name->set_index(1);
+          name->set_name("name");
+          name->mutable_value()->set_text("n\t" + std::to_string(k + version));
+          auto* blob = cols->Add();
+          blob->set_index(2);
+          blob->mutable_value()->set_binary(std::string("\x00\xff", 2));
+          auto* nul = cols->Add();
+          nul->set_index(3);
+          nul->set_name("gone");
+          nul->mutable_value()->set_is_null(true);
+        };
+        if (r.op() != proto::OP_INSERT) fill(r.mutable_before(), 0);
+        if (r.op() != proto::OP_DELETE) fill(r.mutable_after(), 1);
+      }
+      recs.push_back(r.SerializeAsString());
+      expected_.push_back(RecordToJson(r, JsonContext{k, "shop"}));
+      all_.push_back(recs.back());
+    }
+    std::vector<std::string_view> views(recs.begin(), recs.end());
+    proto::SourceCheckpoint cp;
+    cp.set_file("binlog.000001");
+    cp.set_pos(2000 + all_.size());
+    ASSERT_TRUE(log_->CommitTransaction(views, cp).ok());
+  }
+
+  std::vector<std::string> Expected(size_t from, size_t to) const {
+    return {expected_.begin() + from, expected_.begin() + to};
+  }
+
+  // Runs sluice to its end (30 s at most).
+  struct Ran {
+    int code;
+    std::vector<std::string> lines;
+    std::string err;
+  };
+  Ran Run(std::vector<std::string> args) {
+    Sluice s(dir_.path(), std::move(args));
+    const int code = s.Wait(30000);
+    return {code, s.lines(), s.err()};
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<CommitLog> log_;
+  std::unique_ptr<consumer::ConsumerService> svc_;
+  std::unique_ptr<consumer::ConsumerServer> server_;
+  std::string broker_;
+  std::vector<std::string> all_;       // by offset
+  std::vector<std::string> expected_;  // record_json.h lines, by offset
+};
+
+TEST_F(TailCli, PrintsWhatLogDumpPrints) {
+  for (int t = 0; t < 12; ++t) Commit(1 + t % 4);
+  auto r = Run({"tail", "--broker", broker_, "--dest", "shop"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  ASSERT_EQ(r.lines.size(), all_.size()) << r.err;
+  for (size_t i = 0; i < r.lines.size(); ++i) EXPECT_EQ(OffsetOf(r.lines[i]), int64_t(i));
+  EXPECT_EQ(r.lines, expected_);
+
+  // `sluice log dump` reads the same log offline: the same lines.
+  StopBroker();
+  auto dump = Run({"log", "dump", "--path", dir_.Sub("log")});
+  ASSERT_EQ(dump.code, 0) << dump.err;
+  EXPECT_EQ(dump.lines, r.lines);
+}
+
+TEST_F(TailCli, FromAndCount) {
+  Commit(10);
+  auto latest = Run({"tail", "--broker", broker_, "--dest", "shop", "--from", "latest"});
+  EXPECT_EQ(latest.code, 0) << latest.err;
+  EXPECT_TRUE(latest.lines.empty());
+
+  auto mid = Run({"tail", "--broker", broker_, "--dest", "shop", "--from", "3", "--count", "4"});
+  ASSERT_EQ(mid.code, 0) << mid.err;
+  EXPECT_EQ(mid.lines, Expected(3, 7));
+
+  auto beyond = Run({"tail", "--broker", broker_, "--dest", "shop", "--from", "11"});
+  EXPECT_EQ(beyond.code, 1);
+  EXPECT_NE(beyond.err.find("[0, 10]"), std::string::npos) << beyond.err;
+
+  auto off = Run({"offsets", "--broker", broker_, "--dest", "shop"});
+  ASSERT_EQ(off.code, 0) << off.err;
+  EXPECT_EQ(off.lines,
+            std::vector<std::string>{R"({"dest":"shop","first_offset":0,"high_watermark":10})"});
+
+  auto unknown = Run({"offsets", "--broker", broker_, "--dest", "nope"});
+  EXPECT_EQ(unknown.code, 1);
+  EXPECT_NE(unknown.err.find("nope"), std::string::npos) << unknown.err;
+}
+
+TEST_F(TailCli, GroupResumesWhereItAcked) {
+  Commit(5);
+  const std::vector<std::string> group = {"tail", "--broker",        broker_,       "--dest",
+                                          "shop", "--group",         "g",           "--user",
+                                          "u",    "--password-file", dir_.Sub("pw")};
+  auto first = Run(group);
+  ASSERT_EQ(first.code, 0) << first.err;
+  EXPECT_EQ(first.lines, Expected(0, 5));
+  auto again = Run(group);
+  ASSERT_EQ(again.code, 0) << again.err;
+  EXPECT_TRUE(again.lines.empty());
+  Commit(3);
+  auto more = group;
+  more.insert(more.end(), {"--count", "2"});
+  auto next = Run(more);
+  ASSERT_EQ(next.code, 0) << next.err;
+  EXPECT_EQ(next.lines, Expected(5, 7));
+  auto rest = Run(group);
+  ASSERT_EQ(rest.code, 0) << rest.err;
+  EXPECT_EQ(rest.lines, Expected(7, 8));
+
+  // Groups need a user on this (anonymous-enabled) broker.
+  auto anon = Run({"tail", "--broker", broker_, "--dest", "shop", "--group", "g"});
+  EXPECT_EQ(anon.code, 1);
+  EXPECT_NE(anon.err.find("anonymous"), std::string::npos) << anon.err;
+}
+
+TEST_F(TailCli, FollowWaitsForNewRecords) {
+  Commit(2);
+  Sluice s(dir_.path(), {"tail", "--broker", broker_, "--dest", "shop", "--from", "latest",
+                         "--follow", "--count", "3"});
+  std::this_thread::sleep_for(milliseconds(300));
+  Commit(1);
+  std::this_thread::sleep_for(milliseconds(100));
+  Commit(3);
+  ASSERT_EQ(s.Wait(20000), 0) << s.err();
+  EXPECT_EQ(s.lines(), Expected(2, 5));
+}
+
+TEST_F(TailCli, FollowStopsOnSigterm) {
+  Commit(2);
+  for (const auto& extra : std::vector<std::vector<std::string>>{
+           {}, {"--group", "g", "--user", "u", "--password-file", dir_.Sub("pw")}}) {
+    std::vector<std::string> args = {"tail", "--broker", broker_, "--dest", "shop", "--follow"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    Sluice s(dir_.path(), args);
+    const auto deadline = Clock::now() + std::chrono::seconds(20);
+    while (s.lines().size() < all_.size() && Clock::now() < deadline) {
+      std::this_thread::sleep_for(milliseconds(20));
+    }
+    ASSERT_EQ(s.lines(), expected_) << s.err();
+    const auto t0 = Clock::now();
+    s.Signal(SIGTERM);
+    EXPECT_EQ(s.Wait(5000), 0) << s.err();
+    EXPECT_LT(Clock::now() - t0, std::chrono::seconds(3));
+    Commit(1);  // the next run sees one more
+  }
+}
+
+TEST_F(TailCli, AuthenticationAndUsageErrors) {
+  Commit(1);
+  auto ok = Run({"tail", "--broker", broker_, "--dest", "shop", "--user", "u", "--password-file",
+                 dir_.Sub("pw")});
+  ASSERT_EQ(ok.code, 0) << ok.err;
+  EXPECT_EQ(ok.lines, expected_);
+
+  auto bad = Run({"tail", "--broker", broker_, "--dest", "shop", "--user", "u", "--password-file",
+                  dir_.Sub("bad-pw")});
+  EXPECT_EQ(bad.code, 1);
+  EXPECT_NE(bad.err.find("authentication failed"), std::string::npos) << bad.err;
+  EXPECT_TRUE(bad.lines.empty());
+
+  // Usage errors: exit code 2.
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {"tail", "--dest", "shop"},
+           {"tail", "--broker", broker_, "--dest", "shop", "--from", "yesterday"},
+           {"tail", "--broker", broker_, "--dest", "shop", "--from", "1", "--group", "g"},
+           {"tail", "--broker", broker_, "--dest", "shop", "--user", "u"},
+           {"tail", "--broker", "127.0.0.1", "--dest", "shop"},
+           {"offsets", "--broker", broker_}}) {
+    auto r = Run(args);
+    EXPECT_EQ(r.code, 2) << args.back() << ": " << r.err;
+    EXPECT_FALSE(r.err.empty());
+  }
+}
+
+TEST_F(TailCli, SeveralBrokersOneDown) {
+  Commit(3);
+  // A port nothing listens on: a spare server's, once it stopped.
+  consumer::ConsumerService spare({});
+  consumer::ServerOptions so;
+  so.listen = "127.0.0.1:0";
+  auto s = consumer::ConsumerServer::Start(so, &spare);
+  ASSERT_TRUE(s.ok());
+  const std::string dead = "127.0.0.1:" + std::to_string((*s)->port());
+  (*s)->Stop();
+  auto r = Run({"tail", "--broker", dead + "," + broker_, "--dest", "shop"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.lines, expected_);
+}
+
+}  // namespace
+}  // namespace sluice
