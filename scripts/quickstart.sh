@@ -2,9 +2,10 @@
 # A new user's first command: installs what is missing, builds sluice, and
 # runs the main job on a local default, saying what it does at each step:
 # a MariaDB sandbox on 127.0.0.1:3307, sluiced reading its binlog as a
-# replica (conf/quickstart.toml), a stream of sample changes, and the
-# change records sluiced stored, as JSON lines.
-# (Replication to a standby and `sluice tail` come with issues 5-6.)
+# replica (conf/quickstart.toml), a stream of sample changes, a consumer
+# reading them over the network (`sluice tail`), and the change records
+# sluiced stored, as JSON lines. (Replication to a standby comes with
+# issue 6.)
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$SLUICE_ROOT"
@@ -13,7 +14,7 @@ sluice_install
 sluice_build build
 
 data=build/quickstart
-rm -rf "$data/data"
+rm -rf "$data/data" "$data/mariadb"  # a fresh sandbox and log each run
 ./scripts/mariadb-sandbox.sh start "$SLUICE_ROOT/$data/mariadb" 3307
 sql() { mariadb --no-defaults -uroot -h127.0.0.1 -P3307 "$@"; }
 sluiced_pid=""
@@ -36,7 +37,7 @@ sluice_log "writing sample changes: 1000 orders placed, 300 paid, 100 cancelled"
 sql shop -e "INSERT INTO orders SELECT seq, 'placed', seq * 1.25, NOW(3) FROM seq_1_to_1000;
              UPDATE orders SET status = 'paid' WHERE id <= 300;
              DELETE FROM orders WHERE id > 900;"
-want=1400
+want=1400  # records: 1000 inserts, 300 updates, 100 deletes
 for _ in $(seq 1 120); do
   got=$(curl -s 127.0.0.1:7402/status | sed -n 's/.*"records_committed":\([0-9]*\).*/\1/p')
   [ "${got:-0}" -ge "$want" ] && break
@@ -44,6 +45,16 @@ for _ in $(seq 1 120); do
 done
 sluice_log "sluiced's status (GET 127.0.0.1:7402/status):"
 curl -s 127.0.0.1:7402/status
+sluice_log "a consumer over the network: ./build/client/sluice offsets --broker 127.0.0.1:7400 --dest shop"
+./build/client/sluice offsets --broker 127.0.0.1:7400 --dest shop
+sluice_log "the first 3 records: ./build/client/sluice tail --broker 127.0.0.1:7400 --dest shop --count 3"
+./build/client/sluice tail --broker 127.0.0.1:7400 --dest shop --count 3
+sluice_log "a long poll: sluice tail --from latest --follow --count 2 waits, and two new orders wake it"
+./build/client/sluice tail --broker 127.0.0.1:7400 --dest shop --from latest --follow --count 2 &
+tail_pid=$!
+sleep 1
+sql shop -e "INSERT INTO orders VALUES (5001, 'placed', 9.99, NOW(3)), (5002, 'placed', 19.99, NOW(3))"
+wait "$tail_pid"
 sluice_log "stopping sluiced (SIGTERM: it drains and exits 0)"
 kill -TERM "$sluiced_pid"; wait "$sluiced_pid"; sluiced_pid=""
 
