@@ -88,6 +88,7 @@ void ConsumerService::AddDestination(const std::string& name, CommitLog* log) {
   auto d = std::make_unique<Dest>();
   d->log = log;
   log->SetCommitListener([this] { NotifyCommit(); });
+  std::unique_lock<std::shared_mutex> lock(dests_mu_);
   dests_[name] = std::move(d);
 }
 
@@ -101,6 +102,7 @@ void ConsumerService::NotifyCommit() {
 }
 
 ConsumerService::Dest* ConsumerService::Find(const std::string& name, proto::Error* err) {
+  std::shared_lock<std::shared_mutex> lock(dests_mu_);
   auto it = dests_.find(name);
   if (it == dests_.end()) {
     std::string known;
@@ -363,6 +365,7 @@ proto::Error ConsumerService::GetStatus(const proto::StatusRequest&, proto::Stat
     std::lock_guard<std::mutex> lock(role_mu_);
     out->set_role(role_);
   }
+  std::shared_lock<std::shared_mutex> lock(dests_mu_);
   for (const auto& [name, d] : dests_) {
     proto::DestinationStatus* s = out->add_destinations();
     s->set_name(name);

@@ -37,6 +37,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <shared_mutex>
 #include <string>
 
 #include "proto/protocol.pb.h"
@@ -63,8 +64,8 @@ class ConsumerService {
   ConsumerService& operator=(const ConsumerService&) = delete;
 
   // Serves `log` as destination `name` and installs its commit listener.
-  // REQUIRES: before the log's first commit after opening, and before any
-  // request for it.
+  // REQUIRES: before the log's first commit after opening. Requests for
+  // other destinations may run meanwhile.
   void AddDestination(const std::string& name, CommitLog* log);
 
   // Wakes long polls of every destination; called by commit listeners.
@@ -103,7 +104,10 @@ class ConsumerService {
   std::function<void()> hook_;
   mutable std::mutex role_mu_;
   std::string role_, primary_;  // guarded by role_mu_
-  std::map<std::string, std::unique_ptr<Dest>> dests_;  // constant after the AddDestination calls
+  // Destinations are only ever added (a Dest* stays valid): while sluiced
+  // starts, requests may come in as the destinations are added.
+  mutable std::shared_mutex dests_mu_;
+  std::map<std::string, std::unique_ptr<Dest>> dests_;  // guarded by dests_mu_
   std::mutex wait_mu_;
   std::condition_variable wait_cv_;
   uint64_t commits_ = 0;  // guarded by wait_mu_

@@ -76,12 +76,6 @@ struct Node {
     ASSERT_TRUE(s.ok()) << s.status().ToString();
     server = std::move(*s);
     svc->AddDestination("shop", log.get());
-    // The server accepts connections before AddDestination (its contract),
-    // and its loop thread reads the service's destinations on every Hello
-    // with nothing ordering that after the insert. A wake (uv_async_send)
-    // gives the loop that order before a client retrying in another thread
-    // gets in, which ThreadSanitizer otherwise reports as a race.
-    svc->NotifyCommit();
   }
 
   // Stops serving and closes the log; Start on the same port brings it back.
