@@ -6,8 +6,6 @@
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -19,6 +17,7 @@
 #include "broker/consumer/service.h"
 #include "proto/auth.h"
 #include "proto/record.pb.h"
+#include "tests/support/consumer_fixture.h"
 #include "tests/support/temp_dir.h"
 
 namespace sluice {
@@ -29,23 +28,6 @@ using std::chrono::milliseconds;
 
 int64_t MillisSince(Clock::time_point t) {
   return std::chrono::duration_cast<milliseconds>(Clock::now() - t).count();
-}
-
-// A 127.0.0.1 port nothing listens on: bound by the kernel's choice, then
-// released.
-int FreePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(a);
-  int port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0) {
-    port = ntohs(a.sin_port);
-  }
-  ::close(fd);
-  return port;
 }
 
 // One broker: a destination "shop" (its log in `dir`), the service, the
@@ -61,11 +43,7 @@ struct Node {
   // Opens the log (again) and serves it on `listen`.
   void Start(const consumer::ServerOptions& options, const std::string& role = "primary",
              const std::string& primary = "") {
-    CommitLogOptions o;
-    o.path = dir;
-    o.node_id = "n1";
-    o.destination = "shop";
-    auto l = CommitLog::Open(o);
+    auto l = testing::OpenShopLog(dir);
     ASSERT_TRUE(l.ok()) << l.status().ToString();
     log = std::move(*l);
     consumer::ServiceOptions so;
@@ -121,24 +99,9 @@ class ConsumerTest : public ::testing::Test {
   // Commits one transaction of `n` records (each with `payload` bytes of
   // SQL text) to `log`.
   void Commit(CommitLog* log, int n, size_t payload = 8) {
-    std::vector<std::string> recs;
-    for (int i = 0; i < n; ++i) {
-      proto::ChangeRecord r;
-      r.set_op(proto::OP_INSERT);
-      r.set_db("shop");
-      r.set_table(all_.size() % 2 ? "orders" : "users");
-      r.set_ts(1000 + all_.size());
-      r.set_sql(std::string(payload, 'x'));
-      r.mutable_txn()->set_seq(i);
-      r.mutable_txn()->set_last(i == n - 1);
-      recs.push_back(r.SerializeAsString());
-      all_.push_back(recs.back());
-    }
-    std::vector<std::string_view> views(recs.begin(), recs.end());
-    proto::SourceCheckpoint cp;
-    cp.set_file("binlog.000001");
-    cp.set_pos(4 + all_.size());
-    ASSERT_TRUE(log->CommitTransaction(views, cp).ok());
+    std::vector<std::string> recs = testing::SimpleTxn(all_.size(), n, payload);
+    ASSERT_TRUE(testing::CommitTxn(log, recs).ok());
+    all_.insert(all_.end(), recs.begin(), recs.end());
   }
 
   // Every record must be all_[its offset]; returns how many there were.
@@ -486,7 +449,7 @@ TEST_F(ConsumerTest, GroupRequestsFollowNotPrimaryToThePrimary) {
 
 TEST_F(ConsumerTest, TriesTheBrokersInTurn) {
   Commit(node_.log.get(), 1);
-  const int port = FreePort();
+  const int port = testing::FreePort();
   ASSERT_NE(port, 0);
   const std::string dead = "127.0.0.1:" + std::to_string(port);
 

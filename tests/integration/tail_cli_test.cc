@@ -5,10 +5,8 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -24,6 +22,7 @@
 #include "proto/auth.h"
 #include "proto/record.pb.h"
 #include "proto/record_json.h"
+#include "tests/support/consumer_fixture.h"
 #include "tests/support/temp_dir.h"
 
 extern char** environ;
@@ -45,23 +44,6 @@ std::string ReadFile(const std::string& path) {
   std::stringstream ss;
   ss << std::ifstream(path).rdbuf();
   return ss.str();
-}
-
-// A 127.0.0.1 port nothing listens on: bound by the kernel's choice, then
-// released.
-int FreePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(a);
-  int port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0) {
-    port = ntohs(a.sin_port);
-  }
-  ::close(fd);
-  return port;
 }
 
 // The "offset" of a JSON line of record_json.h ({"offset":N,...}); -1 if none.
@@ -133,11 +115,7 @@ class TailCli : public ::testing::Test {
   void TearDown() override { StopBroker(); }
 
   void StartBroker() {
-    CommitLogOptions o;
-    o.path = dir_.Sub("log");
-    o.node_id = "n1";
-    o.destination = "shop";
-    auto log = CommitLog::Open(o);
+    auto log = testing::OpenShopLog(dir_.Sub("log"));
     ASSERT_TRUE(log.ok()) << log.status().ToString();
     log_ = std::move(*log);
     svc_ = std::make_unique<consumer::ConsumerService>(consumer::ServiceOptions{});
@@ -204,11 +182,7 @@ class TailCli : public ::testing::Test {
       expected_.push_back(RecordToJson(r, JsonContext{k, "shop"}));
       all_.push_back(recs.back());
     }
-    std::vector<std::string_view> views(recs.begin(), recs.end());
-    proto::SourceCheckpoint cp;
-    cp.set_file("binlog.000001");
-    cp.set_pos(2000 + all_.size());
-    ASSERT_TRUE(log_->CommitTransaction(views, cp).ok());
+    ASSERT_TRUE(testing::CommitTxn(log_.get(), recs).ok());
   }
 
   std::vector<std::string> Expected(size_t from, size_t to) const {
@@ -363,7 +337,7 @@ TEST_F(TailCli, AuthenticationAndUsageErrors) {
 
 TEST_F(TailCli, SeveralBrokersOneDown) {
   Commit(3);
-  const int port = FreePort();
+  const int port = testing::FreePort();
   ASSERT_NE(port, 0);
   const std::string dead = "127.0.0.1:" + std::to_string(port);
   auto r = Run({"tail", "--broker", dead + "," + broker_, "--dest", "shop"});

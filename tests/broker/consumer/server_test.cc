@@ -14,6 +14,7 @@
 
 #include "proto/auth.h"
 #include "proto/record.pb.h"
+#include "tests/support/consumer_fixture.h"
 #include "tests/support/frame_client.h"
 #include "tests/support/temp_dir.h"
 
@@ -55,11 +56,7 @@ proto::Request StatusReq(uint64_t id) {
 class ServerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    CommitLogOptions o;
-    o.path = dir_.Sub("log");
-    o.node_id = "n1";
-    o.destination = "shop";
-    auto log = CommitLog::Open(o);
+    auto log = testing::OpenShopLog(dir_.Sub("log"));
     ASSERT_TRUE(log.ok()) << log.status().ToString();
     log_ = std::move(*log);
     options_.listen = "127.0.0.1:0";
@@ -81,24 +78,9 @@ class ServerTest : public ::testing::Test {
 
   // Commits one transaction of `n` records of `payload` bytes each.
   void Commit(int n, size_t payload = 16) {
-    std::vector<std::string> recs;
-    for (int i = 0; i < n; ++i) {
-      proto::ChangeRecord r;
-      r.set_op(proto::OP_INSERT);
-      r.set_db("shop");
-      r.set_table(all_.size() % 2 ? "orders" : "users");
-      r.set_ts(1000 + all_.size());
-      r.set_sql(std::string(payload, 'x'));
-      r.mutable_txn()->set_seq(i);
-      r.mutable_txn()->set_last(i == n - 1);
-      recs.push_back(r.SerializeAsString());
-      all_.push_back(recs.back());
-    }
-    std::vector<std::string_view> views(recs.begin(), recs.end());
-    proto::SourceCheckpoint cp;
-    cp.set_file("binlog.000001");
-    cp.set_pos(4 + all_.size());
-    ASSERT_TRUE(log_->CommitTransaction(views, cp).ok());
+    std::vector<std::string> recs = testing::SimpleTxn(all_.size(), n, payload);
+    ASSERT_TRUE(testing::CommitTxn(log_.get(), recs).ok());
+    all_.insert(all_.end(), recs.begin(), recs.end());
   }
 
   // A connected client that passed Hello and Auth as "reader".
