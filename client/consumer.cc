@@ -130,7 +130,41 @@ void Consumer::Interrupt() {
   }
 }
 
-void Consumer::Disconnect() { conn_.reset(); }
+void Consumer::Disconnect() {
+  conn_.reset();
+  ahead_.reset();
+}
+
+bool Consumer::ReadAhead(proto::Response* resp) {
+  if (!ahead_ || !conn_) return false;
+  const uint64_t id = ahead_->id;
+  ahead_.reset();
+  const auto io = std::chrono::milliseconds(options_.io_timeout_ms);
+  if (!conn_->Receive(resp, Clock::now() + io).ok() || resp->id() != id) {
+    Disconnect();  // the next request connects again
+    return false;
+  }
+  return true;
+}
+
+void Consumer::SendAhead(const proto::FetchRequest& asked, const proto::FetchResponse& answered) {
+  if (!options_.prefetch || !conn_ || answered.records_size() == 0 ||
+      answered.next_offset() >= answered.high_watermark()) {
+    return;  // at the end: the caller's own wait (long poll) comes next
+  }
+  proto::Request req;
+  req.set_id(++next_id_);
+  *req.mutable_fetch() = asked;
+  req.mutable_fetch()->set_offset(answered.next_offset());
+  req.mutable_fetch()->set_wait_ms(0);
+  std::string out;
+  const auto io = std::chrono::milliseconds(options_.io_timeout_ms);
+  if (!frame::Append(req, &out).ok() || !conn_->Send(out, Clock::now() + io).ok()) {
+    Disconnect();
+    return;
+  }
+  ahead_ = Ahead{req.id(), req.fetch()};
+}
 
 void Consumer::NextBroker() { next_broker_ = (next_broker_ + 1) % brokers_.size(); }
 
@@ -155,6 +189,8 @@ Status Consumer::Answered(const proto::Error& error) {
 }
 
 Status Consumer::Exchange(proto::Request* req, proto::Response* resp, uint32_t wait_ms) {
+  if (ahead_) ReadAhead(resp);  // answers come in order: that one is first
+  if (!conn_) return Status::Unavailable("the connection was lost");
   req->set_id(++next_id_);
   std::string out;
   SLUICE_RETURN_IF_ERROR(frame::Append(*req, &out));
@@ -328,7 +364,19 @@ Result<proto::FetchResponse> Consumer::Fetch(const std::string& dest, uint64_t o
   f->set_max_bytes(max_bytes);
   f->set_wait_ms(wait_ms);
   proto::Response resp;
-  SLUICE_RETURN_IF_ERROR(Call(&req, &resp, wait_ms));
+  // The answer sent ahead, when it is this request's (the same but for the
+  // wait): taken unless it is empty and the caller wants to wait.
+  const bool same = ahead_ && ahead_->fetch.dest() == dest && ahead_->fetch.offset() == offset &&
+                    ahead_->fetch.max_records() == max_records &&
+                    ahead_->fetch.max_bytes() == max_bytes;
+  if (same && ReadAhead(&resp) && resp.error().code() == proto::OK && resp.has_fetch() &&
+      (resp.fetch().records_size() > 0 || wait_ms == 0)) {
+    last_error_.Clear();
+  } else {
+    resp.Clear();
+    SLUICE_RETURN_IF_ERROR(Call(&req, &resp, wait_ms));
+  }
+  SendAhead(*f, resp.fetch());
   return std::move(*resp.mutable_fetch());
 }
 

@@ -49,6 +49,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -73,6 +74,12 @@ struct ConsumerOptions {
   int backoff_initial_ms = 100;
   int backoff_max_ms = 5000;
   int retry_for_ms = 30000;  // give a call up after this long of failed attempts
+  // Reading by offset: after an answer that leaves more to read, ask for the
+  // next records at once (no wait), so the broker reads them while the
+  // caller handles these. A Fetch that continues at next_offset with the
+  // same limits takes that answer; any other request first reads it and
+  // throws it away.
+  bool prefetch = true;
   uint32_t max_frame = frame::kDefaultMaxFrame;  // largest response frame accepted
 
   Status Validate() const;
@@ -144,6 +151,11 @@ class Consumer {
   // A non-OK answer: remembers it, returns its Status.
   Status Answered(const proto::Error& error);
   void Disconnect();
+  // Reads the answer of the Fetch sent ahead into *resp (false when there
+  // was none, or it is lost with the connection).
+  bool ReadAhead(proto::Response* resp);
+  // Sends the Fetch that continues `answered` (see prefetch).
+  void SendAhead(const proto::FetchRequest& asked, const proto::FetchResponse& answered);
   void NextBroker();
   void Redirect(const std::string& primary);
 
@@ -159,6 +171,12 @@ class Consumer {
   bool redirected_ = false;           // the last failure was a NOT_PRIMARY naming the primary
   std::unique_ptr<client::Connection> conn_;
   uint64_t next_id_ = 0;
+  // The Fetch sent ahead on conn_ (prefetch), whose answer is not read yet.
+  struct Ahead {
+    uint64_t id = 0;
+    proto::FetchRequest fetch;
+  };
+  std::optional<Ahead> ahead_;
   // Groups subscribed: (dest, group) -> filter.
   std::map<std::pair<std::string, std::string>, std::string> groups_;
   proto::Error last_error_;

@@ -19,17 +19,15 @@ std::string GroupPrefix(std::string_view group) {
 
 std::string CursorKey(std::string_view group) { return GroupPrefix(group) + "c"; }
 
-std::string BatchPrefix(std::string_view group) { return GroupPrefix(group) + "b"; }
-
-std::string BatchKey(std::string_view group, uint64_t id) {
-  return BatchPrefix(group) + coding::BigEndian64(id);
-}
-
-// The smallest key greater than every key with this prefix.
-std::string PrefixEnd(std::string prefix) {
-  while (!prefix.empty() && static_cast<uint8_t>(prefix.back()) == 0xff) prefix.pop_back();
-  if (!prefix.empty()) prefix.back() = static_cast<char>(static_cast<uint8_t>(prefix.back()) + 1);
-  return prefix;
+// Keeps the outstanding batches of `c` for which `keep` holds.
+template <typename Keep>
+void FilterOutstanding(proto::GroupCursor* c, Keep&& keep) {
+  auto* batches = c->mutable_outstanding();
+  int kept = 0;
+  for (int i = 0; i < batches->size(); ++i) {
+    if (keep(batches->Get(i))) batches->SwapElements(kept++, i);
+  }
+  while (batches->size() > kept) batches->RemoveLast();
 }
 
 template <typename Message>
@@ -93,7 +91,7 @@ Result<std::vector<std::pair<std::string, proto::GroupCursor>>> MetaStore::ListG
     std::string_view rest = key.substr(1);
     std::string_view name;
     if (!coding::GetLengthPrefixed(&rest, &name)) return Status::Corruption("malformed group key");
-    if (rest != "c") return Status::Ok();  // an outstanding batch
+    if (rest != "c") return Status::Ok();
     auto c = Parse<proto::GroupCursor>(value, "group cursor");
     if (!c.ok()) return c.status();
     out.emplace_back(std::string(name), std::move(c).value());
@@ -105,53 +103,42 @@ Result<std::vector<std::pair<std::string, proto::GroupCursor>>> MetaStore::ListG
 
 Status MetaStore::DeleteGroup(std::string_view group) {
   rocksdb::WriteBatch b;
-  const std::string prefix = GroupPrefix(group);
-  b.DeleteRange(cf_, prefix, PrefixEnd(prefix));
+  b.Delete(cf_, CursorKey(group));
   return Write(&b);
 }
 
 Status MetaStore::PutOutstanding(std::string_view group, const proto::OutstandingBatch& batch) {
-  rocksdb::WriteBatch b;
-  b.Put(cf_, BatchKey(group, batch.batch_id()), batch.SerializeAsString());
-  return Write(&b);
+  SLUICE_ASSIGN_OR_RETURN(auto c, GetCursor(group));
+  if (!c) return Status::NotFound("no group " + std::string(group));
+  *c->add_outstanding() = batch;
+  return PutCursor(group, *c);
 }
 
 Status MetaStore::Ack(std::string_view group, uint64_t upto_batch_id,
                       const proto::GroupCursor& cursor) {
-  rocksdb::WriteBatch b;
-  const std::string end = upto_batch_id == UINT64_MAX ? PrefixEnd(BatchPrefix(group))
-                                                      : BatchKey(group, upto_batch_id + 1);
-  b.DeleteRange(cf_, BatchPrefix(group), end);
-  b.Put(cf_, CursorKey(group), cursor.SerializeAsString());
-  return Write(&b);
+  proto::GroupCursor c = cursor;
+  FilterOutstanding(&c, [&](const proto::OutstandingBatch& b) { return b.batch_id() > upto_batch_id; });
+  return PutCursor(group, c);
 }
 
 Status MetaStore::Issue(std::string_view group, const proto::OutstandingBatch& batch,
                         const proto::GroupCursor& cursor) {
-  rocksdb::WriteBatch b;
-  b.Put(cf_, BatchKey(group, batch.batch_id()), batch.SerializeAsString());
-  b.Put(cf_, CursorKey(group), cursor.SerializeAsString());
-  return Write(&b);
+  proto::GroupCursor c = cursor;
+  *c.add_outstanding() = batch;
+  return PutCursor(group, c);
 }
 
 Status MetaStore::Rollback(std::string_view group, uint64_t from_batch_id,
                            const proto::GroupCursor& cursor) {
-  rocksdb::WriteBatch b;
-  b.DeleteRange(cf_, BatchKey(group, from_batch_id), PrefixEnd(BatchPrefix(group)));
-  b.Put(cf_, CursorKey(group), cursor.SerializeAsString());
-  return Write(&b);
+  proto::GroupCursor c = cursor;
+  FilterOutstanding(&c, [&](const proto::OutstandingBatch& b) { return b.batch_id() < from_batch_id; });
+  return PutCursor(group, c);
 }
 
 Result<std::vector<proto::OutstandingBatch>> MetaStore::Outstanding(std::string_view group) const {
-  std::vector<proto::OutstandingBatch> out;
-  Status st = ScanPrefix(db_, cf_, BatchPrefix(group), [&](std::string_view, std::string_view v) {
-    auto b = Parse<proto::OutstandingBatch>(v, "outstanding batch");
-    if (!b.ok()) return b.status();
-    out.push_back(std::move(b).value());
-    return Status::Ok();
-  });
-  if (!st.ok()) return st;
-  return out;
+  SLUICE_ASSIGN_OR_RETURN(auto c, GetCursor(group));
+  if (!c) return std::vector<proto::OutstandingBatch>();
+  return std::vector<proto::OutstandingBatch>(c->outstanding().begin(), c->outstanding().end());
 }
 
 Result<std::optional<Offset>> MetaStore::MinAckedOffset() const {

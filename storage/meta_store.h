@@ -46,18 +46,25 @@ class MetaStore {
   Result<std::optional<proto::GroupCursor>> GetCursor(std::string_view group) const;
   Status PutCursor(std::string_view group, const proto::GroupCursor& cursor);
   Result<std::vector<std::pair<std::string, proto::GroupCursor>>> ListGroups() const;
+  // A group is one value (GroupCursor, outstanding batches included): the
+  // writes below replace it whole, so no ack leaves a delete behind. Their
+  // `cursor` is the group's as GetCursor read it (outstanding batches and
+  // all), changed by the caller; REQUIRES: the caller serializes writes to
+  // a group.
+  //
   // Removes the group's cursor and outstanding batches.
   Status DeleteGroup(std::string_view group);
+  // Adds a batch to an existing group's outstanding ones.
   Status PutOutstanding(std::string_view group, const proto::OutstandingBatch& batch);
-  // In one write: removes outstanding batches with id <= upto_batch_id (acking
-  // a batch acks the earlier ones) and stores `cursor`.
+  // Stores `cursor` without its outstanding batches with id <= upto_batch_id
+  // (acking a batch acks the earlier ones).
   Status Ack(std::string_view group, uint64_t upto_batch_id, const proto::GroupCursor& cursor);
-  // In one write: records a batch handed out and the cursor (which carries
-  // the next batch id).
+  // Stores `cursor` (which carries the next batch id) with `batch` added to
+  // its outstanding ones.
   Status Issue(std::string_view group, const proto::OutstandingBatch& batch,
                const proto::GroupCursor& cursor);
-  // In one write: removes outstanding batches with id >= from_batch_id (so
-  // they are delivered again) and stores `cursor`.
+  // Stores `cursor` without its outstanding batches with id >= from_batch_id
+  // (so they are delivered again).
   Status Rollback(std::string_view group, uint64_t from_batch_id,
                   const proto::GroupCursor& cursor);
   // Outstanding batches in batch-id order.

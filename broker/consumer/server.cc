@@ -8,6 +8,7 @@
 #include <thread>
 #include <unordered_set>
 
+#include "broker/consumer/fetch_frame.h"
 #include "broker/net/listen.h"
 #include "proto/auth.h"
 #include "proto/frame.h"
@@ -64,6 +65,7 @@ struct ConsumerServer::Impl {
     uint64_t last_activity = 0;  // bytes read or output drained
     uint64_t frame_started = 0;  // first byte of an unfinished frame; 0: none
     size_t out_pending = 0;      // bytes handed to uv_write, not yet written
+    std::string spare;           // a written answer's buffer, for the next one
     bool reading = false;
     bool closing = false;        // uv_close called
     bool close_when_flushed = false;
@@ -98,16 +100,32 @@ struct ConsumerServer::Impl {
 
   void Send(Conn* c, const proto::Response& r) {
     if (c->closing) return;
-    auto* w = new Write();
-    w->conn = c;
-    if (Status st = frame::Append(r, &w->bytes, kMaxResponseFrame); !st.ok()) {
+    std::string bytes = TakeBuffer(c);
+    if (Status st = frame::Append(r, &bytes, kMaxResponseFrame); !st.ok()) {
       // Cannot happen with the service's bounds; answer something small.
-      w->bytes.clear();
+      bytes.clear();
       proto::Response e;
       e.set_id(r.id());
       *e.mutable_error() = Err(proto::INTERNAL, "response too large: " + st.ToString());
-      (void)frame::Append(e, &w->bytes, kMaxResponseFrame);
+      (void)frame::Append(e, &bytes, kMaxResponseFrame);
     }
+    SendFrame(c, std::move(bytes));
+  }
+
+  // An empty buffer for the next answer: the one the last finished write
+  // gave back, so big answers do not allocate (and fault in) afresh.
+  static std::string TakeBuffer(Conn* c) {
+    std::string b = std::move(c->spare);
+    c->spare = std::string();
+    b.clear();
+    return b;
+  }
+
+  void SendFrame(Conn* c, std::string bytes) {
+    if (c->closing) return;
+    auto* w = new Write();
+    w->conn = c;
+    w->bytes = std::move(bytes);
     w->req.data = w;
     c->out_pending += w->bytes.size();
     stats.bytes_out.fetch_add(w->bytes.size(), std::memory_order_relaxed);
@@ -125,6 +143,7 @@ struct ConsumerServer::Impl {
     Conn* c = w->conn;
     Impl* impl = c->impl;
     c->out_pending -= w->bytes.size();
+    if (w->bytes.capacity() > c->spare.capacity()) c->spare = std::move(w->bytes);
     delete w;
     if (c->closing) return;
     if (status != 0) {
@@ -349,14 +368,17 @@ struct ConsumerServer::Impl {
     proto::Error e;
     switch (req.body_case()) {
       case proto::Request::kFetch: {
+        // The hot path: records go from the log straight into the frame.
         proto::FetchRequest f = req.fetch();
         f.set_wait_ms(0);
-        e = svc->Fetch(f, r.mutable_fetch());
-        if (e.code() == proto::OK && r.fetch().records_size() == 0 &&
-            !Empty(c, req, req.fetch().wait_ms(), if_empty)) {
-          return false;
-        }
-        break;
+        RecordSet set;
+        e = svc->FetchRecords(f, &set);
+        if (e.code() != proto::OK) break;
+        if (set.records.empty() && !Empty(c, req, req.fetch().wait_ms(), if_empty)) return false;
+        std::string bytes = TakeBuffer(c);
+        AppendFetchFrame(req.id(), set, &bytes);
+        SendFrame(c, std::move(bytes));
+        return true;
       }
       case proto::Request::kGet: {
         proto::GetRequest g = req.get();

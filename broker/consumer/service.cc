@@ -54,20 +54,19 @@ proto::Error LoadCursor(MetaStore& meta, const std::string& dest, const std::str
 }
 
 // The group's outstanding batch `id`; UNKNOWN_BATCH when it is not one.
-proto::Error FindOutstanding(MetaStore& meta, const std::string& group, uint64_t id,
+proto::Error FindOutstanding(const proto::GroupCursor& c, const std::string& group, uint64_t id,
                              proto::OutstandingBatch* batch) {
-  auto outstanding = meta.Outstanding(group);
-  if (!outstanding.ok()) return StorageErr(outstanding.status());
-  for (const auto& b : *outstanding) {
+  const auto& outstanding = c.outstanding();
+  for (const auto& b : outstanding) {
     if (b.batch_id() == id) {
       *batch = b;
       return Ok();
     }
   }
-  std::string have = outstanding->empty()
+  std::string have = outstanding.empty()
                          ? "none is outstanding"
-                         : "outstanding: " + std::to_string(outstanding->front().batch_id()) +
-                               ".." + std::to_string(outstanding->back().batch_id());
+                         : "outstanding: " + std::to_string(outstanding.begin()->batch_id()) +
+                               ".." + std::to_string(outstanding.rbegin()->batch_id());
   return Err(proto::UNKNOWN_BATCH, "batch " + std::to_string(id) + " of group '" + group +
                                        "' is not outstanding (acknowledged, rolled back or "
                                        "never handed out); " + have);
@@ -132,8 +131,8 @@ void ConsumerService::WaitForRecords(CommitLog* log, uint64_t offset, uint32_t w
   wait_cv_.wait_until(lock, deadline, [&] { return log->HighWatermark().value() > offset; });
 }
 
-proto::Error ConsumerService::Fetch(const proto::FetchRequest& req, proto::FetchResponse* out) {
-  out->Clear();
+proto::Error ConsumerService::FetchRecords(const proto::FetchRequest& req, RecordSet* out) {
+  *out = RecordSet();
   proto::Error err;
   Dest* d = Find(req.dest(), &err);
   if (d == nullptr) return err;
@@ -149,13 +148,21 @@ proto::Error ConsumerService::Fetch(const proto::FetchRequest& req, proto::Fetch
     if (set.status().code() == Code::kOutOfRange) return OutOfRange(req.offset(), log);
     return StorageErr(set.status());
   }
-  for (const auto& r : set->records) {
+  *out = std::move(set).value();
+  return Ok();
+}
+
+proto::Error ConsumerService::Fetch(const proto::FetchRequest& req, proto::FetchResponse* out) {
+  out->Clear();
+  RecordSet set;
+  if (proto::Error e = FetchRecords(req, &set); e.code() != proto::OK) return e;
+  for (const auto& r : set.records) {
     proto::LogRecord* lr = out->add_records();
     lr->set_offset(r.offset.value());
     lr->set_record(r.data.data(), r.data.size());
   }
-  out->set_next_offset(set->next_offset.value());
-  out->set_high_watermark(set->high_watermark.value());
+  out->set_next_offset(set.next_offset.value());
+  out->set_high_watermark(set.high_watermark.value());
   return Ok();
 }
 
@@ -238,9 +245,8 @@ proto::Error ConsumerService::Get(const proto::GetRequest& req, proto::GetRespon
     if (proto::Error e = LoadCursor(meta, req.dest(), req.group(), c); e.code() != proto::OK) {
       return e;
     }
-    auto outstanding = meta.Outstanding(req.group());
-    if (!outstanding.ok()) return StorageErr(outstanding.status());
-    *start = outstanding->empty() ? c->acked_offset() : outstanding->back().end_offset();
+    *start = c->outstanding().empty() ? c->acked_offset()
+                                      : c->outstanding().rbegin()->end_offset();
     return Ok();
   };
   proto::GroupCursor c;
@@ -257,6 +263,11 @@ proto::Error ConsumerService::Get(const proto::GetRequest& req, proto::GetRespon
   if (start < log->FirstOffset().value()) return OutOfRange(start, log);
   const uint64_t hw = log->HighWatermark().value();
   if (start >= hw) return Ok();  // batch_id 0: nothing new
+  if (static_cast<uint32_t>(c.outstanding_size()) >= options_.max_outstanding_batches) {
+    return Err(proto::BAD_REQUEST,
+               "group '" + req.group() + "' has " + std::to_string(c.outstanding_size()) +
+                   " batches not acknowledged, the most it may have; Ack or Rollback first");
+  }
 
   std::optional<std::regex> filter;
   if (!c.filter().empty()) filter.emplace(c.filter(), std::regex::optimize);
@@ -313,7 +324,7 @@ proto::Error ConsumerService::Ack(const proto::AckRequest& req, proto::AckRespon
   }
   MetaStore& meta = d->log->meta();
   proto::OutstandingBatch batch;
-  if (proto::Error e = FindOutstanding(meta, req.group(), req.batch_id(), &batch);
+  if (proto::Error e = FindOutstanding(c, req.group(), req.batch_id(), &batch);
       e.code() != proto::OK) {
     return e;
   }
@@ -336,7 +347,7 @@ proto::Error ConsumerService::Rollback(const proto::RollbackRequest& req,
   uint64_t from = 0;  // every outstanding batch
   if (req.batch_id() != 0) {
     proto::OutstandingBatch batch;
-    if (proto::Error e = FindOutstanding(meta, req.group(), req.batch_id(), &batch);
+    if (proto::Error e = FindOutstanding(c, req.group(), req.batch_id(), &batch);
         e.code() != proto::OK) {
       return e;
     }

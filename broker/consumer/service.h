@@ -51,6 +51,7 @@ struct ServiceOptions {
   uint32_t default_max_bytes = 4 << 20;
   uint32_t max_bytes = 32 << 20;        // per Fetch; also bounds a Get's scan
   uint32_t max_wait_ms = 60000;
+  uint32_t max_outstanding_batches = 1000;  // per group; then Get asks for an Ack
   std::string node_id;
   std::string role = "primary";  // group requests are served by the primary only
   std::string primary;           // standby: the primary's consumer address, when known
@@ -75,6 +76,9 @@ class ConsumerService {
   void SetCommitHook(std::function<void()> hook) { hook_ = std::move(hook); }
 
   proto::Error Fetch(const proto::FetchRequest& req, proto::FetchResponse* out);
+  // Fetch, with the records as the log read them (no message per record):
+  // for the network server, which encodes them straight into its answer.
+  proto::Error FetchRecords(const proto::FetchRequest& req, RecordSet* out);
   proto::Error ListOffsets(const proto::ListOffsetsRequest& req, proto::ListOffsetsResponse* out);
   proto::Error Subscribe(const proto::SubscribeRequest& req, proto::SubscribeResponse* out);
   proto::Error Get(const proto::GetRequest& req, proto::GetResponse* out);

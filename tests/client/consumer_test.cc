@@ -150,6 +150,59 @@ TEST_F(ConsumerTest, FetchByOffsetReturnsEverythingCommitted) {
   EXPECT_EQ(status->node_id(), "n1");
 }
 
+// Reading by offset, the client asks for the next records before the
+// caller does (the broker sees two requests for one Fetch); an answer sent
+// ahead never stands in for another request.
+TEST_F(ConsumerTest, PrefetchedAnswersOnlyAnswerTheirOwnRequest) {
+  for (int t = 0; t < 10; ++t) Commit(node_.log.get(), 5);
+  auto c = Open(ClientOptions(node_));
+  ASSERT_TRUE(c->Connect().ok());
+  const uint64_t before = node_.server->stats().requests.load();
+  auto first = c->Fetch("shop", 0, 5);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  ASSERT_EQ(first->records_size(), 5);
+  // The Fetch sent ahead reaches the broker a moment later.
+  for (int i = 0; i < 500 && node_.server->stats().requests.load() - before < 2; ++i) {
+    std::this_thread::sleep_for(milliseconds(10));
+  }
+  EXPECT_EQ(node_.server->stats().requests.load() - before, 2u) << "no Fetch was sent ahead";
+  // Another offset: the answer sent ahead (offset 5) is read and dropped.
+  auto other = c->Fetch("shop", 2, 5);
+  ASSERT_TRUE(other.ok()) << other.status().ToString();
+  ASSERT_EQ(other->records_size(), 5);
+  EXPECT_EQ(other->records(0).offset(), 2u);
+  ExpectCommitted(*other);
+  // Another kind of request, with a Fetch ahead in flight (for offset 7).
+  auto range = c->ListOffsets("shop");
+  ASSERT_TRUE(range.ok()) << range.status().ToString();
+  EXPECT_EQ(range->high_watermark(), 50u);
+  // Other limits: not the answer sent ahead either.
+  ASSERT_EQ(c->Fetch("shop", 7, 5)->records_size(), 5);
+  auto three = c->Fetch("shop", 12, 3);
+  ASSERT_TRUE(three.ok());
+  ASSERT_EQ(three->records_size(), 3);
+  EXPECT_EQ(three->records(0).offset(), 12u);
+  // Sequential reading to the end, then a long poll: nothing is sent ahead
+  // at the end, so the wait is the caller's.
+  uint64_t at = three->next_offset();
+  while (at < 50) {
+    auto f = c->Fetch("shop", at, 5);
+    ASSERT_TRUE(f.ok()) << f.status().ToString();
+    ASSERT_EQ(f->records(0).offset(), at);
+    ExpectCommitted(*f);
+    at = f->next_offset();
+  }
+  std::thread committer([&] {
+    std::this_thread::sleep_for(milliseconds(200));
+    Commit(node_.log.get(), 2);
+  });
+  auto polled = c->Fetch("shop", 50, 5, 0, 30000);
+  committer.join();
+  ASSERT_TRUE(polled.ok()) << polled.status().ToString();
+  ASSERT_EQ(polled->records_size(), 2);
+  EXPECT_EQ(polled->records(0).offset(), 50u);
+}
+
 TEST_F(ConsumerTest, LongPollFetchWakesOnCommit) {
   Commit(node_.log.get(), 3);
   auto c = Open(ClientOptions(node_));

@@ -37,12 +37,15 @@ proto::OutstandingBatch Batch(uint64_t id, uint64_t start, uint64_t end) {
 
 TEST_F(MetaStoreTest, CursorsAndOutstandingBatchesSurviveRestart) {
   EXPECT_FALSE(meta().GetCursor("g1")->has_value());
+  EXPECT_EQ(meta().PutOutstanding("g1", Batch(1, 0, 1)).code(), Code::kNotFound);  // no group yet
+  ASSERT_TRUE(meta().PutCursor("g1", {}).ok());
+  ASSERT_TRUE(meta().PutCursor("g2", {}).ok());
   for (uint64_t id = 1; id <= 4; ++id) {
     ASSERT_TRUE(meta().PutOutstanding("g1", Batch(id, id * 10, id * 10 + 10)).ok());
   }
   ASSERT_TRUE(meta().PutOutstanding("g2", Batch(1, 0, 5)).ok());
   // Acking batch 2 acks batch 1 too.
-  proto::GroupCursor c;
+  proto::GroupCursor c = **meta().GetCursor("g1");
   c.set_acked_offset(30);
   c.set_epoch(1);
   ASSERT_TRUE(meta().Ack("g1", 2, c).ok());
@@ -78,8 +81,9 @@ TEST_F(MetaStoreTest, GroupsWithPrefixNamesStayApart) {
 }
 
 TEST_F(MetaStoreTest, AckOfLastPossibleBatchId) {
+  ASSERT_TRUE(meta().PutCursor("g", {}).ok());
   ASSERT_TRUE(meta().PutOutstanding("g", Batch(UINT64_MAX, 0, 1)).ok());
-  proto::GroupCursor c;
+  proto::GroupCursor c = **meta().GetCursor("g");
   c.set_acked_offset(1);
   ASSERT_TRUE(meta().Ack("g", UINT64_MAX, c).ok());
   EXPECT_TRUE(meta().Outstanding("g")->empty());

@@ -31,9 +31,8 @@ class ServiceTest : public ::testing::Test {
     auto log = CommitLog::Open(o);
     ASSERT_TRUE(log.ok()) << log.status().ToString();
     log_ = std::move(*log);
-    ServiceOptions so;
-    so.node_id = "n1";
-    svc_ = std::make_unique<ConsumerService>(so);
+    options_.node_id = "n1";
+    svc_ = std::make_unique<ConsumerService>(options_);
     svc_->AddDestination("shop", log_.get());
   }
 
@@ -127,6 +126,7 @@ class ServiceTest : public ::testing::Test {
   }
 
   testing::TempDir dir_;
+  ServiceOptions options_;
   std::unique_ptr<CommitLog> log_;
   std::unique_ptr<ConsumerService> svc_;
   std::vector<std::string> all_;    // by offset
@@ -333,6 +333,30 @@ TEST_F(ServiceTest, AStandbyNamesThePrimaryForGroups) {
   svc_->SetRole("primary", "");
   EXPECT_EQ(Subscribe("g").code(), proto::OK);
   EXPECT_EQ(Get("g", 10).records_size(), 3);
+}
+
+// A group that takes batches and never acknowledges them is stopped at
+// max_outstanding_batches (its state is one value that would grow without
+// bound), with a message that says what to do.
+TEST_F(ServiceTest, UnacknowledgedBatchesAreBounded) {
+  options_.max_outstanding_batches = 3;
+  Reopen();
+  Commit(0, 10);
+  ASSERT_EQ(Subscribe("g").code(), proto::OK);
+  uint64_t last = 0;
+  for (int i = 0; i < 3; ++i) last = Get("g", 2).batch_id();
+  proto::GetRequest g;
+  g.set_dest("shop");
+  g.set_group("g");
+  g.set_batch_size(2);
+  proto::GetResponse out;
+  proto::Error e = svc_->Get(g, &out);
+  EXPECT_EQ(e.code(), proto::BAD_REQUEST);
+  EXPECT_NE(e.message().find("Ack or Rollback"), std::string::npos) << e.message();
+  uint64_t acked = 0;
+  ASSERT_EQ(Ack("g", last, &acked).code(), proto::OK);
+  EXPECT_EQ(acked, 6u);
+  EXPECT_EQ(Get("g", 10).records_size(), 4);
 }
 
 }  // namespace
