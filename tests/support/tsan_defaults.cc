@@ -1,4 +1,5 @@
-// Linked into every test binary of the TSan build (SLUICE_TSAN=ON): TSan's
+// Linked into every test binary of the TSan build (SLUICE_TSAN=ON), and into
+// sluice and sluiced, which tests start as children: TSan's
 // default options and suppressions, so they hold however a test is started.
 //
 // Debian's librocksdb is not built with -fsanitize=thread, so TSan does not
