@@ -362,9 +362,11 @@ Status CommitLog::DiscardOpenTransaction() {
 
 std::string_view RecordSet::Keep(std::string_view bytes) {
   constexpr size_t kBlock = 256 << 10;
+  if (bytes.empty()) return std::string_view();  // (memcpy to no block yet is UB)
   if (bytes.size() > left_) {
     const size_t n = std::max(kBlock, bytes.size());
-    blocks_.push_back(std::make_unique<char[]>(n));
+    // Not zero-filled: every byte handed out is copied in first.
+    blocks_.push_back(std::make_unique_for_overwrite<char[]>(n));
     cur_ = blocks_.back().get();
     left_ = n;
   }
