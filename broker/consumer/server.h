@@ -8,7 +8,7 @@
 // bounded by the service's max_bytes / max_records.
 //
 //   ServerOptions o;  o.listen = "127.0.0.1:0";  o.anonymous = true;
-//   auto server = ConsumerServer::Start(o, &service);   // before AddDestination
+//   auto server = ConsumerServer::Start(o, &service);
 //   ... (*server)->port() ...
 //   (*server)->Stop();
 //
@@ -68,7 +68,8 @@ struct ServerStats {
 class ConsumerServer {
  public:
   // Binds `options.listen`, installs the service's commit hook and starts
-  // the loop thread. REQUIRES: before service->AddDestination.
+  // the loop thread. Destinations may be added to the service before or
+  // after; a request for one not added yet is UNKNOWN_DESTINATION.
   static Result<std::unique_ptr<ConsumerServer>> Start(const ServerOptions& options,
                                                        ConsumerService* service);
   ~ConsumerServer();  // Stop()s

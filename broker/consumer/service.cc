@@ -91,12 +91,18 @@ void ConsumerService::AddDestination(const std::string& name, CommitLog* log) {
   dests_[name] = std::move(d);
 }
 
+void ConsumerService::SetCommitHook(std::function<void()> hook) {
+  std::lock_guard<std::mutex> lock(hook_mu_);
+  hook_ = std::move(hook);
+}
+
 void ConsumerService::NotifyCommit() {
   {
     std::lock_guard<std::mutex> lock(wait_mu_);
     ++commits_;
   }
   wait_cv_.notify_all();
+  std::lock_guard<std::mutex> lock(hook_mu_);
   if (hook_) hook_();
 }
 

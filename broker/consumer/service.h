@@ -72,8 +72,8 @@ class ConsumerService {
   // Wakes long polls of every destination; called by commit listeners.
   void NotifyCommit();
   // Called (on the committing thread) after every commit, for the network
-  // server's uv_async_send. REQUIRES: set before AddDestination.
-  void SetCommitHook(std::function<void()> hook) { hook_ = std::move(hook); }
+  // server's uv_async_send. May be set at any time.
+  void SetCommitHook(std::function<void()> hook);
 
   proto::Error Fetch(const proto::FetchRequest& req, proto::FetchResponse* out);
   // Fetch, with the records as the log read them (no message per record):
@@ -105,7 +105,8 @@ class ConsumerService {
   void WaitForRecords(CommitLog* log, uint64_t offset, uint32_t wait_ms);
 
   const ServiceOptions options_;
-  std::function<void()> hook_;
+  std::mutex hook_mu_;
+  std::function<void()> hook_;  // guarded by hook_mu_
   mutable std::mutex role_mu_;
   std::string role_, primary_;  // guarded by role_mu_
   // Destinations are only ever added (a Dest* stays valid): while sluiced

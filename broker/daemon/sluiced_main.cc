@@ -102,23 +102,40 @@ int main(int argc, char** argv) {
     spdlog::warn("config: {} is configured but not in effect in this version", what);
   }
 
-  // The consumer service serves every destination's log; its network
-  // server starts before the destinations so that their first commits
-  // already wake long polls.
+  std::map<std::string, std::string> users;  // read first: a config error starts nothing
+  if (!config->server.listen.empty()) {
+    auto loaded = LoadUsers(*config);
+    if (!loaded.ok()) {
+      spdlog::error("config: {}", loaded.status().ToString());
+      return 2;
+    }
+    users = std::move(*loaded);
+  }
+
+  // The consumer service serves every destination's log (each added when
+  // its log opens, before its first commit); its network server starts once
+  // every destination is in, so a consumer never finds one missing.
   consumer::ServiceOptions service_options;
   service_options.node_id = config->node_id;
   service_options.role = config->role;
   consumer::ConsumerService service(service_options);
+  std::vector<std::unique_ptr<daemon::Destination>> dests;
+  for (const auto& d : config->destinations) {
+    dests.push_back(std::make_unique<daemon::Destination>(*config, d));
+    sluice::Status st = dests.back()->Start(
+        [&service, &d](CommitLog* log) { service.AddDestination(d.name, log); });
+    if (!st.ok()) {
+      spdlog::error("destination {}: {}", d.name, st.ToString());
+      for (auto& started : dests) started->Stop();
+      return 1;
+    }
+  }
+
   std::unique_ptr<consumer::ConsumerServer> server;
   if (!config->server.listen.empty()) {
-    auto users = LoadUsers(*config);
-    if (!users.ok()) {
-      spdlog::error("config: {}", users.status().ToString());
-      return 2;
-    }
     consumer::ServerOptions so;
     so.listen = config->server.listen;
-    so.users = std::move(*users);
+    so.users = std::move(users);
     so.anonymous = config->server.anonymous;
     so.max_connections = config->server.max_connections;
     so.idle_timeout_ms = config->server.idle_timeout_ms;
@@ -128,25 +145,13 @@ int main(int argc, char** argv) {
     auto s = consumer::ConsumerServer::Start(so, &service);
     if (!s.ok()) {
       spdlog::error("server: {}", s.status().ToString());
+      for (auto& d : dests) d->Stop();
       return 1;
     }
     server = std::move(*s);
     spdlog::info("consumer server on {} (port {}), {} user(s), anonymous read-only access {}",
                  config->server.listen, server->port(), so.users.size(),
                  so.anonymous ? "on" : "off");
-  }
-
-  std::vector<std::unique_ptr<daemon::Destination>> dests;
-  for (const auto& d : config->destinations) {
-    dests.push_back(std::make_unique<daemon::Destination>(*config, d));
-    sluice::Status st = dests.back()->Start(
-        [&service, &d](CommitLog* log) { service.AddDestination(d.name, log); });
-    if (!st.ok()) {
-      spdlog::error("destination {}: {}", d.name, st.ToString());
-      if (server) server->Stop();
-      for (auto& started : dests) started->Stop();
-      return 1;
-    }
   }
 
   std::unique_ptr<admin::AdminServer> admin_server;
