@@ -29,6 +29,7 @@
 // them from any thread.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <functional>
@@ -146,8 +147,17 @@ class CommitLog {
   Result<RecordSet> Read(Offset from, size_t max_records, size_t max_bytes) const;
 
   Offset FirstOffset() const { return Offset(first_.load(std::memory_order_acquire)); }
-  // One past the last record of the last complete transaction.
-  Offset HighWatermark() const { return Offset(hw_.load(std::memory_order_acquire)); }
+  // What readers may see: one past the last record of the last complete
+  // transaction (CommittedEnd()), or less while the visibility gate holds
+  // it back (see SetGate).
+  Offset HighWatermark() const {
+    const uint64_t end = hw_.load(std::memory_order_acquire);
+    if (!gated_.load(std::memory_order_acquire)) return Offset(end);
+    return Offset(std::min(end, released_.load(std::memory_order_acquire)));
+  }
+  // One past the last record of the last complete transaction written to
+  // this log, visible or not.
+  Offset CommittedEnd() const { return Offset(hw_.load(std::memory_order_acquire)); }
   // Every record below this offset has been fsynced.
   Offset DurableOffset() const { return Offset(durable_.load(std::memory_order_acquire)); }
   // The source position after the last complete transaction.
@@ -177,6 +187,45 @@ class CommitLog {
   Status Sync();
 
   MetaStore& meta() { return *meta_; }
+
+  // --- Replication (ha/, docs/replication.md) ---------------------------
+  //
+  // The visibility gate. Off (the default), HighWatermark() is
+  // CommittedEnd(). On, it is min(CommittedEnd(), released offset): a
+  // primary in sync mode releases what enough standbys have made durable,
+  // a standby what its primary has made visible. Release() only moves the
+  // released offset forward; turning the gate on starts it at the high
+  // watermark of that moment, so HighWatermark() never moves back (but on
+  // Truncate). REQUIRES: released offsets are transaction boundaries.
+  // Thread-safe; Release() calls the commit listener when it moves.
+  void SetGate(bool on);
+  bool gated() const { return gated_.load(std::memory_order_acquire); }
+  void Release(Offset upto);
+
+  // The primary's side: whole stored batches (log_format.h) from `from`,
+  // which must be where a batch starts, up to CommittedEnd(): about
+  // max_bytes of them, at least one when any is there. OutOfRange when
+  // `from` is outside [FirstOffset(), CommittedEnd()]; InvalidArgument when
+  // no batch starts there.
+  Result<std::vector<std::string>> ReadBatches(Offset from, size_t max_bytes) const;
+
+  // The standby's side: appends batches read from the primary's log by
+  // ReadBatches, at the offsets they carry, in one write (fsynced by
+  // Sync() or with kSyncEveryCommit). Before each batch, every entry of the
+  // primary's epoch history `epochs` above CurrentEpoch() that starts at
+  // or below the batch is recorded; after the last, those that start at or
+  // below the new end. Every batch must pass its checksum, start where the
+  // log ends, carry the current epoch and continue the open transaction:
+  // else Corruption and nothing is written. A batch that ends a
+  // transaction moves CommittedEnd() and the checkpoint; the others stay
+  // above it like chunks (DiscardOpenTransaction() drops them).
+  Status AppendReplicated(std::span<const std::string> batches,
+                          std::span<const proto::EpochEntry> epochs);
+  // One past the last record appended, counting an open transaction's
+  // batches (where AppendReplicated continues).
+  Offset AppendedEnd() const EXCLUDES(mu_);
+  // The epoch history, in epoch order (what a standby sends its primary).
+  Result<std::vector<proto::EpochEntry>> EpochHistory() const { return meta_->Epochs(); }
 
   // Called after every commit that moves the high watermark, on the
   // committing thread, outside the log's locks (consumers' long polls wake
@@ -210,6 +259,8 @@ class CommitLog {
   std::atomic<uint64_t> first_{0};
   std::atomic<uint64_t> hw_{0};
   std::atomic<uint64_t> durable_{0};
+  std::atomic<bool> gated_{false};
+  std::atomic<uint64_t> released_{0};
 
   mutable Mutex mu_;
   proto::LogState state_ GUARDED_BY(mu_);  // as persisted

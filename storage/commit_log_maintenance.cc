@@ -70,6 +70,7 @@ Status CommitLog::Truncate(Offset new_end) {
   pending_end_ = state_.end_offset();
   pending_bytes_ = state_.end_bytes();
   hw_.store(pending_end_, std::memory_order_release);
+  if (released_.load() > pending_end_) released_.store(pending_end_, std::memory_order_release);
   if (durable_.load() > pending_end_) durable_.store(pending_end_, std::memory_order_release);
   return Status::Ok();
 }

@@ -60,7 +60,9 @@ std::string MetaStore::EpochKey(Epoch e) {
 Status MetaStore::Write(rocksdb::WriteBatch* batch) {
   rocksdb::WriteOptions wo;
   wo.sync = sync_;
-  return FromRocks(db_->Write(wo, batch), "write metadata");
+  Status st = FromRocks(db_->Write(wo, batch), "write metadata");
+  version_.fetch_add(1, std::memory_order_acq_rel);
+  return st;
 }
 
 Result<std::optional<std::string>> MetaStore::Get(std::string_view key) const {
@@ -149,6 +151,16 @@ Result<std::optional<Offset>> MetaStore::MinAckedOffset() const {
     if (!min || o < *min) min = o;
   }
   return min;
+}
+
+Status MetaStore::ReplaceGroups(
+    const std::vector<std::pair<std::string, proto::GroupCursor>>& groups) {
+  SLUICE_ASSIGN_OR_RETURN(auto have, ListGroups());
+  rocksdb::WriteBatch b;
+  for (const auto& [name, cursor] : have) b.Delete(cf_, CursorKey(name));
+  // A Put after a Delete of the same key in one batch wins.
+  for (const auto& [name, cursor] : groups) b.Put(cf_, CursorKey(name), cursor.SerializeAsString());
+  return Write(&b);
 }
 
 Result<std::vector<proto::EpochEntry>> MetaStore::Epochs() const {

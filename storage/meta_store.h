@@ -16,6 +16,7 @@
 // atomic on its own. Lifetime: created by CommitLog, which must outlive it.
 #pragma once
 
+#include <atomic>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -72,6 +73,13 @@ class MetaStore {
   // Lowest acked offset over all groups; nullopt when there are none.
   Result<std::optional<Offset>> MinAckedOffset() const;
 
+  // Replication (ha/): the standby makes its groups exactly `groups` (the
+  // primary's), in one write: groups not in it are removed.
+  Status ReplaceGroups(const std::vector<std::pair<std::string, proto::GroupCursor>>& groups);
+  // Counts writes to this store; a change means the groups may have
+  // changed (the HA write service then sends them again).
+  uint64_t version() const { return version_.load(std::memory_order_acquire); }
+
   // Epoch history, in epoch order.
   Result<std::vector<proto::EpochEntry>> Epochs() const;
 
@@ -94,6 +102,7 @@ class MetaStore {
   rocksdb::DB* const db_;
   rocksdb::ColumnFamilyHandle* const cf_;
   const bool sync_;
+  std::atomic<uint64_t> version_{0};
 };
 
 }  // namespace sluice
