@@ -7,13 +7,13 @@
 #include <cerrno>
 #include <cstring>
 
-#include "client/connection.h"
+#include "proto/connection.h"
 #include "proto/auth.h"
 
 namespace sluice {
 namespace {
 
-using client::Clock;
+using net::Clock;
 
 constexpr uint32_t kProtocolVersion = 1;
 constexpr size_t kClientNonceBytes = 32;
@@ -83,7 +83,7 @@ bool TryElsewhere(proto::ErrorCode code) {
 
 Status ConsumerOptions::Validate() const {
   if (brokers.empty()) return Status::InvalidArgument("no broker address given");
-  for (const auto& b : brokers) SLUICE_RETURN_IF_ERROR(client::ParseHostPort(b).status());
+  for (const auto& b : brokers) SLUICE_RETURN_IF_ERROR(net::ParseHostPort(b).status());
   if (connect_timeout_ms <= 0 || io_timeout_ms <= 0) {
     return Status::InvalidArgument("connect_timeout_ms and io_timeout_ms must be positive");
   }
@@ -179,7 +179,7 @@ void Consumer::Redirect(const std::string& primary) {
 Status Consumer::Answered(const proto::Error& error) {
   last_error_ = error;
   if (error.code() == proto::NOT_PRIMARY && !error.primary().empty() &&
-      client::ParseHostPort(error.primary()).ok()) {
+      net::ParseHostPort(error.primary()).ok()) {
     Redirect(error.primary());
   } else if (TryElsewhere(error.code())) {
     Disconnect();
@@ -286,7 +286,7 @@ Status Consumer::RestoreGroups() {
 
 Status Consumer::EnsureConnected() {
   if (conn_) return Status::Ok();
-  auto conn = client::Connection::Dial(brokers_[next_broker_], options_.connect_timeout_ms,
+  auto conn = net::Connection::Dial(brokers_[next_broker_], options_.connect_timeout_ms,
                                        interrupt_r_, options_.max_frame);
   if (!conn.ok()) {
     NextBroker();
@@ -338,7 +338,7 @@ Status Consumer::Call(proto::Request* req, proto::Response* resp, uint32_t wait_
     const auto left =
         std::chrono::duration_cast<std::chrono::milliseconds>(retry_for - (now - first_failure));
     const int ms = static_cast<int>(std::min<int64_t>(backoff_ms, left.count()));
-    SLUICE_RETURN_IF_ERROR(client::SleepInterruptibly(interrupt_r_, ms));
+    SLUICE_RETURN_IF_ERROR(net::SleepInterruptibly(interrupt_r_, ms));
     backoff_ms = std::min(backoff_ms * 2, options_.backoff_max_ms);
   }
 }

@@ -60,7 +60,7 @@
 
 namespace sluice {
 
-namespace client {
+namespace net {
 class Connection;
 }
 
@@ -169,7 +169,7 @@ class Consumer {
   std::vector<std::string> brokers_;  // options_.brokers, with redirects put first
   size_t next_broker_ = 0;            // index into brokers_ of the next to dial
   bool redirected_ = false;           // the last failure was a NOT_PRIMARY naming the primary
-  std::unique_ptr<client::Connection> conn_;
+  std::unique_ptr<net::Connection> conn_;
   uint64_t next_id_ = 0;
   // The Fetch sent ahead on conn_ (prefetch), whose answer is not read yet.
   struct Ahead {

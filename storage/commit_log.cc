@@ -287,7 +287,7 @@ Result<OffsetRange> CommitLog::AppendChunk(std::span<const std::string_view> rec
 Result<OffsetRange> CommitLog::CommitTransaction(std::span<const std::string_view> records,
                                                  const proto::SourceCheckpoint& checkpoint) {
   auto range = CommitLocked(records, checkpoint);
-  if (range.ok() && on_commit_) on_commit_();
+  if (range.ok()) Notify();
   return range;
 }
 

@@ -31,6 +31,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <functional>
 #include <memory>
@@ -221,9 +222,19 @@ class CommitLog {
   // above it like chunks (DiscardOpenTransaction() drops them).
   Status AppendReplicated(std::span<const std::string> batches,
                           std::span<const proto::EpochEntry> epochs);
+  // Logical bytes of every batch below CommittedEnd(), ever (what a
+  // standby's log must also count at the same offset).
+  uint64_t EndBytes() const EXCLUDES(mu_);
+  // Counts commits, replicated appends and releases. WaitForChange returns
+  // the count once it is past `seen`, or after max_wait. For the HA write
+  // service, which has no commit listener of its own. Thread-safe.
+  uint64_t ChangeCount() const { return changes_.load(std::memory_order_acquire); }
+  uint64_t WaitForChange(uint64_t seen, std::chrono::milliseconds max_wait) const;
   // One past the last record appended, counting an open transaction's
   // batches (where AppendReplicated continues).
   Offset AppendedEnd() const EXCLUDES(mu_);
+  // Logical bytes of every batch below AppendedEnd().
+  uint64_t AppendedBytes() const EXCLUDES(mu_);
   // The epoch history, in epoch order (what a standby sends its primary).
   Result<std::vector<proto::EpochEntry>> EpochHistory() const { return meta_->Epochs(); }
 
@@ -285,8 +296,14 @@ class CommitLog {
   Status Fail(Status st) EXCLUDES(failure_mu_);
   Status FailureStatus() EXCLUDES(failure_mu_);
 
+  // Counts the change, wakes WaitForChange, then calls on_commit_.
+  void Notify();
+
   // Sync() state.
   std::function<void()> on_commit_;
+  std::atomic<uint64_t> changes_{0};
+  mutable std::mutex change_mu_;
+  mutable std::condition_variable change_cv_;
   std::shared_ptr<rocksdb::FileSystem> fs_;  // the Env's, constant after Init()
   std::mutex wal_sync_mu_;                   // one Sync() at a time
   std::vector<std::string> synced_wals_;     // guarded by wal_sync_mu_

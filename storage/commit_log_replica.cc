@@ -24,7 +24,7 @@ void CommitLog::SetGate(bool on) {
     }
   }
   gated_.store(on, std::memory_order_release);
-  if (!on && on_commit_) on_commit_();  // readers may see more now
+  if (!on) Notify();  // readers may see more now
 }
 
 void CommitLog::Release(Offset upto) {
@@ -36,7 +36,32 @@ void CommitLog::Release(Offset upto) {
       break;
     }
   }
-  if (moved && gated() && on_commit_) on_commit_();
+  if (moved) Notify();
+}
+
+void CommitLog::Notify() {
+  {
+    std::lock_guard lock(change_mu_);
+    changes_.fetch_add(1, std::memory_order_acq_rel);
+  }
+  change_cv_.notify_all();
+  if (on_commit_) on_commit_();
+}
+
+uint64_t CommitLog::WaitForChange(uint64_t seen, std::chrono::milliseconds max_wait) const {
+  std::unique_lock lock(change_mu_);
+  change_cv_.wait_for(lock, max_wait, [&] { return changes_.load() != seen; });
+  return changes_.load();
+}
+
+uint64_t CommitLog::EndBytes() const {
+  MutexLock lock(&mu_);
+  return state_.end_bytes();
+}
+
+uint64_t CommitLog::AppendedBytes() const {
+  MutexLock lock(&mu_);
+  return pending_bytes_;
 }
 
 Offset CommitLog::AppendedEnd() const {
@@ -151,7 +176,7 @@ Status CommitLog::AppendReplicated(std::span<const std::string> batches,
       if (sync) durable_.store(state_.end_offset(), std::memory_order_release);
     }
   }
-  if (ended && on_commit_) on_commit_();
+  if (ended) Notify();
   return Status::Ok();
 }
 

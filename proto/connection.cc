@@ -1,4 +1,4 @@
-#include "client/connection.h"
+#include "proto/connection.h"
 
 #include <fcntl.h>
 #include <netdb.h>
@@ -12,7 +12,7 @@
 #include <charconv>
 #include <cstring>
 
-namespace sluice::client {
+namespace sluice::net {
 namespace {
 
 std::string Errno(int err) { return std::strerror(err); }
@@ -63,7 +63,8 @@ Result<HostPort> ParseHostPort(std::string_view address) {
 }
 
 Result<std::unique_ptr<Connection>> Connection::Dial(const std::string& address, int timeout_ms,
-                                                     int interrupt_fd, uint32_t max_frame) {
+                                                     int interrupt_fd, uint32_t max_frame,
+                                                     std::string_view peer) {
   SLUICE_ASSIGN_OR_RETURN(HostPort hp, ParseHostPort(address));
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
@@ -71,25 +72,26 @@ Result<std::unique_ptr<Connection>> Connection::Dial(const std::string& address,
   hints.ai_flags = AI_NUMERICSERV;
   addrinfo* found = nullptr;
   if (int rc = ::getaddrinfo(hp.host.c_str(), hp.port.c_str(), &hints, &found); rc != 0) {
-    return Status::IoError("resolving broker " + address + ": " + ::gai_strerror(rc));
+    return Status::IoError("resolving " + std::string(peer) + " " + address + ": " + ::gai_strerror(rc));
   }
   const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
-  Status last = Status::IoError("broker " + address + " resolves to no address");
+  Status last = Status::IoError(std::string(peer) + " " + address + " resolves to no address");
   for (addrinfo* ai = found; ai != nullptr; ai = ai->ai_next) {
     int fd =
         ::socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
     if (fd < 0) {
-      last = Status::IoError("socket for broker " + address + ": " + Errno(errno));
+      last = Status::IoError("socket for " + std::string(peer) + " " + address + ": " + Errno(errno));
       continue;
     }
     // Requests are small and each waits for its answer: Nagle would only
     // add latency.
     int one = 1;
     ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    std::unique_ptr<Connection> conn(new Connection(fd, address, interrupt_fd, max_frame));
+    std::unique_ptr<Connection> conn(new Connection(fd, address, std::string(peer) + " " + address,
+                                                    interrupt_fd, max_frame));
     if (::connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
       if (errno != EINPROGRESS) {
-        last = Status::IoError("connecting to broker " + address + ": " + Errno(errno));
+        last = Status::IoError("connecting to " + std::string(peer) + " " + address + ": " + Errno(errno));
         continue;
       }
       Status st = conn->Wait(POLLOUT, deadline);
@@ -98,7 +100,7 @@ Result<std::unique_ptr<Connection>> Connection::Dial(const std::string& address,
         return st;
       }
       if (!st.ok()) {
-        last = Status::IoError("connecting to broker " + address + ": no answer within " +
+        last = Status::IoError("connecting to " + std::string(peer) + " " + address + ": no answer within " +
                                std::to_string(timeout_ms) + " ms");
         continue;
       }
@@ -106,7 +108,7 @@ Result<std::unique_ptr<Connection>> Connection::Dial(const std::string& address,
       socklen_t len = sizeof(err);
       ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
       if (err != 0) {
-        last = Status::IoError("connecting to broker " + address + ": " + Errno(err));
+        last = Status::IoError("connecting to " + std::string(peer) + " " + address + ": " + Errno(err));
         continue;
       }
     }
@@ -117,8 +119,25 @@ Result<std::unique_ptr<Connection>> Connection::Dial(const std::string& address,
   return last;
 }
 
-Connection::Connection(int fd, std::string address, int interrupt_fd, uint32_t max_frame)
-    : fd_(fd), address_(std::move(address)), interrupt_fd_(interrupt_fd), reader_(max_frame) {}
+std::unique_ptr<Connection> Connection::Adopt(int fd, std::string name, int interrupt_fd,
+                                              uint32_t max_frame) {
+  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+  int one = 1;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  std::string address = name.substr(name.rfind(' ') + 1);
+  return std::unique_ptr<Connection>(
+      new Connection(fd, std::move(address), std::move(name), interrupt_fd, max_frame));
+}
+
+void Connection::Shutdown() { ::shutdown(fd_, SHUT_RDWR); }
+
+Connection::Connection(int fd, std::string address, std::string name, int interrupt_fd,
+                       uint32_t max_frame)
+    : fd_(fd),
+      address_(std::move(address)),
+      name_(std::move(name)),
+      interrupt_fd_(interrupt_fd),
+      reader_(max_frame) {}
 
 Connection::~Connection() { ::close(fd_); }
 
@@ -126,7 +145,7 @@ Status Connection::Wait(short events, Clock::time_point deadline) {
   for (;;) {
     pollfd p[2] = {{fd_, events, 0}, {interrupt_fd_, POLLIN, 0}};
     const int ms = MillisUntil(deadline);
-    if (ms == 0) return Status::TimedOut("broker " + address_ + " did not answer in time");
+    if (ms == 0) return Status::TimedOut(name_ + " did not answer in time");
     const int n = ::poll(p, 2, ms);
     if (n < 0) {
       if (errno == EINTR) continue;  // a signal: the interrupt descriptor says if it was ours
@@ -146,7 +165,7 @@ Status Connection::Send(std::string_view bytes, Clock::time_point deadline) {
     }
     if (errno == EINTR) continue;
     if (errno != EAGAIN && errno != EWOULDBLOCK) {
-      return Status::IoError("sending to broker " + address_ + ": " + Errno(errno));
+      return Status::IoError("sending to " + name_ + ": " + Errno(errno));
     }
     SLUICE_RETURN_IF_ERROR(Wait(POLLOUT, deadline));
   }
@@ -159,14 +178,14 @@ Status Connection::Receive(google::protobuf::MessageLite* msg, Clock::time_point
     std::string_view payload;
     auto got = reader_.Next(&payload);
     if (!got.ok()) {
-      return Status::InvalidArgument("broker " + address_ + " sent a response above the " +
-                                     "client's frame limit (" + got.status().message() +
-                                     "): raise ConsumerOptions::max_frame or ask for fewer "
+      return Status::InvalidArgument(name_ + " sent a frame above the limit (" +
+                                     got.status().message() +
+                                     "): raise the receiver's max_frame or ask for fewer "
                                      "bytes per request");
     }
     if (*got) {
       Status st = frame::Parse(payload, msg, msg->GetTypeName());
-      if (!st.ok()) return Status::Corruption("broker " + address_ + ": " + st.message());
+      if (!st.ok()) return Status::Corruption(name_ + ": " + st.message());
       return Status::Ok();
     }
     const ssize_t n = ::recv(fd_, buf, sizeof(buf), 0);
@@ -174,10 +193,10 @@ Status Connection::Receive(google::protobuf::MessageLite* msg, Clock::time_point
       reader_.Feed(std::string_view(buf, static_cast<size_t>(n)));
       continue;
     }
-    if (n == 0) return Status::IoError("broker " + address_ + " closed the connection");
+    if (n == 0) return Status::IoError(name_ + " closed the connection");
     if (errno == EINTR) continue;
     if (errno != EAGAIN && errno != EWOULDBLOCK) {
-      return Status::IoError("receiving from broker " + address_ + ": " + Errno(errno));
+      return Status::IoError("receiving from " + name_ + ": " + Errno(errno));
     }
     SLUICE_RETURN_IF_ERROR(Wait(POLLIN, deadline));
   }
@@ -195,4 +214,4 @@ Status SleepInterruptibly(int interrupt_fd, int ms) {
   }
 }
 
-}  // namespace sluice::client
+}  // namespace sluice::net

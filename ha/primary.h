@@ -1,0 +1,100 @@
+// HaPrimary: the primary's side of replication (RocketMQ's HAService).
+//
+//   accept service   one thread: accepts standbys on [ha] listen and runs
+//                    each one's handshake on the connection's read thread
+//   read service     per connection: the handshake (secret, cluster id,
+//                    epochs, divergence point), then the standby's reports,
+//                    handed to the destination's GroupTransfer
+//   write service    per connection: streams whole log batches from the
+//                    agreed offset (HaData), the consumer groups when they
+//                    change (HaGroups) and heartbeats when idle; never more
+//                    than max_inflight_bytes ahead of the standby's last
+//                    report, and a blocked socket blocks only this thread,
+//                    so a slow standby costs the primary no memory
+//   group transfer   per destination (group_transfer.h)
+//
+// The wire protocol is proto/ha.proto; docs/replication.md tells the whole
+// story. A standby whose epoch history is ahead of ours proves a newer
+// primary exists: the standby is refused and `on_fenced` is called (the
+// node must stop acting as primary at once).
+//
+// Thread safety: Start/Stop from the owner's thread; the getters from any.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "base/status.h"
+#include "ha/group_transfer.h"
+#include "ha/ha_options.h"
+#include "storage/commit_log.h"
+
+namespace sluice::ha {
+
+class StandbySession;
+
+struct HaDestination {
+  std::string name;
+  CommitLog* log;  // not owned; outlives the HaPrimary / HaStandby
+};
+
+struct SessionStatus {
+  std::string dest;
+  std::string node_id;
+  std::string address;
+  uint64_t sent_end = 0;  // one past the last record sent
+};
+
+class HaPrimary {
+ public:
+  using FenceCallback = std::function<void(uint64_t newer_epoch, const std::string& why)>;
+
+  // Binds options.listen ("IPv4:PORT"; port 0 picks one) and starts the
+  // accept service and one GroupTransfer per destination. In sync mode the
+  // logs' gates are on from here.
+  static Result<std::unique_ptr<HaPrimary>> Start(const HaOptions& options,
+                                                   std::vector<HaDestination> dests,
+                                                   FenceCallback on_fenced);
+  ~HaPrimary();  // Stop()s
+  HaPrimary(const HaPrimary&) = delete;
+  HaPrimary& operator=(const HaPrimary&) = delete;
+
+  // Closes the listener and every connection and joins every thread.
+  // Idempotent. Gates stay as they are (the owner decides).
+  void Stop();
+
+  int port() const { return port_; }
+  const HaOptions& options() const { return options_; }
+  // nullptr for an unknown destination.
+  GroupTransfer* transfer(const std::string& dest) const;
+  std::vector<SessionStatus> Sessions() const;
+  uint64_t refused() const { return refused_.load(); }
+
+ private:
+  friend class StandbySession;
+  HaPrimary(const HaOptions& options, FenceCallback on_fenced);
+  void AcceptLoop();
+  void Reap(bool all);  // joins finished sessions (all: every session)
+
+  const HaOptions options_;
+  const FenceCallback on_fenced_;
+  std::map<std::string, CommitLog*> logs_;                        // constant after Start
+  std::map<std::string, std::unique_ptr<GroupTransfer>> transfers_;  // constant after Start
+  int listen_fd_ = -1;
+  int port_ = 0;
+  int stop_pipe_[2] = {-1, -1};  // a byte here stops the accept loop and sessions' waits
+  std::atomic<bool> stopping_{false};
+  std::atomic<uint64_t> refused_{0};
+  std::thread accept_thread_;
+
+  mutable std::mutex mu_;
+  std::vector<std::unique_ptr<StandbySession>> sessions_;  // guarded by mu_
+};
+
+}  // namespace sluice::ha
