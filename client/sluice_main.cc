@@ -5,6 +5,9 @@
 //   sluice tail --broker H:P[,H:P...] --dest NAME [--from earliest|latest|N]
 //               [--group G] [--count N] [--follow] [--user U --password-file F]
 //   sluice offsets --broker H:P[,H:P...] --dest NAME [--user U --password-file F]
+//   sluice status --broker H:P (--secret-file F | --user U --password-file F) [--json]
+//   sluice promote --broker H:P --secret-file F [--epoch N]
+//   sluice demote --broker H:P --primary HOST:HAPORT --secret-file F
 // Exit codes: 0 done, 1 failed (the reason on stderr), 2 usage error.
 #include <signal.h>
 
@@ -15,6 +18,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "client/admin.h"
 #include "client/consumer.h"
 #include "client/decode.h"
 #include "client/log_inspect.h"
@@ -146,6 +150,37 @@ int main(int argc, char** argv) {
       app.add_subcommand("offsets", "print a destination's first offset and high watermark");
   off_conn.AddTo(offsets);
 
+  // Operators' commands: status, promote, demote.
+  std::string node_broker, secret_file, new_primary, st_user, st_password_file;
+  uint64_t promote_epoch = 0;
+  bool json = false;
+  auto add_node = [&](CLI::App* cmd, bool secret_required) {
+    cmd->add_option("--broker", node_broker, "HOST:PORT of the node's consumer server")->required();
+    auto* s = cmd->add_option("--secret-file", secret_file, "file holding the [ha] secret")
+                  ->check(CLI::ExistingFile);
+    if (secret_required) s->required();
+    return s;
+  };
+  auto* status_cmd = app.add_subcommand(
+      "status", "print a node's role, epoch, offsets, source position and replication");
+  auto* status_secret = add_node(status_cmd, false);
+  auto* su = status_cmd->add_option("--user", st_user, "user name (instead of --secret-file)");
+  auto* sp = status_cmd->add_option("--password-file", st_password_file, "file holding the password")
+                 ->check(CLI::ExistingFile);
+  su->needs(sp);
+  sp->needs(su);
+  su->excludes(status_secret);
+  status_cmd->add_flag("--json", json, "one JSON object with every field");
+  auto* promote_cmd = app.add_subcommand("promote", "make a standby the primary (a new epoch)");
+  add_node(promote_cmd, true);
+  promote_cmd->add_option("--epoch", promote_epoch,
+                          "the new epoch at least (default: one above the node's)");
+  auto* demote_cmd =
+      app.add_subcommand("demote", "make a node a standby of another primary (or repoint it)");
+  add_node(demote_cmd, true);
+  demote_cmd->add_option("--primary", new_primary, "HOST:PORT of the new primary's [ha] listen")
+      ->required();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -161,6 +196,48 @@ int main(int argc, char** argv) {
     return WithConsumer(off_conn, "sluice-offsets", [&](sluice::Consumer& c) {
       return sluice::PrintOffsets(c, off_conn.dest, std::cout);
     });
+  }
+  if (status_cmd->parsed() || promote_cmd->parsed() || demote_cmd->parsed()) {
+    sluice::admin_client::AdminOptions ao;
+    ao.broker = node_broker;
+    if (!secret_file.empty()) {
+      auto secret = ReadPassword(secret_file);
+      if (!secret.ok()) {
+        std::cerr << "sluice: " << secret.status().ToString() << "\n";
+        return 1;
+      }
+      ao.secret = *secret;
+    }
+    if (status_cmd->parsed()) {
+      sluice::Result<sluice::proto::StatusResponse> got = sluice::Status::Internal("no answer");
+      if (!ao.secret.empty()) {
+        got = sluice::admin_client::NodeStatus(ao);
+      } else {
+        ConnectFlags f;
+        f.brokers = {node_broker};
+        f.user = st_user;
+        f.password_file = st_password_file;
+        int rc = WithConsumer(f, "sluice-status", [&](sluice::Consumer& c) {
+          got = c.GetStatus();
+          return got.ok() ? sluice::Status::Ok() : got.status();
+        });
+        if (rc != 0) return rc;
+      }
+      if (!got.ok()) {
+        std::cerr << "sluice: " << got.status().ToString() << "\n";
+        return 1;
+      }
+      sluice::admin_client::PrintStatus(*got, json, std::cout);
+      return 0;
+    }
+    auto role = promote_cmd->parsed() ? sluice::admin_client::Promote(ao, promote_epoch)
+                                      : sluice::admin_client::Demote(ao, new_primary);
+    if (!role.ok()) {
+      std::cerr << "sluice: " << role.status().ToString() << "\n";
+      return 1;
+    }
+    sluice::admin_client::PrintRole(*role, std::cout);
+    return 0;
   }
   sluice::Status st;
   if (decode->parsed()) {

@@ -48,7 +48,7 @@ struct WakeSignal {
 };
 
 struct ConsumerServer::Impl {
-  enum class Auth { kNone, kAwaitProof, kUser, kAnonymous };
+  enum class Auth { kNone, kAwaitProof, kUser, kAnonymous, kAdmin };
 
   struct Conn {
     Impl* impl = nullptr;
@@ -58,6 +58,7 @@ struct ConsumerServer::Impl {
     frame::FrameReader reader;
     Auth auth = Auth::kNone;
     std::string user, nonce;
+    std::string admin_nonce;  // the Hello nonce, for HA-secret proofs (kept after Auth)
     // The request waiting for a commit, and when its wait ends (loop ms).
     bool parked = false;
     proto::Request parked_req;
@@ -341,6 +342,13 @@ struct ConsumerServer::Impl {
     const auto body = req.body_case();
     if (body == proto::Request::kHello) return Hello(c, req);
     if (body == proto::Request::kAuth) return Authenticate(c, req);
+    if (c->auth != Auth::kNone && IsAdminRequest(req)) return ServeAdmin(c, req);
+    if (c->auth == Auth::kAdmin) {
+      return SendError(c, req.id(),
+                       Err(proto::NOT_AUTHENTICATED,
+                           "an HA admin connection only sends Status, Promote and Demote, each "
+                           "with a proof of the HA secret"));
+    }
     if (c->auth != Auth::kUser && c->auth != Auth::kAnonymous) {
       return SendError(c, req.id(),
                        Err(proto::NOT_AUTHENTICATED,
@@ -488,8 +496,12 @@ struct ConsumerServer::Impl {
     }
     c->user = h.user();
     c->nonce = auth::RandomBytes(auth::kNonceBytes);
+    c->admin_nonce = c->nonce;
     hr->set_nonce(c->nonce);
-    if (h.user().empty()) {
+    if (h.ha_admin()) {
+      c->auth = Auth::kAdmin;
+      hr->set_auth_required(false);
+    } else if (h.user().empty()) {
       if (!opt.anonymous) {
         stats.auth_failures.fetch_add(1, std::memory_order_relaxed);
         r.clear_hello();
@@ -536,6 +548,67 @@ struct ConsumerServer::Impl {
     proto::Response r;
     r.set_id(req.id());
     r.mutable_auth();
+    Send(c, r);
+  }
+
+  // Status with a proof, Promote and Demote (proto/protocol.proto, "role
+  // changes"): proven with the HA secret and this connection's nonce.
+  static bool IsAdminRequest(const proto::Request& req) {
+    return req.body_case() == proto::Request::kPromote ||
+           req.body_case() == proto::Request::kDemote ||
+           (req.body_case() == proto::Request::kStatus && !req.status().proof().empty());
+  }
+
+  void ServeAdmin(Conn* c, const proto::Request& req) {
+    std::string client_nonce, proof, action;
+    switch (req.body_case()) {
+      case proto::Request::kPromote:
+        client_nonce = req.promote().client_nonce();
+        proof = req.promote().proof();
+        action = "|promote";
+        break;
+      case proto::Request::kDemote:
+        client_nonce = req.demote().client_nonce();
+        proof = req.demote().proof();
+        action = "|demote|" + req.demote().primary();
+        break;
+      default:
+        client_nonce = req.status().client_nonce();
+        proof = req.status().proof();
+        action = "|status";
+        break;
+    }
+    if (opt.ha_key.empty()) {
+      return SendError(c, req.id(),
+                       Err(proto::PERMISSION_DENIED,
+                           "this node has no [ha] secret_file, so it takes no role changes"));
+    }
+    if (client_nonce.size() < auth::kMinClientNonceBytes ||
+        client_nonce.size() > auth::kMaxClientNonceBytes ||
+        !auth::ProofMatches(auth::Proof(opt.ha_key, c->admin_nonce, client_nonce + action),
+                            proof)) {
+      stats.auth_failures.fetch_add(1, std::memory_order_relaxed);
+      proto::Response r;
+      r.set_id(req.id());
+      *r.mutable_error() = Err(proto::AUTH_FAILED,
+                               "the proof does not match this node's HA secret (check "
+                               "--secret-file against the node's [ha] secret_file)");
+      return RefuseResponse(c, r);
+    }
+    proto::Response r;
+    r.set_id(req.id());
+    proto::Error e;
+    if (req.body_case() == proto::Request::kPromote) {
+      e = svc->Promote(req.promote(), r.mutable_promote());
+    } else if (req.body_case() == proto::Request::kDemote) {
+      e = svc->Demote(req.demote(), r.mutable_demote());
+    } else {
+      e = svc->GetStatus(req.status(), r.mutable_status());
+    }
+    if (e.code() != proto::OK) {
+      r.clear_body();
+      *r.mutable_error() = e;
+    }
     Send(c, r);
   }
 

@@ -52,6 +52,9 @@ struct ServerOptions {
   uint32_t max_output_bytes = 8u << 20;    // unsent responses per connection
   uint32_t max_wait_ms = 60000;            // of a Fetch or Get long poll
   uint64_t epoch = 0;                      // HelloResponse.epoch
+  // auth::PasswordKey(the [ha] secret): proves Promote, Demote and Status
+  // on any connection past Hello; "" refuses role changes.
+  std::string ha_key;
 };
 
 // Counters for /metrics and tests.

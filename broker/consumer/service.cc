@@ -126,6 +126,7 @@ proto::Error ConsumerService::LockGroup(const std::string& dest, const std::stri
   *d = FindForGroup(dest, &err);
   if (*d == nullptr) return err;
   *lock = std::unique_lock<std::mutex>((*d)->group_mu);
+  if (proto::Error e = CheckPrimary(); e.code() != proto::OK) return e;
   return LoadCursor((*d)->log->meta(), dest, group, cursor);
 }
 
@@ -221,6 +222,7 @@ proto::Error ConsumerService::Subscribe(const proto::SubscribeRequest& req,
     return Err(proto::BAD_REQUEST, "filter '" + req.filter() + "' is not a regex: " + e.what());
   }
   std::lock_guard<std::mutex> lock(d->group_mu);
+  if (proto::Error e = CheckPrimary(); e.code() != proto::OK) return e;
   MetaStore& meta = d->log->meta();
   auto cur = meta.GetCursor(req.group());
   if (!cur.ok()) return StorageErr(cur.status());
@@ -264,6 +266,7 @@ proto::Error ConsumerService::Get(const proto::GetRequest& req, proto::GetRespon
   WaitForRecords(log, start, req.timeout_ms());
 
   std::lock_guard<std::mutex> lock(d->group_mu);
+  if (proto::Error e = CheckPrimary(); e.code() != proto::OK) return e;
   // Again under the lock: another Get of the group may have run meanwhile.
   if (proto::Error e = start_of(&c, &start); e.code() != proto::OK) return e;
   if (start < log->FirstOffset().value()) return OutOfRange(start, log);
@@ -371,6 +374,7 @@ proto::Error ConsumerService::Unsubscribe(const proto::UnsubscribeRequest& req,
   Dest* d = FindForGroup(req.dest(), &err);
   if (d == nullptr) return err;
   std::lock_guard<std::mutex> lock(d->group_mu);
+  if (proto::Error e = CheckPrimary(); e.code() != proto::OK) return e;
   if (Status st = d->log->meta().DeleteGroup(req.group()); !st.ok()) return StorageErr(st);
   return Ok();
 }
@@ -390,27 +394,83 @@ proto::Error ConsumerService::GetStatus(const proto::StatusRequest&, proto::Stat
     s->set_high_watermark(d->log->HighWatermark().value());
     proto::SourceCheckpoint cp = d->log->Checkpoint();
     s->set_checkpoint(cp.file() + ":" + std::to_string(cp.pos()));
+    s->set_committed_end(d->log->CommittedEnd().value());
+    s->set_gtid_set(cp.gtid_set());
     out->set_epoch(std::max<uint64_t>(out->epoch(), d->log->CurrentEpoch().value()));
   }
+  lock.unlock();
+  std::function<void(proto::StatusResponse*)> hook;
+  {
+    std::lock_guard<std::mutex> l(handlers_mu_);
+    hook = status_hook_;
+  }
+  if (hook) hook(out);
   return Ok();
 }
 
 void ConsumerService::SetRole(const std::string& role, const std::string& primary) {
+  {
+    std::lock_guard<std::mutex> lock(role_mu_);
+    role_ = role;
+    primary_ = primary;
+  }
+  if (role == "primary") return;
+  // A barrier: every group request that passed the role check holds its
+  // destination's group lock until its write is done.
+  std::shared_lock<std::shared_mutex> lock(dests_mu_);
+  for (const auto& [name, d] : dests_) std::lock_guard<std::mutex> g(d->group_mu);
+}
+
+std::string ConsumerService::role() const {
   std::lock_guard<std::mutex> lock(role_mu_);
-  role_ = role;
-  primary_ = primary;
+  return role_;
+}
+
+void ConsumerService::SetRoleHandlers(PromoteHandler promote, DemoteHandler demote) {
+  std::lock_guard<std::mutex> lock(handlers_mu_);
+  promote_ = std::move(promote);
+  demote_ = std::move(demote);
+}
+
+void ConsumerService::SetStatusHook(std::function<void(proto::StatusResponse*)> hook) {
+  std::lock_guard<std::mutex> lock(handlers_mu_);
+  status_hook_ = std::move(hook);
+}
+
+proto::Error ConsumerService::Promote(const proto::PromoteRequest& req, proto::RoleResponse* out) {
+  PromoteHandler h;
+  {
+    std::lock_guard<std::mutex> lock(handlers_mu_);
+    h = promote_;
+  }
+  if (!h) return Err(proto::UNAVAILABLE, "this node takes no role changes");
+  return h(req, out);
+}
+
+proto::Error ConsumerService::Demote(const proto::DemoteRequest& req, proto::RoleResponse* out) {
+  DemoteHandler h;
+  {
+    std::lock_guard<std::mutex> lock(handlers_mu_);
+    h = demote_;
+  }
+  if (!h) return Err(proto::UNAVAILABLE, "this node takes no role changes");
+  return h(req, out);
+}
+
+proto::Error ConsumerService::CheckPrimary() const {
+  std::lock_guard<std::mutex> lock(role_mu_);
+  if (role_ == "primary") return Ok();
+  proto::Error err = Err(proto::NOT_PRIMARY,
+                         "this node is a " + role_ + "; consumer groups are served by the primary" +
+                             (primary_.empty() ? " (not known here)" : " at " + primary_));
+  err.set_primary(primary_);
+  return err;
 }
 
 ConsumerService::Dest* ConsumerService::FindForGroup(const std::string& name, proto::Error* err) {
-  {
-    std::lock_guard<std::mutex> lock(role_mu_);
-    if (role_ != "primary") {
-      *err = Err(proto::NOT_PRIMARY,
-                 "this node is a " + role_ + "; consumer groups are served by the primary" +
-                     (primary_.empty() ? " (not known here)" : " at " + primary_));
-      err->set_primary(primary_);
-      return nullptr;
-    }
+  if (proto::Error e = CheckPrimary(); e.code() != proto::OK) {
+    *err = e;
+    return nullptr;
   }
   return Find(name, err);
 }

@@ -90,11 +90,32 @@ class ConsumerService {
   // Changes the node's role (failover). On a standby, group requests
   // (Subscribe, Get, Ack, Rollback, Unsubscribe) answer NOT_PRIMARY naming
   // `primary`; Fetch and ListOffsets by offset are served by every node.
+  //
+  // Leaving the primary role waits for group requests already past the
+  // role check, so once it returns no group write of this node happens
+  // (fencing: two nodes never both accept acks).
   void SetRole(const std::string& role, const std::string& primary);
+  std::string role() const;
+
+  // Role changes and the rest of a node's status are the daemon's
+  // (broker/daemon/node.h); it installs these. Without a handler, Promote
+  // and Demote answer UNAVAILABLE. The caller has checked the proof.
+  using PromoteHandler =
+      std::function<proto::Error(const proto::PromoteRequest&, proto::RoleResponse*)>;
+  using DemoteHandler =
+      std::function<proto::Error(const proto::DemoteRequest&, proto::RoleResponse*)>;
+  void SetRoleHandlers(PromoteHandler promote, DemoteHandler demote);
+  proto::Error Promote(const proto::PromoteRequest& req, proto::RoleResponse* out);
+  proto::Error Demote(const proto::DemoteRequest& req, proto::RoleResponse* out);
+  // Adds to every StatusResponse (replication, source lag). May be set at any time.
+  void SetStatusHook(std::function<void(proto::StatusResponse*)> hook);
 
  private:
   struct Dest;
   Dest* Find(const std::string& name, proto::Error* err);
+  // NOT_PRIMARY unless this node is the primary. Group writes check it
+  // again under their destination's group lock (see SetRole).
+  proto::Error CheckPrimary() const;
   // Find, for a group request: NOT_PRIMARY on a standby.
   Dest* FindForGroup(const std::string& name, proto::Error* err);
   // Finds `dest`, takes its group lock into *lock and loads the group's
@@ -109,6 +130,10 @@ class ConsumerService {
   std::function<void()> hook_;  // guarded by hook_mu_
   mutable std::mutex role_mu_;
   std::string role_, primary_;  // guarded by role_mu_
+  std::mutex handlers_mu_;
+  PromoteHandler promote_;                                 // guarded by handlers_mu_
+  DemoteHandler demote_;                                   // guarded by handlers_mu_
+  std::function<void(proto::StatusResponse*)> status_hook_;  // guarded by handlers_mu_
   // Destinations are only ever added (a Dest* stays valid): while sluiced
   // starts, requests may come in as the destinations are added.
   mutable std::shared_mutex dests_mu_;

@@ -1,6 +1,8 @@
 #include "broker/daemon/admin_pages.h"
 
+#include <algorithm>
 #include <chrono>
+#include <cstdio>
 
 #include "proto/record_json.h"
 
@@ -35,9 +37,50 @@ std::string Dest(const Destination& d) { return "dest=\"" + d.name() + "\""; }
 
 }  // namespace
 
+// Role and replication, from the node's status.
+void RenderHaMetrics(const proto::StatusResponse& ha, Metrics* mp) {
+  Metrics& m = *mp;
+  m.Family("sluice_node_primary", "gauge", "1 while this node is the primary, else 0.");
+  m.Sample("sluice_node_primary", "", ha.role() == "primary" ? 1 : 0);
+  m.Family("sluice_node_epoch", "gauge", "The highest epoch of this node's logs.");
+  m.Sample("sluice_node_epoch", "", static_cast<double>(ha.epoch()));
+  m.Family("sluice_node_fenced", "gauge",
+           "1 when a newer epoch made this node stop acting as primary.");
+  m.Sample("sluice_node_fenced", "", ha.fenced().empty() ? 0 : 1);
+  m.Family("sluice_ha_in_sync", "gauge",
+           "Sync mode: 1 while enough standbys acknowledge the high watermark in time.");
+  m.Family("sluice_ha_degraded", "gauge",
+           "Sync mode: 1 while degraded to async after sync_timeout_ms (on_sync_timeout = "
+           "degrade).");
+  m.Family("sluice_ha_standby_lag_records", "gauge",
+           "Records of the log a standby has not reported durable.");
+  m.Family("sluice_ha_standby_lag_bytes", "gauge", "Log bytes a standby has not received.");
+  m.Family("sluice_ha_standby_lag_seconds", "gauge",
+           "Seconds since a standby last reported the log's end (0: caught up).");
+  m.Family("sluice_ha_standby_connected", "gauge", "1 while a standby is connected.");
+  m.Family("sluice_ha_replicating", "gauge", "Standby: 1 while connected to its primary.");
+  for (const auto& d : ha.destinations()) {
+    const std::string dl = "dest=\"" + d.name() + "\"";
+    if (ha.role() == "primary") {
+      m.Sample("sluice_ha_in_sync", dl, d.in_sync() ? 1 : 0);
+      m.Sample("sluice_ha_degraded", dl, d.degraded() ? 1 : 0);
+    } else {
+      m.Sample("sluice_ha_replicating", dl, d.replicating() ? 1 : 0);
+    }
+    for (const auto& sb : d.standbys()) {
+      const std::string l = dl + ",standby=\"" + sb.node_id() + "\"";
+      m.Sample("sluice_ha_standby_lag_records", l, static_cast<double>(sb.lag_records()));
+      m.Sample("sluice_ha_standby_lag_bytes", l, static_cast<double>(sb.lag_bytes()));
+      m.Sample("sluice_ha_standby_lag_seconds", l, sb.lag_seconds());
+      m.Sample("sluice_ha_standby_connected", l, sb.connected() ? 1 : 0);
+    }
+  }
+}
+
 std::string RenderMetrics(const std::vector<std::unique_ptr<Destination>>& dests,
-                          const consumer::ServerStats* server) {
+                          const consumer::ServerStats* server, const proto::StatusResponse* ha) {
   Metrics m;
+  if (ha != nullptr) RenderHaMetrics(*ha, &m);
   struct Counter {
     const char* name;
     const char* help;
@@ -141,11 +184,20 @@ std::string RenderMetrics(const std::vector<std::unique_ptr<Destination>>& dests
 }
 
 std::string RenderStatus(const Config& config,
-                         const std::vector<std::unique_ptr<Destination>>& dests) {
+                         const std::vector<std::unique_ptr<Destination>>& dests,
+                         const proto::StatusResponse* ha) {
   std::string out = "{\"node\":";
   AppendJsonString(config.node_id, &out);
   out += ",\"role\":";
-  AppendJsonString(config.role, &out);
+  AppendJsonString(ha ? ha->role() : config.role, &out);
+  if (ha != nullptr) {
+    out += ",\"epoch\":" + std::to_string(ha->epoch()) + ",\"ha_mode\":";
+    AppendJsonString(ha->ha_mode(), &out);
+    out += ",\"primary\":";
+    AppendJsonString(ha->primary(), &out);
+    out += ",\"fenced\":";
+    AppendJsonString(ha->fenced(), &out);
+  }
   out += ",\"destinations\":[";
   for (size_t i = 0; i < dests.size(); ++i) {
     const Destination& d = *dests[i];
@@ -171,6 +223,33 @@ std::string RenderStatus(const Config& config,
     AppendJsonString(d.last_lag_error(), &out);
     out += ",\"restarts\":" + std::to_string(d.restarts()) + ",\"last_error\":";
     AppendJsonString(d.last_error(), &out);
+    if (ha != nullptr && i < static_cast<size_t>(ha->destinations_size())) {
+      const proto::DestinationStatus& h = ha->destinations(static_cast<int>(i));
+      out += ",\"committed_end\":" + std::to_string(h.committed_end());
+      out += std::string(",\"in_sync\":") + (h.in_sync() ? "true" : "false");
+      out += std::string(",\"degraded\":") + (h.degraded() ? "true" : "false");
+      out += std::string(",\"replicating\":") + (h.replicating() ? "true" : "false");
+      out += ",\"replication_error\":";
+      AppendJsonString(h.replication_error(), &out);
+      out += ",\"standbys\":[";
+      for (int j = 0; j < h.standbys_size(); ++j) {
+        const auto& sb = h.standbys(j);
+        if (j > 0) out += ',';
+        out += "{\"node\":";
+        AppendJsonString(sb.node_id(), &out);
+        char buf[200];
+        std::snprintf(buf, sizeof buf,
+                      ",\"connected\":%s,\"durable_offset\":%llu,\"lag_records\":%llu,"
+                      "\"lag_bytes\":%llu,\"lag_seconds\":%.3f,\"in_sync\":%s}",
+                      sb.connected() ? "true" : "false",
+                      static_cast<unsigned long long>(sb.durable_offset()),
+                      static_cast<unsigned long long>(sb.lag_records()),
+                      static_cast<unsigned long long>(sb.lag_bytes()), sb.lag_seconds(),
+                      sb.in_sync() ? "true" : "false");
+        out += buf;
+      }
+      out += "]";
+    }
     out += "}";
   }
   out += "]}\n";
@@ -179,12 +258,24 @@ std::string RenderStatus(const Config& config,
 
 admin::Handler MakeAdminHandler(const Config* config,
                                 const std::vector<std::unique_ptr<Destination>>* dests,
-                                const consumer::ServerStats* server) {
-  return [config, dests, server](const std::string& path) {
-    if (path == "/metrics") {
-      return admin::Response{200, "text/plain; version=0.0.4", RenderMetrics(*dests, server)};
+                                const consumer::ServerStats* server, const Node* node) {
+  return [config, dests, server, node](const std::string& path) {
+    proto::StatusResponse ha;
+    if (node != nullptr) {
+      for (const auto& d : *dests) ha.add_destinations()->set_name(d->name());
+      node->FillStatus(&ha);
+      for (const auto& d : *dests) ha.set_epoch(std::max(ha.epoch(), d->log()->CurrentEpoch().value()));
+      for (int i = 0; i < ha.destinations_size(); ++i) {
+        ha.mutable_destinations(i)->set_committed_end((*dests)[i]->log()->CommittedEnd().value());
+      }
     }
-    if (path == "/status") return admin::Response{200, "application/json", RenderStatus(*config, *dests)};
+    const proto::StatusResponse* hp = node ? &ha : nullptr;
+    if (path == "/metrics") {
+      return admin::Response{200, "text/plain; version=0.0.4", RenderMetrics(*dests, server, hp)};
+    }
+    if (path == "/status") {
+      return admin::Response{200, "application/json", RenderStatus(*config, *dests, hp)};
+    }
     return admin::Response{404, "text/plain", "try /metrics or /status\n"};
   };
 }

@@ -10,18 +10,23 @@
 #include "broker/consumer/server.h"
 #include "broker/daemon/config.h"
 #include "broker/daemon/destination.h"
+#include "broker/daemon/node.h"
 
 namespace sluice::daemon {
 
 // REQUIRES: config, dests and server (null: no consumer server) outlive the
 // handler; dests are started.
+// `node` (may be null) adds the role and replication.
 admin::Handler MakeAdminHandler(const Config* config,
                                 const std::vector<std::unique_ptr<Destination>>* dests,
-                                const consumer::ServerStats* server = nullptr);
+                                const consumer::ServerStats* server = nullptr,
+                                const Node* node = nullptr);
 
 std::string RenderMetrics(const std::vector<std::unique_ptr<Destination>>& dests,
-                          const consumer::ServerStats* server = nullptr);
+                          const consumer::ServerStats* server = nullptr,
+                          const proto::StatusResponse* ha = nullptr);
 std::string RenderStatus(const Config& config,
-                         const std::vector<std::unique_ptr<Destination>>& dests);
+                         const std::vector<std::unique_ptr<Destination>>& dests,
+                         const proto::StatusResponse* ha = nullptr);
 
 }  // namespace sluice::daemon

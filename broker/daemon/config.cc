@@ -178,24 +178,35 @@ Status ParseServer(const toml::table& root, Config* c) {
   return Status::Ok();
 }
 
-// [ha]: checked now, in effect with a later issue.
-Status ParseLaterSections(const toml::table& root, Config* c) {
+// [ha]: replication. A standby needs its primary; both need the secret.
+Status ParseHa(const toml::table& root, Config* c) {
   Status st;
   if (const toml::table* h = SubTable(root, "ha", &st)) {
     Table t(h, "ha");
-    std::string listen, primary, mode = "async", on_timeout = "degrade", secret;
-    uint32_t replicas = 1, timeout = 5000;
-    SLUICE_RETURN_IF_ERROR(t.Str("listen", &listen));
-    SLUICE_RETURN_IF_ERROR(t.Str("primary", &primary));
-    SLUICE_RETURN_IF_ERROR(t.OneOf("mode", &mode, {"sync", "async"}));
-    SLUICE_RETURN_IF_ERROR(t.Uint("sync_replicas", &replicas, 1, 16));
-    SLUICE_RETURN_IF_ERROR(t.Uint("sync_timeout_ms", &timeout, 1, 3600000));
-    SLUICE_RETURN_IF_ERROR(t.OneOf("on_sync_timeout", &on_timeout, {"block", "degrade"}));
-    SLUICE_RETURN_IF_ERROR(t.Str("secret_file", &secret));
+    HaConfig& ha = c->ha;
+    ha.configured = true;
+    SLUICE_RETURN_IF_ERROR(t.Str("cluster_id", &ha.cluster_id));
+    SLUICE_RETURN_IF_ERROR(t.Str("listen", &ha.listen));
+    SLUICE_RETURN_IF_ERROR(t.Str("primary", &ha.primary));
+    SLUICE_RETURN_IF_ERROR(t.OneOf("mode", &ha.mode, {"sync", "async"}));
+    SLUICE_RETURN_IF_ERROR(t.Uint("sync_replicas", &ha.sync_replicas, 1, 16));
+    SLUICE_RETURN_IF_ERROR(t.Uint("sync_timeout_ms", &ha.sync_timeout_ms, 1, 3600000));
+    SLUICE_RETURN_IF_ERROR(t.OneOf("on_sync_timeout", &ha.on_sync_timeout, {"block", "degrade"}));
+    SLUICE_RETURN_IF_ERROR(t.Str("secret_file", &ha.secret_file));
+    SLUICE_RETURN_IF_ERROR(t.Uint("heartbeat_ms", &ha.heartbeat_ms, 10, 60000));
     SLUICE_RETURN_IF_ERROR(t.NoUnknownKeys());
-    c->inactive.push_back("[ha] (primary/standby replication)");
+    if (ha.cluster_id.empty()) return t.Bad("cluster_id", "must not be empty");
+    if (ha.secret_file.empty()) {
+      return t.Bad("secret_file", "required: standbys and role changes prove this secret");
+    }
   }
-  return st;
+  SLUICE_RETURN_IF_ERROR(st);
+  if (c->role == "standby" && c->ha.primary.empty()) {
+    return Status::InvalidArgument(
+        "node.role: a standby needs [ha] primary (the primary's [ha] listen address) and "
+        "secret_file");
+  }
+  return Status::Ok();
 }
 
 }  // namespace
@@ -251,8 +262,7 @@ Result<Config> ParseConfig(std::string_view text, std::string_view source_name) 
   }
   if (c.destinations.empty()) return Status::InvalidArgument("destination: at least one [[destination]] is required");
   SLUICE_RETURN_IF_ERROR(ParseServer(root, &c));
-  SLUICE_RETURN_IF_ERROR(ParseLaterSections(root, &c));
-  if (c.role == "standby") c.inactive.push_back("node.role = standby (replication from a primary)");
+  SLUICE_RETURN_IF_ERROR(ParseHa(root, &c));
   return c;
 }
 

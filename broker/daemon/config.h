@@ -2,9 +2,8 @@
 // Unknown keys and values of the wrong type or range are errors that name
 // the key ("destination[1].server_id: expected an integer in 1..4294967295").
 //
-// Sections of design.md that later issues implement ([ha]) are parsed and
-// checked already, so a config written for the whole design loads today;
-// Config::inactive lists what is not in effect yet.
+// Config::inactive lists configured sections that are not in effect in
+// this version (none today).
 #pragma once
 
 #include <cstdint>
@@ -47,6 +46,21 @@ struct UserConfig {
   std::string password_file;          // relative paths: from the working directory
 };
 
+// [ha]: replication between a primary and its standbys (docs/replication.md).
+struct HaConfig {
+  bool configured = false;            // the section is there
+  std::string cluster_id = "sluice";  // both ends must agree
+  std::string listen;                 // standbys connect here ("" = none; a standby
+                                      // needs it too to serve standbys once promoted)
+  std::string primary;                // a standby's primary: its [ha] listen
+  std::string mode = "async";         // sync | async
+  uint32_t sync_replicas = 1;
+  uint32_t sync_timeout_ms = 5000;
+  std::string on_sync_timeout = "degrade";  // block | degrade
+  std::string secret_file;            // required: the shared secret, alone in the file
+  uint32_t heartbeat_ms = 1000;
+};
+
 struct Config {
   std::string node_id;
   std::string data_dir;
@@ -55,6 +69,7 @@ struct Config {
   ServerConfig server;
   std::vector<UserConfig> users;
   std::string durability = "group";   // group | fsync (every commit)
+  HaConfig ha;
   std::vector<DestinationConfig> destinations;
   std::vector<std::string> inactive;  // configured sections not in effect yet
 };

@@ -25,6 +25,12 @@ Destination::Destination(const Config& node, const DestinationConfig& config)
 Destination::~Destination() { Stop(); }
 
 Status Destination::Start(const std::function<void(CommitLog*)>& on_open) {
+  SLUICE_RETURN_IF_ERROR(Open(on_open));
+  StartIngest();
+  return Status::Ok();
+}
+
+Status Destination::Open(const std::function<void(CommitLog*)>& on_open) {
   std::error_code ec;
   std::filesystem::create_directories(node_.data_dir, ec);
   if (ec) return Status::IoError("cannot create data_dir " + node_.data_dir + ": " + ec.message());
@@ -38,12 +44,17 @@ Status Destination::Start(const std::function<void(CommitLog*)>& on_open) {
                o.path, log_->FirstOffset().value(), log_->HighWatermark().value(),
                log_->Checkpoint().file(), log_->Checkpoint().pos());
   if (on_open) on_open(log_.get());
-  thread_ = std::thread([this] { Loop(); });
-  lag_thread_ = std::thread([this] { LagLoop(); });
   return Status::Ok();
 }
 
-void Destination::Stop() {
+void Destination::StartIngest() {
+  if (thread_.joinable()) return;
+  stop_.store(false, std::memory_order_release);
+  thread_ = std::thread([this] { Loop(); });
+  lag_thread_ = std::thread([this] { LagLoop(); });
+}
+
+void Destination::StopIngest() {
   stop_.store(true, std::memory_order_release);
   {
     std::lock_guard<std::mutex> lock(mu_);

@@ -34,12 +34,20 @@ class Destination {
   Destination& operator=(const Destination&) = delete;
 
   // Opens the log (errors here are fatal: a locked or foreign directory, a
-  // full disk), calls `on_open` with it (the consumer service serves it
-  // from here on: before its first commit), and starts the ingest thread.
-  Status Start(const std::function<void(CommitLog*)>& on_open = {});
+  // full disk) and calls `on_open` with it (the consumer service serves it
+  // from here on: before its first commit).
+  Status Open(const std::function<void(CommitLog*)>& on_open = {});
+  // Starts the ingest thread (a primary's). REQUIRES: Open() succeeded.
+  // Does nothing when it runs already.
+  void StartIngest();
   // Stops reading, commits what is complete, discards a partial
-  // transaction, and joins the thread. Idempotent.
-  void Stop();
+  // transaction, and joins the thread; StartIngest() may follow (a role
+  // change). Idempotent.
+  void StopIngest();
+  bool ingesting() const { return thread_.joinable(); }
+  // Open() then StartIngest().
+  Status Start(const std::function<void(CommitLog*)>& on_open = {});
+  void Stop() { StopIngest(); }
 
   const std::string& name() const { return config_.name; }
   const ingest::IngestStats& stats() const { return stats_; }

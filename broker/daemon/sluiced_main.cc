@@ -22,6 +22,7 @@
 #include "broker/daemon/admin_pages.h"
 #include "broker/daemon/config.h"
 #include "broker/daemon/destination.h"
+#include "broker/daemon/node.h"
 #include "proto/auth.h"
 
 namespace {
@@ -96,8 +97,8 @@ int main(int argc, char** argv) {
     spdlog::error("config: {}", config.status().ToString());
     return 2;
   }
-  spdlog::info("sluiced node {} ({}), data_dir {}, {} destination(s)", config->node_id,
-               config->role, config->data_dir, config->destinations.size());
+  spdlog::info("sluiced node {}, data_dir {}, {} destination(s)", config->node_id,
+               config->data_dir, config->destinations.size());
   for (const auto& what : config->inactive) {
     spdlog::warn("config: {} is configured but not in effect in this version", what);
   }
@@ -117,19 +118,23 @@ int main(int argc, char** argv) {
   // every destination is in, so a consumer never finds one missing.
   consumer::ServiceOptions service_options;
   service_options.node_id = config->node_id;
-  service_options.role = config->role;
+  service_options.role = "standby";  // until the node has taken its role
   consumer::ConsumerService service(service_options);
-  std::vector<std::unique_ptr<daemon::Destination>> dests;
-  for (const auto& d : config->destinations) {
-    dests.push_back(std::make_unique<daemon::Destination>(*config, d));
-    sluice::Status st = dests.back()->Start(
-        [&service, &d](CommitLog* log) { service.AddDestination(d.name, log); });
-    if (!st.ok()) {
-      spdlog::error("destination {}: {}", d.name, st.ToString());
-      for (auto& started : dests) started->Stop();
-      return 1;
-    }
+  daemon::Node node(*config, &service);
+  service.SetStatusHook([&node](proto::StatusResponse* s) { node.FillStatus(s); });
+  service.SetRoleHandlers(
+      [&node](const proto::PromoteRequest& r, proto::RoleResponse* out) {
+        return node.Promote(r, out);
+      },
+      [&node](const proto::DemoteRequest& r, proto::RoleResponse* out) {
+        return node.Demote(r, out);
+      });
+  if (sluice::Status st = node.Start(); !st.ok()) {
+    spdlog::error("{}", st.ToString());
+    node.Stop();
+    return st.code() == Code::kInvalidArgument ? 2 : 1;
   }
+  const auto& dests = node.destinations();
 
   std::unique_ptr<consumer::ConsumerServer> server;
   if (!config->server.listen.empty()) {
@@ -142,10 +147,11 @@ int main(int argc, char** argv) {
     so.frame_deadline_ms = config->server.frame_deadline_ms;
     so.max_frame = config->server.max_frame;
     so.max_output_bytes = config->server.max_output_bytes;
+    so.ha_key = node.ha_key();
     auto s = consumer::ConsumerServer::Start(so, &service);
     if (!s.ok()) {
       spdlog::error("server: {}", s.status().ToString());
-      for (auto& d : dests) d->Stop();
+      node.Stop();
       return 1;
     }
     server = std::move(*s);
@@ -158,10 +164,10 @@ int main(int argc, char** argv) {
   if (!config->admin_listen.empty()) {
     auto a = admin::AdminServer::Start(
         config->admin_listen,
-        daemon::MakeAdminHandler(&*config, &dests, server ? &server->stats() : nullptr));
+        daemon::MakeAdminHandler(&*config, &dests, server ? &server->stats() : nullptr, &node));
     if (!a.ok()) {
       spdlog::error("admin: {}", a.status().ToString());
-      for (auto& d : dests) d->Stop();
+      node.Stop();
       return 1;
     }
     admin_server = std::move(*a);
@@ -172,19 +178,21 @@ int main(int argc, char** argv) {
   std::vector<uint64_t> last_rows(dests.size(), 0);
   auto last = std::chrono::steady_clock::now();
   for (;;) {
-    timespec wait{5, 0};
+    timespec wait{1, 0};
     int sig = sigtimedwait(&sigs, nullptr, &wait);
     if (sig == SIGTERM || sig == SIGINT) {
       spdlog::info("signal {}: stopping", sig);
       break;
     }
+    node.Tick();
     auto now = std::chrono::steady_clock::now();
+    if (now - last < std::chrono::seconds(5)) continue;
     LogProgress(dests, &last_rows, std::chrono::duration<double>(now - last).count());
     last = now;
   }
   if (admin_server) admin_server->Stop();
   if (server) server->Stop();
-  for (auto& d : dests) d->Stop();
+  node.Stop();
   for (auto& d : dests) {
     spdlog::info("destination {}: stopped at offset {}, checkpoint {}:{}", d->name(),
                  d->log()->HighWatermark().value(), d->log()->Checkpoint().file(),

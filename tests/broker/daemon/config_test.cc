@@ -70,7 +70,14 @@ exclude = []
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   EXPECT_EQ(c->admin_listen, "127.0.0.1:7402");
   EXPECT_EQ(c->destinations[0].include, std::vector<std::string>{"shop\\..*"});
-  EXPECT_EQ(c->inactive.size(), 1u);  // [ha]
+  EXPECT_TRUE(c->inactive.empty());
+  EXPECT_TRUE(c->ha.configured);
+  EXPECT_EQ(c->ha.mode, "sync");
+  EXPECT_EQ(c->ha.listen, "127.0.0.1:7401");
+  EXPECT_EQ(c->ha.primary, "127.0.0.1:7411");
+  EXPECT_EQ(c->ha.on_sync_timeout, "degrade");
+  EXPECT_EQ(c->ha.secret_file, "conf/ha.secret");
+  EXPECT_EQ(c->ha.cluster_id, "sluice");
   EXPECT_EQ(c->server.listen, "127.0.0.1:7400");
   EXPECT_FALSE(c->server.anonymous);
   EXPECT_EQ(c->server.max_connections, 1024u);
@@ -121,6 +128,40 @@ TEST(Config, MistakesNameTheirKey) {
             "destination[1].name: 'shop' is used twice");
   EXPECT_EQ(ErrorOf("bogus = 1\n" + base), "bogus: unknown key");
   EXPECT_NE(ErrorOf("[node\n").find("test.toml:"), std::string::npos);  // syntax: file:line
+}
+
+}  // namespace
+}  // namespace sluice::daemon
+
+namespace sluice::daemon {
+namespace {
+
+TEST(Config, HaMistakesNameTheirKey) {
+  const std::string base = R"(
+[node]
+id = "b"
+data_dir = "/tmp/b"
+[[destination]]
+name = "shop"
+source = "file:///tmp/binlogs"
+)";
+  auto no_secret = ParseConfig(base + "[ha]\nlisten = \"127.0.0.1:7401\"\n", "t.toml");
+  ASSERT_FALSE(no_secret.ok());
+  EXPECT_NE(no_secret.status().message().find("ha.secret_file"), std::string::npos)
+      << no_secret.status().ToString();
+  auto standby = ParseConfig(
+      "[node]\nid = \"b\"\ndata_dir = \"/tmp/b\"\nrole = \"standby\"\n"
+      "[[destination]]\nname = \"shop\"\nsource = \"file:///tmp/x\"\n",
+      "t.toml");
+  ASSERT_FALSE(standby.ok());
+  EXPECT_NE(standby.status().message().find("[ha] primary"), std::string::npos)
+      << standby.status().ToString();
+  auto bad_mode = ParseConfig(base + "[ha]\nmode = \"semi\"\nsecret_file = \"s\"\n", "t.toml");
+  ASSERT_FALSE(bad_mode.ok());
+  EXPECT_NE(bad_mode.status().message().find("ha.mode"), std::string::npos);
+  auto beat = ParseConfig(base + "[ha]\nheartbeat_ms = 1\nsecret_file = \"s\"\n", "t.toml");
+  ASSERT_FALSE(beat.ok());
+  EXPECT_NE(beat.status().message().find("ha.heartbeat_ms"), std::string::npos);
 }
 
 }  // namespace

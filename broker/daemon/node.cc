@@ -1,0 +1,381 @@
+#include "broker/daemon/node.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include <spdlog/spdlog.h>
+
+#include "ha/epochs.h"
+#include "proto/auth.h"
+#include "proto/connection.h"
+
+namespace sluice::daemon {
+namespace {
+
+int64_t WallMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+proto::Error Err(proto::ErrorCode code, std::string message) {
+  proto::Error e;
+  e.set_code(code);
+  e.set_message(std::move(message));
+  return e;
+}
+
+// Reads data_dir/ROLE: {role, primary}; nullopt-like empty role when absent.
+std::pair<std::string, std::string> ReadRole(const std::string& path) {
+  std::ifstream in(path);
+  std::string role, primary, key, value;
+  while (in >> key) {
+    std::getline(in, value);
+    value.erase(0, value.find_first_not_of(' '));
+    if (key == "role") role = value;
+    if (key == "primary") primary = value;
+  }
+  return {role, primary};
+}
+
+Result<std::string> ReadSecret(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return Status::InvalidArgument("ha.secret_file: cannot read " + path +
+                                   " (relative paths start at the working directory)");
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string s = ss.str();
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
+  if (s.empty()) return Status::InvalidArgument("ha.secret_file: " + path + " is empty");
+  struct stat st{};
+  if (::stat(path.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
+    spdlog::warn("ha.secret_file {} can be read by other users; chmod 600 it", path);
+  }
+  return s;
+}
+
+}  // namespace
+
+Node::Node(const Config& config, consumer::ConsumerService* service)
+    : config_(config), service_(service) {}
+
+Node::~Node() { Stop(); }
+
+std::string Node::role() const {
+  MutexLock lock(&mu_);
+  return role_;
+}
+
+ha::HaOptions Node::HaOptionsFor(const std::string& primary) const {
+  ha::HaOptions o;
+  o.cluster_id = config_.ha.cluster_id;
+  o.node_id = config_.node_id;
+  o.secret_key = ha_key_;
+  o.listen = config_.ha.listen;
+  o.primary = primary;
+  o.consumer_address = config_.server.listen;
+  o.sync = config_.ha.mode == "sync";
+  o.sync_replicas = config_.ha.sync_replicas;
+  o.sync_timeout_ms = config_.ha.sync_timeout_ms;
+  o.degrade_on_timeout = config_.ha.on_sync_timeout == "degrade";
+  o.heartbeat_ms = config_.ha.heartbeat_ms;
+  o.dead_after_ms = std::max<uint32_t>(10000, 5 * config_.ha.heartbeat_ms);
+  return o;
+}
+
+std::vector<ha::HaDestination> Node::HaDestinations() const {
+  std::vector<ha::HaDestination> out;
+  for (const auto& d : dests_) out.push_back({d->name(), d->log()});
+  return out;
+}
+
+Status Node::SaveRole(const std::string& role, const std::string& primary) const {
+  const std::string path = config_.data_dir + "/ROLE";
+  const std::string tmp = path + ".tmp";
+  const std::string text = "role " + role + "\nprimary " + primary + "\n";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  bool ok = fd >= 0 && ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
+            ::fsync(fd) == 0;
+  if (fd >= 0) ::close(fd);
+  ok = ok && ::rename(tmp.c_str(), path.c_str()) == 0;
+  if (ok) {
+    int dir = ::open(config_.data_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir >= 0) {
+      ::fsync(dir);
+      ::close(dir);
+    }
+  }
+  if (!ok) return Status::IoError("cannot write " + path + ": " + std::strerror(errno));
+  return Status::Ok();
+}
+
+Status Node::Start() {
+  if (config_.ha.configured) {
+    SLUICE_ASSIGN_OR_RETURN(std::string secret, ReadSecret(config_.ha.secret_file));
+    ha_key_ = auth::PasswordKey(secret);
+  }
+  for (const auto& d : config_.destinations) {
+    dests_.push_back(std::make_unique<Destination>(config_, d));
+    Status st = dests_.back()->Open(
+        [this, &d](CommitLog* log) { service_->AddDestination(d.name, log); });
+    if (!st.ok()) return st.WithContext("destination " + d.name);
+  }
+  auto [saved_role, saved_primary] = ReadRole(config_.data_dir + "/ROLE");
+  std::string role = saved_role.empty() ? config_.role : saved_role;
+  std::string primary = saved_primary.empty() ? config_.ha.primary : saved_primary;
+  if (!saved_role.empty() && saved_role != config_.role) {
+    spdlog::info("role {} from {}/ROLE (a promote or demote); node.role = {} only applies at "
+                 "first start",
+                 saved_role, config_.data_dir, config_.role);
+  }
+  MutexLock lock(&mu_);
+  if (role == "primary") {
+    // A log that starts out as a primary's begins epoch 1 (epoch 0 is a log
+    // from before epochs were recorded).
+    for (auto& d : dests_) {
+      CommitLog* log = d->log();
+      if (log->CurrentEpoch() == Epoch(0) && log->CommittedEnd() == Offset(0)) {
+        SLUICE_RETURN_IF_ERROR(log->BeginEpoch(Epoch(1)));
+      }
+    }
+    return BecomePrimary(0);
+  }
+  if (primary.empty()) {
+    return Status::InvalidArgument("this node is a standby but no primary is known: set [ha] "
+                                   "primary, or run `sluice demote --primary`");
+  }
+  return BecomeStandby(primary);
+}
+
+// REQUIRES: ingest stopped, no HaStandby running.
+Status Node::BecomePrimary(uint64_t min_epoch) {
+  if (role_ == "standby") {
+    // A new epoch above every one any log has seen.
+    uint64_t epoch = min_epoch;
+    for (auto& d : dests_) {
+      auto history = d->log()->EpochHistory();
+      if (!history.ok()) return history.status();
+      epoch = std::max(epoch, ha::LastEpoch(*history) + 1);
+    }
+    for (auto& d : dests_) {
+      CommitLog* log = d->log();
+      SLUICE_RETURN_IF_ERROR(log->DiscardOpenTransaction());
+      SLUICE_RETURN_IF_ERROR(log->BeginEpoch(Epoch(epoch)));
+      // Replicated groups may point past what reached this node (async):
+      // clamp them to its log, so their next Get starts at a real record.
+      const uint64_t end = log->CommittedEnd().value();
+      auto groups = log->meta().ListGroups();
+      if (!groups.ok()) return groups.status();
+      for (auto& [name, cursor] : *groups) {
+        bool changed = false;
+        if (cursor.acked_offset() > end) {
+          cursor.set_acked_offset(end);
+          changed = true;
+        }
+        auto* out = cursor.mutable_outstanding();
+        for (int i = out->size() - 1; i >= 0; --i) {
+          if (out->Get(i).end_offset() > end) {
+            out->DeleteSubrange(i, 1);
+            changed = true;
+          }
+        }
+        cursor.set_epoch(epoch);
+        if (changed) SLUICE_RETURN_IF_ERROR(log->meta().PutCursor(name, cursor));
+      }
+      log->SetGate(false);
+      spdlog::info("destination {}: epoch {} begins at offset {}", d->name(), epoch, end);
+    }
+  }
+  SLUICE_RETURN_IF_ERROR(SaveRole("primary", ""));
+  role_ = "primary";
+  primary_.clear();
+  fenced_.clear();
+  if (!config_.ha.listen.empty()) {
+    auto p = ha::HaPrimary::Start(HaOptionsFor(""), HaDestinations(),
+                                  [this](uint64_t e, const std::string& why) { OnFenced(e, why); });
+    if (!p.ok()) return p.status();
+    ha_primary_ = std::move(*p);
+    spdlog::info("ha: serving standbys on {} (port {}), mode {}", config_.ha.listen,
+                 ha_primary_->port(), config_.ha.mode);
+  }
+  for (auto& d : dests_) d->StartIngest();
+  service_->SetRole("primary", "");
+  return Status::Ok();
+}
+
+Status Node::BecomeStandby(const std::string& primary) {
+  service_->SetRole("standby", "");  // group requests stop before anything else
+  for (auto& d : dests_) d->StopIngest();
+  ha_primary_.reset();
+  ha_standby_.reset();
+  SLUICE_RETURN_IF_ERROR(SaveRole("standby", primary));
+  role_ = "standby";
+  primary_ = primary;
+  if (!config_.ha.configured) {
+    return Status::InvalidArgument("a standby needs an [ha] section (primary, secret_file)");
+  }
+  ha_standby_ = std::make_unique<ha::HaStandby>(HaOptionsFor(primary), HaDestinations());
+  SLUICE_RETURN_IF_ERROR(ha_standby_->Start());
+  spdlog::info("ha: standby of {}", primary);
+  return Status::Ok();
+}
+
+void Node::OnFenced(uint64_t epoch, const std::string& why) {
+  // On an HA session thread: stop acks at once, leave the rest to Tick().
+  service_->SetRole("standby", "");
+  {
+    std::lock_guard lock(fence_mu_);
+    fence_why_ = why + " (epoch " + std::to_string(epoch) + ")";
+  }
+  fence_pending_.store(true);
+  spdlog::error("FENCED: {}; this node stopped acting as primary: it accepts no group requests "
+                "and stops ingest. Make it a standby of the new primary with `sluice demote`",
+                why);
+}
+
+void Node::Tick() {
+  MutexLock lock(&mu_);
+  FinishFence();
+  if (role_ == "standby" && ha_standby_) {
+    service_->SetRole("standby", ha_standby_->primary_consumer_address());
+  }
+}
+
+void Node::FinishFence() {
+  if (fence_pending_.exchange(false) && role_ == "primary") {
+    for (auto& d : dests_) d->StopIngest();
+    ha_primary_.reset();
+    {
+      std::lock_guard l(fence_mu_);
+      fenced_ = fence_why_;
+    }
+    role_ = "standby";
+    // No primary is known here: replication waits for `sluice demote`.
+    if (Status st = SaveRole("standby", ""); !st.ok()) spdlog::error("{}", st.ToString());
+  }
+}
+
+void Node::Stop() {
+  MutexLock lock(&mu_);
+  ha_standby_.reset();
+  for (auto& d : dests_) d->StopIngest();
+  ha_primary_.reset();
+}
+
+void Node::FillRole(proto::RoleResponse* out) const {
+  out->set_role(role_);
+  uint64_t epoch = 0;
+  for (const auto& d : dests_) {
+    CommitLog* log = d->log();
+    auto* s = out->add_destinations();
+    s->set_name(d->name());
+    s->set_first_offset(log->FirstOffset().value());
+    s->set_high_watermark(log->HighWatermark().value());
+    s->set_committed_end(log->CommittedEnd().value());
+    proto::SourceCheckpoint cp = log->Checkpoint();
+    s->set_checkpoint(cp.file() + ":" + std::to_string(cp.pos()));
+    s->set_gtid_set(cp.gtid_set());
+    epoch = std::max(epoch, log->CurrentEpoch().value());
+  }
+  out->set_epoch(epoch);
+}
+
+proto::Error Node::Promote(const proto::PromoteRequest& req, proto::RoleResponse* out) {
+  MutexLock lock(&mu_);
+  FinishFence();
+  if (role_ == "primary") {
+    FillRole(out);
+    return proto::Error();  // already: nothing to do
+  }
+  spdlog::warn("promote: this node becomes the primary");
+  ha_standby_.reset();
+  if (Status st = BecomePrimary(req.epoch()); !st.ok()) {
+    spdlog::error("promote failed: {}", st.ToString());
+    return Err(proto::INTERNAL, "promote failed: " + st.ToString());
+  }
+  FillRole(out);
+  return proto::Error();
+}
+
+proto::Error Node::Demote(const proto::DemoteRequest& req, proto::RoleResponse* out) {
+  MutexLock lock(&mu_);
+  FinishFence();
+  const std::string primary = req.primary();
+  if (!net::ParseHostPort(primary).ok()) {
+    return Err(proto::BAD_REQUEST, "demote: --primary '" + primary +
+                                       "' is not host:port (the new primary's [ha] listen)");
+  }
+  if (!config_.ha.configured) {
+    return Err(proto::UNAVAILABLE, "this node has no [ha] section, so it cannot be a standby");
+  }
+  spdlog::warn("demote: this node becomes a standby of {}", primary);
+  if (Status st = BecomeStandby(primary); !st.ok()) {
+    return Err(proto::INTERNAL, "demote failed: " + st.ToString());
+  }
+  FillRole(out);
+  return proto::Error();
+}
+
+void Node::FillStatus(proto::StatusResponse* out) const {
+  MutexLock lock(&mu_);
+  out->set_role(role_);
+  out->set_ha_mode(config_.ha.configured ? config_.ha.mode : "");
+  out->set_primary(primary_);
+  out->set_fenced(fenced_);
+  const int64_t now = WallMs();
+  std::vector<ha::ReplicaStatus> replicas;
+  if (ha_standby_) replicas = ha_standby_->Replicas();
+  for (auto& s : *out->mutable_destinations()) {
+    const Destination* dest = nullptr;
+    for (const auto& d : dests_) {
+      if (d->name() == s.name()) dest = d.get();
+    }
+    if (dest == nullptr) continue;
+    CommitLog* log = const_cast<Destination*>(dest)->log();
+    if (role_ == "primary") {
+      s.set_source_lag_seconds(dest->lag_seconds());
+      s.set_source_lag_bytes(dest->lag_bytes());
+    }
+    if (ha_primary_) {
+      if (ha::GroupTransfer* t = ha_primary_->transfer(s.name())) {
+        s.set_in_sync(t->in_sync());
+        s.set_degraded(t->degraded());
+        const uint64_t end = log->CommittedEnd().value();
+        const uint64_t end_bytes = log->EndBytes();
+        for (const auto& p : t->Standbys()) {
+          auto* sb = s.add_standbys();
+          sb->set_node_id(p.node_id);
+          sb->set_connected(p.connected);
+          sb->set_durable_offset(p.durable_offset);
+          sb->set_lag_records(end > p.durable_offset ? end - p.durable_offset : 0);
+          sb->set_lag_bytes(end_bytes > p.end_bytes ? end_bytes - p.end_bytes : 0);
+          const double lag_s = p.durable_offset >= end || p.caught_up_ms == 0
+                                   ? 0
+                                   : (now - p.caught_up_ms) / 1000.0;
+          sb->set_lag_seconds(lag_s);
+          sb->set_in_sync(p.connected &&
+                          (p.durable_offset >= log->HighWatermark().value() ||
+                           lag_s * 1000 < config_.ha.sync_timeout_ms));
+        }
+      }
+    }
+    for (const auto& r : replicas) {
+      if (r.dest != s.name()) continue;
+      s.set_replicating(r.connected);
+      s.set_primary_high_watermark(r.primary_high_watermark);
+      s.set_replication_error(r.last_error);
+    }
+  }
+}
+
+}  // namespace sluice::daemon

@@ -1,0 +1,96 @@
+// Node: one sluiced's destinations and its role. A primary ingests into
+// every destination's log and, with [ha] listen, serves standbys
+// (ha::HaPrimary); a standby replicates every log from its primary
+// (ha::HaStandby) and serves reads up to what the primary made visible.
+// Role changes (docs/operations.md, "Failover"):
+//
+//   Promote  standby -> primary: replication stops; each log begins a new
+//            epoch above every epoch the node has seen (and at least the
+//            one asked for); consumer groups are clamped to the log's end;
+//            ingest resumes from each log's checkpoint; standbys are
+//            served; group requests are accepted.
+//   Demote   primary (or standby) -> standby of another primary: group
+//            requests stop at once (NOT_PRIMARY), ingest stops, standbys
+//            are dropped, replication from the new primary starts and
+//            truncates whatever diverged (by epoch history).
+//   Fence    a standby showed us a newer epoch: group requests stop at
+//            once; ingest and the HA listener stop on the next Tick().
+//
+// The role survives restarts in data_dir/ROLE ("role standby\nprimary
+// HOST:PORT\n"); the config's node.role only applies when there is none.
+//
+// Thread safety: Promote, Demote, Tick and Stop serialize on an internal
+// mutex; FillStatus may run from any thread.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "broker/consumer/service.h"
+#include "broker/daemon/config.h"
+#include "broker/daemon/destination.h"
+#include "ha/primary.h"
+#include "ha/standby.h"
+
+namespace sluice::daemon {
+
+class Node {
+ public:
+  // REQUIRES: service outlives the Node.
+  Node(const Config& config, consumer::ConsumerService* service);
+  ~Node();  // Stop()s
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
+
+  // Reads the HA secret, opens every destination's log (each served by the
+  // service from then on), and starts the role. Errors are fatal.
+  Status Start();
+  // Stops ingest and replication. Idempotent.
+  void Stop();
+  // Every second from the main thread: finishes a fence, refreshes the
+  // standby's NOT_PRIMARY hint.
+  void Tick();
+
+  proto::Error Promote(const proto::PromoteRequest& req, proto::RoleResponse* out);
+  proto::Error Demote(const proto::DemoteRequest& req, proto::RoleResponse* out);
+  // Role, HA mode, replication and source lag, for StatusResponse,
+  // `sluice status` and the admin pages.
+  void FillStatus(proto::StatusResponse* out) const;
+
+  const std::vector<std::unique_ptr<Destination>>& destinations() const { return dests_; }
+  std::string role() const;
+  // auth::PasswordKey of the HA secret ("" without [ha]).
+  const std::string& ha_key() const { return ha_key_; }
+
+ private:
+  ha::HaOptions HaOptionsFor(const std::string& primary) const;
+  std::vector<ha::HaDestination> HaDestinations() const;
+  Status BecomePrimary(uint64_t min_epoch) REQUIRES(mu_);
+  Status BecomeStandby(const std::string& primary) REQUIRES(mu_);
+  Status SaveRole(const std::string& role, const std::string& primary) const;
+  void OnFenced(uint64_t epoch, const std::string& why);
+  // Stops ingest and the HA listener after a fence. REQUIRES: mu_ held.
+  void FinishFence() REQUIRES(mu_);
+  void FillRole(proto::RoleResponse* out) const REQUIRES(mu_);
+
+  const Config config_;
+  consumer::ConsumerService* const service_;
+  std::vector<std::unique_ptr<Destination>> dests_;  // constant after Start
+  std::string ha_key_;                               // constant after Start
+
+  mutable Mutex mu_;
+  std::string role_ GUARDED_BY(mu_);
+  std::string primary_ GUARDED_BY(mu_);  // a standby's primary (HA address)
+  std::unique_ptr<ha::HaPrimary> ha_primary_ GUARDED_BY(mu_);
+  std::unique_ptr<ha::HaStandby> ha_standby_ GUARDED_BY(mu_);
+  std::string fenced_ GUARDED_BY(mu_);  // why it stopped acting as primary
+  std::atomic<bool> fence_pending_{false};
+  std::mutex fence_mu_;
+  std::string fence_why_;  // guarded by fence_mu_
+};
+
+}  // namespace sluice::daemon
