@@ -118,6 +118,7 @@ void PrintStatus(const proto::StatusResponse& s, bool json, std::ostream& out) {
     Append(&j, "ha_mode", s.ha_mode());
     Append(&j, "primary", s.primary());
     Append(&j, "fenced", s.fenced());
+    Append(&j, "ha_listen", s.ha_listen());
     j += ",\"destinations\":[";
     for (int i = 0; i < s.destinations_size(); ++i) {
       const auto& d = s.destinations(i);

@@ -482,6 +482,7 @@ struct ConsumerServer::Impl {
     r.set_id(req.id());
     proto::HelloResponse* hr = r.mutable_hello();
     hr->set_protocol_version(kProtocolVersion);
+    if (h.seen_epoch() > 0) svc->NoteClientEpoch(h.seen_epoch());  // may fence this node
     proto::StatusResponse st;
     svc->GetStatus({}, &st);
     hr->set_node_id(st.node_id());

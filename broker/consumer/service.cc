@@ -432,6 +432,34 @@ void ConsumerService::SetRoleHandlers(PromoteHandler promote, DemoteHandler demo
   demote_ = std::move(demote);
 }
 
+void ConsumerService::SetFenceHandler(
+    std::function<void(uint64_t epoch, const std::string& why)> fence) {
+  std::lock_guard<std::mutex> lock(handlers_mu_);
+  fence_ = std::move(fence);
+}
+
+void ConsumerService::NoteClientEpoch(uint64_t seen) {
+  if (role() != "primary") return;
+  uint64_t epoch = 0;
+  {
+    std::shared_lock<std::shared_mutex> lock(dests_mu_);
+    for (const auto& [name, d] : dests_) epoch = std::max(epoch, d->log->CurrentEpoch().value());
+  }
+  if (seen <= epoch) return;
+  std::function<void(uint64_t, const std::string&)> fence;
+  {
+    std::lock_guard<std::mutex> lock(handlers_mu_);
+    fence = fence_;
+  }
+  const std::string why = "a consumer has seen epoch " + std::to_string(seen) +
+                          " on another node; this node is at epoch " + std::to_string(epoch);
+  if (fence) {
+    fence(seen, why);
+  } else {
+    SetRole("standby", "");
+  }
+}
+
 void ConsumerService::SetStatusHook(std::function<void(proto::StatusResponse*)> hook) {
   std::lock_guard<std::mutex> lock(handlers_mu_);
   status_hook_ = std::move(hook);

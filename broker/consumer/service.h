@@ -107,6 +107,11 @@ class ConsumerService {
   void SetRoleHandlers(PromoteHandler promote, DemoteHandler demote);
   proto::Error Promote(const proto::PromoteRequest& req, proto::RoleResponse* out);
   proto::Error Demote(const proto::DemoteRequest& req, proto::RoleResponse* out);
+  // A client has met epoch `seen` on another node (Hello.seen_epoch). On a
+  // primary whose logs are all below it, calls the fence handler: a
+  // failover replaced this node.
+  void NoteClientEpoch(uint64_t seen);
+  void SetFenceHandler(std::function<void(uint64_t epoch, const std::string& why)> fence);
   // Adds to every StatusResponse (replication, source lag). May be set at any time.
   void SetStatusHook(std::function<void(proto::StatusResponse*)> hook);
 
@@ -134,6 +139,7 @@ class ConsumerService {
   PromoteHandler promote_;                                 // guarded by handlers_mu_
   DemoteHandler demote_;                                   // guarded by handlers_mu_
   std::function<void(proto::StatusResponse*)> status_hook_;  // guarded by handlers_mu_
+  std::function<void(uint64_t, const std::string&)> fence_;  // guarded by handlers_mu_
   // Destinations are only ever added (a Dest* stays valid): while sluiced
   // starts, requests may come in as the destinations are added.
   mutable std::shared_mutex dests_mu_;

@@ -124,7 +124,11 @@ std::string RenderMetrics(const std::vector<std::unique_ptr<Destination>>& dests
   }
   m.Family("sluice_log_first_offset", "gauge", "First offset retained in the log.");
   for (const auto& d : dests) m.Sample("sluice_log_first_offset", Dest(*d), d->log()->FirstOffset().value());
-  m.Family("sluice_log_high_watermark", "gauge", "One past the last committed record.");
+  m.Family("sluice_log_committed_end", "gauge",
+           "One past the last record of the last transaction written to this node's log.");
+  for (const auto& d : dests) m.Sample("sluice_log_committed_end", Dest(*d), d->log()->CommittedEnd().value());
+  m.Family("sluice_log_high_watermark", "gauge",
+           "One past the last record consumers may read (in sync mode: that enough standbys have).");
   for (const auto& d : dests) m.Sample("sluice_log_high_watermark", Dest(*d), d->log()->HighWatermark().value());
   m.Family("sluice_log_durable_offset", "gauge", "Every record below it is fsynced.");
   for (const auto& d : dests) m.Sample("sluice_log_durable_offset", Dest(*d), d->log()->DurableOffset().value());

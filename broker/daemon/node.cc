@@ -332,6 +332,7 @@ void Node::FillStatus(proto::StatusResponse* out) const {
   out->set_ha_mode(config_.ha.configured ? config_.ha.mode : "");
   out->set_primary(primary_);
   out->set_fenced(fenced_);
+  out->set_ha_listen(config_.ha.listen);
   const int64_t now = WallMs();
   std::vector<ha::ReplicaStatus> replicas;
   if (ha_standby_) replicas = ha_standby_->Replicas();

@@ -55,6 +55,9 @@ class Node {
   // standby's NOT_PRIMARY hint.
   void Tick();
 
+  // Stops acting as primary: a newer epoch exists (from a standby's
+  // handshake or a consumer's Hello). Quick; any thread.
+  void Fence(uint64_t epoch, const std::string& why) { OnFenced(epoch, why); }
   proto::Error Promote(const proto::PromoteRequest& req, proto::RoleResponse* out);
   proto::Error Demote(const proto::DemoteRequest& req, proto::RoleResponse* out);
   // Role, HA mode, replication and source lag, for StatusResponse,

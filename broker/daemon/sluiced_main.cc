@@ -129,6 +129,8 @@ int main(int argc, char** argv) {
       [&node](const proto::DemoteRequest& r, proto::RoleResponse* out) {
         return node.Demote(r, out);
       });
+  service.SetFenceHandler(
+      [&node](uint64_t epoch, const std::string& why) { node.Fence(epoch, why); });
   if (sluice::Status st = node.Start(); !st.ok()) {
     spdlog::error("{}", st.ToString());
     node.Stop();

@@ -236,10 +236,11 @@ struct LogImage {
 
 // Opens the log (which recovers it: only for a stopped sluiced's log or a
 // copy) and reads it from offset `from` on.
-inline Result<LogImage> ReadLog(const std::string& path, uint64_t from = 0) {
+inline Result<LogImage> ReadLog(const std::string& path, uint64_t from = 0,
+                                const std::string& node = kNode) {
   CommitLogOptions o;
   o.path = path;
-  o.node_id = kNode;
+  o.node_id = node;
   o.destination = kDest;
   SLUICE_ASSIGN_OR_RETURN(auto log, CommitLog::Open(o));
   LogImage img;

@@ -1,0 +1,293 @@
+// A primary/standby pair as processes: MariaDB -> sluiced "a" (primary) ->
+// replication -> sluiced "b" (standby), each with its own data dir, ports
+// on 127.0.0.1 and the same HA secret; `sluice` and scripts/failover.sh as
+// an operator runs them. Logs are compared offline after SIGTERM.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <random>
+#include <set>
+
+#include "client/consumer.h"
+#include "tests/integration/sluiced_harness.h"
+#include "tests/support/http_get.h"
+
+namespace sluice::sluiced_test {
+namespace {
+
+// A port nothing listens on now (bound, then closed: another process could
+// take it in between, which these tests accept).
+int FreePort() {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+std::string Addr(int port) { return "127.0.0.1:" + std::to_string(port); }
+
+struct PairOptions {
+  std::string mode = "async";
+  std::string on_sync_timeout = "degrade";
+  uint32_t sync_timeout_ms = 2000;
+};
+
+// One node of the pair: its ports, config and process.
+struct NodeProc {
+  std::string id;
+  int server_port = 0, admin_port = 0, ha_port = 0;
+  std::string data_dir;
+  std::unique_ptr<Sluiced> proc;
+
+  std::string consumer() const { return Addr(server_port); }
+  std::string ha() const { return Addr(ha_port); }
+  std::string Metrics() const { return testing::HttpGetBody(admin_port, "/metrics"); }
+  // A sample of /metrics for destination shop; -1 when not there.
+  double Metric(const std::string& name) const {
+    auto v = Sample(Metrics(), name + "{dest=\"shop\"}");
+    return v ? *v : -1;
+  }
+  double Plain(const std::string& name) const {
+    auto v = Sample(Metrics(), name);
+    return v ? *v : -1;
+  }
+};
+
+// Polls `cond` every 20 ms until it holds or `limit` passes.
+bool WaitUntil(const std::function<bool()>& cond, std::chrono::seconds limit = std::chrono::seconds(60)) {
+  const auto deadline = Clock::now() + limit;
+  while (Clock::now() < deadline) {
+    if (cond()) return true;
+    SleepMs(20);
+  }
+  return cond();
+}
+
+// Runs a command line, returns its exit status and output.
+std::pair<int, std::string> Shell(const std::string& cmd) {
+  std::string out;
+  FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
+  if (p == nullptr) return {-1, ""};
+  char buf[4096];
+  while (size_t n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
+  const int st = ::pclose(p);
+  return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out};
+}
+
+class HaPairTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto db = MariaDb::Start();
+    ASSERT_TRUE(db.ok()) << db.status().ToString();
+    db_ = std::move(*db);
+    ASSERT_TRUE(db_->Execute("CREATE DATABASE shop; USE shop; CREATE TABLE t (id INT PRIMARY "
+                             "KEY, v VARCHAR(40), n INT)")
+                    .ok());
+    secret_ = dir_.Sub("ha.secret");
+    std::ofstream(secret_) << "pair-secret\n";
+    ::chmod(secret_.c_str(), 0600);
+    std::ofstream(dir_.Sub("reader.password")) << "readerpw\n";
+    ::chmod(dir_.Sub("reader.password").c_str(), 0600);
+    a_.id = "a";
+    b_.id = "b";
+  }
+  void TearDown() override {
+    for (NodeProc* n : {&a_, &b_}) {
+      if (n->proc && n->proc->running()) n->proc->Terminate();
+    }
+  }
+
+  // Writes node `n`'s config (role applies at first start) and starts it.
+  void StartNode(NodeProc* n, const std::string& role, const std::string& primary_ha,
+                 const PairOptions& o) {
+    if (n->server_port == 0) {
+      n->server_port = FreePort();
+      n->admin_port = FreePort();
+      n->ha_port = FreePort();
+      n->data_dir = dir_.Sub("data-" + n->id);
+    }
+    const std::string path = dir_.Sub(n->id + ".toml");
+    std::ofstream out(path, std::ios::trunc);
+    out << "[node]\nid = \"" << n->id << "\"\ndata_dir = \"" << n->data_dir << "\"\nrole = \""
+        << role << "\"\n\n[server]\nlisten = \"" << n->consumer() << "\"\n\n[[user]]\n"
+        << "name = \"reader\"\npassword_file = \"" << dir_.Sub("reader.password") << "\"\n\n"
+        << "[admin]\nlisten = \"" << Addr(n->admin_port) << "\"\n\n[ha]\nlisten = \"" << n->ha()
+        << "\"\n"
+        << (primary_ha.empty() ? "" : "primary = \"" + primary_ha + "\"\n") << "mode = \""
+        << o.mode << "\"\nsync_timeout_ms = " << o.sync_timeout_ms << "\non_sync_timeout = \""
+        << o.on_sync_timeout << "\"\nheartbeat_ms = 200\nsecret_file = \"" << secret_ << "\"\n\n"
+        << "[[destination]]\nname = \"shop\"\nsource = \"" << db_->ReplUrl() << "\"\n"
+        << "server_id = " << (n->id == "a" ? 7101 : 7102) << "\ninclude = ['" << kInclude
+        << "']\nchunk_records = 2000\n";
+    out.close();
+    n->proc = std::make_unique<Sluiced>(path, dir_.Sub(n->id + ".log"));
+    n->proc->Start();
+    ASSERT_TRUE(WaitUntil([&] { return n->Plain("sluice_node_epoch") >= 0; }, std::chrono::seconds(30)))
+        << n->proc->LogTail();
+  }
+
+  // Inserts `txns` transactions of `rows` rows each from id `*next` on.
+  void Load(int txns, int rows, int* next) {
+    for (int i = 0; i < txns; ++i) {
+      const int lo = *next, hi = *next + rows - 1;
+      ASSERT_TRUE(db_->Execute("INSERT INTO shop.t SELECT seq, CONCAT('v', seq), seq % 97 FROM seq_" +
+                               std::to_string(lo) + "_to_" + std::to_string(hi))
+                      .ok());
+      *next = hi + 1;
+    }
+  }
+
+  // Both nodes stopped: their logs, read offline.
+  LogImage LogOf(const NodeProc& n) {
+    auto img = ReadLog(DestPath(n.data_dir), 0, n.id);
+    EXPECT_TRUE(img.ok()) << img.status().ToString();
+    return img.ok() ? std::move(*img) : LogImage{};
+  }
+
+  SourceEnd End() {
+    auto end = ServerEnd(db_.get());
+    EXPECT_TRUE(end.ok()) << end.status().ToString();
+    return end.ok() ? *end : SourceEnd{};
+  }
+
+  std::string Sluice() const { return SLUICE_BIN; }
+
+  testing::TempDir dir_;
+  std::unique_ptr<MariaDb> db_;
+  std::string secret_;
+  NodeProc a_, b_;
+};
+
+// Waits until the primary has ingested everything the server wrote (quiet)
+// and the standby's log ends where the primary's does.
+void WaitReplicated(NodeProc* primary, NodeProc* standby, MariaDb* db) {
+  WaitQuiet(db, primary->proc.get(), Clock::now() + std::chrono::seconds(120));
+  ASSERT_TRUE(WaitUntil([&] {
+    const double end = primary->Metric("sluice_log_committed_end");
+    return end > 0 && standby->Metric("sluice_log_committed_end") == end &&
+           primary->Metric("sluice_log_high_watermark") == end;
+  })) << primary->Metrics() << "\n" << standby->proc->LogTail();
+}
+
+TEST_F(HaPairTest, AsyncStandbyLogEqualsThePrimarys) {
+  PairOptions o;
+  StartNode(&a_, "primary", "", o);
+  StartNode(&b_, "standby", a_.ha(), o);
+  int next = 1;
+  Load(10, 2000, &next);    // before and while the standby connects
+  Load(1, 60000, &next);    // one transaction of 60k rows: chunked
+  Load(30, 1500, &next);    // 125k rows in all
+  WaitReplicated(&a_, &b_, db_.get());
+  auto [rc, out] = Shell(Sluice() + " status --broker " + a_.consumer() + " --secret-file " + secret_);
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("standby b: connected"), std::string::npos) << out;
+  EXPECT_TRUE(a_.proc->Terminate());
+  EXPECT_TRUE(b_.proc->Terminate());
+  LogImage pa = LogOf(a_), pb = LogOf(b_);
+  EXPECT_EQ(pa.records.size(), 125000u + 2);  // + CREATE DATABASE, CREATE TABLE
+  EXPECT_TRUE(Reached(pa, End()));
+  ExpectSameLog(pb, pa);
+}
+
+TEST_F(HaPairTest, SyncStandbyLogEqualsThePrimarysAndHoldsTheHighWatermark) {
+  PairOptions o;
+  o.mode = "sync";
+  o.on_sync_timeout = "block";
+  o.sync_timeout_ms = 1000;
+  StartNode(&a_, "primary", "", o);
+  StartNode(&b_, "standby", a_.ha(), o);
+  int next = 1;
+  Load(5, 20000, &next);  // 100k rows
+  WaitReplicated(&a_, &b_, db_.get());
+  EXPECT_EQ(a_.Metric("sluice_ha_in_sync"), 1);
+
+  // The standby dies: block holds the high watermark; nothing is lost.
+  b_.proc->Kill();
+  const double held = a_.Metric("sluice_log_high_watermark");
+  Load(3, 100, &next);
+  ASSERT_TRUE(WaitUntil([&] { return a_.Metric("sluice_log_committed_end") == held + 300; }));
+  SleepMs(1500);  // past sync_timeout_ms
+  EXPECT_EQ(a_.Metric("sluice_log_high_watermark"), held);
+  EXPECT_EQ(a_.Metric("sluice_ha_in_sync"), 0);
+  // A consumer sees nothing past it.
+  {
+    ConsumerOptions co;
+    co.brokers = {a_.consumer()};
+    co.user = "reader";
+    co.password = "readerpw";
+    auto c = Consumer::Open(co);
+    ASSERT_TRUE(c.ok());
+    auto f = (*c)->Fetch("shop", static_cast<uint64_t>(held), 100, 0, 300);
+    ASSERT_TRUE(f.ok()) << f.status().ToString();
+    EXPECT_EQ(f->records_size(), 0);
+    EXPECT_EQ(f->high_watermark(), static_cast<uint64_t>(held));
+  }
+  // It comes back: the high watermark moves on, and the logs agree.
+  b_.proc->Start();
+  WaitReplicated(&a_, &b_, db_.get());
+  EXPECT_EQ(a_.Metric("sluice_ha_in_sync"), 1);
+  EXPECT_TRUE(a_.proc->Terminate());
+  EXPECT_TRUE(b_.proc->Terminate());
+  LogImage pa = LogOf(a_), pb = LogOf(b_);
+  EXPECT_EQ(pa.records.size(), 100000u + 300 + 2);
+  ExpectSameLog(pb, pa);
+}
+
+TEST_F(HaPairTest, SyncDegradeGoesOnAfterTheTimeoutAndSaysSo) {
+  PairOptions o;
+  o.mode = "sync";
+  o.on_sync_timeout = "degrade";
+  o.sync_timeout_ms = 1000;
+  StartNode(&a_, "primary", "", o);
+  StartNode(&b_, "standby", a_.ha(), o);
+  int next = 1;
+  Load(3, 1000, &next);
+  WaitReplicated(&a_, &b_, db_.get());
+  b_.proc->Kill();
+  Load(3, 100, &next);
+  const double end = 3000 + 300 + 2;
+  ASSERT_TRUE(WaitUntil([&] { return a_.Metric("sluice_log_high_watermark") == end; },
+                        std::chrono::seconds(20)))
+      << a_.Metrics();
+  EXPECT_EQ(a_.Metric("sluice_ha_degraded"), 1);
+  EXPECT_NE(FileText(a_.proc->log_file()).find("NOT IN SYNC"), std::string::npos);
+  auto [rc, out] = Shell(Sluice() + " status --broker " + a_.consumer() + " --secret-file " + secret_);
+  EXPECT_NE(out.find("DEGRADED"), std::string::npos) << out;
+  b_.proc->Start();
+  ASSERT_TRUE(WaitUntil([&] { return a_.Metric("sluice_ha_degraded") == 0; })) << a_.Metrics();
+  EXPECT_EQ(a_.Metric("sluice_ha_in_sync"), 1);
+  WaitReplicated(&a_, &b_, db_.get());
+  EXPECT_TRUE(a_.proc->Terminate());
+  EXPECT_TRUE(b_.proc->Terminate());
+  ExpectSameLog(LogOf(b_), LogOf(a_));
+}
+
+TEST_F(HaPairTest, RefusesAWrongSecretWithAClearMessage) {
+  PairOptions o;
+  StartNode(&a_, "primary", "", o);
+  const std::string good = secret_;
+  secret_ = dir_.Sub("wrong.secret");
+  std::ofstream(secret_) << "not-the-secret\n";
+  StartNode(&b_, "standby", a_.ha(), o);
+  secret_ = good;
+  ASSERT_TRUE(WaitUntil([&] {
+    return FileText(b_.proc->log_file()).find("did not prove the HA secret") != std::string::npos;
+  })) << b_.proc->LogTail();
+  EXPECT_NE(FileText(a_.proc->log_file()).find("refused standby"), std::string::npos);
+  EXPECT_EQ(b_.Metric("sluice_log_committed_end"), 0);
+  // A role change with the wrong secret is refused too.
+  auto [rc, out] = Shell(Sluice() + " promote --broker " + a_.consumer() + " --secret-file " +
+                         dir_.Sub("wrong.secret"));
+  EXPECT_EQ(rc, 1) << out;
+  EXPECT_NE(out.find("HA secret"), std::string::npos) << out;
+}
+
+}  // namespace
+}  // namespace sluice::sluiced_test
