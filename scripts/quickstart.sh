@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # A new user's first command: installs what is missing, builds sluice, and
 # runs the main job on a local default, saying what it does at each step:
-# a MariaDB sandbox on 127.0.0.1:3307, sluiced reading its binlog as a
-# replica (conf/quickstart.toml), a stream of sample changes, a consumer
-# reading them over the network (`sluice tail`), and the change records
-# sluiced stored, as JSON lines. (Replication to a standby comes with
-# issue 6.)
+# a MariaDB sandbox on 127.0.0.1:3307, a primary sluiced reading its binlog
+# as a replica (conf/quickstart.toml) and a standby replicating the
+# primary's log in sync mode (conf/quickstart-standby.toml), a stream of
+# sample changes, a consumer reading them over the network (`sluice tail`),
+# `sluice status` showing the standby in sync, and the change records
+# stored, as JSON lines.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$SLUICE_ROOT"
@@ -14,11 +15,15 @@ sluice_install
 sluice_build build
 
 data=build/quickstart
-rm -rf "$data/data" "$data/mariadb"  # a fresh sandbox and log each run
+rm -rf "$data/data" "$data/data-b" "$data/mariadb"  # a fresh sandbox and logs each run
+chmod 600 conf/quickstart.secret  # git keeps no file modes; sluiced warns about readable secrets
 ./scripts/mariadb-sandbox.sh start "$SLUICE_ROOT/$data/mariadb" 3307
 sql() { mariadb --no-defaults -uroot -h127.0.0.1 -P3307 "$@"; }
+page() { curl -s "127.0.0.1:$1" || true; }  # an admin page; "" while the listener is not up yet
 sluiced_pid=""
+standby_pid=""
 cleanup() {
+  [ -n "$standby_pid" ] && kill -TERM "$standby_pid" 2>/dev/null && wait "$standby_pid" || true
   [ -n "$sluiced_pid" ] && kill -TERM "$sluiced_pid" 2>/dev/null && wait "$sluiced_pid" || true
   ./scripts/mariadb-sandbox.sh stop "$SLUICE_ROOT/$data/mariadb"
 }
@@ -29,9 +34,12 @@ sql -e "DROP DATABASE IF EXISTS shop; CREATE DATABASE shop;
         CREATE TABLE shop.orders (id INT PRIMARY KEY, status VARCHAR(20), total DECIMAL(10,2),
                                   placed DATETIME(3))"
 
-sluice_log "starting sluiced --config conf/quickstart.toml (logs in $data/sluiced.log)"
+sluice_log "starting the primary: sluiced --config conf/quickstart.toml (logs in $data/sluiced.log)"
 ./build/broker/sluiced --config conf/quickstart.toml >"$data/sluiced.log" 2>&1 &
 sluiced_pid=$!
+sluice_log "starting the standby: sluiced --config conf/quickstart-standby.toml (logs in $data/standby.log)"
+./build/broker/sluiced --config conf/quickstart-standby.toml >"$data/standby.log" 2>&1 &
+standby_pid=$!
 
 sluice_log "writing sample changes: 1000 orders placed, 300 paid, 100 cancelled"
 sql shop -e "INSERT INTO orders SELECT seq, 'placed', seq * 1.25, NOW(3) FROM seq_1_to_1000;
@@ -39,12 +47,21 @@ sql shop -e "INSERT INTO orders SELECT seq, 'placed', seq * 1.25, NOW(3) FROM se
              DELETE FROM orders WHERE id > 900;"
 want=1400  # records: 1000 inserts, 300 updates, 100 deletes
 for _ in $(seq 1 120); do
-  got=$(curl -s 127.0.0.1:7402/status | sed -n 's/.*"records_committed":\([0-9]*\).*/\1/p')
+  got=$(page 7402/status | sed -n 's/.*"records_committed":\([0-9]*\).*/\1/p')
   [ "${got:-0}" -ge "$want" ] && break
   sleep 0.5
 done
-sluice_log "sluiced's status (GET 127.0.0.1:7402/status):"
+for _ in $(seq 1 60); do  # the standby has it all and the primary's consumers see it
+  [ "$(page 7402/metrics | sed -n 's/^sluice_log_high_watermark{dest="shop"} //p')" = \
+    "$(page 7412/metrics | sed -n 's/^sluice_log_committed_end{dest="shop"} //p')" ] && break
+  sleep 0.5
+done
+sluice_log "the primary's status (GET 127.0.0.1:7402/status):"
 curl -s 127.0.0.1:7402/status
+sluice_log "the pair: ./build/client/sluice status --broker 127.0.0.1:7400 --secret-file conf/quickstart.secret"
+./build/client/sluice status --broker 127.0.0.1:7400 --secret-file conf/quickstart.secret
+sluice_log "the standby: ./build/client/sluice status --broker 127.0.0.1:7410 --secret-file conf/quickstart.secret"
+./build/client/sluice status --broker 127.0.0.1:7410 --secret-file conf/quickstart.secret
 sluice_log "a consumer over the network: ./build/client/sluice offsets --broker 127.0.0.1:7400 --dest shop"
 ./build/client/sluice offsets --broker 127.0.0.1:7400 --dest shop
 sluice_log "the first 3 records: ./build/client/sluice tail --broker 127.0.0.1:7400 --dest shop --count 3"
@@ -55,7 +72,10 @@ tail_pid=$!
 sleep 1
 sql shop -e "INSERT INTO orders VALUES (5001, 'placed', 9.99, NOW(3)), (5002, 'placed', 19.99, NOW(3))"
 wait "$tail_pid"
-sluice_log "stopping sluiced (SIGTERM: it drains and exits 0)"
+sluice_log "the same records read from the standby: ./build/client/sluice tail --broker 127.0.0.1:7410 --dest shop --from 1000 --count 2"
+./build/client/sluice tail --broker 127.0.0.1:7410 --dest shop --from 1000 --count 2
+sluice_log "stopping both (SIGTERM: each drains and exits 0)"
+kill -TERM "$standby_pid"; wait "$standby_pid"; standby_pid=""
 kill -TERM "$sluiced_pid"; wait "$sluiced_pid"; sluiced_pid=""
 
 sluice_log "the log: ./build/client/sluice log info --path $data/data/shop"
@@ -65,4 +85,7 @@ sluice_log "records 2..4 as JSON lines: ./build/client/sluice log dump --path $d
 sluice_log "and one of the updates: --from 1002 --max 1"
 ./build/client/sluice log dump --path "$data/data/shop" --from 1002 --max 1
 
-sluice_log "done. Next: ./scripts/test.sh runs every test; docs/architecture.md explains the parts."
+sluice_log "the standby's copy: ./build/client/sluice log info --path $data/data-b/shop"
+./build/client/sluice log info --path "$data/data-b/shop"
+
+sluice_log "done. Next: ./scripts/test.sh runs every test; docs/operations.md shows a failover."

@@ -377,8 +377,13 @@ TEST_F(HaPairTest, FailoverUnderLoadFiveTimesLosesNothing) {
   SCOPED_TRACE("seed " + std::to_string(seed));
   for (int round = 0; round < 5; ++round) {
     SCOPED_TRACE("round " + std::to_string(round));
+    // The load goes on through the failover and a little after it, so
+    // there is always something new for the group to see.
+    std::atomic<bool> failed_over{false};
     std::thread loader_thread([&] {
-      for (int i = 0; i < 40; ++i) {
+      int after = 0;
+      for (int i = 0; i < 400 && after < 10; ++i) {
+        if (failed_over.load()) ++after;
         const int lo = next, hi = next + 499;
         EXPECT_TRUE(db_->Execute("INSERT INTO shop.t SELECT seq, CONCAT('v', seq), seq % 97 FROM seq_" +
                                  std::to_string(lo) + "_to_" + std::to_string(hi))
@@ -402,6 +407,7 @@ TEST_F(HaPairTest, FailoverUnderLoadFiveTimesLosesNothing) {
     ASSERT_EQ(rc, 0) << out << "\n" << standby->proc->LogTail();
     EXPECT_NE(out.find("promoting " + standby->consumer()), std::string::npos) << out;
     const uint64_t at_failover = seen.end();
+    failed_over.store(true);
     loader_thread.join();
     // The old primary comes back (its data_dir says primary) and is demoted.
     primary->proc->Start();

@@ -7,7 +7,8 @@ namespace sluice::daemon {
 namespace {
 
 TEST(ConfExamples, Load) {
-  for (const char* name : {"primary.toml", "quickstart.toml"}) {
+  for (const char* name :
+       {"primary.toml", "standby.toml", "quickstart.toml", "quickstart-standby.toml"}) {
     auto c = LoadConfig(std::string(SLUICE_CONF_DIR) + "/" + name);
     EXPECT_TRUE(c.ok()) << name << ": " << c.status().ToString();
   }
