@@ -141,6 +141,9 @@ void ConsumerService::WaitForRecords(CommitLog* log, uint64_t offset, uint32_t w
 proto::Error ConsumerService::FetchRecords(const proto::FetchRequest& req, RecordSet* out) {
   *out = RecordSet();
   proto::Error err;
+  if (!options_.standby_reads) {
+    if (proto::Error e = CheckPrimary(); e.code() != proto::OK) return e;
+  }
   Dest* d = Find(req.dest(), &err);
   if (d == nullptr) return err;
   CommitLog* log = d->log;
@@ -177,6 +180,9 @@ proto::Error ConsumerService::ListOffsets(const proto::ListOffsetsRequest& req,
                                           proto::ListOffsetsResponse* out) {
   out->Clear();
   proto::Error err;
+  if (!options_.standby_reads) {
+    if (proto::Error e = CheckPrimary(); e.code() != proto::OK) return e;
+  }
   Dest* d = Find(req.dest(), &err);
   if (d == nullptr) return err;
   CommitLog* log = d->log;

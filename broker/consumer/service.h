@@ -55,6 +55,7 @@ struct ServiceOptions {
   std::string node_id;
   std::string role = "primary";  // group requests are served by the primary only
   std::string primary;           // standby: the primary's consumer address, when known
+  bool standby_reads = true;     // false: a standby answers Fetch and ListOffsets NOT_PRIMARY too
 };
 
 class ConsumerService {

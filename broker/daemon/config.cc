@@ -194,6 +194,7 @@ Status ParseHa(const toml::table& root, Config* c) {
     SLUICE_RETURN_IF_ERROR(t.OneOf("on_sync_timeout", &ha.on_sync_timeout, {"block", "degrade"}));
     SLUICE_RETURN_IF_ERROR(t.Str("secret_file", &ha.secret_file));
     SLUICE_RETURN_IF_ERROR(t.Uint("heartbeat_ms", &ha.heartbeat_ms, 10, 60000));
+    SLUICE_RETURN_IF_ERROR(t.Bool("standby_reads", &ha.standby_reads));
     SLUICE_RETURN_IF_ERROR(t.NoUnknownKeys());
     if (ha.cluster_id.empty()) return t.Bad("cluster_id", "must not be empty");
     if (ha.secret_file.empty()) {

@@ -59,6 +59,7 @@ struct HaConfig {
   std::string on_sync_timeout = "degrade";  // block | degrade
   std::string secret_file;            // required: the shared secret, alone in the file
   uint32_t heartbeat_ms = 1000;
+  bool standby_reads = true;          // a standby serves Fetch by offset (up to what it has)
 };
 
 struct Config {

@@ -119,6 +119,7 @@ int main(int argc, char** argv) {
   consumer::ServiceOptions service_options;
   service_options.node_id = config->node_id;
   service_options.role = "standby";  // until the node has taken its role
+  service_options.standby_reads = config->ha.standby_reads;
   consumer::ConsumerService service(service_options);
   daemon::Node node(*config, &service);
   service.SetStatusHook([&node](proto::StatusResponse* s) { node.FillStatus(s); });

@@ -329,5 +329,24 @@ TEST_F(ReplicationTest, LinkCutsAndStallsLoseNothing) {
   ExpectSameLog();
 }
 
+TEST_F(ReplicationTest, ALinkStallPastTheTimeoutDegradesThenSyncReturns) {
+  options_.sync = true;
+  options_.degrade_on_timeout = true;
+  StartPrimary();
+  sluice::testing::TcpProxy proxy(primary_->port());
+  StartStandby(proxy.port());
+  Load(50);
+  ASSERT_TRUE(WaitFor([&] { return primary_log_->HighWatermark() == primary_log_->CommittedEnd(); }));
+  proxy.Stall(true);
+  Load(50, 50);
+  ASSERT_TRUE(WaitFor([&] { return primary_->transfer("shop")->degraded(); }, 5s));
+  EXPECT_EQ(primary_log_->HighWatermark(), primary_log_->CommittedEnd());  // async now
+  proxy.Stall(false);
+  ASSERT_TRUE(WaitFor([&] { return primary_->transfer("shop")->in_sync(); }));
+  Load(10, 100);
+  ASSERT_TRUE(WaitFor([&] { return CaughtUp(); }));
+  ExpectSameLog();
+}
+
 }  // namespace
 }  // namespace sluice::ha

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <thread>
 
@@ -357,6 +358,90 @@ TEST_F(ServiceTest, UnacknowledgedBatchesAreBounded) {
   ASSERT_EQ(Ack("g", last, &acked).code(), proto::OK);
   EXPECT_EQ(acked, 6u);
   EXPECT_EQ(Get("g", 10).records_size(), 4);
+}
+
+}  // namespace
+}  // namespace sluice::consumer
+
+namespace sluice::consumer {
+namespace {
+
+// With standby_reads off a standby refuses reads by offset too.
+TEST_F(ServiceTest, StandbyReadsCanBeTurnedOff) {
+  options_.standby_reads = false;
+  Reopen();
+  Commit(0, 3);
+  svc_->SetRole("standby", "127.0.0.1:7400");
+  Fetch(0, 0, 0, proto::NOT_PRIMARY);
+  proto::ListOffsetsRequest lo;
+  lo.set_dest("shop");
+  proto::ListOffsetsResponse out;
+  EXPECT_EQ(svc_->ListOffsets(lo, &out).code(), proto::NOT_PRIMARY);
+  svc_->SetRole("primary", "");
+  EXPECT_EQ(Fetch(0).records_size(), 3);
+}
+
+// A client that met a newer epoch fences this primary: the fence handler
+// runs, and no group request is accepted from then on.
+TEST_F(ServiceTest, AClientsNewerEpochFencesThePrimary) {
+  ASSERT_TRUE(log_->BeginEpoch(Epoch(2)).ok());
+  Commit(0, 3);
+  ASSERT_EQ(Subscribe("g").code(), proto::OK);
+  auto batch = Get("g", 10);
+  ASSERT_EQ(batch.records_size(), 3);
+  uint64_t fenced_at = 0;
+  svc_->SetFenceHandler([&](uint64_t epoch, const std::string&) {
+    fenced_at = epoch;
+    svc_->SetRole("standby", "");
+  });
+  svc_->NoteClientEpoch(2);  // not newer: nothing happens
+  EXPECT_EQ(fenced_at, 0u);
+  EXPECT_EQ(svc_->role(), "primary");
+  svc_->NoteClientEpoch(5);
+  EXPECT_EQ(fenced_at, 5u);
+  EXPECT_EQ(Ack("g", batch.batch_id()).code(), proto::NOT_PRIMARY);
+  auto cursor = log_->meta().GetCursor("g");
+  ASSERT_TRUE(cursor.ok() && cursor->has_value());
+  EXPECT_EQ((*cursor)->acked_offset(), 0u);  // the ack was not applied
+}
+
+// Leaving the primary role waits for a group write already past its role
+// check: after SetRole returns, nothing of this node's groups changes.
+TEST_F(ServiceTest, LeavingThePrimaryRoleIsABarrierForGroupWrites) {
+  Commit(0, 100);
+  ASSERT_EQ(Subscribe("g").code(), proto::OK);
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> ok_after{0};
+  std::atomic<bool> demoted{false};
+  std::thread writer([&] {
+    while (!stop.load()) {
+      proto::GetRequest g;
+      g.set_dest("shop");
+      g.set_group("g");
+      g.set_batch_size(1);
+      proto::GetResponse out;
+      const bool was_demoted = demoted.load();
+      if (svc_->Get(g, &out).code() == proto::OK && out.batch_id() != 0) {
+        proto::AckRequest a;
+        a.set_dest("shop");
+        a.set_group("g");
+        a.set_batch_id(out.batch_id());
+        proto::AckResponse ar;
+        if (svc_->Ack(a, &ar).code() == proto::OK && was_demoted) ok_after.fetch_add(1);
+      }
+    }
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  svc_->SetRole("standby", "");
+  demoted.store(true);
+  auto before = log_->meta().GetCursor("g");
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  stop.store(true);
+  writer.join();
+  auto after = log_->meta().GetCursor("g");
+  ASSERT_TRUE(before.ok() && after.ok());
+  EXPECT_EQ((*before)->SerializeAsString(), (*after)->SerializeAsString());
+  EXPECT_EQ(ok_after.load(), 0u);
 }
 
 }  // namespace
