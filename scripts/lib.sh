@@ -19,11 +19,12 @@ SLUICE_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 #   redis-server, libhiredis-dev          fetch_bench's peer: Redis Streams read by a hiredis client
 #   jq                                    scripts/failover.sh reads `sluice status --json`
 #   curl                                  quickstart.sh shows the admin pages
+#   iperf3                                ha_bench's baseline: TCP bandwidth on 127.0.0.1
 SLUICE_PACKAGES=(g++ cmake ninja-build pkg-config git
   librocksdb-dev liblz4-dev libzstd-dev libprotobuf-dev protobuf-compiler libuv1-dev
   libgtest-dev libgmock-dev libcli11-dev libtomlplusplus-dev libspdlog-dev libfmt-dev
   libmariadb-dev zlib1g-dev mariadb-server mariadb-client clang libclang-rt-14-dev
-  redis-server libhiredis-dev jq curl)
+  redis-server libhiredis-dev jq curl iperf3)
 
 sluice_log() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 
