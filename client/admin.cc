@@ -8,6 +8,7 @@
 #include "proto/auth.h"
 #include "proto/connection.h"
 #include "proto/record_json.h"
+#include "proto/status_json.h"
 
 namespace sluice::admin_client {
 namespace {
@@ -139,22 +140,8 @@ void PrintStatus(const proto::StatusResponse& s, bool json, std::ostream& out) {
       AppendBool(&j, "replicating", d.replicating());
       AppendNum(&j, "primary_high_watermark", d.primary_high_watermark());
       Append(&j, "replication_error", d.replication_error());
-      j += ",\"standbys\":[";
-      for (int k = 0; k < d.standbys_size(); ++k) {
-        const auto& sb = d.standbys(k);
-        if (k > 0) j += ',';
-        j += "{\"node\":";
-        AppendJsonString(sb.node_id(), &j);
-        AppendBool(&j, "connected", sb.connected());
-        AppendNum(&j, "durable_offset", sb.durable_offset());
-        AppendNum(&j, "lag_records", sb.lag_records());
-        AppendNum(&j, "lag_bytes", sb.lag_bytes());
-        std::snprintf(lag, sizeof lag, "%.3f", sb.lag_seconds());
-        j += std::string(",\"lag_seconds\":") + lag;
-        AppendBool(&j, "in_sync", sb.in_sync());
-        j += "}";
-      }
-      j += "]}";
+      AppendStandbysJson(d, &j);
+      j += "}";
     }
     j += "]}";
     out << j << "\n";

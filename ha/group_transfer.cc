@@ -5,17 +5,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include "base/clock.h"
+
 namespace sluice::ha {
-namespace {
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-}  // namespace
-
 GroupTransfer::GroupTransfer(std::string dest, CommitLog* log, const HaOptions& options)
     : dest_(std::move(dest)), log_(log), options_(options) {
   if (options_.sync) log_->SetGate(true);
@@ -42,7 +34,7 @@ void GroupTransfer::Stop() {
 void GroupTransfer::Report(const std::string& node_id, uint64_t durable_offset,
                            uint64_t end_bytes) {
   std::lock_guard lock(mu_);
-  const int64_t now = NowMs();
+  const int64_t now = WallClockMs();
   StandbyProgress& s = standbys_[node_id];
   s.node_id = node_id;
   s.connected = true;
@@ -140,7 +132,7 @@ void GroupTransfer::Loop() {
   while (!stop_) {
     cv_.wait_for(lock, tick);
     if (stop_) break;
-    Update(NowMs());
+    Update(WallClockMs());
   }
 }
 

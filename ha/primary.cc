@@ -14,6 +14,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "base/clock.h"
+
 #include "ha/batch_peek.h"
 #include "ha/epochs.h"
 #include "proto/auth.h"
@@ -28,12 +30,6 @@ using std::chrono::milliseconds;
 
 constexpr uint32_t kVersion = 1;
 constexpr auto kHandshakeTimeout = std::chrono::seconds(10);
-
-int64_t WallMs() {
-  return std::chrono::duration_cast<milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 Result<sockaddr_in> ParseListen(const std::string& listen) {
   auto hp = net::ParseHostPort(listen);
@@ -327,7 +323,7 @@ void StandbySession::WriteService() {
       h->set_high_watermark(hw);
       h->set_committed_end(log_->CommittedEnd().value());
       h->set_epoch(log_->CurrentEpoch().value());
-      h->set_time_ms(WallMs());
+      h->set_time_ms(WallClockMs());
       sent_hw = hw;
       st = Send(m);
       last_send = Clock::now();

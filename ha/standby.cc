@@ -10,6 +10,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "base/clock.h"
+
 #include "ha/epochs.h"
 #include "proto/auth.h"
 #include "proto/connection.h"
@@ -22,12 +24,6 @@ using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
 constexpr auto kHandshakeTimeout = std::chrono::seconds(10);
-
-int64_t WallMs() {
-  return std::chrono::duration_cast<milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 }  // namespace
 
@@ -219,7 +215,7 @@ Status HaStandby::RunOnce(Replica* r) {
     r->status.primary_node = primary_node;
     r->status.primary_epoch = accept.epoch();
     r->status.primary_high_watermark = accept.high_watermark();
-    r->status.last_contact_ms = WallMs();
+    r->status.last_contact_ms = WallClockMs();
     r->status.last_error.clear();
   }
   spdlog::info("ha: destination {}: replicating from primary {} ({}, epoch {}) at offset {}",
@@ -266,7 +262,7 @@ Status HaStandby::RunOnce(Replica* r) {
       std::lock_guard lock(r->mu);
       r->status.primary_high_watermark = hw;
       r->status.primary_end = end;
-      r->status.last_contact_ms = WallMs();
+      r->status.last_contact_ms = WallClockMs();
     }
     SLUICE_RETURN_IF_ERROR(Report(r));
   }

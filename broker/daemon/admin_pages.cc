@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "proto/record_json.h"
+#include "proto/status_json.h"
 
 namespace sluice::daemon {
 namespace {
@@ -235,24 +236,7 @@ std::string RenderStatus(const Config& config,
       out += std::string(",\"replicating\":") + (h.replicating() ? "true" : "false");
       out += ",\"replication_error\":";
       AppendJsonString(h.replication_error(), &out);
-      out += ",\"standbys\":[";
-      for (int j = 0; j < h.standbys_size(); ++j) {
-        const auto& sb = h.standbys(j);
-        if (j > 0) out += ',';
-        out += "{\"node\":";
-        AppendJsonString(sb.node_id(), &out);
-        char buf[200];
-        std::snprintf(buf, sizeof buf,
-                      ",\"connected\":%s,\"durable_offset\":%llu,\"lag_records\":%llu,"
-                      "\"lag_bytes\":%llu,\"lag_seconds\":%.3f,\"in_sync\":%s}",
-                      sb.connected() ? "true" : "false",
-                      static_cast<unsigned long long>(sb.durable_offset()),
-                      static_cast<unsigned long long>(sb.lag_records()),
-                      static_cast<unsigned long long>(sb.lag_bytes()), sb.lag_seconds(),
-                      sb.in_sync() ? "true" : "false");
-        out += buf;
-      }
-      out += "]";
+      AppendStandbysJson(h, &out);
     }
     out += "}";
   }

@@ -13,18 +13,14 @@
 
 #include <spdlog/spdlog.h>
 
+#include "base/clock.h"
+
 #include "ha/epochs.h"
 #include "proto/auth.h"
 #include "proto/connection.h"
 
 namespace sluice::daemon {
 namespace {
-
-int64_t WallMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 proto::Error Err(proto::ErrorCode code, std::string message) {
   proto::Error e;
@@ -333,7 +329,7 @@ void Node::FillStatus(proto::StatusResponse* out) const {
   out->set_primary(primary_);
   out->set_fenced(fenced_);
   out->set_ha_listen(config_.ha.listen);
-  const int64_t now = WallMs();
+  const int64_t now = WallClockMs();
   std::vector<ha::ReplicaStatus> replicas;
   if (ha_standby_) replicas = ha_standby_->Replicas();
   for (auto& s : *out->mutable_destinations()) {
