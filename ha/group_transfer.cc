@@ -10,8 +10,31 @@
 namespace sluice::ha {
 GroupTransfer::GroupTransfer(std::string dest, CommitLog* log, const HaOptions& options)
     : dest_(std::move(dest)), log_(log), options_(options) {
-  if (options_.sync) log_->SetGate(true);
+  if (options_.sync) {
+    // A restarted primary shows what its standbys had before the restart,
+    // not every record it had written.
+    auto stored = log_->meta().Released();
+    if (stored.ok() && stored->has_value()) {
+      log_->StartGateAt(**stored);
+      if (log_->HighWatermark() < log_->CommittedEnd()) {
+        spdlog::info("destination {}: high watermark {} as last released; [{}, {}) waits for a "
+                     "standby",
+                     dest_, log_->HighWatermark().value(), log_->HighWatermark().value(),
+                     log_->CommittedEnd().value());
+      }
+    } else {
+      log_->SetGate(true);
+    }
+  }
   last_hw_ = log_->HighWatermark().value();
+}
+
+void GroupTransfer::Persist(bool degraded) {
+  // Not fsynced on its own: a crash of the process keeps it (the write
+  // reached the OS), and a power loss only leaves an older, lower value.
+  Status st = degraded ? log_->meta().DeleteReleased()
+                       : log_->meta().PutReleased(log_->HighWatermark());
+  if (!st.ok()) spdlog::warn("destination {}: storing the released offset: {}", dest_, st.ToString());
 }
 
 GroupTransfer::~GroupTransfer() { Stop(); }
@@ -83,6 +106,7 @@ void GroupTransfer::Update(int64_t now) {
       degraded_.store(false);
       held_since_ms_ = 0;
       last_hw_ = log_->HighWatermark().value();
+      Persist(false);
       spdlog::info("destination {}: back in sync: {} standby(s) have the log's end {}", dest_,
                    options_.sync_replicas, end);
     }
@@ -92,6 +116,7 @@ void GroupTransfer::Update(int64_t now) {
   const uint64_t hw = log_->HighWatermark().value();
   if (hw != last_hw_) {
     last_hw_ = hw;
+    Persist(false);
     held_since_ms_ = hw < end ? now : 0;
     if (holding_) {
       holding_ = false;
@@ -111,6 +136,7 @@ void GroupTransfer::Update(int64_t now) {
     degradations_.fetch_add(1);
     degraded_.store(true);
     log_->SetGate(false);
+    Persist(true);  // async now: a restart shows everything, as in async mode
     spdlog::error("destination {}: NOT IN SYNC: fewer than {} standby(s) acknowledged offset {} "
                   "within sync_timeout_ms={}; degraded to async (on_sync_timeout = \"degrade\"): "
                   "records are visible before a standby has them until one catches up",

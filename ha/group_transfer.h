@@ -15,6 +15,10 @@
 // gate turns back on by itself (logged). In async mode reports only feed
 // the per-standby lag.
 //
+// In sync mode the released offset is stored in the log's metadata at every
+// release, so a restarted primary starts its gate there: it shows no record
+// its standbys had not acknowledged (until they report again).
+//
 // Thread safety: every method may be called from any thread. Start() and
 // Stop() from the owner's.
 #pragma once
@@ -69,6 +73,9 @@ class GroupTransfer {
  private:
   void Loop();
   void Update(int64_t now_ms);  // REQUIRES: mu_ held
+  // Stores the released high watermark (or, degraded, removes it) in the
+  // log's metadata for a restart. REQUIRES: mu_ held.
+  void Persist(bool degraded);
 
   const std::string dest_;
   CommitLog* const log_;

@@ -200,6 +200,10 @@ class CommitLog {
   // Truncate). REQUIRES: released offsets are transaction boundaries.
   // Thread-safe; Release() calls the commit listener when it moves.
   void SetGate(bool on);
+  // Turns the gate on with the released offset at min(released,
+  // CommittedEnd()): the high watermark may move back, so only before
+  // anyone reads (a restarted primary in sync mode, before it serves).
+  void StartGateAt(Offset released);
   bool gated() const { return gated_.load(std::memory_order_acquire); }
   void Release(Offset upto);
 

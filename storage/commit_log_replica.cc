@@ -27,6 +27,12 @@ void CommitLog::SetGate(bool on) {
   if (!on) Notify();  // readers may see more now
 }
 
+void CommitLog::StartGateAt(Offset released) {
+  released_.store(std::min(released.value(), hw_.load(std::memory_order_acquire)),
+                  std::memory_order_release);
+  gated_.store(true, std::memory_order_release);
+}
+
 void CommitLog::Release(Offset upto) {
   uint64_t cur = released_.load(std::memory_order_acquire);
   bool moved = false;

@@ -57,11 +57,11 @@ std::string MetaStore::EpochKey(Epoch e) {
   return std::string(kEpochPrefix) + coding::BigEndian64(e.value());
 }
 
-Status MetaStore::Write(rocksdb::WriteBatch* batch) {
+Status MetaStore::Write(rocksdb::WriteBatch* batch, bool counts) {
   rocksdb::WriteOptions wo;
   wo.sync = sync_;
   Status st = FromRocks(db_->Write(wo, batch), "write metadata");
-  version_.fetch_add(1, std::memory_order_acq_rel);
+  if (counts) version_.fetch_add(1, std::memory_order_acq_rel);
   return st;
 }
 
@@ -161,6 +161,25 @@ Status MetaStore::ReplaceGroups(
   // A Put after a Delete of the same key in one batch wins.
   for (const auto& [name, cursor] : groups) b.Put(cf_, CursorKey(name), cursor.SerializeAsString());
   return Write(&b);
+}
+
+Status MetaStore::PutReleased(Offset released) {
+  rocksdb::WriteBatch b;
+  b.Put(cf_, kReleasedKey, coding::BigEndian64(released.value()));
+  return Write(&b, /*counts=*/false);
+}
+
+Status MetaStore::DeleteReleased() {
+  rocksdb::WriteBatch b;
+  b.Delete(cf_, kReleasedKey);
+  return Write(&b, /*counts=*/false);
+}
+
+Result<std::optional<Offset>> MetaStore::Released() const {
+  SLUICE_ASSIGN_OR_RETURN(auto v, Get(kReleasedKey));
+  if (!v) return std::optional<Offset>();
+  if (v->size() != 8) return Status::Corruption("metadata 'released' is not 8 bytes");
+  return std::optional<Offset>(Offset(coding::DecodeBigEndian64(v->data())));
 }
 
 Result<std::vector<proto::EpochEntry>> MetaStore::Epochs() const {

@@ -9,6 +9,7 @@
 //   "state"                                proto::LogState (CommitLog only)
 //   "node"                                 proto::NodeIdentity
 //   "e" + be64(epoch)                      proto::EpochEntry
+//   "released"                             be64: sync mode's released high watermark
 //   "g" + varint(len) + group + "c"        proto::GroupCursor
 //   "g" + varint(len) + group + "b" + be64(batch id)  proto::OutstandingBatch
 //
@@ -76,9 +77,17 @@ class MetaStore {
   // Replication (ha/): the standby makes its groups exactly `groups` (the
   // primary's), in one write: groups not in it are removed.
   Status ReplaceGroups(const std::vector<std::pair<std::string, proto::GroupCursor>>& groups);
-  // Counts writes to this store; a change means the groups may have
-  // changed (the HA write service then sends them again).
+  // Counts writes to this store (but the released offset's); a change
+  // means the groups may have changed (the HA write service then sends
+  // them again).
   uint64_t version() const { return version_.load(std::memory_order_acquire); }
+
+  // Sync replication (ha/): the high watermark a primary last released,
+  // so a restarted primary shows no more than its standbys had. nullopt
+  // when none is stored (async, degraded, or a new log).
+  Status PutReleased(Offset released);
+  Status DeleteReleased();
+  Result<std::optional<Offset>> Released() const;
 
   // Epoch history, in epoch order.
   Result<std::vector<proto::EpochEntry>> Epochs() const;
@@ -94,9 +103,12 @@ class MetaStore {
   static constexpr std::string_view kStateKey = "state";
   static constexpr std::string_view kNodeKey = "node";
   static constexpr std::string_view kEpochPrefix = "e";
+  static constexpr std::string_view kReleasedKey = "released";
 
  private:
-  Status Write(rocksdb::WriteBatch* batch);
+  // `counts`: the write moves version() (the released offset does not:
+  // it is no group change to replicate).
+  Status Write(rocksdb::WriteBatch* batch, bool counts = true);
   Result<std::optional<std::string>> Get(std::string_view key) const;
 
   rocksdb::DB* const db_;

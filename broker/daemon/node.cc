@@ -189,6 +189,8 @@ Status Node::BecomePrimary(uint64_t min_epoch) {
         if (changed) SLUICE_RETURN_IF_ERROR(log->meta().PutCursor(name, cursor));
       }
       log->SetGate(false);
+      // Everything it has is released from here on (it is the primary).
+      if (config_.ha.mode == "sync") SLUICE_RETURN_IF_ERROR(log->meta().PutReleased(Offset(end)));
       spdlog::info("destination {}: epoch {} begins at offset {}", d->name(), epoch, end);
     }
   }
