@@ -350,6 +350,10 @@ Result<std::unique_ptr<HaPrimary>> HaPrimary::Start(const HaOptions& options,
     return Status::InvalidArgument("ha.sync_replicas must be at least 1 in sync mode");
   }
   SLUICE_ASSIGN_OR_RETURN(sockaddr_in addr, ParseListen(options.listen));
+  // spdlog creates its registry on first use; do it on this thread, before
+  // ours start (Debian's libspdlog is not TSan-instrumented, so TSan cannot
+  // see that two threads' first log lines are safe).
+  (void)spdlog::default_logger_raw();
   std::unique_ptr<HaPrimary> p(new HaPrimary(options, std::move(on_fenced)));
   if (::pipe2(p->stop_pipe_, O_CLOEXEC | O_NONBLOCK) != 0) {
     return Status::IoError(std::string("pipe: ") + std::strerror(errno));

@@ -62,6 +62,7 @@ Status HaStandby::Start() {
   if (::pipe2(stop_pipe_, O_CLOEXEC | O_NONBLOCK) != 0) {
     return Status::IoError(std::string("pipe: ") + std::strerror(errno));
   }
+  (void)spdlog::default_logger_raw();  // its registry, before our threads (see HaPrimary::Start)
   for (auto& r : replicas_) {
     r->log->SetGate(true);
     Replica* raw = r.get();
