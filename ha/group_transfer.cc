@@ -30,10 +30,8 @@ GroupTransfer::GroupTransfer(std::string dest, CommitLog* log, const HaOptions& 
 }
 
 void GroupTransfer::Persist(bool degraded) {
-  // Not fsynced on its own: a crash of the process keeps it (the write
-  // reached the OS), and a power loss only leaves an older, lower value.
-  Status st = degraded ? log_->meta().DeleteReleased()
-                       : log_->meta().PutReleased(log_->HighWatermark());
+  Status st = log_->StoreReleased(degraded ? std::nullopt
+                                           : std::optional<Offset>(log_->HighWatermark()));
   if (!st.ok()) spdlog::warn("destination {}: storing the released offset: {}", dest_, st.ToString());
 }
 

@@ -35,6 +35,7 @@
 #include <condition_variable>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -204,6 +205,11 @@ class CommitLog {
   // CommittedEnd()): the high watermark may move back, so only before
   // anyone reads (a restarted primary in sync mode, before it serves).
   void StartGateAt(Offset released);
+  // Stores (nullopt: removes) the released offset in the metadata
+  // (MetaStore::Released), for StartGateAt after a restart. Written under
+  // the writers' lock like a commit, not fsynced on its own (a process
+  // crash keeps it; a power loss may leave an older, lower value).
+  Status StoreReleased(std::optional<Offset> released) EXCLUDES(mu_);
   bool gated() const { return gated_.load(std::memory_order_acquire); }
   void Release(Offset upto);
 

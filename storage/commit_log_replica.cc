@@ -3,6 +3,7 @@
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
 
+#include "base/coding.h"
 #include "storage/commit_log.h"
 #include "storage/log_format.h"
 #include "storage/rocks_status.h"
@@ -31,6 +32,17 @@ void CommitLog::StartGateAt(Offset released) {
   released_.store(std::min(released.value(), hw_.load(std::memory_order_acquire)),
                   std::memory_order_release);
   gated_.store(true, std::memory_order_release);
+}
+
+Status CommitLog::StoreReleased(std::optional<Offset> released) {
+  MutexLock lock(&mu_);
+  rocksdb::WriteBatch wb;
+  if (released) {
+    wb.Put(meta_cf_, MetaStore::kReleasedKey, coding::BigEndian64(released->value()));
+  } else {
+    wb.Delete(meta_cf_, MetaStore::kReleasedKey);
+  }
+  return Write(&wb, options_.durability == Durability::kSyncEveryCommit, "store the released offset");
 }
 
 void CommitLog::Release(Offset upto) {

@@ -57,11 +57,11 @@ std::string MetaStore::EpochKey(Epoch e) {
   return std::string(kEpochPrefix) + coding::BigEndian64(e.value());
 }
 
-Status MetaStore::Write(rocksdb::WriteBatch* batch, bool counts) {
+Status MetaStore::Write(rocksdb::WriteBatch* batch) {
   rocksdb::WriteOptions wo;
   wo.sync = sync_;
   Status st = FromRocks(db_->Write(wo, batch), "write metadata");
-  if (counts) version_.fetch_add(1, std::memory_order_acq_rel);
+  version_.fetch_add(1, std::memory_order_acq_rel);
   return st;
 }
 
@@ -161,18 +161,6 @@ Status MetaStore::ReplaceGroups(
   // A Put after a Delete of the same key in one batch wins.
   for (const auto& [name, cursor] : groups) b.Put(cf_, CursorKey(name), cursor.SerializeAsString());
   return Write(&b);
-}
-
-Status MetaStore::PutReleased(Offset released) {
-  rocksdb::WriteBatch b;
-  b.Put(cf_, kReleasedKey, coding::BigEndian64(released.value()));
-  return Write(&b, /*counts=*/false);
-}
-
-Status MetaStore::DeleteReleased() {
-  rocksdb::WriteBatch b;
-  b.Delete(cf_, kReleasedKey);
-  return Write(&b, /*counts=*/false);
 }
 
 Result<std::optional<Offset>> MetaStore::Released() const {

@@ -77,16 +77,14 @@ class MetaStore {
   // Replication (ha/): the standby makes its groups exactly `groups` (the
   // primary's), in one write: groups not in it are removed.
   Status ReplaceGroups(const std::vector<std::pair<std::string, proto::GroupCursor>>& groups);
-  // Counts writes to this store (but the released offset's); a change
-  // means the groups may have changed (the HA write service then sends
-  // them again).
+  // Counts writes through this store; a change means the groups may have
+  // changed (the HA write service then sends them again).
   uint64_t version() const { return version_.load(std::memory_order_acquire); }
 
-  // Sync replication (ha/): the high watermark a primary last released,
-  // so a restarted primary shows no more than its standbys had. nullopt
-  // when none is stored (async, degraded, or a new log).
-  Status PutReleased(Offset released);
-  Status DeleteReleased();
+  // Sync replication (ha/): the high watermark a primary last released
+  // (written by CommitLog::StoreReleased), so a restarted primary shows no
+  // more than its standbys had. nullopt when none is stored (async,
+  // degraded, or a new log).
   Result<std::optional<Offset>> Released() const;
 
   // Epoch history, in epoch order.
@@ -106,9 +104,7 @@ class MetaStore {
   static constexpr std::string_view kReleasedKey = "released";
 
  private:
-  // `counts`: the write moves version() (the released offset does not:
-  // it is no group change to replicate).
-  Status Write(rocksdb::WriteBatch* batch, bool counts = true);
+  Status Write(rocksdb::WriteBatch* batch);
   Result<std::optional<std::string>> Get(std::string_view key) const;
 
   rocksdb::DB* const db_;

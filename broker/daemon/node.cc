@@ -190,7 +190,7 @@ Status Node::BecomePrimary(uint64_t min_epoch) {
       }
       log->SetGate(false);
       // Everything it has is released from here on (it is the primary).
-      if (config_.ha.mode == "sync") SLUICE_RETURN_IF_ERROR(log->meta().PutReleased(Offset(end)));
+      if (config_.ha.mode == "sync") SLUICE_RETURN_IF_ERROR(log->StoreReleased(Offset(end)));
       spdlog::info("destination {}: epoch {} begins at offset {}", d->name(), epoch, end);
     }
   }
