@@ -62,7 +62,6 @@ class GroupTransfer {
   void Connected(const std::string& node_id, bool connected);
 
   std::vector<StandbyProgress> Standbys() const;
-  bool sync_mode() const { return options_.sync; }
   // Sync mode, and the high watermark is neither degraded to async nor held
   // past the timeout. False in async mode.
   bool in_sync() const;

@@ -69,10 +69,6 @@ class StandbySession {
     if (reader_.joinable()) reader_.join();
   }
   bool done() const { return done_.load(); }
-  SessionStatus status() const {
-    std::lock_guard lock(mu_);
-    return {dest_, node_id_, conn_->address(), sent_end_};
-  }
 
  private:
   void ReadService();
@@ -96,8 +92,7 @@ class StandbySession {
   mutable std::mutex mu_;
   std::condition_variable cv_;       // the writer waits here for room in flight
   std::string dest_, node_id_;       // guarded by mu_ (set once by the handshake)
-  uint64_t sent_end_ = 0;            // guarded by mu_
-  uint64_t sent_bytes_ = 0;          // guarded by mu_: log bytes below sent_end_
+  uint64_t sent_bytes_ = 0;          // guarded by mu_: log bytes below what was sent
   uint64_t reported_bytes_ = 0;      // guarded by mu_
 };
 
@@ -310,7 +305,6 @@ void StandbySession::WriteService() {
       next = last.end_offset;
       {
         std::lock_guard lock(mu_);
-        sent_end_ = next;
         sent_bytes_ = last.bytes_end;
       }
       last_send = Clock::now();
@@ -441,15 +435,6 @@ void HaPrimary::AcceptLoop() {
 GroupTransfer* HaPrimary::transfer(const std::string& dest) const {
   auto it = transfers_.find(dest);
   return it == transfers_.end() ? nullptr : it->second.get();
-}
-
-std::vector<SessionStatus> HaPrimary::Sessions() const {
-  std::lock_guard lock(mu_);
-  std::vector<SessionStatus> out;
-  for (const auto& s : sessions_) {
-    if (!s->done()) out.push_back(s->status());
-  }
-  return out;
 }
 
 }  // namespace sluice::ha

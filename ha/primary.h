@@ -44,13 +44,6 @@ struct HaDestination {
   CommitLog* log;  // not owned; outlives the HaPrimary / HaStandby
 };
 
-struct SessionStatus {
-  std::string dest;
-  std::string node_id;
-  std::string address;
-  uint64_t sent_end = 0;  // one past the last record sent
-};
-
 class HaPrimary {
  public:
   using FenceCallback = std::function<void(uint64_t newer_epoch, const std::string& why)>;
@@ -70,10 +63,8 @@ class HaPrimary {
   void Stop();
 
   int port() const { return port_; }
-  const HaOptions& options() const { return options_; }
   // nullptr for an unknown destination.
   GroupTransfer* transfer(const std::string& dest) const;
-  std::vector<SessionStatus> Sessions() const;
   uint64_t refused() const { return refused_.load(); }
 
  private:

@@ -10,7 +10,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include "base/clock.h"
 
 #include "ha/epochs.h"
 #include "proto/auth.h"
@@ -216,7 +215,6 @@ Status HaStandby::RunOnce(Replica* r) {
     r->status.primary_node = primary_node;
     r->status.primary_epoch = accept.epoch();
     r->status.primary_high_watermark = accept.high_watermark();
-    r->status.last_contact_ms = WallClockMs();
     r->status.last_error.clear();
   }
   spdlog::info("ha: destination {}: replicating from primary {} ({}, epoch {}) at offset {}",
@@ -231,7 +229,7 @@ Status HaStandby::RunOnce(Replica* r) {
   while (!stop_.load()) {
     in.Clear();
     SLUICE_RETURN_IF_ERROR(conn.Receive(&in, Clock::now() + milliseconds(options_.dead_after_ms)));
-    uint64_t hw = 0, end = 0;
+    uint64_t hw = 0;
     if (in.has_data()) {
       proto::HaData& d = *in.mutable_data();
       if (d.base_offset() != log->AppendedEnd().value()) {
@@ -244,10 +242,8 @@ Status HaStandby::RunOnce(Replica* r) {
       SLUICE_RETURN_IF_ERROR(log->AppendReplicated(batches, primary_epochs));
       if (!fsync_each) SLUICE_RETURN_IF_ERROR(log->Sync());
       hw = d.high_watermark();
-      end = d.committed_end();
     } else if (in.has_heartbeat()) {
       hw = in.heartbeat().high_watermark();
-      end = in.heartbeat().committed_end();
     } else if (in.has_groups()) {
       std::vector<std::pair<std::string, proto::GroupCursor>> groups;
       for (const auto& g : in.groups().groups()) groups.emplace_back(g.name(), g.cursor());
@@ -262,8 +258,6 @@ Status HaStandby::RunOnce(Replica* r) {
     {
       std::lock_guard lock(r->mu);
       r->status.primary_high_watermark = hw;
-      r->status.primary_end = end;
-      r->status.last_contact_ms = WallClockMs();
     }
     SLUICE_RETURN_IF_ERROR(Report(r));
   }

@@ -37,8 +37,6 @@ struct ReplicaStatus {
   std::string primary_node;
   uint64_t primary_epoch = 0;
   uint64_t primary_high_watermark = 0;
-  uint64_t primary_end = 0;       // the primary's committed end, as last heard
-  int64_t last_contact_ms = 0;    // wall clock of the last frame from the primary
   uint64_t truncations = 0;       // divergent suffixes removed
   std::string last_error;         // why the last connection ended or was refused
 };

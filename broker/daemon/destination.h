@@ -44,7 +44,6 @@ class Destination {
   // transaction, and joins the thread; StartIngest() may follow (a role
   // change). Idempotent.
   void StopIngest();
-  bool ingesting() const { return thread_.joinable(); }
   // Open() then StartIngest().
   Status Start(const std::function<void(CommitLog*)>& on_open = {});
   void Stop() { StopIngest(); }
