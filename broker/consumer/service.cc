@@ -471,24 +471,30 @@ void ConsumerService::SetStatusHook(std::function<void(proto::StatusResponse*)> 
   status_hook_ = std::move(hook);
 }
 
-proto::Error ConsumerService::Promote(const proto::PromoteRequest& req, proto::RoleResponse* out) {
-  PromoteHandler h;
+namespace {
+
+// Calls a copy of the handler in `slot`, taken under `mu`, so a handler
+// set meanwhile never races the call.
+template <typename Handler, typename Request>
+proto::Error CallHandler(std::mutex* mu, const Handler& slot, const Request& req,
+                         proto::RoleResponse* out) {
+  Handler h;
   {
-    std::lock_guard<std::mutex> lock(handlers_mu_);
-    h = promote_;
+    std::lock_guard<std::mutex> lock(*mu);
+    h = slot;
   }
   if (!h) return Err(proto::UNAVAILABLE, "this node takes no role changes");
   return h(req, out);
 }
 
+}  // namespace
+
+proto::Error ConsumerService::Promote(const proto::PromoteRequest& req, proto::RoleResponse* out) {
+  return CallHandler(&handlers_mu_, promote_, req, out);
+}
+
 proto::Error ConsumerService::Demote(const proto::DemoteRequest& req, proto::RoleResponse* out) {
-  DemoteHandler h;
-  {
-    std::lock_guard<std::mutex> lock(handlers_mu_);
-    h = demote_;
-  }
-  if (!h) return Err(proto::UNAVAILABLE, "this node takes no role changes");
-  return h(req, out);
+  return CallHandler(&handlers_mu_, demote_, req, out);
 }
 
 proto::Error ConsumerService::CheckPrimary() const {
