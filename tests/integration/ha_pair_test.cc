@@ -133,15 +133,32 @@ class HaPairTest : public ::testing::Test {
         << n->proc->LogTail();
   }
 
-  // Inserts `txns` transactions of `rows` rows each from id `*next` on.
+  // Inserts one transaction of `rows` rows from id `*next` on.
+  void InsertTxn(int rows, int* next) {
+    const int lo = *next, hi = *next + rows - 1;
+    EXPECT_TRUE(db_->Execute("INSERT INTO shop.t SELECT seq, CONCAT('v', seq), seq % 97 FROM seq_" +
+                             std::to_string(lo) + "_to_" + std::to_string(hi))
+                    .ok());
+    *next = hi + 1;
+  }
+  // `txns` such transactions.
   void Load(int txns, int rows, int* next) {
-    for (int i = 0; i < txns; ++i) {
-      const int lo = *next, hi = *next + rows - 1;
-      ASSERT_TRUE(db_->Execute("INSERT INTO shop.t SELECT seq, CONCAT('v', seq), seq % 97 FROM seq_" +
-                               std::to_string(lo) + "_to_" + std::to_string(hi))
-                      .ok());
-      *next = hi + 1;
-    }
+    for (int i = 0; i < txns; ++i) InsertTxn(rows, next);
+  }
+
+  // A primary "a" and its standby "b".
+  void StartPair(const PairOptions& o) {
+    StartNode(&a_, "primary", "", o);
+    StartNode(&b_, "standby", a_.ha(), o);
+  }
+  // Stops both (each must exit 0 on SIGTERM) and checks the standby's log
+  // equals the primary's; returns the primary's.
+  LogImage StopAndCompare(NodeProc* primary, NodeProc* standby) {
+    EXPECT_TRUE(primary->proc->Terminate());
+    EXPECT_TRUE(standby->proc->Terminate());
+    LogImage p = LogOf(*primary);
+    ExpectSameLog(LogOf(*standby), p);
+    return p;
   }
 
   // Both nodes stopped: their logs, read offline.
@@ -178,8 +195,7 @@ void WaitReplicated(NodeProc* primary, NodeProc* standby, MariaDb* db) {
 
 TEST_F(HaPairTest, AsyncStandbyLogEqualsThePrimarys) {
   PairOptions o;
-  StartNode(&a_, "primary", "", o);
-  StartNode(&b_, "standby", a_.ha(), o);
+  StartPair(o);
   int next = 1;
   Load(10, 2000, &next);    // before and while the standby connects
   Load(1, 60000, &next);    // one transaction of 60k rows: chunked
@@ -188,12 +204,9 @@ TEST_F(HaPairTest, AsyncStandbyLogEqualsThePrimarys) {
   auto [rc, out] = Shell(Sluice() + " status --broker " + a_.consumer() + " --secret-file " + secret_);
   EXPECT_EQ(rc, 0) << out;
   EXPECT_NE(out.find("standby b: connected"), std::string::npos) << out;
-  EXPECT_TRUE(a_.proc->Terminate());
-  EXPECT_TRUE(b_.proc->Terminate());
-  LogImage pa = LogOf(a_), pb = LogOf(b_);
+  LogImage pa = StopAndCompare(&a_, &b_);
   EXPECT_EQ(pa.records.size(), 125000u + 2);  // + CREATE DATABASE, CREATE TABLE
   EXPECT_TRUE(Reached(pa, End()));
-  ExpectSameLog(pb, pa);
 }
 
 TEST_F(HaPairTest, SyncStandbyLogEqualsThePrimarysAndHoldsTheHighWatermark) {
@@ -201,8 +214,7 @@ TEST_F(HaPairTest, SyncStandbyLogEqualsThePrimarysAndHoldsTheHighWatermark) {
   o.mode = "sync";
   o.on_sync_timeout = "block";
   o.sync_timeout_ms = 1000;
-  StartNode(&a_, "primary", "", o);
-  StartNode(&b_, "standby", a_.ha(), o);
+  StartPair(o);
   int next = 1;
   Load(5, 20000, &next);  // 100k rows
   WaitReplicated(&a_, &b_, db_.get());
@@ -233,11 +245,7 @@ TEST_F(HaPairTest, SyncStandbyLogEqualsThePrimarysAndHoldsTheHighWatermark) {
   b_.proc->Start();
   WaitReplicated(&a_, &b_, db_.get());
   EXPECT_EQ(a_.Metric("sluice_ha_in_sync"), 1);
-  EXPECT_TRUE(a_.proc->Terminate());
-  EXPECT_TRUE(b_.proc->Terminate());
-  LogImage pa = LogOf(a_), pb = LogOf(b_);
-  EXPECT_EQ(pa.records.size(), 100000u + 300 + 2);
-  ExpectSameLog(pb, pa);
+  EXPECT_EQ(StopAndCompare(&a_, &b_).records.size(), 100000u + 300 + 2);
 }
 
 TEST_F(HaPairTest, SyncDegradeGoesOnAfterTheTimeoutAndSaysSo) {
@@ -245,8 +253,7 @@ TEST_F(HaPairTest, SyncDegradeGoesOnAfterTheTimeoutAndSaysSo) {
   o.mode = "sync";
   o.on_sync_timeout = "degrade";
   o.sync_timeout_ms = 1000;
-  StartNode(&a_, "primary", "", o);
-  StartNode(&b_, "standby", a_.ha(), o);
+  StartPair(o);
   int next = 1;
   Load(3, 1000, &next);
   WaitReplicated(&a_, &b_, db_.get());
@@ -264,9 +271,7 @@ TEST_F(HaPairTest, SyncDegradeGoesOnAfterTheTimeoutAndSaysSo) {
   ASSERT_TRUE(WaitUntil([&] { return a_.Metric("sluice_ha_degraded") == 0; })) << a_.Metrics();
   EXPECT_EQ(a_.Metric("sluice_ha_in_sync"), 1);
   WaitReplicated(&a_, &b_, db_.get());
-  EXPECT_TRUE(a_.proc->Terminate());
-  EXPECT_TRUE(b_.proc->Terminate());
-  ExpectSameLog(LogOf(b_), LogOf(a_));
+  StopAndCompare(&a_, &b_);
 }
 
 TEST_F(HaPairTest, RefusesAWrongSecretWithAClearMessage) {
@@ -356,8 +361,7 @@ TEST_F(HaPairTest, FailoverUnderLoadFiveTimesLosesNothing) {
   o.mode = "sync";
   o.on_sync_timeout = "block";
   o.sync_timeout_ms = 2000;
-  StartNode(&a_, "primary", "", o);
-  StartNode(&b_, "standby", a_.ha(), o);
+  StartPair(o);
   Seen seen;
   std::atomic<bool> stop{false};
   std::thread tail(TailGroup, std::vector<std::string>{a_.consumer(), b_.consumer()}, &stop, &seen);
@@ -384,11 +388,7 @@ TEST_F(HaPairTest, FailoverUnderLoadFiveTimesLosesNothing) {
       int after = 0;
       for (int i = 0; i < 400 && after < 10; ++i) {
         if (failed_over.load()) ++after;
-        const int lo = next, hi = next + 499;
-        EXPECT_TRUE(db_->Execute("INSERT INTO shop.t SELECT seq, CONCAT('v', seq), seq % 97 FROM seq_" +
-                                 std::to_string(lo) + "_to_" + std::to_string(hi))
-                        .ok());
-        next = hi + 1;
+        InsertTxn(500, &next);
         SleepMs(10);
       }
     });
@@ -427,12 +427,9 @@ TEST_F(HaPairTest, FailoverUnderLoadFiveTimesLosesNothing) {
   stop.store(true);
   tail.join();
   std::printf("group's last error: %s\n", seen.last_error.c_str());
-  EXPECT_TRUE(primary->proc->Terminate());
-  EXPECT_TRUE(standby->proc->Terminate());
-  LogImage final_log = LogOf(*primary);
+  LogImage final_log = StopAndCompare(primary, standby);
   EXPECT_EQ(final_log.records.size(), static_cast<size_t>(next - 1) + 2);
   EXPECT_TRUE(Reached(final_log, End()));
-  ExpectSameLog(LogOf(*standby), final_log);
   ExpectSameLog(final_log, IngestFiles(db_.get(), 2000));
   // The group: every offset, each with the record the log holds there.
   std::lock_guard lock(seen.mu);
