@@ -58,7 +58,6 @@ struct ConsumerServer::Impl {
     frame::FrameReader reader;
     Auth auth = Auth::kNone;
     std::string user, nonce;
-    std::string admin_nonce;  // the Hello nonce, for HA-secret proofs (kept after Auth)
     // The request waiting for a commit, and when its wait ends (loop ms).
     bool parked = false;
     proto::Request parked_req;
@@ -497,7 +496,6 @@ struct ConsumerServer::Impl {
     }
     c->user = h.user();
     c->nonce = auth::RandomBytes(auth::kNonceBytes);
-    c->admin_nonce = c->nonce;
     hr->set_nonce(c->nonce);
     if (h.ha_admin()) {
       c->auth = Auth::kAdmin;
@@ -545,7 +543,6 @@ struct ConsumerServer::Impl {
       return RefuseResponse(c, r);
     }
     c->auth = Auth::kUser;
-    c->nonce.clear();
     proto::Response r;
     r.set_id(req.id());
     r.mutable_auth();
@@ -586,7 +583,7 @@ struct ConsumerServer::Impl {
     }
     if (client_nonce.size() < auth::kMinClientNonceBytes ||
         client_nonce.size() > auth::kMaxClientNonceBytes ||
-        !auth::ProofMatches(auth::Proof(opt.ha_key, c->admin_nonce, client_nonce + action),
+        !auth::ProofMatches(auth::Proof(opt.ha_key, c->nonce, client_nonce + action),
                             proof)) {
       stats.auth_failures.fetch_add(1, std::memory_order_relaxed);
       proto::Response r;

@@ -22,13 +22,7 @@ std::string RedactUrl(const std::string& url) {
 Destination::Destination(const Config& node, const DestinationConfig& config)
     : node_(node), config_(config) {}
 
-Destination::~Destination() { Stop(); }
-
-Status Destination::Start(const std::function<void(CommitLog*)>& on_open) {
-  SLUICE_RETURN_IF_ERROR(Open(on_open));
-  StartIngest();
-  return Status::Ok();
-}
+Destination::~Destination() { StopIngest(); }
 
 Status Destination::Open(const std::function<void(CommitLog*)>& on_open) {
   std::error_code ec;

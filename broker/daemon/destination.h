@@ -4,7 +4,7 @@
 // ingest pipeline, and after an error logs why, waits (exponential backoff,
 // up to 30 s) and starts again from the checkpoint.
 //
-// Thread safety: Start/Stop from the owner's thread; the getters from any.
+// Thread safety: Open/StartIngest/StopIngest from the owner's thread; the getters from any.
 #pragma once
 
 #include <atomic>
@@ -29,7 +29,7 @@ namespace sluice::daemon {
 class Destination {
  public:
   Destination(const Config& node, const DestinationConfig& config);
-  ~Destination();  // Stop()s
+  ~Destination();  // StopIngest()s
   Destination(const Destination&) = delete;
   Destination& operator=(const Destination&) = delete;
 
@@ -44,9 +44,6 @@ class Destination {
   // transaction, and joins the thread; StartIngest() may follow (a role
   // change). Idempotent.
   void StopIngest();
-  // Open() then StartIngest().
-  Status Start(const std::function<void(CommitLog*)>& on_open = {});
-  void Stop() { StopIngest(); }
 
   const std::string& name() const { return config_.name; }
   const ingest::IngestStats& stats() const { return stats_; }
@@ -85,7 +82,7 @@ class Destination {
   std::atomic<uint64_t> errors_[16] = {};
 
   mutable std::mutex mu_;
-  std::condition_variable cv_;             // wakes the backoff sleep on Stop()
+  std::condition_variable cv_;             // wakes the backoff sleep on StopIngest()
   std::string last_error_;                 // guarded by mu_
   std::string last_lag_error_;             // guarded by mu_
   binlog::BinlogSource* source_ = nullptr; // guarded by mu_: the one to Cancel()
