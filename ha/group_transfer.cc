@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include "base/clock.h"
+#include "base/thread_name.h"
 
 namespace sluice::ha {
 GroupTransfer::GroupTransfer(std::string dest, CommitLog* log, const HaOptions& options)
@@ -40,7 +41,10 @@ GroupTransfer::~GroupTransfer() { Stop(); }
 void GroupTransfer::Start() {
   std::lock_guard lock(mu_);
   if (thread_.joinable() || stop_) return;
-  thread_ = std::thread([this] { Loop(); });
+  thread_ = std::thread([this] {
+    SetThreadName("sl-ha-gate");
+    Loop();
+  });
 }
 
 void GroupTransfer::Stop() {

@@ -15,7 +15,7 @@
 #include <spdlog/spdlog.h>
 
 #include "base/clock.h"
-
+#include "base/thread_name.h"
 #include "ha/batch_peek.h"
 #include "ha/epochs.h"
 #include "proto/auth.h"
@@ -59,7 +59,10 @@ class StandbySession {
     Join();
   }
 
-  void Start() { reader_ = std::thread([this] { ReadService(); }); }
+  void Start() { reader_ = std::thread([this] {
+      SetThreadName("sl-ha-read");
+      ReadService();
+    }); }
   void Close() {
     closed_.store(true);
     conn_->Shutdown();
@@ -206,7 +209,10 @@ void StandbySession::ReadService() {
   Status st = Handshake();
   if (st.ok()) {
     transfer_->Connected(node_id_, true);
-    writer_ = std::thread([this] { WriteService(); });
+    writer_ = std::thread([this] {
+      SetThreadName("sl-ha-write");
+      WriteService();
+    });
     proto::ToPrimary in;
     while (!closed_.load()) {
       st = conn_->Receive(&in, Clock::now() + milliseconds(options_.dead_after_ms));
@@ -369,7 +375,10 @@ Result<std::unique_ptr<HaPrimary>> HaPrimary::Start(const HaOptions& options,
     p->transfers_[d.name] = std::make_unique<GroupTransfer>(d.name, d.log, options);
     p->transfers_[d.name]->Start();
   }
-  p->accept_thread_ = std::thread([raw = p.get()] { raw->AcceptLoop(); });
+  p->accept_thread_ = std::thread([raw = p.get()] {
+    SetThreadName("sl-ha-accept");
+    raw->AcceptLoop();
+  });
   return p;
 }
 

@@ -10,7 +10,7 @@
 
 #include <spdlog/spdlog.h>
 
-
+#include "base/thread_name.h"
 #include "ha/epochs.h"
 #include "proto/auth.h"
 #include "proto/connection.h"
@@ -65,7 +65,10 @@ Status HaStandby::Start() {
   for (auto& r : replicas_) {
     r->log->SetGate(true);
     Replica* raw = r.get();
-    r->thread = std::thread([this, raw] { Loop(raw); });
+    r->thread = std::thread([this, raw] {
+      SetThreadName("sl-ha-client");
+      Loop(raw);
+    });
   }
   return Status::Ok();
 }

@@ -10,8 +10,10 @@
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 
+#include "base/thread_name.h"
 #include "storage/log_format.h"
 #include "storage/rocks_status.h"
+#include "storage/rocksdb_crc32c.h"
 
 namespace sluice {
 namespace {
@@ -82,6 +84,7 @@ Result<std::unique_ptr<CommitLog>> CommitLog::Open(const CommitLogOptions& optio
 }
 
 Status CommitLog::Init() {
+  (void)RocksDbCrc32cIsOurs();  // links storage/rocksdb_crc32c.cc in (see there)
   rocksdb::DBOptions db_opts;
   db_opts.create_if_missing = true;
   db_opts.create_missing_column_families = true;
@@ -134,7 +137,10 @@ Status CommitLog::Init() {
   durable_.store(state_.end_offset(), std::memory_order_release);
 
   if (options_.durability == Durability::kGroupCommit) {
-    syncer_ = std::thread([this] { SyncLoop(); });
+    syncer_ = std::thread([this] {
+      SetThreadName("sl-log-sync");
+      SyncLoop();
+    });
   }
   return Status::Ok();
 }

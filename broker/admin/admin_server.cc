@@ -4,6 +4,7 @@
 
 #include <cstring>
 
+#include "base/thread_name.h"
 #include "broker/net/listen.h"
 
 namespace sluice::admin {
@@ -163,7 +164,10 @@ Result<std::unique_ptr<AdminServer>> AdminServer::Start(const std::string& liste
   });
   impl->stop.data = impl;
   impl->loop.data = impl;
-  s->thread_ = std::thread([impl] { uv_run(&impl->loop, UV_RUN_DEFAULT); });
+  s->thread_ = std::thread([impl] {
+    SetThreadName("sl-admin");
+    uv_run(&impl->loop, UV_RUN_DEFAULT);
+  });
   return s;
 }
 

@@ -8,6 +8,7 @@
 #include <thread>
 #include <unordered_set>
 
+#include "base/thread_name.h"
 #include "broker/consumer/fetch_frame.h"
 #include "broker/net/listen.h"
 #include "proto/auth.h"
@@ -660,7 +661,10 @@ Result<std::unique_ptr<ConsumerServer>> ConsumerServer::Start(const ServerOption
   impl->signal->async = &impl->wake;
   service->SetCommitHook([signal = impl->signal] { signal->Send(); });
   Impl* raw = impl.get();
-  impl->thread = std::thread([raw] { uv_run(&raw->loop, UV_RUN_DEFAULT); });
+  impl->thread = std::thread([raw] {
+    SetThreadName("sl-consumer");
+    uv_run(&raw->loop, UV_RUN_DEFAULT);
+  });
   return std::unique_ptr<ConsumerServer>(new ConsumerServer(std::move(impl), port));
 }
 

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 
+#include "base/thread_name.h"
 #include "broker/binlog/source_factory.h"
 
 namespace sluice::daemon {
@@ -44,8 +45,14 @@ Status Destination::Open(const std::function<void(CommitLog*)>& on_open) {
 void Destination::StartIngest() {
   if (thread_.joinable()) return;
   stop_.store(false, std::memory_order_release);
-  thread_ = std::thread([this] { Loop(); });
-  lag_thread_ = std::thread([this] { LagLoop(); });
+  thread_ = std::thread([this] {
+    SetThreadName("sl-fetch");
+    Loop();
+  });
+  lag_thread_ = std::thread([this] {
+    SetThreadName("sl-lag");
+    LagLoop();
+  });
 }
 
 void Destination::StopIngest() {

@@ -24,6 +24,7 @@
 #include "broker/daemon/destination.h"
 #include "broker/daemon/node.h"
 #include "proto/auth.h"
+#include "storage/rocksdb_crc32c.h"
 
 namespace {
 
@@ -99,6 +100,10 @@ int main(int argc, char** argv) {
   }
   spdlog::info("sluiced node {}, data_dir {}, {} destination(s)", config->node_id,
                config->data_dir, config->destinations.size());
+  if (!RocksDbCrc32cIsOurs()) {
+    spdlog::warn("storage: RocksDB uses its own CRC32c (storage/rocksdb_crc32c.h); commits "
+                 "will be slower");
+  }
   for (const auto& what : config->inactive) {
     spdlog::warn("config: {} is configured but not in effect in this version", what);
   }

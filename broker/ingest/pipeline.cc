@@ -272,9 +272,9 @@ Status Pipeline::Impl::Run(binlog::BinlogSource* source, const std::atomic<bool>
   s1.CountWaitsIn(&stats_->wait_ns[IngestStats::kPlanWait]);
   s2.CountWaitsIn(&stats_->wait_ns[IngestStats::kDecodeWait]);
   s3.CountWaitsIn(&stats_->wait_ns[IngestStats::kCommitWait]);
-  s1.Start();
-  s2.Start();
-  s3.Start();
+  s1.Start("sl-plan");
+  s2.Start("sl-decode");
+  s3.Start("sl-commit");
 
   Status st;
   while (!stop->load(std::memory_order_acquire)) {

@@ -37,6 +37,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "base/thread_name.h"
 #include "broker/ring/sequence.h"
 
 namespace sluice::ring {
@@ -177,8 +178,12 @@ class BatchStage : public StageBase {
   BatchStage(const BatchStage&) = delete;
   BatchStage& operator=(const BatchStage&) = delete;
 
-  void Start() {
-    thread_ = std::thread([this] { Run(); });
+  // `name` names the thread (base/thread_name.h); empty keeps the process's.
+  void Start(std::string name = {}) {
+    thread_ = std::thread([this, name] {
+      SetThreadName(name);
+      Run();
+    });
   }
   // Returns once the thread ended; the ring must be halted first.
   void Stop() {
@@ -248,8 +253,14 @@ class WorkerPool : public StageBase {
   WorkerPool(const WorkerPool&) = delete;
   WorkerPool& operator=(const WorkerPool&) = delete;
 
-  void Start() {
-    for (int i = 0; i < workers_; ++i) threads_.emplace_back([this, i] { Run(i); });
+  // Worker i's thread is named `name`-i when `name` is not empty.
+  void Start(std::string name = {}) {
+    for (int i = 0; i < workers_; ++i) {
+      threads_.emplace_back([this, i, name] {
+        if (!name.empty()) SetThreadName(name + "-" + std::to_string(i));
+        Run(i);
+      });
+    }
   }
   void Stop() {
     for (auto& t : threads_)
