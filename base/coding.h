@@ -51,15 +51,29 @@ inline uint64_t DecodeBigEndian64(const char* p) {
   return v;
 }
 
-inline void PutVarint64(std::string* dst, uint64_t v) {
-  char buf[10];
-  int n = 0;
+// Writes v as a varint at p (room for 10 bytes) and returns the end.
+inline char* EncodeVarint64(char* p, uint64_t v) {
   while (v >= 0x80) {
-    buf[n++] = static_cast<char>(v | 0x80);
+    *p++ = static_cast<char>(v | 0x80);
     v >>= 7;
   }
-  buf[n++] = static_cast<char>(v);
-  dst->append(buf, n);
+  *p++ = static_cast<char>(v);
+  return p;
+}
+
+// Bytes EncodeVarint64 writes for v.
+inline size_t VarintLength(uint64_t v) {
+  size_t n = 1;
+  while (v >= 0x80) {
+    v >>= 7;
+    ++n;
+  }
+  return n;
+}
+
+inline void PutVarint64(std::string* dst, uint64_t v) {
+  char buf[10];
+  dst->append(buf, EncodeVarint64(buf, v) - buf);
 }
 
 // Reads from the front of *in; on success advances *in past what it read.

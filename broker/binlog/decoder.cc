@@ -142,15 +142,26 @@ Status Decoder::Execute(const EventPlan& plan, DecoderSink* sink) {
   return Status::Ok();
 }
 
-Status DecodeAction(const EventPlan::Action& a, std::string_view file, bool column_names,
-                    proto::ChangeRecord* scratch, RowSink* sink) {
+namespace {
+RowsContext ContextOf(const EventPlan::Action& a, std::string_view file, bool column_names) {
   RowsContext ctx;
   ctx.timestamp = a.timestamp;
   ctx.file = file;
   ctx.end_pos = a.end_pos;
   ctx.gtid = a.gtid;
   ctx.column_names = column_names;
-  return DecodeRows(*a.table, a.rows, ctx, scratch, sink);
+  return ctx;
+}
+}  // namespace
+
+Status DecodeAction(const EventPlan::Action& a, std::string_view file, bool column_names,
+                    proto::ChangeRecord* scratch, RowSink* sink) {
+  return DecodeRows(*a.table, a.rows, ContextOf(a, file, column_names), scratch, sink);
+}
+
+Status EncodeAction(const EventPlan::Action& a, std::string_view file, bool column_names,
+                    RowEncoder* scratch, EncodedRowSink* sink) {
+  return EncodeRows(*a.table, a.rows, ContextOf(a, file, column_names), scratch, sink);
 }
 
 Status Decoder::DecodeEvent(std::string_view bytes, uint64_t pos, uint64_t end_pos, bool inner,

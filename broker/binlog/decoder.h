@@ -113,6 +113,10 @@ struct EventPlan {
 // caller). Pure: the parse ring's workers call it concurrently.
 Status DecodeAction(const EventPlan::Action& action, std::string_view file, bool column_names,
                     proto::ChangeRecord* scratch, RowSink* sink);
+// The same records, serialized straight into `sink` (rows_event.h
+// RowEncoder): the ingest workers' path.
+Status EncodeAction(const EventPlan::Action& action, std::string_view file, bool column_names,
+                    RowEncoder* scratch, EncodedRowSink* sink);
 
 struct DecoderOptions {
   bool column_names = true;           // false: key every column "@N"

@@ -17,16 +17,61 @@ size_t CountBits(std::string_view bitmap, size_t n) {
   return c;
 }
 
-// Reuses the Column objects a record already has: a warm record decodes a
-// row without allocating (protobuf keeps cleared elements for reuse).
-void ResizeColumns(google::protobuf::RepeatedPtrField<proto::Column>* cols, int n) {
-  while (cols->size() > n) cols->RemoveLast();
-  while (cols->size() < n) cols->Add();
-}
+// Where ReadImage puts an image's values. Column(k, i) returns the value of
+// the image's k-th present column, table column i.
+
+// DecodeRows: the record's Column messages, reused from row to row (a warm
+// record decodes a row without allocating: protobuf keeps cleared elements
+// for reuse).
+class ProtoImage {
+ public:
+  ProtoImage(google::protobuf::RepeatedPtrField<proto::Column>* cols, const TableMap& table,
+             bool column_names)
+      : cols_(cols), table_(table), column_names_(column_names) {}
+  void Resize(size_t n) {
+    while (static_cast<size_t>(cols_->size()) > n) cols_->RemoveLast();
+    while (static_cast<size_t>(cols_->size()) < n) cols_->Add();
+  }
+  proto::Value* Column(size_t k, size_t i) {
+    proto::Column* c = cols_->Mutable(static_cast<int>(k));
+    const ColumnType& ct = table_.columns[i];
+    c->set_index(static_cast<uint32_t>(i));
+    if (column_names_ && i < table_.names.size()) {
+      c->set_name(table_.names[i]);
+    } else if (!c->name().empty()) {
+      c->clear_name();
+    }
+    c->set_mysql_type(ct.real_type);
+    c->set_is_unsigned(ct.is_unsigned);
+    return c->mutable_value();
+  }
+
+ private:
+  google::protobuf::RepeatedPtrField<proto::Column>* cols_;
+  const TableMap& table_;
+  const bool column_names_;
+};
+
+// EncodeRows: bare values; what the Column around each one holds is the
+// same for every row of the event and is encoded once (RowEncoder).
+class WireImage {
+ public:
+  explicit WireImage(RowEncoder::Image* im) : im_(im) {}
+  void Resize(size_t n) {
+    if (im_->values.size() < n) im_->values.resize(n);
+    im_->columns.resize(n);
+  }
+  proto::Value* Column(size_t k, size_t i) {
+    im_->columns[k] = static_cast<uint32_t>(i);
+    return &im_->values[k];
+  }
+
+ private:
+  RowEncoder::Image* im_;
+};
 
 struct ImageReader {
   const TableMap& table;
-  const RowsContext& ctx;
   size_t row;  // 0-based row number in the event, for error messages
 
   Status Error(size_t col, const Status& st) const {
@@ -36,12 +81,13 @@ struct ImageReader {
 };
 
 // Reads one row image (null bitmap + values of the present columns) from
-// the front of *in into *cols. `json_raw`, when given, receives the raw
+// the front of *in into *image. `json_raw`, when given, receives the raw
 // bytes of each JSON column (to apply a later partial update to); `partial`
 // marks the JSON columns whose value is a diff against json_raw.
+template <typename Image>
 Status ReadImage(const ImageReader& ir, std::string_view present, size_t present_count,
-                 std::string_view* in, google::protobuf::RepeatedPtrField<proto::Column>* cols,
-                 std::vector<std::string_view>* json_raw, const std::vector<bool>* partial) {
+                 std::string_view* in, Image* image, std::vector<std::string_view>* json_raw,
+                 const std::vector<bool>* partial) {
   const TableMap& t = ir.table;
   const size_t ncols = t.columns.size();
   size_t null_bytes = (present_count + 7) / 8;
@@ -50,21 +96,12 @@ Status ReadImage(const ImageReader& ir, std::string_view present, size_t present
   }
   std::string_view nulls = in->substr(0, null_bytes);
   in->remove_prefix(null_bytes);
-  ResizeColumns(cols, static_cast<int>(present_count));
+  image->Resize(present_count);
   size_t k = 0;  // index among present columns
   for (size_t i = 0; i < ncols; ++i) {
     if (!BitSet(present, i)) continue;
     const ColumnType& ct = t.columns[i];
-    proto::Column* c = cols->Mutable(static_cast<int>(k));
-    c->set_index(static_cast<uint32_t>(i));
-    if (ir.ctx.column_names && i < t.names.size()) {
-      c->set_name(t.names[i]);
-    } else if (!c->name().empty()) {
-      c->clear_name();
-    }
-    c->set_mysql_type(ct.real_type);
-    c->set_is_unsigned(ct.is_unsigned);
-    proto::Value* v = c->mutable_value();
+    proto::Value* v = image->Column(k, i);
     if (BitSet(nulls, k)) {
       v->set_is_null(true);
     } else if (partial != nullptr && (*partial)[i]) {
@@ -105,22 +142,162 @@ Status ReadImage(const ImageReader& ir, std::string_view present, size_t present
   return Status::Ok();
 }
 
-// Sets what every record of the event shares. Called per row: the sink may
-// have swapped the scratch record for another one.
-void SetCommon(const TableMap& table, const RowsContext& ctx, proto::Op op,
-               proto::ChangeRecord* rec) {
-  rec->set_format_version(proto::RECORD_FORMAT_V1);
-  rec->set_op(op);
-  rec->set_db(table.db);
-  rec->set_table(table.table);
-  rec->mutable_pk()->Clear();
-  if (ctx.column_names)
-    for (const auto& name : table.pk) rec->add_pk(name);
-  rec->set_ts(ctx.timestamp);
-  rec->mutable_pos()->mutable_file()->assign(ctx.file);
-  rec->mutable_pos()->set_pos(ctx.end_pos);
-  rec->mutable_gtid()->assign(ctx.gtid);
-  if (!rec->sql().empty()) rec->clear_sql();
+proto::Op OpOf(RowsKind kind) {
+  return kind == RowsKind::kWrite    ? proto::OP_INSERT
+         : kind == RowsKind::kDelete ? proto::OP_DELETE
+                                     : proto::OP_UPDATE;
+}
+
+// DecodeRows' output: each row a ChangeRecord handed to a RowSink.
+class ProtoRows {
+ public:
+  ProtoRows(const TableMap& table, const RowsContext& ctx, proto::Op op, proto::ChangeRecord* rec,
+            RowSink* sink)
+      : table_(table), ctx_(ctx), op_(op), rec_(rec), sink_(sink) {}
+
+  // Sets what every record of the event shares. Called per row: the sink
+  // may have swapped the scratch record for another one.
+  void StartRow() {
+    proto::ChangeRecord* rec = rec_;
+    rec->set_format_version(proto::RECORD_FORMAT_V1);
+    rec->set_op(op_);
+    rec->set_db(table_.db);
+    rec->set_table(table_.table);
+    rec->mutable_pk()->Clear();
+    if (ctx_.column_names)
+      for (const auto& name : table_.pk) rec->add_pk(name);
+    rec->set_ts(ctx_.timestamp);
+    rec->mutable_pos()->mutable_file()->assign(ctx_.file);
+    rec->mutable_pos()->set_pos(ctx_.end_pos);
+    rec->mutable_gtid()->assign(ctx_.gtid);
+    if (!rec->sql().empty()) rec->clear_sql();
+  }
+  ProtoImage Before() { return ProtoImage(rec_->mutable_before(), table_, ctx_.column_names); }
+  ProtoImage After() { return ProtoImage(rec_->mutable_after(), table_, ctx_.column_names); }
+  void NoBefore() { rec_->mutable_before()->Clear(); }
+  void NoAfter() { rec_->mutable_after()->Clear(); }
+  Status EndRow() { return sink_->OnRow(rec_); }
+
+ private:
+  const TableMap& table_;
+  const RowsContext& ctx_;
+  const proto::Op op_;
+  proto::ChangeRecord* rec_;
+  RowSink* sink_;
+};
+
+// EncodeRows' output: each row's record encoded by RowEncoder.
+class WireRows {
+ public:
+  WireRows(RowEncoder* enc, EncodedRowSink* out) : enc_(enc), out_(out) {}
+  void StartRow() {
+    enc_->before().present = false;
+    enc_->after().present = false;
+  }
+  WireImage Before() {
+    enc_->before().present = true;
+    return WireImage(&enc_->before());
+  }
+  WireImage After() {
+    enc_->after().present = true;
+    return WireImage(&enc_->after());
+  }
+  void NoBefore() {}
+  void NoAfter() {}
+  Status EndRow() {
+    enc_->WriteRow(out_);
+    return Status::Ok();
+  }
+
+ private:
+  RowEncoder* enc_;
+  EncodedRowSink* out_;
+};
+
+// The row loop both DecodeRows and EncodeRows run: bitmaps, images,
+// partial JSON updates, and the errors of each.
+template <typename Rows>
+Status ForEachRow(const TableMap& table, const RowsEventHeader& rows, Rows* out) {
+  ByteReader r(rows.body);
+  uint64_t ncols;
+  if (!r.GetPackedInt(&ncols)) return Status::Corruption("rows event truncated in column count");
+  if (ncols != table.columns.size()) {
+    return Status::Corruption("rows event for " + table.db + "." + table.table + " has " +
+                              std::to_string(ncols) + " columns, its table map " +
+                              std::to_string(table.columns.size()));
+  }
+  const size_t bitmap_bytes = (ncols + 7) / 8;
+  const bool is_update = rows.kind == RowsKind::kUpdate || rows.kind == RowsKind::kPartialUpdate;
+  std::string_view present_bi, present_ai;
+  if (!r.GetBytes(bitmap_bytes, &present_bi) ||
+      (is_update && !r.GetBytes(bitmap_bytes, &present_ai))) {
+    return Status::Corruption("rows event truncated in its column bitmaps");
+  }
+  if (!is_update) present_ai = present_bi;
+  const size_t count_bi = CountBits(present_bi, ncols);
+  const size_t count_ai = CountBits(present_ai, ncols);
+
+  const proto::Op op = OpOf(rows.kind);
+  size_t json_columns = 0;
+  std::vector<std::string_view> json_raw;
+  std::vector<bool> partial;
+  if (rows.kind == RowsKind::kPartialUpdate) {
+    for (const auto& c : table.columns) json_columns += c.real_type == kTypeJson;
+    json_raw.resize(ncols);
+    partial.resize(ncols);
+  }
+
+  std::string_view in = r.rest();
+  for (size_t row = 0; !in.empty(); ++row) {
+    ImageReader ir{table, row};
+    const size_t before_row = in.size();
+    out->StartRow();
+    if (op == proto::OP_INSERT) {
+      out->NoBefore();
+      auto after = out->After();
+      SLUICE_RETURN_IF_ERROR(ReadImage(ir, present_ai, count_ai, &in, &after, nullptr, nullptr));
+    } else {
+      std::fill(json_raw.begin(), json_raw.end(), std::string_view());
+      auto before = out->Before();
+      SLUICE_RETURN_IF_ERROR(ReadImage(ir, present_bi, count_bi, &in, &before,
+                                       json_raw.empty() ? nullptr : &json_raw, nullptr));
+      if (op == proto::OP_DELETE) {
+        out->NoAfter();
+      } else {
+        const std::vector<bool>* partial_ptr = nullptr;
+        if (rows.kind == RowsKind::kPartialUpdate) {
+          ByteReader pr(in);
+          uint64_t options;
+          if (!pr.GetPackedInt(&options)) {
+            return ir.Error(0, Status::Corruption("partial update truncated in value options"));
+          }
+          std::fill(partial.begin(), partial.end(), false);
+          if (options & kPartialJsonUpdates) {
+            std::string_view bits;
+            if (!pr.GetBytes((json_columns + 7) / 8, &bits)) {
+              return ir.Error(0, Status::Corruption("partial update truncated in partial bits"));
+            }
+            size_t j = 0;  // one bit per JSON column of the table, present or not
+            for (size_t i = 0; i < ncols; ++i)
+              if (table.columns[i].real_type == kTypeJson) partial[i] = BitSet(bits, j++);
+            partial_ptr = &partial;
+          }
+          in = pr.rest();
+        }
+        auto after = out->After();
+        SLUICE_RETURN_IF_ERROR(ReadImage(ir, present_ai, count_ai, &in, &after,
+                                         json_raw.empty() ? nullptr : &json_raw, partial_ptr));
+      }
+    }
+    if (in.size() == before_row) {
+      // No column present in any image: rows take no bytes, so the rest
+      // of the event cannot be rows.
+      return ir.Error(0, Status::Corruption("rows event with no columns present has " +
+                                            std::to_string(in.size()) + " bytes of rows"));
+    }
+    SLUICE_RETURN_IF_ERROR(out->EndRow());
+  }
+  return Status::Ok();
 }
 
 }  // namespace
@@ -169,86 +346,15 @@ Result<RowsEventHeader> ParseRowsHeader(uint8_t type, std::string_view data,
 
 Status DecodeRows(const TableMap& table, const RowsEventHeader& rows, const RowsContext& ctx,
                   proto::ChangeRecord* rec, RowSink* sink) {
-  ByteReader r(rows.body);
-  uint64_t ncols;
-  if (!r.GetPackedInt(&ncols)) return Status::Corruption("rows event truncated in column count");
-  if (ncols != table.columns.size()) {
-    return Status::Corruption("rows event for " + table.db + "." + table.table + " has " +
-                              std::to_string(ncols) + " columns, its table map " +
-                              std::to_string(table.columns.size()));
-  }
-  const size_t bitmap_bytes = (ncols + 7) / 8;
-  const bool is_update = rows.kind == RowsKind::kUpdate || rows.kind == RowsKind::kPartialUpdate;
-  std::string_view present_bi, present_ai;
-  if (!r.GetBytes(bitmap_bytes, &present_bi) ||
-      (is_update && !r.GetBytes(bitmap_bytes, &present_ai))) {
-    return Status::Corruption("rows event truncated in its column bitmaps");
-  }
-  if (!is_update) present_ai = present_bi;
-  const size_t count_bi = CountBits(present_bi, ncols);
-  const size_t count_ai = CountBits(present_ai, ncols);
+  ProtoRows out(table, ctx, OpOf(rows.kind), rec, sink);
+  return ForEachRow(table, rows, &out);
+}
 
-  const proto::Op op = rows.kind == RowsKind::kWrite    ? proto::OP_INSERT
-                       : rows.kind == RowsKind::kDelete ? proto::OP_DELETE
-                                                        : proto::OP_UPDATE;
-  size_t json_columns = 0;
-  std::vector<std::string_view> json_raw;
-  std::vector<bool> partial;
-  if (rows.kind == RowsKind::kPartialUpdate) {
-    for (const auto& c : table.columns) json_columns += c.real_type == kTypeJson;
-    json_raw.resize(ncols);
-    partial.resize(ncols);
-  }
-
-  std::string_view in = r.rest();
-  for (size_t row = 0; !in.empty(); ++row) {
-    ImageReader ir{table, ctx, row};
-    const size_t before_row = in.size();
-    SetCommon(table, ctx, op, rec);
-    if (op == proto::OP_INSERT) {
-      rec->mutable_before()->Clear();
-      SLUICE_RETURN_IF_ERROR(
-          ReadImage(ir, present_ai, count_ai, &in, rec->mutable_after(), nullptr, nullptr));
-    } else {
-      std::fill(json_raw.begin(), json_raw.end(), std::string_view());
-      SLUICE_RETURN_IF_ERROR(ReadImage(ir, present_bi, count_bi, &in, rec->mutable_before(),
-                                       json_raw.empty() ? nullptr : &json_raw, nullptr));
-      if (op == proto::OP_DELETE) {
-        rec->mutable_after()->Clear();
-      } else {
-        const std::vector<bool>* partial_ptr = nullptr;
-        if (rows.kind == RowsKind::kPartialUpdate) {
-          ByteReader pr(in);
-          uint64_t options;
-          if (!pr.GetPackedInt(&options)) {
-            return ir.Error(0, Status::Corruption("partial update truncated in value options"));
-          }
-          std::fill(partial.begin(), partial.end(), false);
-          if (options & kPartialJsonUpdates) {
-            std::string_view bits;
-            if (!pr.GetBytes((json_columns + 7) / 8, &bits)) {
-              return ir.Error(0, Status::Corruption("partial update truncated in partial bits"));
-            }
-            size_t j = 0;  // one bit per JSON column of the table, present or not
-            for (size_t i = 0; i < ncols; ++i)
-              if (table.columns[i].real_type == kTypeJson) partial[i] = BitSet(bits, j++);
-            partial_ptr = &partial;
-          }
-          in = pr.rest();
-        }
-        SLUICE_RETURN_IF_ERROR(ReadImage(ir, present_ai, count_ai, &in, rec->mutable_after(),
-                                         json_raw.empty() ? nullptr : &json_raw, partial_ptr));
-      }
-    }
-    if (in.size() == before_row) {
-      // No column present in any image: rows take no bytes, so the rest
-      // of the event cannot be rows.
-      return ir.Error(0, Status::Corruption("rows event with no columns present has " +
-                                            std::to_string(in.size()) + " bytes of rows"));
-    }
-    SLUICE_RETURN_IF_ERROR(sink->OnRow(rec));
-  }
-  return Status::Ok();
+Status EncodeRows(const TableMap& table, const RowsEventHeader& rows, const RowsContext& ctx,
+                  RowEncoder* scratch, EncodedRowSink* sink) {
+  scratch->StartEvent(table, ctx, OpOf(rows.kind));
+  WireRows out(scratch, sink);
+  return ForEachRow(table, rows, &out);
 }
 
 }  // namespace sluice::binlog

@@ -15,12 +15,15 @@
 //
 // Bitmaps are little-endian bit order: column i is bit (i % 8) of byte i / 8.
 //
-// Thread safety: DecodeRows is a pure function of its arguments; row-decoding
-// workers call it concurrently, each with its own output.
+// Thread safety: DecodeRows and EncodeRows are pure functions of their
+// arguments; row-decoding workers call them concurrently, each with its own
+// scratch and output.
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/status.h"
 #include "broker/binlog/event.h"
@@ -70,5 +73,58 @@ class RowSink {
 // names the row and column when the bytes do not match the table map.
 Status DecodeRows(const TableMap& table, const RowsEventHeader& rows, const RowsContext& ctx,
                   proto::ChangeRecord* scratch, RowSink* sink);
+
+// Receives records already serialized (EncodeRows).
+class EncodedRowSink {
+ public:
+  virtual ~EncodedRowSink() = default;
+  // Space for the next `n` bytes of the record being written.
+  virtual char* Extend(size_t n) = 0;
+  // The bytes since the previous EndRecord are one record.
+  virtual void EndRecord() = 0;
+};
+
+// EncodeRows' scratch, reused from event to event (one per worker or ring
+// slot). Writes a row's ChangeRecord in protobuf's wire format without
+// building the message: every field but the images is the same for all
+// rows of an event (and so is each Column but its value), so those bytes
+// are encoded once per event and copied per row. The bytes equal
+// ChangeRecord::SerializeAsString() of DecodeRows' record, which
+// tests/broker/binlog/row_encoder_test and the binlog fuzz target check;
+// the order of fields is protobuf's (by number), absent proto3 defaults
+// are left out as protobuf does, and oneof members are always written.
+class RowEncoder {
+ public:
+  struct Image {
+    bool present = false;
+    std::vector<uint32_t> columns;     // table column of each present value
+    std::vector<proto::Value> values;  // the first columns.size() are the row's
+  };
+
+  void StartEvent(const TableMap& table, const RowsContext& ctx, proto::Op op);
+  Image& before() { return before_; }
+  Image& after() { return after_; }
+  // Writes the record of the row now in before() and after().
+  void WriteRow(EncodedRowSink* out);
+
+ private:
+  struct Sizes {
+    size_t column, value;  // encoded bytes of a Column message and of its Value
+  };
+  size_t ImageSize(const Image& im, Sizes* sizes) const;
+  char* WriteImage(const Image& im, char tag, const Sizes* sizes, char* p) const;
+
+  std::string prefix_;                 // fields 1-5: version, op, db, table, pk
+  std::string suffix_;                 // fields 8-10: ts, pos, gtid
+  std::string headers_;                // per table column: Column fields 1-4
+  std::vector<uint32_t> header_ends_;  // end of column i's bytes in headers_
+  std::vector<Sizes> sizes_;           // per value of a row
+  Image before_, after_;
+};
+
+// DecodeRows, written straight to `sink` in wire format (see RowEncoder).
+// Errors are DecodeRows'; records written before one stay in the sink.
+Status EncodeRows(const TableMap& table, const RowsEventHeader& rows, const RowsContext& ctx,
+                  RowEncoder* scratch, EncodedRowSink* sink);
 
 }  // namespace sluice::binlog

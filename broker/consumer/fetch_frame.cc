@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "base/coding.h"
+
 namespace sluice::consumer {
 namespace {
 
@@ -11,28 +13,13 @@ constexpr uint32_t kFetchRecords = 1, kFetchNextOffset = 2, kFetchHighWatermark 
 constexpr uint32_t kRecordOffset = 1, kRecordBytes = 2;
 constexpr uint32_t kVarint = 0, kLen = 2;
 
-size_t VarintSize(uint64_t v) {
-  size_t n = 1;
-  while (v >= 0x80) {
-    v >>= 7;
-    ++n;
-  }
-  return n;
-}
-
-char* PutVarint(char* p, uint64_t v) {
-  while (v >= 0x80) {
-    *p++ = static_cast<char>(v | 0x80);
-    v >>= 7;
-  }
-  *p++ = static_cast<char>(v);
-  return p;
-}
+using coding::VarintLength;
+constexpr auto PutVarint = coding::EncodeVarint64;
 
 char* PutTag(char* p, uint32_t field, uint32_t wire) { return PutVarint(p, (field << 3) | wire); }
 
 // proto3 leaves zero scalars out.
-size_t VarintFieldSize(uint64_t v) { return v == 0 ? 0 : 1 + VarintSize(v); }
+size_t VarintFieldSize(uint64_t v) { return v == 0 ? 0 : 1 + VarintLength(v); }
 
 char* PutVarintField(char* p, uint32_t field, uint64_t v) {
   if (v == 0) return p;
@@ -41,7 +28,7 @@ char* PutVarintField(char* p, uint32_t field, uint64_t v) {
 
 size_t RecordSize(const LogRecord& r) {
   const size_t n = r.data.size();
-  return VarintFieldSize(r.offset.value()) + (n == 0 ? 0 : 1 + VarintSize(n) + n);
+  return VarintFieldSize(r.offset.value()) + (n == 0 ? 0 : 1 + VarintLength(n) + n);
 }
 
 }  // namespace
@@ -51,10 +38,10 @@ void AppendFetchFrame(uint64_t request_id, const RecordSet& set, std::string* ou
                  VarintFieldSize(set.high_watermark.value());
   for (const LogRecord& r : set.records) {
     const size_t n = RecordSize(r);
-    fetch += 1 + VarintSize(n) + n;
+    fetch += 1 + VarintLength(n) + n;
   }
   // The fetch field is present even when empty: the body says "fetch".
-  const size_t response = VarintFieldSize(request_id) + 1 + VarintSize(fetch) + fetch;
+  const size_t response = VarintFieldSize(request_id) + 1 + VarintLength(fetch) + fetch;
   const size_t at = out->size();
   out->resize(at + 4 + response);
   char* p = out->data() + at;

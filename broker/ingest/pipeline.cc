@@ -49,7 +49,7 @@ struct Pipeline::Slot {
   // and how many each action produced.
   RecordBuffer out;
   std::vector<uint32_t> counts;
-  proto::ChangeRecord scratch;
+  binlog::RowEncoder encoder;
 };
 
 class Pipeline::Impl {
@@ -140,14 +140,12 @@ Status Pipeline::Impl::Stage1(Slot& s) {
   return Status::Ok();
 }
 
-// Serializes each record into the slot's reused buffer.
-class SerializeSink : public binlog::RowSink {
+// The slot's reused buffer as the workers' output.
+class SlotSink : public binlog::EncodedRowSink {
  public:
-  explicit SerializeSink(RecordBuffer* out) : out_(out) {}
-  Status OnRow(proto::ChangeRecord* rec) override {
-    if (!out_->AppendMessage(*rec)) return Status::Internal("a record does not serialize");
-    return Status::Ok();
-  }
+  explicit SlotSink(RecordBuffer* out) : out_(out) {}
+  char* Extend(size_t n) override { return out_->Extend(n); }
+  void EndRecord() override { out_->EndRecord(); }
 
  private:
   RecordBuffer* out_;
@@ -157,16 +155,17 @@ Status Pipeline::Impl::Stage2(Slot& s, int worker, int64_t seq) {
   if (options_.worker_hook) options_.worker_hook(worker, seq);
   s.out.Clear(kSlotKeepBytes);
   s.counts.assign(s.plan.size, 0);
-  SerializeSink sink(&s.out);
+  SlotSink sink(&s.out);
   for (size_t i = 0; i < s.plan.size; ++i) {
     if (s.skip[i]) continue;
     const auto& a = s.plan.actions[i];
     size_t before = s.out.count();
     if (a.kind == binlog::EventPlan::Action::kRows) {
-      Status st = binlog::DecodeAction(a, s.plan.file, options_.column_names, &s.scratch, &sink);
+      Status st = binlog::EncodeAction(a, s.plan.file, options_.column_names, &s.encoder, &sink);
       if (!st.ok()) return st.WithContext(s.plan.file + " at " + std::to_string(a.pos));
-    } else if (a.kind == binlog::EventPlan::Action::kDdl) {
-      SLUICE_RETURN_IF_ERROR(sink.OnRow(&s.plan.ddls[a.ddl]));
+    } else if (a.kind == binlog::EventPlan::Action::kDdl &&
+               !s.out.AppendMessage(s.plan.ddls[a.ddl])) {
+      return Status::Internal("a DDL record does not serialize");
     }
     s.counts[i] = static_cast<uint32_t>(s.out.count() - before);
   }

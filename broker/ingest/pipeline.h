@@ -4,7 +4,7 @@
 //   fetch (the caller's thread): source.Next() -> copy the event into a slot
 //   stage 1, serial:  Decoder::Plan: header, CRC, table maps, GTIDs,
 //                     transaction boundaries, DDL; include/exclude filters
-//   stage 2, N workers: DecodeAction + serialize each record (in the slot)
+//   stage 2, N workers: EncodeAction: each record serialized into the slot
 //   stage 3, serial:  in binlog order: number records within their
 //                     transaction, stream large ones in chunks, commit each
 //                     transaction with its source checkpoint

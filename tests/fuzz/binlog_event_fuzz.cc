@@ -12,7 +12,9 @@
 //               bytes (fewer at the end of the input). An event of 19 bytes
 //               or more gets its header's event_size set to its length.
 // All events go through one Decoder until the first error, as a source
-// would hand them over.
+// would hand them over. A second decoder plans the same events, and each
+// rows action is decoded both ways (DecodeAction + protobuf, EncodeAction):
+// their statuses and bytes must be equal.
 #include <zlib.h>
 
 #include <cstddef>
@@ -23,6 +25,7 @@
 #include "broker/binlog/decoder.h"
 #include "broker/binlog/event.h"
 #include "broker/binlog/gtid.h"
+#include "tests/support/row_encoding_check.h"
 
 namespace {
 
@@ -139,11 +142,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   bl::DecoderOptions opts;
   opts.column_names = !(options & 4);
   bl::Decoder decoder(opts);
+  bl::Decoder planner(opts);
+  bl::EventPlan plan;
   CheckingSink sink;
   constexpr std::string_view kFile = "fuzz.000001";
 
   const std::string& fde = mysql ? kMysqlFde : kMariaFde;
   if (!decoder.Decode({fde, kFile, 4}, &sink).ok()) __builtin_trap();
+  if (!planner.Plan({fde, kFile, 4}, &plan).ok()) __builtin_trap();
   bool crc = !mysql;
   uint64_t pos = 4 + fde.size();
   while (in.size() >= 2) {
@@ -163,6 +169,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     ParseGtids(event, crc);
     Status st = decoder.Decode({event, kFile, pos}, &sink);
+    if (planner.Plan({event, kFile, pos}, &plan).ok()) {
+      for (size_t i = 0; i < plan.size; ++i) {
+        if (plan.actions[i].kind != bl::EventPlan::Action::kRows) continue;
+        if (!sluice::testing::CompareRowEncodings(plan.actions[i], kFile, opts.column_names)
+                 .empty()) {
+          __builtin_trap();
+        }
+      }
+    }
     if (!st.ok()) break;  // a source stops at the first error
     pos += event.size();
   }

@@ -23,6 +23,7 @@
 #include "proto/record_json.h"
 #include "tests/integration/type_workload.h"
 #include "tests/support/mariadb_fixture.h"
+#include "tests/support/row_encoding_check.h"
 
 namespace sluice::binlog {
 namespace {
@@ -142,6 +143,21 @@ class BinlogRoundTrip : public ::testing::TestWithParam<Param> {
     DecoderOptions dopt;
     dopt.schema = schema_.get();
     decoder_ = std::make_unique<Decoder>(dopt);
+    planner_ = std::make_unique<Decoder>(dopt);
+  }
+
+  // The ingest workers' encoder gives, for every rows event, the bytes
+  // protobuf serializes for the records the test checks against SELECT.
+  void CheckWireEncoding(const RawEvent& ev) {
+    ASSERT_TRUE(planner_->Plan(ev, &plan_).ok());
+    for (size_t i = 0; i < plan_.size; ++i) {
+      if (plan_.actions[i].kind != EventPlan::Action::kRows) continue;
+      ++rows_events_compared_;
+      for (bool names : {true, false}) {
+        std::string diff = testing::CompareRowEncodings(plan_.actions[i], plan_.file, names);
+        ASSERT_EQ(diff, "") << ev.file << ":" << ev.pos << (names ? "" : " without names");
+      }
+    }
   }
 
   bool Exec(const std::string& sql) {
@@ -188,6 +204,7 @@ class BinlogRoundTrip : public ::testing::TestWithParam<Param> {
       ASSERT_TRUE(st.ok()) << st.ToString();
       st = decoder_->Decode(ev, &sink_);
       ASSERT_TRUE(st.ok()) << st.ToString();
+      CheckWireEncoding(ev);
     }
     FAIL() << "the source did not reach " << file << ":" << pos;
   }
@@ -228,6 +245,9 @@ class BinlogRoundTrip : public ::testing::TestWithParam<Param> {
   std::unique_ptr<MariaDb> db_;
   std::unique_ptr<MysqlSchemaResolver> schema_;
   std::unique_ptr<Decoder> decoder_;
+  std::unique_ptr<Decoder> planner_;  // the same stream, for CheckWireEncoding
+  EventPlan plan_;
+  int rows_events_compared_ = 0;
   std::unique_ptr<BinlogSource> source_;
   Collector sink_;
 };
@@ -239,6 +259,7 @@ TEST_P(BinlogRoundTrip, EveryColumnTypeMatchesSelect) {
   for (const std::string& sql : testing_workload::TypeWorkloadDml()) ASSERT_TRUE(Exec(sql));
   Drain();
   ExpectTableEquals("types", cols);
+  EXPECT_GT(rows_events_compared_, 5);
 
   // DDL: a new column; rows written after it carry it, under its name.
   ASSERT_TRUE(Exec("ALTER TABLE types ADD COLUMN added VARCHAR(10) DEFAULT 'new'"));
