@@ -3,7 +3,9 @@
 // INT, ENUM, DECIMAL, DOUBLE, VARCHAR, DATETIME(6), TIMESTAMP(3), TEXT and
 // BIT), then decodes it single-threaded to change records and prints rows/s
 // and MB/s; in the same run it times `mariadb-binlog --base64-output=
-// decode-rows -vv FILE > /dev/null` on the same files (the peer).
+// decode-rows -vv FILE > /dev/null` on the same files (the peer). Three
+// sluice rows: records as messages, messages serialized by protobuf, and the
+// ingest workers' path (Plan + EncodeAction, bytes written directly).
 //
 //   decode_bench [--rows N] [--keep DIR] [--files F...]
 //     --rows N    N row inserts; about 2N row changes in all (default 150000)
@@ -13,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -70,22 +73,62 @@ struct Run {
   uint64_t records;
 };
 
-Run DecodeOnce(const std::vector<std::string>& files, bool serialize) {
+// How DecodeOnce treats each event.
+enum class Mode {
+  kDecode,     // Decoder::Decode to ChangeRecord messages
+  kSerialize,  // and each message serialized by protobuf
+  kEncode,     // Plan, then EncodeAction: the ingest workers' path
+};
+
+// EncodeAction's output, one event's records at a time.
+class EncodedCounter : public binlog::EncodedRowSink {
+ public:
+  char* Extend(size_t n) override {
+    if (buf_.size() < used_ + n) buf_.resize(std::max(2 * buf_.size(), used_ + n));
+    used_ += n;
+    return buf_.data() + used_ - n;
+  }
+  void EndRecord() override { ++records; }
+  void Clear() { used_ = 0; }
+  uint64_t records = 0;
+
+ private:
+  std::string buf_;
+  size_t used_ = 0;
+};
+
+Run DecodeOnce(const std::vector<std::string>& files, Mode mode) {
   binlog::FileSourceOptions so;
   so.files = files;
   auto source = binlog::FileSource::Open(so);
   Check(source.status(), "open binlog files");
   binlog::Decoder decoder({});
-  CountingSink sink(serialize);
+  CountingSink sink(mode == Mode::kSerialize);
+  binlog::EventPlan plan;
+  binlog::RowEncoder encoder;
+  EncodedCounter encoded;
   auto start = Clock::now();
   for (;;) {
     binlog::RawEvent ev;
     Status st = (*source)->Next(&ev);
     if (st.code() == Code::kNotFound) break;
     Check(st, "read");
-    Check(decoder.Decode(ev, &sink), "decode");
+    if (mode != Mode::kEncode) {
+      Check(decoder.Decode(ev, &sink), "decode");
+      continue;
+    }
+    Check(decoder.Plan(ev, &plan), "plan");
+    encoded.Clear();
+    for (size_t i = 0; i < plan.size; ++i) {
+      const binlog::EventPlan::Action& a = plan.actions[i];
+      if (a.kind == binlog::EventPlan::Action::kRows) {
+        Check(binlog::EncodeAction(a, plan.file, true, &encoder, &encoded), "encode");
+      } else if (a.kind == binlog::EventPlan::Action::kDdl) {
+        ++encoded.records;
+      }
+    }
   }
-  return {Seconds(start), sink.records};
+  return {Seconds(start), mode == Mode::kEncode ? encoded.records : sink.records};
 }
 
 double TimeMariadbBinlog(const std::vector<std::string>& files) {
@@ -166,13 +209,21 @@ int Measure(const std::vector<std::string>& files) {
   uint64_t bytes = 0;
   for (const auto& f : files) bytes += std::filesystem::file_size(f);
 
-  DecodeOnce(files, false);  // warm the page cache
-  Run best{1e9, 0}, best_ser{1e9, 0};
+  DecodeOnce(files, Mode::kDecode);  // warm the page cache
+  Run best{1e9, 0}, best_ser{1e9, 0}, best_enc{1e9, 0};
   for (int i = 0; i < 3; ++i) {
-    Run r = DecodeOnce(files, false);
+    Run r = DecodeOnce(files, Mode::kDecode);
     if (r.seconds < best.seconds) best = r;
-    Run s = DecodeOnce(files, true);
+    Run s = DecodeOnce(files, Mode::kSerialize);
     if (s.seconds < best_ser.seconds) best_ser = s;
+    Run e = DecodeOnce(files, Mode::kEncode);
+    if (e.seconds < best_enc.seconds) best_enc = e;
+  }
+  if (best_enc.records != best.records) {
+    std::fprintf(stderr, "decode_bench: EncodeAction gave %llu records, Decode %llu\n",
+                 static_cast<unsigned long long>(best_enc.records),
+                 static_cast<unsigned long long>(best.records));
+    return 1;
   }
   double peer = 1e9;
   for (int i = 0; i < 2; ++i) peer = std::min(peer, TimeMariadbBinlog(files));
@@ -188,6 +239,7 @@ int Measure(const std::vector<std::string>& files) {
   };
   line("sluice decode to records", best.seconds);
   line("sluice decode + serialize", best_ser.seconds);
+  line("sluice plan + EncodeAction (ingest workers)", best_enc.seconds);
   line("mariadb-binlog -vv > /dev/null", peer);
   return 0;
 }

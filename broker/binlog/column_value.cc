@@ -1,5 +1,6 @@
 #include "broker/binlog/column_value.h"
 
+#include <array>
 #include <bit>
 #include <cstring>
 #include <string>
@@ -134,20 +135,42 @@ char* PutFraction(char* p, uint32_t usec, unsigned fsp) {
   return p + fsp;
 }
 
+// "00" .. "99": dates and clocks are mostly two-digit fields.
+constexpr auto kTwoDigits = [] {
+  std::array<char, 200> t{};
+  for (int i = 0; i < 100; ++i) {
+    t[2 * i] = static_cast<char>('0' + i / 10);
+    t[2 * i + 1] = static_cast<char>('0' + i % 10);
+  }
+  return t;
+}();
+
+// PutMin(p, v, 2), with a table for the common v < 100.
+char* Put2(char* p, uint64_t v) {
+  if (v >= 100) return PutMin(p, v, 2);
+  std::memcpy(p, &kTwoDigits[2 * v], 2);
+  return p + 2;
+}
+
 char* PutDate(char* p, uint64_t year, uint32_t month, uint32_t day) {
-  p = PutMin(p, year, 4);
+  if (year < 10000) {
+    p = Put2(p, year / 100);
+    p = Put2(p, year % 100);
+  } else {
+    p = PutMin(p, year, 4);
+  }
   *p++ = '-';
-  p = PutMin(p, month, 2);
+  p = Put2(p, month);
   *p++ = '-';
-  return PutMin(p, day, 2);
+  return Put2(p, day);
 }
 
 char* PutClock(char* p, uint64_t hour, uint32_t minute, uint32_t second) {
-  p = PutMin(p, hour, 2);
+  p = Put2(p, hour);
   *p++ = ':';
-  p = PutMin(p, minute, 2);
+  p = Put2(p, minute);
   *p++ = ':';
-  return PutMin(p, second, 2);
+  return Put2(p, second);
 }
 
 void SetText(const char* begin, const char* end, proto::Value* value) {

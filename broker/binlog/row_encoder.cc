@@ -27,6 +27,22 @@ void AppendVarintField(std::string* s, int field, uint64_t v) {
   PutVarint64(s, v);
 }
 
+// memcpy for the few bytes of a column header, without a call per column.
+char* CopySmall(char* p, const char* src, size_t n) {
+  if (n > 16) {
+    std::memcpy(p, src, n);
+  } else if (n >= 8) {
+    std::memcpy(p, src, 8);  // two overlapping fixed-size copies
+    std::memcpy(p + n - 8, src + n - 8, 8);
+  } else if (n >= 4) {
+    std::memcpy(p, src, 4);
+    std::memcpy(p + n - 4, src + n - 4, 4);
+  } else {
+    for (size_t k = 0; k < n; ++k) p[k] = src[k];
+  }
+  return p + n;
+}
+
 uint64_t ZigZag(int64_t v) {
   return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63);
 }
@@ -127,6 +143,7 @@ void RowEncoder::StartEvent(const TableMap& table, const RowsContext& ctx, proto
     }
     if (ct.real_type != 0) AppendVarintField(&headers_, 3, ct.real_type);
     if (ct.is_unsigned) AppendVarintField(&headers_, 4, 1);
+    headers_.push_back(Tag(5, 2));  // the value follows
     header_ends_.push_back(static_cast<uint32_t>(headers_.size()));
   }
 }
@@ -139,7 +156,7 @@ size_t RowEncoder::ImageSize(const Image& im, Sizes* sizes) const {
     const uint32_t i = im.columns[k];
     const size_t header = header_ends_[i] - (i == 0 ? 0 : header_ends_[i - 1]);
     const size_t value = ValueSize(im.values[k]);
-    const size_t column = header + 1 + VarintLength(value) + value;
+    const size_t column = header + VarintLength(value) + value;
     sizes[k] = {column, value};
     total += 1 + VarintLength(column) + column;
   }
@@ -152,9 +169,7 @@ char* RowEncoder::WriteImage(const Image& im, char tag, const Sizes* sizes, char
     const uint32_t begin = i == 0 ? 0 : header_ends_[i - 1];
     *p++ = tag;
     p = PutVarint(p, sizes[k].column);
-    std::memcpy(p, headers_.data() + begin, header_ends_[i] - begin);
-    p += header_ends_[i] - begin;
-    *p++ = Tag(5, 2);
+    p = CopySmall(p, headers_.data() + begin, header_ends_[i] - begin);
     p = PutVarint(p, sizes[k].value);
     p = WriteValue(im.values[k], p);
   }

@@ -116,7 +116,7 @@ class RowEncoder {
 
   std::string prefix_;                 // fields 1-5: version, op, db, table, pk
   std::string suffix_;                 // fields 8-10: ts, pos, gtid
-  std::string headers_;                // per table column: Column fields 1-4
+  std::string headers_;                // per table column: Column fields 1-4, value tag
   std::vector<uint32_t> header_ends_;  // end of column i's bytes in headers_
   std::vector<Sizes> sizes_;           // per value of a row
   Image before_, after_;
