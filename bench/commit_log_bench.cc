@@ -199,9 +199,11 @@ void ChecksumRates(size_t size) {
   }
   double copy_s = Seconds(start);
   double gb = static_cast<double>(rounds) * size / 1e9;
-  std::printf("%-9s | %6.1f GB/s | %6.1f GB/s | %4.0f%% (crc %08x)\n",
-              size < (1u << 20) ? "256 KiB" : "256 MiB", gb / crc_s, gb / copy_s,
-              100.0 * copy_s / crc_s, crc);
+  char label[32];
+  if (size >= (1u << 20)) std::snprintf(label, sizeof label, "%zu MiB", size >> 20);
+  else std::snprintf(label, sizeof label, "%zu KiB", size >> 10);
+  std::printf("%-9s | %6.1f GB/s | %6.1f GB/s | %4.0f%% (crc %08x)\n", label, gb / crc_s,
+              gb / copy_s, 100.0 * copy_s / crc_s, crc);
 }
 
 }  // namespace

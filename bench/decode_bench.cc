@@ -25,6 +25,7 @@
 
 #include "broker/binlog/decoder.h"
 #include "broker/binlog/file_source.h"
+#include "broker/ingest/record_buffer.h"
 #include "bench/workload.h"
 #include "tests/support/mariadb_fixture.h"
 
@@ -80,23 +81,6 @@ enum class Mode {
   kEncode,     // Plan, then EncodeAction: the ingest workers' path
 };
 
-// EncodeAction's output, one event's records at a time.
-class EncodedCounter : public binlog::EncodedRowSink {
- public:
-  char* Extend(size_t n) override {
-    if (buf_.size() < used_ + n) buf_.resize(std::max(2 * buf_.size(), used_ + n));
-    used_ += n;
-    return buf_.data() + used_ - n;
-  }
-  void EndRecord() override { ++records; }
-  void Clear() { used_ = 0; }
-  uint64_t records = 0;
-
- private:
-  std::string buf_;
-  size_t used_ = 0;
-};
-
 Run DecodeOnce(const std::vector<std::string>& files, Mode mode) {
   binlog::FileSourceOptions so;
   so.files = files;
@@ -106,7 +90,8 @@ Run DecodeOnce(const std::vector<std::string>& files, Mode mode) {
   CountingSink sink(mode == Mode::kSerialize);
   binlog::EventPlan plan;
   binlog::RowEncoder encoder;
-  EncodedCounter encoded;
+  ingest::RecordBuffer encoded;  // a ring slot's buffer, as in the workers
+  uint64_t encoded_records = 0;
   auto start = Clock::now();
   for (;;) {
     binlog::RawEvent ev;
@@ -123,12 +108,14 @@ Run DecodeOnce(const std::vector<std::string>& files, Mode mode) {
       const binlog::EventPlan::Action& a = plan.actions[i];
       if (a.kind == binlog::EventPlan::Action::kRows) {
         Check(binlog::EncodeAction(a, plan.file, true, &encoder, &encoded), "encode");
-      } else if (a.kind == binlog::EventPlan::Action::kDdl) {
-        ++encoded.records;
+      } else if (a.kind == binlog::EventPlan::Action::kDdl &&
+                 !encoded.AppendMessage(plan.ddls[a.ddl])) {
+        Check(Status::Internal("a DDL record does not serialize"), "encode");
       }
     }
+    encoded_records += encoded.count();
   }
-  return {Seconds(start), mode == Mode::kEncode ? encoded.records : sink.records};
+  return {Seconds(start), mode == Mode::kEncode ? encoded_records : sink.records};
 }
 
 double TimeMariadbBinlog(const std::vector<std::string>& files) {

@@ -140,28 +140,16 @@ Status Pipeline::Impl::Stage1(Slot& s) {
   return Status::Ok();
 }
 
-// The slot's reused buffer as the workers' output.
-class SlotSink : public binlog::EncodedRowSink {
- public:
-  explicit SlotSink(RecordBuffer* out) : out_(out) {}
-  char* Extend(size_t n) override { return out_->Extend(n); }
-  void EndRecord() override { out_->EndRecord(); }
-
- private:
-  RecordBuffer* out_;
-};
-
 Status Pipeline::Impl::Stage2(Slot& s, int worker, int64_t seq) {
   if (options_.worker_hook) options_.worker_hook(worker, seq);
   s.out.Clear(kSlotKeepBytes);
   s.counts.assign(s.plan.size, 0);
-  SlotSink sink(&s.out);
   for (size_t i = 0; i < s.plan.size; ++i) {
     if (s.skip[i]) continue;
     const auto& a = s.plan.actions[i];
     size_t before = s.out.count();
     if (a.kind == binlog::EventPlan::Action::kRows) {
-      Status st = binlog::EncodeAction(a, s.plan.file, options_.column_names, &s.encoder, &sink);
+      Status st = binlog::EncodeAction(a, s.plan.file, options_.column_names, &s.encoder, &s.out);
       if (!st.ok()) return st.WithContext(s.plan.file + " at " + std::to_string(a.pos));
     } else if (a.kind == binlog::EventPlan::Action::kDdl &&
                !s.out.AppendMessage(s.plan.ddls[a.ddl])) {

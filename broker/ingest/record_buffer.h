@@ -9,7 +9,8 @@
 // (page faults were most of the ingest's system time). Growth here does
 // not zero the new bytes either (std::string::resize would).
 //
-// Not thread-safe; one stage owns a buffer at a time.
+// It is also the ingest workers' EncodedRowSink: RowEncoder writes records
+// straight into it. Not thread-safe; one stage owns a buffer at a time.
 #pragma once
 
 #include <cstddef>
@@ -21,9 +22,11 @@
 
 #include <google/protobuf/message_lite.h>
 
+#include "broker/binlog/rows_event.h"
+
 namespace sluice::ingest {
 
-class RecordBuffer {
+class RecordBuffer final : public binlog::EncodedRowSink {
  public:
   size_t count() const { return ends_.size(); }
   size_t bytes() const { return size_; }
@@ -48,7 +51,7 @@ class RecordBuffer {
   size_t capacity() const { return cap_; }
 
   // Appends `n` bytes to the record being built and returns where they go.
-  char* Extend(size_t n) {
+  char* Extend(size_t n) override {
     Reserve(size_ + n);
     char* p = data_.get() + size_;
     size_ += n;
@@ -58,7 +61,7 @@ class RecordBuffer {
     if (!bytes.empty()) std::memcpy(Extend(bytes.size()), bytes.data(), bytes.size());
   }
   // Ends the record being built (the bytes since the previous record).
-  void EndRecord() { ends_.push_back(size_); }
+  void EndRecord() override { ends_.push_back(size_); }
 
   // Serializes `msg` as one record. Returns false if protobuf refuses.
   bool AppendMessage(const google::protobuf::MessageLite& msg) {
