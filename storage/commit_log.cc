@@ -232,31 +232,45 @@ Status CommitLog::Write(rocksdb::WriteBatch* wb, bool sync, std::string_view wha
   return st.ok() ? st : Fail(st);
 }
 
-void CommitLog::AddBatches(std::span<const std::string_view> records, uint64_t source_ts,
-                           const std::string* checkpoint, rocksdb::WriteBatch* wb) {
+uint64_t CommitLog::Units::records() const {
+  if (!blocks()) return items.size();
+  uint64_t n = 0;
+  for (uint32_t c : counts) n += c;
+  return n;
+}
+
+void CommitLog::AddBatches(Units units, uint64_t source_ts, const std::string* checkpoint,
+                           rocksdb::WriteBatch* wb) {
   const int64_t now = NowMs();
+  const auto& items = units.items;
   size_t i = 0;
-  while (i < records.size()) {
-    // Take records until the batch reaches max_batch_bytes (at least one).
+  while (i < items.size()) {
+    // Take items until the batch reaches max_batch_bytes (at least one).
     size_t j = i;
     size_t bytes = 0;
-    while (j < records.size() && (j == i || bytes + records[j].size() <= options_.max_batch_bytes)) {
-      bytes += records[j].size();
+    uint64_t records = 0;
+    while (j < items.size() && (j == i || bytes + items[j].size() <= options_.max_batch_bytes)) {
+      bytes += items[j].size();
+      records += units.records_in(j);
       ++j;
     }
-    const bool last = j == records.size() && checkpoint != nullptr;
+    const bool last = j == items.size() && checkpoint != nullptr;
     log_format::BatchHeader h;
     h.flags = last ? log_format::kTxnEnd : 0;
     h.base_offset = Offset(pending_end_);
-    h.record_count = static_cast<uint32_t>(j - i);
+    h.record_count = static_cast<uint32_t>(records);
     h.txn_records_before = static_cast<uint32_t>(pending_end_ - txn_base_);
     h.epoch = epoch_;
     h.append_time_ms = now;
     h.max_source_ts = source_ts;
     h.bytes_before = pending_bytes_;
     scratch_.clear();
-    log_format::EncodeBatch(h, last ? std::string_view(*checkpoint) : std::string_view(),
-                            records.subspan(i, j - i), &scratch_);
+    const std::string_view cp = last ? std::string_view(*checkpoint) : std::string_view();
+    if (units.blocks()) {
+      log_format::EncodeBlockBatch(h, cp, items.subspan(i, j - i), &scratch_);
+    } else {
+      log_format::EncodeBatch(h, cp, items.subspan(i, j - i), &scratch_);
+    }
     wb->Put(log_cf_, AsSlice(log_format::BatchKey(h.base_offset)), AsSlice(scratch_));
     last_chunk_base_ = pending_end_;
     pending_end_ += h.record_count;
@@ -267,16 +281,30 @@ void CommitLog::AddBatches(std::span<const std::string_view> records, uint64_t s
 
 Result<OffsetRange> CommitLog::AppendChunk(std::span<const std::string_view> records,
                                            uint64_t source_ts) {
-  if (records.empty()) return Status::InvalidArgument("AppendChunk needs at least one record");
+  return AppendLocked(Units{records, {}}, source_ts);
+}
+
+Result<OffsetRange> CommitLog::AppendBlockChunk(std::span<const std::string_view> blocks,
+                                                std::span<const uint32_t> counts,
+                                                uint64_t source_ts) {
+  if (blocks.size() != counts.size() || blocks.empty()) {
+    return Status::InvalidArgument("AppendBlockChunk needs blocks, each with its record count");
+  }
+  return AppendLocked(Units{blocks, counts}, source_ts);
+}
+
+Result<OffsetRange> CommitLog::AppendLocked(Units units, uint64_t source_ts) {
+  if (units.items.empty()) return Status::InvalidArgument("AppendChunk needs at least one record");
+  const uint64_t n = units.records();
   MutexLock lock(&mu_);
   const uint64_t base = pending_end_, bytes = pending_bytes_, last = last_chunk_base_;
   if (!txn_open_) txn_base_ = pending_end_;
-  if (pending_end_ + records.size() - txn_base_ > UINT32_MAX) {
+  if (pending_end_ + n - txn_base_ > UINT32_MAX) {
     return Status::InvalidArgument("a transaction of more than 2^32 - 1 records");
   }
   rocksdb::WriteBatch& wb = *write_batch_;
   wb.Clear();
-  AddBatches(records, source_ts, nullptr, &wb);
+  AddBatches(units, source_ts, nullptr, &wb);
   // Chunks are invisible until the commit, whose write covers them in the
   // WAL, so they need no fsync of their own.
   Status st = Write(&wb, false, "append a transaction chunk");
@@ -292,40 +320,49 @@ Result<OffsetRange> CommitLog::AppendChunk(std::span<const std::string_view> rec
 
 Result<OffsetRange> CommitLog::CommitTransaction(std::span<const std::string_view> records,
                                                  const proto::SourceCheckpoint& checkpoint) {
-  auto range = CommitLocked(records, checkpoint);
+  auto range = CommitLocked(Units{records, {}}, checkpoint);
   if (range.ok()) Notify();
   return range;
 }
 
-Result<OffsetRange> CommitLog::CommitLocked(std::span<const std::string_view> records,
+Result<OffsetRange> CommitLog::CommitBlocks(std::span<const std::string_view> blocks,
+                                            std::span<const uint32_t> counts,
                                             const proto::SourceCheckpoint& checkpoint) {
+  if (blocks.size() != counts.size()) {
+    return Status::InvalidArgument("CommitBlocks needs a record count for each block");
+  }
+  // No blocks: an empty commit, which only the version 1 path knows.
+  auto range = CommitLocked(blocks.empty() ? Units{} : Units{blocks, counts}, checkpoint);
+  if (range.ok()) Notify();
+  return range;
+}
+
+Result<OffsetRange> CommitLog::CommitLocked(Units units, const proto::SourceCheckpoint& checkpoint) {
+  const uint64_t n = units.records();
   MutexLock lock(&mu_);
   if (!txn_open_) txn_base_ = pending_end_;
-  if (pending_end_ + records.size() - txn_base_ > UINT32_MAX) {
+  if (pending_end_ + n - txn_base_ > UINT32_MAX) {
     return Status::InvalidArgument("a transaction of more than 2^32 - 1 records");
   }
   const uint64_t saved_end = pending_end_, saved_bytes = pending_bytes_;
   checkpoint.SerializeToString(&checkpoint_bytes_);
   rocksdb::WriteBatch& wb = *write_batch_;
   wb.Clear();
-  if (!records.empty()) {
+  if (!units.items.empty()) {
     // The last batch carries the checkpoint: nothing else needs writing.
-    AddBatches(records, checkpoint.ts(), &checkpoint_bytes_, &wb);
+    AddBatches(units, checkpoint.ts(), &checkpoint_bytes_, &wb);
   } else if (txn_open_) {
     // The last chunk becomes the transaction's end: rewrite it with the flag
-    // and the checkpoint.
+    // and the checkpoint, its records as they are.
     std::string value;
     const std::string key = log_format::BatchKey(Offset(last_chunk_base_));
     SLUICE_RETURN_IF_ERROR(FromRocks(db_->Get(rocksdb::ReadOptions(), log_cf_, key, &value),
                                      "read the last chunk of the open transaction"));
     SLUICE_ASSIGN_OR_RETURN(auto b, log_format::DecodeBatch(key, value));
-    std::vector<std::string_view> recs;
-    log_format::RecordIterator it(b);
-    for (std::string_view r; it.Next(&r);) recs.push_back(r);
     log_format::BatchHeader h = b.header;
     h.flags |= log_format::kTxnEnd;
     scratch_.clear();
-    log_format::EncodeBatch(h, checkpoint_bytes_, recs, &scratch_);
+    log_format::ReencodeBatch(b, h, checkpoint_bytes_, &scratch_);
     wb.Put(log_cf_, key, AsSlice(scratch_));
     pending_bytes_ = h.bytes_before + scratch_.size();
   }
@@ -333,7 +370,7 @@ Result<OffsetRange> CommitLog::CommitLocked(std::span<const std::string_view> re
   next.set_end_offset(pending_end_);
   next.set_end_bytes(pending_bytes_);
   *next.mutable_checkpoint() = checkpoint;
-  if (records.empty() && !txn_open_) {
+  if (units.items.empty() && !txn_open_) {
     // No batch to carry the checkpoint: the state does.
     next.SerializeToString(&state_bytes_);
     wb.Put(meta_cf_, AsSlice(MetaStore::kStateKey), AsSlice(state_bytes_));
@@ -366,20 +403,22 @@ Status CommitLog::DiscardOpenTransaction() {
   return Status::Ok();
 }
 
-std::string_view RecordSet::Keep(std::string_view bytes) {
+std::string_view RecordSet::Keep(std::string_view bytes, std::string_view more) {
   constexpr size_t kBlock = 256 << 10;
-  if (bytes.empty()) return std::string_view();  // (memcpy to no block yet is UB)
-  if (bytes.size() > left_) {
-    const size_t n = std::max(kBlock, bytes.size());
+  const size_t size = bytes.size() + more.size();
+  if (size == 0) return std::string_view();  // (memcpy to no block yet is UB)
+  if (size > left_) {
+    const size_t n = std::max(kBlock, size);
     // Not zero-filled: every byte handed out is copied in first.
     blocks_.push_back(std::make_unique_for_overwrite<char[]>(n));
     cur_ = blocks_.back().get();
     left_ = n;
   }
-  std::memcpy(cur_, bytes.data(), bytes.size());
-  std::string_view kept(cur_, bytes.size());
-  cur_ += bytes.size();
-  left_ -= bytes.size();
+  if (!bytes.empty()) std::memcpy(cur_, bytes.data(), bytes.size());
+  if (!more.empty()) std::memcpy(cur_ + bytes.size(), more.data(), more.size());
+  std::string_view kept(cur_, size);
+  cur_ += size;
+  left_ -= size;
   return kept;
 }
 
@@ -416,18 +455,25 @@ Result<RecordSet> CommitLog::Read(Offset from, size_t max_records, size_t max_by
                                 std::to_string(out.next_offset.value()) + ", found batch at " +
                                 std::to_string(b.header.base_offset.value()));
     }
-    // Re-point the view at our own copy of the batch's records.
-    b.records = out.Keep(b.records);
-    log_format::RecordIterator rit(b);
-    Offset o = b.header.base_offset;
-    for (std::string_view r; rit.Next(&r); o += 1) {
-      if (o < out.next_offset) continue;
-      if (!out.records.empty() && bytes + r.size() > max_bytes) return out;
-      out.records.push_back({o, r});
-      bytes += r.size();
+    if (b.version == log_format::kBatchVersion) {
+      // Re-point the view at our own copy of the batch's records.
+      b.records = out.Keep(b.records);
+    }
+    log_format::RecordReader rr(b);
+    rr.Skip(out.next_offset.value() - b.header.base_offset.value());
+    Offset o = b.header.base_offset + rr.index();
+    for (std::string_view body, suffix; rr.Next(&body, &suffix); o += 1) {
+      const size_t size = body.size() + suffix.size();
+      if (!out.records.empty() && bytes + size > max_bytes) return out;
+      // Version 1 records already point into `out`; version 2 ones are
+      // copied there with their txn field.
+      out.records.push_back(
+          {o, b.version == log_format::kBatchVersion ? body : out.Keep(body, suffix)});
+      bytes += size;
       out.next_offset = o + 1;
       if (out.records.size() >= max_records) return out;
     }
+    SLUICE_RETURN_IF_ERROR(rr.status());
     if (out.next_offset >= hw) return out;
   }
   SLUICE_RETURN_IF_ERROR(FromRocks(it->status(), "read log " + options_.path));

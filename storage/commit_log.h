@@ -99,9 +99,9 @@ struct RecordSet {
   Offset next_offset;     // where the next Read should start
   Offset high_watermark;  // at the time of the read
 
-  // Copies bytes into storage owned by this set; the view stays valid for
-  // the set's lifetime (blocks never move).
-  std::string_view Keep(std::string_view bytes);
+  // Copies bytes (and `more` after them) into storage owned by this set;
+  // the view stays valid for the set's lifetime (blocks never move).
+  std::string_view Keep(std::string_view bytes, std::string_view more = {});
 
  private:
   std::vector<std::unique_ptr<char[]>> blocks_;
@@ -136,6 +136,17 @@ class CommitLog {
   // records at all only advances the checkpoint.
   Result<OffsetRange> CommitTransaction(std::span<const std::string_view> records,
                                         const proto::SourceCheckpoint& checkpoint);
+
+  // Ingest's forms of AppendChunk and CommitTransaction: the records come
+  // in version 2 blocks (log_format::AppendBlock, already compressed by
+  // the caller), blocks[i] holding counts[i] records that lack their txn
+  // field; readers get every record back with TxnInfo{seq, last} appended
+  // (storage/log_format.h). Batches are cut between blocks.
+  Result<OffsetRange> AppendBlockChunk(std::span<const std::string_view> blocks,
+                                       std::span<const uint32_t> counts, uint64_t source_ts);
+  Result<OffsetRange> CommitBlocks(std::span<const std::string_view> blocks,
+                                   std::span<const uint32_t> counts,
+                                   const proto::SourceCheckpoint& checkpoint);
 
   // Drops the chunks of the current transaction (the source failed mid-way
   // and will resend it from the checkpoint).
@@ -258,14 +269,24 @@ class CommitLog {
  private:
   explicit CommitLog(const CommitLogOptions& options);
   Status Init();
-  Result<OffsetRange> CommitLocked(std::span<const std::string_view> records,
-                                   const proto::SourceCheckpoint& checkpoint) EXCLUDES(mu_);
+  // What an append writes: records (batch version 1) or, when `counts` is
+  // not empty, blocks of counts[i] records (version 2).
+  struct Units {
+    std::span<const std::string_view> items;
+    std::span<const uint32_t> counts;
+    bool blocks() const { return !counts.empty(); }
+    uint32_t records_in(size_t i) const { return blocks() ? counts[i] : 1; }
+    uint64_t records() const;
+  };
+  Result<OffsetRange> AppendLocked(Units units, uint64_t source_ts) EXCLUDES(mu_);
+  Result<OffsetRange> CommitLocked(Units units, const proto::SourceCheckpoint& checkpoint)
+      EXCLUDES(mu_);
   // `discarded`: a partial transaction was just removed from the tail.
   Status RecoverTail(bool discarded) REQUIRES(mu_);
   // Encodes records into batches and adds them to *wb. With `checkpoint`,
   // the last batch ends the transaction.
-  void AddBatches(std::span<const std::string_view> records, uint64_t source_ts,
-                  const std::string* checkpoint, rocksdb::WriteBatch* wb) REQUIRES(mu_);
+  void AddBatches(Units units, uint64_t source_ts, const std::string* checkpoint,
+                  rocksdb::WriteBatch* wb) REQUIRES(mu_);
   Status Write(rocksdb::WriteBatch* wb, bool sync, std::string_view what);
   void SyncLoop();
   void StopSyncer();

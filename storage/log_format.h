@@ -10,7 +10,7 @@
 //
 //   offset size  field
 //   0      4     crc32c           CRC-32C of bytes [4, end): everything else
-//   4      1     version          kBatchVersion (1)
+//   4      1     version          kBatchVersion (1) or kBlockBatchVersion (2)
 //   5      1     flags            bit 0: kTxnEnd, the batch ends a transaction
 //   6      2     reserved         0
 //   8      8     base_offset      offset of the first record; equals the key
@@ -22,7 +22,23 @@
 //   48     8     bytes_before     logical bytes of every batch before this one
 //   56     ...   checkpoint       varint length + proto::SourceCheckpoint bytes;
 //                                 length 0 unless kTxnEnd
-//   ...    ...   records          record_count times: varint length + bytes
+//   ...    ...   records          version 1: record_count times varint length + bytes
+//                                 version 2: blocks (below)
+//
+// Version 2 is what ingest writes. Its records are ChangeRecords without
+// their `txn` field (ChangeRecord.txn = 11), packed into blocks that the
+// parse workers compress in parallel:
+//
+//   block    varint record_count (>= 1), varint raw_size, 1 byte codec
+//            (0 stored, 1 LZ4 block), varint stored_size, stored_size bytes
+//   raw      record_count times varint length + record bytes
+//
+// A reader gives back each version 2 record with TxnInfo{seq, last}
+// appended as its last field (seq = offset - transaction base, last on the
+// final record of a kTxnEnd batch): the same bytes the writer would have
+// stored with the field in place, as protobuf parses a field appended
+// after the others. That is what lets the workers compress: a record's
+// place in its transaction is known only in stage 3, after them.
 //
 // A batch never spans two transactions; a transaction may span several
 // batches (large transactions are written in chunks, at most 2^32 - 1
@@ -34,15 +50,18 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/status.h"
 #include "base/types.h"
 
 namespace sluice::log_format {
 
-inline constexpr uint8_t kBatchVersion = 1;
+inline constexpr uint8_t kBatchVersion = 1;       // records as given
+inline constexpr uint8_t kBlockBatchVersion = 2;  // ingest's blocks, txn field appended on read
 inline constexpr uint8_t kTxnEnd = 1;
 inline constexpr size_t kHeaderSize = 56;
 
@@ -63,9 +82,10 @@ struct BatchHeader {
 
 // A decoded batch. Views borrow the bytes passed to DecodeBatch.
 struct BatchView {
+  uint8_t version = kBatchVersion;
   BatchHeader header;
   std::string_view checkpoint;  // serialized proto::SourceCheckpoint, empty unless txn_end
-  std::string_view records;     // record_count length-prefixed records
+  std::string_view records;     // v1: length-prefixed records; v2: blocks
   size_t encoded_size = 0;      // size of the whole value
 };
 
@@ -82,16 +102,60 @@ void EncodeBatch(const BatchHeader& header, std::string_view checkpoint,
 // against the buffer; a mismatch is Corruption naming the batch's offset.
 Result<BatchView> DecodeBatch(std::string_view key, std::string_view value);
 
-// Walks the records of a decoded batch. Lengths were checked by DecodeBatch.
-class RecordIterator {
+// Writes a version 2 batch: the header, the checkpoint, then `blocks`
+// (each one or more whole blocks made by AppendBlock) as they are.
+// REQUIRES: header.record_count == the records in the blocks.
+void EncodeBlockBatch(const BatchHeader& header, std::string_view checkpoint,
+                      std::span<const std::string_view> blocks, std::string* dst);
+
+// Writes `b`'s records region unchanged (either version) under a new
+// header and checkpoint: how a chunk becomes its transaction's end.
+void ReencodeBatch(const BatchView& b, const BatchHeader& header, std::string_view checkpoint,
+                   std::string* dst);
+
+// Appends one version 2 block holding `count` records, given framed
+// (varint length + bytes each, back to back). LZ4-compressed when
+// `compress` and it saves space, else stored.
+void AppendBlock(std::string_view framed, uint32_t count, bool compress, std::string* dst);
+
+// The TxnInfo{seq, last} field (ChangeRecord.txn) as a record's last
+// field: tag, length, members that are not default. At most kMaxTxnField.
+inline constexpr size_t kMaxTxnField = 10;
+size_t EncodeTxnField(uint32_t seq, bool last, char* out);
+
+// Walks the records of a decoded batch as readers see them: version 1 as
+// stored, version 2 decompressed with the txn field appended. A record is
+// `body` followed by `suffix` (empty for version 1); both views stay valid
+// until the next call. Block damage that DecodeBatch cannot see without
+// decompressing (a bad LZ4 stream, lengths inside a block) ends the walk
+// with status() Corruption.
+class RecordReader {
  public:
-  explicit RecordIterator(const BatchView& b) : rest_(b.records) {}
-  // Returns false at the end.
-  bool Next(std::string_view* record);
+  explicit RecordReader(const BatchView& b);
+  // Returns false at the end of the batch or on damage (see status()).
+  bool Next(std::string_view* body, std::string_view* suffix);
+  // Skips up to n records; whole version 2 blocks are not decompressed.
+  void Skip(uint64_t n);
+  // The next record's index within the batch.
+  uint32_t index() const { return index_; }
+  const Status& status() const { return status_; }
 
  private:
-  std::string_view rest_;
+  bool LoadBlock();
+  bool Fail(std::string what);
+
+  const BatchView& b_;
+  std::string_view rest_;   // v1: records left; v2: blocks left
+  std::string_view block_;  // v2: framed records left in the current block
+  uint32_t block_left_ = 0; // v2: records left in the current block
+  uint32_t index_ = 0;
+  std::string raw_;         // v2: the current block, decompressed
+  char suffix_[kMaxTxnField];
+  Status status_;
 };
+
+// Every record of `b` as RecordReader gives it, appended to *out.
+Status AppendRecords(const BatchView& b, std::vector<std::string>* out);
 
 }  // namespace sluice::log_format
 

@@ -7,33 +7,30 @@
 #include "broker/ingest/gtid_state.h"
 #include "broker/ingest/record_buffer.h"
 #include "broker/ring/ring.h"
+#include "base/coding.h"
+#include "storage/log_format.h"
 
 namespace sluice::ingest {
 namespace {
 
-// The record's txn field (proto/record.proto ChangeRecord.txn = 11, a
-// TxnInfo{seq = 1, last = 2}) is appended by stage 3 to a record the
-// workers serialized without it; protobuf accepts a field after the others.
-// Encodes TxnInfo{seq} (seq 0 is the default: no bytes) into `body`.
-size_t TxnBody(uint32_t seq, char* body) {
-  size_t n = 0;
-  if (seq != 0) {
-    body[n++] = 0x08;  // field 1, varint
-    for (uint32_t v = seq;; v >>= 7) {
-      if (v < 0x80) {
-        body[n++] = static_cast<char>(v);
-        break;
-      }
-      body[n++] = static_cast<char>((v & 0x7f) | 0x80);
-    }
-  }
-  return n;
-}
-constexpr char kTxnTag = (11 << 3) | 2;  // field 11, length-delimited
+// A worker cuts an action's records into blocks of about this many raw
+// bytes: a rows event's records make one block, a huge one several, so a
+// transaction still streams to the log in chunks of bounded size.
+constexpr size_t kBlockRawBytes = 256 << 10;
 
 // A slot keeps buffers up to this size between uses (rows events are 8 KB
 // by default: their records fit many times over); larger ones are freed.
 constexpr size_t kSlotKeepBytes = 256 << 10;
+
+// Views of the first n blocks in `bytes`, block k ending at ends[k].
+void BlockViews(const std::string& bytes, const std::vector<size_t>& ends, size_t n,
+                std::vector<std::string_view>* out) {
+  out->clear();
+  for (size_t k = 0; k < n; ++k) {
+    const size_t from = k == 0 ? 0 : ends[k - 1];
+    out->emplace_back(bytes.data() + from, ends[k] - from);
+  }
+}
 
 }  // namespace
 
@@ -46,10 +43,17 @@ struct Pipeline::Slot {
   binlog::EventPlan plan;
   std::vector<uint8_t> skip;  // per action: filtered out
   // Stage 2: serialized records of every kept rows/DDL action, in order,
-  // and how many each action produced.
+  // and how many each action produced; then the same records framed into
+  // log blocks: block k ends at block_ends[k] in `blocks` and holds
+  // block_counts[k] records; action i has action_blocks[i] of them.
   RecordBuffer out;
   std::vector<uint32_t> counts;
   binlog::RowEncoder encoder;
+  std::string framed;
+  std::string blocks;
+  std::vector<size_t> block_ends;
+  std::vector<uint32_t> block_counts;
+  std::vector<uint32_t> action_blocks;
 };
 
 class Pipeline::Impl {
@@ -96,8 +100,8 @@ class Pipeline::Impl {
   Status Stage1(Slot& s);
   Status Stage2(Slot& s, int worker, int64_t seq);
   Status Stage3(Slot& s);
-  Status Take(std::string_view rec);
-  void MarkLast();
+  void PackBlocks(Slot& s, size_t action, size_t first_record);
+  void Take(const Slot& s, size_t first_block, size_t n);
   Status FlushChunk();
   Status Commit(const binlog::TxnEnd& end);
 
@@ -111,13 +115,16 @@ class Pipeline::Impl {
   std::unordered_map<std::string, bool> filter_cache_;
 
   // Stage 3: the open transaction.
-  RecordBuffer txn_;              // its records not yet in the log, txn field included
-  size_t last_body_ = 0;          // length of the newest record's TxnInfo
-  uint32_t seq_ = 0;              // records taken so far
-  bool chunked_ = false;          // chunks of the open transaction are in the log
+  std::string txn_blocks_;             // its blocks not yet in the log, back to back
+  std::vector<size_t> txn_ends_;       // where each of them ends in txn_blocks_
+  std::vector<uint32_t> txn_counts_;   // records in each
+  uint64_t txn_pending_ = 0;           // records in txn_blocks_
+  uint64_t seq_ = 0;                   // records taken so far
+  bool chunked_ = false;               // chunks of the open transaction are in the log
   uint64_t open_ts_ = 0;
   GtidState gtid_;
   std::vector<std::string_view> views_;
+  const bool compress_ = log_->options().compression != Compression::kNone;
   proto::SourceCheckpoint checkpoint_;
 };
 
@@ -144,6 +151,11 @@ Status Pipeline::Impl::Stage2(Slot& s, int worker, int64_t seq) {
   if (options_.worker_hook) options_.worker_hook(worker, seq);
   s.out.Clear(kSlotKeepBytes);
   s.counts.assign(s.plan.size, 0);
+  s.action_blocks.assign(s.plan.size, 0);
+  s.block_ends.clear();
+  s.block_counts.clear();
+  if (s.blocks.capacity() > kSlotKeepBytes) std::string().swap(s.blocks);
+  s.blocks.clear();
   for (size_t i = 0; i < s.plan.size; ++i) {
     if (s.skip[i]) continue;
     const auto& a = s.plan.actions[i];
@@ -156,56 +168,73 @@ Status Pipeline::Impl::Stage2(Slot& s, int worker, int64_t seq) {
       return Status::Internal("a DDL record does not serialize");
     }
     s.counts[i] = static_cast<uint32_t>(s.out.count() - before);
+    if (s.counts[i] > 0) PackBlocks(s, i, before);
   }
   return Status::Ok();
 }
 
-// Appends a record to the open transaction with TxnInfo{seq} as its last
-// field. Whether it is the transaction's last record is known only later
-// (MarkLast patches it then), so a chunk never takes the newest record.
-Status Pipeline::Impl::Take(std::string_view rec) {
-  char body[8];
-  last_body_ = TxnBody(seq_++, body);
-  char* p = txn_.Extend(rec.size() + 2 + last_body_);
-  std::memcpy(p, rec.data(), rec.size());
-  p += rec.size();
-  *p++ = kTxnTag;
-  *p++ = static_cast<char>(last_body_);
-  std::memcpy(p, body, last_body_);
-  txn_.EndRecord();
-  if (txn_.count() > options_.chunk_records) return FlushChunk();
-  return Status::Ok();
+// Frames action `action`'s records (from record `first` of s.out on) and
+// packs them into blocks of about kBlockRawBytes, compressed.
+void Pipeline::Impl::PackBlocks(Slot& s, size_t action, size_t first) {
+  const size_t end = first + s.counts[action];
+  size_t r = first;
+  while (r < end) {
+    s.framed.clear();
+    uint32_t n = 0;
+    do {
+      std::string_view rec = s.out.record(r++);
+      coding::PutLengthPrefixed(&s.framed, rec);
+      ++n;
+    } while (r < end && s.framed.size() < kBlockRawBytes);
+    log_format::AppendBlock(s.framed, n, compress_, &s.blocks);
+    s.block_ends.push_back(s.blocks.size());
+    s.block_counts.push_back(n);
+    ++s.action_blocks[action];
+  }
+  if (s.framed.capacity() > kSlotKeepBytes) std::string().swap(s.framed);
 }
 
-// The newest record is the transaction's last: its txn field, the last
-// bytes of the buffer, gains `last = true`.
-void Pipeline::Impl::MarkLast() {
-  txn_.Tail(last_body_ + 1)[0] = static_cast<char>(last_body_ + 2);
-  char* p = txn_.ExtendLastRecord(2);
-  p[0] = 0x10;  // field 2, varint
-  p[1] = 1;
+// Appends blocks [first, first + n) of a slot to the open transaction.
+void Pipeline::Impl::Take(const Slot& s, size_t first, size_t n) {
+  const size_t from = first == 0 ? 0 : s.block_ends[first - 1];
+  const size_t to = s.block_ends[first + n - 1];
+  const size_t base = txn_blocks_.size();
+  txn_blocks_.append(s.blocks, from, to - from);
+  for (size_t k = first; k < first + n; ++k) {
+    txn_ends_.push_back(base + s.block_ends[k] - from);
+    txn_counts_.push_back(s.block_counts[k]);
+    txn_pending_ += s.block_counts[k];
+    seq_ += s.block_counts[k];
+  }
 }
 
+// Appends all blocks of the open transaction but the newest, so that its
+// commit always has a batch to carry the checkpoint (no rewrite of a chunk).
 Status Pipeline::Impl::FlushChunk() {
-  const size_t n = txn_.count() - 1;
-  txn_.Views(&views_, n);
-  SLUICE_RETURN_IF_ERROR(log_->AppendChunk(views_, open_ts_).status());
-  txn_.DropFront(n);
+  const size_t n = txn_ends_.size() - 1;
+  BlockViews(txn_blocks_, txn_ends_, n, &views_);
+  SLUICE_RETURN_IF_ERROR(
+      log_->AppendBlockChunk(views_, std::span(txn_counts_).first(n), open_ts_).status());
+  const size_t cut = txn_ends_[n - 1];
+  txn_blocks_.erase(0, cut);
+  txn_ends_.erase(txn_ends_.begin(), txn_ends_.begin() + static_cast<ptrdiff_t>(n));
+  for (auto& e : txn_ends_) e -= cut;
+  for (size_t k = 0; k < n; ++k) txn_pending_ -= txn_counts_[k];
+  txn_counts_.erase(txn_counts_.begin(), txn_counts_.begin() + static_cast<ptrdiff_t>(n));
   chunked_ = true;
   stats_->chunks.fetch_add(1, std::memory_order_relaxed);
   return Status::Ok();
 }
 
 Status Pipeline::Impl::Commit(const binlog::TxnEnd& end) {
-  if (!txn_.empty()) MarkLast();
   SLUICE_RETURN_IF_ERROR(gtid_.Add(end.gtid));
   checkpoint_.set_file(end.file);
   checkpoint_.set_pos(end.pos);
   checkpoint_.set_gtid_set(gtid_.ToString());
   checkpoint_.set_ts(end.timestamp);
-  txn_.Views(&views_, txn_.count());
+  BlockViews(txn_blocks_, txn_ends_, txn_ends_.size(), &views_);
   auto start = std::chrono::steady_clock::now();
-  SLUICE_RETURN_IF_ERROR(log_->CommitTransaction(views_, checkpoint_).status());
+  SLUICE_RETURN_IF_ERROR(log_->CommitBlocks(views_, txn_counts_, checkpoint_).status());
   auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
                 std::chrono::steady_clock::now() - start).count();
   stats_->commit_ns_total.fetch_add(ns, std::memory_order_relaxed);
@@ -215,14 +244,17 @@ Status Pipeline::Impl::Commit(const binlog::TxnEnd& end) {
   stats_->records_committed.fetch_add(seq_, std::memory_order_relaxed);
   stats_->transactions.fetch_add(1, std::memory_order_relaxed);
   stats_->last_event_ts.store(end.timestamp, std::memory_order_relaxed);
-  txn_.Clear();
+  txn_blocks_.clear();
+  txn_ends_.clear();
+  txn_counts_.clear();
+  txn_pending_ = 0;
   seq_ = 0;
   chunked_ = false;
   return Status::Ok();
 }
 
 Status Pipeline::Impl::Stage3(Slot& s) {
-  size_t r = 0;  // next record of the slot
+  size_t k = 0;  // next block of the slot
   for (size_t i = 0; i < s.plan.size; ++i) {
     const auto& a = s.plan.actions[i];
     if (a.kind == binlog::EventPlan::Action::kEnd) {
@@ -233,7 +265,13 @@ Status Pipeline::Impl::Stage3(Slot& s) {
     if (seq_ == 0) open_ts_ = a.kind == binlog::EventPlan::Action::kRows
                                                    ? a.timestamp
                                                    : s.plan.ddls[a.ddl].ts();
-    for (uint32_t k = 0; k < s.counts[i]; ++k) SLUICE_RETURN_IF_ERROR(Take(s.out.record(r++)));
+    if (s.action_blocks[i] > 0) {
+      Take(s, k, s.action_blocks[i]);
+      k += s.action_blocks[i];
+      if (txn_pending_ > options_.chunk_records && txn_ends_.size() > 1) {
+        SLUICE_RETURN_IF_ERROR(FlushChunk());
+      }
+    }
     if (a.kind == binlog::EventPlan::Action::kRows) {
       stats_->rows.fetch_add(s.counts[i], std::memory_order_relaxed);
     }
@@ -305,7 +343,7 @@ Status Pipeline::Impl::Run(binlog::BinlogSource* source, const std::atomic<bool>
   s1.Stop();
   if (st.ok()) st = ring_status;
   // A transaction that did not end stays invisible; its chunks go.
-  if (chunked_ || !txn_.empty()) {
+  if (chunked_ || !txn_ends_.empty()) {
     Status d = log_->DiscardOpenTransaction();
     if (st.ok()) st = d;
   }

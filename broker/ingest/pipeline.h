@@ -13,10 +13,12 @@
 // number of workers and any ring size: offsets are assigned by the log in
 // stage 3, which sees slots in sequence order.
 //
-// Records are serialized by the workers without their `txn` field; stage 3
-// appends it (field 11, which protobuf accepts after the others), because
-// only stage 3 knows a record's place in its transaction and whether it is
-// the last one.
+// Records are serialized by the workers without their `txn` field and
+// packed into blocks of the log's batch version 2, which the workers also
+// compress (LZ4, unless the log's compression is "none"): only stage 3
+// knows a record's place in its transaction, and the log's readers append
+// the field from the batch header (storage/log_format.h). Stage 3 copies
+// compressed blocks, not records.
 //
 // Memory: the ring (ring_size slots, each holding one event and its
 // records) plus, per open transaction, at most chunk_records records; a

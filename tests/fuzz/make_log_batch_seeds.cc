@@ -24,5 +24,23 @@ int main(int argc, char** argv) {
   h.flags = kTxnEnd;
   h.epoch = 2;
   write("txn_end_with_checkpoint", h, "\x0a\x0d" "binlog.000001\x10\x04", {"a", "", std::string(200, 'x')});
+  // Version 2: an LZ4 block of 40 records, then a stored one of 2.
+  std::string framed, blocks;
+  for (int i = 0; i < 40; ++i) {
+    std::string r = "\x10\x01\x1a\x04shop\x22\x06orders row " + std::to_string(i);
+    framed.push_back(static_cast<char>(r.size()));
+    framed += r;
+  }
+  AppendBlock(framed, 40, true, &blocks);
+  const size_t first = blocks.size();
+  AppendBlock(std::string("\x01" "a" "\x02" "bc", 5), 2, false, &blocks);
+  h.base_offset = sluice::Offset(2000);
+  h.record_count = 42;
+  h.txn_records_before = 7;
+  std::vector<std::string_view> parts = {std::string_view(blocks).substr(0, first),
+                                         std::string_view(blocks).substr(first)};
+  std::string out = BatchKey(h.base_offset);
+  EncodeBlockBatch(h, "\x0a\x0d" "binlog.000001\x10\x04", parts, &out);
+  std::ofstream(std::string(argv[1]) + "/blocks_lz4_and_stored", std::ios::binary) << out;
   return 0;
 }

@@ -58,8 +58,8 @@ PartialTail ReadPartialTail(const std::string& path) {
       if (!b.ok() || b->header.txn_end()) break;
       tail.base = b->header.base_offset.value();
       auto& recs = batches.emplace_back();
-      log_format::RecordIterator ri(*b);
-      for (std::string_view r; ri.Next(&r);) recs.emplace_back(r);
+      Status st = log_format::AppendRecords(*b, &recs);
+      EXPECT_TRUE(st.ok()) << st.ToString();
     }
   }
   for (auto b = batches.rbegin(); b != batches.rend(); ++b) {
