@@ -36,7 +36,8 @@ std::string ParseBlock(std::string_view* in, Block* b) {
   if (!coding::GetVarint64(in, &stored_size)) return "truncated block header";
   if (b->count == 0) return "empty block";
   if (stored_size > in->size()) return "block runs past the end of the batch";
-  if (b->raw_size < b->count || b->raw_size > kMaxBlockRaw) return "impossible block size";
+  // Each record takes at least its 4-byte length.
+  if (b->raw_size > kMaxBlockRaw || b->count > b->raw_size / 4) return "impossible block size";
   switch (b->codec) {
     case kStored:
       if (b->raw_size != stored_size) return "stored block size mismatch";
@@ -141,36 +142,28 @@ void ReencodeBatch(const BatchView& b, const BatchHeader& h, std::string_view ch
   internal::FinishBatch(start, dst);
 }
 
-void AppendBlock(std::string_view framed, uint32_t count, bool compress, std::string* dst) {
+void AppendBlock(std::string_view framed, uint32_t count, bool compress, std::string* dst,
+                 std::string* scratch) {
   char head[3 * 10 + 1];
   char* p = coding::EncodeVarint64(head, count);
   p = coding::EncodeVarint64(p, framed.size());
-  const size_t codec_at = static_cast<size_t>(p - head);
-  *p++ = static_cast<char>(kStored);
-  const size_t start = dst->size();
+  char* codec = p++;
+  *codec = static_cast<char>(kStored);
+  std::string_view stored = framed;
   if (compress && framed.size() >= 64 && framed.size() <= LZ4_MAX_INPUT_SIZE) {
     const int bound = LZ4_compressBound(static_cast<int>(framed.size()));
-    // Room for the header (its stored_size varint at its widest) and the
-    // compressed bytes; cut back below.
-    const size_t head_max = static_cast<size_t>(p - head) + 10;
-    dst->resize(start + head_max + static_cast<size_t>(bound));
-    const int n = LZ4_compress_default(framed.data(), dst->data() + start + head_max,
+    // The scratch only grows, so its bytes are zero-filled once, not per block.
+    if (scratch->size() < static_cast<size_t>(bound)) scratch->resize(static_cast<size_t>(bound));
+    const int n = LZ4_compress_default(framed.data(), scratch->data(),
                                        static_cast<int>(framed.size()), bound);
     if (n > 0 && static_cast<size_t>(n) < framed.size()) {
-      head[codec_at] = static_cast<char>(kLz4);
-      char* q = coding::EncodeVarint64(p, static_cast<uint64_t>(n));
-      const size_t head_len = static_cast<size_t>(q - head);
-      std::memmove(dst->data() + start + head_len, dst->data() + start + head_max,
-                   static_cast<size_t>(n));
-      std::memcpy(dst->data() + start, head, head_len);
-      dst->resize(start + head_len + static_cast<size_t>(n));
-      return;
+      *codec = static_cast<char>(kLz4);
+      stored = std::string_view(scratch->data(), static_cast<size_t>(n));
     }
-    dst->resize(start);
   }
-  p = coding::EncodeVarint64(p, framed.size());
+  p = coding::EncodeVarint64(p, stored.size());
   dst->append(head, static_cast<size_t>(p - head));
-  dst->append(framed);
+  dst->append(stored);
 }
 
 size_t EncodeTxnField(uint32_t seq, bool last, char* out) {
@@ -229,9 +222,12 @@ bool RecordReader::Next(std::string_view* body, std::string_view* suffix) {
     return true;
   }
   if (block_left_ == 0 && !LoadBlock()) return false;
-  if (!coding::GetLengthPrefixed(&block_, body)) {
+  uint32_t len = 0;
+  if (!coding::GetFixed32(&block_, &len) || len > block_.size()) {
     return Fail("record " + std::to_string(index_) + " runs past the end of its block");
   }
+  *body = block_.substr(0, len);
+  block_.remove_prefix(len);
   if (--block_left_ == 0 && !block_.empty()) {
     return Fail("trailing bytes in the block of record " + std::to_string(index_));
   }

@@ -31,7 +31,10 @@
 //
 //   block    varint record_count (>= 1), varint raw_size, 1 byte codec
 //            (0 stored, 1 LZ4 block), varint stored_size, stored_size bytes
-//   raw      record_count times varint length + record bytes
+//   raw      record_count times: 4-byte length (little-endian) + record
+//            bytes; fixed-width so that the workers write the length in
+//            place when a record ends (ingest's RecordBuffer) and LZ4 reads
+//            the records where they were written
 //
 // A reader gives back each version 2 record with TxnInfo{seq, last}
 // appended as its last field (seq = offset - transaction base, last on the
@@ -114,9 +117,11 @@ void ReencodeBatch(const BatchView& b, const BatchHeader& header, std::string_vi
                    std::string* dst);
 
 // Appends one version 2 block holding `count` records, given framed
-// (varint length + bytes each, back to back). LZ4-compressed when
-// `compress` and it saves space, else stored.
-void AppendBlock(std::string_view framed, uint32_t count, bool compress, std::string* dst);
+// (4-byte little-endian length + bytes each, back to back). LZ4-compressed
+// when `compress` and it saves space, else stored. `scratch` is the
+// compressor's output space, reused from call to call.
+void AppendBlock(std::string_view framed, uint32_t count, bool compress, std::string* dst,
+                 std::string* scratch);
 
 // The TxnInfo{seq, last} field (ChangeRecord.txn) as a record's last
 // field: tag, length, members that are not default. At most kMaxTxnField.

@@ -42,14 +42,14 @@ struct Pipeline::Slot {
   // Stage 1.
   binlog::EventPlan plan;
   std::vector<uint8_t> skip;  // per action: filtered out
-  // Stage 2: serialized records of every kept rows/DDL action, in order,
-  // and how many each action produced; then the same records framed into
-  // log blocks: block k ends at block_ends[k] in `blocks` and holds
-  // block_counts[k] records; action i has action_blocks[i] of them.
+  // Stage 2: serialized records of every kept rows/DDL action, in order
+  // (framed as a log block's raw bytes), and how many each action
+  // produced; then the same records packed into log blocks: block k ends
+  // at block_ends[k] in `blocks` and holds block_counts[k] records; action
+  // i has action_blocks[i] of them.
   RecordBuffer out;
   std::vector<uint32_t> counts;
   binlog::RowEncoder encoder;
-  std::string framed;
   std::string blocks;
   std::vector<size_t> block_ends;
   std::vector<uint32_t> block_counts;
@@ -100,7 +100,7 @@ class Pipeline::Impl {
   Status Stage1(Slot& s);
   Status Stage2(Slot& s, int worker, int64_t seq);
   Status Stage3(Slot& s);
-  void PackBlocks(Slot& s, size_t action, size_t first_record);
+  void PackBlocks(Slot& s, int worker, size_t action, size_t first_record);
   void Take(const Slot& s, size_t first_block, size_t n);
   Status FlushChunk();
   Status Commit(const binlog::TxnEnd& end);
@@ -126,6 +126,9 @@ class Pipeline::Impl {
   std::vector<std::string_view> views_;
   const bool compress_ = log_->options().compression != Compression::kNone;
   proto::SourceCheckpoint checkpoint_;
+  // Stage 2: each worker's LZ4 output space (per worker, not per slot: a
+  // ring of them would hold ring_size blocks of memory).
+  std::vector<std::string> scratch_ = std::vector<std::string>(options_.parse_threads);
 };
 
 Status Pipeline::Impl::Stage1(Slot& s) {
@@ -168,30 +171,30 @@ Status Pipeline::Impl::Stage2(Slot& s, int worker, int64_t seq) {
       return Status::Internal("a DDL record does not serialize");
     }
     s.counts[i] = static_cast<uint32_t>(s.out.count() - before);
-    if (s.counts[i] > 0) PackBlocks(s, i, before);
+    if (s.counts[i] > 0) PackBlocks(s, worker, i, before);
   }
   return Status::Ok();
 }
 
-// Frames action `action`'s records (from record `first` of s.out on) and
-// packs them into blocks of about kBlockRawBytes, compressed.
-void Pipeline::Impl::PackBlocks(Slot& s, size_t action, size_t first) {
+// Packs action `action`'s records (from record `first` of s.out on, framed
+// as the buffer holds them) into blocks of about kBlockRawBytes, compressed
+// into the worker's scratch and then appended to s.blocks.
+void Pipeline::Impl::PackBlocks(Slot& s, int worker, size_t action, size_t first) {
   const size_t end = first + s.counts[action];
   size_t r = first;
   while (r < end) {
-    s.framed.clear();
-    uint32_t n = 0;
+    const size_t from = r;
+    size_t raw = 0;
     do {
-      std::string_view rec = s.out.record(r++);
-      coding::PutLengthPrefixed(&s.framed, rec);
-      ++n;
-    } while (r < end && s.framed.size() < kBlockRawBytes);
-    log_format::AppendBlock(s.framed, n, compress_, &s.blocks);
+      raw += s.out.record(r++).size() + RecordBuffer::kPrefix;
+    } while (r < end && raw < kBlockRawBytes);
+    const auto n = static_cast<uint32_t>(r - from);
+    log_format::AppendBlock(s.out.framed(from, n), n, compress_, &s.blocks,
+                            &scratch_[static_cast<size_t>(worker)]);
     s.block_ends.push_back(s.blocks.size());
     s.block_counts.push_back(n);
     ++s.action_blocks[action];
   }
-  if (s.framed.capacity() > kSlotKeepBytes) std::string().swap(s.framed);
 }
 
 // Appends blocks [first, first + n) of a slot to the open transaction.

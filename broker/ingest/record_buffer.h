@@ -1,13 +1,14 @@
 // RecordBuffer: serialized records stored back to back in one growable
-// byte array, with the end of each record remembered.
+// byte array, each behind its length as 4 bytes little-endian: the raw
+// form of a log block (storage/log_format.h), so the workers compress a
+// run of records where they were written, with no copy to frame them.
 //
 // Why not a std::vector<std::string>: the ingest ring keeps one buffer per
 // slot and reuses it for every event that passes through that slot, so in
 // steady state nothing is allocated. A string per record meant a heap
-// block per record, each one grown again when stage 3 appended the txn
-// field, and a ring of such strings touched hundreds of MB of fresh pages
-// (page faults were most of the ingest's system time). Growth here does
-// not zero the new bytes either (std::string::resize would).
+// block per record, and a ring of such strings touched hundreds of MB of
+// fresh pages (page faults were most of the ingest's system time). Growth
+// here does not zero the new bytes either (std::string::resize would).
 //
 // It is also the ingest workers' EncodedRowSink: RowEncoder writes records
 // straight into it. Not thread-safe; one stage owns a buffer at a time.
@@ -22,25 +23,36 @@
 
 #include <google/protobuf/message_lite.h>
 
+#include "base/coding.h"
 #include "broker/binlog/rows_event.h"
 
 namespace sluice::ingest {
 
 class RecordBuffer final : public binlog::EncodedRowSink {
  public:
+  static constexpr size_t kPrefix = 4;  // a record's length, fixed32
+
   size_t count() const { return ends_.size(); }
-  size_t bytes() const { return size_; }
+  // Bytes of the finished records, their length prefixes included.
+  size_t bytes() const { return count() == 0 ? 0 : ends_.back(); }
   bool empty() const { return ends_.empty(); }
 
+  // Record i without its length prefix.
   std::string_view record(size_t i) const {
-    size_t begin = i == 0 ? 0 : ends_[i - 1];
+    const size_t begin = Begin(i) + kPrefix;
     return {data_.get() + begin, ends_[i] - begin};
+  }
+  // Records [first, first + n) with their length prefixes, back to back.
+  std::string_view framed(size_t first, size_t n) const {
+    const size_t begin = Begin(first);
+    return {data_.get() + begin, ends_[first + n - 1] - begin};
   }
 
   // Forgets every record. Keeps the memory unless it is above `keep`
   // bytes (one huge event must not pin its memory in a slot for good).
   void Clear(size_t keep = SIZE_MAX) {
     size_ = 0;
+    open_ = false;
     ends_.clear();
     if (cap_ > keep) {
       data_.reset();
@@ -52,16 +64,22 @@ class RecordBuffer final : public binlog::EncodedRowSink {
 
   // Appends `n` bytes to the record being built and returns where they go.
   char* Extend(size_t n) override {
-    Reserve(size_ + n);
+    Open(n);
     char* p = data_.get() + size_;
     size_ += n;
     return p;
   }
   void Append(std::string_view bytes) {
-    if (!bytes.empty()) std::memcpy(Extend(bytes.size()), bytes.data(), bytes.size());
+    char* p = Extend(bytes.size());
+    if (!bytes.empty()) std::memcpy(p, bytes.data(), bytes.size());
   }
   // Ends the record being built (the bytes since the previous record).
-  void EndRecord() override { ends_.push_back(size_); }
+  void EndRecord() override {
+    Open(0);
+    coding::EncodeFixed32(data_.get() + head_, static_cast<uint32_t>(size_ - head_ - kPrefix));
+    ends_.push_back(size_);
+    open_ = false;
+  }
 
   // Serializes `msg` as one record. Returns false if protobuf refuses.
   bool AppendMessage(const google::protobuf::MessageLite& msg) {
@@ -72,34 +90,20 @@ class RecordBuffer final : public binlog::EncodedRowSink {
     return true;
   }
 
-  // Drops the first `k` records, moving the rest (and a record being
-  // built) to the front.
-  void DropFront(size_t k) {
-    if (k == 0) return;
-    size_t cut = ends_[k - 1];
-    std::memmove(data_.get(), data_.get() + cut, size_ - cut);
-    size_ -= cut;
-    ends_.erase(ends_.begin(), ends_.begin() + static_cast<ptrdiff_t>(k));
-    for (auto& e : ends_) e -= cut;
-  }
-
-  // Appends `n` bytes to the last finished record and returns where they go.
-  char* ExtendLastRecord(size_t n) {
-    char* p = Extend(n);
-    ends_.back() = size_;
-    return p;
-  }
-
-  // The last `n` bytes, for patching a record that was just appended.
-  char* Tail(size_t n) { return data_.get() + size_ - n; }
-
-  // Views of every record, for CommitLog's span<string_view> calls.
-  void Views(std::vector<std::string_view>* out, size_t n) const {
-    out->clear();
-    for (size_t i = 0; i < n; ++i) out->push_back(record(i));
-  }
-
  private:
+  size_t Begin(size_t i) const { return i == 0 ? 0 : ends_[i - 1]; }
+  // Starts a record (room for its length) unless one is open; then makes
+  // room for `n` more bytes.
+  void Open(size_t n) {
+    if (!open_) {
+      Reserve(size_ + kPrefix + n);
+      head_ = size_;
+      size_ += kPrefix;
+      open_ = true;
+    } else {
+      Reserve(size_ + n);
+    }
+  }
   void Reserve(size_t need) {
     if (need <= cap_) return;
     size_t cap = cap_ == 0 ? 4096 : cap_;
@@ -113,6 +117,8 @@ class RecordBuffer final : public binlog::EncodedRowSink {
   std::unique_ptr<char[]> data_;
   size_t size_ = 0;
   size_t cap_ = 0;
+  size_t head_ = 0;     // where the open record's length goes
+  bool open_ = false;   // a record is being built
   std::vector<size_t> ends_;
 };
 

@@ -25,15 +25,15 @@ int main(int argc, char** argv) {
   h.epoch = 2;
   write("txn_end_with_checkpoint", h, "\x0a\x0d" "binlog.000001\x10\x04", {"a", "", std::string(200, 'x')});
   // Version 2: an LZ4 block of 40 records, then a stored one of 2.
-  std::string framed, blocks;
+  std::string framed, blocks, scratch;
   for (int i = 0; i < 40; ++i) {
     std::string r = "\x10\x01\x1a\x04shop\x22\x06orders row " + std::to_string(i);
-    framed.push_back(static_cast<char>(r.size()));
+    sluice::coding::PutFixed32(&framed, static_cast<uint32_t>(r.size()));
     framed += r;
   }
-  AppendBlock(framed, 40, true, &blocks);
+  AppendBlock(framed, 40, true, &blocks, &scratch);
   const size_t first = blocks.size();
-  AppendBlock(std::string("\x01" "a" "\x02" "bc", 5), 2, false, &blocks);
+  AppendBlock(std::string("\x01\0\0\0" "a" "\x02\0\0\0" "bc", 11), 2, false, &blocks, &scratch);
   h.base_offset = sluice::Offset(2000);
   h.record_count = 42;
   h.txn_records_before = 7;

@@ -97,7 +97,11 @@ proto::ChangeRecord Row(int i) {
 
 std::string Frame(const std::vector<proto::ChangeRecord>& recs, size_t from, size_t to) {
   std::string framed;
-  for (size_t i = from; i < to; ++i) coding::PutLengthPrefixed(&framed, recs[i].SerializeAsString());
+  for (size_t i = from; i < to; ++i) {
+    const std::string r = recs[i].SerializeAsString();
+    coding::PutFixed32(&framed, static_cast<uint32_t>(r.size()));
+    framed += r;
+  }
   return framed;
 }
 
@@ -108,7 +112,8 @@ std::string EncodeBlocks(const BatchHeader& h, const std::vector<proto::ChangeRe
   std::vector<size_t> ends;
   for (size_t i = 0; i < recs.size(); i += per_block) {
     const size_t to = std::min(recs.size(), i + per_block);
-    AppendBlock(Frame(recs, i, to), static_cast<uint32_t>(to - i), compress, block_bytes);
+    std::string scratch;
+    AppendBlock(Frame(recs, i, to), static_cast<uint32_t>(to - i), compress, block_bytes, &scratch);
     ends.push_back(block_bytes->size());
   }
   std::vector<std::string_view> parts;
@@ -242,16 +247,18 @@ TEST(LogFormat, BlockHeadersThatLieAreRejected) {
     coding::PutVarint64(&b, stored.size());
     return b + stored;
   };
-  EXPECT_TRUE(batch(block(1, 2, 0, "\x01x"), 1).ok());
-  EXPECT_FALSE(batch(block(1, 3, 0, "\x01x"), 1).ok());             // stored size mismatch
-  EXPECT_FALSE(batch(block(0, 2, 0, "\x01x"), 1).ok());             // empty block
-  EXPECT_FALSE(batch(block(1, 1 << 20, 1, "\x01x"), 1).ok());       // LZ4 cannot expand that much
-  EXPECT_FALSE(batch(block(1, 2, 9, "\x01x"), 1).ok());             // unknown codec
-  EXPECT_FALSE(batch(block(2, 2, 0, "\x01x"), 1).ok());             // more records than the header
-  EXPECT_FALSE(batch(block(1, 2, 0, "\x01x"), 2).ok());             // fewer
-  EXPECT_FALSE(batch(block(1, 2, 0, "\x01x").substr(0, 5), 1).ok());  // runs past the end
+  const std::string one("\x01\0\0\0x", 5);  // the record "x" behind its length
+  EXPECT_TRUE(batch(block(1, 5, 0, one), 1).ok());
+  EXPECT_FALSE(batch(block(1, 6, 0, one), 1).ok());               // stored size mismatch
+  EXPECT_FALSE(batch(block(0, 5, 0, one), 1).ok());               // empty block
+  EXPECT_FALSE(batch(block(1, 1 << 20, 1, one), 1).ok());         // LZ4 cannot expand that much
+  EXPECT_FALSE(batch(block(1, 5, 9, one), 1).ok());               // unknown codec
+  EXPECT_FALSE(batch(block(2, 10, 0, one + one), 1).ok());        // more records than the header
+  EXPECT_FALSE(batch(block(1, 5, 0, one), 2).ok());               // fewer
+  EXPECT_FALSE(batch(block(3, 8, 0, std::string(8, '\0')), 3).ok());  // 3 lengths need 12 bytes
+  EXPECT_FALSE(batch(block(1, 5, 0, one).substr(0, 6), 1).ok());  // runs past the end
   // A block whose count is right but whose records are not.
-  auto b = batch(block(2, 2, 0, "\x05x"), 2);
+  auto b = batch(block(2, 8, 0, std::string("\x05\0\0\0wxyz", 8)), 2);
   ASSERT_TRUE(b.ok());
   std::vector<std::string> got;
   Status st = AppendRecords(*b, &got);

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
+#include <string>
+
 #include "proto/record.pb.h"
 
 namespace sluice::ingest {
@@ -25,22 +28,34 @@ TEST(RecordBufferTest, MessagesReadBackAsProtobufWroteThem) {
     EXPECT_EQ(b.record(static_cast<size_t>(i)), Row(i).SerializeAsString()) << i;
     total += b.record(static_cast<size_t>(i)).size();
   }
-  EXPECT_EQ(b.bytes(), total);
+  EXPECT_EQ(b.bytes(), total + 500 * RecordBuffer::kPrefix);
 }
 
-TEST(RecordBufferTest, DropFrontKeepsTheRestAndARecordInProgress) {
+// The framed view is a log block's raw form (storage/log_format.h): each
+// record behind its length, 4 bytes little-endian, written out by hand here.
+TEST(RecordBufferTest, FramedRecordsCarryTheirLengths) {
   RecordBuffer b;
-  for (int i = 0; i < 10; ++i) b.Append("rec" + std::to_string(i)), b.EndRecord();
-  b.Append("partial");
-  b.DropFront(7);
-  ASSERT_EQ(b.count(), 3u);
-  EXPECT_EQ(b.record(0), "rec7");
-  EXPECT_EQ(b.record(2), "rec9");
+  b.Append("ab");
+  b.Append("c");  // two pieces, one record
   b.EndRecord();
-  EXPECT_EQ(b.record(3), "partial");
-  std::memcpy(b.ExtendLastRecord(2), "!!", 2);
-  EXPECT_EQ(b.record(3), "partial!!");
-  EXPECT_EQ(std::string_view(b.Tail(3), 3), "l!!");
+  b.EndRecord();  // an empty record
+  std::memcpy(b.Extend(3), "xyz", 3);
+  b.EndRecord();
+  b.Append("open");  // not finished: not in any view
+  ASSERT_EQ(b.count(), 3u);
+  EXPECT_EQ(b.record(0), "abc");
+  EXPECT_EQ(b.record(1), "");
+  EXPECT_EQ(b.record(2), "xyz");
+  const std::string all("\x03\0\0\0abc\0\0\0\0\x03\0\0\0xyz", 18);
+  EXPECT_EQ(b.framed(0, 3), all);
+  EXPECT_EQ(b.framed(1, 2), all.substr(7));
+  EXPECT_EQ(b.bytes(), all.size());
+  b.EndRecord();
+  EXPECT_EQ(b.record(3), "open");
+  // A record longer than 255 bytes: the length's other bytes.
+  b.Append(std::string(300, 'q'));
+  b.EndRecord();
+  EXPECT_EQ(b.framed(4, 1).substr(0, 4), std::string("\x2c\x01\0\0", 4));
 }
 
 TEST(RecordBufferTest, ClearKeepsSmallMemoryAndFreesLarge) {
