@@ -37,6 +37,9 @@
 //     --latency-seconds S  length of each latency run (default 5)
 //     --only READER        offset, group, redis or latency: run that one alone
 //                          (to profile it; Redis starts only for redis and latency)
+//     --batch-version V    2 (default): store records as ingest does, in LZ4
+//                          blocks without their txn field, which Read
+//                          appends; 1: whole records, uncompressed batches
 #include "bench/fetch_bench.h"
 
 namespace {
@@ -124,7 +127,7 @@ Latency SluiceLatency(CommitLog* log, Consumer& c, const Pool& pool, int seconds
     for (size_t j = 0; j < kTxnRecords; ++j) {
       stamps[k * kTxnRecords + j].store(now, std::memory_order_release);
     }
-    if (!log->CommitTransaction(recs, cp).ok()) {
+    if (!CommitTxn(log, recs, cp).ok()) {
       failed.store(true);
       return false;
     }
@@ -171,16 +174,19 @@ int main(int argc, char** argv) {
       latency_seconds = std::atoi(argv[++i]);
     } else if (std::strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
       only = argv[++i];
+    } else if (std::strcmp(argv[i], "--batch-version") == 0 && i + 1 < argc) {
+      g_batch_version = std::atoi(argv[++i]);
     } else {
       std::fprintf(stderr,
                    "usage: fetch_bench [--records N] [--runs R] [--latency-seconds S] "
-                   "[--only offset|group|redis|latency]\n");
+                   "[--only offset|group|redis|latency] [--batch-version 1|2]\n");
       return 2;
     }
   }
   if (records < kTxnRecords || records % kTxnRecords != 0 || runs < 1 || latency_seconds < 1) {
     Die("--records must be a positive multiple of 10, --runs and --latency-seconds >= 1");
   }
+  if (g_batch_version != 1 && g_batch_version != 2) Die("--batch-version takes 1 or 2");
   if (!only.empty() && only != "offset" && only != "group" && only != "redis" &&
       only != "latency") {
     Die("--only takes offset, group, redis or latency");
@@ -221,11 +227,11 @@ int main(int argc, char** argv) {
     proto::SourceCheckpoint cp;
     cp.set_file("binlog.000001");
     cp.set_pos(4 + i);
-    Check((*log)->CommitTransaction(recs, cp).status(), "CommitTransaction");
+    Check(CommitTxn(log->get(), recs, cp), "commit");
   }
   Check((*log)->Sync(), "Sync");
-  std::printf("stored %zu records (%.1f MB) in the commit log in %.2f s\n", records,
-              pool.bytes.size() / 1e6, Seconds(Clock::now() - t0));
+  std::printf("stored %zu records (%.1f MB) in the commit log (batch version %d) in %.2f s\n",
+              records, pool.bytes.size() / 1e6, g_batch_version, Seconds(Clock::now() - t0));
 
   RedisPtr redis(nullptr, &redisFree);
   if (redis_port) {

@@ -24,6 +24,7 @@
 #include <memory>
 #include <optional>
 #include <random>
+#include <span>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -33,7 +34,9 @@
 #include "client/consumer.h"
 #include "proto/auth.h"
 #include "proto/record.pb.h"
+#include "base/coding.h"
 #include "storage/commit_log.h"
+#include "storage/log_format.h"
 #include "tests/support/temp_dir.h"
 
 namespace sluice::fetch_bench {
@@ -168,6 +171,34 @@ inline void AppendRecord(uint64_t i, std::mt19937_64& rng, std::string* out) {
   r.mutable_txn()->set_seq(static_cast<uint32_t>(i % kTxnRecords));
   r.mutable_txn()->set_last(i % kTxnRecords == kTxnRecords - 1);
   r.AppendToString(out);
+}
+
+// How the bench stores its transactions: batch version 2 (the records in
+// an LZ4 block, their txn field left to the reader: what ingest writes) or
+// version 1 (records whole). --batch-version; 2 by default.
+inline int g_batch_version = 2;
+
+// Commits one transaction of pool records (each ends with its txn field,
+// seq = its index here, last on the final one) in g_batch_version.
+inline Status CommitTxn(CommitLog* log, std::span<const std::string_view> recs,
+                        const proto::SourceCheckpoint& cp) {
+  if (g_batch_version == 1) return log->CommitTransaction(recs, cp).status();
+  thread_local std::string framed, block, scratch;
+  framed.clear();
+  block.clear();
+  for (size_t j = 0; j < recs.size(); ++j) {
+    char txn[log_format::kMaxTxnField];
+    const size_t n = log_format::EncodeTxnField(static_cast<uint32_t>(j), j + 1 == recs.size(), txn);
+    if (recs[j].size() < n || recs[j].substr(recs[j].size() - n) != std::string_view(txn, n)) {
+      return Status::Internal("a pool record does not end with its txn field");
+    }
+    coding::PutFixed32(&framed, static_cast<uint32_t>(recs[j].size() - n));
+    framed.append(recs[j].data(), recs[j].size() - n);
+  }
+  log_format::AppendBlock(framed, static_cast<uint32_t>(recs.size()), true, &block, &scratch);
+  const std::string_view blocks[] = {block};
+  const uint32_t counts[] = {static_cast<uint32_t>(recs.size())};
+  return log->CommitBlocks(blocks, counts, cp).status();
 }
 
 inline Pool MakePool(size_t n) {
