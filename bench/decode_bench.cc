@@ -3,9 +3,10 @@
 // INT, ENUM, DECIMAL, DOUBLE, VARCHAR, DATETIME(6), TIMESTAMP(3), TEXT and
 // BIT), then decodes it single-threaded to change records and prints rows/s
 // and MB/s; in the same run it times `mariadb-binlog --base64-output=
-// decode-rows -vv FILE > /dev/null` on the same files (the peer). Three
-// sluice rows: records as messages, messages serialized by protobuf, and the
-// ingest workers' path (Plan + EncodeAction, bytes written directly).
+// decode-rows -vv FILE > /dev/null` on the same files (the peer). Four
+// sluice rows: records as messages, messages serialized by protobuf, Plan +
+// EncodeAction (bytes written directly), and the ingest workers' whole path
+// (that, then the records packed into LZ4 log blocks).
 //
 //   decode_bench [--rows N] [--keep DIR] [--files F...]
 //     --rows N    N row inserts; about 2N row changes in all (default 150000)
@@ -25,6 +26,7 @@
 
 #include "broker/binlog/decoder.h"
 #include "broker/binlog/file_source.h"
+#include "broker/ingest/block_list.h"
 #include "broker/ingest/record_buffer.h"
 #include "bench/workload.h"
 #include "tests/support/mariadb_fixture.h"
@@ -78,7 +80,8 @@ struct Run {
 enum class Mode {
   kDecode,     // Decoder::Decode to ChangeRecord messages
   kSerialize,  // and each message serialized by protobuf
-  kEncode,     // Plan, then EncodeAction: the ingest workers' path
+  kEncode,     // Plan, then EncodeAction
+  kPack,       // and the records packed into LZ4 log blocks: the ingest workers' path
 };
 
 Run DecodeOnce(const std::vector<std::string>& files, Mode mode) {
@@ -91,31 +94,45 @@ Run DecodeOnce(const std::vector<std::string>& files, Mode mode) {
   binlog::EventPlan plan;
   binlog::RowEncoder encoder;
   ingest::RecordBuffer encoded;  // a ring slot's buffer, as in the workers
-  uint64_t encoded_records = 0;
+  ingest::BlockList blocks;       // and its blocks
+  std::string scratch;            // a worker's LZ4 output
+  uint64_t encoded_records = 0, packed_records = 0;
   auto start = Clock::now();
   for (;;) {
     binlog::RawEvent ev;
     Status st = (*source)->Next(&ev);
     if (st.code() == Code::kNotFound) break;
     Check(st, "read");
-    if (mode != Mode::kEncode) {
+    if (mode == Mode::kDecode || mode == Mode::kSerialize) {
       Check(decoder.Decode(ev, &sink), "decode");
       continue;
     }
     Check(decoder.Plan(ev, &plan), "plan");
     encoded.Clear();
+    blocks.Clear();
     for (size_t i = 0; i < plan.size; ++i) {
       const binlog::EventPlan::Action& a = plan.actions[i];
+      const size_t before = encoded.count();
       if (a.kind == binlog::EventPlan::Action::kRows) {
         Check(binlog::EncodeAction(a, plan.file, true, &encoder, &encoded), "encode");
       } else if (a.kind == binlog::EventPlan::Action::kDdl &&
                  !encoded.AppendMessage(plan.ddls[a.ddl])) {
         Check(Status::Internal("a DDL record does not serialize"), "encode");
       }
+      if (mode == Mode::kPack && encoded.count() > before) {
+        blocks.Pack(encoded, before, encoded.count() - before, true, &scratch);
+      }
     }
     encoded_records += encoded.count();
+    packed_records += blocks.records();
   }
-  return {Seconds(start), mode == Mode::kEncode ? encoded_records : sink.records};
+  if (mode == Mode::kPack && packed_records != encoded_records) {
+    Check(Status::Internal("blocks hold " + std::to_string(packed_records) + " of " +
+                           std::to_string(encoded_records) + " records"),
+          "pack");
+  }
+  return {Seconds(start), mode == Mode::kDecode || mode == Mode::kSerialize ? sink.records
+                                                                            : encoded_records};
 }
 
 double TimeMariadbBinlog(const std::vector<std::string>& files) {
@@ -197,7 +214,7 @@ int Measure(const std::vector<std::string>& files) {
   for (const auto& f : files) bytes += std::filesystem::file_size(f);
 
   DecodeOnce(files, Mode::kDecode);  // warm the page cache
-  Run best{1e9, 0}, best_ser{1e9, 0}, best_enc{1e9, 0};
+  Run best{1e9, 0}, best_ser{1e9, 0}, best_enc{1e9, 0}, best_pack{1e9, 0};
   for (int i = 0; i < 3; ++i) {
     Run r = DecodeOnce(files, Mode::kDecode);
     if (r.seconds < best.seconds) best = r;
@@ -205,6 +222,8 @@ int Measure(const std::vector<std::string>& files) {
     if (s.seconds < best_ser.seconds) best_ser = s;
     Run e = DecodeOnce(files, Mode::kEncode);
     if (e.seconds < best_enc.seconds) best_enc = e;
+    Run p = DecodeOnce(files, Mode::kPack);
+    if (p.seconds < best_pack.seconds) best_pack = p;
   }
   if (best_enc.records != best.records) {
     std::fprintf(stderr, "decode_bench: EncodeAction gave %llu records, Decode %llu\n",
@@ -226,7 +245,8 @@ int Measure(const std::vector<std::string>& files) {
   };
   line("sluice decode to records", best.seconds);
   line("sluice decode + serialize", best_ser.seconds);
-  line("sluice plan + EncodeAction (ingest workers)", best_enc.seconds);
+  line("sluice plan + EncodeAction", best_enc.seconds);
+  line("sluice plan + EncodeAction + LZ4 blocks (ingest workers)", best_pack.seconds);
   line("mariadb-binlog -vv > /dev/null", peer);
   return 0;
 }

@@ -4,33 +4,17 @@
 #include <cstring>
 #include <unordered_map>
 
+#include "broker/ingest/block_list.h"
 #include "broker/ingest/gtid_state.h"
 #include "broker/ingest/record_buffer.h"
 #include "broker/ring/ring.h"
-#include "base/coding.h"
-#include "storage/log_format.h"
 
 namespace sluice::ingest {
 namespace {
 
-// A worker cuts an action's records into blocks of about this many raw
-// bytes: a rows event's records make one block, a huge one several, so a
-// transaction still streams to the log in chunks of bounded size.
-constexpr size_t kBlockRawBytes = 256 << 10;
-
 // A slot keeps buffers up to this size between uses (rows events are 8 KB
 // by default: their records fit many times over); larger ones are freed.
 constexpr size_t kSlotKeepBytes = 256 << 10;
-
-// Views of the first n blocks in `bytes`, block k ending at ends[k].
-void BlockViews(const std::string& bytes, const std::vector<size_t>& ends, size_t n,
-                std::vector<std::string_view>* out) {
-  out->clear();
-  for (size_t k = 0; k < n; ++k) {
-    const size_t from = k == 0 ? 0 : ends[k - 1];
-    out->emplace_back(bytes.data() + from, ends[k] - from);
-  }
-}
 
 }  // namespace
 
@@ -44,15 +28,12 @@ struct Pipeline::Slot {
   std::vector<uint8_t> skip;  // per action: filtered out
   // Stage 2: serialized records of every kept rows/DDL action, in order
   // (framed as a log block's raw bytes), and how many each action
-  // produced; then the same records packed into log blocks: block k ends
-  // at block_ends[k] in `blocks` and holds block_counts[k] records; action
-  // i has action_blocks[i] of them.
+  // produced; then the same records packed into log blocks, action i
+  // having action_blocks[i] of them.
   RecordBuffer out;
   std::vector<uint32_t> counts;
   binlog::RowEncoder encoder;
-  std::string blocks;
-  std::vector<size_t> block_ends;
-  std::vector<uint32_t> block_counts;
+  BlockList blocks;
   std::vector<uint32_t> action_blocks;
 };
 
@@ -100,8 +81,6 @@ class Pipeline::Impl {
   Status Stage1(Slot& s);
   Status Stage2(Slot& s, int worker, int64_t seq);
   Status Stage3(Slot& s);
-  void PackBlocks(Slot& s, int worker, size_t action, size_t first_record);
-  void Take(const Slot& s, size_t first_block, size_t n);
   Status FlushChunk();
   Status Commit(const binlog::TxnEnd& end);
 
@@ -115,10 +94,7 @@ class Pipeline::Impl {
   std::unordered_map<std::string, bool> filter_cache_;
 
   // Stage 3: the open transaction.
-  std::string txn_blocks_;             // its blocks not yet in the log, back to back
-  std::vector<size_t> txn_ends_;       // where each of them ends in txn_blocks_
-  std::vector<uint32_t> txn_counts_;   // records in each
-  uint64_t txn_pending_ = 0;           // records in txn_blocks_
+  BlockList txn_;                      // its blocks not yet in the log
   uint64_t seq_ = 0;                   // records taken so far
   bool chunked_ = false;               // chunks of the open transaction are in the log
   uint64_t open_ts_ = 0;
@@ -155,10 +131,7 @@ Status Pipeline::Impl::Stage2(Slot& s, int worker, int64_t seq) {
   s.out.Clear(kSlotKeepBytes);
   s.counts.assign(s.plan.size, 0);
   s.action_blocks.assign(s.plan.size, 0);
-  s.block_ends.clear();
-  s.block_counts.clear();
-  if (s.blocks.capacity() > kSlotKeepBytes) std::string().swap(s.blocks);
-  s.blocks.clear();
+  s.blocks.Clear(kSlotKeepBytes);
   for (size_t i = 0; i < s.plan.size; ++i) {
     if (s.skip[i]) continue;
     const auto& a = s.plan.actions[i];
@@ -171,59 +144,21 @@ Status Pipeline::Impl::Stage2(Slot& s, int worker, int64_t seq) {
       return Status::Internal("a DDL record does not serialize");
     }
     s.counts[i] = static_cast<uint32_t>(s.out.count() - before);
-    if (s.counts[i] > 0) PackBlocks(s, worker, i, before);
+    if (s.counts[i] > 0) {
+      s.action_blocks[i] = static_cast<uint32_t>(s.blocks.Pack(
+          s.out, before, s.counts[i], compress_, &scratch_[static_cast<size_t>(worker)]));
+    }
   }
   return Status::Ok();
-}
-
-// Packs action `action`'s records (from record `first` of s.out on, framed
-// as the buffer holds them) into blocks of about kBlockRawBytes, compressed
-// into the worker's scratch and then appended to s.blocks.
-void Pipeline::Impl::PackBlocks(Slot& s, int worker, size_t action, size_t first) {
-  const size_t end = first + s.counts[action];
-  size_t r = first;
-  while (r < end) {
-    const size_t from = r;
-    size_t raw = 0;
-    do {
-      raw += s.out.record(r++).size() + RecordBuffer::kPrefix;
-    } while (r < end && raw < kBlockRawBytes);
-    const auto n = static_cast<uint32_t>(r - from);
-    log_format::AppendBlock(s.out.framed(from, n), n, compress_, &s.blocks,
-                            &scratch_[static_cast<size_t>(worker)]);
-    s.block_ends.push_back(s.blocks.size());
-    s.block_counts.push_back(n);
-    ++s.action_blocks[action];
-  }
-}
-
-// Appends blocks [first, first + n) of a slot to the open transaction.
-void Pipeline::Impl::Take(const Slot& s, size_t first, size_t n) {
-  const size_t from = first == 0 ? 0 : s.block_ends[first - 1];
-  const size_t to = s.block_ends[first + n - 1];
-  const size_t base = txn_blocks_.size();
-  txn_blocks_.append(s.blocks, from, to - from);
-  for (size_t k = first; k < first + n; ++k) {
-    txn_ends_.push_back(base + s.block_ends[k] - from);
-    txn_counts_.push_back(s.block_counts[k]);
-    txn_pending_ += s.block_counts[k];
-    seq_ += s.block_counts[k];
-  }
 }
 
 // Appends all blocks of the open transaction but the newest, so that its
 // commit always has a batch to carry the checkpoint (no rewrite of a chunk).
 Status Pipeline::Impl::FlushChunk() {
-  const size_t n = txn_ends_.size() - 1;
-  BlockViews(txn_blocks_, txn_ends_, n, &views_);
-  SLUICE_RETURN_IF_ERROR(
-      log_->AppendBlockChunk(views_, std::span(txn_counts_).first(n), open_ts_).status());
-  const size_t cut = txn_ends_[n - 1];
-  txn_blocks_.erase(0, cut);
-  txn_ends_.erase(txn_ends_.begin(), txn_ends_.begin() + static_cast<ptrdiff_t>(n));
-  for (auto& e : txn_ends_) e -= cut;
-  for (size_t k = 0; k < n; ++k) txn_pending_ -= txn_counts_[k];
-  txn_counts_.erase(txn_counts_.begin(), txn_counts_.begin() + static_cast<ptrdiff_t>(n));
+  const size_t n = txn_.size() - 1;
+  txn_.Views(n, &views_);
+  SLUICE_RETURN_IF_ERROR(log_->AppendBlockChunk(views_, txn_.Counts(n), open_ts_).status());
+  txn_.DropFront(n);
   chunked_ = true;
   stats_->chunks.fetch_add(1, std::memory_order_relaxed);
   return Status::Ok();
@@ -235,9 +170,10 @@ Status Pipeline::Impl::Commit(const binlog::TxnEnd& end) {
   checkpoint_.set_pos(end.pos);
   checkpoint_.set_gtid_set(gtid_.ToString());
   checkpoint_.set_ts(end.timestamp);
-  BlockViews(txn_blocks_, txn_ends_, txn_ends_.size(), &views_);
+  txn_.Views(txn_.size(), &views_);
   auto start = std::chrono::steady_clock::now();
-  SLUICE_RETURN_IF_ERROR(log_->CommitBlocks(views_, txn_counts_, checkpoint_).status());
+  SLUICE_RETURN_IF_ERROR(
+      log_->CommitBlocks(views_, txn_.Counts(txn_.size()), checkpoint_).status());
   auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
                 std::chrono::steady_clock::now() - start).count();
   stats_->commit_ns_total.fetch_add(ns, std::memory_order_relaxed);
@@ -247,10 +183,7 @@ Status Pipeline::Impl::Commit(const binlog::TxnEnd& end) {
   stats_->records_committed.fetch_add(seq_, std::memory_order_relaxed);
   stats_->transactions.fetch_add(1, std::memory_order_relaxed);
   stats_->last_event_ts.store(end.timestamp, std::memory_order_relaxed);
-  txn_blocks_.clear();
-  txn_ends_.clear();
-  txn_counts_.clear();
-  txn_pending_ = 0;
+  txn_.Clear();  // its memory is bounded by chunk_records: keep it
   seq_ = 0;
   chunked_ = false;
   return Status::Ok();
@@ -269,9 +202,10 @@ Status Pipeline::Impl::Stage3(Slot& s) {
                                                    ? a.timestamp
                                                    : s.plan.ddls[a.ddl].ts();
     if (s.action_blocks[i] > 0) {
-      Take(s, k, s.action_blocks[i]);
+      txn_.Append(s.blocks, k, s.action_blocks[i]);
+      seq_ += s.counts[i];
       k += s.action_blocks[i];
-      if (txn_pending_ > options_.chunk_records && txn_ends_.size() > 1) {
+      if (txn_.records() > options_.chunk_records && txn_.size() > 1) {
         SLUICE_RETURN_IF_ERROR(FlushChunk());
       }
     }
@@ -346,7 +280,7 @@ Status Pipeline::Impl::Run(binlog::BinlogSource* source, const std::atomic<bool>
   s1.Stop();
   if (st.ok()) st = ring_status;
   // A transaction that did not end stays invisible; its chunks go.
-  if (chunked_ || !txn_ends_.empty()) {
+  if (chunked_ || !txn_.empty()) {
     Status d = log_->DiscardOpenTransaction();
     if (st.ok()) st = d;
   }
