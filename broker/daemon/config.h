@@ -22,7 +22,7 @@ struct DestinationConfig {
   std::string start = "earliest";     // earliest | latest | FILE:POS | GTID set
   std::vector<std::string> include;   // regexes over db.table
   std::vector<std::string> exclude;
-  uint32_t ring_size = 1024;
+  uint32_t ring_size = 256;
   uint32_t parse_threads = 2;
   uint32_t chunk_records = 10000;
   std::string wait = "blocking";      // blocking | yield | spin

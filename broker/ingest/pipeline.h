@@ -47,7 +47,7 @@
 namespace sluice::ingest {
 
 struct IngestOptions {
-  size_t ring_size = 1024;        // slots; a power of two (each keeps its event and records)
+  size_t ring_size = 256;         // slots; a power of two (each keeps its event and records)
   int parse_threads = 2;          // stage-2 workers
   ring::WaitKind wait = ring::WaitKind::kBlocking;
   size_t chunk_records = 10000;   // a transaction beyond this streams in chunks

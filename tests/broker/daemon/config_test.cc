@@ -31,7 +31,7 @@ TEST(Config, MinimalWithDefaults) {
   ASSERT_EQ(c->destinations.size(), 1u);
   const auto& d = c->destinations[0];
   EXPECT_EQ(d.start, "earliest");
-  EXPECT_EQ(d.ring_size, 1024u);
+  EXPECT_EQ(d.ring_size, 256u);
   EXPECT_EQ(d.parse_threads, 2u);
   EXPECT_TRUE(c->inactive.empty());
 }
