@@ -211,7 +211,8 @@ TEST(LogFormat, DamagedBlocksAreCorruptionNotACrash) {
       bad[i] = static_cast<char>(bad[i] ^ (1 << bit));
       // Unsigned, the checksum catches it.
       EXPECT_FALSE(DecodeBatch(BatchKey(Offset(9)), bad).ok());
-      auto b = DecodeBatch(BatchKey(Offset(9)), Resign(bad));
+      const std::string resigned = Resign(bad);  // the view below borrows it
+      auto b = DecodeBatch(BatchKey(Offset(9)), resigned);
       if (!b.ok()) {
         EXPECT_EQ(b.status().code(), Code::kCorruption);
         ++caught_at_decode;
@@ -233,9 +234,10 @@ TEST(LogFormat, DamagedBlocksAreCorruptionNotACrash) {
 }
 
 TEST(LogFormat, BlockHeadersThatLieAreRejected) {
-  auto batch = [](std::string region, uint32_t count) {
+  std::string out;  // the last batch: a decoded view borrows it
+  auto batch = [&out](std::string region, uint32_t count) {
     BatchHeader h = Header(0, count, false);
-    std::string out;
+    out.clear();
     EncodeBlockBatch(h, "", std::vector<std::string_view>{region}, &out);
     return DecodeBatch(BatchKey(Offset(0)), out);
   };
