@@ -141,7 +141,8 @@ class CommitLog {
   // in version 2 blocks (log_format::AppendBlock, already compressed by
   // the caller), blocks[i] holding counts[i] records that lack their txn
   // field; readers get every record back with TxnInfo{seq, last} appended
-  // (storage/log_format.h). Batches are cut between blocks.
+  // (storage/log_format.h). Batches are cut between blocks. Each block's
+  // header must agree with its count (InvalidArgument otherwise).
   Result<OffsetRange> AppendBlockChunk(std::span<const std::string_view> blocks,
                                        std::span<const uint32_t> counts, uint64_t source_ts);
   Result<OffsetRange> CommitBlocks(std::span<const std::string_view> blocks,
@@ -278,6 +279,8 @@ class CommitLog {
     uint32_t records_in(size_t i) const { return blocks() ? counts[i] : 1; }
     uint64_t records() const;
   };
+  static Status CheckBlocks(std::span<const std::string_view> blocks,
+                            std::span<const uint32_t> counts);
   Result<OffsetRange> AppendLocked(Units units, uint64_t source_ts) EXCLUDES(mu_);
   Result<OffsetRange> CommitLocked(Units units, const proto::SourceCheckpoint& checkpoint)
       EXCLUDES(mu_);

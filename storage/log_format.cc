@@ -10,9 +10,10 @@ namespace {
 
 enum Codec : uint8_t { kStored = 0, kLz4 = 1 };
 
-// Largest decompressed block a reader accepts (a single record may be as
-// large as a source event, 1 GiB at most).
-constexpr uint64_t kMaxBlockRaw = uint64_t{1} << 30;
+// Largest LZ4 block: what a reader may have to allocate to decompress one.
+// Larger blocks (a huge record) are stored as they are; AppendBlock does
+// not compress them.
+constexpr uint64_t kMaxLz4Raw = uint64_t{1} << 30;
 
 struct Block {
   uint64_t count = 0;
@@ -37,14 +38,18 @@ std::string ParseBlock(std::string_view* in, Block* b) {
   if (b->count == 0) return "empty block";
   if (stored_size > in->size()) return "block runs past the end of the batch";
   // Each record takes at least its 4-byte length.
-  if (b->raw_size > kMaxBlockRaw || b->count > b->raw_size / 4) return "impossible block size";
+  if (b->count > b->raw_size / 4) return "impossible block size";
   switch (b->codec) {
     case kStored:
       if (b->raw_size != stored_size) return "stored block size mismatch";
       break;
     case kLz4:
-      // LZ4 expands at most 255 times (one literal-length byte per 255).
-      if (b->raw_size > stored_size * 255 + 16) return "impossible block size";
+      // LZ4 expands at most 255 times (one literal-length byte per 255),
+      // and never writes more than its bound for the input.
+      if (b->raw_size > kMaxLz4Raw || b->raw_size > stored_size * 255 + 16 ||
+          stored_size > static_cast<uint64_t>(LZ4_compressBound(static_cast<int>(b->raw_size)))) {
+        return "impossible block size";
+      }
       break;
     default:
       return "unknown block codec " + std::to_string(b->codec);
@@ -128,6 +133,17 @@ Result<BatchView> DecodeBatch(std::string_view key, std::string_view value) {
   return b;
 }
 
+Result<uint64_t> BlockRecords(std::string_view blocks) {
+  uint64_t records = 0;
+  while (!blocks.empty()) {
+    Block blk;
+    std::string what = ParseBlock(&blocks, &blk);
+    if (!what.empty()) return Status::InvalidArgument(what + " after record " + std::to_string(records));
+    records += blk.count;
+  }
+  return records;
+}
+
 void EncodeBlockBatch(const BatchHeader& h, std::string_view checkpoint,
                       std::span<const std::string_view> blocks, std::string* dst) {
   const size_t start = internal::PutHeader(h, kBlockBatchVersion, checkpoint, dst);
@@ -150,7 +166,7 @@ void AppendBlock(std::string_view framed, uint32_t count, bool compress, std::st
   char* codec = p++;
   *codec = static_cast<char>(kStored);
   std::string_view stored = framed;
-  if (compress && framed.size() >= 64 && framed.size() <= LZ4_MAX_INPUT_SIZE) {
+  if (compress && framed.size() >= 64 && framed.size() <= kMaxLz4Raw) {
     const int bound = LZ4_compressBound(static_cast<int>(framed.size()));
     // The scratch only grows, so its bytes are zero-filled once, not per block.
     if (scratch->size() < static_cast<size_t>(bound)) scratch->resize(static_cast<size_t>(bound));

@@ -38,10 +38,11 @@
 //
 // A reader gives back each version 2 record with TxnInfo{seq, last}
 // appended as its last field (seq = offset - transaction base, last on the
-// final record of a kTxnEnd batch): the same bytes the writer would have
-// stored with the field in place, as protobuf parses a field appended
-// after the others. That is what lets the workers compress: a record's
-// place in its transaction is known only in stage 3, after them.
+// final record of a kTxnEnd batch): protobuf parses a field appended
+// after the others as one in place (for row records the bytes are even
+// protobuf's own; a DDL record's `sql`, field 12, comes before it). That
+// is what lets the workers compress: a record's place in its transaction
+// is known only in stage 3, after them.
 //
 // A batch never spans two transactions; a transaction may span several
 // batches (large transactions are written in chunks, at most 2^32 - 1
@@ -111,6 +112,10 @@ Result<BatchView> DecodeBatch(std::string_view key, std::string_view value);
 void EncodeBlockBatch(const BatchHeader& header, std::string_view checkpoint,
                       std::span<const std::string_view> blocks, std::string* dst);
 
+// The records in `blocks` (whole version 2 blocks, back to back), after
+// checking every block header; InvalidArgument says what is wrong.
+Result<uint64_t> BlockRecords(std::string_view blocks);
+
 // Writes `b`'s records region unchanged (either version) under a new
 // header and checkpoint: how a chunk becomes its transaction's end.
 void ReencodeBatch(const BatchView& b, const BatchHeader& header, std::string_view checkpoint,
@@ -118,7 +123,8 @@ void ReencodeBatch(const BatchView& b, const BatchHeader& header, std::string_vi
 
 // Appends one version 2 block holding `count` records, given framed
 // (4-byte little-endian length + bytes each, back to back). LZ4-compressed
-// when `compress` and it saves space, else stored. `scratch` is the
+// when `compress`, it saves space and the block is at most 1 GiB (what a
+// reader may allocate for one), else stored. `scratch` is the
 // compressor's output space, reused from call to call.
 void AppendBlock(std::string_view framed, uint32_t count, bool compress, std::string* dst,
                  std::string* scratch);

@@ -14,7 +14,14 @@ namespace {
 
 // A slot keeps buffers up to this size between uses (rows events are 8 KB
 // by default: their records fit many times over); larger ones are freed.
+// So does a worker's LZ4 output buffer (a block's bound is a little over
+// BlockList::kBlockRawBytes plus its last record).
 constexpr size_t kSlotKeepBytes = 256 << 10;
+constexpr size_t kScratchKeepBytes = 1 << 20;
+
+// The open transaction's blocks: at most chunk_records records, compressed
+// (about 1 MB at the default 10,000); more than this is freed after commit.
+constexpr size_t kTxnKeepBytes = 8 << 20;
 
 }  // namespace
 
@@ -143,12 +150,18 @@ Status Pipeline::Impl::Stage2(Slot& s, int worker, int64_t seq) {
                !s.out.AppendMessage(s.plan.ddls[a.ddl])) {
       return Status::Internal("a DDL record does not serialize");
     }
+    if (s.out.oversized()) {
+      return Status::InvalidArgument("a change record of 4 GiB or more (" + s.plan.file + " at " +
+                                     std::to_string(a.pos) + ") cannot be stored");
+    }
     s.counts[i] = static_cast<uint32_t>(s.out.count() - before);
     if (s.counts[i] > 0) {
       s.action_blocks[i] = static_cast<uint32_t>(s.blocks.Pack(
           s.out, before, s.counts[i], compress_, &scratch_[static_cast<size_t>(worker)]));
     }
   }
+  std::string& scratch = scratch_[static_cast<size_t>(worker)];
+  if (scratch.size() > kScratchKeepBytes) std::string().swap(scratch);
   return Status::Ok();
 }
 
@@ -183,7 +196,7 @@ Status Pipeline::Impl::Commit(const binlog::TxnEnd& end) {
   stats_->records_committed.fetch_add(seq_, std::memory_order_relaxed);
   stats_->transactions.fetch_add(1, std::memory_order_relaxed);
   stats_->last_event_ts.store(end.timestamp, std::memory_order_relaxed);
-  txn_.Clear();  // its memory is bounded by chunk_records: keep it
+  txn_.Clear(kTxnKeepBytes);
   seq_ = 0;
   chunked_ = false;
   return Status::Ok();

@@ -53,6 +53,7 @@ class RecordBuffer final : public binlog::EncodedRowSink {
   void Clear(size_t keep = SIZE_MAX) {
     size_ = 0;
     open_ = false;
+    oversized_ = false;
     ends_.clear();
     if (cap_ > keep) {
       data_.reset();
@@ -61,6 +62,10 @@ class RecordBuffer final : public binlog::EncodedRowSink {
     }
   }
   size_t capacity() const { return cap_; }
+
+  // A record since the last Clear was 4 GiB or more: its length prefix is
+  // wrong and the buffer must not be stored.
+  bool oversized() const { return oversized_; }
 
   // Appends `n` bytes to the record being built and returns where they go.
   char* Extend(size_t n) override {
@@ -76,7 +81,9 @@ class RecordBuffer final : public binlog::EncodedRowSink {
   // Ends the record being built (the bytes since the previous record).
   void EndRecord() override {
     Open(0);
-    coding::EncodeFixed32(data_.get() + head_, static_cast<uint32_t>(size_ - head_ - kPrefix));
+    const size_t len = size_ - head_ - kPrefix;
+    if (len > UINT32_MAX) oversized_ = true;  // its length does not fit: see oversized()
+    coding::EncodeFixed32(data_.get() + head_, static_cast<uint32_t>(len));
     ends_.push_back(size_);
     open_ = false;
   }
@@ -119,6 +126,7 @@ class RecordBuffer final : public binlog::EncodedRowSink {
   size_t cap_ = 0;
   size_t head_ = 0;     // where the open record's length goes
   bool open_ = false;   // a record is being built
+  bool oversized_ = false;
   std::vector<size_t> ends_;
 };
 

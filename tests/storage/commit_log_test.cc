@@ -18,6 +18,8 @@ namespace sluice {
 namespace {
 
 using testing::CheckpointAfter;
+using testing::AsRead;
+using testing::MakeBlocks;
 using testing::MakeTxn;
 using testing::ReadAll;
 using testing::TempDir;
@@ -214,6 +216,85 @@ TEST_F(CommitLogTest, DiscardOpenTransactionAndEmptyCommits) {
   EXPECT_EQ(log->HighWatermark(), Offset(6));
   ASSERT_TRUE(log->Truncate(Offset(2)).ok());  // 2 is the boundary before it
   EXPECT_EQ(log->Checkpoint().pos(), 1u);
+}
+
+// Batch version 2, as ingest writes it: blocks whose records lack the txn
+// field, which every read appends (AsRead spells out the bytes).
+TEST_F(CommitLogTest, BlockTransactionsReadBackWithTheirTxnField) {
+  CommitLogOptions o = Options();
+  o.max_batch_bytes = 1024;  // the least: batches are cut between blocks
+  std::vector<std::string> want;
+  auto append = [&want](const std::vector<std::string>& v) {
+    want.insert(want.end(), v.begin(), v.end());
+  };
+  {
+    auto log = Open(o);
+    Commit(*log, 0, 3, &want);  // version 1 beside them
+    // One commit of 50 blocks, more than one batch holds.
+    auto t1 = MakeTxn(1, 150, 200);
+    auto b1 = MakeBlocks(t1, 0, 150, 3);
+    auto r1 = log->CommitBlocks(b1.Views(), b1.counts, CheckpointAfter(1));
+    ASSERT_TRUE(r1.ok()) << r1.status().ToString();
+    EXPECT_EQ(r1->base, Offset(3));
+    EXPECT_EQ(r1->end, Offset(153));
+    auto batches = log->ReadBatches(Offset(3), 1 << 20);
+    ASSERT_TRUE(batches.ok());
+    EXPECT_GE(batches->size(), 2u);
+    append(AsRead(t1));
+    // A chunk, invisible until the commit's blocks follow it.
+    auto t2 = MakeTxn(2, 25, 60);
+    auto c2 = MakeBlocks(t2, 0, 17, 4), e2 = MakeBlocks(t2, 17, 25, 4);
+    ASSERT_TRUE(log->AppendBlockChunk(c2.Views(), c2.counts, 0).ok());
+    EXPECT_EQ(log->HighWatermark(), Offset(153));
+    ASSERT_TRUE(log->CommitBlocks(e2.Views(), e2.counts, CheckpointAfter(2)).ok());
+    append(AsRead(t2));
+    // A chunk, then a commit with no blocks: the chunk's last batch is
+    // rewritten to end the transaction, so its last record reads last.
+    auto t3 = MakeTxn(3, 9, 60);
+    auto c3 = MakeBlocks(t3, 0, 9, 2);
+    ASSERT_TRUE(log->AppendBlockChunk(c3.Views(), c3.counts, 0).ok());
+    auto r3 = log->CommitBlocks({}, {}, CheckpointAfter(3));
+    ASSERT_TRUE(r3.ok()) << r3.status().ToString();
+    EXPECT_EQ(r3->end, Offset(187));
+    append(AsRead(t3));
+    ASSERT_EQ(want.size(), 187u);
+    EXPECT_EQ(ReadAll(*log), want);
+    // Reads that start inside blocks and batches.
+    for (uint64_t from = 1; from < want.size(); from += 11) {
+      EXPECT_EQ(ReadAll(*log, Offset(from)),
+                std::vector<std::string>(want.begin() + static_cast<ptrdiff_t>(from), want.end()))
+          << from;
+    }
+    // The byte limit counts records as read, txn field included.
+    auto set = log->Read(Offset(5), 1000, want[5].size() + want[6].size());
+    ASSERT_TRUE(set.ok());
+    ASSERT_EQ(set->records.size(), 2u);
+    EXPECT_EQ(set->records[1].data, want[6]);
+    EXPECT_EQ(set->next_offset, Offset(7));
+  }
+  auto log = Open(o);
+  EXPECT_EQ(ReadAll(*log), want);
+  EXPECT_EQ(log->Checkpoint().pos(), 4u);
+}
+
+TEST_F(CommitLogTest, BlockCountsMustAgreeWithTheBlocks) {
+  auto log = Open();
+  auto t = MakeTxn(0, 6);
+  auto b = MakeBlocks(t, 0, 6, 3);
+  const std::vector<uint32_t> wrong = {3, 2}, short_list = {3};
+  EXPECT_EQ(log->CommitBlocks(b.Views(), wrong, CheckpointAfter(0)).status().code(),
+            Code::kInvalidArgument);
+  EXPECT_EQ(log->CommitBlocks(b.Views(), short_list, CheckpointAfter(0)).status().code(),
+            Code::kInvalidArgument);
+  const std::vector<std::string_view> junk = {"not a block"};
+  const std::vector<uint32_t> one = {1};
+  EXPECT_EQ(log->AppendBlockChunk(junk, one, 0).status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(log->HighWatermark(), Offset(0));
+  // Nothing was written: the right counts still start at offset 0.
+  auto r = log->CommitBlocks(b.Views(), b.counts, CheckpointAfter(0));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->base, Offset(0));
+  EXPECT_EQ(ReadAll(*log), AsRead(t));
 }
 
 TEST_F(CommitLogTest, TruncateSuffixAtTransactionBoundary) {

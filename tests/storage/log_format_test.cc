@@ -155,6 +155,32 @@ TEST(LogFormat, BlockBatchGivesRecordsWithTheirTxnField) {
   }
 }
 
+// A DDL record has `sql` (field 12) after where `txn` (11) goes, so the
+// reader's bytes differ from protobuf's order but parse to the same record
+// (and are what ingest stored with the field in version 1 too).
+TEST(LogFormat, DdlRecordsParseEqualWithTheirTxnField) {
+  proto::ChangeRecord ddl;
+  ddl.set_format_version(proto::RECORD_FORMAT_V1);
+  ddl.set_op(proto::OP_DDL);
+  ddl.set_db("shop");
+  ddl.set_sql("ALTER TABLE orders ADD COLUMN note TEXT");
+  std::vector<proto::ChangeRecord> recs = {Row(0), ddl, Row(1)};
+  std::string blocks;
+  std::string value = EncodeBlocks(Header(40, 3, true), recs, 2, true, &blocks);
+  auto b = DecodeBatch(BatchKey(Offset(40)), value);
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  std::vector<std::string> got;
+  ASSERT_TRUE(AppendRecords(*b, &got).ok());
+  ASSERT_EQ(got.size(), 3u);
+  for (size_t i = 0; i < 3; ++i) {
+    proto::ChangeRecord want = recs[i], parsed;
+    want.mutable_txn()->set_seq(static_cast<uint32_t>(i));
+    if (i == 2) want.mutable_txn()->set_last(true);
+    ASSERT_TRUE(parsed.ParseFromString(got[i])) << i;
+    EXPECT_EQ(parsed.SerializeAsString(), want.SerializeAsString()) << i;
+  }
+}
+
 TEST(LogFormat, TxnFieldOfTheFirstRecordIsEmpty) {
   char buf[kMaxTxnField];
   // seq 0 and not last: TxnInfo{} is the field with no members.
@@ -255,6 +281,7 @@ TEST(LogFormat, BlockHeadersThatLieAreRejected) {
   EXPECT_FALSE(batch(block(0, 5, 0, one), 1).ok());               // empty block
   EXPECT_FALSE(batch(block(1, 1 << 20, 1, one), 1).ok());         // LZ4 cannot expand that much
   EXPECT_FALSE(batch(block(1, 5, 9, one), 1).ok());               // unknown codec
+  EXPECT_FALSE(batch(block(1, 100, 1, std::string(200, 'z')), 1).ok());  // more than LZ4's bound
   EXPECT_FALSE(batch(block(2, 10, 0, one + one), 1).ok());        // more records than the header
   EXPECT_FALSE(batch(block(1, 5, 0, one), 2).ok());               // fewer
   EXPECT_FALSE(batch(block(3, 8, 0, std::string(8, '\0')), 3).ok());  // 3 lengths need 12 bytes

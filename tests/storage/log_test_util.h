@@ -1,13 +1,16 @@
 // Helpers shared by the commit-log tests.
 #pragma once
 
+#include <algorithm>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include <gtest/gtest.h>
 
+#include "base/coding.h"
 #include "storage/commit_log.h"
+#include "storage/log_format.h"
 
 namespace sluice::testing {
 
@@ -27,6 +30,54 @@ inline Txn MakeTxn(uint64_t txn_index, size_t n, size_t pad = 16) {
     t.records.push_back(std::move(r));
   }
   return t;
+}
+
+// Records [from, to) of `t` as ingest hands them to the log: version 2
+// blocks of at most `per_block` records each (LZ4), with their counts.
+struct Blocks {
+  std::vector<std::string> blocks;
+  std::vector<uint32_t> counts;
+  std::vector<std::string_view> Views() const {
+    return std::vector<std::string_view>(blocks.begin(), blocks.end());
+  }
+};
+inline Blocks MakeBlocks(const Txn& t, size_t from, size_t to, size_t per_block) {
+  Blocks b;
+  std::string scratch;
+  for (size_t i = from; i < to; i += per_block) {
+    const size_t end = std::min(to, i + per_block);
+    std::string framed;
+    for (size_t j = i; j < end; ++j) {
+      coding::PutFixed32(&framed, static_cast<uint32_t>(t.records[j].size()));
+      framed += t.records[j];
+    }
+    log_format::AppendBlock(framed, static_cast<uint32_t>(end - i), true, &b.blocks.emplace_back(),
+                            &scratch);
+    b.counts.push_back(static_cast<uint32_t>(end - i));
+  }
+  return b;
+}
+
+// What a reader gets for a transaction stored in blocks: each record with
+// its txn field appended (ChangeRecord.txn = 11, TxnInfo{seq, last}),
+// spelled out byte by byte here rather than with log_format's encoder.
+inline std::vector<std::string> AsRead(const Txn& t) {
+  std::vector<std::string> out;
+  for (size_t j = 0; j < t.records.size(); ++j) {
+    std::string body;
+    if (j > 0) {  // seq, varint (the tests' transactions stay below 2^14)
+      body.push_back(0x08);
+      if (j < 0x80) {
+        body.push_back(static_cast<char>(j));
+      } else {
+        body.push_back(static_cast<char>((j & 0x7f) | 0x80));
+        body.push_back(static_cast<char>(j >> 7));
+      }
+    }
+    if (j + 1 == t.records.size()) body += std::string("\x10\x01", 2);  // last = true
+    out.push_back(t.records[j] + static_cast<char>(0x5a) + static_cast<char>(body.size()) + body);
+  }
+  return out;
 }
 
 // Checkpoint of the transaction with 0-based index i: position i + 1.
