@@ -34,7 +34,8 @@
 #include "client/consumer.h"
 #include "proto/auth.h"
 #include "proto/record.pb.h"
-#include "base/coding.h"
+#include "broker/ingest/block_list.h"
+#include "broker/ingest/record_buffer.h"
 #include "storage/commit_log.h"
 #include "storage/log_format.h"
 #include "tests/support/temp_dir.h"
@@ -183,22 +184,25 @@ inline int g_batch_version = 2;
 inline Status CommitTxn(CommitLog* log, std::span<const std::string_view> recs,
                         const proto::SourceCheckpoint& cp) {
   if (g_batch_version == 1) return log->CommitTransaction(recs, cp).status();
-  thread_local std::string framed, block, scratch;
-  framed.clear();
-  block.clear();
+  // Packed as the ingest workers pack them (RecordBuffer, BlockList).
+  thread_local ingest::RecordBuffer records;
+  thread_local ingest::BlockList blocks;
+  thread_local std::string scratch;
+  thread_local std::vector<std::string_view> views;
+  records.Clear();
+  blocks.Clear();
   for (size_t j = 0; j < recs.size(); ++j) {
     char txn[log_format::kMaxTxnField];
     const size_t n = log_format::EncodeTxnField(static_cast<uint32_t>(j), j + 1 == recs.size(), txn);
-    if (recs[j].size() < n || recs[j].substr(recs[j].size() - n) != std::string_view(txn, n)) {
+    if (!recs[j].ends_with(std::string_view(txn, n))) {
       return Status::Internal("a pool record does not end with its txn field");
     }
-    coding::PutFixed32(&framed, static_cast<uint32_t>(recs[j].size() - n));
-    framed.append(recs[j].data(), recs[j].size() - n);
+    records.Append(recs[j].substr(0, recs[j].size() - n));
+    records.EndRecord();
   }
-  log_format::AppendBlock(framed, static_cast<uint32_t>(recs.size()), true, &block, &scratch);
-  const std::string_view blocks[] = {block};
-  const uint32_t counts[] = {static_cast<uint32_t>(recs.size())};
-  return log->CommitBlocks(blocks, counts, cp).status();
+  blocks.Pack(records, 0, records.count(), true, &scratch);
+  blocks.Views(blocks.size(), &views);
+  return log->CommitBlocks(views, cp).status();
 }
 
 inline Pool MakePool(size_t n) {

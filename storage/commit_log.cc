@@ -284,28 +284,28 @@ Result<OffsetRange> CommitLog::AppendChunk(std::span<const std::string_view> rec
   return AppendLocked(Units{records, {}}, source_ts);
 }
 
-// The counts go into batch headers, which readers check against the blocks:
-// a wrong one would store a batch that no reader accepts.
-Status CommitLog::CheckBlocks(std::span<const std::string_view> blocks,
-                              std::span<const uint32_t> counts) {
-  if (blocks.size() != counts.size()) {
-    return Status::InvalidArgument("blocks and record counts differ in number");
-  }
+// The records each item of `blocks` holds, from its block headers (which
+// are checked: batch headers get these counts, and readers compare them).
+Status CommitLog::CountBlocks(std::span<const std::string_view> blocks,
+                              std::vector<uint32_t>* counts) {
+  counts->clear();
   for (size_t i = 0; i < blocks.size(); ++i) {
-    SLUICE_ASSIGN_OR_RETURN(uint64_t n, log_format::BlockRecords(blocks[i]));
-    if (n == 0 || n != counts[i]) {
-      return Status::InvalidArgument("block " + std::to_string(i) + " holds " + std::to_string(n) +
-                                     " records, not " + std::to_string(counts[i]));
+    auto n = log_format::BlockRecords(blocks[i]);
+    if (!n.ok()) return n.status().WithContext("block " + std::to_string(i));
+    if (*n == 0 || *n > UINT32_MAX) {
+      return Status::InvalidArgument("block " + std::to_string(i) + " holds " +
+                                     std::to_string(*n) + " records");
     }
+    counts->push_back(static_cast<uint32_t>(*n));
   }
   return Status::Ok();
 }
 
 Result<OffsetRange> CommitLog::AppendBlockChunk(std::span<const std::string_view> blocks,
-                                                std::span<const uint32_t> counts,
                                                 uint64_t source_ts) {
-  SLUICE_RETURN_IF_ERROR(CheckBlocks(blocks, counts));
   if (blocks.empty()) return Status::InvalidArgument("AppendBlockChunk needs at least one block");
+  std::vector<uint32_t> counts;
+  SLUICE_RETURN_IF_ERROR(CountBlocks(blocks, &counts));
   return AppendLocked(Units{blocks, counts}, source_ts);
 }
 
@@ -342,9 +342,9 @@ Result<OffsetRange> CommitLog::CommitTransaction(std::span<const std::string_vie
 }
 
 Result<OffsetRange> CommitLog::CommitBlocks(std::span<const std::string_view> blocks,
-                                            std::span<const uint32_t> counts,
                                             const proto::SourceCheckpoint& checkpoint) {
-  SLUICE_RETURN_IF_ERROR(CheckBlocks(blocks, counts));
+  std::vector<uint32_t> counts;
+  SLUICE_RETURN_IF_ERROR(CountBlocks(blocks, &counts));
   // No blocks: an empty commit, which only the version 1 path knows.
   auto range = CommitLocked(blocks.empty() ? Units{} : Units{blocks, counts}, checkpoint);
   if (range.ok()) Notify();

@@ -139,14 +139,14 @@ class CommitLog {
 
   // Ingest's forms of AppendChunk and CommitTransaction: the records come
   // in version 2 blocks (log_format::AppendBlock, already compressed by
-  // the caller), blocks[i] holding counts[i] records that lack their txn
-  // field; readers get every record back with TxnInfo{seq, last} appended
-  // (storage/log_format.h). Batches are cut between blocks. Each block's
-  // header must agree with its count (InvalidArgument otherwise).
+  // the caller; each item one or more whole blocks), holding records that
+  // lack their txn field; readers get every record back with
+  // TxnInfo{seq, last} appended (storage/log_format.h). Batches are cut
+  // between items. Block headers are checked (InvalidArgument) and give
+  // the record counts.
   Result<OffsetRange> AppendBlockChunk(std::span<const std::string_view> blocks,
-                                       std::span<const uint32_t> counts, uint64_t source_ts);
+                                       uint64_t source_ts);
   Result<OffsetRange> CommitBlocks(std::span<const std::string_view> blocks,
-                                   std::span<const uint32_t> counts,
                                    const proto::SourceCheckpoint& checkpoint);
 
   // Drops the chunks of the current transaction (the source failed mid-way
@@ -279,8 +279,8 @@ class CommitLog {
     uint32_t records_in(size_t i) const { return blocks() ? counts[i] : 1; }
     uint64_t records() const;
   };
-  static Status CheckBlocks(std::span<const std::string_view> blocks,
-                            std::span<const uint32_t> counts);
+  static Status CountBlocks(std::span<const std::string_view> blocks,
+                            std::vector<uint32_t>* counts);
   Result<OffsetRange> AppendLocked(Units units, uint64_t source_ts) EXCLUDES(mu_);
   Result<OffsetRange> CommitLocked(Units units, const proto::SourceCheckpoint& checkpoint)
       EXCLUDES(mu_);

@@ -42,10 +42,11 @@ class BlockList {
   // Drops the first n blocks.
   void DropFront(size_t n);
 
-  // Views of the first n blocks, and their record counts: what
-  // CommitLog::AppendBlockChunk and CommitBlocks take.
+  // Views of the first n blocks: what CommitLog::AppendBlockChunk and
+  // CommitBlocks take.
   void Views(size_t n, std::vector<std::string_view>* out) const;
-  std::span<const uint32_t> Counts(size_t n) const { return std::span(counts_).first(n); }
+  // Records in block k.
+  uint32_t count(size_t k) const { return counts_[k]; }
 
   // Forgets every block; frees the memory if it is above `keep` bytes.
   void Clear(size_t keep = SIZE_MAX);

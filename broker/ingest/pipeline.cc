@@ -170,7 +170,7 @@ Status Pipeline::Impl::Stage2(Slot& s, int worker, int64_t seq) {
 Status Pipeline::Impl::FlushChunk() {
   const size_t n = txn_.size() - 1;
   txn_.Views(n, &views_);
-  SLUICE_RETURN_IF_ERROR(log_->AppendBlockChunk(views_, txn_.Counts(n), open_ts_).status());
+  SLUICE_RETURN_IF_ERROR(log_->AppendBlockChunk(views_, open_ts_).status());
   txn_.DropFront(n);
   chunked_ = true;
   stats_->chunks.fetch_add(1, std::memory_order_relaxed);
@@ -185,8 +185,7 @@ Status Pipeline::Impl::Commit(const binlog::TxnEnd& end) {
   checkpoint_.set_ts(end.timestamp);
   txn_.Views(txn_.size(), &views_);
   auto start = std::chrono::steady_clock::now();
-  SLUICE_RETURN_IF_ERROR(
-      log_->CommitBlocks(views_, txn_.Counts(txn_.size()), checkpoint_).status());
+  SLUICE_RETURN_IF_ERROR(log_->CommitBlocks(views_, checkpoint_).status());
   auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
                 std::chrono::steady_clock::now() - start).count();
   stats_->commit_ns_total.fetch_add(ns, std::memory_order_relaxed);

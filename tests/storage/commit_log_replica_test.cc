@@ -89,10 +89,10 @@ TEST_F(ReplicaTest, BlockBatchesReplicateAsStored) {
     const size_t cut = i % 4 == 0 ? n / 2 : 0;  // some in a chunk first
     if (cut > 0) {
       auto c = testing::MakeBlocks(t, 0, cut, 3);
-      ASSERT_TRUE(primary_->AppendBlockChunk(c.Views(), c.counts, 0).ok());
+      ASSERT_TRUE(primary_->AppendBlockChunk(c.Views(), 0).ok());
     }
     auto e = testing::MakeBlocks(t, cut, n, 3);
-    ASSERT_TRUE(primary_->CommitBlocks(e.Views(), e.counts, CheckpointAfter(i)).ok());
+    ASSERT_TRUE(primary_->CommitBlocks(e.Views(), CheckpointAfter(i)).ok());
     auto r = testing::AsRead(t);
     want.insert(want.end(), r.begin(), r.end());
   }

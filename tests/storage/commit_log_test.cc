@@ -233,7 +233,7 @@ TEST_F(CommitLogTest, BlockTransactionsReadBackWithTheirTxnField) {
     // One commit of 50 blocks, more than one batch holds.
     auto t1 = MakeTxn(1, 150, 200);
     auto b1 = MakeBlocks(t1, 0, 150, 3);
-    auto r1 = log->CommitBlocks(b1.Views(), b1.counts, CheckpointAfter(1));
+    auto r1 = log->CommitBlocks(b1.Views(), CheckpointAfter(1));
     ASSERT_TRUE(r1.ok()) << r1.status().ToString();
     EXPECT_EQ(r1->base, Offset(3));
     EXPECT_EQ(r1->end, Offset(153));
@@ -244,16 +244,16 @@ TEST_F(CommitLogTest, BlockTransactionsReadBackWithTheirTxnField) {
     // A chunk, invisible until the commit's blocks follow it.
     auto t2 = MakeTxn(2, 25, 60);
     auto c2 = MakeBlocks(t2, 0, 17, 4), e2 = MakeBlocks(t2, 17, 25, 4);
-    ASSERT_TRUE(log->AppendBlockChunk(c2.Views(), c2.counts, 0).ok());
+    ASSERT_TRUE(log->AppendBlockChunk(c2.Views(), 0).ok());
     EXPECT_EQ(log->HighWatermark(), Offset(153));
-    ASSERT_TRUE(log->CommitBlocks(e2.Views(), e2.counts, CheckpointAfter(2)).ok());
+    ASSERT_TRUE(log->CommitBlocks(e2.Views(), CheckpointAfter(2)).ok());
     append(AsRead(t2));
     // A chunk, then a commit with no blocks: the chunk's last batch is
     // rewritten to end the transaction, so its last record reads last.
     auto t3 = MakeTxn(3, 9, 60);
     auto c3 = MakeBlocks(t3, 0, 9, 2);
-    ASSERT_TRUE(log->AppendBlockChunk(c3.Views(), c3.counts, 0).ok());
-    auto r3 = log->CommitBlocks({}, {}, CheckpointAfter(3));
+    ASSERT_TRUE(log->AppendBlockChunk(c3.Views(), 0).ok());
+    auto r3 = log->CommitBlocks({}, CheckpointAfter(3));
     ASSERT_TRUE(r3.ok()) << r3.status().ToString();
     EXPECT_EQ(r3->end, Offset(187));
     append(AsRead(t3));
@@ -277,23 +277,27 @@ TEST_F(CommitLogTest, BlockTransactionsReadBackWithTheirTxnField) {
   EXPECT_EQ(log->Checkpoint().pos(), 4u);
 }
 
-TEST_F(CommitLogTest, BlockCountsMustAgreeWithTheBlocks) {
+// The log counts a transaction's records from its block headers, so it
+// checks them before anything is written.
+TEST_F(CommitLogTest, MalformedBlocksAreRefusedAndNothingIsWritten) {
   auto log = Open();
   auto t = MakeTxn(0, 6);
   auto b = MakeBlocks(t, 0, 6, 3);
-  const std::vector<uint32_t> wrong = {3, 2}, short_list = {3};
-  EXPECT_EQ(log->CommitBlocks(b.Views(), wrong, CheckpointAfter(0)).status().code(),
+  ASSERT_EQ(b.blocks.size(), 2u);
+  const std::string cut = b.blocks[1].substr(0, b.blocks[1].size() - 1);
+  const std::vector<std::string_view> junk = {"not a block"}, short_one = {b.blocks[0], cut};
+  EXPECT_EQ(log->AppendBlockChunk(junk, 0).status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(log->AppendBlockChunk({}, 0).status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(log->CommitBlocks(short_one, CheckpointAfter(0)).status().code(),
             Code::kInvalidArgument);
-  EXPECT_EQ(log->CommitBlocks(b.Views(), short_list, CheckpointAfter(0)).status().code(),
-            Code::kInvalidArgument);
-  const std::vector<std::string_view> junk = {"not a block"};
-  const std::vector<uint32_t> one = {1};
-  EXPECT_EQ(log->AppendBlockChunk(junk, one, 0).status().code(), Code::kInvalidArgument);
   EXPECT_EQ(log->HighWatermark(), Offset(0));
-  // Nothing was written: the right counts still start at offset 0.
-  auto r = log->CommitBlocks(b.Views(), b.counts, CheckpointAfter(0));
+  // One item may hold several whole blocks: both blocks as one.
+  const std::string both = b.blocks[0] + b.blocks[1];
+  const std::vector<std::string_view> joined = {both};
+  auto r = log->CommitBlocks(joined, CheckpointAfter(0));
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->base, Offset(0));
+  EXPECT_EQ(r->end, Offset(6));
   EXPECT_EQ(ReadAll(*log), AsRead(t));
 }
 

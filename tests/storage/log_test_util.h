@@ -33,10 +33,9 @@ inline Txn MakeTxn(uint64_t txn_index, size_t n, size_t pad = 16) {
 }
 
 // Records [from, to) of `t` as ingest hands them to the log: version 2
-// blocks of at most `per_block` records each (LZ4), with their counts.
+// blocks of at most `per_block` records each (LZ4).
 struct Blocks {
   std::vector<std::string> blocks;
-  std::vector<uint32_t> counts;
   std::vector<std::string_view> Views() const {
     return std::vector<std::string_view>(blocks.begin(), blocks.end());
   }
@@ -53,7 +52,6 @@ inline Blocks MakeBlocks(const Txn& t, size_t from, size_t to, size_t per_block)
     }
     log_format::AppendBlock(framed, static_cast<uint32_t>(end - i), true, &b.blocks.emplace_back(),
                             &scratch);
-    b.counts.push_back(static_cast<uint32_t>(end - i));
   }
   return b;
 }
