@@ -79,6 +79,25 @@ void AppendValue(const proto::Column& col, std::string* out) {
     case proto::Value::kEnumIndex:
       AppendNumber(v.enum_index(), out);
       return;
+    case proto::Value::kGeometry:
+      out->append("{\"srid\":");
+      AppendNumber(v.geometry().srid(), out);
+      out->append(",\"wkb\":\"");
+      AppendBase64(v.geometry().wkb(), out);
+      out->append("\"}");
+      return;
+    case proto::Value::kVector: {
+      out->push_back('[');
+      bool first = true;
+      for (float f : v.vector().values()) {
+        if (!first) out->push_back(',');
+        first = false;
+        if (std::isfinite(f)) AppendNumber(f, out);  // shortest round-trip form of the float32
+        else out->append("null");
+      }
+      out->push_back(']');
+      return;
+    }
   }
   out->append("null");
 }
@@ -111,8 +130,82 @@ std::string_view OpName(proto::Op op) {
     case proto::OP_UPDATE: return "update";
     case proto::OP_DELETE: return "delete";
     case proto::OP_DDL: return "ddl";
+    case proto::OP_SCHEMA: return "schema";
+    case proto::OP_ERROR: return "error";
     default: return "unknown";
   }
+}
+
+std::string_view ErrorKindName(proto::CaptureError::Kind kind) {
+  switch (kind) {
+    case proto::CaptureError::STATEMENT: return "statement";
+    case proto::CaptureError::UNDECODABLE: return "undecodable";
+    default: return "unknown";
+  }
+}
+
+void AppendStringArray(const google::protobuf::RepeatedPtrField<std::string>& items,
+                       std::string* out) {
+  out->push_back('[');
+  for (int i = 0; i < items.size(); ++i) {
+    if (i > 0) out->push_back(',');
+    AppendJsonString(items[i], out);
+  }
+  out->push_back(']');
+}
+
+// "columns":[{"name":..,"type":..,"mysql_type":..,"unsigned":..,"nullable":..,
+// "charset":..,"labels":[..]}, ...]: labels only for ENUM/SET, charset only
+// for character columns.
+void AppendShape(const proto::TableShape& shape, std::string* out) {
+  out->append(",\"columns\":[");
+  for (int i = 0; i < shape.columns_size(); ++i) {
+    const proto::ColumnShape& c = shape.columns(i);
+    if (i > 0) out->push_back(',');
+    out->append("{\"name\":");
+    if (c.name().empty()) {
+      out->append("\"@");
+      AppendNumber(i + 1, out);
+      out->push_back('"');
+    } else {
+      AppendJsonString(c.name(), out);
+    }
+    out->append(",\"type\":");
+    AppendJsonString(c.sql_type(), out);
+    out->append(",\"mysql_type\":");
+    AppendNumber(c.mysql_type(), out);
+    out->append(c.is_unsigned() ? ",\"unsigned\":true" : ",\"unsigned\":false");
+    out->append(c.nullable() ? ",\"nullable\":true" : ",\"nullable\":false");
+    if (!c.charset().empty()) {
+      out->append(",\"charset\":");
+      AppendJsonString(c.charset(), out);
+    }
+    if (c.labels_size() > 0) {
+      out->append(",\"labels\":");
+      AppendStringArray(c.labels(), out);
+    }
+    out->push_back('}');
+  }
+  out->push_back(']');
+}
+
+void AppendError(const proto::CaptureError& e, std::string* out) {
+  out->append(",\"error\":{\"kind\":\"");
+  out->append(ErrorKindName(e.kind()));
+  out->append("\",\"reason\":");
+  AppendJsonString(e.reason(), out);
+  if (!e.event_type_name().empty()) {
+    out->append(",\"event_type\":");
+    AppendJsonString(e.event_type_name(), out);
+  }
+  out->append(",\"event_pos\":");
+  AppendNumber(e.event_pos(), out);
+  if (!e.raw().empty()) {
+    out->append(",\"raw\":\"");
+    AppendBase64(e.raw(), out);
+    out->push_back('"');
+  }
+  out->push_back('}');
 }
 
 }  // namespace
@@ -204,14 +297,20 @@ void AppendRecordJson(const proto::ChangeRecord& r, const JsonContext& ctx, std:
   if (r.op() == proto::OP_DDL) {
     out->append(",\"sql\":");
     AppendJsonString(r.sql(), out);
+  } else if (r.op() == proto::OP_SCHEMA) {
+    out->append(",\"pk\":");
+    AppendStringArray(r.schema().pk(), out);
+    AppendShape(r.schema(), out);
+  } else if (r.op() == proto::OP_ERROR) {
+    AppendError(r.error(), out);
+    if (!r.sql().empty()) {
+      out->append(",\"sql\":");
+      AppendJsonString(r.sql(), out);
+    }
   } else {
     if (r.pk_size() > 0) {
-      out->append(",\"pk\":[");
-      for (int i = 0; i < r.pk_size(); ++i) {
-        if (i > 0) out->push_back(',');
-        AppendJsonString(r.pk(i), out);
-      }
-      out->push_back(']');
+      out->append(",\"pk\":");
+      AppendStringArray(r.pk(), out);
     }
     if (r.op() == proto::OP_UPDATE || r.op() == proto::OP_DELETE) AppendImage("before", r.before(), out);
     if (r.op() == proto::OP_UPDATE || r.op() == proto::OP_INSERT) AppendImage("after", r.after(), out);

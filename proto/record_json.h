@@ -8,7 +8,10 @@
 // Keys appear in that order. "offset"/"dest" only when given (absent from
 // `sluice decode`); "before" only for update/delete, "after" only for
 // insert/update; "pk" only when known; "gtid" only when the source has one;
-// a DDL record carries "sql" in place of pk/before/after.
+// a DDL record carries "sql" in place of pk/before/after; a schema record
+// "pk" and "columns"; an error record "error" (and "sql" for a statement).
+// GEOMETRY values are {"srid":N,"wkb":"<base64>"}, VECTOR values arrays of
+// numbers (float32 in shortest round-trip form).
 // The output is always valid JSON: invalid UTF-8 in a text value becomes
 // U+FFFD, non-finite doubles become null.
 #pragma once

@@ -53,6 +53,8 @@ sluice_build() {
   while [ $# -gt 0 ] && [ "$1" != "--" ]; do conf+=("$1"); shift; done
   [ $# -gt 0 ] && shift && build=("$@")
   if [ ! -f "$dir/build.ninja" ]; then
+    # Our CI treats warnings as errors; a user's build does not.
+    [ -n "${CI:-}" ] && conf+=(-DSLUICE_WERROR=ON)
     sluice_log "configuring $dir ${conf[*]}"
     cmake -S "$SLUICE_ROOT" -B "$dir" -G Ninja "${conf[@]}" >/dev/null
   fi

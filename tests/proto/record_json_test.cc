@@ -127,3 +127,90 @@ TEST(RecordJson, Base64Rfc4648) {
 
 }  // namespace
 }  // namespace sluice
+
+namespace sluice {
+namespace {
+
+// GEOMETRY as Debezium emits it; VECTOR as an array of float32 numbers in
+// their shortest round-trip form (0.1f prints as 0.1, not 0.10000000149).
+TEST(RecordJson, GeometryAndVectorValues) {
+  proto::ChangeRecord r;
+  r.set_op(proto::OP_INSERT);
+  r.set_db("d");
+  r.set_table("t");
+  auto* g = r.add_after();
+  *g = Col(0, "g", 255);
+  g->mutable_value()->mutable_geometry()->set_srid(4326);
+  g->mutable_value()->mutable_geometry()->set_wkb(std::string("\x01\x01\x00", 3));
+  auto* v = r.add_after();
+  *v = Col(1, "v", 242);
+  v->mutable_value()->mutable_vector()->add_values(0.1f);
+  v->mutable_value()->mutable_vector()->add_values(-2.0f);
+  v->mutable_value()->mutable_vector()->add_values(3.4028235e38f);
+  std::string json = RecordToJson(r);
+  EXPECT_NE(json.find(R"("after":{"g":{"srid":4326,"wkb":"AQEA"},"v":[0.1,-2,3.4028235e+38]})"),
+            std::string::npos)
+      << json;
+}
+
+TEST(RecordJson, SchemaRecord) {
+  proto::ChangeRecord r;
+  r.set_op(proto::OP_SCHEMA);
+  r.set_db("shop");
+  r.set_table("orders");
+  auto* shape = r.mutable_schema();
+  shape->set_names_known(true);
+  shape->add_pk("id");
+  auto* id = shape->add_columns();
+  id->set_name("id");
+  id->set_mysql_type(3);
+  id->set_sql_type("int unsigned");
+  id->set_is_unsigned(true);
+  auto* st = shape->add_columns();
+  st->set_name("status");
+  st->set_mysql_type(247);
+  st->set_sql_type("enum('new','paid')");
+  st->set_nullable(true);
+  st->set_charset("utf8mb4");
+  st->add_labels("new");
+  st->add_labels("paid");
+  r.mutable_pos()->set_file("binlog.000001");
+  r.mutable_pos()->set_pos(4);
+  std::string json = RecordToJson(r);
+  EXPECT_EQ(json,
+            R"j({"op":"schema","db":"shop","table":"orders","pk":["id"],"columns":[)j"
+            R"j({"name":"id","type":"int unsigned","mysql_type":3,"unsigned":true,"nullable":false},)j"
+            R"j({"name":"status","type":"enum('new','paid')","mysql_type":247,"unsigned":false,)j"
+            R"j("nullable":true,"charset":"utf8mb4","labels":["new","paid"]}],)j"
+            R"j("ts":0,"pos":"binlog.000001:4","txn":{"seq":0,"last":false}})j");
+}
+
+TEST(RecordJson, ErrorRecord) {
+  proto::ChangeRecord r;
+  r.set_op(proto::OP_ERROR);
+  r.set_db("shop");
+  r.set_table("");
+  r.set_sql("INSERT INTO t VALUES (1)");
+  auto* e = r.mutable_error();
+  e->set_kind(proto::CaptureError::STATEMENT);
+  e->set_reason("statement-based DML");
+  e->set_event_type(2);
+  e->set_event_type_name("QUERY_EVENT");
+  e->set_event_pos(100);
+  r.mutable_pos()->set_file("b.000001");
+  r.mutable_pos()->set_pos(180);
+  EXPECT_EQ(RecordToJson(r),
+            R"j({"op":"error","db":"shop","table":"","error":{"kind":"statement",)j"
+            R"j("reason":"statement-based DML","event_type":"QUERY_EVENT","event_pos":100},)j"
+            R"j("sql":"INSERT INTO t VALUES (1)","ts":0,"pos":"b.000001:180",)j"
+            R"j("txn":{"seq":0,"last":false}})j");
+  e->set_kind(proto::CaptureError::UNDECODABLE);
+  e->set_raw("\xff\x00", 2);
+  r.clear_sql();
+  std::string json = RecordToJson(r);
+  EXPECT_NE(json.find(R"j("kind":"undecodable")j"), std::string::npos) << json;
+  EXPECT_NE(json.find(R"j("raw":"/wA=")j"), std::string::npos) << json;
+}
+
+}  // namespace
+}  // namespace sluice
