@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "broker/binlog/gtid.h"
+#include "broker/binlog/sql_names.h"
 
 namespace sluice::binlog {
 namespace {
@@ -18,6 +19,12 @@ constexpr uint16_t kFlagIgnorable = 0x0080;  // LOG_EVENT_IGNORABLE_F
 // A decompressed TRANSACTION_PAYLOAD larger than this is refused: it would
 // be a transaction bigger than any server writes into one payload event.
 constexpr uint64_t kMaxPayloadSize = uint64_t{1} << 30;
+
+// Rows events of every version, compressed (MariaDB) or not.
+bool IsRowsEventType(EventType t) {
+  const auto n = static_cast<uint8_t>(t);
+  return (n >= 20 && n <= 25) || (n >= 30 && n <= 32) || n == 39 || (n >= 166 && n <= 171);
+}
 
 std::string At(std::string_view file, uint64_t pos) {
   return std::string(file) + " at " + std::to_string(pos);
@@ -31,48 +38,6 @@ bool StartsWithWord(std::string_view sql, std::string_view word) {
     if (std::toupper(static_cast<unsigned char>(sql[i + k])) != word[k]) return false;
   size_t end = i + word.size();
   return end == sql.size() || !std::isalnum(static_cast<unsigned char>(sql[end]));
-}
-
-// Statement-logged DML: its changes are not in any rows event.
-bool IsDmlStatement(std::string_view sql) {
-  for (auto w : {"INSERT", "UPDATE", "DELETE", "REPLACE", "LOAD"})
-    if (StartsWithWord(sql, w)) return true;
-  return false;
-}
-
-
-// The table a DDL statement names, for the record's "table": the word after
-// TABLE in CREATE/ALTER/DROP/TRUNCATE/RENAME TABLE (without its db. prefix
-// or backquotes); "" for other statements.
-std::string DdlTableName(std::string_view sql) {
-  std::string upper;
-  size_t n = std::min<size_t>(sql.size(), 512);
-  for (size_t i = 0; i < n; ++i) upper.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(sql[i]))));
-  size_t at = upper.find("TABLE ");
-  if (at == std::string::npos) return "";
-  size_t i = at + 6;
-  auto skip_space = [&] { while (i < n && std::isspace(static_cast<unsigned char>(sql[i]))) ++i; };
-  skip_space();
-  for (auto w : {"IF NOT EXISTS ", "IF EXISTS "}) {
-    if (upper.compare(i, std::strlen(w), w) == 0) { i += std::strlen(w); skip_space(); }
-  }
-  std::string name;
-  while (i < n) {
-    if (sql[i] == '`') {
-      size_t close = sql.find('`', i + 1);
-      if (close == std::string_view::npos) break;
-      name.assign(sql.substr(i + 1, close - i - 1));
-      i = close + 1;
-    } else {
-      size_t start = i;
-      while (i < n && (std::isalnum(static_cast<unsigned char>(sql[i])) || sql[i] == '_' || sql[i] == '$')) ++i;
-      if (i == start) break;
-      name.assign(sql.substr(start, i - start));
-    }
-    if (i < n && sql[i] == '.') { ++i; continue; }  // db.table: keep the part after the dot
-    break;
-  }
-  return name;
 }
 
 }  // namespace
@@ -304,7 +269,59 @@ Status Decoder::DecodeEvent(std::string_view bytes, uint64_t pos, uint64_t end_p
       }
       break;
   }
-  return st.ok() ? st : fail(st);
+  if (st.ok()) return st;
+  if (!options_.skip_undecodable || !Skippable(type)) return fail(st);
+  AddUndecodable(h, bytes, pos, end_pos, st.WithContext(At(file, pos)).ToString(), plan);
+  return Status::Ok();
+}
+
+bool Decoder::Skippable(EventType type) {
+  // Not the events that keep the stream's state (a format description, the
+  // start of encryption): without them nothing after can be read right.
+  return type != EventType::kFormatDescription && type != EventType::kStartEncryption;
+}
+
+void Decoder::AddUndecodable(const EventHeader& h, std::string_view bytes, uint64_t pos,
+                             uint64_t end_pos, const std::string& reason, EventPlan* plan) {
+  proto::ChangeRecord* rec = &plan->AddDdl();
+  plan->Add(EventPlan::Action::kDdl).ddl = plan->ddl_count - 1;
+  FillUndecodable(h.type, bytes, pos, reason, rec);
+  // Which table, when the event is a rows event whose table map is known.
+  const auto type = static_cast<EventType>(h.type);
+  if (IsRowsEventType(type)) {
+    ByteReader r(bytes.substr(std::min<size_t>(bytes.size(), kHeaderSize)));
+    uint64_t id;
+    uint8_t phl = fd_.PostHeaderLength(h.type);
+    auto it = ReadTableId(&r, phl == 6 ? 6 : 8, &id) ? tables_.find(id) : tables_.end();
+    if (it != tables_.end()) {
+      rec->set_db(it->second.map->db);
+      rec->set_table(it->second.map->table);
+    }
+  }
+  rec->set_ts(h.timestamp);
+  rec->mutable_pos()->mutable_file()->assign(plan->file);
+  rec->mutable_pos()->set_pos(end_pos);
+  rec->set_gtid(gtid_);
+  ++stats_.undecodable_errors;
+  plan->warnings.push_back(EventTypeName(h.type) + " event at " + At(plan->file, pos) +
+                           " does not decode; stored as an error record (on_undecodable = "
+                           "\"skip\"): " + reason);
+  // Rows outside BEGIN end with their statement: the error stands for it.
+  if (!in_txn_ && !standalone_ && IsRowsEventType(type)) EndTxn(h, end_pos, plan);
+}
+
+void FillUndecodable(uint8_t event_type, std::string_view bytes, uint64_t pos,
+                     const std::string& reason, proto::ChangeRecord* rec) {
+  rec->Clear();
+  rec->set_format_version(proto::RECORD_FORMAT_V1);
+  rec->set_op(proto::OP_ERROR);
+  proto::CaptureError* e = rec->mutable_error();
+  e->set_kind(proto::CaptureError::UNDECODABLE);
+  e->set_reason(reason);
+  e->set_event_type(event_type);
+  e->set_event_type_name(EventTypeName(event_type));
+  e->set_event_pos(pos);
+  e->mutable_raw()->assign(bytes);
 }
 
 void Decoder::BeginTxn() {
@@ -355,31 +372,46 @@ Status Decoder::OnQuery(const EventHeader& h, std::string_view data, uint64_t en
     return Status::Ok();
   }
   if (StartsWithWord(sql, "XA") || StartsWithWord(sql, "SAVEPOINT") ||
-      StartsWithWord(sql, "ROLLBACK") || StartsWithWord(sql, "RELEASE") || sql.starts_with("#")) {
+      StartsWithWord(sql, "ROLLBACK") || StartsWithWord(sql, "RELEASE") || !HasStatement(sql)) {
     return Status::Ok();  // XA END/PREPARE/COMMIT, savepoints, comments: no row changes
   }
-  if (IsDmlStatement(sql)) {
-    plan->warnings.push_back("statement-based DML at " + At(file, end_pos) +
-                    " is not captured (set binlog_format=ROW on the source): " +
-                    std::string(sql.substr(0, 120)));
-    if (!in_txn_) EndTxn(h, end_pos, plan);
-    return Status::Ok();
-  }
-  // DDL: the schema may have changed under the cached table maps.
-  tables_.clear();
-  if (options_.schema != nullptr) options_.schema->Invalidate();
+  const StatementTarget target = ParseStatementTarget(sql, db);
   proto::ChangeRecord* rec = &plan->AddDdl();
   plan->Add(EventPlan::Action::kDdl).ddl = plan->ddl_count - 1;
   rec->Clear();
   rec->set_format_version(proto::RECORD_FORMAT_V1);
-  rec->set_op(proto::OP_DDL);
-  rec->mutable_db()->assign(db);
-  rec->set_table(DdlTableName(sql));
+  rec->set_db(target.db);
+  rec->set_table(target.table);
   rec->mutable_sql()->assign(sql);
   rec->set_ts(h.timestamp);
   rec->mutable_pos()->mutable_file()->assign(file);
   rec->mutable_pos()->set_pos(end_pos);
   rec->set_gtid(gtid_);
+  if (target.kind == StatementKind::kDml) {
+    // Statement-logged DML (a session whose binlog_format is still
+    // STATEMENT or MIXED): its rows are in no rows event. Never silent: an
+    // error record in its transaction says what was not captured.
+    rec->set_op(proto::OP_ERROR);
+    proto::CaptureError* e = rec->mutable_error();
+    e->set_kind(proto::CaptureError::STATEMENT);
+    e->set_reason(
+        "statement-based DML: its rows are not in the binlog, so sluice cannot capture them (the "
+        "session that ran it has binlog_format=" "STATEMENT or MIXED; SET GLOBAL binlog_format=ROW "
+        "only applies to new sessions)");
+    e->set_event_type(h.type);
+    e->set_event_type_name(EventTypeName(h.type));
+    e->set_event_pos(end_pos - h.event_size);
+    ++stats_.statement_errors;
+    plan->warnings.push_back("statement-based DML at " + At(file, end_pos - h.event_size) +
+                             " stored as an error record (its rows are not in the binlog; set "
+                             "binlog_format=ROW for every session on the source): " +
+                             std::string(sql.substr(0, 200)));
+  } else {
+    // DDL: the schema may have changed under the cached table maps.
+    tables_.clear();
+    if (options_.schema != nullptr) options_.schema->Invalidate();
+    rec->set_op(proto::OP_DDL);
+  }
   if (!in_txn_) EndTxn(h, end_pos, plan);
   return Status::Ok();
 }
@@ -391,7 +423,12 @@ Status Decoder::OnTableMap(std::string_view data, EventPlan* plan) {
   if (!ReadTableId(&r, phl == 0 ? 8 : phl, &id)) return Status::Corruption("TABLE_MAP truncated");
   auto it = tables_.find(id);
   if (it != tables_.end() && it->second.bytes == data) return Status::Ok();
-  SLUICE_ASSIGN_OR_RETURN(std::unique_ptr<TableMap> map, ParseTableMap(data, fd_));
+  Result<std::unique_ptr<TableMap>> parsed = ParseTableMap(data, fd_);
+  if (!parsed.ok()) {
+    tables_.erase(id);  // rows events for this id must not use an older map
+    return parsed.status();
+  }
+  std::unique_ptr<TableMap> map = std::move(*parsed);
   if (!map->has_full_metadata && options_.schema != nullptr && options_.column_names) {
     Result<TableSchema> schema = options_.schema->Lookup(map->db, map->table);
     if (!schema.ok()) {

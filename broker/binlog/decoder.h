@@ -118,8 +118,19 @@ Status DecodeAction(const EventPlan::Action& action, std::string_view file, bool
 Status EncodeAction(const EventPlan::Action& action, std::string_view file, bool column_names,
                     RowEncoder* scratch, EncodedRowSink* sink);
 
+// Builds the error record of an event that could not be decoded
+// (CaptureError::UNDECODABLE, with the raw event); db, table, ts, pos and
+// gtid are left to the caller.
+void FillUndecodable(uint8_t event_type, std::string_view bytes, uint64_t pos,
+                     const std::string& reason, proto::ChangeRecord* rec);
+
 struct DecoderOptions {
   bool column_names = true;           // false: key every column "@N"
+  // on_undecodable = "skip": an event that does not decode becomes an
+  // error record (OP_ERROR, UNDECODABLE, the raw event) in its transaction
+  // and decoding goes on. Off: Plan() returns the error (the default).
+  // A format description or an encryption start never decodes past.
+  bool skip_undecodable = false;
   SchemaResolver* schema = nullptr;   // not owned; may be null
   bool verify_checksums = true;
 };
@@ -129,6 +140,8 @@ struct DecoderStats {
   std::array<uint64_t, 256> events{};          // by event type
   std::map<std::string, uint64_t> table_rows;  // "db.table" -> row changes
   uint64_t transactions = 0;
+  uint64_t statement_errors = 0;    // statement-logged DML (error records)
+  uint64_t undecodable_errors = 0;  // events skipped as error records (on_undecodable = skip)
 };
 
 class Decoder {
@@ -159,6 +172,9 @@ class Decoder {
                 EventPlan* plan);
   Status OnPayload(std::string_view data, uint64_t pos, uint64_t end_pos, EventPlan* plan);
   void EndTxn(const EventHeader& h, uint64_t end_pos, EventPlan* plan);
+  static bool Skippable(EventType type);
+  void AddUndecodable(const EventHeader& h, std::string_view bytes, uint64_t pos,
+                      uint64_t end_pos, const std::string& reason, EventPlan* plan);
   void BeginTxn();
   Status Execute(const EventPlan& plan, DecoderSink* sink);
 

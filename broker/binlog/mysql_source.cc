@@ -243,10 +243,20 @@ Status MysqlSource::Connect() {
   auto meta = RunQuery(options_, is_mariadb_, m, "SELECT @@global.binlog_row_metadata",
                        "reading binlog_row_metadata");  // MySQL 8 / MariaDB 10.5 and later
   if (!meta.ok() && mysql_errno(m) != kErUnknownSystemVariable) return meta.status();
-  if (meta.ok() && Lower(Value(*meta, 0)) != "full") {
-    warnings_.push_back("binlog_row_metadata=" + Value(*meta, 0) + " on " + Where() +
-                        ": the binlog has no column names, so records name columns @1, @2, ... "
-                        "unless the schema is read; SET GLOBAL binlog_row_metadata=FULL");
+  const std::string row_metadata = meta.ok() ? Value(*meta, 0) : "(none: the server is older)";
+  if (Lower(row_metadata) != "full") {
+    if (options_.require_full_metadata) {
+      return Status::FailedPrecondition(
+          "the server at " + Where() + " has binlog_row_metadata=" + row_metadata +
+          ": its binlog names no columns, primary keys or ENUM/SET labels, so sluice would "
+          "have to guess them. Run SET GLOBAL binlog_row_metadata=FULL on it and add "
+          "binlog_row_metadata=FULL under [mysqld] in its my.cnf (MySQL 8.0 / MariaDB 10.5 "
+          "or later), or set column_names = \"positions\" in this destination's config to "
+          "accept records keyed @1, @2, ...");
+    }
+    warnings_.push_back("binlog_row_metadata=" + row_metadata + " on " + Where() +
+                        ": the binlog has no column names, so records name columns @1, @2, ...; "
+                        "SET GLOBAL binlog_row_metadata=FULL");
   }
 
   // Ask for events with their checksums (the decoder checks them), GTID

@@ -84,6 +84,10 @@ struct MysqlSourceOptions {
   // Next() returns TimedOut after this long without a packet.
   std::chrono::seconds read_timeout{30};
   std::chrono::seconds connect_timeout{10};
+  // Refuse (FailedPrecondition, with the fix) a server whose
+  // binlog_row_metadata is not FULL, or that has no such setting (MySQL
+  // 5.7): its binlog names no columns, keys or ENUM/SET labels.
+  bool require_full_metadata = false;
 };
 
 // "mysql://user:password@host[:port][?ssl-mode=...&ssl-ca=...&server-public-key=...]".

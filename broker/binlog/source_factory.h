@@ -21,6 +21,9 @@ struct SourceSpec {
   std::string url;
   std::string start = "earliest";
   uint32_t server_id = 0;  // mysql:// only; non-zero, unique among the server's replicas
+  // mysql:// only: refuse a server that does not log FULL row metadata
+  // (MysqlSourceOptions::require_full_metadata).
+  bool require_full_metadata = false;
 };
 
 // InvalidArgument naming the field when the spec is malformed; the source's

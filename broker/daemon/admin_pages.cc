@@ -100,10 +100,23 @@ std::string RenderMetrics(const std::vector<std::unique_ptr<Destination>>& dests
        &ingest::IngestStats::transactions},
       {"sluice_ingest_chunks_total", "Chunks of large transactions appended.",
        &ingest::IngestStats::chunks},
+      {"sluice_records_without_names_total",
+       "Row changes keyed @1, @2, ...: their table map had no column names (binlog written "
+       "before binlog_row_metadata=FULL).",
+       &ingest::IngestStats::records_without_names},
   };
   for (const auto& c : kCounters) {
     m.Family(c.name, "counter", c.help);
     for (const auto& d : dests) m.Sample(c.name, Dest(*d), (d->stats().*c.field).load());
+  }
+  m.Family("sluice_capture_errors_total", "counter",
+           "Changes stored as error records instead of rows: kind=statement (statement-based "
+           "DML), kind=undecodable (events skipped by on_undecodable = \"skip\").");
+  for (const auto& d : dests) {
+    m.Sample("sluice_capture_errors_total", Dest(*d) + ",kind=\"statement\"",
+             d->stats().statement_errors.load());
+    m.Sample("sluice_capture_errors_total", Dest(*d) + ",kind=\"undecodable\"",
+             d->stats().undecodable_events.load());
   }
   m.Family("sluice_ring_occupancy", "gauge", "Parse-ring slots published and not yet committed.");
   for (const auto& d : dests) m.Sample("sluice_ring_occupancy", Dest(*d), d->stats().ring_occupancy.load());
@@ -220,6 +233,11 @@ std::string RenderStatus(const Config& config,
     AppendJsonString(cp.gtid_set(), &out);
     out += "},\"rows\":" + std::to_string(s.rows.load());
     out += ",\"records_committed\":" + std::to_string(s.records_committed.load());
+    out += ",\"capture_errors\":{\"statement\":" + std::to_string(s.statement_errors.load()) +
+           ",\"undecodable\":" + std::to_string(s.undecodable_events.load()) + "}";
+    out += ",\"records_without_names\":" + std::to_string(s.records_without_names.load());
+    out += ",\"last_warning\":";
+    AppendJsonString(d.last_warning(), &out);
     char lag[32];
     std::snprintf(lag, sizeof lag, "%.3f", d.lag_seconds());
     out += ",\"lag_seconds\":";

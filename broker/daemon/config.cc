@@ -110,6 +110,8 @@ Status ParseDestination(const toml::node& node, size_t i, Config* c) {
   SLUICE_RETURN_IF_ERROR(t.Uint("parse_threads", &d.parse_threads, 1, 64));
   SLUICE_RETURN_IF_ERROR(t.Uint("chunk_records", &d.chunk_records, 1, 10000000));
   SLUICE_RETURN_IF_ERROR(t.OneOf("wait", &d.wait, {"blocking", "yield", "spin"}));
+  SLUICE_RETURN_IF_ERROR(t.OneOf("column_names", &d.column_names, {"names", "positions"}));
+  SLUICE_RETURN_IF_ERROR(t.OneOf("on_undecodable", &d.on_undecodable, {"stop", "skip"}));
   SLUICE_RETURN_IF_ERROR(t.NoUnknownKeys());
   if (!std::regex_match(d.name, std::regex("[A-Za-z0-9_-]{1,64}"))) {
     return t.Bad("name", "'" + d.name + "' must be 1-64 letters, digits, '_' or '-'");

@@ -26,6 +26,14 @@ struct DestinationConfig {
   uint32_t parse_threads = 2;
   uint32_t chunk_records = 10000;
   std::string wait = "blocking";      // blocking | yield | spin
+  // "names": the source must log FULL row metadata (column names, keys,
+  // ENUM/SET labels); a server that does not is refused at start.
+  // "positions": accept any server; columns without names are keyed @N.
+  std::string column_names = "names";
+  // "stop": an event that does not decode stops the destination (it
+  // restarts from the checkpoint and stops there again until fixed).
+  // "skip": it is stored as an error record and ingest goes on.
+  std::string on_undecodable = "stop";
 };
 
 // [server]: the consumer protocol (docs/protocol.md).

@@ -71,6 +71,11 @@ std::string Destination::last_error() const {
   return last_error_;
 }
 
+std::string Destination::last_warning() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return last_warning_;
+}
+
 std::string Destination::last_lag_error() const {
   std::lock_guard<std::mutex> lock(mu_);
   return last_lag_error_;
@@ -131,6 +136,7 @@ Status Destination::RunOnce() {
   binlog::SourceSpec spec;
   spec.url = config_.source;
   spec.server_id = config_.server_id;
+  spec.require_full_metadata = config_.column_names == "names";
   proto::SourceCheckpoint cp = log_->Checkpoint();
   // The configured start only applies to an empty log; afterwards the
   // checkpoint says where the last whole transaction ended.
@@ -148,8 +154,13 @@ Status Destination::RunOnce() {
   io.parse_threads = static_cast<int>(config_.parse_threads);
   io.chunk_records = config_.chunk_records;
   io.include = config_.include;
+  io.skip_undecodable = config_.on_undecodable == "skip";
   io.exclude = config_.exclude;
-  io.on_warning = [this](const std::string& w) { spdlog::warn("destination {}: {}", config_.name, w); };
+  io.on_warning = [this](const std::string& w) {
+    spdlog::warn("destination {}: {}", config_.name, w);
+    std::lock_guard<std::mutex> lock(mu_);
+    last_warning_ = w;
+  };
   io.wait = config_.wait == "spin"    ? ring::WaitKind::kBusySpin
             : config_.wait == "yield" ? ring::WaitKind::kYield
                                       : ring::WaitKind::kBlocking;

@@ -51,6 +51,9 @@ class Destination {
   // The last error the ingest thread met ("" when it runs fine), and how
   // many times it restarted.
   std::string last_error() const;
+  // The last thing the pipeline warned of ("" when none): an error record
+  // stored, an INCIDENT event, an unknown event skipped.
+  std::string last_warning() const;
   uint64_t restarts() const { return restarts_.load(); }
   uint64_t errors_by_kind(Code code) const;
   // How far the log is behind its source: in seconds by the source's clock
@@ -85,6 +88,7 @@ class Destination {
   std::condition_variable cv_;             // wakes the backoff sleep on StopIngest()
   std::string last_error_;                 // guarded by mu_
   std::string last_lag_error_;             // guarded by mu_
+  std::string last_warning_;               // guarded by mu_
   binlog::BinlogSource* source_ = nullptr; // guarded by mu_: the one to Cancel()
 };
 

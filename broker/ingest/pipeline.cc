@@ -42,6 +42,8 @@ struct Pipeline::Slot {
   binlog::RowEncoder encoder;
   BlockList blocks;
   std::vector<uint32_t> action_blocks;
+  proto::ChangeRecord error;  // a worker's error record (skip_undecodable)
+  uint32_t undecodable = 0;   // events a worker stored as error records
 };
 
 class Pipeline::Impl {
@@ -63,6 +65,7 @@ class Pipeline::Impl {
     binlog::DecoderOptions d;
     d.column_names = o.column_names;
     d.schema = o.schema;
+    d.skip_undecodable = o.skip_undecodable;
     return d;
   }
 
@@ -127,7 +130,9 @@ Status Pipeline::Impl::Stage1(Slot& s) {
       s.skip[i] = !Wanted(a.table->db, a.table->table);
     } else if (a.kind == binlog::EventPlan::Action::kDdl) {
       const proto::ChangeRecord& d = s.plan.ddls[a.ddl];
-      s.skip[i] = !Wanted(d.db(), d.table());
+      // An error record whose table is unknown is kept: it may be ours.
+      const bool unknown = d.op() == proto::OP_ERROR && d.db().empty();
+      s.skip[i] = !unknown && !Wanted(d.db(), d.table());
     }
   }
   return Status::Ok();
@@ -136,6 +141,7 @@ Status Pipeline::Impl::Stage1(Slot& s) {
 Status Pipeline::Impl::Stage2(Slot& s, int worker, int64_t seq) {
   if (options_.worker_hook) options_.worker_hook(worker, seq);
   s.out.Clear(kSlotKeepBytes);
+  s.undecodable = 0;
   s.counts.assign(s.plan.size, 0);
   s.action_blocks.assign(s.plan.size, 0);
   s.blocks.Clear(kSlotKeepBytes);
@@ -145,7 +151,24 @@ Status Pipeline::Impl::Stage2(Slot& s, int worker, int64_t seq) {
     size_t before = s.out.count();
     if (a.kind == binlog::EventPlan::Action::kRows) {
       Status st = binlog::EncodeAction(a, s.plan.file, options_.column_names, &s.encoder, &s.out);
-      if (!st.ok()) return st.WithContext(s.plan.file + " at " + std::to_string(a.pos));
+      if (!st.ok()) {
+        st = st.WithContext(s.plan.file + " at " + std::to_string(a.pos));
+        if (!options_.skip_undecodable) return st;
+        // The rows of this event that did decode go too: the event is
+        // stored whole, as an error record, or not at all.
+        s.out.TruncateTo(before);
+        proto::ChangeRecord& e = s.error;
+        binlog::FillUndecodable(static_cast<uint8_t>(s.bytes.size() > 4 ? s.bytes[4] : 0),
+                                s.bytes, s.pos, st.ToString(), &e);
+        e.set_db(a.table->db);
+        e.set_table(a.table->table);
+        e.set_ts(a.timestamp);
+        e.mutable_pos()->set_file(s.plan.file);
+        e.mutable_pos()->set_pos(a.end_pos);
+        e.set_gtid(a.gtid);
+        if (!s.out.AppendMessage(e)) return Status::Internal("an error record does not serialize");
+        ++s.undecodable;
+      }
     } else if (a.kind == binlog::EventPlan::Action::kDdl &&
                !s.out.AppendMessage(s.plan.ddls[a.ddl])) {
       return Status::Internal("a DDL record does not serialize");
@@ -223,6 +246,25 @@ Status Pipeline::Impl::Stage3(Slot& s) {
     }
     if (a.kind == binlog::EventPlan::Action::kRows) {
       stats_->rows.fetch_add(s.counts[i], std::memory_order_relaxed);
+      if (!a.table->has_full_metadata && options_.column_names) {
+        stats_->records_without_names.fetch_add(s.counts[i], std::memory_order_relaxed);
+      }
+    } else {
+      const proto::ChangeRecord& d = s.plan.ddls[a.ddl];
+      if (d.op() == proto::OP_ERROR) {
+        auto& counter = d.error().kind() == proto::CaptureError::STATEMENT
+                            ? stats_->statement_errors
+                            : stats_->undecodable_events;
+        counter.fetch_add(1, std::memory_order_relaxed);
+      }
+    }
+  }
+  if (s.undecodable > 0) {
+    stats_->undecodable_events.fetch_add(s.undecodable, std::memory_order_relaxed);
+    if (options_.on_warning) {
+      options_.on_warning("rows event at " + s.plan.file + " " + std::to_string(s.pos) +
+                          " does not decode; stored as an error record (on_undecodable = "
+                          "\"skip\"): " + s.error.error().reason());
     }
   }
   return Status::Ok();

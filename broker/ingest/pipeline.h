@@ -57,8 +57,13 @@ struct IngestOptions {
   std::vector<std::string> exclude;
   bool column_names = true;
   binlog::SchemaResolver* schema = nullptr;  // not owned; may be null
-  // Called from stage 1 with what the decoder says a person should know
-  // (INCIDENT events, skipped unknown events, schema mismatches).
+  // on_undecodable = "skip": an event that does not decode is stored as an
+  // error record (binlog/decoder.h FillUndecodable) and ingest goes on;
+  // false stops the pipeline with the error.
+  bool skip_undecodable = false;
+  // Called from stage 1 (and from stage 3 for rows a worker could not
+  // decode) with what a person should know: INCIDENT events, skipped
+  // unknown events, error records stored.
   std::function<void(const std::string&)> on_warning;
   // Tests: called by a worker before it decodes a slot (to inject delays).
   std::function<void(int worker, int64_t seq)> worker_hook;
@@ -74,6 +79,13 @@ struct IngestStats {
   std::atomic<uint64_t> records_committed{0};
   std::atomic<uint64_t> transactions{0};
   std::atomic<uint64_t> chunks{0};
+  // What could not be captured as rows, each stored as an error record
+  // (kept by the filters): statement-logged DML, and events skipped by
+  // on_undecodable = "skip". Row changes keyed "@N" because the table map
+  // had no column names (binlog_row_metadata was not FULL when written).
+  std::atomic<uint64_t> statement_errors{0};
+  std::atomic<uint64_t> undecodable_events{0};
+  std::atomic<uint64_t> records_without_names{0};
   std::atomic<uint64_t> last_event_ts{0};      // source time of the last committed txn
   std::atomic<uint64_t> ring_full_waits{0};    // producer found the ring full
   std::atomic<uint64_t> commit_ns_total{0};

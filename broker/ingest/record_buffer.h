@@ -63,6 +63,14 @@ class RecordBuffer final : public binlog::EncodedRowSink {
   }
   size_t capacity() const { return cap_; }
 
+  // Drops every record from `count` on, and the one being built.
+  // REQUIRES: count <= this->count().
+  void TruncateTo(size_t count) {
+    ends_.resize(count);
+    size_ = Begin(count);
+    open_ = false;
+  }
+
   // A record since the last Clear was 4 GiB or more: its length prefix is
   // wrong and the buffer must not be stored.
   bool oversized() const { return oversized_; }
