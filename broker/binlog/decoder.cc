@@ -9,6 +9,7 @@
 
 #include "broker/binlog/gtid.h"
 #include "broker/binlog/sql_names.h"
+#include "broker/binlog/table_shape.h"
 
 namespace sluice::binlog {
 namespace {
@@ -164,7 +165,7 @@ Status Decoder::DecodeEvent(std::string_view bytes, uint64_t pos, uint64_t end_p
       st = OnQuery(h, data, end_pos, plan);
       break;
     case EventType::kTableMap:
-      st = OnTableMap(data, plan);
+      st = OnTableMap(h, data, end_pos, plan);
       break;
     case EventType::kWriteRowsV0: case EventType::kUpdateRowsV0: case EventType::kDeleteRowsV0:
     case EventType::kWriteRowsV1: case EventType::kUpdateRowsV1: case EventType::kDeleteRowsV1:
@@ -416,7 +417,8 @@ Status Decoder::OnQuery(const EventHeader& h, std::string_view data, uint64_t en
   return Status::Ok();
 }
 
-Status Decoder::OnTableMap(std::string_view data, EventPlan* plan) {
+Status Decoder::OnTableMap(const EventHeader& h, std::string_view data, uint64_t end_pos,
+                          EventPlan* plan) {
   ByteReader r(data);
   uint64_t id;
   uint8_t phl = fd_.PostHeaderLength(static_cast<uint8_t>(EventType::kTableMap));
@@ -441,10 +443,38 @@ Status Decoder::OnTableMap(std::string_view data, EventPlan* plan) {
                           ": the table changed since; its columns are keyed by position");
     }
   }
+  MaybeAddSchema(h, *map, end_pos, plan);
   CachedMap& slot = tables_[id];
   slot.bytes.assign(data);
   slot.map = std::move(map);
   return Status::Ok();
+}
+
+void Decoder::MaybeAddSchema(const EventHeader& h, const TableMap& map, uint64_t end_pos,
+                             EventPlan* plan) {
+  proto::ChangeRecord* rec = &plan->AddDdl();
+  rec->Clear();
+  BuildTableShape(map, rec->mutable_schema());
+  std::string key = map.db;
+  key.push_back('\0');
+  key += map.table;
+  std::string bytes = rec->schema().SerializeAsString();
+  auto [it, fresh] = shapes_.try_emplace(std::move(key));
+  if (!fresh && it->second == bytes) {
+    --plan->ddl_count;  // the shape is the one recorded last: nothing to say
+    return;
+  }
+  it->second = std::move(bytes);
+  plan->Add(EventPlan::Action::kDdl).ddl = plan->ddl_count - 1;
+  rec->set_format_version(proto::RECORD_FORMAT_V1);
+  rec->set_op(proto::OP_SCHEMA);
+  rec->set_db(map.db);
+  rec->set_table(map.table);
+  for (const auto& k : map.pk) rec->add_pk(k);
+  rec->set_ts(h.timestamp);
+  rec->mutable_pos()->mutable_file()->assign(plan->file);
+  rec->mutable_pos()->set_pos(end_pos);
+  rec->set_gtid(gtid_);
 }
 
 Status Decoder::OnRows(const EventHeader& h, std::string_view data, uint64_t pos,

@@ -167,7 +167,12 @@ class Decoder {
   Status DecodeEvent(std::string_view bytes, uint64_t pos, uint64_t end_pos, bool inner,
                      EventPlan* plan);
   Status OnQuery(const EventHeader& h, std::string_view data, uint64_t end_pos, EventPlan* plan);
-  Status OnTableMap(std::string_view data, EventPlan* plan);
+  Status OnTableMap(const EventHeader& h, std::string_view data, uint64_t end_pos,
+                    EventPlan* plan);
+  // A schema record before the rows of `map` when its shape is not the
+  // last one this decoder recorded for its table.
+  void MaybeAddSchema(const EventHeader& h, const TableMap& map, uint64_t end_pos,
+                      EventPlan* plan);
   Status OnRows(const EventHeader& h, std::string_view data, uint64_t pos, uint64_t end_pos,
                 EventPlan* plan);
   Status OnPayload(std::string_view data, uint64_t pos, uint64_t end_pos, EventPlan* plan);
@@ -188,6 +193,9 @@ class Decoder {
     std::shared_ptr<const TableMap> map;
   };
   std::unordered_map<uint64_t, CachedMap> tables_;
+  // The shape (serialized proto::TableShape) last recorded per table,
+  // keyed "db\0table": a schema record goes out when a table map's differs.
+  std::unordered_map<std::string, std::string> shapes_;
   std::string gtid_;            // GTID of the current transaction
   bool in_txn_ = false;         // inside BEGIN ... COMMIT
   bool standalone_ = false;     // MariaDB GTID flagged standalone: one statement

@@ -171,6 +171,8 @@ class ProtoRows {
     rec->mutable_pos()->set_pos(ctx_.end_pos);
     rec->mutable_gtid()->assign(ctx_.gtid);
     if (!rec->sql().empty()) rec->clear_sql();
+    if (rec->has_schema()) rec->clear_schema();  // the scratch may have held a prebuilt record
+    if (rec->has_error()) rec->clear_error();
   }
   ProtoImage Before() { return ProtoImage(rec_->mutable_before(), table_, ctx_.column_names); }
   ProtoImage After() { return ProtoImage(rec_->mutable_after(), table_, ctx_.column_names); }

@@ -222,7 +222,12 @@ Result<std::unique_ptr<TableMap>> ParseTableMap(std::string_view data,
     return Status::Corruption("TABLE_MAP " + t->db + "." + t->table + " has " +
                               std::to_string(meta.size()) + " metadata bytes left over");
   }
-  if (!r.Skip((ncols + 7) / 8)) return Short("null bits");
+  std::string_view null_bits;
+  if (!r.GetBytes((ncols + 7) / 8, &null_bits)) return Short("null bits");
+  t->nullable.resize(ncols);
+  for (size_t i = 0; i < ncols; ++i) {
+    t->nullable[i] = (static_cast<uint8_t>(null_bits[i / 8]) >> (i % 8)) & 1;  // LSB first
+  }
   SLUICE_RETURN_IF_ERROR(ParseOptionalMetadata(r, fd.is_mariadb, t.get())
                              .WithContext("TABLE_MAP " + t->db + "." + t->table));
   LinkLabelsAndPk(t.get());

@@ -52,6 +52,7 @@ class TableMap {
   // into this, so a TableMap is neither copied nor moved once built.
   std::vector<std::vector<std::string>> labels;
   bool has_full_metadata = false;            // names came with the event
+  std::vector<bool> nullable;                // per column: the table map's null bits
 
   TableMap() = default;
   TableMap(const TableMap&) = delete;

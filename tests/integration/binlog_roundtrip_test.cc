@@ -107,7 +107,7 @@ std::map<std::string, Image> Replay(const std::vector<proto::ChangeRecord>& reco
     return row;
   };
   for (const auto& r : records) {
-    if (r.op() == proto::OP_DDL) continue;
+    if (r.op() == proto::OP_DDL || r.op() == proto::OP_SCHEMA) continue;
     Image& t = tables[r.db() + "." + r.table()];
     if (r.op() != proto::OP_INSERT) {
       auto before = row_of(r.before());

@@ -102,7 +102,7 @@ class Collector : public DecoderSink {
  public:
   Status OnRow(proto::ChangeRecord*) override { return Status::Ok(); }
   Status OnDdl(proto::ChangeRecord* r) override {
-    records.push_back(*r);
+    if (r->op() != proto::OP_SCHEMA) records.push_back(*r);
     return Status::Ok();
   }
   Status OnTxnEnd(const TxnEnd&) override { return Status::Ok(); }

@@ -176,13 +176,14 @@ class Collector : public DecoderSink {
   }
   void OnWarning(const std::string& m) override { warnings.push_back(m); }
 
-  std::vector<proto::ChangeRecord> records;
+  std::vector<proto::ChangeRecord> records;  // rows and DDL
+  std::vector<proto::ChangeRecord> schemas;  // schema records
   std::vector<TxnEnd> ends;
   std::vector<std::string> warnings;
 
  private:
   Status Keep(proto::ChangeRecord* r) {
-    records.emplace_back().Swap(r);
+    (r->op() == proto::OP_SCHEMA ? schemas : records).emplace_back().Swap(r);
     return Status::Ok();
   }
 };
@@ -241,6 +242,29 @@ TEST_F(MysqlFormatsTest, WriteRowsV2WithOptionalMetadataAndExtraData) {
   Put(T(EventType::kXid), Le(4242, 8));
   const uint64_t end = pos_;
 
+  // The table's shape goes first, as MySQL declares the columns the map
+  // describes (VARCHAR of 80 bytes in utf8mb4 is VARCHAR(20)).
+  ASSERT_EQ(sink_.schemas.size(), 1u);
+  const proto::ChangeRecord& s = sink_.schemas[0];
+  EXPECT_EQ(s.txn().seq(), 0u);
+  EXPECT_EQ(s.db(), "shop");
+  EXPECT_EQ(s.table(), "items");
+  ASSERT_EQ(s.schema().columns_size(), 7);
+  const char* const kTypes[] = {"int unsigned", "smallint", "varchar(20)",
+                                "enum('red','green','blue')", "set('a','b','c')",
+                                "decimal(14,4)", "json"};
+  const char* const kNames[] = {"id", "qty", "name", "color", "tags", "price", "doc"};
+  for (int i = 0; i < 7; ++i) {
+    const proto::ColumnShape& c = s.schema().columns(i);
+    EXPECT_EQ(c.name(), kNames[i]);
+    EXPECT_EQ(c.sql_type(), kTypes[i]) << kNames[i];
+    EXPECT_EQ(c.nullable(), i != 0) << kNames[i];
+    EXPECT_EQ(c.charset(), i >= 2 && i <= 4 ? "utf8mb4" : "") << kNames[i];
+  }
+  ASSERT_EQ(s.schema().pk_size(), 1);
+  EXPECT_EQ(s.schema().pk(0), "id");
+  EXPECT_TRUE(s.schema().names_known());
+
   ASSERT_EQ(sink_.records.size(), 2u);
   const proto::ChangeRecord& r = sink_.records[0];
   EXPECT_EQ(r.op(), proto::OP_INSERT);
@@ -271,7 +295,7 @@ TEST_F(MysqlFormatsTest, WriteRowsV2WithOptionalMetadataAndExtraData) {
   ASSERT_EQ(sink_.ends.size(), 1u);
   EXPECT_EQ(sink_.ends[0].gtid, std::string(kUuidText) + ":23");
   EXPECT_EQ(sink_.ends[0].pos, end);
-  EXPECT_EQ(sink_.ends[0].records, 2u);
+  EXPECT_EQ(sink_.ends[0].records, 3u);  // the schema record and two rows
   EXPECT_TRUE(sink_.warnings.empty());
 }
 
@@ -307,7 +331,7 @@ TEST_F(MysqlFormatsTest, UpdateAndDeleteRowsV2UnderAnonymousGtid) {
   EXPECT_EQ(d.after_size(), 0);
   ASSERT_EQ(sink_.ends.size(), 1u);
   EXPECT_EQ(sink_.ends[0].gtid, "");
-  EXPECT_EQ(sink_.ends[0].records, 2u);
+  EXPECT_EQ(sink_.ends[0].records, 3u);  // the schema record and two rows
 }
 
 // shop.docs (id INT PK, doc JSON), table id 114, binlog_row_value_options=
@@ -399,7 +423,7 @@ TEST_F(MysqlFormatsTest, TransactionPayloadZstdStream) {
   ASSERT_EQ(sink_.ends.size(), 1u);
   EXPECT_EQ(sink_.ends[0].gtid, std::string(kUuidText) + ":24");
   EXPECT_EQ(sink_.ends[0].pos, pos_);
-  EXPECT_EQ(sink_.ends[0].records, 1u);
+  EXPECT_EQ(sink_.ends[0].records, 2u);  // the schema record and the row
 }
 
 TEST_F(MysqlFormatsTest, TransactionPayloadZstdWithContentSizeAndUncompressed) {
