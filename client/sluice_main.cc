@@ -5,6 +5,7 @@
 //   sluice tail --broker H:P[,H:P...] --dest NAME [--from earliest|latest|N]
 //               [--group G] [--count N] [--follow] [--user U --password-file F]
 //   sluice offsets --broker H:P[,H:P...] --dest NAME [--user U --password-file F]
+//   sluice schema --broker H:P[,H:P...] --dest NAME [--table DB.T] [--json] [--user U ...]
 //   sluice status --broker H:P (--secret-file F | --user U --password-file F) [--json]
 //   sluice promote --broker H:P --secret-file F [--epoch N]
 //   sluice demote --broker H:P --primary HOST:HAPORT --secret-file F
@@ -22,6 +23,7 @@
 #include "client/consumer.h"
 #include "client/decode.h"
 #include "client/log_inspect.h"
+#include "client/schema_cmd.h"
 #include "client/tail.h"
 
 namespace {
@@ -149,6 +151,13 @@ int main(int argc, char** argv) {
   auto* offsets =
       app.add_subcommand("offsets", "print a destination's first offset and high watermark");
   off_conn.AddTo(offsets);
+  ConnectFlags schema_conn;
+  sluice::SchemaOptions schema_opts;
+  auto* schema_cmd = app.add_subcommand(
+      "schema", "list the versions of a destination's table shapes with their offsets");
+  schema_conn.AddTo(schema_cmd);
+  schema_cmd->add_option("--table", schema_opts.table, "db.table (default: every table)");
+  schema_cmd->add_flag("--json", schema_opts.json, "one JSON line (the schema record) per version");
 
   // Operators' commands: status, promote, demote.
   std::string node_broker, secret_file, new_primary, st_user, st_password_file;
@@ -191,6 +200,12 @@ int main(int argc, char** argv) {
     tail_opts.dest = conn.dest;
     return WithConsumer(conn, "sluice-tail",
                         [&](sluice::Consumer& c) { return sluice::Tail(c, tail_opts, std::cout); });
+  }
+  if (schema_cmd->parsed()) {
+    schema_opts.dest = schema_conn.dest;
+    return WithConsumer(schema_conn, "sluice-schema", [&](sluice::Consumer& c) {
+      return sluice::PrintSchemaVersions(c, schema_opts, std::cout);
+    });
   }
   if (offsets->parsed()) {
     return WithConsumer(off_conn, "sluice-offsets", [&](sluice::Consumer& c) {

@@ -342,16 +342,23 @@ Result<OffsetRange> CommitLog::CommitTransaction(std::span<const std::string_vie
 }
 
 Result<OffsetRange> CommitLog::CommitBlocks(std::span<const std::string_view> blocks,
-                                            const proto::SourceCheckpoint& checkpoint) {
+                                            const proto::SourceCheckpoint& checkpoint,
+                                            std::span<const IngestStateWrite> state) {
   std::vector<uint32_t> counts;
   SLUICE_RETURN_IF_ERROR(CountBlocks(blocks, &counts));
   // No blocks: an empty commit, which only the version 1 path knows.
-  auto range = CommitLocked(blocks.empty() ? Units{} : Units{blocks, counts}, checkpoint);
+  auto range = CommitLocked(blocks.empty() ? Units{} : Units{blocks, counts}, checkpoint, state);
   if (range.ok()) Notify();
   return range;
 }
 
-Result<OffsetRange> CommitLog::CommitLocked(Units units, const proto::SourceCheckpoint& checkpoint) {
+Result<std::vector<std::pair<std::string, std::string>>> CommitLog::ReadIngestState(
+    std::string_view prefix) const {
+  return meta_->ListIngestState(prefix);
+}
+
+Result<OffsetRange> CommitLog::CommitLocked(Units units, const proto::SourceCheckpoint& checkpoint,
+                                            std::span<const IngestStateWrite> state) {
   const uint64_t n = units.records();
   MutexLock lock(&mu_);
   if (!txn_open_) txn_base_ = pending_end_;
@@ -388,6 +395,15 @@ Result<OffsetRange> CommitLog::CommitLocked(Units units, const proto::SourceChec
     // No batch to carry the checkpoint: the state does.
     next.SerializeToString(&state_bytes_);
     wb.Put(meta_cf_, AsSlice(MetaStore::kStateKey), AsSlice(state_bytes_));
+  }
+
+  for (const IngestStateWrite& w : state) {
+    const std::string key = MetaStore::IngestKey(w.key);
+    if (w.value) {
+      wb.Put(meta_cf_, AsSlice(key), AsSlice(*w.value));
+    } else {
+      wb.Delete(meta_cf_, AsSlice(key));
+    }
   }
 
   const bool sync = options_.durability == Durability::kSyncEveryCommit;

@@ -61,6 +61,17 @@ namespace sluice {
 enum class Durability { kSyncEveryCommit, kGroupCommit };
 enum class Compression { kNone, kLz4, kZstd };
 
+// Ingest's own state, kept beside the log in its metadata and written in
+// the same atomic write as a commit, so that it always matches the log and
+// the checkpoint (the last schema recorded per table, prepared XA
+// transactions): key -> value, or a delete when value is nullopt. Keys are
+// ingest's to choose; they live under MetaStore::kIngestPrefix. Not
+// replicated to standbys (each node's ingest keeps its own).
+struct IngestStateWrite {
+  std::string key;
+  std::optional<std::string> value;
+};
+
 struct RetentionOptions {
   int64_t max_age_ms = 0;     // remove batches appended longer ago; 0 keeps forever
   uint64_t max_bytes = 0;     // keep at most this many logical bytes; 0 is no limit
@@ -146,8 +157,13 @@ class CommitLog {
   // the record counts.
   Result<OffsetRange> AppendBlockChunk(std::span<const std::string_view> blocks,
                                        uint64_t source_ts);
+  // `state`: written in the same atomic write (IngestStateWrite).
   Result<OffsetRange> CommitBlocks(std::span<const std::string_view> blocks,
-                                   const proto::SourceCheckpoint& checkpoint);
+                                   const proto::SourceCheckpoint& checkpoint,
+                                   std::span<const IngestStateWrite> state = {});
+  // Ingest's state entries whose key starts with `prefix`, in key order.
+  Result<std::vector<std::pair<std::string, std::string>>> ReadIngestState(
+      std::string_view prefix) const;
 
   // Drops the chunks of the current transaction (the source failed mid-way
   // and will resend it from the checkpoint).
@@ -282,8 +298,8 @@ class CommitLog {
   static Status CountBlocks(std::span<const std::string_view> blocks,
                             std::vector<uint32_t>* counts);
   Result<OffsetRange> AppendLocked(Units units, uint64_t source_ts) EXCLUDES(mu_);
-  Result<OffsetRange> CommitLocked(Units units, const proto::SourceCheckpoint& checkpoint)
-      EXCLUDES(mu_);
+  Result<OffsetRange> CommitLocked(Units units, const proto::SourceCheckpoint& checkpoint,
+                                   std::span<const IngestStateWrite> state = {}) EXCLUDES(mu_);
   // `discarded`: a partial transaction was just removed from the tail.
   Status RecoverTail(bool discarded) REQUIRES(mu_);
   // Encodes records into batches and adds them to *wb. With `checkpoint`,

@@ -196,6 +196,17 @@ Status MetaStore::PutNode(const proto::NodeIdentity& node) {
   return Write(&b);
 }
 
+Result<std::vector<std::pair<std::string, std::string>>> MetaStore::ListIngestState(
+    std::string_view prefix) const {
+  std::vector<std::pair<std::string, std::string>> out;
+  Status st = ScanPrefix(db_, cf_, IngestKey(prefix), [&](std::string_view key, std::string_view value) {
+    out.emplace_back(std::string(key.substr(kIngestPrefix.size())), std::string(value));
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return out;
+}
+
 Result<std::optional<proto::LogState>> MetaStore::State() const {
   SLUICE_ASSIGN_OR_RETURN(auto v, Get(kStateKey));
   if (!v) return std::optional<proto::LogState>();

@@ -12,6 +12,7 @@
 //   "released"                             be64: sync mode's released high watermark
 //   "g" + varint(len) + group + "c"        proto::GroupCursor
 //   "g" + varint(len) + group + "b" + be64(batch id)  proto::OutstandingBatch
+//   "i" + key                              ingest's state (CommitLog::CommitBlocks)
 //
 // Thread safety: all methods are safe to call concurrently; each write is
 // atomic on its own. Lifetime: created by CommitLog, which must outlive it.
@@ -92,6 +93,13 @@ class MetaStore {
 
   Result<std::optional<proto::NodeIdentity>> Node() const;
   Status PutNode(const proto::NodeIdentity& node);
+
+  // Ingest's state (storage/commit_log.h IngestStateWrite): entries whose
+  // key (without kIngestPrefix) starts with `prefix`, in key order.
+  Result<std::vector<std::pair<std::string, std::string>>> ListIngestState(
+      std::string_view prefix) const;
+  static std::string IngestKey(std::string_view key) { return std::string(kIngestPrefix) + std::string(key); }
+  static constexpr std::string_view kIngestPrefix = "i";
 
   // Reads the log state; nullopt for a new log.
   Result<std::optional<proto::LogState>> State() const;

@@ -161,6 +161,12 @@ class Decoder {
   Status Decode(const RawEvent& event, DecoderSink* sink);
 
   const DecoderStats& stats() const { return stats_; }
+
+  // Says that the log already holds `shape` (a serialized proto::TableShape)
+  // as the last schema record of db.table: no schema record is made for it
+  // until the table's shape differs. `key` is db + '\0' + table. Called
+  // before the first event, by an ingest that resumes a log.
+  void SeedShape(std::string key, std::string shape) { shapes_[std::move(key)] = std::move(shape); }
   bool in_transaction() const { return in_txn_; }
 
  private:

@@ -23,6 +23,19 @@ constexpr size_t kScratchKeepBytes = 1 << 20;
 // (about 1 MB at the default 10,000); more than this is freed after commit.
 constexpr size_t kTxnKeepBytes = 8 << 20;
 
+// Ingest state (CommitLog::CommitBlocks): the last schema record of each
+// table, "shape/" + db + '\0' + table -> be64(offset) + TableShape bytes,
+// so that a resumed ingest records a table's shape again only when it
+// differs from the one the log holds (the log after a restart equals the
+// log of one uninterrupted run).
+constexpr std::string_view kShapePrefix = "shape/";
+
+std::string ShapeValue(uint64_t offset, const std::string& shape) {
+  std::string v(8, '\0');
+  for (int i = 0; i < 8; ++i) v[i] = static_cast<char>(offset >> (56 - 8 * i));
+  return v + shape;
+}
+
 }  // namespace
 
 struct Pipeline::Slot {
@@ -55,7 +68,7 @@ class Pipeline::Impl {
     for (const auto& re : options_.include) include_.emplace_back(re, std::regex::optimize);
     for (const auto& re : options_.exclude) exclude_.emplace_back(re, std::regex::optimize);
     SLUICE_ASSIGN_OR_RETURN(gtid_, GtidState::Parse(log_->Checkpoint().gtid_set()));
-    return Status::Ok();
+    return SeedShapes();
   }
 
   Status Run(binlog::BinlogSource* source, const std::atomic<bool>* stop);
@@ -88,6 +101,7 @@ class Pipeline::Impl {
                                    .count(),
                                std::memory_order_relaxed);
   }
+  Status SeedShapes();
   Status Stage1(Slot& s);
   Status Stage2(Slot& s, int worker, int64_t seq);
   Status Stage3(Slot& s);
@@ -112,10 +126,36 @@ class Pipeline::Impl {
   std::vector<std::string_view> views_;
   const bool compress_ = log_->options().compression != Compression::kNone;
   proto::SourceCheckpoint checkpoint_;
+  uint64_t txn_base_ = 0;                    // offset of the open transaction's first record
+  std::vector<IngestStateWrite> state_;      // written with the open transaction's commit
   // Stage 2: each worker's LZ4 output space (per worker, not per slot: a
   // ring of them would hold ring_size blocks of memory).
   std::vector<std::string> scratch_ = std::vector<std::string>(options_.parse_threads);
 };
+
+// Tells the decoder which shapes the log holds, from the ingest state. An
+// entry counts only while its schema record is still readable in the log
+// and is the same shape: a log truncated after a failover or cut by
+// retention gets the shape recorded again.
+Status Pipeline::Impl::SeedShapes() {
+  SLUICE_ASSIGN_OR_RETURN(auto entries, log_->ReadIngestState(kShapePrefix));
+  proto::ChangeRecord rec;
+  for (auto& [key, value] : entries) {
+    if (value.size() < 8) continue;
+    uint64_t offset = 0;
+    for (int i = 0; i < 8; ++i) offset = offset << 8 | static_cast<uint8_t>(value[i]);
+    auto read = log_->Read(Offset(offset), 1, 0);
+    if (!read.ok() || read->records.empty() || read->records[0].offset.value() != offset) continue;
+    if (!rec.ParseFromArray(read->records[0].data.data(), static_cast<int>(read->records[0].data.size())) || rec.op() != proto::OP_SCHEMA) continue;
+    std::string table_key = key.substr(kShapePrefix.size());
+    std::string shape = value.substr(8);
+    if (rec.db() + '\0' + rec.table() != table_key || rec.schema().SerializeAsString() != shape) {
+      continue;
+    }
+    decoder_.SeedShape(std::move(table_key), std::move(shape));
+  }
+  return Status::Ok();
+}
 
 Status Pipeline::Impl::Stage1(Slot& s) {
   binlog::RawEvent ev{s.bytes, s.file, s.pos};
@@ -208,7 +248,8 @@ Status Pipeline::Impl::Commit(const binlog::TxnEnd& end) {
   checkpoint_.set_ts(end.timestamp);
   txn_.Views(txn_.size(), &views_);
   auto start = std::chrono::steady_clock::now();
-  SLUICE_RETURN_IF_ERROR(log_->CommitBlocks(views_, checkpoint_).status());
+  SLUICE_RETURN_IF_ERROR(log_->CommitBlocks(views_, checkpoint_, state_).status());
+  state_.clear();
   auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
                 std::chrono::steady_clock::now() - start).count();
   stats_->commit_ns_total.fetch_add(ns, std::memory_order_relaxed);
@@ -233,9 +274,16 @@ Status Pipeline::Impl::Stage3(Slot& s) {
       continue;
     }
     if (s.skip[i]) continue;
-    if (seq_ == 0) open_ts_ = a.kind == binlog::EventPlan::Action::kRows
-                                                   ? a.timestamp
-                                                   : s.plan.ddls[a.ddl].ts();
+    if (seq_ == 0 && !chunked_) {
+      open_ts_ = a.kind == binlog::EventPlan::Action::kRows ? a.timestamp : s.plan.ddls[a.ddl].ts();
+      txn_base_ = log_->AppendedEnd().value();
+    }
+    if (a.kind == binlog::EventPlan::Action::kDdl && s.plan.ddls[a.ddl].op() == proto::OP_SCHEMA) {
+      const proto::ChangeRecord& r = s.plan.ddls[a.ddl];
+      state_.push_back(IngestStateWrite{
+          std::string(kShapePrefix) + r.db() + '\0' + r.table(),
+          ShapeValue(txn_base_ + seq_, r.schema().SerializeAsString())});
+    }
     if (s.action_blocks[i] > 0) {
       txn_.Append(s.blocks, k, s.action_blocks[i]);
       seq_ += s.counts[i];
