@@ -767,9 +767,14 @@ Status DecodeColumnValue(const ColumnType& col, std::string_view* in, proto::Val
         Status st = AppendJsonFromBinary(bytes, out);
         if (!st.ok()) return st.WithContext("JSON value");
       } else if (col.type == kTypeGeometry) {
-        // 4-byte SRID, then the WKB.
+        // 4-byte little-endian SRID, then the WKB: MySQL's internal geometry
+        // format (sql/spatial.h "Geometry"), which Field_geom stores and
+        // packs as a BLOB; MariaDB the same (sql/spatial.h, Field_geom in
+        // sql/sql_type_geom.cc), checked live by geometry_binlog_test.
         if (bytes.size() < 4) return Bad(col.type, "is shorter than its 4-byte SRID");
-        value->mutable_binary()->assign(bytes.data() + 4, bytes.size() - 4);
+        proto::Geometry* g = value->mutable_geometry();
+        g->set_srid(static_cast<uint32_t>(LoadLE(bytes.data(), 4)));
+        g->mutable_wkb()->assign(bytes.data() + 4, bytes.size() - 4);
       } else if (col.type == kTypeVector) {
         value->mutable_binary()->assign(bytes.data(), bytes.size());
       } else {

@@ -488,15 +488,26 @@ TEST(DecodeBlob, BadPackLengthIsCorruption) {
   }
 }
 
-TEST(DecodeGeometry, StripsSrid) {
+TEST(DecodeGeometry, KeepsSridAndWkb) {
   // SRID 4326 (little-endian), then the OGC WKB of POINT(1 2): byte order
   // 01, type 1 (uint32 LE), X = 1.0, Y = 2.0 as little-endian doubles.
   const std::string wkb = B({0x01, 0x01, 0x00, 0x00, 0x00, 0, 0, 0,   0, 0, 0, 0xf0, 0x3f,  //
                              0,    0,    0,    0,    0,    0, 0, 0x40});
   const std::string value = LE(4326, 4) + wkb;
   Value v = Decode(Col(kTypeGeometry, 4), LE(value.size(), 4) + value);
-  EXPECT_EQ(v.kind_case(), Value::kBinary);
-  EXPECT_EQ(v.binary(), wkb);
+  EXPECT_EQ(v.kind_case(), Value::kGeometry);
+  EXPECT_EQ(v.geometry().srid(), 4326u);
+  EXPECT_EQ(v.geometry().wkb(), wkb);
+  // SRID 0 and the largest SRID.
+  Value zero = Decode(Col(kTypeGeometry, 4), LE(wkb.size() + 4, 4) + LE(0, 4) + wkb);
+  EXPECT_EQ(zero.geometry().srid(), 0u);
+  EXPECT_EQ(zero.geometry().wkb(), wkb);
+  Value max = Decode(Col(kTypeGeometry, 1), LE(wkb.size() + 4, 1) + B({0xff, 0xff, 0xff, 0xff}) + wkb);
+  EXPECT_EQ(max.geometry().srid(), 4294967295u);
+  // Only an SRID: an empty WKB (not written by servers, but decodable).
+  Value empty = Decode(Col(kTypeGeometry, 4), LE(4, 4) + LE(7, 4));
+  EXPECT_EQ(empty.geometry().srid(), 7u);
+  EXPECT_EQ(empty.geometry().wkb(), "");
   ExpectEveryPrefixFails(Col(kTypeGeometry, 4), LE(value.size(), 4) + value);
   EXPECT_EQ(DecodeError(Col(kTypeGeometry, 4), B({3, 0, 0, 0, 1, 2, 3})).code(),
             Code::kCorruption);  // shorter than its SRID
