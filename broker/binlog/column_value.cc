@@ -776,7 +776,24 @@ Status DecodeColumnValue(const ColumnType& col, std::string_view* in, proto::Val
         g->set_srid(static_cast<uint32_t>(LoadLE(bytes.data(), 4)));
         g->mutable_wkb()->assign(bytes.data() + 4, bytes.size() - 4);
       } else if (col.type == kTypeVector) {
-        value->mutable_binary()->assign(bytes.data(), bytes.size());
+        // MySQL 9 VECTOR: a BLOB-like length prefix of the metadata's size
+        // (libs/mysql/binlog/event/binary_log_funcs.cpp calc_field_size,
+        // MYSQL_TYPE_VECTOR with the BLOB types), then little-endian IEEE
+        // float32 elements (sql/log_event.cc log_event_print_value, case
+        // MYSQL_TYPE_VECTOR: float4get of each 4 bytes).
+        if (bytes.size() % 4 != 0) {
+          return Bad(col.type, "of " + std::to_string(bytes.size()) +
+                                   " bytes is not a whole number of float32 elements");
+        }
+        auto* floats = value->mutable_vector()->mutable_values();
+        floats->Clear();
+        floats->Reserve(static_cast<int>(bytes.size() / 4));
+        for (size_t k = 0; k < bytes.size(); k += 4) {
+          const auto bits = static_cast<uint32_t>(LoadLE(bytes.data() + k, 4));
+          float f;
+          std::memcpy(&f, &bits, 4);
+          floats->Add(f);
+        }
       } else {
         SetString(col, /*blob_family=*/true, bytes, value);
       }

@@ -20,6 +20,7 @@ enum OptionalField : uint8_t {
   kEnumAndSetDefaultCharset = 10,
   kEnumAndSetColumnCharset = 11,
   kColumnVisibility = 12,
+  kVectorDimensionality = 13,  // MySQL 9: one packed int per VECTOR column
 };
 
 bool IsNumeric(uint8_t t) {
@@ -33,12 +34,18 @@ bool IsNumeric(uint8_t t) {
 }
 
 // Columns the charset fields list. MariaDB counts GEOMETRY too (its field
-// carries the binary charset); MySQL does not.
+// carries the binary charset); MySQL does not. MySQL 9 counts VECTOR
+// (binary charset): sql/log_event.cc is_character_type() lists STRING,
+// VAR_STRING, VARCHAR, VECTOR and BLOB, and Table_map_log_event::
+// init_metadata_fields passes is_character_field (is_character_type of the
+// field's real_type) to init_charset_field; the mysqlbinlog side
+// (Table_map_log_event::print_columns) counts the same types. MariaDB has
+// no type 242.
 bool IsCharacter(uint8_t real_type, bool is_mariadb) {
   if (real_type == kTypeGeometry) return is_mariadb;
   switch (real_type) {
     case kTypeString: case kTypeVarchar: case kTypeVarString: case kTypeBlob:
-    case kTypeTinyBlob: case kTypeMediumBlob: case kTypeLongBlob:
+    case kTypeTinyBlob: case kTypeMediumBlob: case kTypeLongBlob: case kTypeVector:
       return true;
     default:
       return false;

@@ -9,6 +9,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include <cstdint>
 #include <cstring>
 #include <initializer_list>
@@ -513,14 +515,28 @@ TEST(DecodeGeometry, KeepsSridAndWkb) {
             Code::kCorruption);  // shorter than its SRID
 }
 
-TEST(DecodeVector, LengthPrefixedBytes) {
+TEST(DecodeVector, LengthPrefixedFloat32s) {
   // MySQL 9 VECTOR is a Field_blob with pack length 4 (sql/field.h
-  // Field_vector); the value is dimension * 4 bytes of float32.
+  // Field_vector); the value is dimension * 4 bytes of little-endian float32.
   const std::string floats = B({0, 0, 0x80, 0x3f, 0, 0, 0, 0x40});  // [1.0, 2.0]
   Value v = Decode(Col(kTypeVector, 4), B({8, 0, 0, 0}) + floats);
-  EXPECT_EQ(v.kind_case(), Value::kBinary);
-  EXPECT_EQ(v.binary(), floats);
+  ASSERT_EQ(v.kind_case(), Value::kVector);
+  ASSERT_EQ(v.vector().values_size(), 2);
+  EXPECT_EQ(v.vector().values(0), 1.0f);
+  EXPECT_EQ(v.vector().values(1), 2.0f);
   ExpectEveryPrefixFails(Col(kTypeVector, 4), B({8, 0, 0, 0}) + floats);
+  // Zero elements; -0.0 and NaN bits kept; a 1-byte prefix from the metadata.
+  EXPECT_EQ(Decode(Col(kTypeVector, 4), B({0, 0, 0, 0})).vector().values_size(), 0);
+  Value odd = Decode(Col(kTypeVector, 1), B({8, 0, 0, 0, 0x80, 0, 0, 0xc0, 0x7f}));
+  ASSERT_EQ(odd.vector().values_size(), 2);
+  EXPECT_TRUE(std::signbit(odd.vector().values(0)));
+  EXPECT_TRUE(std::isnan(odd.vector().values(1)));
+  // Not a multiple of 4 bytes.
+  for (int n : {1, 2, 3, 5, 7}) {
+    EXPECT_EQ(DecodeError(Col(kTypeVector, 4), LE(n, 4) + std::string(n, '\0')).code(),
+              Code::kCorruption)
+        << n;
+  }
 }
 
 // ---- JSON ------------------------------------------------------------------------
