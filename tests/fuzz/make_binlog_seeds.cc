@@ -229,6 +229,20 @@ int main(int argc, char** argv) {
                                 kUuid + B({0x10}) + "domain_1" + Le(1, 8) + Interval(1, 4)),
                      Ev(42, kTagged), Query("BEGIN"), ItemsMap(),
                      Rows(30, 113, "", Packed(7) + "\x7f", NullRow(5)), Xid()})},
+      {"mysql9_vector",
+       Seed(kMysql, {Gtid(33, 30), Query("BEGIN"),
+                     Ev(19, Le(120, 6) + Le(1, 2) + "\x04shop" + '\0' + "\x04vecs" + '\0' +
+                                Packed(3) + B({0xf2, 0xfc, 0xf2}) + Packed(3) +
+                                B({0x04, 0x02, 0x04, 0x07}) +
+                                Tlv(2, Packed(63) + Packed(1) + Packed(255)) +
+                                Tlv(13, Packed(2) + Packed(4)) +
+                                Tlv(4, Str("v2") + Str("t") + Str("v4")) + Tlv(12, B({0xe0}))),
+                     Rows(30, 120, "", Packed(3) + "\x07",
+                          B({0x00}) + Le(8, 4) + B({0, 0, 0xc0, 0x3f, 0, 0, 0x10, 0xc0}) +
+                              Le(5, 2) + "hello" + Le(16, 4) + std::string(12, '\0') +
+                              B({0xff, 0xff, 0x7f, 0x7f}) + B({0x01}) + Le(0, 2) + Le(4, 4) +
+                              B({0, 0, 0x80, 0x3f})),
+                     Xid()})},
       {"mariadb_compressed_v1", Seed(kFixCrc, MariaCompressed(false))},
       {"mariadb_compressed_v2", Seed(kFixCrc, MariaCompressed(true))},
   };
