@@ -23,10 +23,16 @@ enum OptionalField : uint8_t {
   kVectorDimensionality = 13,  // MySQL 9: one packed int per VECTOR column
 };
 
+// Columns the SIGNEDNESS field has a bit for. MySQL (8.0.39, 9.x: sql/
+// log_event.cc Table_map_log_event::init_signedness_field with
+// is_numeric_field = has_signedess_information_type(binlog_type()), from
+// sql/field_common_properties.h) counts YEAR and the old DECIMAL besides the
+// integer, float and NEWDECIMAL types; so does MariaDB 10.11 (seen live:
+// signedness_binlog_test). VECTOR is not counted.
 bool IsNumeric(uint8_t t) {
   switch (t) {
     case kTypeTiny: case kTypeShort: case kTypeInt24: case kTypeLong: case kTypeLongLong:
-    case kTypeNewDecimal: case kTypeFloat: case kTypeDouble:
+    case kTypeNewDecimal: case kTypeFloat: case kTypeDouble: case kTypeYear: case kTypeDecimal:
       return true;
     default:
       return false;
@@ -119,7 +125,10 @@ Status ParseOptionalMetadata(ByteReader r, bool is_mariadb, TableMap* t) {
         if (value.size() < (cols.size() + 7) / 8) return Short("signedness");
         for (size_t k = 0; k < cols.size(); ++k) {
           auto byte = static_cast<uint8_t>(value[k / 8]);
-          t->columns[cols[k]].is_unsigned = (byte >> (7 - k % 8)) & 1;  // MSB first
+          ColumnType& c = t->columns[cols[k]];
+          // YEAR's bit is there but means nothing (MariaDB sets it, MySQL
+          // not; mysqlbinlog's print_columns skips it): YEAR stays signed.
+          c.is_unsigned = c.real_type != kTypeYear && ((byte >> (7 - k % 8)) & 1);  // MSB first
         }
         break;
       }
