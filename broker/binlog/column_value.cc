@@ -6,6 +6,7 @@
 #include <string>
 #include <utility>
 
+#include "broker/binlog/geometry_vector.h"
 #include "broker/binlog/json_binary.h"
 
 namespace sluice::binlog {
@@ -767,33 +768,11 @@ Status DecodeColumnValue(const ColumnType& col, std::string_view* in, proto::Val
         Status st = AppendJsonFromBinary(bytes, out);
         if (!st.ok()) return st.WithContext("JSON value");
       } else if (col.type == kTypeGeometry) {
-        // 4-byte little-endian SRID, then the WKB: MySQL's internal geometry
-        // format (sql/spatial.h "Geometry"), which Field_geom stores and
-        // packs as a BLOB; MariaDB the same (sql/spatial.h, Field_geom in
-        // sql/sql_type_geom.cc), checked live by geometry_binlog_test.
-        if (bytes.size() < 4) return Bad(col.type, "is shorter than its 4-byte SRID");
-        proto::Geometry* g = value->mutable_geometry();
-        g->set_srid(static_cast<uint32_t>(LoadLE(bytes.data(), 4)));
-        g->mutable_wkb()->assign(bytes.data() + 4, bytes.size() - 4);
+        SLUICE_RETURN_IF_ERROR(DecodeGeometry(bytes, value));
       } else if (col.type == kTypeVector) {
-        // MySQL 9 VECTOR: a BLOB-like length prefix of the metadata's size
-        // (libs/mysql/binlog/event/binary_log_funcs.cpp calc_field_size,
-        // MYSQL_TYPE_VECTOR with the BLOB types), then little-endian IEEE
-        // float32 elements (sql/log_event.cc log_event_print_value, case
-        // MYSQL_TYPE_VECTOR: float4get of each 4 bytes).
-        if (bytes.size() % 4 != 0) {
-          return Bad(col.type, "of " + std::to_string(bytes.size()) +
-                                   " bytes is not a whole number of float32 elements");
-        }
-        auto* floats = value->mutable_vector()->mutable_values();
-        floats->Clear();
-        floats->Reserve(static_cast<int>(bytes.size() / 4));
-        for (size_t k = 0; k < bytes.size(); k += 4) {
-          const auto bits = static_cast<uint32_t>(LoadLE(bytes.data() + k, 4));
-          float f;
-          std::memcpy(&f, &bits, 4);
-          floats->Add(f);
-        }
+        // The length prefix is the metadata's size, as for BLOBs
+        // (libs/mysql/binlog/event/binary_log_funcs.cpp calc_field_size).
+        SLUICE_RETURN_IF_ERROR(DecodeVector(bytes, value));
       } else {
         SetString(col, /*blob_family=*/true, bytes, value);
       }
