@@ -364,5 +364,24 @@ TEST(CompressedEvents, TypeAndPostHeaderThatMapToNoRowsEventAreRefused) {
   }
 }
 
+// MariaDB's compressed events never sit inside MySQL's TRANSACTION_PAYLOAD;
+// one that does is refused, not inflated into the payload's buffers.
+TEST(CompressedEvents, InsideATransactionPayloadIsCorruption) {
+  const std::string body = QueryHead("shop") + Compressed("DROP TABLE t");
+  const size_t size = kHeaderSize + body.size();  // inner events carry no CRC
+  const std::string inner = Le(kTime, 4) + Le(T(EventType::kQueryCompressed), 1) + Le(1, 4) +
+                            Le(size, 4) + Le(0, 4) + Le(0, 2) + body;
+  // Payload header fields (type, length, value): compression 255 (none),
+  // payload size; then type 0 and the payload.
+  const std::string payload = Packed(2) + Str(Packed(255)) + Packed(1) +
+                              Str(Packed(inner.size())) + Packed(0) + inner;
+  Stream s;
+  s.Add(T(EventType::kTransactionPayload), payload);
+  Collector c;
+  Status st = DecodeAll(s.events, &c);
+  EXPECT_EQ(st.code(), Code::kCorruption) << st.ToString();
+  EXPECT_NE(st.ToString().find("inside a TRANSACTION_PAYLOAD"), std::string::npos) << st.ToString();
+}
+
 }  // namespace
 }  // namespace sluice::binlog
