@@ -6,6 +6,7 @@
 #include <string>
 #include <utility>
 
+#include "broker/binlog/geometry_vector.h"
 #include "broker/binlog/json_binary.h"
 
 namespace sluice::binlog {
@@ -767,11 +768,11 @@ Status DecodeColumnValue(const ColumnType& col, std::string_view* in, proto::Val
         Status st = AppendJsonFromBinary(bytes, out);
         if (!st.ok()) return st.WithContext("JSON value");
       } else if (col.type == kTypeGeometry) {
-        // 4-byte SRID, then the WKB.
-        if (bytes.size() < 4) return Bad(col.type, "is shorter than its 4-byte SRID");
-        value->mutable_binary()->assign(bytes.data() + 4, bytes.size() - 4);
+        SLUICE_RETURN_IF_ERROR(DecodeGeometry(bytes, value));
       } else if (col.type == kTypeVector) {
-        value->mutable_binary()->assign(bytes.data(), bytes.size());
+        // The length prefix is the metadata's size, as for BLOBs
+        // (libs/mysql/binlog/event/binary_log_funcs.cpp calc_field_size).
+        SLUICE_RETURN_IF_ERROR(DecodeVector(bytes, value));
       } else {
         SetString(col, /*blob_family=*/true, bytes, value);
       }

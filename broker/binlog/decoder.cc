@@ -7,6 +7,7 @@
 #include <cstring>
 #include <memory>
 
+#include "broker/binlog/compressed_event.h"
 #include "broker/binlog/gtid.h"
 #include "broker/binlog/sql_names.h"
 #include "broker/binlog/table_shape.h"
@@ -239,14 +240,27 @@ Status Decoder::DecodeEvent(std::string_view bytes, uint64_t pos, uint64_t end_p
           "the replication protocol, where the server sends it decrypted");
       break;
     case EventType::kQueryCompressed:
-    case EventType::kWriteRowsCompressedV0: case EventType::kUpdateRowsCompressedV0:
-    case EventType::kDeleteRowsCompressedV0: case EventType::kWriteRowsCompressedV1:
-    case EventType::kUpdateRowsCompressedV1: case EventType::kDeleteRowsCompressedV1:
-      st = Status::FailedPrecondition(
-          EventTypeName(h.type) +
-          ": compressed binlog events (MariaDB log_bin_compress=ON) are not supported; "
-          "set log_bin_compress=OFF on the source");
+    case EventType::kWriteRowsCompressedV1: case EventType::kUpdateRowsCompressedV1:
+    case EventType::kDeleteRowsCompressedV1: case EventType::kWriteRowsCompressedV2:
+    case EventType::kUpdateRowsCompressedV2: case EventType::kDeleteRowsCompressedV2: {
+      // MariaDB log_bin_compress=ON (compressed_event.h): decoded as the
+      // uncompressed event, from plan->uncompressed (rows actions point into it).
+      if (inner) {
+        st = Status::Corruption(EventTypeName(h.type) + " inside a TRANSACTION_PAYLOAD");
+        break;
+      }
+      Result<uint8_t> plain = UncompressEvent(h.type, data, fd_, &plan->uncompressed);
+      if (!plain.ok()) {
+        st = plain.status();
+        break;
+      }
+      EventHeader ph = h;
+      ph.type = *plain;
+      st = ph.type == static_cast<uint8_t>(EventType::kQuery)
+               ? OnQuery(ph, plan->uncompressed, end_pos, plan)
+               : OnRows(ph, plan->uncompressed, pos, end_pos, plan);
       break;
+    }
     case EventType::kRotate:
     case EventType::kStop:
     case EventType::kIntvar:

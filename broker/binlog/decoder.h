@@ -91,6 +91,7 @@ struct EventPlan {
   size_t ddl_count = 0;
   std::vector<std::string> warnings;
   std::string payload;                      // a decompressed TRANSACTION_PAYLOAD
+  std::string uncompressed;                 // a MariaDB compressed event's data, inflated
 
   void Clear() {
     size = 0;

@@ -88,12 +88,12 @@ std::string EventTypeName(uint8_t type) {
     case EventType::kMariaGtidList: return "GTID_LIST";
     case EventType::kStartEncryption: return "START_ENCRYPTION";
     case EventType::kQueryCompressed: return "QUERY_COMPRESSED";
-    case EventType::kWriteRowsCompressedV0: return "WRITE_ROWS_COMPRESSED_V0";
-    case EventType::kUpdateRowsCompressedV0: return "UPDATE_ROWS_COMPRESSED_V0";
-    case EventType::kDeleteRowsCompressedV0: return "DELETE_ROWS_COMPRESSED_V0";
     case EventType::kWriteRowsCompressedV1: return "WRITE_ROWS_COMPRESSED_V1";
     case EventType::kUpdateRowsCompressedV1: return "UPDATE_ROWS_COMPRESSED_V1";
     case EventType::kDeleteRowsCompressedV1: return "DELETE_ROWS_COMPRESSED_V1";
+    case EventType::kWriteRowsCompressedV2: return "WRITE_ROWS_COMPRESSED";
+    case EventType::kUpdateRowsCompressedV2: return "UPDATE_ROWS_COMPRESSED";
+    case EventType::kDeleteRowsCompressedV2: return "DELETE_ROWS_COMPRESSED";
     default: return "UNKNOWN_" + std::to_string(type);
   }
 }

@@ -77,12 +77,14 @@ enum class EventType : uint8_t {
   kMariaGtidList = 163,
   kStartEncryption = 164,
   kQueryCompressed = 165,
-  kWriteRowsCompressedV0 = 166,
-  kUpdateRowsCompressedV0 = 167,
-  kDeleteRowsCompressedV0 = 168,
-  kWriteRowsCompressedV1 = 169,
-  kUpdateRowsCompressedV1 = 170,
-  kDeleteRowsCompressedV1 = 171,
+  // MariaDB's names: *_COMPRESSED_EVENT_V1 (166-168) stand for rows v1
+  // (23-25), *_COMPRESSED_EVENT (169-171) for rows v2 (30-32).
+  kWriteRowsCompressedV1 = 166,
+  kUpdateRowsCompressedV1 = 167,
+  kDeleteRowsCompressedV1 = 168,
+  kWriteRowsCompressedV2 = 169,
+  kUpdateRowsCompressedV2 = 170,
+  kDeleteRowsCompressedV2 = 171,
 };
 
 // "WRITE_ROWS_V2", or "UNKNOWN_<n>".

@@ -60,6 +60,20 @@ std::string_view BytesMember(const proto::Value& v, int* field) {
   }
 }
 
+// The bytes inside a Geometry or Vector member (protobuf's proto3 rules:
+// srid 0 and empty wkb are left out; the repeated float is packed, and left
+// out when empty).
+size_t GeometrySize(const proto::Geometry& g) {
+  size_t n = 0;
+  if (g.srid() != 0) n += 1 + VarintLength(g.srid());
+  if (!g.wkb().empty()) n += 1 + VarintLength(g.wkb().size()) + g.wkb().size();
+  return n;
+}
+size_t VectorSize(const proto::Vector& v) {
+  const size_t n = 4 * static_cast<size_t>(v.values_size());
+  return n == 0 ? 0 : 1 + VarintLength(n) + n;
+}
+
 size_t ValueSize(const proto::Value& v) {
   switch (v.kind_case()) {
     case proto::Value::kIsNull: return 2;
@@ -67,6 +81,14 @@ size_t ValueSize(const proto::Value& v) {
     case proto::Value::kUint64: return 1 + VarintLength(v.uint64());
     case proto::Value::kFloat64: return 9;
     case proto::Value::kEnumIndex: return 1 + VarintLength(v.enum_index());
+    case proto::Value::kGeometry: {
+      const size_t n = GeometrySize(v.geometry());
+      return 1 + VarintLength(n) + n;
+    }
+    case proto::Value::kVector: {
+      const size_t n = VectorSize(v.vector());
+      return 1 + VarintLength(n) + n;
+    }
     case proto::Value::KIND_NOT_SET: return 0;
     default: {
       int field;
@@ -99,6 +121,38 @@ char* WriteValue(const proto::Value& v, char* p) {
     case proto::Value::kEnumIndex:
       *p++ = Tag(10, 0);
       return PutVarint(p, v.enum_index());
+    case proto::Value::kGeometry: {
+      const proto::Geometry& g = v.geometry();
+      *p++ = Tag(11, 2);
+      p = PutVarint(p, GeometrySize(g));
+      if (g.srid() != 0) {
+        *p++ = Tag(1, 0);
+        p = PutVarint(p, g.srid());
+      }
+      if (!g.wkb().empty()) {
+        *p++ = Tag(2, 2);
+        p = PutVarint(p, g.wkb().size());
+        std::memcpy(p, g.wkb().data(), g.wkb().size());
+        p += g.wkb().size();
+      }
+      return p;
+    }
+    case proto::Value::kVector: {
+      const proto::Vector& vec = v.vector();
+      *p++ = Tag(12, 2);
+      p = PutVarint(p, VectorSize(vec));
+      if (vec.values_size() != 0) {
+        const size_t n = 4 * static_cast<size_t>(vec.values_size());
+        *p++ = Tag(1, 2);
+        p = PutVarint(p, n);
+        for (float f : vec.values()) {
+          uint32_t bits;
+          std::memcpy(&bits, &f, 4);
+          for (int i = 0; i < 4; ++i) *p++ = static_cast<char>(bits >> (8 * i));
+        }
+      }
+      return p;
+    }
     case proto::Value::KIND_NOT_SET:
       return p;
     default: {

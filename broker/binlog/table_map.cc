@@ -20,12 +20,19 @@ enum OptionalField : uint8_t {
   kEnumAndSetDefaultCharset = 10,
   kEnumAndSetColumnCharset = 11,
   kColumnVisibility = 12,
+  kVectorDimensionality = 13,  // MySQL 9: one packed int per VECTOR column
 };
 
+// Columns the SIGNEDNESS field has a bit for. MySQL (8.0.39, 9.x: sql/
+// log_event.cc Table_map_log_event::init_signedness_field with
+// is_numeric_field = has_signedess_information_type(binlog_type()), from
+// sql/field_common_properties.h) counts YEAR and the old DECIMAL besides the
+// integer, float and NEWDECIMAL types; so does MariaDB 10.11 (seen live:
+// signedness_binlog_test). VECTOR is not counted.
 bool IsNumeric(uint8_t t) {
   switch (t) {
     case kTypeTiny: case kTypeShort: case kTypeInt24: case kTypeLong: case kTypeLongLong:
-    case kTypeNewDecimal: case kTypeFloat: case kTypeDouble:
+    case kTypeNewDecimal: case kTypeFloat: case kTypeDouble: case kTypeYear: case kTypeDecimal:
       return true;
     default:
       return false;
@@ -33,12 +40,18 @@ bool IsNumeric(uint8_t t) {
 }
 
 // Columns the charset fields list. MariaDB counts GEOMETRY too (its field
-// carries the binary charset); MySQL does not.
+// carries the binary charset); MySQL does not. MySQL 9 counts VECTOR
+// (binary charset): sql/log_event.cc is_character_type() lists STRING,
+// VAR_STRING, VARCHAR, VECTOR and BLOB, and Table_map_log_event::
+// init_metadata_fields passes is_character_field (is_character_type of the
+// field's real_type) to init_charset_field; the mysqlbinlog side
+// (Table_map_log_event::print_columns) counts the same types. MariaDB has
+// no type 242.
 bool IsCharacter(uint8_t real_type, bool is_mariadb) {
   if (real_type == kTypeGeometry) return is_mariadb;
   switch (real_type) {
     case kTypeString: case kTypeVarchar: case kTypeVarString: case kTypeBlob:
-    case kTypeTinyBlob: case kTypeMediumBlob: case kTypeLongBlob:
+    case kTypeTinyBlob: case kTypeMediumBlob: case kTypeLongBlob: case kTypeVector:
       return true;
     default:
       return false;
@@ -112,7 +125,10 @@ Status ParseOptionalMetadata(ByteReader r, bool is_mariadb, TableMap* t) {
         if (value.size() < (cols.size() + 7) / 8) return Short("signedness");
         for (size_t k = 0; k < cols.size(); ++k) {
           auto byte = static_cast<uint8_t>(value[k / 8]);
-          t->columns[cols[k]].is_unsigned = (byte >> (7 - k % 8)) & 1;  // MSB first
+          ColumnType& c = t->columns[cols[k]];
+          // YEAR's bit is there but means nothing (MariaDB sets it, MySQL
+          // not; mysqlbinlog's print_columns skips it): YEAR stays signed.
+          c.is_unsigned = c.real_type != kTypeYear && ((byte >> (7 - k % 8)) & 1);  // MSB first
         }
         break;
       }

@@ -11,8 +11,13 @@
 //   d DECIMAL(10,3), ts DATETIME(3), b BLOB, f DOUBLE, bt BIT(5), y YEAR,
 //   c CHAR(4) CHARACTER SET latin1); two INSERTs; an UPDATE and a DELETE in
 //   one transaction; FLUSH BINARY LOGS.
+// The mariadb_compressed_* seeds are written here: MariaDB compressed events
+// (log_bin_compress=ON) built as tests/broker/binlog/compressed_event_test.cc
+// builds them, for the real MariaDB FDE the target feeds (options bit 1 set:
+// the target writes their CRC32s).
 //
 // Usage: make_binlog_seeds <directory>
+#include <zlib.h>
 #include <zstd.h>
 
 #include <cstdint>
@@ -115,13 +120,67 @@ const std::string kTagged = B({
     0x7f, 0x00, 0x40, 0x1e, 0x18, 0x24, 0x0a, 0x06, 0x10, 0xb1, 0x04, 0x12, 0x83, 0xd0, 0x09,
 });
 
+// MariaDB events: a CRC32 slot the target fills in (options bit 1).
+std::string MariaEv(int type, std::string_view body) { return Ev(type, std::string(body) + Le(0, 4)); }
+
+// MariaDB binlog_buf_compress: 0x80 | n, the length in n bytes most
+// significant first, then a zlib stream.
+std::string Zipped(std::string_view plain) {
+  const uint32_t len = static_cast<uint32_t>(plain.size());
+  int n = len > 0xffffff ? 4 : len > 0xffff ? 3 : len > 0xff ? 2 : 1;
+  std::string out(1, static_cast<char>(0x80 | n));
+  for (int i = n - 1; i >= 0; --i) out.push_back(static_cast<char>(len >> (8 * i)));
+  uLongf size = compressBound(len);
+  std::string z(size, '\0');
+  compress(reinterpret_cast<Bytef*>(z.data()), &size, reinterpret_cast<const Bytef*>(plain.data()),
+           len);
+  z.resize(size);
+  return out + z;
+}
+
+std::string MariaQueryHead() {
+  const std::string status = B({0x00, 0, 0, 0, 0});
+  return Le(9, 4) + Le(0, 4) + Le(4, 1) + Le(0, 2) + Le(status.size(), 2) + status + "shop" + '\0';
+}
+
+// A MariaDB GTID event 0-1-seq, standalone (DDL) or opening a transaction.
+std::string MariaGtid(uint64_t seq, bool standalone) {
+  return MariaEv(162, Le(seq, 8) + Le(0, 4) + Le(standalone ? 1 : 0, 1) + std::string(6, '\0'));
+}
+
+// The compressed workload: a DDL, then a transaction writing, updating and
+// deleting rows of shop.notes (id INT, note VARCHAR(1000)), long and short.
+// v2: the 169-171 types with the v2 extra-data block.
+std::vector<std::string> MariaCompressed(bool v2) {
+  const std::string map = MariaEv(19, Le(40, 6) + Le(1, 2) + "\x04shop" + '\0' + "\x05notes" +
+                                          '\0' + Packed(2) + B({0x03, 0x0f}) + Packed(2) +
+                                          Le(4000, 2) + B({0x02}) + Tlv(1, B({0x00})) +
+                                          Tlv(2, Packed(45)) + Tlv(4, Str("id") + Str("note")));
+  auto row = [](uint32_t id, std::string_view note) {
+    return B({0x00}) + Le(id, 4) + Le(note.size(), 2) + std::string(note);
+  };
+  const std::string big(300, 'n');
+  const std::string head = Le(40, 6) + Le(1, 2) + (v2 ? Le(2, 2) : "");
+  const int base = v2 ? 169 : 166;
+  return {MariaGtid(1, true),
+          MariaEv(165, MariaQueryHead() + Zipped("CREATE TABLE notes (id INT, note VARCHAR(1000))")),
+          MariaGtid(2, false),
+          map,
+          MariaEv(base, head + Packed(2) + B({0x03}) + Zipped(row(1, big) + row(2, "short"))),
+          MariaEv(base + 1, head + Packed(2) + B({0x03, 0x03}) +
+                                Zipped(row(2, "short") + row(2, "changed"))),
+          MariaEv(base + 2, head + Packed(2) + B({0x03}) + Zipped(row(1, big))),
+          MariaEv(16, Le(42, 8))};
+}
+
 std::string Seed(int options, const std::vector<std::string>& events) {
   std::string s(1, static_cast<char>(options));
   for (const auto& e : events) s += Le(e.size(), 2) + e;
   return s;
 }
 
-constexpr int kMysql = 1;  // options bit 0: MySQL 8.0 FDE, no checksums
+constexpr int kMysql = 1;   // options bit 0: MySQL 8.0 FDE, no checksums
+constexpr int kFixCrc = 2;  // options bit 1: the target writes each event's CRC32
 
 }  // namespace
 
@@ -170,6 +229,22 @@ int main(int argc, char** argv) {
                                 kUuid + B({0x10}) + "domain_1" + Le(1, 8) + Interval(1, 4)),
                      Ev(42, kTagged), Query("BEGIN"), ItemsMap(),
                      Rows(30, 113, "", Packed(7) + "\x7f", NullRow(5)), Xid()})},
+      {"mysql9_vector",
+       Seed(kMysql, {Gtid(33, 30), Query("BEGIN"),
+                     Ev(19, Le(120, 6) + Le(1, 2) + "\x04shop" + '\0' + "\x04vecs" + '\0' +
+                                Packed(3) + B({0xf2, 0xfc, 0xf2}) + Packed(3) +
+                                B({0x04, 0x02, 0x04, 0x07}) +
+                                Tlv(2, Packed(63) + Packed(1) + Packed(255)) +
+                                Tlv(13, Packed(2) + Packed(4)) +
+                                Tlv(4, Str("v2") + Str("t") + Str("v4")) + Tlv(12, B({0xe0}))),
+                     Rows(30, 120, "", Packed(3) + "\x07",
+                          B({0x00}) + Le(8, 4) + B({0, 0, 0xc0, 0x3f, 0, 0, 0x10, 0xc0}) +
+                              Le(5, 2) + "hello" + Le(16, 4) + std::string(12, '\0') +
+                              B({0xff, 0xff, 0x7f, 0x7f}) + B({0x01}) + Le(0, 2) + Le(4, 4) +
+                              B({0, 0, 0x80, 0x3f})),
+                     Xid()})},
+      {"mariadb_compressed_v1", Seed(kFixCrc, MariaCompressed(false))},
+      {"mariadb_compressed_v2", Seed(kFixCrc, MariaCompressed(true))},
   };
   for (const auto& s : seeds) {
     const std::string path = dir + "/" + s.name;

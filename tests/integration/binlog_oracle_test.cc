@@ -21,8 +21,6 @@
 //   - YEAR 0 (stored as byte 0) prints as 1900: it prints byte + 1900.
 //   - BINARY(n) prints without its trailing 0x00 pad, which the server strips
 //     before logging (Field_string::pack); our value has the pad back.
-//   - GEOMETRY prints with its 4-byte SRID; our value is the WKB after it
-//     (the workload's geometries all have SRID 0).
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
@@ -465,9 +463,11 @@ std::string Render(const proto::Column& c, const std::string& type, const Column
     return key == "ENUM" ? std::to_string(n) : BitString(n, 8 * param);
   }
   if (key == "GEOMETRY") {
-    // Exception: printed with its SRID (0 here) before the WKB.
-    if (v.kind_case() != proto::Value::kBinary) return wrong();
-    return Quote(std::string(4, '\0') + v.binary());
+    // Printed as stored: the 4-byte little-endian SRID, then the WKB.
+    if (v.kind_case() != proto::Value::kGeometry) return wrong();
+    std::string stored(4, '\0');
+    for (int i = 0; i < 4; ++i) stored[i] = static_cast<char>(v.geometry().srid() >> (8 * i));
+    return Quote(stored + v.geometry().wkb());
   }
   if (key == "STRING" || key == "VARSTRING" || key.find("BLOB/") != std::string::npos) {
     if (v.kind_case() == proto::Value::kBinary) {

@@ -62,6 +62,8 @@ Text AsText(const proto::Column& c) {
     case proto::Value::kJson: return v.json();
     case proto::Value::kEnumLabel: return v.enum_label();
     case proto::Value::kEnumIndex: return std::to_string(v.enum_index());
+    case proto::Value::kGeometry:  // type_workload.h selects "SRID:HEX(WKB)"
+      return std::to_string(v.geometry().srid()) + ":" + Hex(v.geometry().wkb());
     default: return std::string("<unset>");
   }
 }

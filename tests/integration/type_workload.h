@@ -40,7 +40,7 @@ inline std::vector<Col> TypeColumns() {
       {"tb", "TINYBLOB", "HEX(tb)"}, {"b", "BLOB", "HEX(b)"},
       {"mb", "MEDIUMBLOB", "HEX(mb)"}, {"lb", "LONGBLOB", "HEX(lb)"},
       {"tt", "TINYTEXT", ""}, {"tx", "TEXT", ""}, {"mt", "MEDIUMTEXT", ""}, {"lt", "LONGTEXT", ""},
-      {"j", "JSON", ""}, {"g", "GEOMETRY", "HEX(ST_AsBinary(g))"},
+      {"j", "JSON", ""}, {"g", "GEOMETRY", "CONCAT(ST_SRID(g), ':', HEX(ST_AsBinary(g)))"},
   };
   for (int fsp = 0; fsp <= 6; ++fsp) {
     std::string n = std::to_string(fsp);
@@ -125,7 +125,7 @@ inline Values MixedValues() {
               {"y", "0"}, {"dt", "'0000-00-00'"}, {"e", "'c''q'"}, {"st", "'x,z'"}, {"c", "'a b'"},
               {"vc", "'tab\\there \"quoted\" \\\\ back'"}, {"vcs", "'中文字'"}, {"lat", "'\\0'"},
               {"vb", all_bytes}, {"b", all_bytes}, {"tx", "''"}, {"j", "'\"just a string\"'"},
-              {"g", "ST_GeomFromText('LINESTRING(1.5 2.5,3 4)')"}};
+              {"g", "ST_GeomFromText('LINESTRING(1.5 2.5,3 4)', 4326)"}};
   for (int fsp = 0; fsp <= 6; ++fsp) {
     std::string n = std::to_string(fsp);
     v["tm" + n] = "'-00:00:01.5'";

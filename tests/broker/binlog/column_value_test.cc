@@ -9,6 +9,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include <cstdint>
 #include <cstring>
 #include <initializer_list>
@@ -488,28 +490,53 @@ TEST(DecodeBlob, BadPackLengthIsCorruption) {
   }
 }
 
-TEST(DecodeGeometry, StripsSrid) {
+TEST(DecodeGeometry, KeepsSridAndWkb) {
   // SRID 4326 (little-endian), then the OGC WKB of POINT(1 2): byte order
   // 01, type 1 (uint32 LE), X = 1.0, Y = 2.0 as little-endian doubles.
   const std::string wkb = B({0x01, 0x01, 0x00, 0x00, 0x00, 0, 0, 0,   0, 0, 0, 0xf0, 0x3f,  //
                              0,    0,    0,    0,    0,    0, 0, 0x40});
   const std::string value = LE(4326, 4) + wkb;
   Value v = Decode(Col(kTypeGeometry, 4), LE(value.size(), 4) + value);
-  EXPECT_EQ(v.kind_case(), Value::kBinary);
-  EXPECT_EQ(v.binary(), wkb);
+  EXPECT_EQ(v.kind_case(), Value::kGeometry);
+  EXPECT_EQ(v.geometry().srid(), 4326u);
+  EXPECT_EQ(v.geometry().wkb(), wkb);
+  // SRID 0 and the largest SRID.
+  Value zero = Decode(Col(kTypeGeometry, 4), LE(wkb.size() + 4, 4) + LE(0, 4) + wkb);
+  EXPECT_EQ(zero.geometry().srid(), 0u);
+  EXPECT_EQ(zero.geometry().wkb(), wkb);
+  Value max = Decode(Col(kTypeGeometry, 1), LE(wkb.size() + 4, 1) + B({0xff, 0xff, 0xff, 0xff}) + wkb);
+  EXPECT_EQ(max.geometry().srid(), 4294967295u);
+  // Only an SRID: an empty WKB (not written by servers, but decodable).
+  Value empty = Decode(Col(kTypeGeometry, 4), LE(4, 4) + LE(7, 4));
+  EXPECT_EQ(empty.geometry().srid(), 7u);
+  EXPECT_EQ(empty.geometry().wkb(), "");
   ExpectEveryPrefixFails(Col(kTypeGeometry, 4), LE(value.size(), 4) + value);
   EXPECT_EQ(DecodeError(Col(kTypeGeometry, 4), B({3, 0, 0, 0, 1, 2, 3})).code(),
             Code::kCorruption);  // shorter than its SRID
 }
 
-TEST(DecodeVector, LengthPrefixedBytes) {
+TEST(DecodeVector, LengthPrefixedFloat32s) {
   // MySQL 9 VECTOR is a Field_blob with pack length 4 (sql/field.h
-  // Field_vector); the value is dimension * 4 bytes of float32.
+  // Field_vector); the value is dimension * 4 bytes of little-endian float32.
   const std::string floats = B({0, 0, 0x80, 0x3f, 0, 0, 0, 0x40});  // [1.0, 2.0]
   Value v = Decode(Col(kTypeVector, 4), B({8, 0, 0, 0}) + floats);
-  EXPECT_EQ(v.kind_case(), Value::kBinary);
-  EXPECT_EQ(v.binary(), floats);
+  ASSERT_EQ(v.kind_case(), Value::kVector);
+  ASSERT_EQ(v.vector().values_size(), 2);
+  EXPECT_EQ(v.vector().values(0), 1.0f);
+  EXPECT_EQ(v.vector().values(1), 2.0f);
   ExpectEveryPrefixFails(Col(kTypeVector, 4), B({8, 0, 0, 0}) + floats);
+  // Zero elements; -0.0 and NaN bits kept; a 1-byte prefix from the metadata.
+  EXPECT_EQ(Decode(Col(kTypeVector, 4), B({0, 0, 0, 0})).vector().values_size(), 0);
+  Value odd = Decode(Col(kTypeVector, 1), B({8, 0, 0, 0, 0x80, 0, 0, 0xc0, 0x7f}));
+  ASSERT_EQ(odd.vector().values_size(), 2);
+  EXPECT_TRUE(std::signbit(odd.vector().values(0)));
+  EXPECT_TRUE(std::isnan(odd.vector().values(1)));
+  // Not a multiple of 4 bytes.
+  for (int n : {1, 2, 3, 5, 7}) {
+    EXPECT_EQ(DecodeError(Col(kTypeVector, 4), LE(n, 4) + std::string(n, '\0')).code(),
+              Code::kCorruption)
+        << n;
+  }
 }
 
 // ---- JSON ------------------------------------------------------------------------

@@ -16,6 +16,15 @@
 //   binary JSON            sql-common/json_binary.h
 //   DECIMAL                strings/decimal.cc decimal2bin (its example
 //                          1234567890.1234 as DECIMAL(14,4) = 81 0D FB 38 D2 04 D2)
+//   VECTOR (MySQL 9)       sql/log_event.cc is_character_type (VECTOR is a
+//                          charset column), Table_map_log_event::
+//                          init_metadata_fields / init_charset_field /
+//                          init_vector_dimensionality_field /
+//                          init_column_visibility_field, get_type_name (one
+//                          metadata byte), log_event_print_value (4-byte
+//                          length, float4get elements); binary_log_funcs.cpp
+//                          calc_field_size (length prefix of `meta` bytes);
+//                          rows_event.h VECTOR_DIMENSIONALITY = 13
 //   TRANSACTION_PAYLOAD    libs/mysql/binlog/event/codecs/binary.cpp,
 //                          compression/zstd_comp.cpp; inner events carry no
 //                          CRC (sql/rpl_mta_submode.cc
@@ -34,6 +43,7 @@
 #include "broker/binlog/event.h"
 #include "broker/binlog/gtid.h"
 #include "tests/support/binlog_bytes.h"
+#include "tests/support/row_encoding_check.h"
 
 namespace sluice::binlog {
 namespace {
@@ -718,6 +728,114 @@ TEST_F(MysqlFormatsTest, TaggedGtidThroughDecoder) {
   Put(T(EventType::kXid), Le(1, 8));
   ASSERT_EQ(sink_.ends.size(), 1u);
   EXPECT_EQ(sink_.ends[0].gtid, "3e11fa47-71ca-11e1-9e33-c80aa9429562:domain_1:65535");
+}
+
+// shop.vecs (v2 VECTOR(2), t TEXT, v4 VECTOR(4)), no primary key, table id
+// 120, utf8mb4_0900_ai_ci (255) for t, binlog_row_metadata=FULL, as MySQL 9
+// writes it (init_metadata_fields order):
+//   types 242, 252, 242; metadata: VECTOR pack length 4 (Field_vector is a
+//   Field_blob with a 4-byte length), TEXT 2, VECTOR 4; null bits 0b111
+//   no SIGNEDNESS (no numeric column)
+//   DEFAULT_CHARSET: the charset columns are v2, t, v4 (is_character_type
+//     counts VECTOR); 63 (binary) is used twice, so it is the default and
+//     t, charset column 1, is the exception 255. COLUMN_CHARSET would be 3
+//     bytes, DEFAULT_CHARSET 1 + 1 * 2 = 3: init_charset_field picks
+//     COLUMN_CHARSET only when strictly shorter.
+//   VECTOR_DIMENSIONALITY (13): 2, 4
+//   COLUMN_NAME, no ENUM/SET fields, no primary key field (none), and
+//   COLUMN_VISIBILITY (12): all three visible, MSB first = 0xe0
+constexpr uint64_t kVecsId = 120;
+std::string VecsMap() {
+  return Le(kVecsId, 6) + Le(1, 2) + "\x04shop" + '\0' + "\x04vecs" + '\0' + Packed(3) +
+         B({0xf2, 0xfc, 0xf2}) + Packed(3) + B({0x04, 0x02, 0x04}) + B({0x07}) +
+         Tlv(2, Packed(63) + Packed(1) + Packed(255)) + Tlv(13, Packed(2) + Packed(4)) +
+         Tlv(4, Str("v2") + Str("t") + Str("v4")) + Tlv(12, B({0xe0}));
+}
+// float32 little-endian, written out by hand: 1.5 = 0x3fc00000,
+// -2.25 = 0xc0100000, 0 = 0, 1 = 0x3f800000, -0.5 = 0xbf000000,
+// FLT_MAX = 0x7f7fffff.
+const std::string kV2 = B({0x00, 0x00, 0xc0, 0x3f, 0x00, 0x00, 0x10, 0xc0});
+const std::string kV4 = B({0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x80, 0x3f,  //
+                           0x00, 0x00, 0x00, 0xbf, 0xff, 0xff, 0x7f, 0x7f});
+
+std::vector<float> Floats(const proto::Value& v) {
+  EXPECT_EQ(v.kind_case(), proto::Value::kVector);
+  return {v.vector().values().begin(), v.vector().values().end()};
+}
+
+TEST_F(MysqlFormatsTest, Mysql9VectorTextVectorTableWithFullMetadata) {
+  Start();
+  Begin(30);
+  Put(T(EventType::kTableMap), VecsMap());
+  // Row 1: ([1.5, -2.25], 'hello', [0, 1, -0.5, FLT_MAX]);
+  // row 2: (NULL, '', [0, 1, -0.5, FLT_MAX]).
+  const std::string rows = B({0x00}) + Le(8, 4) + kV2 + Le(5, 2) + "hello" + Le(16, 4) + kV4 +
+                           B({0x01}) + Le(0, 2) + Le(16, 4) + kV4;
+  const std::string event = RowsBody(kVecsId, 1, "", Packed(3) + "\x07", rows);
+  Put(T(EventType::kWriteRowsV2), event);
+  Put(T(EventType::kXid), Le(30, 8));
+
+  ASSERT_EQ(sink_.records.size(), 2u);
+  const proto::ChangeRecord& r = sink_.records[0];
+  ASSERT_EQ(r.after_size(), 3);
+  EXPECT_EQ(r.after(0).name(), "v2");
+  EXPECT_EQ(r.after(0).mysql_type(), 242u);
+  EXPECT_EQ(Floats(Col(r.after(), "v2")), (std::vector<float>{1.5f, -2.25f}));
+  EXPECT_EQ(Col(r.after(), "t").text(), "hello");
+  EXPECT_EQ(Floats(Col(r.after(), "v4")),
+            (std::vector<float>{0.0f, 1.0f, -0.5f, 3.40282347e38f}));
+  const proto::ChangeRecord& n = sink_.records[1];
+  EXPECT_TRUE(Col(n.after(), "v2").is_null());
+  EXPECT_EQ(Col(n.after(), "t").text(), "");
+  EXPECT_EQ(Floats(Col(n.after(), "v4")).size(), 4u);
+  EXPECT_TRUE(sink_.warnings.empty());
+
+  // The ingest workers' wire bytes are protobuf's for the same rows.
+  Decoder planner{DecoderOptions{}};
+  EventPlan plan;
+  plan.file = std::string(kFile);
+  uint64_t pos = 4;
+  for (const std::string& e : {Fde(true), Ev(T(EventType::kTableMap), VecsMap()),
+                               Ev(T(EventType::kWriteRowsV2), event)}) {
+    plan.Clear();
+    ASSERT_TRUE(planner.Plan(RawEvent{e, kFile, pos}, &plan).ok());
+    pos += e.size();
+  }
+  ASSERT_GE(plan.size, 1u);  // the rows, and the statement's end outside BEGIN
+  ASSERT_EQ(plan.actions[0].kind, EventPlan::Action::kRows);
+  EXPECT_EQ(sluice::testing::CompareRowEncodings(plan.actions[0], kFile, true), "");
+}
+
+// Before MySQL 9's charset rule: the TEXT column alone was counted, so the
+// DEFAULT_CHARSET exception for charset column 1 named no column.
+TEST_F(MysqlFormatsTest, Mysql9VectorColumnsCountAsCharsetColumns) {
+  Start();
+  // COLUMN_CHARSET form too: one collation per charset column, three here.
+  std::string map = Le(kVecsId, 6) + Le(1, 2) + "\x04shop" + '\0' + "\x04vecs" + '\0' +
+                    Packed(3) + B({0xf2, 0xfc, 0xf2}) + Packed(3) + B({0x04, 0x02, 0x04}) +
+                    B({0x07}) + Tlv(3, Packed(63) + Packed(45) + Packed(63)) +
+                    Tlv(4, Str("v2") + Str("t") + Str("v4"));
+  Begin(31);
+  Put(T(EventType::kTableMap), map);
+  Put(T(EventType::kWriteRowsV2),
+      RowsBody(kVecsId, 1, "", Packed(3) + "\x07", B({0x00}) + Le(8, 4) + kV2 + Le(1, 2) + "x" +
+                                                       Le(16, 4) + kV4));
+  ASSERT_EQ(sink_.records.size(), 1u);
+  EXPECT_EQ(Col(sink_.records[0].after(), "t").text(), "x");  // collation 45: a text column
+  EXPECT_EQ(Floats(Col(sink_.records[0].after(), "v2")), (std::vector<float>{1.5f, -2.25f}));
+}
+
+TEST_F(MysqlFormatsTest, VectorOfAPartialFloatIsCorruption) {
+  Start();
+  Begin(32);
+  Put(T(EventType::kTableMap), VecsMap());
+  // v2 announces 7 bytes: not a whole number of float32s.
+  Status st = Feed(Ev(T(EventType::kWriteRowsV2),
+                      RowsBody(kVecsId, 1, "", Packed(3) + "\x07",
+                               B({0x00}) + Le(7, 4) + kV2.substr(0, 7) + Le(0, 2) + Le(0, 4))));
+  EXPECT_EQ(st.code(), Code::kCorruption) << st.ToString();
+  EXPECT_NE(st.ToString().find("float32"), std::string::npos) << st.ToString();
+  EXPECT_NE(st.ToString().find("column 1"), std::string::npos) << st.ToString();
 }
 
 }  // namespace
