@@ -135,6 +135,9 @@ void PrintStatus(const proto::StatusResponse& s, bool json, std::ostream& out) {
       std::snprintf(lag, sizeof lag, "%.3f", d.source_lag_seconds());
       j += std::string(",\"source_lag_seconds\":") + lag;
       AppendNum(&j, "source_lag_bytes", d.source_lag_bytes());
+      AppendNum(&j, "xa_pending", d.xa_pending());
+      std::snprintf(lag, sizeof lag, "%.0f", d.xa_oldest_seconds());
+      j += std::string(",\"xa_oldest_seconds\":") + lag;
       AppendBool(&j, "in_sync", d.in_sync());
       AppendBool(&j, "degraded", d.degraded());
       AppendBool(&j, "replicating", d.replicating());
@@ -164,6 +167,12 @@ void PrintStatus(const proto::StatusResponse& s, bool json, std::ostream& out) {
           << (d.source_lag_bytes() < 0 ? std::string("? bytes")
                                        : std::to_string(d.source_lag_bytes()) + " bytes")
           << "\n";
+      if (d.xa_pending() > 0) {
+        char xa[96];
+        std::snprintf(xa, sizeof xa, "    XA: %llu prepared, waiting for COMMIT/ROLLBACK; oldest %.0f s\n",
+                      static_cast<unsigned long long>(d.xa_pending()), d.xa_oldest_seconds());
+        out << xa;
+      }
       if (s.ha_mode() == "sync") {
         out << "    sync: " << (d.degraded() ? "DEGRADED to async" : d.in_sync() ? "in sync" : "NOT IN SYNC (holding the high watermark)") << "\n";
       }

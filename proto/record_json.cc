@@ -140,6 +140,7 @@ std::string_view ErrorKindName(proto::CaptureError::Kind kind) {
   switch (kind) {
     case proto::CaptureError::STATEMENT: return "statement";
     case proto::CaptureError::UNDECODABLE: return "undecodable";
+    case proto::CaptureError::XA_NOT_PREPARED: return "xa_not_prepared";
     default: return "unknown";
   }
 }

@@ -11,12 +11,14 @@
 #include "broker/binlog/gtid.h"
 #include "broker/binlog/sql_names.h"
 #include "broker/binlog/table_shape.h"
+#include "broker/binlog/xa.h"
 
 namespace sluice::binlog {
 namespace {
 
 // MariaDB GTID event flags2 (sql/log_event.h Gtid_log_event).
 constexpr uint8_t kMariaGtidStandalone = 0x01;
+constexpr uint8_t kMariaGtidPreparedXa = 0x40;  // FL_PREPARED_XA: the group ends in XA PREPARE
 constexpr uint16_t kFlagIgnorable = 0x0080;  // LOG_EVENT_IGNORABLE_F
 // A decompressed TRANSACTION_PAYLOAD larger than this is refused: it would
 // be a transaction bigger than any server writes into one payload event.
@@ -77,14 +79,33 @@ Status Decoder::Decode(const RawEvent& event, DecoderSink* sink) {
   return Execute(plan_, sink);
 }
 
+// Keeps the records of an open XA transaction (Decode() only) until its
+// outcome is known.
+class Decoder::XaHold : public DecoderSink {
+ public:
+  explicit XaHold(std::vector<proto::ChangeRecord>* out) : out_(out) {}
+  Status OnRow(proto::ChangeRecord* r) override {
+    out_->push_back(*r);
+    return Status::Ok();
+  }
+  Status OnDdl(proto::ChangeRecord* r) override { return OnRow(r); }
+  Status OnTxnEnd(const TxnEnd&) override { return Status::Ok(); }
+  void OnWarning(const std::string&) override {}
+
+ private:
+  std::vector<proto::ChangeRecord>* out_;
+};
+
 Status Decoder::Execute(const EventPlan& plan, DecoderSink* sink) {
   for (const auto& w : plan.warnings) sink->OnWarning(w);
+  XaHold hold(&xa_open_);
   for (size_t i = 0; i < plan.size; ++i) {
     const EventPlan::Action& a = plan.actions[i];
+    DecoderSink* out = a.xa ? static_cast<DecoderSink*>(&hold) : sink;
     switch (a.kind) {
       case EventPlan::Action::kRows: {
         uint64_t& count = stats_.table_rows[a.table->db + "." + a.table->table];
-        SeqSink seq(this, sink, &count);
+        SeqSink seq(this, out, &count);
         SLUICE_RETURN_IF_ERROR(DecodeAction(a, plan.file, options_.column_names, &scratch_, &seq)
                                    .WithContext(At(plan.file, a.pos)));
         break;
@@ -94,12 +115,31 @@ Status Decoder::Execute(const EventPlan& plan, DecoderSink* sink) {
         rec->CopyFrom(plan.ddls[a.ddl]);
         rec->mutable_txn()->set_seq(seq_++);
         rec->mutable_txn()->set_last(false);
-        SLUICE_RETURN_IF_ERROR(sink->OnDdl(rec));
+        SLUICE_RETURN_IF_ERROR(out->OnDdl(rec));
         break;
       }
       case EventPlan::Action::kEnd: {
         TxnEnd end = a.end;
-        end.records = seq_;
+        std::vector<proto::ChangeRecord> held = std::move(xa_open_);
+        xa_open_.clear();
+        if (end.xa == XaPhase::kPrepare) {
+          xa_held_[end.xid] = std::move(held);
+          held.clear();
+        } else if (end.xa != XaPhase::kNone) {
+          auto it = xa_held_.find(end.xid);
+          if (it != xa_held_.end()) {
+            if (end.xa == XaPhase::kCommit) held = std::move(it->second);
+            xa_held_.erase(it);
+          }
+        }
+        // What the transaction gives now: an XA COMMIT's prepared records,
+        // or those of a one-phase XA transaction.
+        for (auto& r : held) {
+          const bool row = r.op() == proto::OP_INSERT || r.op() == proto::OP_UPDATE ||
+                           r.op() == proto::OP_DELETE;
+          SLUICE_RETURN_IF_ERROR(row ? sink->OnRow(&r) : sink->OnDdl(&r));
+        }
+        end.records = end.xa == XaPhase::kNone ? seq_ : static_cast<uint32_t>(held.size());
         seq_ = 0;
         SLUICE_RETURN_IF_ERROR(sink->OnTxnEnd(end));
         break;
@@ -143,6 +183,7 @@ Status Decoder::DecodeEvent(std::string_view bytes, uint64_t pos, uint64_t end_p
                                    " bytes, the event has " + std::to_string(bytes.size())));
   }
   ++stats_.events[h.type];
+  plan->xa = in_xa_;
   const auto type = static_cast<EventType>(h.type);
   if (type == EventType::kFormatDescription) {
     Result<FormatDescription> f = ParseFormatDescription(bytes);
@@ -178,9 +219,18 @@ Status Decoder::DecodeEvent(std::string_view bytes, uint64_t pos, uint64_t end_p
       if (data.size() < 8) st = Status::Corruption("XID event truncated");
       else EndTxn(h, end_pos, plan);
       break;
-    case EventType::kXaPrepare:
-      EndTxn(h, end_pos, plan);
+    case EventType::kXaPrepare: {
+      Result<XaPrepare> xa = ParseXaPrepare(data);
+      if (!xa.ok()) {
+        st = xa.status();
+      } else if (xa->one_phase) {
+        EndTxn(h, end_pos, plan);  // XA COMMIT ... ONE PHASE: an ordinary commit
+      } else {
+        prepared_xa_.insert(xa->xid);
+        EndTxn(h, end_pos, plan, XaPhase::kPrepare, xa->xid);
+      }
       break;
+    }
     case EventType::kGtid:
     case EventType::kGtidTagged: {
       Result<std::string> g =
@@ -215,6 +265,7 @@ Status Decoder::DecodeEvent(std::string_view bytes, uint64_t pos, uint64_t end_p
       // its XID/COMMIT, unless the group is one standalone statement (DDL).
       standalone_ = flags2 & kMariaGtidStandalone;
       in_txn_ = !standalone_;
+      in_xa_ = flags2 & kMariaGtidPreparedXa;
       break;
     }
     case EventType::kTransactionPayload:
@@ -343,15 +394,19 @@ void Decoder::BeginTxn() {
   gtid_.clear();
   in_txn_ = false;
   standalone_ = false;
+  in_xa_ = false;
 }
 
-void Decoder::EndTxn(const EventHeader& h, uint64_t end_pos, EventPlan* plan) {
+void Decoder::EndTxn(const EventHeader& h, uint64_t end_pos, EventPlan* plan, XaPhase xa,
+                     const std::string& xid) {
   TxnEnd& end = plan->Add(EventPlan::Action::kEnd).end;
   end.file = plan->file;
   end.pos = end_pos;
   end.gtid = gtid_;
   end.timestamp = h.timestamp;
   end.records = 0;
+  end.xa = xa;
+  end.xid = xid;
   ++stats_.transactions;
   BeginTxn();
 }
@@ -370,8 +425,7 @@ Status Decoder::OnQuery(const EventHeader& h, std::string_view data, uint64_t en
     return Status::Corruption("QUERY event truncated");
   }
   sql = r.rest();
-  if (StartsWithWord(sql, "BEGIN") || StartsWithWord(sql, "XA START") ||
-      StartsWithWord(sql, "XA BEGIN")) {
+  if (StartsWithWord(sql, "BEGIN")) {
     in_txn_ = true;
     return Status::Ok();
   }
@@ -380,13 +434,10 @@ Status Decoder::OnQuery(const EventHeader& h, std::string_view data, uint64_t en
     EndTxn(h, end_pos, plan);
     return Status::Ok();
   }
-  if (!in_txn_ && (StartsWithWord(sql, "XA COMMIT") || StartsWithWord(sql, "XA ROLLBACK"))) {
-    // The second phase of an XA transaction, a group of its own: its rows
-    // went out at XA PREPARE. Ending the group moves the resume position.
-    EndTxn(h, end_pos, plan);
-    return Status::Ok();
-  }
-  if (StartsWithWord(sql, "XA") || StartsWithWord(sql, "SAVEPOINT") ||
+  bool handled = false;
+  SLUICE_RETURN_IF_ERROR(OnXaStatement(h, sql, db, end_pos, plan, &handled));
+  if (handled) return Status::Ok();
+  if (StartsWithWord(sql, "SAVEPOINT") ||
       StartsWithWord(sql, "ROLLBACK") || StartsWithWord(sql, "RELEASE") || !HasStatement(sql)) {
     return Status::Ok();  // XA END/PREPARE/COMMIT, savepoints, comments: no row changes
   }
@@ -431,6 +482,67 @@ Status Decoder::OnQuery(const EventHeader& h, std::string_view data, uint64_t en
   return Status::Ok();
 }
 
+// XA START opens an XA transaction; XA END and XA PREPARE say nothing
+// (MySQL and MariaDB end the first phase with an XA_PREPARE event). The
+// second phase is a group of its own, maybe hours later: XA COMMIT gives
+// the prepared transaction's records (the ingest kept them), XA ROLLBACK
+// drops them; XA COMMIT ... ONE PHASE commits the open transaction.
+Status Decoder::OnXaStatement(const EventHeader& h, std::string_view sql, std::string_view db,
+                              uint64_t end_pos, EventPlan* plan, bool* handled) {
+  std::string xid;
+  const XaStatement kind = ClassifyXa(sql, &xid);
+  *handled = kind != XaStatement::kNone;
+  switch (kind) {
+    case XaStatement::kNone:
+    case XaStatement::kEnd:
+    case XaStatement::kPrepare:
+      break;
+    case XaStatement::kStart:
+      in_txn_ = true;
+      in_xa_ = true;
+      break;
+    case XaStatement::kCommitOnePhase:
+      EndTxn(h, end_pos, plan);
+      break;
+    case XaStatement::kRollback:
+      prepared_xa_.erase(xid);
+      EndTxn(h, end_pos, plan, XaPhase::kRollback, xid);
+      break;
+    case XaStatement::kCommit:
+      if (!xid.empty() && prepared_xa_.erase(xid) == 1) {
+        EndTxn(h, end_pos, plan, XaPhase::kCommit, xid);
+        break;
+      }
+      {
+        // Its XA PREPARE came before where this stream started: its rows
+        // are not known here. Never silent.
+        proto::ChangeRecord* rec = &plan->AddDdl();
+        plan->Add(EventPlan::Action::kDdl).ddl = plan->ddl_count - 1;
+        rec->Clear();
+        rec->set_format_version(proto::RECORD_FORMAT_V1);
+        rec->set_op(proto::OP_ERROR);
+        rec->set_db(std::string(db));
+        rec->mutable_sql()->assign(sql);
+        rec->set_ts(h.timestamp);
+        rec->mutable_pos()->mutable_file()->assign(plan->file);
+        rec->mutable_pos()->set_pos(end_pos);
+        rec->set_gtid(gtid_);
+        proto::CaptureError* e = rec->mutable_error();
+        e->set_kind(proto::CaptureError::XA_NOT_PREPARED);
+        e->set_reason("XA COMMIT of transaction " + (xid.empty() ? std::string(sql) : xid) +
+                      ", whose XA PREPARE is not in what sluice read (it came before the "
+                      "destination's start position): its rows cannot be captured");
+        e->set_event_type(h.type);
+        e->set_event_type_name(EventTypeName(h.type));
+        e->set_event_pos(end_pos - h.event_size);
+        plan->warnings.push_back(e->reason());
+        EndTxn(h, end_pos, plan);
+      }
+      break;
+  }
+  return Status::Ok();
+}
+
 Status Decoder::OnTableMap(const EventHeader& h, std::string_view data, uint64_t end_pos,
                           EventPlan* plan) {
   ByteReader r(data);
@@ -438,7 +550,12 @@ Status Decoder::OnTableMap(const EventHeader& h, std::string_view data, uint64_t
   uint8_t phl = fd_.PostHeaderLength(static_cast<uint8_t>(EventType::kTableMap));
   if (!ReadTableId(&r, phl == 0 ? 8 : phl, &id)) return Status::Corruption("TABLE_MAP truncated");
   auto it = tables_.find(id);
-  if (it != tables_.end() && it->second.bytes == data) return Status::Ok();
+  if (it != tables_.end() && it->second.bytes == data) {
+    // The same map as before, but the log may not hold its shape any more
+    // as the table's last (an XA transaction's did not count).
+    MaybeAddSchema(h, it->second, end_pos, plan);
+    return Status::Ok();
+  }
   Result<std::unique_ptr<TableMap>> parsed = ParseTableMap(data, fd_);
   if (!parsed.ok()) {
     tables_.erase(id);  // rows events for this id must not use an older map
@@ -457,28 +574,29 @@ Status Decoder::OnTableMap(const EventHeader& h, std::string_view data, uint64_t
                           ": the table changed since; its columns are keyed by position");
     }
   }
-  MaybeAddSchema(h, *map, end_pos, plan);
   CachedMap& slot = tables_[id];
   slot.bytes.assign(data);
+  slot.shape_key = map->db + '\0' + map->table;
+  proto::TableShape shape;
+  BuildTableShape(*map, &shape);
+  slot.shape = shape.SerializeAsString();
   slot.map = std::move(map);
+  MaybeAddSchema(h, slot, end_pos, plan);
   return Status::Ok();
 }
 
-void Decoder::MaybeAddSchema(const EventHeader& h, const TableMap& map, uint64_t end_pos,
+void Decoder::MaybeAddSchema(const EventHeader& h, const CachedMap& cached, uint64_t end_pos,
                              EventPlan* plan) {
+  auto it = shapes_.find(cached.shape_key);
+  if (it != shapes_.end() && it->second == cached.shape) return;  // recorded last: nothing to say
+  // Inside an XA transaction the record goes out with it, but whether and
+  // where it enters the log is up to XA COMMIT: the transactions around it
+  // record the shape themselves until then.
+  if (!in_xa_) shapes_[cached.shape_key] = cached.shape;
+  const TableMap& map = *cached.map;
   proto::ChangeRecord* rec = &plan->AddDdl();
   rec->Clear();
-  BuildTableShape(map, rec->mutable_schema());
-  std::string key = map.db;
-  key.push_back('\0');
-  key += map.table;
-  std::string bytes = rec->schema().SerializeAsString();
-  auto [it, fresh] = shapes_.try_emplace(std::move(key));
-  if (!fresh && it->second == bytes) {
-    --plan->ddl_count;  // the shape is the one recorded last: nothing to say
-    return;
-  }
-  it->second = std::move(bytes);
+  rec->mutable_schema()->ParseFromString(cached.shape);
   plan->Add(EventPlan::Action::kDdl).ddl = plan->ddl_count - 1;
   rec->set_format_version(proto::RECORD_FORMAT_V1);
   rec->set_op(proto::OP_SCHEMA);

@@ -25,6 +25,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "base/status.h"
@@ -48,12 +49,23 @@ class SchemaResolver {
 };
 
 // Where a transaction ended: the position a reader resumes from.
+// XA transactions (docs/operations.md "XA"): their rows belong in the log
+// only when XA COMMIT is read, as one transaction at that position.
+enum class XaPhase {
+  kNone,      // an ordinary transaction (XA ... ONE PHASE included)
+  kPrepare,   // XA PREPARE: the transaction's records wait for its outcome
+  kCommit,    // XA COMMIT of a prepared transaction: its records, now
+  kRollback,  // XA ROLLBACK of a prepared transaction: nothing
+};
+
 struct TxnEnd {
   std::string file;
   uint64_t pos = 0;     // just past the transaction's last event
   std::string gtid;     // "" without GTIDs
   uint32_t timestamp = 0;
   uint32_t records = 0; // records the transaction produced
+  XaPhase xa = XaPhase::kNone;
+  std::string xid;      // xa != kNone: the XA transaction (binlog/xa.h normal form)
 };
 
 class DecoderSink : public RowSink {
@@ -75,6 +87,7 @@ class DecoderSink : public RowSink {
 struct EventPlan {
   struct Action {
     enum Kind { kRows, kDdl, kEnd } kind = kRows;
+    bool xa = false;                        // kRows, kDdl: inside an XA transaction
     std::shared_ptr<const TableMap> table;  // kRows
     RowsEventHeader rows;                   // kRows: views into the event or `payload`
     uint32_t timestamp = 0;                 // kRows
@@ -91,6 +104,7 @@ struct EventPlan {
   size_t ddl_count = 0;
   std::vector<std::string> warnings;
   std::string payload;                      // a decompressed TRANSACTION_PAYLOAD
+  bool xa = false;                          // the decoder is inside an XA transaction (Add copies it)
   std::string uncompressed;                 // a MariaDB compressed event's data, inflated
 
   void Clear() {
@@ -102,6 +116,7 @@ struct EventPlan {
     if (size == actions.size()) actions.emplace_back();
     Action& a = actions[size++];
     a.kind = kind;
+    a.xa = xa;
     return a;
   }
   proto::ChangeRecord& AddDdl() {
@@ -168,6 +183,10 @@ class Decoder {
   // until the table's shape differs. `key` is db + '\0' + table. Called
   // before the first event, by an ingest that resumes a log.
   void SeedShape(std::string key, std::string shape) { shapes_[std::move(key)] = std::move(shape); }
+  // Says that XA transaction `xid` was prepared and its records are kept
+  // (by a resumed ingest): its XA COMMIT gives them, not an error record.
+  void SeedPreparedXa(std::string xid) { prepared_xa_.insert(std::move(xid)); }
+  size_t prepared_xa() const { return prepared_xa_.size(); }
   bool in_transaction() const { return in_txn_; }
 
  private:
@@ -176,14 +195,14 @@ class Decoder {
   Status OnQuery(const EventHeader& h, std::string_view data, uint64_t end_pos, EventPlan* plan);
   Status OnTableMap(const EventHeader& h, std::string_view data, uint64_t end_pos,
                     EventPlan* plan);
-  // A schema record before the rows of `map` when its shape is not the
-  // last one this decoder recorded for its table.
-  void MaybeAddSchema(const EventHeader& h, const TableMap& map, uint64_t end_pos,
-                      EventPlan* plan);
+
   Status OnRows(const EventHeader& h, std::string_view data, uint64_t pos, uint64_t end_pos,
                 EventPlan* plan);
   Status OnPayload(std::string_view data, uint64_t pos, uint64_t end_pos, EventPlan* plan);
-  void EndTxn(const EventHeader& h, uint64_t end_pos, EventPlan* plan);
+  void EndTxn(const EventHeader& h, uint64_t end_pos, EventPlan* plan,
+              XaPhase xa = XaPhase::kNone, const std::string& xid = "");
+  Status OnXaStatement(const EventHeader& h, std::string_view sql, std::string_view db,
+                       uint64_t end_pos, EventPlan* plan, bool* handled);
   static bool Skippable(EventType type);
   void AddUndecodable(const EventHeader& h, std::string_view bytes, uint64_t pos,
                       uint64_t end_pos, const std::string& reason, EventPlan* plan);
@@ -198,14 +217,26 @@ class Decoder {
   struct CachedMap {
     std::string bytes;
     std::shared_ptr<const TableMap> map;
+    std::string shape_key;  // db + '\0' + table
+    std::string shape;      // its serialized proto::TableShape
   };
   std::unordered_map<uint64_t, CachedMap> tables_;
+  // A schema record before the rows of `cached` when its shape is not the
+  // last one this decoder recorded for its table.
+  void MaybeAddSchema(const EventHeader& h, const CachedMap& cached, uint64_t end_pos,
+                      EventPlan* plan);
   // The shape (serialized proto::TableShape) last recorded per table,
   // keyed "db\0table": a schema record goes out when a table map's differs.
   std::unordered_map<std::string, std::string> shapes_;
   std::string gtid_;            // GTID of the current transaction
   bool in_txn_ = false;         // inside BEGIN ... COMMIT
   bool standalone_ = false;     // MariaDB GTID flagged standalone: one statement
+  bool in_xa_ = false;          // the open transaction is an XA one (XA START, or MariaDB's flag)
+  std::unordered_set<std::string> prepared_xa_;  // XA PREPAREd, outcome not read yet
+  // Decode()'s own: the records of XA transactions, kept from their
+  // PREPARE to their COMMIT (given then) or ROLLBACK (dropped).
+  std::vector<proto::ChangeRecord> xa_open_;
+  std::unordered_map<std::string, std::vector<proto::ChangeRecord>> xa_held_;
   // Decode()'s own: the plan it executes, the record reused for every row,
   // and the number of records so far in the open transaction.
   EventPlan plan_;
@@ -214,6 +245,7 @@ class Decoder {
   DecoderStats stats_;
 
   class SeqSink;
+  class XaHold;
 };
 
 }  // namespace sluice::binlog

@@ -118,6 +118,15 @@ std::string RenderMetrics(const std::vector<std::unique_ptr<Destination>>& dests
     m.Sample("sluice_capture_errors_total", Dest(*d) + ",kind=\"undecodable\"",
              d->stats().undecodable_events.load());
   }
+  m.Family("sluice_xa_pending", "gauge",
+           "Prepared XA transactions whose XA COMMIT or ROLLBACK has not been read; their "
+           "records wait beside the log.");
+  for (const auto& d : dests) m.Sample("sluice_xa_pending", Dest(*d), d->xa_pending());
+  m.Family("sluice_xa_oldest_pending_seconds", "gauge",
+           "Age of the oldest pending XA transaction's XA PREPARE (source clock); 0 when none.");
+  for (const auto& d : dests) {
+    m.Sample("sluice_xa_oldest_pending_seconds", Dest(*d), d->xa_oldest_seconds());
+  }
   m.Family("sluice_ring_occupancy", "gauge", "Parse-ring slots published and not yet committed.");
   for (const auto& d : dests) m.Sample("sluice_ring_occupancy", Dest(*d), d->stats().ring_occupancy.load());
   m.Family("sluice_source_lag_seconds", "gauge", "How far the log is behind the source's clock.");
@@ -236,6 +245,8 @@ std::string RenderStatus(const Config& config,
     out += ",\"capture_errors\":{\"statement\":" + std::to_string(s.statement_errors.load()) +
            ",\"undecodable\":" + std::to_string(s.undecodable_events.load()) + "}";
     out += ",\"records_without_names\":" + std::to_string(s.records_without_names.load());
+    out += ",\"xa_pending\":" + std::to_string(d.xa_pending());
+    out += ",\"xa_oldest_seconds\":" + std::to_string(static_cast<uint64_t>(d.xa_oldest_seconds()));
     out += ",\"last_warning\":";
     AppendJsonString(d.last_warning(), &out);
     char lag[32];

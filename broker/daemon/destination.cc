@@ -122,6 +122,15 @@ void Destination::LagLoop() {
   } while (SleepUnlessStopped(kLagPeriod));
 }
 
+double Destination::xa_oldest_seconds() const {
+  const uint64_t ts = stats_.xa_oldest_prepared_ts.load();
+  if (ts == 0) return 0;
+  const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  return std::max<double>(0, static_cast<double>(now - static_cast<int64_t>(ts)));
+}
+
 uint64_t Destination::errors_by_kind(Code code) const {
   return errors_[static_cast<int>(code) & 15].load();
 }

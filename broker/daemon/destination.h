@@ -64,6 +64,10 @@ class Destination {
   // measured every few seconds (-1 until known, or while the source cannot
   // be asked: last_lag_error() says why).
   double lag_seconds() const;
+  // Prepared XA transactions waiting for their outcome, and how long ago
+  // (by the source's clock, against ours) the oldest was prepared; 0 if none.
+  uint64_t xa_pending() const { return stats_.xa_pending.load(); }
+  double xa_oldest_seconds() const;
   int64_t lag_bytes() const { return lag_bytes_.load(std::memory_order_relaxed); }
   std::string last_lag_error() const;
 

@@ -344,6 +344,8 @@ void Node::FillStatus(proto::StatusResponse* out) const {
     if (role_ == "primary") {
       s.set_source_lag_seconds(dest->lag_seconds());
       s.set_source_lag_bytes(dest->lag_bytes());
+      s.set_xa_pending(dest->xa_pending());
+      s.set_xa_oldest_seconds(dest->xa_oldest_seconds());
     }
     if (ha_primary_) {
       if (ha::GroupTransfer* t = ha_primary_->transfer(s.name())) {

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <map>
 #include <unordered_map>
 
 #include "broker/ingest/block_list.h"
@@ -29,6 +30,8 @@ constexpr size_t kTxnKeepBytes = 8 << 20;
 // differs from the one the log holds (the log after a restart equals the
 // log of one uninterrupted run).
 constexpr std::string_view kShapePrefix = "shape/";
+// Prepared XA transactions: "xa/" + xid -> proto::PendingXa (their blocks).
+constexpr std::string_view kXaPrefix = "xa/";
 
 std::string ShapeValue(uint64_t offset, const std::string& shape) {
   std::string v(8, '\0');
@@ -68,7 +71,8 @@ class Pipeline::Impl {
     for (const auto& re : options_.include) include_.emplace_back(re, std::regex::optimize);
     for (const auto& re : options_.exclude) exclude_.emplace_back(re, std::regex::optimize);
     SLUICE_ASSIGN_OR_RETURN(gtid_, GtidState::Parse(log_->Checkpoint().gtid_set()));
-    return SeedShapes();
+    SLUICE_RETURN_IF_ERROR(SeedShapes());
+    return SeedPreparedXa();
   }
 
   Status Run(binlog::BinlogSource* source, const std::atomic<bool>* stop);
@@ -102,6 +106,9 @@ class Pipeline::Impl {
                                std::memory_order_relaxed);
   }
   Status SeedShapes();
+  Status SeedPreparedXa();
+  Status CommitViews(const binlog::TxnEnd& end, uint64_t records);
+  void PublishXaStats();
   Status Stage1(Slot& s);
   Status Stage2(Slot& s, int worker, int64_t seq);
   Status Stage3(Slot& s);
@@ -128,6 +135,7 @@ class Pipeline::Impl {
   proto::SourceCheckpoint checkpoint_;
   uint64_t txn_base_ = 0;                    // offset of the open transaction's first record
   std::vector<IngestStateWrite> state_;      // written with the open transaction's commit
+  std::map<std::string, uint64_t> xa_ts_;    // prepared XA transactions: xid -> source time
   // Stage 2: each worker's LZ4 output space (per worker, not per slot: a
   // ring of them would hold ring_size blocks of memory).
   std::vector<std::string> scratch_ = std::vector<std::string>(options_.parse_threads);
@@ -155,6 +163,31 @@ Status Pipeline::Impl::SeedShapes() {
     decoder_.SeedShape(std::move(table_key), std::move(shape));
   }
   return Status::Ok();
+}
+
+// The prepared XA transactions the log's ingest state keeps: the decoder
+// learns their xids (so their XA COMMIT gives their records), the stats
+// their number and age.
+Status Pipeline::Impl::SeedPreparedXa() {
+  SLUICE_ASSIGN_OR_RETURN(auto entries, log_->ReadIngestState(kXaPrefix));
+  proto::PendingXa p;
+  for (const auto& [key, value] : entries) {
+    if (!p.ParseFromString(value)) {
+      return Status::Corruption("the prepared XA transaction " + key + " in the log's ingest "
+                                "state does not parse");
+    }
+    decoder_.SeedPreparedXa(p.xid());
+    xa_ts_[p.xid()] = p.prepared_ts();
+  }
+  PublishXaStats();
+  return Status::Ok();
+}
+
+void Pipeline::Impl::PublishXaStats() {
+  uint64_t oldest = 0;
+  for (const auto& [xid, ts] : xa_ts_) oldest = oldest == 0 ? ts : std::min(oldest, ts);
+  stats_->xa_pending.store(xa_ts_.size(), std::memory_order_relaxed);
+  stats_->xa_oldest_prepared_ts.store(oldest, std::memory_order_relaxed);
 }
 
 Status Pipeline::Impl::Stage1(Slot& s) {
@@ -240,13 +273,65 @@ Status Pipeline::Impl::FlushChunk() {
   return Status::Ok();
 }
 
+// Ends the open transaction. An XA PREPARE keeps the transaction's blocks
+// in the ingest state instead of the log (committed with the checkpoint,
+// so a crash loses and repeats nothing); its XA COMMIT writes them to the
+// log as one transaction at its own position, XA ROLLBACK drops them.
 Status Pipeline::Impl::Commit(const binlog::TxnEnd& end) {
+  uint64_t records = seq_;
+  txn_.Views(txn_.size(), &views_);
+  proto::PendingXa pending;
+  switch (end.xa) {
+    case binlog::XaPhase::kNone:
+      break;
+    case binlog::XaPhase::kPrepare:
+      pending.set_xid(end.xid);
+      pending.set_prepared_ts(end.timestamp);
+      pending.set_prepared_at(end.file + ":" + std::to_string(end.pos));
+      pending.set_gtid(end.gtid);
+      pending.set_records(records);
+      for (std::string_view v : views_) pending.add_blocks(std::string(v));
+      state_.push_back(IngestStateWrite{std::string(kXaPrefix) + end.xid,
+                                        pending.SerializeAsString()});
+      xa_ts_[end.xid] = end.timestamp;
+      views_.clear();  // the log gets only the checkpoint
+      records = 0;
+      break;
+    case binlog::XaPhase::kCommit: {
+      SLUICE_ASSIGN_OR_RETURN(auto found, log_->ReadIngestState(std::string(kXaPrefix) + end.xid));
+      if (found.size() != 1 || !pending.ParseFromString(found[0].second) ||
+          pending.xid() != end.xid) {
+        return Status::Internal("XA COMMIT of " + end.xid + " at " + end.file + ":" +
+                                std::to_string(end.pos) + ": its prepared records are not in the "
+                                "log's ingest state");
+      }
+      // The prepared records, then whatever the commit group itself had.
+      std::vector<std::string_view> own = std::move(views_);
+      views_.assign(pending.blocks().begin(), pending.blocks().end());
+      views_.insert(views_.end(), own.begin(), own.end());
+      records += pending.records();
+      state_.push_back(IngestStateWrite{std::string(kXaPrefix) + end.xid, std::nullopt});
+      xa_ts_.erase(end.xid);
+      break;
+    }
+    case binlog::XaPhase::kRollback:
+      if (xa_ts_.erase(end.xid) == 1) {
+        state_.push_back(IngestStateWrite{std::string(kXaPrefix) + end.xid, std::nullopt});
+      }
+      break;
+  }
+  SLUICE_RETURN_IF_ERROR(CommitViews(end, records));
+  if (end.xa != binlog::XaPhase::kNone) PublishXaStats();
+  return Status::Ok();
+}
+
+// Commits views_ (and state_) with the checkpoint after `end`.
+Status Pipeline::Impl::CommitViews(const binlog::TxnEnd& end, uint64_t records) {
   SLUICE_RETURN_IF_ERROR(gtid_.Add(end.gtid));
   checkpoint_.set_file(end.file);
   checkpoint_.set_pos(end.pos);
   checkpoint_.set_gtid_set(gtid_.ToString());
   checkpoint_.set_ts(end.timestamp);
-  txn_.Views(txn_.size(), &views_);
   auto start = std::chrono::steady_clock::now();
   SLUICE_RETURN_IF_ERROR(log_->CommitBlocks(views_, checkpoint_, state_).status());
   state_.clear();
@@ -256,7 +341,7 @@ Status Pipeline::Impl::Commit(const binlog::TxnEnd& end) {
   size_t b = 0;
   while (b + 1 < IngestStats::kCommitBuckets && ns > IngestStats::kCommitBucketsMs[b] * 1e6) ++b;
   stats_->commit_latency[b].fetch_add(1, std::memory_order_relaxed);
-  stats_->records_committed.fetch_add(seq_, std::memory_order_relaxed);
+  stats_->records_committed.fetch_add(records, std::memory_order_relaxed);
   stats_->transactions.fetch_add(1, std::memory_order_relaxed);
   stats_->last_event_ts.store(end.timestamp, std::memory_order_relaxed);
   txn_.Clear(kTxnKeepBytes);
@@ -278,7 +363,10 @@ Status Pipeline::Impl::Stage3(Slot& s) {
       open_ts_ = a.kind == binlog::EventPlan::Action::kRows ? a.timestamp : s.plan.ddls[a.ddl].ts();
       txn_base_ = log_->AppendedEnd().value();
     }
-    if (a.kind == binlog::EventPlan::Action::kDdl && s.plan.ddls[a.ddl].op() == proto::OP_SCHEMA) {
+    if (a.kind == binlog::EventPlan::Action::kDdl && !a.xa &&
+        s.plan.ddls[a.ddl].op() == proto::OP_SCHEMA) {
+      // (Not an XA transaction's: the decoder does not count those as
+      // recorded either, so both agree after a restart.)
       const proto::ChangeRecord& r = s.plan.ddls[a.ddl];
       state_.push_back(IngestStateWrite{
           std::string(kShapePrefix) + r.db() + '\0' + r.table(),
@@ -288,7 +376,9 @@ Status Pipeline::Impl::Stage3(Slot& s) {
       txn_.Append(s.blocks, k, s.action_blocks[i]);
       seq_ += s.counts[i];
       k += s.action_blocks[i];
-      if (txn_.records() > options_.chunk_records && txn_.size() > 1) {
+      // An XA transaction's records may not enter the log before its
+      // XA COMMIT: it stays in memory whole.
+      if (!a.xa && txn_.records() > options_.chunk_records && txn_.size() > 1) {
         SLUICE_RETURN_IF_ERROR(FlushChunk());
       }
     }

@@ -86,6 +86,11 @@ struct IngestStats {
   std::atomic<uint64_t> statement_errors{0};
   std::atomic<uint64_t> undecodable_events{0};
   std::atomic<uint64_t> records_without_names{0};
+  // Prepared XA transactions whose XA COMMIT / ROLLBACK has not been read
+  // (their records wait in the log's ingest state), and the source time
+  // of the oldest one's XA PREPARE (0 when none).
+  std::atomic<uint64_t> xa_pending{0};
+  std::atomic<uint64_t> xa_oldest_prepared_ts{0};
   std::atomic<uint64_t> last_event_ts{0};      // source time of the last committed txn
   std::atomic<uint64_t> ring_full_waits{0};    // producer found the ring full
   std::atomic<uint64_t> commit_ns_total{0};

@@ -344,7 +344,7 @@ inline Result<SourceEnd> ServerEnd(MariaDb* db) {
     std::string name = fs::path(*f).filename().string();
     SLUICE_ASSIGN_OR_RETURN(auto events, db->Query("SHOW BINLOG EVENTS IN '" + name + "'"));
     for (const auto& row : events) {
-      if (*row[2] == "Xid" || *row[2] == "Query") {
+      if (*row[2] == "Xid" || *row[2] == "Query" || *row[2] == "XA_prepare") {
         end.file = name;
         end.pos = std::stoull(*row[4]);
       }

@@ -316,6 +316,14 @@ Status MariaDb::Execute(std::string_view sql) {
   return DrainResults(m, sql);
 }
 
+Status MariaDb::ExecuteDetached(std::string_view sql) {
+  SLUICE_ASSIGN_OR_RETURN(MYSQL * m, ConnectRoot(port_));
+  Status st = mysql_real_query(m, sql.data(), sql.size()) != 0 ? ServerError(m, sql)
+                                                               : DrainResults(m, sql);
+  mysql_close(m);
+  return st;
+}
+
 Result<std::vector<SqlRow>> MariaDb::Query(std::string_view sql) {
   if (!conn_) return Status::FailedPrecondition("the MariaDB fixture is stopped");
   MYSQL* m = conn_->mysql;

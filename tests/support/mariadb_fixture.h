@@ -49,6 +49,10 @@ class MariaDb {
 
   // Runs statements as root (several separated by ';' are allowed).
   Status Execute(std::string_view sql);
+  // Runs statements as root on a connection of their own, then closes it:
+  // an XA transaction they prepared stays prepared (detached), for any
+  // connection to commit or roll back later.
+  Status ExecuteDetached(std::string_view sql);
   // Runs one query as root and returns its rows as text (the server's own
   // rendering of each value, as the text protocol sends it).
   Result<std::vector<SqlRow>> Query(std::string_view sql);

@@ -114,13 +114,14 @@ class Collector : public DecoderSink {
     return Status::Ok();
   }
   void OnWarning(const std::string& m) override { warnings.push_back(m); }
-  std::vector<proto::ChangeRecord> records;
+  std::vector<proto::ChangeRecord> records;  // rows and DDL
+  std::vector<proto::ChangeRecord> schemas;  // schema records (the table maps' shapes)
   std::vector<TxnEnd> ends;
   std::vector<std::string> warnings;
 
  private:
   Status Keep(proto::ChangeRecord* r) {
-    records.emplace_back().Swap(r);
+    (r->op() == proto::OP_SCHEMA ? schemas : records).emplace_back().Swap(r);
     return Status::Ok();
   }
 };
