@@ -1,0 +1,116 @@
+// Statement building and value binding of `sluice apply` (docs/apply.md).
+//
+// A RowRun is a run of consecutive row changes that one prepared statement
+// applies: same operation, same target table, same column names in the
+// images, and value kinds that bind the same way. It is executed in one
+// round trip when the target can (MariaDB's bulk execution: the statement
+// runs once per row, in order, server side) and row by row otherwise.
+//
+//   insert  INSERT INTO `db`.`t` (`a`,`b`) VALUES (?,?)
+//   update  UPDATE `db`.`t` SET `a`=?,`b`=? WHERE `id`=?          (by primary key)
+//   delete  DELETE FROM `db`.`t` WHERE `id`=?
+//   no primary key: WHERE `a`<=>? AND `b`<=>? ... LIMIT 1 (every before-image column)
+//
+// Every change must touch exactly one row: the total of affected (matched,
+// CLIENT_FOUND_ROWS) rows must equal the run's size, else the target has
+// diverged from the source and apply stops.
+//
+// Values bind by their proto::Value kind: int64/uint64/enum_index as
+// BIGINT [UNSIGNED], float64 as DOUBLE (FLOAT, for mysql_type 4 columns),
+// decimal/text/json/enum_label as utf8mb4 strings, binary as bytes,
+// geometry as ST_GeomFromWKB(?, ?) with its SRID, vector (MySQL 9 only) as
+// STRING_TO_VECTOR(?), is_null as NULL.
+//
+// Thread safety: a RowRun is used by one thread.
+#pragma once
+
+#include <mysql.h>
+
+#include <cstdint>
+#include <deque>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "proto/record.pb.h"
+
+namespace sluice::apply {
+
+class MysqlTarget;
+
+// Checks that a row record can be applied at all: its columns have names
+// (the source must log full row metadata), its values are supported by the
+// target. InvalidArgument / FailedPrecondition with the reason otherwise.
+Status CheckRowRecord(const proto::ChangeRecord& r, bool target_is_mariadb);
+
+// `name` as a quoted identifier: `na``me`.
+std::string QuoteIdent(std::string_view name);
+
+class RowRun {
+ public:
+  struct Limits {
+    size_t max_rows = 1000;
+    size_t max_bytes = 4 << 20;  // stays well below max_allowed_packet
+  };
+
+  bool empty() const { return records_.empty(); }
+  size_t rows() const { return records_.size(); }
+  uint64_t first_offset() const { return offsets_.front(); }
+  uint64_t last_offset() const { return offsets_.back(); }
+
+  // True when `r` (REQUIRES: CheckRowRecord ok) can join this run without
+  // passing `limits`; always true for an empty run.
+  bool Fits(const proto::ChangeRecord& r, const std::string& target_db, const Limits& limits) const;
+  // REQUIRES: Fits(r, target_db, ...).
+  void Add(proto::ChangeRecord r, uint64_t offset, const std::string& target_db);
+
+  // Executes the run on `target` (inside the caller's transaction) and
+  // empties it. On failure the run is kept (for the error message) and the
+  // Status names the offsets, the statement and the server's message.
+  Status Execute(MysqlTarget* target);
+  void Clear();
+
+  // The statement text (REQUIRES: !empty()).
+  std::string Sql() const;
+
+ private:
+  enum class Kind : uint8_t { kNull, kInt, kUint, kDouble, kFloat, kText, kBinary, kGeom, kVector };
+  // One column the statement binds: from the before or the after image.
+  struct Slot {
+    bool before;
+    int column;  // index into that image
+    Kind kind;   // kNull until a row has a non-null value there
+  };
+  // The bound arrays of one slot (two MYSQL_BINDs for a geometry: WKB, SRID).
+  struct Param {
+    enum_field_types type = MYSQL_TYPE_STRING;
+    bool is_unsigned = false;
+    std::vector<long long> ints;
+    std::vector<double> doubles;
+    std::vector<float> floats;
+    std::vector<char*> ptrs;
+    std::vector<unsigned long> lens;
+    std::vector<char> indicators;  // bulk
+    std::vector<my_bool> nulls;    // row by row
+  };
+
+  static Kind KindOf(const proto::Column& c);
+  const proto::Column& ColumnOf(size_t row, const Slot& s) const;
+  void BuildSlots();
+  void FillParams();
+  void BindBulk();
+  void BindRow(size_t row);
+  Status ExecuteRows(MysqlTarget* target, const std::string& sql);
+
+  std::vector<proto::ChangeRecord> records_;
+  std::vector<uint64_t> offsets_;
+  std::string db_;  // the target database
+  bool keyed_ = false;  // WHERE by primary key (else every before column, LIMIT 1)
+  std::vector<Slot> slots_;
+  size_t bytes_ = 0;
+  std::vector<Param> params_;
+  std::deque<std::string> owned_;  // vector texts the binds point into
+  std::vector<MYSQL_BIND> binds_;
+};
+
+}  // namespace sluice::apply
