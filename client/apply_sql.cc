@@ -8,7 +8,10 @@ namespace sluice::apply {
 
 namespace {
 
-constexpr uint32_t kMysqlTypeFloat = 4;  // enum_field_types MYSQL_TYPE_FLOAT
+// enum_field_types of Column.mysql_type.
+constexpr uint32_t kMysqlTypeFloat = 4;
+constexpr uint32_t kMysqlTypeVector = 242;
+constexpr uint32_t kMysqlTypeGeometry = 255;
 
 const char* OpName(proto::Op op) {
   switch (op) {
@@ -79,7 +82,10 @@ Status CheckRowRecord(const proto::ChangeRecord& r, bool target_is_mariadb) {
             "\"...): the source must log full row metadata (binlog_row_metadata = FULL) "
             "for sluice apply to know which column is which");
       }
-      if (c.value().kind_case() == proto::Value::kVector && target_is_mariadb) {
+      const bool vector = c.value().kind_case() == proto::Value::kVector ||
+                          (c.mysql_type() == kMysqlTypeVector &&
+                           c.value().kind_case() == proto::Value::kBinary);
+      if (vector && target_is_mariadb) {
         return Status::FailedPrecondition("column " + r.db() + "." + r.table() + "." + c.name() +
                                           " holds a VECTOR value (MySQL 9); the MariaDB target "
                                           "cannot store it: sluice apply does not support it");
@@ -114,6 +120,7 @@ RowRun::Kind RowRun::KindOf(const proto::Column& c) {
     case proto::Value::kEnumLabel:
       return Kind::kText;
     case proto::Value::kBinary:
+      if (c.mysql_type() == kMysqlTypeGeometry) return Kind::kWkb;
       return Kind::kBinary;
     case proto::Value::kGeometry:
       return Kind::kGeom;
@@ -148,8 +155,9 @@ bool RowRun::Fits(const proto::ChangeRecord& r, const std::string& target_db,
     if (k != Kind::kNull && s.kind != Kind::kNull && k != s.kind) return false;
     // A geometry placeholder differs from a plain one: a column that had
     // only NULLs so far takes a geometry (or vector) only in a new run.
-    if ((k == Kind::kGeom || k == Kind::kVector) && s.kind == Kind::kNull) return false;
-    if ((s.kind == Kind::kGeom || s.kind == Kind::kVector) && k == Kind::kNull) continue;
+    if ((k == Kind::kGeom || k == Kind::kWkb || k == Kind::kVector) && s.kind == Kind::kNull) {
+      return false;
+    }
   }
   return true;
 }
@@ -202,6 +210,7 @@ std::string RowRun::Sql() const {
   const std::string table = QuoteIdent(db_) + "." + QuoteIdent(r.table());
   auto placeholder = [](Kind k) -> std::string {
     if (k == Kind::kGeom) return "ST_GeomFromWKB(?, ?)";
+    if (k == Kind::kWkb) return "ST_GeomFromWKB(?)";
     if (k == Kind::kVector) return "STRING_TO_VECTOR(?)";
     return "?";
   };
@@ -261,6 +270,7 @@ void RowRun::FillParams() {
         p.floats.assign(n, 0);
         break;
       case Kind::kBinary:
+      case Kind::kWkb:
       case Kind::kGeom:
         p.type = MYSQL_TYPE_BLOB;  // binary: no character set conversion
         break;

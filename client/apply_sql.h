@@ -18,7 +18,8 @@
 // Values bind by their proto::Value kind: int64/uint64/enum_index as
 // BIGINT [UNSIGNED], float64 as DOUBLE (FLOAT, for mysql_type 4 columns),
 // decimal/text/json/enum_label as utf8mb4 strings, binary as bytes,
-// geometry as ST_GeomFromWKB(?, ?) with its SRID, vector (MySQL 9 only) as
+// geometry as ST_GeomFromWKB(?, ?) with its SRID (WKB bytes of a GEOMETRY
+// column as ST_GeomFromWKB(?)), vector (MySQL 9 only) as
 // STRING_TO_VECTOR(?), is_null as NULL.
 //
 // Thread safety: a RowRun is used by one thread.
@@ -74,7 +75,11 @@ class RowRun {
   std::string Sql() const;
 
  private:
-  enum class Kind : uint8_t { kNull, kInt, kUint, kDouble, kFloat, kText, kBinary, kGeom, kVector };
+  // kWkb: WKB bytes without an SRID (a binary value of a GEOMETRY column);
+  // kGeom: a Geometry value (SRID and WKB).
+  enum class Kind : uint8_t {
+    kNull, kInt, kUint, kDouble, kFloat, kText, kBinary, kWkb, kGeom, kVector
+  };
   // One column the statement binds: from the before or the after image.
   struct Slot {
     bool before;

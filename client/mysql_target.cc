@@ -196,7 +196,7 @@ void MysqlTarget::ClearStatements() {
 Result<uint64_t> MysqlTarget::ExecuteBound(MYSQL_STMT* stmt, MYSQL_BIND* binds, unsigned rows,
                                            const std::string& sql) {
   last_errno_ = 0;
-  unsigned int array = bulk_ ? rows : 0;
+  unsigned int array = bulk_ && rows > 1 ? rows : 0;  // 0: binds point at one row
   if (mysql_stmt_attr_set(stmt, STMT_ATTR_ARRAY_SIZE, &array) != 0 ||
       mysql_stmt_bind_param(stmt, binds) != 0 || mysql_stmt_execute(stmt) != 0) {
     return Error(mysql_stmt_errno(stmt), mysql_stmt_error(stmt), sql);
