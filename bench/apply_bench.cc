@@ -209,15 +209,24 @@ int main(int argc, char** argv) {
   Check(target.Execute("CREATE DATABASE bench"), "create bench");  // the workload's CREATE DATABASE
                                                                    // names no table: --include skips it
   t0 = Clock::now();
-  pid_t apply = Spawn({SLUICE_BIN, "apply", "--broker", "127.0.0.1:" + std::to_string(port),
+  std::vector<std::string> prefix;
+  if (const char* perf = getenv("APPLY_BENCH_PERF")) prefix = {"perf", "record", "--call-graph", "dwarf,16384", "-F", "500", "-o", perf, "--"};
+  std::vector<std::string> apply_args = {SLUICE_BIN, "apply", "--broker", "127.0.0.1:" + std::to_string(port),
                        "--dest", "bench", "--user", "bench", "--password-file", dir.Sub("pw"),
                        "--target", "mysql://root:@127.0.0.1:" + std::to_string(target.port()),
-                       "--include", "bench\\.t"},
-                      dir.Sub("apply.log"));
+                       "--include", "bench\\.t"};
+  apply_args.insert(apply_args.begin(), prefix.begin(), prefix.end());
+  pid_t apply = Spawn(apply_args, dir.Sub("apply.log"));
   double apply_s = 0;
+  uint64_t traced = 0;
   for (int i = 0; i < 60000; ++i) {
     auto r = target.Query("SELECT next_offset FROM sluice_apply.offsets");
-    if (r.ok() && !r->empty() && (*r)[0][0] && std::stoull(*(*r)[0][0]) >= hw) {
+    const uint64_t at = r.ok() && !r->empty() && (*r)[0][0] ? std::stoull(*(*r)[0][0]) : 0;
+    if (getenv("APPLY_BENCH_TRACE") && at / 50000 != traced) {
+      traced = at / 50000;
+      std::fprintf(stderr, "  %.2f s: offset %llu\n", Seconds(t0), static_cast<unsigned long long>(at));
+    }
+    if (at >= hw) {
       apply_s = Seconds(t0);
       break;
     }
@@ -232,6 +241,7 @@ int main(int argc, char** argv) {
   }
   Stop(apply);
   Stop(sluiced);
+  if (getenv("APPLY_BENCH_TRACE")) std::fprintf(stderr, "%s", ReadFile(dir.Sub("apply.log")).c_str());
   const std::string apply_sum = Checksum(target);
 
   std::printf("\nworkload: %d row changes in %zu binlog file(s), bench.t (10 columns)\n\n", changes,

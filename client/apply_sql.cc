@@ -50,6 +50,54 @@ std::vector<int> KeyColumns(const proto::ChangeRecord& r) {
   return out;
 }
 
+bool SameValue(const proto::Value& a, const proto::Value& b) {
+  if (a.kind_case() != b.kind_case()) return false;
+  switch (a.kind_case()) {
+    case proto::Value::kInt64:
+      return a.int64() == b.int64();
+    case proto::Value::kUint64:
+      return a.uint64() == b.uint64();
+    case proto::Value::kFloat64:
+      return a.float64() == b.float64();
+    case proto::Value::kDecimal:
+      return a.decimal() == b.decimal();
+    case proto::Value::kText:
+      return a.text() == b.text();
+    case proto::Value::kBinary:
+      return a.binary() == b.binary();
+    case proto::Value::kJson:
+      return a.json() == b.json();
+    case proto::Value::kEnumLabel:
+      return a.enum_label() == b.enum_label();
+    case proto::Value::kEnumIndex:
+      return a.enum_index() == b.enum_index();
+    case proto::Value::kIsNull:
+      return true;
+    default:
+      return a.SerializeAsString() == b.SerializeAsString();
+  }
+}
+
+// The before-image column named like after(i) (same index first).
+const proto::Column* BeforeOf(const proto::ChangeRecord& r, int i) {
+  const std::string& name = r.after(i).name();
+  if (i < r.before_size() && r.before(i).name() == name) return &r.before(i);
+  for (const auto& c : r.before()) {
+    if (c.name() == name) return &c;
+  }
+  return nullptr;
+}
+
+// An upsert row changes the existing row (2 affected) unless its after
+// image equals its before image (1).
+bool Changes(const proto::ChangeRecord& r) {
+  for (int i = 0; i < r.after_size(); ++i) {
+    const proto::Column* b = BeforeOf(r, i);
+    if (b == nullptr || !SameValue(b->value(), r.after(i).value())) return true;
+  }
+  return false;
+}
+
 std::string VectorText(const proto::Vector& v) {
   std::string s = "[";
   char buf[32];
@@ -105,6 +153,21 @@ Status CheckRowRecord(const proto::ChangeRecord& r, bool target_is_mariadb) {
   return Status::Ok();
 }
 
+bool RowRun::Upsertable(const proto::ChangeRecord& r, const Limits& limits) {
+  if (!limits.upsert || r.op() != proto::OP_UPDATE || r.pk_size() == 0) return false;
+  for (const auto& pk : r.pk()) {
+    const proto::Column *a = nullptr, *b = nullptr;
+    for (const auto& c : r.after()) {
+      if (c.name() == pk) a = &c;
+    }
+    for (const auto& c : r.before()) {
+      if (c.name() == pk) b = &c;
+    }
+    if (a == nullptr || b == nullptr || !SameValue(a->value(), b->value())) return false;
+  }
+  return true;
+}
+
 RowRun::Kind RowRun::KindOf(const proto::Column& c) {
   switch (c.value().kind_case()) {
     case proto::Value::kInt64:
@@ -132,7 +195,7 @@ RowRun::Kind RowRun::KindOf(const proto::Column& c) {
 }
 
 const proto::Column& RowRun::ColumnOf(size_t row, const Slot& s) const {
-  const auto& r = records_[row];
+  const auto& r = *records_[row];
   return s.before ? r.before(s.column) : r.after(s.column);
 }
 
@@ -140,7 +203,7 @@ bool RowRun::Fits(const proto::ChangeRecord& r, const std::string& target_db,
                   const Limits& limits) const {
   if (records_.empty()) return true;
   if (records_.size() >= limits.max_rows || bytes_ >= limits.max_bytes) return false;
-  const auto& first = records_.front();
+  const auto& first = *records_.front();
   if (r.op() != first.op() || r.table() != first.table() || target_db != db_ ||
       !SameNames(r.after(), first.after()) || !SameNames(r.before(), first.before()) ||
       r.pk_size() != first.pk_size()) {
@@ -149,6 +212,7 @@ bool RowRun::Fits(const proto::ChangeRecord& r, const std::string& target_db,
   for (int i = 0; i < r.pk_size(); ++i) {
     if (r.pk(i) != first.pk(i)) return false;
   }
+  if (Upsertable(r, limits) != upsert_) return false;
   for (const Slot& s : slots_) {
     const proto::Column& c = s.before ? r.before(s.column) : r.after(s.column);
     const Kind k = KindOf(c);
@@ -163,12 +227,12 @@ bool RowRun::Fits(const proto::ChangeRecord& r, const std::string& target_db,
 }
 
 void RowRun::BuildSlots() {
-  const auto& r = records_.front();
+  const auto& r = *records_.front();
   slots_.clear();
   if (r.op() != proto::OP_DELETE) {
     for (int i = 0; i < r.after_size(); ++i) slots_.push_back({false, i, Kind::kNull});
   }
-  if (r.op() != proto::OP_INSERT) {
+  if (r.op() != proto::OP_INSERT && !upsert_) {
     std::vector<int> key = KeyColumns(r);
     keyed_ = !key.empty();
     if (!keyed_) {
@@ -178,9 +242,14 @@ void RowRun::BuildSlots() {
   }
 }
 
-void RowRun::Add(proto::ChangeRecord r, uint64_t offset, const std::string& target_db) {
-  if (records_.empty()) db_ = target_db;
-  records_.push_back(std::move(r));
+void RowRun::Add(const proto::ChangeRecord& r, uint64_t offset, const std::string& target_db,
+                 const Limits& limits) {
+  if (records_.empty()) {
+    db_ = target_db;
+    upsert_ = Upsertable(r, limits);
+  }
+  expected_ += upsert_ && Changes(r) ? 2 : 1;
+  records_.push_back(&r);
   offsets_.push_back(offset);
   if (records_.size() == 1) BuildSlots();
   const size_t row = records_.size() - 1;
@@ -188,7 +257,7 @@ void RowRun::Add(proto::ChangeRecord r, uint64_t offset, const std::string& targ
     const proto::Column& c = ColumnOf(row, s);
     if (s.kind == Kind::kNull) s.kind = KindOf(c);
   }
-  for (const auto* image : {&records_[row].before(), &records_[row].after()}) {
+  for (const auto* image : {&records_[row]->before(), &records_[row]->after()}) {
     for (const auto& c : *image) {
       const auto& v = c.value();
       bytes_ += 16 + v.text().size() + v.binary().size() + v.decimal().size() + v.json().size() +
@@ -203,10 +272,12 @@ void RowRun::Clear() {
   slots_.clear();
   bytes_ = 0;
   keyed_ = false;
+  upsert_ = false;
+  expected_ = 0;
 }
 
-std::string RowRun::Sql() const {
-  const auto& r = records_.front();
+std::string RowRun::Sql(size_t rows) const {
+  const auto& r = *records_.front();
   const std::string table = QuoteIdent(db_) + "." + QuoteIdent(r.table());
   auto placeholder = [](Kind k) -> std::string {
     if (k == Kind::kGeom) return "ST_GeomFromWKB(?, ?)";
@@ -222,13 +293,22 @@ std::string RowRun::Sql() const {
     where += QuoteIdent(r.before(s.column).name()) + (keyed_ ? " = " : " <=> ") + placeholder(s.kind);
   }
   if (!keyed_ && r.op() != proto::OP_INSERT) where += " LIMIT 1";
-  if (r.op() == proto::OP_INSERT) {
-    std::string names, values;
+  if (r.op() == proto::OP_INSERT || upsert_) {
+    std::string names, values, update;
     for (const Slot& s : slots_) {
-      names += (names.empty() ? "" : ", ") + QuoteIdent(r.after(s.column).name());
+      const std::string name = QuoteIdent(r.after(s.column).name());
+      names += (names.empty() ? "" : ", ") + name;
       values += (values.empty() ? "" : ", ") + placeholder(s.kind);
+      bool key = false;
+      for (const auto& pk : r.pk()) key = key || pk == r.after(s.column).name();
+      if (!key) update += (update.empty() ? "" : ", ") + name + " = VALUES(" + name + ")";
     }
     sql = "INSERT INTO " + table + " (" + names + ") VALUES (" + values + ")";
+    for (size_t i = 1; i < rows; ++i) sql += ", (" + values + ")";
+    if (upsert_) {
+      if (update.empty()) update = QuoteIdent(r.pk(0)) + " = VALUES(" + QuoteIdent(r.pk(0)) + ")";
+      sql += " ON DUPLICATE KEY UPDATE " + update;
+    }
   } else if (r.op() == proto::OP_UPDATE) {
     std::string set;
     for (const Slot& s : slots_) {
@@ -369,10 +449,14 @@ void RowRun::BindBulk() {
 }
 
 void RowRun::BindRow(size_t row) {
-  binds_.assign(params_.size(), MYSQL_BIND{});
+  binds_.clear();
+  AppendRow(row);
+}
+
+void RowRun::AppendRow(size_t row) {
   for (size_t k = 0; k < params_.size(); ++k) {
     Param& p = params_[k];
-    MYSQL_BIND& b = binds_[k];
+    MYSQL_BIND& b = binds_.emplace_back();
     b.buffer_type = p.type;
     b.is_unsigned = p.is_unsigned;
     b.is_null = &p.nulls[row];
@@ -396,7 +480,7 @@ Status RowRun::Execute(MysqlTarget* target) {
         records_.size() == 1
             ? "offset " + std::to_string(first_offset())
             : "offsets " + std::to_string(first_offset()) + ".." + std::to_string(last_offset());
-    const auto& r = records_.front();
+    const auto& r = *records_.front();
     return Status(st.code(), std::string(OpName(r.op())) + " of " + db_ + "." + r.table() +
                                  " at " + where + " (source " + r.pos().file() + ":" +
                                  std::to_string(r.pos().pos()) + "): " + st.message());
@@ -406,31 +490,50 @@ Status RowRun::Execute(MysqlTarget* target) {
 }
 
 Status RowRun::ExecuteRows(MysqlTarget* target, const std::string& sql) {
-  SLUICE_ASSIGN_OR_RETURN(MYSQL_STMT * stmt, target->Prepare(sql));
   FillParams();
   const size_t n = records_.size();
   uint64_t affected = 0;
-  if (target->bulk() && n > 1) {
+  if (n > 1 && (upsert_ || records_.front()->op() == proto::OP_INSERT)) {
+    // Multi-row VALUES: one statement execution for many rows. Statements
+    // for 2^k rows only, so that a shape has a few cached statements.
+    size_t cap = 1;
+    while (cap * 2 <= kMaxValuesRows && cap * 2 * params_.size() <= kMaxPlaceholders) cap *= 2;
+    for (size_t i = 0; i < n;) {
+      size_t k = cap;
+      while (k > n - i) k /= 2;
+      const std::string many = Sql(k);
+      SLUICE_ASSIGN_OR_RETURN(MYSQL_STMT * multi, target->Prepare(many));
+      binds_.clear();
+      for (size_t r = i; r < i + k; ++r) AppendRow(r);
+      SLUICE_ASSIGN_OR_RETURN(uint64_t got, target->ExecuteBound(multi, binds_.data(), 1, many));
+      affected += got;
+      i += k;
+    }
+  } else if (target->bulk() && n > 1) {
+    SLUICE_ASSIGN_OR_RETURN(MYSQL_STMT * stmt, target->Prepare(sql));
     BindBulk();
     SLUICE_ASSIGN_OR_RETURN(affected,
                             target->ExecuteBound(stmt, binds_.data(), static_cast<unsigned>(n), sql));
   } else {
+    SLUICE_ASSIGN_OR_RETURN(MYSQL_STMT * stmt, target->Prepare(sql));
     for (size_t i = 0; i < n; ++i) {
       BindRow(i);
       SLUICE_ASSIGN_OR_RETURN(uint64_t one, target->ExecuteBound(stmt, binds_.data(), 1, sql));
+      affected += one;
+      if (upsert_) continue;  // the total is checked below
       if (one != 1) {
         return Status::FailedPrecondition(
             "the change at offset " + std::to_string(offsets_[i]) + " matched " +
             std::to_string(one) + " rows on the target instead of 1: the target has diverged "
             "from the source (statement: " + sql + ")");
       }
-      ++affected;
     }
   }
-  if (affected != n) {
+  if (affected != expected_) {
     return Status::FailedPrecondition(
-        "the changes matched " + std::to_string(affected) + " rows on the target instead of " +
-        std::to_string(n) + ": the target has diverged from the source (statement: " + sql + ")");
+        "the changes counted " + std::to_string(affected) + " affected rows on the target "
+        "instead of " + std::to_string(expected_) +
+        ": the target has diverged from the source (statement: " + sql + ")");
   }
   return Status::Ok();
 }

@@ -3,13 +3,28 @@
 // A RowRun is a run of consecutive row changes that one prepared statement
 // applies: same operation, same target table, same column names in the
 // images, and value kinds that bind the same way. It is executed in one
-// round trip when the target can (MariaDB's bulk execution: the statement
-// runs once per row, in order, server side) and row by row otherwise.
+// round trip: inserts and upserts as multi-row VALUES (2^k rows per
+// statement text, so few statements are cached), updates and deletes by
+// MariaDB's bulk execution (the statement runs once per row, in order,
+// server side) and row by row on a server without it.
 //
 //   insert  INSERT INTO `db`.`t` (`a`,`b`) VALUES (?,?)
 //   update  UPDATE `db`.`t` SET `a`=?,`b`=? WHERE `id`=?          (by primary key)
 //   delete  DELETE FROM `db`.`t` WHERE `id`=?
 //   no primary key: WHERE `a`<=>? AND `b`<=>? ... LIMIT 1 (every before-image column)
+//   update keeping its primary key:
+//           INSERT INTO `db`.`t` (`id`,`a`) VALUES (?,?) ON DUPLICATE KEY UPDATE `a`=VALUES(`a`)
+//
+// The upsert form is what makes updates fast: MariaDB executes a bulk
+// INSERT as one statement over all rows, while a bulk UPDATE runs the
+// whole statement once per row. It stays exact: each row is expected to
+// count 2 affected rows when its after image differs from its before image
+// (an existing row changed) and 1 when not, and a row missing on the target
+// (inserted instead: 1) makes the total differ, which stops the run (apply
+// then re-runs those records as UPDATEs, one per statement, to name the
+// change that matched no row). A target table with a unique key besides
+// the primary key could in theory make the INSERT hit that key first; the
+// source's row order is kept, so this takes a target that already differs.
 //
 // Every change must touch exactly one row: the total of affected (matched,
 // CLIENT_FOUND_ROWS) rows must equal the run's size, else the target has
@@ -52,6 +67,9 @@ class RowRun {
   struct Limits {
     size_t max_rows = 1000;
     size_t max_bytes = 4 << 20;  // stays well below max_allowed_packet
+    // Updates that keep their primary key run as INSERT ... ON DUPLICATE KEY
+    // UPDATE (see below); false: always UPDATE ... WHERE.
+    bool upsert = true;
   };
 
   bool empty() const { return records_.empty(); }
@@ -62,8 +80,10 @@ class RowRun {
   // True when `r` (REQUIRES: CheckRowRecord ok) can join this run without
   // passing `limits`; always true for an empty run.
   bool Fits(const proto::ChangeRecord& r, const std::string& target_db, const Limits& limits) const;
-  // REQUIRES: Fits(r, target_db, ...).
-  void Add(proto::ChangeRecord r, uint64_t offset, const std::string& target_db);
+  // REQUIRES: Fits(r, target_db, limits). `r` must outlive the run's
+  // Execute() or Clear() (the caller's arena holds it).
+  void Add(const proto::ChangeRecord& r, uint64_t offset, const std::string& target_db,
+           const Limits& limits);
 
   // Executes the run on `target` (inside the caller's transaction) and
   // empties it. On failure the run is kept (for the error message) and the
@@ -71,8 +91,9 @@ class RowRun {
   Status Execute(MysqlTarget* target);
   void Clear();
 
-  // The statement text (REQUIRES: !empty()).
-  std::string Sql() const;
+  // The statement text (REQUIRES: !empty()); inserts and upserts with
+  // `rows` rows of VALUES.
+  std::string Sql(size_t rows = 1) const;
 
  private:
   // kWkb: WKB bytes without an SRID (a binary value of a GEOMETRY column);
@@ -100,17 +121,24 @@ class RowRun {
   };
 
   static Kind KindOf(const proto::Column& c);
+  static bool Upsertable(const proto::ChangeRecord& r, const Limits& limits);
   const proto::Column& ColumnOf(size_t row, const Slot& s) const;
   void BuildSlots();
   void FillParams();
   void BindBulk();
   void BindRow(size_t row);
+  void AppendRow(size_t row);  // one row's values, one MYSQL_BIND each, to binds_
+
+  static constexpr size_t kMaxValuesRows = 512;     // rows of one multi-row VALUES
+  static constexpr size_t kMaxPlaceholders = 65535;  // the protocol's limit per statement
   Status ExecuteRows(MysqlTarget* target, const std::string& sql);
 
-  std::vector<proto::ChangeRecord> records_;
+  std::vector<const proto::ChangeRecord*> records_;  // borrowed
   std::vector<uint64_t> offsets_;
   std::string db_;  // the target database
-  bool keyed_ = false;  // WHERE by primary key (else every before column, LIMIT 1)
+  bool keyed_ = false;   // WHERE by primary key (else every before column, LIMIT 1)
+  bool upsert_ = false;  // updates as INSERT ... ON DUPLICATE KEY UPDATE
+  uint64_t expected_ = 0;  // affected rows the run must count
   std::vector<Slot> slots_;
   size_t bytes_ = 0;
   std::vector<Param> params_;
