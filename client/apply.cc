@@ -194,7 +194,13 @@ class Applier {
     using Ms = std::chrono::milliseconds;
     log_ << "sluice apply: stopped at offset " << committed_ << " (time in Get "
          << std::chrono::duration_cast<Ms>(get_time_).count() << " ms, in statements "
-         << std::chrono::duration_cast<Ms>(exec_time_).count() << " ms, in commits "
+         << std::chrono::duration_cast<Ms>(exec_time_).count() << " ms (";
+    const char* forms[] = {"inserts", "updates", "upserts", "deletes"};
+    for (int f = 0; f < 4; ++f) {
+      log_ << (f ? ", " : "") << form_rows_[f] << " " << forms[f] << " "
+           << std::chrono::duration_cast<Ms>(form_time_[f]).count() << " ms";
+    }
+    log_ << "), in commits "
          << std::chrono::duration_cast<Ms>(commit_time_).count() << " ms; CPU " << CpuMs()
          << " ms)" << std::endl;
     return Status::Ok();
@@ -289,8 +295,11 @@ class Applier {
     const size_t rows = run_.rows();
     const uint64_t last = run_.last_offset();
     const auto start = Clock::now();
+    const int form = run_.form();
     Status st = T(run_.Execute(target_.get()));
     exec_time_ += Clock::now() - start;
+    form_time_[form] += Clock::now() - start;
+    form_rows_[form] += rows;
     if (!st.ok() && !target_lost_ && rows > 1) {
       log_ << "sluice apply: a statement for " << rows << " rows failed (" << st.message()
            << "); applying them again one row per statement" << std::endl;
@@ -415,6 +424,8 @@ class Applier {
   std::optional<Clock::time_point> since_;  // first change not yet committed
   RowRun run_;
   Clock::duration get_time_{}, exec_time_{}, commit_time_{};  // for the stop line
+  Clock::duration form_time_[4]{};  // by RowRun::form()
+  uint64_t form_rows_[4]{};
   std::deque<std::pair<uint64_t, uint64_t>> batches_;  // (batch id, end offset) not yet acked
 };
 

@@ -73,6 +73,11 @@ class RowRun {
   };
 
   bool empty() const { return records_.empty(); }
+  // 0 insert, 1 update (as UPDATE), 2 update (as upsert), 3 delete. REQUIRES: !empty().
+  int form() const {
+    const proto::Op op = records_.front()->op();
+    return op == proto::OP_INSERT ? 0 : op == proto::OP_DELETE ? 3 : upsert_ ? 2 : 1;
+  }
   size_t rows() const { return records_.size(); }
   uint64_t first_offset() const { return offsets_.front(); }
   uint64_t last_offset() const { return offsets_.back(); }

@@ -4,7 +4,10 @@
 // child process, stopped (or SIGKILLed) by its pid. What the target holds
 // is compared with what the source server itself returns: CHECKSUM TABLE
 // and an ordered dump of every table.
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <spawn.h>
@@ -108,7 +111,9 @@ class ApplyTest : public ::testing::Test {
     c.data_dir = dir_.Sub("data");
     c.source = source_->ReplUrl();
     c.server_id = 4242;
-    c.extra = "\n[server]\nlisten = \"127.0.0.1:0\"\n\n[[user]]\nname = \"reader\"\n"
+    fixed_port_ = FreePort();
+    c.extra = "\n[server]\nlisten = \"127.0.0.1:" + std::to_string(fixed_port_) +
+              "\"\n\n[[user]]\nname = \"reader\"\n"
               "password_file = \"" + pw_file_ + "\"\n";
     WriteConfig(dir_.Sub("sluiced.toml"), c);
     sluiced_ = std::make_unique<Sluiced>(dir_.Sub("sluiced.toml"), dir_.Sub("sluiced.log"));
@@ -128,15 +133,33 @@ class ApplyTest : public ::testing::Test {
     if (sluiced_) sluiced_->Kill();
   }
 
+  // A port nothing listens on now (sluiced keeps it across restarts).
+  static int FreePort() {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    int port = 0;
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0) {
+      port = ntohs(a.sin_port);
+    }
+    ::close(fd);
+    return port;
+  }
+
   std::vector<std::string> ApplyArgs() const {
     return {"--broker", "127.0.0.1:" + std::to_string(port_), "--dest", kDest,
             "--target", "mysql://root:@127.0.0.1:" + std::to_string(target_->port()),
             "--user",   "reader",
             "--password-file", pw_file_};
   }
-  void StartApply() {
+  void StartApply(std::vector<std::string> extra = {}) {
     if (!apply_) apply_ = std::make_unique<ApplyProc>(dir_.Sub("apply.err"));
-    apply_->Start(ApplyArgs());
+    std::vector<std::string> args = ApplyArgs();
+    args.insert(args.end(), extra.begin(), extra.end());
+    apply_->Start(args);
   }
 
   void Run(const std::vector<std::string>& statements) {
@@ -230,6 +253,7 @@ class ApplyTest : public ::testing::Test {
   std::string pw_file_;
   std::unique_ptr<Sluiced> sluiced_;
   int port_ = 0;
+  int fixed_port_ = 0;
   std::unique_ptr<Consumer> consumer_;
   std::unique_ptr<ApplyProc> apply_;
 };
@@ -376,6 +400,109 @@ TEST_F(ApplyTest, FiftyThousandRowTransaction) {
   StartApply();
   WaitAllApplied();
   ExpectSameShop();
+  EXPECT_TRUE(apply_->Terminate()) << apply_->err();
+}
+
+// (5) The DDL crash window: the DDL ran on the target but its offset was
+// not stored. The marker stored before it (ddl_pending) makes the next run
+// take "already exists" from that one DDL as done; an unmarked DDL that
+// fails the same way stops apply.
+TEST_F(ApplyTest, DdlCrashWindowIsClosedByThePendingMarker) {
+  Run({kSession, "CREATE TABLE t (id INT PRIMARY KEY, v INT)", "INSERT INTO t VALUES (1, 1)"});
+  StartApply();
+  WaitAllApplied();
+  ASSERT_TRUE(apply_->Terminate()) << apply_->err();
+  const uint64_t at = StoredOffset();
+  Run({"ALTER TABLE shop.t ADD COLUMN extra INT", "INSERT INTO shop.t VALUES (2, 2, 2)"});
+  // What a crash right after the DDL leaves: the DDL done, the marker set.
+  ASSERT_TRUE(target_->Execute("ALTER TABLE shop.t ADD COLUMN extra INT").ok());
+  ASSERT_TRUE(target_->Execute("UPDATE sluice_apply.offsets SET ddl_pending = next_offset").ok());
+  StartApply();
+  WaitAllApplied();
+  ExpectSameShop();
+  EXPECT_NE(apply_->err().find("DDL at offset " + std::to_string(at) + " "), std::string::npos)
+      << apply_->err();
+  auto marker = target_->Query("SELECT ddl_pending FROM sluice_apply.offsets");
+  ASSERT_TRUE(marker.ok());
+  EXPECT_FALSE((*marker)[0][0].has_value());
+  ASSERT_TRUE(apply_->Terminate()) << apply_->err();
+  // The same situation without the marker is a target error.
+  Run({"ALTER TABLE shop.t ADD COLUMN more INT"});
+  ASSERT_TRUE(target_->Execute("ALTER TABLE shop.t ADD COLUMN more INT").ok());
+  StartApply();
+  auto code = apply_->Wait(30000);
+  ASSERT_TRUE(code.has_value()) << apply_->err();
+  EXPECT_EQ(*code, 1);
+  EXPECT_NE(apply_->err().find("Duplicate column name 'more'"), std::string::npos) << apply_->err();
+}
+
+// (6) The target server and sluiced restart under a running workload:
+// apply reconnects to both and resumes from the stored offset, and the
+// target's trigger counts every source transaction once.
+TEST_F(ApplyTest, TargetAndBrokerRestartsResumeFromTheStoredOffset) {
+  Run({kSession, "CREATE TABLE counter (id INT PRIMARY KEY, c BIGINT NOT NULL)",
+       "INSERT INTO counter VALUES (1, 0)", "CREATE TABLE events (id INT PRIMARY KEY, v INT)"});
+  StartApply();
+  WaitAllApplied();
+  ASSERT_TRUE(target_->Execute("CREATE DATABASE audit; CREATE TABLE audit.hits (n BIGINT); "
+                               "INSERT INTO audit.hits VALUES (0); "
+                               "CREATE TRIGGER shop.counted AFTER UPDATE ON shop.counter FOR EACH "
+                               "ROW UPDATE audit.hits SET n = n + 1")
+                  .ok());
+  std::atomic<bool> stop{false};
+  std::atomic<int> txns{0};
+  std::thread writer([&] {
+    (void)source_->Execute(kSession);
+    for (int id = 1; !stop.load(); ++id) {
+      if (!source_->Execute("BEGIN; UPDATE counter SET c = c + 1; INSERT INTO events VALUES (" +
+                            std::to_string(id) + ", " + std::to_string(id) + "); COMMIT")
+               .ok()) {
+        break;
+      }
+      txns.fetch_add(1);
+    }
+  });
+  SleepMs(1500);
+  ASSERT_TRUE(target_->Restart().ok());
+  SleepMs(1500);
+  sluiced_->Kill();
+  SleepMs(500);
+  sluiced_->Start();
+  SleepMs(2000);
+  stop = true;
+  writer.join();
+  EXPECT_GT(txns.load(), 20);
+  WaitAllApplied();
+  ExpectSameShop();
+  auto src = source_->Query("SELECT c FROM shop.counter");
+  auto hits = target_->Query("SELECT n FROM audit.hits");
+  ASSERT_TRUE(src.ok() && hits.ok());
+  EXPECT_EQ(*(*src)[0][0], *(*hits)[0][0]);
+  EXPECT_NE(apply_->err().find("reconnecting"), std::string::npos) << apply_->err();
+  EXPECT_TRUE(apply_->Terminate()) << apply_->err();
+}
+
+// (7) --include keeps only matching tables (DDL too), filtered records
+// still advance the stored offset; --rename sends shop's changes to copy.
+TEST_F(ApplyTest, IncludeAndRename) {
+  ASSERT_TRUE(target_->Execute("CREATE DATABASE copy").ok());
+  StartApply({"--include", "shop\\.a", "--rename", "shop=copy"});
+  Run({kSession, "CREATE TABLE a (id INT PRIMARY KEY, v VARCHAR(10))",
+       "CREATE TABLE b (id INT PRIMARY KEY)", "INSERT INTO a VALUES (1, 'x'), (2, 'y')",
+       "INSERT INTO b VALUES (1)", "UPDATE a SET v = 'z' WHERE id = 2", "DELETE FROM a WHERE id = 1",
+       "INSERT INTO b VALUES (2)"});
+  WaitAllApplied();  // the last records (b's) are filtered out: the offset still gets there
+  auto tables = target_->Query(
+      "SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA IN "
+      "('shop', 'copy') ORDER BY 1, 2");
+  ASSERT_TRUE(tables.ok());
+  ASSERT_EQ(tables->size(), 1u);
+  EXPECT_EQ(*(*tables)[0][0], "copy");
+  EXPECT_EQ(*(*tables)[0][1], "a");
+  auto want = source_->Query("SELECT * FROM shop.a ORDER BY id");
+  auto got = target_->Query("SELECT * FROM copy.a ORDER BY id");
+  ASSERT_TRUE(want.ok() && got.ok());
+  EXPECT_EQ(*want, *got);
   EXPECT_TRUE(apply_->Terminate()) << apply_->err();
 }
 
