@@ -169,10 +169,16 @@ class Applier {
         // was most of apply's CPU, in malloc and free); the run that
         // borrows them is executed before the arena goes.
         google::protobuf::Arena arena(arena_options_);
+        Status st;
         for (const auto& rec : got->records()) {
-          SLUICE_RETURN_IF_ERROR(Handle(rec.offset(), rec.record(), &arena));
+          st = Handle(rec.offset(), rec.record(), &arena);
+          if (!st.ok()) break;
         }
-        SLUICE_RETURN_IF_ERROR(FlushRun());
+        if (st.ok()) st = FlushRun();
+        if (!st.ok()) {
+          run_.Clear();  // it borrows from the arena
+          return st;
+        }
       }
       // Caught up (a short batch) or past the limits: commit at this boundary.
       const bool short_batch = got->records_size() < static_cast<int>(o_.get_batch);
