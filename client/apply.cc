@@ -237,7 +237,7 @@ class Applier {
     }
     have_start_ = true;
     next_ = offset + 1;
-    auto* parsed = google::protobuf::Arena::Create<proto::ChangeRecord>(arena);
+    auto* parsed = google::protobuf::Arena::CreateMessage<proto::ChangeRecord>(arena);
     proto::ChangeRecord& r = *parsed;
     if (!r.ParseFromString(bytes)) {
       return Status::Corruption("record at offset " + std::to_string(offset) + " does not parse");
@@ -468,6 +468,10 @@ Status RunApply(Consumer& consumer, const ApplyOptions& options, std::ostream& l
   // a large buffer made glibc consolidate fastbins on every batch (a sixth
   // of apply's CPU). The thread cache still serves small allocations.
   ::mallopt(M_MXFAST, 0);
+  // And keep freed memory: each Get answer is megabytes; mapped and
+  // unmapped per batch it page-faulted in again every time.
+  ::mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  ::mallopt(M_TRIM_THRESHOLD, 256 << 20);
   Applier a(consumer, options, log);
   return a.Run();
 }
