@@ -317,6 +317,12 @@ std::string RowRun::Sql(size_t rows) const {
              placeholder(s.kind);
     }
     sql = "UPDATE " + table + " SET " + set + where;
+  } else if (rows > 1) {
+    // Single-column key: DELETE ... WHERE `id` IN (?, ?, ...).
+    const Slot& key = slots_.front();
+    sql = "DELETE FROM " + table + " WHERE " + QuoteIdent(r.before(key.column).name()) + " IN (?";
+    for (size_t i = 1; i < rows; ++i) sql += ", ?";
+    sql += ")";
   } else {
     sql = "DELETE FROM " + table + where;
   }
@@ -493,7 +499,10 @@ Status RowRun::ExecuteRows(MysqlTarget* target, const std::string& sql) {
   FillParams();
   const size_t n = records_.size();
   uint64_t affected = 0;
-  if (n > 1 && (upsert_ || records_.front()->op() == proto::OP_INSERT)) {
+  const proto::Op op = records_.front()->op();
+  const bool key_list = op == proto::OP_DELETE && keyed_ && slots_.size() == 1 &&
+                        slots_.front().kind != Kind::kGeom;
+  if (n > 1 && (upsert_ || op == proto::OP_INSERT || key_list)) {
     // Multi-row VALUES: one statement execution for many rows. Statements
     // for 2^k rows only, so that a shape has a few cached statements.
     size_t cap = 1;

@@ -4,13 +4,14 @@
 // applies: same operation, same target table, same column names in the
 // images, and value kinds that bind the same way. It is executed in one
 // round trip: inserts and upserts as multi-row VALUES (2^k rows per
-// statement text, so few statements are cached), updates and deletes by
+// statement text, so few statements are cached), deletes by a one-column
+// primary key as `WHERE id IN (?, ...)` (2^k keys), other updates and deletes by
 // MariaDB's bulk execution (the statement runs once per row, in order,
 // server side) and row by row on a server without it.
 //
 //   insert  INSERT INTO `db`.`t` (`a`,`b`) VALUES (?,?)
 //   update  UPDATE `db`.`t` SET `a`=?,`b`=? WHERE `id`=?          (by primary key)
-//   delete  DELETE FROM `db`.`t` WHERE `id`=?
+//   delete  DELETE FROM `db`.`t` WHERE `id`=?   (one-column key: WHERE `id` IN (?,?,...))
 //   no primary key: WHERE `a`<=>? AND `b`<=>? ... LIMIT 1 (every before-image column)
 //   update keeping its primary key:
 //           INSERT INTO `db`.`t` (`id`,`a`) VALUES (?,?) ON DUPLICATE KEY UPDATE `a`=VALUES(`a`)
@@ -97,7 +98,7 @@ class RowRun {
   void Clear();
 
   // The statement text (REQUIRES: !empty()); inserts and upserts with
-  // `rows` rows of VALUES.
+  // `rows` rows of VALUES, deletes by a one-column key with `rows` keys.
   std::string Sql(size_t rows = 1) const;
 
  private:
