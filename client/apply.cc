@@ -247,12 +247,12 @@ class Applier {
     const bool last = r.txn().last();
     switch (r.op()) {
       case proto::OP_ERROR:
-        return Status::FailedPrecondition(
+        return Refuse(Status::FailedPrecondition(
             "the log holds a change sluice could not capture at " + where + ", " +
             r.db() + "." + r.table() + ": " + r.error().reason() +
             (r.sql().empty() ? "" : " (statement: " + r.sql() + ")") +
             "; apply stops here: replay it by hand, then store offset " +
-            std::to_string(offset + 1) + " in sluice_apply.offsets to go on");
+            std::to_string(offset + 1) + " in sluice_apply.offsets to go on"));
       case proto::OP_SCHEMA:
         break;
       case proto::OP_DDL:
@@ -263,7 +263,7 @@ class Applier {
       case proto::OP_DELETE: {
         if (!Included(r)) break;
         Status ok = CheckRowRecord(r, target_->is_mariadb());
-        if (!ok.ok()) return ok.WithContext("cannot apply " + where);
+        if (!ok.ok()) return Refuse(ok.WithContext("cannot apply " + where));
         RowRun::Limits limits = o_.run;
         if (offset < exact_until_) limits.max_rows = 1, limits.upsert = false;
         const std::string& db = TargetDb(r.db());
@@ -286,6 +286,16 @@ class Applier {
       if (Due()) SLUICE_RETURN_IF_ERROR(Commit());
     }
     return Status::Ok();
+  }
+
+  // Stops at a record apply must not apply; what came before it is stored
+  // first when it is whole (the record starts a transaction).
+  Status Refuse(Status st) {
+    if (boundary_ && (pending_ > committed_ || in_txn_)) {
+      Status c = Commit();
+      if (!c.ok()) return c;
+    }
+    return st;
   }
 
   Status Begin() {

@@ -18,7 +18,11 @@
 #include <random>
 #include <thread>
 
+#include "broker/consumer/server.h"
+#include "broker/consumer/service.h"
 #include "client/consumer.h"
+#include "proto/auth.h"
+#include "tests/support/consumer_fixture.h"
 #include "tests/integration/sluiced_harness.h"
 #include "tests/integration/type_workload.h"
 
@@ -504,6 +508,109 @@ TEST_F(ApplyTest, IncludeAndRename) {
   ASSERT_TRUE(want.ok() && got.ok());
   EXPECT_EQ(*want, *got);
   EXPECT_TRUE(apply_->Terminate()) << apply_->err();
+}
+
+// What apply refuses, from records committed to an in-process broker (the
+// real CommitLog, ConsumerService and ConsumerServer) and a real target:
+// an `error` record and a row without column names stop it with exit 1,
+// naming the offset, after applying everything before them.
+class ApplyRefuses : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto dst = MariaDb::Start();
+    ASSERT_TRUE(dst.ok()) << dst.status().ToString();
+    target_ = std::move(*dst);
+    ASSERT_TRUE(target_->Execute("CREATE DATABASE shop; CREATE TABLE shop.t (id INT PRIMARY KEY)").ok());
+    auto log = testing::OpenShopLog(dir_.Sub("log"));
+    ASSERT_TRUE(log.ok()) << log.status().ToString();
+    log_ = std::move(*log);
+    svc_ = std::make_unique<consumer::ConsumerService>(consumer::ServiceOptions{});
+    consumer::ServerOptions so;
+    so.listen = "127.0.0.1:0";
+    so.users["u"] = auth::PasswordKey("pw");
+    auto server = consumer::ConsumerServer::Start(so, svc_.get());
+    ASSERT_TRUE(server.ok()) << server.status().ToString();
+    server_ = std::move(*server);
+    svc_->AddDestination("shop", log_.get());
+    std::ofstream(dir_.Sub("pw")) << "pw\n";
+  }
+  void TearDown() override {
+    apply_.reset();
+    if (server_) server_->Stop();
+  }
+
+  static proto::ChangeRecord Insert(int id, bool named) {
+    proto::ChangeRecord r;
+    r.set_format_version(proto::RECORD_FORMAT_V1);
+    r.set_op(proto::OP_INSERT);
+    r.set_db("shop");
+    r.set_table("t");
+    r.add_pk("id");
+    r.mutable_pos()->set_file("binlog.000001");
+    r.mutable_pos()->set_pos(1000 + id);
+    r.set_gtid("0-1-" + std::to_string(id));
+    r.mutable_txn()->set_last(true);
+    auto* c = r.add_after();
+    if (named) c->set_name("id");
+    c->set_mysql_type(3);
+    c->mutable_value()->set_int64(id);
+    return r;
+  }
+  void Commit(const proto::ChangeRecord& r) {
+    ASSERT_TRUE(testing::CommitTxn(log_.get(), {r.SerializeAsString()}).ok());
+  }
+  // Runs apply until it exits (30 s at most); its exit code.
+  int RunApply() {
+    apply_ = std::make_unique<ApplyProc>(dir_.Sub("apply.err"));
+    apply_->Start({"--broker", "127.0.0.1:" + std::to_string(server_->port()), "--dest", "shop",
+                   "--target", "mysql://root:@127.0.0.1:" + std::to_string(target_->port()),
+                   "--user", "u", "--password-file", dir_.Sub("pw")});
+    return apply_->Wait(30000).value_or(-2);
+  }
+  std::string Stored() {
+    auto rows = target_->Query("SELECT next_offset FROM sluice_apply.offsets");
+    return rows.ok() && !rows->empty() ? rows->front()[0].value_or("NULL") : "none";
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<MariaDb> target_;
+  std::unique_ptr<CommitLog> log_;
+  std::unique_ptr<consumer::ConsumerService> svc_;
+  std::unique_ptr<consumer::ConsumerServer> server_;
+  std::unique_ptr<ApplyProc> apply_;
+};
+
+TEST_F(ApplyRefuses, AnErrorRecord) {
+  Commit(Insert(1, true));
+  proto::ChangeRecord e = Insert(2, true);
+  e.set_op(proto::OP_ERROR);
+  e.clear_after();
+  e.set_sql("INSERT INTO t VALUES (2)");
+  e.mutable_error()->set_kind(proto::CaptureError::STATEMENT);
+  e.mutable_error()->set_reason("statement-based DML in a row-based binlog");
+  Commit(e);
+  Commit(Insert(3, true));
+  EXPECT_EQ(RunApply(), 1) << apply_->err();
+  const std::string err = apply_->err();
+  EXPECT_NE(err.find("could not capture at offset 1 (source binlog.000001:1002, gtid 0-1-2)"),
+            std::string::npos) << err;
+  EXPECT_NE(err.find("statement-based DML in a row-based binlog"), std::string::npos) << err;
+  EXPECT_NE(err.find("INSERT INTO t VALUES (2)"), std::string::npos) << err;
+  EXPECT_EQ(Stored(), "1");  // the insert before it, and nothing after
+  auto rows = target_->Query("SELECT id FROM shop.t ORDER BY id");
+  ASSERT_TRUE(rows.ok());
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_EQ(*(*rows)[0][0], "1");
+}
+
+TEST_F(ApplyRefuses, RowsWithoutColumnNames) {
+  Commit(Insert(1, true));
+  Commit(Insert(2, false));
+  EXPECT_EQ(RunApply(), 1) << apply_->err();
+  const std::string err = apply_->err();
+  EXPECT_NE(err.find("offset 1 "), std::string::npos) << err;
+  EXPECT_NE(err.find("binlog_row_metadata = FULL"), std::string::npos) << err;
+  EXPECT_EQ(Stored(), "1");
 }
 
 }  // namespace
