@@ -16,9 +16,9 @@
 //   update keeping its primary key:
 //           INSERT INTO `db`.`t` (`id`,`a`) VALUES (?,?) ON DUPLICATE KEY UPDATE `a`=VALUES(`a`)
 //
-// The upsert form is what makes updates fast: MariaDB executes a bulk
-// INSERT as one statement over all rows, while a bulk UPDATE runs the
-// whole statement once per row. It stays exact: each row is expected to
+// The upsert form makes a run of updates one statement execution on any
+// server (UPDATEs cost a statement each: a round trip each on MySQL, a
+// server-side loop in MariaDB's bulk execution). It stays exact: each row is expected to
 // count 2 affected rows when its after image differs from its before image
 // (an existing row changed) and 1 when not, and a row missing on the target
 // (inserted instead: 1) makes the total differ, which stops the run (apply
