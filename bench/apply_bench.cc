@@ -141,15 +141,18 @@ double TimeApply(int port, uint64_t hw, const testing::TempDir& dir, int run, st
   testing::MariaDb& target = **db;
   // The workload's CREATE DATABASE names no table: --include leaves it out.
   Check(target.Execute("CREATE DATABASE bench"), "create bench");
-  std::vector<std::string> args = {SLUICE_BIN, "apply", "--broker",
-                                   "127.0.0.1:" + std::to_string(port), "--dest", "bench",
-                                   "--group", "bench-" + std::to_string(run), "--user", "bench",
-                                   "--password-file", dir.Sub("pw"), "--target",
-                                   "mysql://root:@127.0.0.1:" + std::to_string(target.port()),
-                                   "--include", "bench\\.t"};
+  std::vector<std::string> args = {
+      SLUICE_BIN,        "apply",
+      "--broker",        "127.0.0.1:" + std::to_string(port),
+      "--dest",          "bench",
+      "--group",         "bench-" + std::to_string(run),
+      "--user",          "bench",
+      "--password-file", dir.Sub("pw"),
+      "--target",        "mysql://root:@127.0.0.1:" + std::to_string(target.port()),
+      "--include",       "bench\\.t"};
   if (const char* perf = getenv("APPLY_BENCH_PERF")) {  // a perf.data path: profile apply
-    args.insert(args.begin(), {"perf", "record", "--call-graph", "dwarf,16384", "-F", "500",
-                               "-o", perf, "--"});
+    args.insert(args.begin(),
+                {"perf", "record", "--call-graph", "dwarf,16384", "-F", "500", "-o", perf, "--"});
   }
   const std::string log = dir.Sub("apply-" + std::to_string(run) + ".log");
   const auto t0 = Clock::now();
@@ -270,9 +273,10 @@ int main(int argc, char** argv) {
   }
   Stop(sluiced);
 
-  std::printf("\nworkload: %d row changes in %zu binlog file(s), bench.t (10 columns); "
-              "fastest of %d runs\n\n",
-              changes, files.size(), runs);
+  std::printf(
+      "\nworkload: %d row changes in %zu binlog file(s), bench.t (10 columns); "
+      "fastest of %d runs\n\n",
+      changes, files.size(), runs);
   std::printf("| applier | seconds | rows/s | vs replay |\n");
   std::printf("|---|---|---|---|\n");
   std::printf("| sluice apply | %.2f | %.0fk | %.2fx |\n", apply_s, changes / apply_s / 1e3,

@@ -124,9 +124,10 @@ class Applier {
     pending_gtid_.clear();
     SLUICE_RETURN_IF_ERROR(T(target_->Execute(kCreateSchema)));
     SLUICE_RETURN_IF_ERROR(T(target_->Execute(kCreateTable)));
-    auto row = target_->QueryRow("SELECT next_offset, ddl_pending, source_pos, source_gtid FROM "
-                                 "sluice_apply.offsets WHERE dest = " + target_->Quote(o_.dest) +
-                                 " AND grp = " + target_->Quote(o_.group));
+    auto row = target_->QueryRow(
+        "SELECT next_offset, ddl_pending, source_pos, source_gtid FROM "
+        "sluice_apply.offsets WHERE dest = " +
+        target_->Quote(o_.dest) + " AND grp = " + target_->Quote(o_.group));
     if (!row.ok()) return T(row.status());
     const bool stored = !row->empty();
     committed_ = stored ? std::stoull(*(*row)[0]) : 0;
@@ -142,8 +143,10 @@ class Applier {
     const uint64_t acked = sub->acked_offset();
     if (acked > committed_ && (stored || acked > 0)) {
       return Status::FailedPrecondition(
-          "group '" + o_.group + "' of destination '" + o_.dest + "' has acknowledged every "
-          "record below offset " + std::to_string(acked) + " but the target stores " +
+          "group '" + o_.group + "' of destination '" + o_.dest +
+          "' has acknowledged every "
+          "record below offset " +
+          std::to_string(acked) + " but the target stores " +
           (stored ? "offset " + std::to_string(committed_) : std::string("no position")) +
           " in sluice_apply.offsets: applying would skip records; use a new --group for a new "
           "target");
@@ -151,9 +154,9 @@ class Applier {
     // Batches a previous run took and never acknowledged come again.
     auto rb = consumer_.Rollback(o_.dest, o_.group, 0);
     if (!rb.ok()) return Interrupted(rb.status());
-    log_ << "sluice apply: " << o_.dest << " -> " << o_.target.host << ":" << o_.target.port
-         << " (" << target_->server_version() << (target_->bulk() ? ", bulk" : "")
-         << "), group " << o_.group << ", "
+    log_ << "sluice apply: " << o_.dest << " -> " << o_.target.host << ":" << o_.target.port << " ("
+         << target_->server_version() << (target_->bulk() ? ", bulk" : "") << "), group "
+         << o_.group << ", "
          << (stored ? "resuming at offset " + std::to_string(committed_)
                     : std::string("no stored position: from the group's start"))
          << std::endl;
@@ -206,9 +209,8 @@ class Applier {
       log_ << (f ? ", " : "") << form_rows_[f] << " " << forms[f] << " "
            << std::chrono::duration_cast<Ms>(form_time_[f]).count() << " ms";
     }
-    log_ << "), in commits "
-         << std::chrono::duration_cast<Ms>(commit_time_).count() << " ms; CPU " << CpuMs()
-         << " ms)" << std::endl;
+    log_ << "), in commits " << std::chrono::duration_cast<Ms>(commit_time_).count() << " ms; CPU "
+         << CpuMs() << " ms)" << std::endl;
     return Status::Ok();
   }
 
@@ -248,8 +250,8 @@ class Applier {
     switch (r.op()) {
       case proto::OP_ERROR:
         return Refuse(Status::FailedPrecondition(
-            "the log holds a change sluice could not capture at " + where + ", " +
-            r.db() + "." + r.table() + ": " + r.error().reason() +
+            "the log holds a change sluice could not capture at " + where + ", " + r.db() + "." +
+            r.table() + ": " + r.error().reason() +
             (r.sql().empty() ? "" : " (statement: " + r.sql() + ")") +
             "; apply stops here: replay it by hand, then store offset " +
             std::to_string(offset + 1) + " in sluice_apply.offsets to go on"));
@@ -399,8 +401,8 @@ class Applier {
     auto acked = consumer_.Ack(o_.dest, o_.group, *id);
     // NotFound: a reconnect took the batch back; its records come again and are skipped.
     if (!acked.ok() && acked.status().code() != Code::kNotFound && !consumer_.interrupted()) {
-      log_ << "sluice apply: warning: ack of batch " << *id << " failed: "
-           << acked.status().ToString() << std::endl;
+      log_ << "sluice apply: warning: ack of batch " << *id
+           << " failed: " << acked.status().ToString() << std::endl;
     }
   }
 
@@ -427,20 +429,20 @@ class Applier {
   bool retry_exact_ = false;
   uint64_t exact_until_ = 0;  // below it, one row per statement
 
-  uint64_t committed_ = 0;               // stored next offset
-  std::optional<uint64_t> ddl_retry_;    // the DDL a crash may have left executed
-  std::string last_pos_, last_gtid_;     // of the stored position
-  uint64_t next_ = 0;                    // the next offset expected from the group
+  uint64_t committed_ = 0;             // stored next offset
+  std::optional<uint64_t> ddl_retry_;  // the DDL a crash may have left executed
+  std::string last_pos_, last_gtid_;   // of the stored position
+  uint64_t next_ = 0;                  // the next offset expected from the group
   bool have_start_ = false;
-  bool boundary_ = true;                 // the last record handled ended its transaction
-  uint64_t pending_ = 0;                 // offset after the last whole transaction handled
+  bool boundary_ = true;  // the last record handled ended its transaction
+  uint64_t pending_ = 0;  // offset after the last whole transaction handled
   std::string pending_pos_, pending_gtid_;
   bool in_txn_ = false;
   size_t txn_rows_ = 0;
   std::optional<Clock::time_point> since_;  // first change not yet committed
   RowRun run_;
   Clock::duration get_time_{}, exec_time_{}, commit_time_{};  // for the stop line
-  Clock::duration form_time_[4]{};  // by RowRun::form()
+  Clock::duration form_time_[4]{};                            // by RowRun::form()
   uint64_t form_rows_[4]{};
   std::deque<std::pair<uint64_t, uint64_t>> batches_;  // (batch id, end offset) not yet acked
 };

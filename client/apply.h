@@ -41,7 +41,7 @@ struct ApplyOptions {
   std::string dest;
   std::string group = "sluice-apply";
   TargetOptions target;
-  std::string include;                       // regex over "db.table"; "" applies everything
+  std::string include;                        // regex over "db.table"; "" applies everything
   std::map<std::string, std::string> rename;  // source db -> target db
   uint32_t get_batch = 5000;                  // records asked for per Get
   size_t txn_rows = 20000;  // commit at the next source-transaction end past this many rows

@@ -130,9 +130,9 @@ Status CheckRowRecord(const proto::ChangeRecord& r, bool target_is_mariadb) {
             "\"...): the source must log full row metadata (binlog_row_metadata = FULL) "
             "for sluice apply to know which column is which");
       }
-      const bool vector = c.value().kind_case() == proto::Value::kVector ||
-                          (c.mysql_type() == kMysqlTypeVector &&
-                           c.value().kind_case() == proto::Value::kBinary);
+      const bool vector =
+          c.value().kind_case() == proto::Value::kVector ||
+          (c.mysql_type() == kMysqlTypeVector && c.value().kind_case() == proto::Value::kBinary);
       if (vector && target_is_mariadb) {
         return Status::FailedPrecondition("column " + r.db() + "." + r.table() + "." + c.name() +
                                           " holds a VECTOR value (MySQL 9); the MariaDB target "
@@ -290,7 +290,8 @@ std::string RowRun::Sql(size_t rows) const {
   for (const Slot& s : slots_) {
     if (!s.before) continue;
     where += key_slots++ ? " AND " : " WHERE ";
-    where += QuoteIdent(r.before(s.column).name()) + (keyed_ ? " = " : " <=> ") + placeholder(s.kind);
+    where +=
+        QuoteIdent(r.before(s.column).name()) + (keyed_ ? " = " : " <=> ") + placeholder(s.kind);
   }
   if (!keyed_ && r.op() != proto::OP_INSERT) where += " LIMIT 1";
   if (r.op() == proto::OP_INSERT || upsert_) {
@@ -482,13 +483,12 @@ Status RowRun::Execute(MysqlTarget* target) {
   const std::string sql = Sql();
   Status st = ExecuteRows(target, sql);
   if (!st.ok()) {
-    const std::string where =
-        records_.size() == 1
-            ? "offset " + std::to_string(first_offset())
-            : "offsets " + std::to_string(first_offset()) + ".." + std::to_string(last_offset());
+    const std::string where = records_.size() == 1 ? "offset " + std::to_string(first_offset())
+                                                   : "offsets " + std::to_string(first_offset()) +
+                                                         ".." + std::to_string(last_offset());
     const auto& r = *records_.front();
-    return Status(st.code(), std::string(OpName(r.op())) + " of " + db_ + "." + r.table() +
-                                 " at " + where + " (source " + r.pos().file() + ":" +
+    return Status(st.code(), std::string(OpName(r.op())) + " of " + db_ + "." + r.table() + " at " +
+                                 where + " (source " + r.pos().file() + ":" +
                                  std::to_string(r.pos().pos()) + "): " + st.message());
   }
   Clear();
@@ -500,8 +500,8 @@ Status RowRun::ExecuteRows(MysqlTarget* target, const std::string& sql) {
   const size_t n = records_.size();
   uint64_t affected = 0;
   const proto::Op op = records_.front()->op();
-  const bool key_list = op == proto::OP_DELETE && keyed_ && slots_.size() == 1 &&
-                        slots_.front().kind != Kind::kGeom;
+  const bool key_list =
+      op == proto::OP_DELETE && keyed_ && slots_.size() == 1 && slots_.front().kind != Kind::kGeom;
   if (n > 1 && (upsert_ || op == proto::OP_INSERT || key_list)) {
     // Multi-row VALUES: one statement execution for many rows. Statements
     // for 2^k rows only, so that a shape has a few cached statements.
@@ -521,8 +521,8 @@ Status RowRun::ExecuteRows(MysqlTarget* target, const std::string& sql) {
   } else if (target->bulk() && n > 1) {
     SLUICE_ASSIGN_OR_RETURN(MYSQL_STMT * stmt, target->Prepare(sql));
     BindBulk();
-    SLUICE_ASSIGN_OR_RETURN(affected,
-                            target->ExecuteBound(stmt, binds_.data(), static_cast<unsigned>(n), sql));
+    SLUICE_ASSIGN_OR_RETURN(
+        affected, target->ExecuteBound(stmt, binds_.data(), static_cast<unsigned>(n), sql));
   } else {
     SLUICE_ASSIGN_OR_RETURN(MYSQL_STMT * stmt, target->Prepare(sql));
     for (size_t i = 0; i < n; ++i) {
@@ -533,16 +533,20 @@ Status RowRun::ExecuteRows(MysqlTarget* target, const std::string& sql) {
       if (one != 1) {
         return Status::FailedPrecondition(
             "the change at offset " + std::to_string(offsets_[i]) + " matched " +
-            std::to_string(one) + " rows on the target instead of 1: the target has diverged "
-            "from the source (statement: " + sql + ")");
+            std::to_string(one) +
+            " rows on the target instead of 1: the target has diverged "
+            "from the source (statement: " +
+            sql + ")");
       }
     }
   }
   if (affected != expected_) {
     return Status::FailedPrecondition(
-        "the changes counted " + std::to_string(affected) + " affected rows on the target "
-        "instead of " + std::to_string(expected_) +
-        ": the target has diverged from the source (statement: " + sql + ")");
+        "the changes counted " + std::to_string(affected) +
+        " affected rows on the target "
+        "instead of " +
+        std::to_string(expected_) + ": the target has diverged from the source (statement: " + sql +
+        ")");
   }
   return Status::Ok();
 }

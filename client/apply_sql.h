@@ -105,7 +105,16 @@ class RowRun {
   // kWkb: WKB bytes without an SRID (a binary value of a GEOMETRY column);
   // kGeom: a Geometry value (SRID and WKB).
   enum class Kind : uint8_t {
-    kNull, kInt, kUint, kDouble, kFloat, kText, kBinary, kWkb, kGeom, kVector
+    kNull,
+    kInt,
+    kUint,
+    kDouble,
+    kFloat,
+    kText,
+    kBinary,
+    kWkb,
+    kGeom,
+    kVector
   };
   // One column the statement binds: from the before or the after image.
   struct Slot {
@@ -135,15 +144,15 @@ class RowRun {
   void BindRow(size_t row);
   void AppendRow(size_t row);  // one row's values, one MYSQL_BIND each, to binds_
 
-  static constexpr size_t kMaxValuesRows = 512;     // rows of one multi-row VALUES
+  static constexpr size_t kMaxValuesRows = 512;      // rows of one multi-row VALUES
   static constexpr size_t kMaxPlaceholders = 65535;  // the protocol's limit per statement
   Status ExecuteRows(MysqlTarget* target, const std::string& sql);
 
   std::vector<const proto::ChangeRecord*> records_;  // borrowed
   std::vector<uint64_t> offsets_;
-  std::string db_;  // the target database
-  bool keyed_ = false;   // WHERE by primary key (else every before column, LIMIT 1)
-  bool upsert_ = false;  // updates as INSERT ... ON DUPLICATE KEY UPDATE
+  std::string db_;         // the target database
+  bool keyed_ = false;     // WHERE by primary key (else every before column, LIMIT 1)
+  bool upsert_ = false;    // updates as INSERT ... ON DUPLICATE KEY UPDATE
   uint64_t expected_ = 0;  // affected rows the run must count
   std::vector<Slot> slots_;
   size_t bytes_ = 0;

@@ -157,7 +157,8 @@ Result<std::vector<std::optional<std::string>>> MysqlTarget::QueryRow(std::strin
   if (MYSQL_ROW row = mysql_fetch_row(res)) {
     const unsigned long* len = mysql_fetch_lengths(res);
     for (unsigned i = 0; i < mysql_num_fields(res); ++i) {
-      out.push_back(row[i] ? std::optional<std::string>(std::string(row[i], len[i])) : std::nullopt);
+      out.push_back(row[i] ? std::optional<std::string>(std::string(row[i], len[i]))
+                           : std::nullopt);
     }
   }
   mysql_free_result(res);

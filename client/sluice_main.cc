@@ -226,9 +226,10 @@ int main(int argc, char** argv) {
       return kUsage;
     }
     // A broker failover or restart must not end apply: keep retrying.
-    return WithConsumer(apply_conn, "sluice-apply", [&](sluice::Consumer& c) {
-      return sluice::apply::RunApply(c, apply_opts, std::cerr);
-    }, /*retry_for_ms=*/24 * 3600 * 1000);
+    return WithConsumer(
+        apply_conn, "sluice-apply",
+        [&](sluice::Consumer& c) { return sluice::apply::RunApply(c, apply_opts, std::cerr); },
+        /*retry_for_ms=*/24 * 3600 * 1000);
   }
   if (offsets->parsed()) {
     return WithConsumer(off_conn, "sluice-offsets", [&](sluice::Consumer& c) {

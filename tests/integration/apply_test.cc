@@ -6,11 +6,11 @@
 // and an ordered dump of every table.
 #include <arpa/inet.h>
 #include <fcntl.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -22,9 +22,9 @@
 #include "broker/consumer/service.h"
 #include "client/consumer.h"
 #include "proto/auth.h"
-#include "tests/support/consumer_fixture.h"
 #include "tests/integration/sluiced_harness.h"
 #include "tests/integration/type_workload.h"
+#include "tests/support/consumer_fixture.h"
 
 extern char** environ;
 
@@ -118,7 +118,8 @@ class ApplyTest : public ::testing::Test {
     fixed_port_ = FreePort();
     c.extra = "\n[server]\nlisten = \"127.0.0.1:" + std::to_string(fixed_port_) +
               "\"\n\n[[user]]\nname = \"reader\"\n"
-              "password_file = \"" + pw_file_ + "\"\n";
+              "password_file = \"" +
+              pw_file_ + "\"\n";
     WriteConfig(dir_.Sub("sluiced.toml"), c);
     sluiced_ = std::make_unique<Sluiced>(dir_.Sub("sluiced.toml"), dir_.Sub("sluiced.log"));
     sluiced_->Start();
@@ -154,9 +155,10 @@ class ApplyTest : public ::testing::Test {
   }
 
   std::vector<std::string> ApplyArgs() const {
-    return {"--broker", "127.0.0.1:" + std::to_string(port_), "--dest", kDest,
-            "--target", "mysql://root:@127.0.0.1:" + std::to_string(target_->port()),
-            "--user",   "reader",
+    return {"--broker",        "127.0.0.1:" + std::to_string(port_),
+            "--dest",          kDest,
+            "--target",        "mysql://root:@127.0.0.1:" + std::to_string(target_->port()),
+            "--user",          "reader",
             "--password-file", pw_file_};
   }
   void StartApply(std::vector<std::string> extra = {}) {
@@ -199,7 +201,8 @@ class ApplyTest : public ::testing::Test {
   void WaitApplied(uint64_t hw, int seconds = 60) {
     for (int i = 0; i < seconds * 20; ++i) {
       if (StoredOffset() == hw) return;
-      ASSERT_TRUE(apply_->running()) << "apply exited (" << apply_->Poll().value_or(-2) << "):\n" << apply_->err();
+      ASSERT_TRUE(apply_->running()) << "apply exited (" << apply_->Poll().value_or(-2) << "):\n"
+                                     << apply_->err();
       SleepMs(50);
     }
     FAIL() << "apply stored " << StoredOffset() << ", not " << hw << "\n" << apply_->err();
@@ -237,7 +240,8 @@ class ApplyTest : public ::testing::Test {
       EXPECT_EQ((*a)[0][1], (*b)[0][1]) << "CHECKSUM TABLE " << t;
       auto cols = source_->Query(
           "SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'shop' AND "
-          "TABLE_NAME = '" + t + "'");
+          "TABLE_NAME = '" +
+          t + "'");
       ASSERT_TRUE(cols.ok());
       std::string order;
       for (int i = 1; i <= std::stoi(*(*cols)[0][0]); ++i) {
@@ -270,7 +274,8 @@ TEST_F(ApplyTest, WorkloadOfEveryKindEqualsTheSource) {
   StartApply();
   Run({kSession, tw::CreateTypesTableSql()});
   Run(tw::TypeWorkloadDml());
-  Run({"CREATE TABLE orders (id INT PRIMARY KEY, customer VARCHAR(40), amount DECIMAL(12,2), "
+  Run(
+      {"CREATE TABLE orders (id INT PRIMARY KEY, customer VARCHAR(40), amount DECIMAL(12,2), "
        "status ENUM('new','paid','shipped'), f FLOAT, created DATETIME(3))",
        "CREATE TABLE items (o INT, n INT, qty INT NOT NULL, PRIMARY KEY (o, n))",
        "CREATE TABLE nopk (a INT, b VARCHAR(10), c DOUBLE, t TEXT)",
@@ -279,16 +284,22 @@ TEST_F(ApplyTest, WorkloadOfEveryKindEqualsTheSource) {
        "INSERT INTO items SELECT seq % 50, seq, seq FROM seq_1_to_200",
        "INSERT INTO nopk VALUES (1, 'a', 1.5, NULL), (1, 'a', 1.5, NULL), (2, NULL, NULL, 'x'), "
        "(3, 'c', -0.25, '')",
-       "BEGIN", "UPDATE orders SET status = 'paid', amount = amount + 1 WHERE id % 7 = 0",
+       "BEGIN",
+       "UPDATE orders SET status = 'paid', amount = amount + 1 WHERE id % 7 = 0",
        "UPDATE orders SET id = id + 1000 WHERE id BETWEEN 10 AND 20",
-       "DELETE FROM orders WHERE id % 11 = 0", "COMMIT",
+       "DELETE FROM orders WHERE id % 11 = 0",
+       "COMMIT",
        "UPDATE items SET n = n + 1000 WHERE o = 3",  // composite key change
-       "UPDATE nopk SET b = 'z' WHERE a = 1 LIMIT 1", "DELETE FROM nopk WHERE a = 2",
+       "UPDATE nopk SET b = 'z' WHERE a = 1 LIMIT 1",
+       "DELETE FROM nopk WHERE a = 2",
        "UPDATE nopk SET c = NULL WHERE a = 3",
        "ALTER TABLE orders ADD COLUMN note VARCHAR(20) DEFAULT 'n/a'",
        "UPDATE orders SET note = CONCAT('note ', id) WHERE id < 50",
-       "CREATE TABLE gone (id INT PRIMARY KEY)", "INSERT INTO gone VALUES (1)", "DROP TABLE gone",
-       "RENAME TABLE items TO line_items", "INSERT INTO line_items VALUES (99, 1, 1)",
+       "CREATE TABLE gone (id INT PRIMARY KEY)",
+       "INSERT INTO gone VALUES (1)",
+       "DROP TABLE gone",
+       "RENAME TABLE items TO line_items",
+       "INSERT INTO line_items VALUES (99, 1, 1)",
        "UPDATE types SET g = ST_GeomFromText('POINT(1 2)'), f = 2.5 WHERE id = 2",
        "DELETE FROM types WHERE id = 1"});
   WaitAllApplied();
@@ -307,10 +318,11 @@ TEST_F(ApplyTest, KilledAtRandomMomentsAppliesEveryTransactionOnce) {
   StartApply();
   WaitAllApplied();
   // Target only: the trigger's count rolls back with an unapplied transaction.
-  ASSERT_TRUE(target_->Execute("CREATE DATABASE audit; CREATE TABLE audit.hits (n BIGINT); "
-                               "INSERT INTO audit.hits VALUES (0); "
-                               "CREATE TRIGGER shop.counted AFTER UPDATE ON shop.counter FOR EACH "
-                               "ROW UPDATE audit.hits SET n = n + 1")
+  ASSERT_TRUE(target_
+                  ->Execute("CREATE DATABASE audit; CREATE TABLE audit.hits (n BIGINT); "
+                            "INSERT INTO audit.hits VALUES (0); "
+                            "CREATE TRIGGER shop.counted AFTER UPDATE ON shop.counter FOR EACH "
+                            "ROW UPDATE audit.hits SET n = n + 1")
                   .ok());
   std::atomic<bool> stop{false};
   std::atomic<int> txns{0};
@@ -318,14 +330,16 @@ TEST_F(ApplyTest, KilledAtRandomMomentsAppliesEveryTransactionOnce) {
     auto w = source_->Execute(kSession);
     int id = 0;
     while (!stop.load()) {
-      std::string sql = "BEGIN; UPDATE counter SET c = c + 1 WHERE id = 1; INSERT INTO events VALUES ";
+      std::string sql =
+          "BEGIN; UPDATE counter SET c = c + 1 WHERE id = 1; INSERT INTO events VALUES ";
       for (int i = 0; i < 20; ++i) {
         ++id;
         sql += (i ? ",(" : "(") + std::to_string(id) + "," + std::to_string(id % 13) + ",'v" +
                std::to_string(id) + "')";
       }
       if (id % 60 == 0) sql += "; UPDATE events SET v = 'upd' WHERE k = " + std::to_string(id % 13);
-      if (id % 100 == 0) sql += "; DELETE FROM events WHERE id % 17 = 0 AND id < " + std::to_string(id - 50);
+      if (id % 100 == 0)
+        sql += "; DELETE FROM events WHERE id % 17 = 0 AND id < " + std::to_string(id - 50);
       sql += "; COMMIT";
       if (!source_->Execute(sql).ok()) break;
       txns.fetch_add(1);
@@ -448,18 +462,20 @@ TEST_F(ApplyTest, TargetAndBrokerRestartsResumeFromTheStoredOffset) {
        "INSERT INTO counter VALUES (1, 0)", "CREATE TABLE events (id INT PRIMARY KEY, v INT)"});
   StartApply();
   WaitAllApplied();
-  ASSERT_TRUE(target_->Execute("CREATE DATABASE audit; CREATE TABLE audit.hits (n BIGINT); "
-                               "INSERT INTO audit.hits VALUES (0); "
-                               "CREATE TRIGGER shop.counted AFTER UPDATE ON shop.counter FOR EACH "
-                               "ROW UPDATE audit.hits SET n = n + 1")
+  ASSERT_TRUE(target_
+                  ->Execute("CREATE DATABASE audit; CREATE TABLE audit.hits (n BIGINT); "
+                            "INSERT INTO audit.hits VALUES (0); "
+                            "CREATE TRIGGER shop.counted AFTER UPDATE ON shop.counter FOR EACH "
+                            "ROW UPDATE audit.hits SET n = n + 1")
                   .ok());
   std::atomic<bool> stop{false};
   std::atomic<int> txns{0};
   std::thread writer([&] {
     (void)source_->Execute(kSession);
     for (int id = 1; !stop.load(); ++id) {
-      if (!source_->Execute("BEGIN; UPDATE counter SET c = c + 1; INSERT INTO events VALUES (" +
-                            std::to_string(id) + ", " + std::to_string(id) + "); COMMIT")
+      if (!source_
+               ->Execute("BEGIN; UPDATE counter SET c = c + 1; INSERT INTO events VALUES (" +
+                         std::to_string(id) + ", " + std::to_string(id) + "); COMMIT")
                .ok()) {
         break;
       }
@@ -493,8 +509,8 @@ TEST_F(ApplyTest, IncludeAndRename) {
   StartApply({"--include", "shop\\.a", "--rename", "shop=copy"});
   Run({kSession, "CREATE TABLE a (id INT PRIMARY KEY, v VARCHAR(10))",
        "CREATE TABLE b (id INT PRIMARY KEY)", "INSERT INTO a VALUES (1, 'x'), (2, 'y')",
-       "INSERT INTO b VALUES (1)", "UPDATE a SET v = 'z' WHERE id = 2", "DELETE FROM a WHERE id = 1",
-       "INSERT INTO b VALUES (2)"});
+       "INSERT INTO b VALUES (1)", "UPDATE a SET v = 'z' WHERE id = 2",
+       "DELETE FROM a WHERE id = 1", "INSERT INTO b VALUES (2)"});
   WaitAllApplied();  // the last records (b's) are filtered out: the offset still gets there
   auto tables = target_->Query(
       "SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA IN "
@@ -520,7 +536,8 @@ class ApplyRefuses : public ::testing::Test {
     auto dst = MariaDb::Start();
     ASSERT_TRUE(dst.ok()) << dst.status().ToString();
     target_ = std::move(*dst);
-    ASSERT_TRUE(target_->Execute("CREATE DATABASE shop; CREATE TABLE shop.t (id INT PRIMARY KEY)").ok());
+    ASSERT_TRUE(
+        target_->Execute("CREATE DATABASE shop; CREATE TABLE shop.t (id INT PRIMARY KEY)").ok());
     auto log = testing::OpenShopLog(dir_.Sub("log"));
     ASSERT_TRUE(log.ok()) << log.status().ToString();
     log_ = std::move(*log);
@@ -593,7 +610,8 @@ TEST_F(ApplyRefuses, AnErrorRecord) {
   EXPECT_EQ(RunApply(), 1) << apply_->err();
   const std::string err = apply_->err();
   EXPECT_NE(err.find("could not capture at offset 1 (source binlog.000001:1002, gtid 0-1-2)"),
-            std::string::npos) << err;
+            std::string::npos)
+      << err;
   EXPECT_NE(err.find("statement-based DML in a row-based binlog"), std::string::npos) << err;
   EXPECT_NE(err.find("INSERT INTO t VALUES (2)"), std::string::npos) << err;
   EXPECT_EQ(Stored(), "1");  // the insert before it, and nothing after
