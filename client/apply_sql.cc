@@ -98,6 +98,87 @@ bool Changes(const proto::ChangeRecord& r) {
   return false;
 }
 
+// Digits [at, at + n) of s as a number; false when not all digits.
+bool Digits(std::string_view s, size_t at, size_t n, unsigned* out) {
+  if (at + n > s.size()) return false;
+  unsigned v = 0;
+  for (size_t i = at; i < at + n; ++i) {
+    if (s[i] < '0' || s[i] > '9') return false;
+    v = v * 10 + static_cast<unsigned>(s[i] - '0');
+  }
+  *out = v;
+  return true;
+}
+
+// ".ffffff" (1-6 digits) at s[at..] as microseconds; true when s ends there.
+bool Fraction(std::string_view s, size_t at, unsigned long* micros) {
+  *micros = 0;
+  if (at == s.size()) return true;
+  if (s[at] != '.' || s.size() - at - 1 < 1 || s.size() - at - 1 > 6) return false;
+  unsigned v = 0;
+  const size_t n = s.size() - at - 1;
+  if (!Digits(s, at + 1, n, &v)) return false;
+  for (size_t i = n; i < 6; ++i) v *= 10;
+  *micros = v;
+  return true;
+}
+
+// The record's text of a DATE, DATETIME, TIMESTAMP or TIME column (design.md
+// "Values") as a MYSQL_TIME; false when it is not in that form.
+bool ParseTemporal(std::string_view s, uint32_t mysql_type, MYSQL_TIME* t) {
+  *t = MYSQL_TIME{};
+  switch (mysql_type) {
+    case 10:  // DATE
+    case 14:  // NEWDATE
+      t->time_type = MYSQL_TIMESTAMP_DATE;
+      return s.size() == 10 && s[4] == '-' && s[7] == '-' && Digits(s, 0, 4, &t->year) &&
+             Digits(s, 5, 2, &t->month) && Digits(s, 8, 2, &t->day);
+    case 7:   // TIMESTAMP
+    case 17:  // TIMESTAMP2
+    case 12:  // DATETIME
+    case 18:  // DATETIME2
+      t->time_type = MYSQL_TIMESTAMP_DATETIME;
+      return s.size() >= 19 && s[4] == '-' && s[7] == '-' && s[10] == ' ' && s[13] == ':' &&
+             s[16] == ':' && Digits(s, 0, 4, &t->year) && Digits(s, 5, 2, &t->month) &&
+             Digits(s, 8, 2, &t->day) && Digits(s, 11, 2, &t->hour) &&
+             Digits(s, 14, 2, &t->minute) && Digits(s, 17, 2, &t->second) &&
+             Fraction(s, 19, &t->second_part);
+    case 11:    // TIME
+    case 19: {  // TIME2
+      t->time_type = MYSQL_TIMESTAMP_TIME;
+      size_t at = 0;
+      if (!s.empty() && s[0] == '-') t->neg = 1, at = 1;
+      const size_t colon = s.find(':', at);
+      if (colon == std::string_view::npos || colon - at < 1 || colon - at > 3) return false;
+      unsigned hours = 0;
+      if (!Digits(s, at, colon - at, &hours) || s.size() < colon + 6 || s[colon + 3] != ':' ||
+          !Digits(s, colon + 1, 2, &t->minute) || !Digits(s, colon + 4, 2, &t->second) ||
+          !Fraction(s, colon + 6, &t->second_part)) {
+        return false;
+      }
+      // The protocol carries hours above 23 as days.
+      t->day = hours / 24;
+      t->hour = hours % 24;
+      return true;
+    }
+    default:
+      return false;
+  }
+}
+
+enum_field_types TemporalBindType(uint32_t mysql_type) {
+  switch (mysql_type) {
+    case 10:
+    case 14:
+      return MYSQL_TYPE_DATE;
+    case 11:
+    case 19:
+      return MYSQL_TYPE_TIME;
+    default:
+      return MYSQL_TYPE_DATETIME;
+  }
+}
+
 std::string VectorText(const proto::Vector& v) {
   std::string s = "[";
   char buf[32];
@@ -332,7 +413,7 @@ std::string RowRun::Sql(size_t rows) const {
 
 // Column-wise arrays of every bound value (MariaDB's array binding reads
 // variable-length values through arrays of pointers).
-void RowRun::FillParams() {
+void RowRun::FillParams(bool times) {
   const size_t n = records_.size();
   params_.clear();
   owned_.clear();
@@ -432,6 +513,25 @@ void RowRun::FillParams() {
           break;
       }
     }
+    if (times && s.kind == Kind::kText) {
+      // A temporal column: every value parsed, or the slot stays text.
+      uint32_t type = 0;
+      for (size_t i = 0; i < n && type == 0; ++i) {
+        if (p.nulls[i] == 0) type = ColumnOf(i, s).mysql_type();
+      }
+      std::vector<MYSQL_TIME> parsed(n);
+      bool all = type != 0;
+      for (size_t i = 0; i < n && all; ++i) {
+        all = p.nulls[i] != 0 ||
+              ParseTemporal(std::string_view(p.ptrs[i], p.lens[i]), type, &parsed[i]);
+      }
+      if (all) {
+        p.type = TemporalBindType(type);
+        p.times = std::move(parsed);
+        p.ptrs.clear();
+        p.lens.clear();
+      }
+    }
     params_.push_back(std::move(p));
     if (s.kind == Kind::kGeom) params_.push_back(std::move(srid));
   }
@@ -470,6 +570,7 @@ void RowRun::AppendRow(size_t row) {
     if (!p.ints.empty()) b.buffer = &p.ints[row];
     if (!p.doubles.empty()) b.buffer = &p.doubles[row];
     if (!p.floats.empty()) b.buffer = &p.floats[row];
+    if (!p.times.empty()) b.buffer = &p.times[row];
     if (!p.ptrs.empty()) {
       b.buffer = p.ptrs[row];
       b.buffer_length = p.lens[row];
@@ -496,13 +597,14 @@ Status RowRun::Execute(MysqlTarget* target) {
 }
 
 Status RowRun::ExecuteRows(MysqlTarget* target, const std::string& sql) {
-  FillParams();
   const size_t n = records_.size();
   uint64_t affected = 0;
   const proto::Op op = records_.front()->op();
   const bool key_list =
       op == proto::OP_DELETE && keyed_ && slots_.size() == 1 && slots_.front().kind != Kind::kGeom;
-  if (n > 1 && (upsert_ || op == proto::OP_INSERT || key_list)) {
+  const bool many = n > 1 && (upsert_ || op == proto::OP_INSERT || key_list);
+  FillParams(/*times=*/many || !target->bulk() || n == 1);
+  if (many) {
     // Multi-row VALUES: one statement execution for many rows. Statements
     // for 2^k rows only, so that a shape has a few cached statements.
     size_t cap = 1;

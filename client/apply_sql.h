@@ -131,15 +131,18 @@ class RowRun {
     std::vector<float> floats;
     std::vector<char*> ptrs;
     std::vector<unsigned long> lens;
-    std::vector<char> indicators;  // bulk
-    std::vector<my_bool> nulls;    // row by row
+    std::vector<MYSQL_TIME> times;  // DATE/TIME/DATETIME/TIMESTAMP text, parsed
+    std::vector<char> indicators;   // bulk
+    std::vector<my_bool> nulls;     // row by row
   };
 
   static Kind KindOf(const proto::Column& c);
   static bool Upsertable(const proto::ChangeRecord& r, const Limits& limits);
   const proto::Column& ColumnOf(size_t row, const Slot& s) const;
   void BuildSlots();
-  void FillParams();
+  // `times`: temporal text as MYSQL_TIME (the server then does not parse
+  // it); not with bulk execution, whose arrays hold strings.
+  void FillParams(bool times);
   void BindBulk();
   void BindRow(size_t row);
   void AppendRow(size_t row);  // one row's values, one MYSQL_BIND each, to binds_
