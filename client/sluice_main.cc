@@ -9,6 +9,8 @@
 //   sluice status --broker H:P (--secret-file F | --user U --password-file F) [--json]
 //   sluice promote --broker H:P --secret-file F [--epoch N]
 //   sluice demote --broker H:P --primary HOST:HAPORT --secret-file F
+//   sluice apply --broker H:P[,H:P...] --dest NAME --target mysql://U:PW@HOST:PORT
+//               [--group G] [--include REGEX] [--rename SRC=DST]... [--user U --password-file F]
 // Exit codes: 0 done, 1 failed (the reason on stderr), 2 usage error.
 #include <signal.h>
 
@@ -20,6 +22,7 @@
 #include <CLI/CLI.hpp>
 
 #include "client/admin.h"
+#include "client/apply.h"
 #include "client/consumer.h"
 #include "client/decode.h"
 #include "client/log_inspect.h"
@@ -67,8 +70,10 @@ struct ConnectFlags {
 
 // Runs `body` with a Consumer for `flags`; returns the exit code.
 template <typename Body>
-int WithConsumer(const ConnectFlags& flags, const std::string& client, Body body) {
+int WithConsumer(const ConnectFlags& flags, const std::string& client, Body body,
+                 int retry_for_ms = 0) {
   sluice::ConsumerOptions o;
+  if (retry_for_ms > 0) o.retry_for_ms = retry_for_ms;
   o.brokers = flags.brokers;
   o.user = flags.user;
   o.client = client;
@@ -190,6 +195,19 @@ int main(int argc, char** argv) {
   demote_cmd->add_option("--primary", new_primary, "HOST:PORT of the new primary's [ha] listen")
       ->required();
 
+  ConnectFlags apply_conn;
+  sluice::apply::ApplyOptions apply_opts;
+  std::string target_url;
+  std::vector<std::string> renames;
+  auto* apply_cmd = app.add_subcommand(
+      "apply", "apply a destination to a MySQL/MariaDB server, exactly once (docs/apply.md)");
+  apply_conn.AddTo(apply_cmd);
+  apply_cmd->add_option("--target", target_url, "mysql://USER:PASSWORD@HOST:PORT")->required();
+  apply_cmd->add_option("--group", apply_opts.group, "consumer group (default sluice-apply)");
+  apply_cmd->add_option("--include", apply_opts.include,
+                        "apply only tables whose db.table matches this regex");
+  apply_cmd->add_option("--rename", renames, "SRC_DB=DST_DB: apply SRC_DB's changes to DST_DB");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -206,6 +224,27 @@ int main(int argc, char** argv) {
     return WithConsumer(schema_conn, "sluice-schema", [&](sluice::Consumer& c) {
       return sluice::PrintSchemaVersions(c, schema_opts, std::cout);
     });
+  }
+  if (apply_cmd->parsed()) {
+    auto target = sluice::apply::ParseTargetUrl(target_url);
+    sluice::Status st = target.ok() ? sluice::Status::Ok() : target.status();
+    for (const auto& r : renames) {
+      if (st.ok()) st = sluice::apply::AddRename(r, &apply_opts.rename);
+    }
+    if (st.ok()) {
+      apply_opts.target = *target;
+      apply_opts.dest = apply_conn.dest;
+      st = apply_opts.Validate();
+    }
+    if (!st.ok()) {
+      std::cerr << "sluice: " << st.message() << "\n";
+      return kUsage;
+    }
+    // A broker failover or restart must not end apply: keep retrying.
+    return WithConsumer(
+        apply_conn, "sluice-apply",
+        [&](sluice::Consumer& c) { return sluice::apply::RunApply(c, apply_opts, std::cerr); },
+        /*retry_for_ms=*/24 * 3600 * 1000);
   }
   if (offsets->parsed()) {
     return WithConsumer(off_conn, "sluice-offsets", [&](sluice::Consumer& c) {
