@@ -89,6 +89,15 @@ inline size_t CountLines(const std::string& text, const std::string& needle) {
   return n;
 }
 
+// The text after `"key":` in a JSON object, up to the next ',' or '}'.
+inline std::string JsonField(const std::string& json, const std::string& key) {
+  size_t at = json.find("\"" + key + "\":");
+  if (at == std::string::npos) return "<missing " + key + ">";
+  at += key.size() + 3;
+  size_t end = json.find_first_of(",}", at);
+  return json.substr(at, end - at);
+}
+
 // The value of one sample (`series` is the name with its labels, as
 // printed) in a Prometheus text page; nullopt when absent.
 inline std::optional<double> Sample(const std::string& metrics, const std::string& series) {

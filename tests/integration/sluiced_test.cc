@@ -268,15 +268,6 @@ TEST_F(SluicedTest, RestartResumesFromTheCheckpointAndIgnoresStart) {
   EXPECT_NE(later.find(from), std::string::npos) << later;
 }
 
-// The text after `"key":` in a JSON object, up to the next ',' or '}'.
-std::string JsonField(const std::string& json, const std::string& key) {
-  size_t at = json.find("\"" + key + "\":");
-  if (at == std::string::npos) return "<missing " + key + ">";
-  at += key.size() + 3;
-  size_t end = json.find_first_of(",}", at);
-  return json.substr(at, end - at);
-}
-
 // sluiced's admin listener, scraped while it runs: once ingest has caught
 // up with the source, /metrics and /status agree with the server (its end
 // position) and with the log read back from disk after SIGTERM.

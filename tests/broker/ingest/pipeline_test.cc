@@ -11,6 +11,8 @@
 #include <random>
 #include <thread>
 
+#include <zlib.h>
+
 #include "broker/binlog/file_source.h"
 #include "tests/support/mariadb_fixture.h"
 #include "tests/support/temp_dir.h"
@@ -109,6 +111,7 @@ class PipelineTest : public ::testing::Test {
     if (stats_out != nullptr) {
       stats_out->chunks = stats.chunks.load();
       stats_out->records_committed = stats.records_committed.load();
+      stats_out->undecodable_events = stats.undecodable_events.load();
     }
     return ReadAll(log->get());
   }
@@ -271,6 +274,115 @@ TEST_F(PipelineTest, CorruptEventStopsAtTheLastWholeTransaction) {
   EXPECT_EQ(st.code(), Code::kCorruption) << st.ToString();
   EXPECT_NE(st.message().find(name + " at "), std::string::npos) << st.ToString();
   EXPECT_EQ(img.checkpoint.pos(), prev_xid_end);
+}
+
+
+// An event whose bytes are sound (its CRC is right) but whose content does
+// not decode: in a copy of the binlog, the first orders insert's DECIMAL
+// (a worker's decode error) and the second one's TABLE_MAP column type
+// (the serial stage's). With on_undecodable = skip each such event is an
+// error record holding the event as the file has it, and everything else
+// is what an undamaged ingest gives; without, ingest stops.
+TEST_F(PipelineTest, UndecodableEventsAreErrorRecordsWhenSkipped) {
+  testing::TempDir dir;
+  const std::string name = fs::path(files_[0]).filename().string();
+  auto ev = db_->Query("SHOW BINLOG EVENTS IN '" + name + "'");
+  ASSERT_TRUE(ev.ok());
+  // (start, end) of the first two orders Write_rows events and their table maps.
+  std::vector<std::pair<uint64_t, uint64_t>> maps, rows;
+  std::pair<uint64_t, uint64_t> last_map;
+  for (const auto& row : *ev) {
+    const uint64_t start = std::stoull(*row[1]), end = std::stoull(*row[4]);
+    if (*row[2] == "Table_map") last_map = {start, end};
+    if (*row[2] == "Table_map" && row[5]->find("(shop.orders)") == std::string::npos) {
+      last_map = {0, 0};
+    }
+    if (*row[2] == "Write_rows_v1" && last_map.first != 0 && rows.size() < 2) {
+      maps.push_back(last_map);
+      rows.push_back({start, end});
+    }
+  }
+  ASSERT_EQ(rows.size(), 2u);
+  std::string bytes;
+  {
+    std::ifstream in(files_[0], std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  auto fix_crc = [&](std::pair<uint64_t, uint64_t> e) {
+    uint32_t crc = static_cast<uint32_t>(
+        crc32(0, reinterpret_cast<const Bytef*>(bytes.data() + e.first),
+              static_cast<uInt>(e.second - e.first - 4)));
+    for (int i = 0; i < 4; ++i) bytes[e.second - 4 + i] = static_cast<char>(crc >> (8 * i));
+  };
+  // Row 0 (0, 'new', 0.50, ...): after the rows header (8), the column count
+  // and bitmap (2), the null bits (1), id (4) and status (1 + 3) comes
+  // total, DECIMAL(10,2): 4 bytes of integer digits that now say 2^31 - 1,
+  // more than 8 digits can hold.
+  const uint64_t decimal = rows[0].first + 19 + 8 + 2 + 1 + 4 + 4;
+  for (int i = 0; i < 4; ++i) bytes[decimal + i] = '\xff';
+  fix_crc(rows[0]);
+  // The second insert's table map: its first column type becomes 200, a
+  // type no server has.
+  const uint64_t type0 = maps[1].first + 19 + 8 + 1 + 4 + 1 + 1 + 6 + 1 + 1;
+  ASSERT_EQ(static_cast<uint8_t>(bytes[type0]), 3u);  // INT, as created
+  bytes[type0] = static_cast<char>(200);
+  fix_crc(maps[1]);
+  const std::string copy = dir.Sub(name);
+  {
+    std::ofstream out(copy, std::ios::binary);
+    out << bytes;
+  }
+
+  Status st;
+  IngestOptions o;
+  LogImage stopped = Ingest(o, &st, nullptr, {copy});
+  EXPECT_EQ(st.code(), Code::kCorruption) << st.ToString();
+
+  o.skip_undecodable = true;
+  IngestStats stats;
+  LogImage img = Ingest(o, &st, &stats, {copy});
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  LogImage want = Ingest(IngestOptions{});
+  // The worker's: the rows event, whole. The serial stage's: the table map
+  // and the rows event that needed it.
+  const std::vector<std::pair<uint64_t, uint64_t>> bad = {rows[0], maps[1], rows[1]};
+  size_t errors = 0, i = 0, j = 0;
+  for (; i < img.records.size() && j < want.records.size(); ++i, ++j) {
+    proto::ChangeRecord got, ref;
+    ASSERT_TRUE(got.ParseFromString(img.records[i]));
+    ASSERT_TRUE(ref.ParseFromString(want.records[j]));
+    if (got.op() == proto::OP_ERROR) {
+      ASSERT_LT(errors, bad.size());
+      const auto [start, end] = bad[errors];
+      EXPECT_EQ(got.error().kind(), proto::CaptureError::UNDECODABLE);
+      EXPECT_EQ(got.error().raw(), bytes.substr(start, end - start)) << "error " << errors;
+      EXPECT_EQ(got.error().event_pos(), start);
+      EXPECT_EQ(got.pos().pos(), end);
+      EXPECT_EQ(got.error().event_type(), static_cast<uint8_t>(bytes[start + 4]));
+      // The table is known where its map was: not for the broken map, nor
+      // for the rows event that came without one.
+      EXPECT_EQ(got.db(), errors == 0 ? "shop" : "") << "error " << errors;
+      EXPECT_FALSE(got.error().reason().empty());
+      ++errors;
+      // What the event would have given in the undamaged ingest: one row
+      // (and, for the table map, its schema record there was none of).
+      if (errors != 2) {
+        EXPECT_EQ(ref.op(), proto::OP_INSERT) << "error " << errors;
+      } else {
+        --j;
+      }
+      continue;
+    }
+    ASSERT_EQ(got.op(), ref.op()) << "record " << i;
+    if (got.op() != proto::OP_SCHEMA) {
+      got.clear_txn();
+      ref.clear_txn();
+      ASSERT_EQ(got.SerializeAsString(), ref.SerializeAsString()) << "record " << i;
+    }
+  }
+  EXPECT_EQ(errors, 3u);
+  EXPECT_EQ(stats.undecodable_events.load(), 3u);
+  EXPECT_EQ(img.checkpoint.SerializeAsString(), want.checkpoint.SerializeAsString());
 }
 
 }  // namespace
