@@ -243,6 +243,19 @@ int main(int argc, char** argv) {
                               B({0xff, 0xff, 0x7f, 0x7f}) + B({0x01}) + Le(0, 2) + Le(4, 4) +
                               B({0, 0, 0x80, 0x3f})),
                      Xid()})},
+      // XA (MySQL sql/xa.cc, binlog.cc): XA START, rows, XA END, the
+      // XA_PREPARE event (one_phase, formatID, gtrid and bqual lengths, xid),
+      // then the second phase as a group of its own: a commit, and a
+      // prepare that is rolled back.
+      {"mysql80_xa",
+       Seed(kMysql,
+            {Gtid(33, 40), Query("XA START X'7831',X'',1"), ItemsMap(),
+             Rows(30, 113, "", Packed(7) + "\x7f", NullRow(5)), Query("XA END X'7831',X'',1"),
+             Ev(38, B({0x00}) + Le(1, 4) + Le(2, 4) + Le(0, 4) + "x1"), Gtid(33, 41),
+             Query("XA COMMIT X'7831',X'',1"), Gtid(33, 42), Query("XA START 'x2','b',7"),
+             ItemsMap(), Rows(30, 113, "", Packed(7) + "\x7f", NullRow(5)),
+             Query("XA END 'x2','b',7"), Ev(38, B({0x00}) + Le(7, 4) + Le(2, 4) + Le(1, 4) + "x2b"),
+             Gtid(33, 43), Query("XA ROLLBACK X'7832',X'62',7")})},
       {"mariadb_compressed_v1", Seed(kFixCrc, MariaCompressed(false))},
       {"mariadb_compressed_v2", Seed(kFixCrc, MariaCompressed(true))},
   };
