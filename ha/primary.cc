@@ -81,6 +81,7 @@ class StandbySession {
   Status Refuse(proto::ErrorCode code, const std::string& message);
   Status Send(const proto::ToStandby& m);
   Status SendGroups();
+  Status SendIngestState();
 
   HaPrimary* const owner_;
   const HaOptions& options_;
@@ -252,9 +253,23 @@ Status StandbySession::SendGroups() {
   return Send(m);
 }
 
+Status StandbySession::SendIngestState() {
+  auto entries = log_->ReadIngestState("");
+  if (!entries.ok()) return entries.status();
+  proto::ToStandby m;
+  auto* s = m.mutable_ingest_state();
+  for (auto& [key, value] : *entries) {
+    auto* e = s->add_entries();
+    e->set_key(std::move(key));
+    e->set_value(std::move(value));
+  }
+  return Send(m);
+}
+
 void StandbySession::WriteService() {
   uint64_t next = start_;
   uint64_t groups_version = ~uint64_t{0};
+  uint64_t state_version = ~uint64_t{0};
   uint64_t sent_hw = ~uint64_t{0};
   auto last_send = Clock::now();
   auto last_groups = Clock::now() - milliseconds(10);
@@ -283,6 +298,16 @@ void StandbySession::WriteService() {
     if (!batches.ok()) {
       st = batches.status();
       break;
+    }
+    // The ingest state goes before the batches that follow its change: a
+    // commit bumps the version before the next commit writes, so a batch
+    // read here is never newer than the version read after it. (A prepared
+    // XA transaction's records must reach the standby no later than the
+    // checkpoint that moves past its PREPARE.)
+    if (const uint64_t sv = log_->IngestStateVersion(); sv != state_version) {
+      state_version = sv;
+      st = SendIngestState();
+      if (!st.ok()) break;
     }
     if (!batches->empty()) {
       proto::ToStandby m;

@@ -252,6 +252,13 @@ Status HaStandby::RunOnce(Replica* r) {
       for (const auto& g : in.groups().groups()) groups.emplace_back(g.name(), g.cursor());
       SLUICE_RETURN_IF_ERROR(log->meta().ReplaceGroups(groups));
       continue;
+    } else if (in.has_ingest_state()) {
+      std::vector<std::pair<std::string, std::string>> entries;
+      for (auto& e : *in.mutable_ingest_state()->mutable_entries()) {
+        entries.emplace_back(std::move(*e.mutable_key()), std::move(*e.mutable_value()));
+      }
+      SLUICE_RETURN_IF_ERROR(log->ReplaceIngestState(entries));
+      continue;
     } else if (in.has_refuse()) {
       return refused(in);
     } else {

@@ -357,6 +357,11 @@ Result<std::vector<std::pair<std::string, std::string>>> CommitLog::ReadIngestSt
   return meta_->ListIngestState(prefix);
 }
 
+Status CommitLog::ReplaceIngestState(
+    const std::vector<std::pair<std::string, std::string>>& entries) {
+  return meta_->ReplaceIngestState(entries);
+}
+
 Result<OffsetRange> CommitLog::CommitLocked(Units units, const proto::SourceCheckpoint& checkpoint,
                                             std::span<const IngestStateWrite> state) {
   const uint64_t n = units.records();
@@ -415,6 +420,7 @@ Result<OffsetRange> CommitLog::CommitLocked(Units units, const proto::SourceChec
   }
   state_ = std::move(next);
   txn_open_ = false;
+  if (!state.empty()) state_version_.fetch_add(1, std::memory_order_acq_rel);
   hw_.store(pending_end_, std::memory_order_release);
   if (sync) durable_.store(pending_end_, std::memory_order_release);
   return OffsetRange{Offset(txn_base_), Offset(pending_end_)};

@@ -65,8 +65,9 @@ enum class Compression { kNone, kLz4, kZstd };
 // the same atomic write as a commit, so that it always matches the log and
 // the checkpoint (the last schema recorded per table, prepared XA
 // transactions): key -> value, or a delete when value is nullopt. Keys are
-// ingest's to choose; they live under MetaStore::kIngestPrefix. Not
-// replicated to standbys (each node's ingest keeps its own).
+// ingest's to choose; they live under MetaStore::kIngestPrefix. The HA
+// write service sends it to standbys, whole, when IngestStateVersion()
+// moved, and before the batches that follow the change.
 struct IngestStateWrite {
   std::string key;
   std::optional<std::string> value;
@@ -164,6 +165,12 @@ class CommitLog {
   // Ingest's state entries whose key starts with `prefix`, in key order.
   Result<std::vector<std::pair<std::string, std::string>>> ReadIngestState(
       std::string_view prefix) const;
+  // Counts commits that wrote ingest state (a change means it may differ:
+  // the HA write service then sends it again). Bumped after the write.
+  uint64_t IngestStateVersion() const { return state_version_.load(std::memory_order_acquire); }
+  // The standby's side: makes the ingest state exactly `entries` (the
+  // primary's), in one write.
+  Status ReplaceIngestState(const std::vector<std::pair<std::string, std::string>>& entries);
 
   // Drops the chunks of the current transaction (the source failed mid-way
   // and will resend it from the checkpoint).
@@ -352,6 +359,7 @@ class CommitLog {
   // Sync() state.
   std::function<void()> on_commit_;
   std::atomic<uint64_t> changes_{0};
+  std::atomic<uint64_t> state_version_{0};
   mutable std::mutex change_mu_;
   mutable std::condition_variable change_cv_;
   std::shared_ptr<rocksdb::FileSystem> fs_;  // the Env's, constant after Init()

@@ -207,6 +207,15 @@ Result<std::vector<std::pair<std::string, std::string>>> MetaStore::ListIngestSt
   return out;
 }
 
+Status MetaStore::ReplaceIngestState(
+    const std::vector<std::pair<std::string, std::string>>& entries) {
+  SLUICE_ASSIGN_OR_RETURN(auto old, ListIngestState(""));
+  rocksdb::WriteBatch b;
+  for (const auto& [key, value] : old) b.Delete(cf_, IngestKey(key));
+  for (const auto& [key, value] : entries) b.Put(cf_, IngestKey(key), value);
+  return Write(&b);
+}
+
 Result<std::optional<proto::LogState>> MetaStore::State() const {
   SLUICE_ASSIGN_OR_RETURN(auto v, Get(kStateKey));
   if (!v) return std::optional<proto::LogState>();

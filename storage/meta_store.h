@@ -98,6 +98,9 @@ class MetaStore {
   // key (without kIngestPrefix) starts with `prefix`, in key order.
   Result<std::vector<std::pair<std::string, std::string>>> ListIngestState(
       std::string_view prefix) const;
+  // Replication: makes the ingest state exactly `entries` (keys without
+  // kIngestPrefix), in one write.
+  Status ReplaceIngestState(const std::vector<std::pair<std::string, std::string>>& entries);
   static std::string IngestKey(std::string_view key) { return std::string(kIngestPrefix) + std::string(key); }
   static constexpr std::string_view kIngestPrefix = "i";
 

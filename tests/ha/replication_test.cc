@@ -266,6 +266,39 @@ TEST_F(ReplicationTest, GroupsReplicateWithTheLog) {
   }));
 }
 
+// The ingest state (prepared XA transactions' records, each table's last
+// schema record) reaches the standby, and before the batches that follow
+// its change: a standby that holds a checkpoint past an XA PREPARE holds
+// the prepared records too.
+TEST_F(ReplicationTest, IngestStateReplicatesBeforeTheBatchesAfterIt) {
+  Load(5);
+  StartPrimary();
+  StartStandby();
+  // An XA PREPARE's commit: no records, a checkpoint, the pending entry.
+  const std::vector<IngestStateWrite> prepare = {{"xa/1:7831:", std::string("prepared blocks")},
+                                                 {"shape/shop\0t", std::string("shape")}};
+  ASSERT_TRUE(primary_log_->CommitBlocks({}, CheckpointAfter(100), prepare).ok());
+  Load(3, 101);  // transactions after it: their batches carry later checkpoints
+  ASSERT_TRUE(WaitFor([&] { return CaughtUp(); }));
+  auto got = standby_log_->ReadIngestState("");
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  using Entries = std::vector<std::pair<std::string, std::string>>;
+  EXPECT_EQ(*got, (Entries{{"shape/shop\0t", "shape"}, {"xa/1:7831:", "prepared blocks"}}));
+  ExpectSameLog();
+  // XA COMMIT: the entry goes with the commit that writes its records.
+  ASSERT_TRUE(primary_log_->CommitBlocks({}, CheckpointAfter(200),
+                                         std::vector<IngestStateWrite>{{"xa/1:7831:", std::nullopt}})
+                  .ok());
+  Load(1, 201);
+  ASSERT_TRUE(WaitFor([&] {
+    auto s = standby_log_->ReadIngestState("xa/");
+    return CaughtUp() && s.ok() && s->empty();
+  }));
+  auto shapes = standby_log_->ReadIngestState("shape/");
+  ASSERT_TRUE(shapes.ok());
+  EXPECT_EQ(shapes->size(), 1u);
+}
+
 TEST_F(ReplicationTest, RefusesAWrongSecretAndAnotherCluster) {
   StartPrimary();
   HaOptions bad = options_;
