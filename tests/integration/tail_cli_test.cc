@@ -345,5 +345,58 @@ TEST_F(TailCli, SeveralBrokersOneDown) {
   EXPECT_EQ(r.lines, expected_);
 }
 
+
+// `sluice schema`: each table's versions from the schema records of the
+// log, a repeated equal shape not being a new one, with the offset where
+// each starts; --json prints the schema records themselves.
+TEST_F(TailCli, SchemaListsEachTablesVersionsWithTheirOffsets) {
+  auto shape = [](const std::string& table, std::vector<std::string> cols) {
+    proto::ChangeRecord r;
+    r.set_format_version(proto::RECORD_FORMAT_V1);
+    r.set_op(proto::OP_SCHEMA);
+    r.set_db("shop");
+    r.set_table(table);
+    r.add_pk("id");
+    r.mutable_pos()->set_file("binlog.000001");
+    r.mutable_pos()->set_pos(100);
+    auto* s = r.mutable_schema();
+    s->set_names_known(true);
+    s->add_pk("id");
+    for (const auto& c : cols) {
+      auto* col = s->add_columns();
+      col->set_name(c);
+      col->set_mysql_type(3);
+      col->set_sql_type("int");
+    }
+    return r;
+  };
+  // Offsets 0..4: t v1, u v1, t v1 again (a restart), t v2, u v1 again.
+  const std::vector<proto::ChangeRecord> recs = {
+      shape("t", {"id"}), shape("u", {"id", "a"}), shape("t", {"id"}), shape("t", {"id", "b"}),
+      shape("u", {"id", "a"})};
+  std::vector<std::string> bytes;
+  for (const auto& r : recs) bytes.push_back(r.SerializeAsString());
+  ASSERT_TRUE(testing::CommitTxn(log_.get(), bytes).ok());
+
+  Ran text = Run({"schema", "--broker", broker_, "--dest", "shop", "--table", "shop.t"});
+  ASSERT_EQ(text.code, 0) << text.err;
+  ASSERT_EQ(text.lines.size(), 2u + 1 + 1 + 2 + 1) << text.err;
+  EXPECT_EQ(text.lines[0], "shop.t version 1 from offset 0 (binlog.000001:100)");
+  EXPECT_EQ(text.lines[1], "  id int not null");
+  EXPECT_EQ(text.lines[2], "  primary key (id)");
+  EXPECT_EQ(text.lines[3], "shop.t version 2 from offset 3 (binlog.000001:100)");
+
+  Ran json = Run({"schema", "--broker", broker_, "--dest", "shop", "--json"});
+  ASSERT_EQ(json.code, 0) << json.err;
+  // Every table: shop.t's two versions, then shop.u's one.
+  // (Committed as whole records, the log keeps their own txn field.)
+  auto with_txn = [&](size_t offset) { return RecordToJson(recs[offset], JsonContext{offset, "shop"}); };
+  EXPECT_EQ(json.lines, (std::vector<std::string>{with_txn(0), with_txn(3), with_txn(1)}));
+
+  Ran none = Run({"schema", "--broker", broker_, "--dest", "shop", "--table", "shop.nope"});
+  EXPECT_EQ(none.code, 1);
+  EXPECT_NE(none.err.find("no schema record of shop.nope"), std::string::npos) << none.err;
+}
+
 }  // namespace
 }  // namespace sluice
