@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "broker/binlog/decoder.h"
+#include "tests/support/record_collector.h"
 #include "broker/binlog/file_source.h"
 #include "broker/binlog/mysql_source.h"
 #include "broker/ingest/pipeline.h"
@@ -29,25 +30,7 @@ using testing::MariaDb;
 using testing::MariaDbOptions;
 namespace wl = testing_workload;
 
-class Collector : public DecoderSink {
- public:
-  Status OnRow(proto::ChangeRecord* r) override { return Keep(r); }
-  Status OnDdl(proto::ChangeRecord* r) override { return Keep(r); }
-  Status OnTxnEnd(const TxnEnd& end) override {
-    ends.push_back(end);
-    return Status::Ok();
-  }
-  void OnWarning(const std::string& m) override { warnings.push_back(m); }
-  std::vector<proto::ChangeRecord> records;
-  std::vector<TxnEnd> ends;
-  std::vector<std::string> warnings;
-
- private:
-  Status Keep(proto::ChangeRecord* r) {
-    records.emplace_back().Swap(r);
-    return Status::Ok();
-  }
-};
+using Collector = testing::RecordCollector;
 
 std::vector<std::string> Workload() {
   std::vector<std::string> w = {
@@ -229,6 +212,19 @@ TEST(CompressedBinlog, DecodesToTheRecordsOfAnUncompressedServer) {
                                                        static_cast<int>(r.data.size())));
     }
     at = set->next_offset;
+  }
+  // The schema records in the log are the decoder's, in order; the rest
+  // are its rows and DDL.
+  std::vector<proto::ChangeRecord> shapes;
+  std::erase_if(logged, [&](const proto::ChangeRecord& r) {
+    if (r.op() != proto::OP_SCHEMA) return false;
+    shapes.push_back(r);
+    return true;
+  });
+  ASSERT_EQ(shapes.size(), zipped.sink.schemas.size());
+  for (size_t i = 0; i < shapes.size(); ++i) {
+    EXPECT_EQ(shapes[i].schema().SerializeAsString(),
+              zipped.sink.schemas[i].schema().SerializeAsString());
   }
   ASSERT_EQ(logged.size(), zipped.sink.records.size());
   for (size_t i = 0; i < logged.size(); ++i) {

@@ -14,6 +14,7 @@
 
 #include "broker/binlog/compressed_event.h"
 #include "broker/binlog/decoder.h"
+#include "tests/support/record_collector.h"
 #include "broker/binlog/event.h"
 #include "tests/support/binlog_bytes.h"
 #include "tests/support/row_encoding_check.h"
@@ -105,26 +106,7 @@ std::string NotesRow(uint32_t id, std::string_view note) {
   return B({0x00}) + Le(id, 4) + Le(note.size(), 2) + std::string(note);
 }
 
-class Collector : public DecoderSink {
- public:
-  Status OnRow(proto::ChangeRecord* r) override { return Keep(r); }
-  Status OnDdl(proto::ChangeRecord* r) override { return Keep(r); }
-  Status OnTxnEnd(const TxnEnd& end) override {
-    ends.push_back(end);
-    return Status::Ok();
-  }
-  void OnWarning(const std::string& m) override { warnings.push_back(m); }
-  std::vector<proto::ChangeRecord> records;  // rows and DDL
-  std::vector<proto::ChangeRecord> schemas;  // schema records (the table maps' shapes)
-  std::vector<TxnEnd> ends;
-  std::vector<std::string> warnings;
-
- private:
-  Status Keep(proto::ChangeRecord* r) {
-    (r->op() == proto::OP_SCHEMA ? schemas : records).emplace_back().Swap(r);
-    return Status::Ok();
-  }
-};
+using Collector = testing::RecordCollector;
 
 // One binlog: the events given as (type, body), each with log_pos and CRC.
 struct Stream {

@@ -40,6 +40,7 @@
 #include <vector>
 
 #include "broker/binlog/decoder.h"
+#include "tests/support/record_collector.h"
 #include "broker/binlog/event.h"
 #include "broker/binlog/gtid.h"
 #include "tests/support/binlog_bytes.h"
@@ -176,27 +177,7 @@ std::string RowsBody(uint64_t table, uint16_t flags, std::string_view extra,
          std::string(bitmaps) + std::string(rows);
 }
 
-class Collector : public DecoderSink {
- public:
-  Status OnRow(proto::ChangeRecord* r) override { return Keep(r); }
-  Status OnDdl(proto::ChangeRecord* r) override { return Keep(r); }
-  Status OnTxnEnd(const TxnEnd& end) override {
-    ends.push_back(end);
-    return Status::Ok();
-  }
-  void OnWarning(const std::string& m) override { warnings.push_back(m); }
-
-  std::vector<proto::ChangeRecord> records;  // rows and DDL
-  std::vector<proto::ChangeRecord> schemas;  // schema records
-  std::vector<TxnEnd> ends;
-  std::vector<std::string> warnings;
-
- private:
-  Status Keep(proto::ChangeRecord* r) {
-    (r->op() == proto::OP_SCHEMA ? schemas : records).emplace_back().Swap(r);
-    return Status::Ok();
-  }
-};
+using Collector = testing::RecordCollector;
 
 const proto::Value& Col(const google::protobuf::RepeatedPtrField<proto::Column>& cols,
                         std::string_view name) {
