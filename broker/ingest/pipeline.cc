@@ -1,5 +1,6 @@
 #include "broker/ingest/pipeline.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <map>
@@ -298,9 +299,12 @@ Status Pipeline::Impl::Commit(const binlog::TxnEnd& end) {
       records = 0;
       break;
     case binlog::XaPhase::kCommit: {
-      SLUICE_ASSIGN_OR_RETURN(auto found, log_->ReadIngestState(std::string(kXaPrefix) + end.xid));
-      if (found.size() != 1 || !pending.ParseFromString(found[0].second) ||
-          pending.xid() != end.xid) {
+      // A prefix read: "1:78:" also finds "1:78:62" (another bqual).
+      const std::string key = std::string(kXaPrefix) + end.xid;
+      SLUICE_ASSIGN_OR_RETURN(auto found, log_->ReadIngestState(key));
+      auto it = std::find_if(found.begin(), found.end(),
+                             [&](const auto& e) { return e.first == key; });
+      if (it == found.end() || !pending.ParseFromString(it->second) || pending.xid() != end.xid) {
         return Status::Internal("XA COMMIT of " + end.xid + " at " + end.file + ":" +
                                 std::to_string(end.pos) + ": its prepared records are not in the "
                                 "log's ingest state");

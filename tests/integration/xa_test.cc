@@ -127,6 +127,15 @@ TEST_F(XaTest, RowsEnterTheLogAtCommitAndSurviveAKill) {
   Complete("XA COMMIT 'b'");
   Insert(22);
   Complete("XA COMMIT 'a'");
+  // Two prepared at once whose xids share a prefix (gtrid 'p', bqual '' and
+  // 'q'), committed one after the other.
+  Prepare("p", {50});
+  Status st = db_->ExecuteDetached(
+      "USE shop; XA START 'p','q'; INSERT INTO t VALUES (51, 'pq'); XA END 'p','q'; "
+      "XA PREPARE 'p','q'");
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  Complete("XA COMMIT 'p'");
+  Complete("XA COMMIT 'p','q'");
   // One phase: an ordinary transaction.
   Exec("USE shop; XA START 'o'; INSERT INTO t VALUES (30, 'o'); XA END 'o'; "
        "XA COMMIT 'o' ONE PHASE");
@@ -157,7 +166,7 @@ TEST_F(XaTest, RowsEnterTheLogAtCommitAndSurviveAKill) {
 
   // The log's row transactions are the source's commits, in commit order.
   const std::vector<std::vector<int>> want = {{3},  {1, 2}, {6},  {21},     {20}, {22},
-                                              {10, 11}, {30}, {43}, {40, 41}, {44}};
+                                              {10, 11}, {50}, {51}, {30}, {43}, {40, 41}, {44}};
   EXPECT_EQ(Transactions(img), want);
   // And the replayed table equals the source's.
   auto recs = img.Parsed();
