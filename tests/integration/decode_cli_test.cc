@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "broker/binlog/event.h"
 #include "broker/binlog/file_source.h"
 #include "broker/binlog/source_factory.h"
 #include "tests/support/mariadb_fixture.h"
@@ -216,7 +217,18 @@ TEST_F(DecodeCli, SourceFromConfig) {
   EXPECT_EQ((*latest)->position().pos, fs::file_size(files_[1]));
   RawEvent fde;
   ASSERT_TRUE((*latest)->Next(&fde).ok());  // the file's FORMAT_DESCRIPTION first
-  EXPECT_EQ((*latest)->Next(&e).code(), Code::kTimedOut);  // then nothing new
+  // Then nothing new. MariaDB may still append a BINLOG_CHECKPOINT event
+  // of its own after FLUSH BINARY LOGS (once the engine has made the old
+  // file's transactions durable): that one is not a change.
+  Status next;
+  for (int i = 0; i < 10; ++i) {
+    next = (*latest)->Next(&e);
+    if (!next.ok() || static_cast<uint8_t>(e.bytes[4]) !=
+                          static_cast<uint8_t>(EventType::kBinlogCheckpoint)) {
+      break;
+    }
+  }
+  EXPECT_EQ(next.code(), Code::kTimedOut) << (next.ok() ? EventTypeName(static_cast<uint8_t>(e.bytes[4])) : std::string());
 
   auto live = OpenBinlogSource({db_->ReplUrl(), "latest", 77});
   ASSERT_TRUE(live.ok()) << live.status().ToString();
