@@ -181,7 +181,10 @@ class ApplyTest : public ::testing::Test {
     const std::string want = end->file + ":" + std::to_string(end->pos);
     for (int i = 0; i < 600; ++i) {
       auto st = consumer_->GetStatus();
-      if (st.ok() && st->destinations_size() == 1 && st->destinations(0).checkpoint() == want) {
+      // The status reads the high watermark before the checkpoint: only a
+      // high watermark at the log's end belongs with that checkpoint.
+      if (st.ok() && st->destinations_size() == 1 && st->destinations(0).checkpoint() == want &&
+          st->destinations(0).high_watermark() == st->destinations(0).committed_end()) {
         return st->destinations(0).high_watermark();
       }
       SleepMs(100);
