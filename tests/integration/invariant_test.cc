@@ -369,7 +369,7 @@ class Workload {
   void DdlStep() {
     const int p = Uniform(0, 9);
     Table& t = AnyTable();
-    if (p < 3) {
+    if (p < 3 || (p < 7 && t.extras.empty())) {
       const bool is_int = Uniform(0, 1);
       const std::string name = "x" + std::to_string(++t.extra_seq);
       Exec("ALTER TABLE `" + t.name + "` ADD COLUMN `" + name + "` " +
@@ -385,7 +385,7 @@ class Workload {
       const std::string name = "x" + std::to_string(++t.extra_seq);
       Exec("ALTER TABLE `" + t.name + "` RENAME COLUMN `" + col.first + "` TO `" + name + "`");
       col.first = name;
-    } else if (p < 9 || tables_.size() <= 3) {
+    } else if (p < 8 || tables_.size() <= 3) {
       CreateTable("d" + std::to_string(++table_seq_));
       Insert(tables_.back(), Rows());
       ++counts_.transactions;
