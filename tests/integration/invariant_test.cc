@@ -727,6 +727,12 @@ class InvariantTest : public ::testing::Test {
         FAIL() << "sluiced " << primary->id << " exited by itself (" << *ws << "):\n"
                << primary->proc->LogTail();
       }
+      if (standby != nullptr) {
+        if (auto ws = standby->proc->Poll()) {
+          FAIL() << "sluiced " << standby->id << " exited by itself (" << *ws << "):\n"
+                 << standby->proc->LogTail();
+        }
+      }
       const auto now = Clock::now();
       if (!failed_over && now >= failover_at) {
         // KNOWN GAP, worked around here: a prepared-but-not-committed XA
