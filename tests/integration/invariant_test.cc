@@ -366,8 +366,8 @@ class InvariantTest : public ::testing::Test {
         // so the failover holds the workload's XA lock (no XA transaction
         // is between PREPARE and COMMIT/ROLLBACK on the source from then
         // on) and first waits until the standby's log has passed the last
-        // XA end. Without that wait (seeds 3466980055 and 239519387's
-        // runs), the pair lagged the source when the primary was killed,
+        // XA end. Without that wait (seeds 131464534 and 4162590350,
+        // killed standbys too), the pair lagged the source when the primary was killed,
         // the standby resumed between an XA PREPARE and its COMMIT, and
         // the log held an error record for the COMMIT. XA starts again
         // after the failover.
