@@ -6,7 +6,9 @@
 # primary's log in sync mode (conf/quickstart-standby.toml), a stream of
 # sample changes, a consumer reading them over the network (`sluice tail`),
 # `sluice status` showing the standby in sync, and the change records
-# stored, as JSON lines.
+# stored, as JSON lines; finally `sluice apply` copies the destination into
+# database shop_copy on the same sandbox, and CHECKSUM TABLE of shop and
+# shop_copy must agree (the script fails when they do not).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$SLUICE_ROOT"
@@ -16,13 +18,15 @@ sluice_build build
 
 data=build/quickstart
 rm -rf "$data/data" "$data/data-b" "$data/mariadb"  # a fresh sandbox and logs each run
-chmod 600 conf/quickstart.secret  # git keeps no file modes; sluiced warns about readable secrets
+chmod 600 conf/quickstart.secret conf/quickstart-apply.password  # git keeps no file modes; sluiced warns about readable secrets
 ./scripts/mariadb-sandbox.sh start "$SLUICE_ROOT/$data/mariadb" 3307
 sql() { mariadb --no-defaults -uroot -h127.0.0.1 -P3307 "$@"; }
 page() { curl -s "127.0.0.1:$1" || true; }  # an admin page; "" while the listener is not up yet
 sluiced_pid=""
 standby_pid=""
+apply_pid=""
 cleanup() {
+  [ -n "$apply_pid" ] && kill -TERM "$apply_pid" 2>/dev/null && wait "$apply_pid" || true
   [ -n "$standby_pid" ] && kill -TERM "$standby_pid" 2>/dev/null && wait "$standby_pid" || true
   [ -n "$sluiced_pid" ] && kill -TERM "$sluiced_pid" 2>/dev/null && wait "$sluiced_pid" || true
   ./scripts/mariadb-sandbox.sh stop "$SLUICE_ROOT/$data/mariadb"
@@ -30,8 +34,11 @@ cleanup() {
 trap cleanup EXIT
 
 sluice_log "creating shop.orders in the sandbox"
-sql -e "DROP DATABASE IF EXISTS shop; CREATE DATABASE shop;
-        CREATE TABLE shop.orders (id INT PRIMARY KEY, status VARCHAR(20), total DECIMAL(10,2),
+# The table is created inside `USE shop` (unqualified): `sluice apply --rename`
+# below replays that DDL in shop_copy, where a name qualified in its text
+# would still point at shop.
+sql -e "DROP DATABASE IF EXISTS shop; CREATE DATABASE shop"
+sql shop -e "CREATE TABLE orders (id INT PRIMARY KEY, status VARCHAR(20), total DECIMAL(10,2),
                                   placed DATETIME(3))"
 
 sluice_log "starting the primary: sluiced --config conf/quickstart.toml (logs in $data/sluiced.log)"
@@ -74,6 +81,38 @@ sql shop -e "INSERT INTO orders VALUES (5001, 'placed', 9.99, NOW(3)), (5002, 'p
 wait "$tail_pid"
 sluice_log "the same records read from the standby: ./build/client/sluice tail --broker 127.0.0.1:7410 --dest shop --from 1000 --count 2"
 ./build/client/sluice tail --broker 127.0.0.1:7410 --dest shop --from 1000 --count 2
+
+sluice_log "replaying the destination into shop_copy on the same server (logs in $data/apply.log):"
+sluice_log "  ./build/client/sluice apply --broker 127.0.0.1:7400,127.0.0.1:7410 --dest shop --user apply --password-file conf/quickstart-apply.password --target mysql://root:@127.0.0.1:3307 --include 'shop\\.orders' --rename shop=shop_copy"
+sluice_log "  (--include: the log's CREATE DATABASE shop is not for the copy)"
+sql -e "DROP DATABASE IF EXISTS shop_copy; DROP DATABASE IF EXISTS sluice_apply; CREATE DATABASE shop_copy"
+./build/client/sluice apply --broker 127.0.0.1:7400,127.0.0.1:7410 --dest shop --user apply \
+  --password-file conf/quickstart-apply.password --target mysql://root:@127.0.0.1:3307 \
+  --include 'shop\.orders' --rename shop=shop_copy 2>"$data/apply.log" &
+apply_pid=$!
+# apply stores the next offset to apply in the target (sluice_apply.offsets):
+# it is done when that is the primary's high watermark.
+hw=$(page 7402/metrics | sed -n 's/^sluice_log_high_watermark{dest="shop"} //p')
+applied=""
+for _ in $(seq 1 120); do
+  applied=$(sql -N -e "SELECT next_offset FROM sluice_apply.offsets WHERE dest = 'shop'" 2>/dev/null || true)
+  [ -n "$hw" ] && [ "$applied" = "$hw" ] && break
+  kill -0 "$apply_pid" 2>/dev/null || { cat "$data/apply.log"; sluice_log "sluice apply stopped"; exit 1; }
+  sleep 0.5
+done
+kill -TERM "$apply_pid"; wait "$apply_pid"; apply_pid=""
+tail -1 "$data/apply.log"
+sluice_log "applied up to offset ${applied:-none} of $hw; CHECKSUM TABLE, source and copy side by side:"
+src=$(sql -N -e "CHECKSUM TABLE shop.orders" | awk '{print $2}')
+dst=$(sql -N -e "CHECKSUM TABLE shop_copy.orders" | awk '{print $2}')
+printf '  %-12s %-14s %-14s\n' table shop shop_copy
+printf '  %-12s %-14s %-14s\n' orders "$src" "$dst"
+if [ -z "$src" ] || [ "$src" != "$dst" ]; then
+  sluice_log "the copy differs from the source"
+  exit 1
+fi
+sluice_log "the copy equals the source"
+
 sluice_log "stopping both (SIGTERM: each drains and exits 0)"
 kill -TERM "$standby_pid"; wait "$standby_pid"; standby_pid=""
 kill -TERM "$sluiced_pid"; wait "$sluiced_pid"; sluiced_pid=""
@@ -82,8 +121,8 @@ sluice_log "the log: ./build/client/sluice log info --path $data/data/shop"
 ./build/client/sluice log info --path "$data/data/shop"
 sluice_log "records 2..4 as JSON lines: ./build/client/sluice log dump --path $data/data/shop --from 2 --max 3"
 ./build/client/sluice log dump --path "$data/data/shop" --from 2 --max 3
-sluice_log "and one of the updates: --from 1002 --max 1"
-./build/client/sluice log dump --path "$data/data/shop" --from 1002 --max 1
+sluice_log "and one of the updates: --from 1004 --max 1"
+./build/client/sluice log dump --path "$data/data/shop" --from 1004 --max 1
 
 sluice_log "the standby's copy: ./build/client/sluice log info --path $data/data-b/shop"
 ./build/client/sluice log info --path "$data/data-b/shop"
