@@ -49,18 +49,18 @@ bool StartsWithWord(std::string_view sql, std::string_view word) {
 // Numbers each row of a transaction and counts rows per table.
 class Decoder::SeqSink : public RowSink {
  public:
-  SeqSink(Decoder* d, DecoderSink* out, uint64_t* table_rows)
-      : d_(d), out_(out), table_rows_(table_rows) {}
+  SeqSink(uint32_t* seq, DecoderSink* out, uint64_t* table_rows)
+      : seq_(seq), out_(out), table_rows_(table_rows) {}
   Status OnRow(proto::ChangeRecord* rec) override {
     auto* txn = rec->mutable_txn();
-    txn->set_seq(d_->seq_++);
+    txn->set_seq((*seq_)++);
     txn->set_last(false);
     ++*table_rows_;
     return out_->OnRow(rec);
   }
 
  private:
-  Decoder* d_;
+  uint32_t* seq_;
   DecoderSink* out_;
   uint64_t* table_rows_;
 };
@@ -102,18 +102,22 @@ Status Decoder::Execute(const EventPlan& plan, DecoderSink* sink) {
   for (size_t i = 0; i < plan.size; ++i) {
     const EventPlan::Action& a = plan.actions[i];
     DecoderSink* out = a.xa ? static_cast<DecoderSink*>(&hold) : sink;
+    // Held records are numbered on their own: they reach the sink as a
+    // transaction of their own at XA COMMIT, whatever else a damaged
+    // stream put in the same group.
+    uint32_t* seq = a.xa ? &xa_seq_ : &seq_;
     switch (a.kind) {
       case EventPlan::Action::kRows: {
         uint64_t& count = stats_.table_rows[a.table->db + "." + a.table->table];
-        SeqSink seq(this, out, &count);
-        SLUICE_RETURN_IF_ERROR(DecodeAction(a, plan.file, options_.column_names, &scratch_, &seq)
+        SeqSink numbered(seq, out, &count);
+        SLUICE_RETURN_IF_ERROR(DecodeAction(a, plan.file, options_.column_names, &scratch_, &numbered)
                                    .WithContext(At(plan.file, a.pos)));
         break;
       }
       case EventPlan::Action::kDdl: {
         proto::ChangeRecord* rec = &scratch_;
         rec->CopyFrom(plan.ddls[a.ddl]);
-        rec->mutable_txn()->set_seq(seq_++);
+        rec->mutable_txn()->set_seq((*seq)++);
         rec->mutable_txn()->set_last(false);
         SLUICE_RETURN_IF_ERROR(out->OnDdl(rec));
         break;
@@ -139,8 +143,9 @@ Status Decoder::Execute(const EventPlan& plan, DecoderSink* sink) {
                            r.op() == proto::OP_DELETE;
           SLUICE_RETURN_IF_ERROR(row ? sink->OnRow(&r) : sink->OnDdl(&r));
         }
-        end.records = end.xa == XaPhase::kNone ? seq_ : static_cast<uint32_t>(held.size());
+        end.records = seq_ + static_cast<uint32_t>(held.size());
         seq_ = 0;
+        xa_seq_ = 0;
         SLUICE_RETURN_IF_ERROR(sink->OnTxnEnd(end));
         break;
       }

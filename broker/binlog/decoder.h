@@ -242,6 +242,7 @@ class Decoder {
   EventPlan plan_;
   proto::ChangeRecord scratch_;
   uint32_t seq_ = 0;
+  uint32_t xa_seq_ = 0;  // the same for records held for XA COMMIT
   DecoderStats stats_;
 
   class SeqSink;
