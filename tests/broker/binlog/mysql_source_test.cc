@@ -460,7 +460,16 @@ TEST(MysqlSourceMariaDb, PurgedStartNamesTheFilesLeft) {
   ASSERT_TRUE(db->Execute("FLUSH BINARY LOGS; FLUSH BINARY LOGS").ok());
   auto files = db->BinlogFiles();
   ASSERT_TRUE(files.ok() && files->size() == 3);
-  ASSERT_TRUE(db->Execute("PURGE BINARY LOGS TO 'binlog.000003'").ok());
+  // MariaDB keeps a file its binlog checkpoint still needs (the engine
+  // makes the old files' transactions durable on its own time) and says so
+  // only in a warning: purge until only binlog.000003 is left.
+  for (int i = 0; i < 200; ++i) {
+    ASSERT_TRUE(db->Execute("PURGE BINARY LOGS TO 'binlog.000003'").ok());
+    auto left = db->BinlogFiles();
+    ASSERT_TRUE(left.ok());
+    if (left->size() == 1) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
   auto o = OptionsFor(*db);
   o.start = *MysqlStart::Parse("binlog.000001:4");
   auto src = MysqlSource::Open(o);
