@@ -413,27 +413,6 @@ class InvariantTest : public ::testing::Test {
 
   // scripts/failover.sh as ha_pair_test runs it: the primary is killed,
   // the standby promoted, the old primary restarted and demoted.
-  // Waits until node n's log checkpoint is at or past GTID sequence `seq`.
-  void WaitPastGtid(Node* n, uint64_t seq) {
-    ConsumerOptions o;
-    o.brokers = {n->consumer()};
-    o.user = "reader";
-    o.password = "applypw";
-    auto c = Consumer::Open(o);
-    ASSERT_TRUE(c.ok()) << c.status().ToString();
-    std::string last;
-    for (int i = 0; i < 600; ++i) {
-      auto st = (*c)->GetStatus();
-      if (st.ok() && st->destinations_size() == 1) {
-        last = st->destinations(0).gtid_set();
-        if (GtidSeq(last) >= seq) return;
-      }
-      SleepMs(50);
-    }
-    FAIL() << "node " << n->id << " stayed at GTID " << last << ", not past 0-1-" << seq << "\n"
-           << n->proc->LogTail();
-  }
-
   void Failover(Node** primary, Node** standby) {
     (*primary)->proc->Kill();
     ++sluiced_kills_;

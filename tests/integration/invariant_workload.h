@@ -5,8 +5,8 @@
 // their own), and rows of every type of type_workload.h. Seeded: the same
 // seed writes the same statements.
 //
-// Thread safety: Run() on one thread; xa_mu(), big_started() and
-// last_xa_end_gtid() may be used from another.
+// Thread safety: Run() on one thread; big_started() may be used from
+// another.
 #pragma once
 
 #include <atomic>
@@ -26,12 +26,6 @@ namespace tw = binlog::testing_workload;
 
 inline constexpr const char* kSession =
     "SET NAMES utf8mb4; SET time_zone = '+00:00'; SET sql_mode = ''; USE shop";
-
-// N of a GTID position "D-S-N" (0 when there is none).
-inline uint64_t GtidSeq(const std::string& gtid) {
-  const size_t dash = gtid.rfind('-');
-  return dash == std::string::npos ? 0 : std::strtoull(gtid.c_str() + dash + 1, nullptr, 10);
-}
 
 // What the workload did, for the report.
 struct Counts {
@@ -60,8 +54,7 @@ class Workload {
     counts_.ddls += 5;
   }
 
-  // Runs steps until *stop. While xa_mu_ is held by someone else no XA
-  // transaction is started: see the failover test.
+  // Runs steps until *stop.
   void Run(const std::atomic<bool>* stop, Clock::duration big_after) {
     const auto start = Clock::now();
     bool big_done = false;
@@ -96,11 +89,7 @@ class Workload {
 
   const std::string& error() const { return error_; }
   const Counts& counts() const { return counts_; }
-  std::mutex& xa_mu() { return xa_mu_; }
   bool big_started() const { return big_started_.load(); }
-  // The source's GTID sequence number just after the last XA COMMIT or
-  // XA ROLLBACK (one GTID domain and server: "0-1-N").
-  uint64_t last_xa_end_gtid() const { return last_xa_end_gtid_.load(); }
 
  private:
   struct Table {
@@ -333,8 +322,6 @@ class Workload {
   // closes: the transaction stays prepared), an ordinary transaction on
   // another table in between, then XA COMMIT or XA ROLLBACK from here.
   void XaStep() {
-    std::unique_lock lock(xa_mu_, std::try_to_lock);
-    if (!lock.owns_lock()) return;  // a failover is near: no XA now
     const std::string xid = "xa" + std::to_string(++xa_seq_);
     Table& t = AnyTable();
     const int rows = Rows();
@@ -400,10 +387,6 @@ class Workload {
       error_ = end + ": " + st.ToString();
       return;
     }
-    // Where the source's binlog stood after this XA's end (see the
-    // failover's KNOWN GAP).
-    auto pos = db_->Query("SELECT @@gtid_binlog_pos");
-    if (pos.ok() && !pos->empty() && (*pos)[0][0]) last_xa_end_gtid_.store(GtidSeq(*(*pos)[0][0]));
     if (commit) {
       ++counts_.xa_commits;
       ++counts_.transactions;
@@ -431,9 +414,7 @@ class Workload {
   int xa_seq_ = 0;
   Counts counts_;
   std::string error_;
-  std::mutex xa_mu_;
   std::atomic<bool> big_started_{false};
-  std::atomic<uint64_t> last_xa_end_gtid_{0};
 };
 
 }  // namespace sluice::sluiced_test
