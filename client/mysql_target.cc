@@ -2,6 +2,9 @@
 
 #include <mysql.h>
 
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
 #include <mutex>
 #include <optional>
 #include <vector>
@@ -100,6 +103,10 @@ Result<std::unique_ptr<MysqlTarget>> MysqlTarget::Connect(const TargetOptions& o
   mysql_optionsv(m, MYSQL_OPT_MAX_ALLOWED_PACKET, &max_packet);
   mysql_optionsv(m, MYSQL_OPT_RECONNECT, &off);  // a silent reconnect would lose the transaction
   mysql_optionsv(m, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+  // LOAD DATA LOCAL sends only the rows LoadData() hands over: the infile
+  // handler serves that buffer and refuses any other file name.
+  unsigned int local = 1;
+  mysql_optionsv(m, MYSQL_OPT_LOCAL_INFILE, &local);
   if (mysql_real_connect(m, o.host.c_str(), o.user.c_str(), o.password.c_str(), nullptr, o.port,
                          nullptr, CLIENT_FOUND_ROWS) == nullptr) {
     const unsigned err = mysql_errno(m);
@@ -121,6 +128,8 @@ Result<std::unique_ptr<MysqlTarget>> MysqlTarget::Connect(const TargetOptions& o
                           "SET SESSION foreign_key_checks = 0", "SET SESSION autocommit = 1"}) {
     SLUICE_RETURN_IF_ERROR(t->Execute(sql));
   }
+  SLUICE_ASSIGN_OR_RETURN(auto local_infile, t->QueryRow("SELECT @@local_infile"));
+  t->local_infile_ = !local_infile.empty() && local_infile[0] && *local_infile[0] == "1";
   return t;
 }
 
@@ -203,6 +212,71 @@ Result<uint64_t> MysqlTarget::ExecuteBound(MYSQL_STMT* stmt, MYSQL_BIND* binds, 
     return Error(mysql_stmt_errno(stmt), mysql_stmt_error(stmt), sql);
   }
   const my_ulonglong n = mysql_stmt_affected_rows(stmt);
+  return static_cast<uint64_t>(n == static_cast<my_ulonglong>(-1) ? 0 : n);
+}
+
+}  // namespace sluice::apply
+
+namespace sluice::apply {
+namespace {
+
+// The in-memory file of one LoadData() call.
+struct LoadSource {
+  std::string_view data;
+  size_t at = 0;
+  bool wrong_name = false;
+};
+
+int LoadInit(void** ptr, const char* name, void* userdata) {
+  auto* src = static_cast<LoadSource*>(userdata);
+  *ptr = src;
+  src->wrong_name = std::string_view(name) != MysqlTarget::kLoadFileName;
+  return src->wrong_name ? 1 : 0;
+}
+
+int LoadRead(void* ptr, char* buf, unsigned int len) {
+  auto* src = static_cast<LoadSource*>(ptr);
+  const size_t n = std::min<size_t>(len, src->data.size() - src->at);
+  std::memcpy(buf, src->data.data() + src->at, n);
+  src->at += n;
+  return static_cast<int>(n);
+}
+
+void LoadEnd(void*) {}
+
+int LoadError(void* ptr, char* buf, unsigned int len) {
+  auto* src = static_cast<LoadSource*>(ptr);
+  std::snprintf(buf, len, "%s",
+                src != nullptr && src->wrong_name
+                    ? "the server asked for a file sluice apply did not offer"
+                    : "local infile read failed");
+  return 2000;  // CR_UNKNOWN_ERROR
+}
+
+}  // namespace
+
+Result<uint64_t> MysqlTarget::LoadData(const std::string& sql, std::string_view data) {
+  last_errno_ = 0;
+  LoadSource src{data};
+  mysql_set_local_infile_handler(m_, LoadInit, LoadRead, LoadEnd, LoadError, &src);
+  const int rc = mysql_real_query(m_, sql.data(), sql.size());
+  mysql_set_local_infile_default(m_);
+  if (rc != 0) {
+    const unsigned err = mysql_errno(m_);
+    // ER_NOT_ALLOWED_COMMAND, ER_CLIENT_LOCAL_FILES_DISABLED: local_infile
+    // was turned off since the connect; later runs use statements.
+    if (err == 1148 || err == 3948) local_infile_ = false;
+    return Error(err, mysql_error(m_), sql);
+  }
+  const my_ulonglong n = mysql_affected_rows(m_);
+  if (const unsigned warnings = mysql_warning_count(m_); warnings != 0) {
+    std::string first;
+    if (auto row = QueryRow("SHOW WARNINGS LIMIT 1"); row.ok() && row->size() >= 3 && (*row)[2]) {
+      first = ": " + *(*row)[2];
+    }
+    return Status::FailedPrecondition("the load gave " + std::to_string(warnings) + " warning(s)" +
+                                      first + "; statement: " + Clip(sql));
+  }
   return static_cast<uint64_t>(n == static_cast<my_ulonglong>(-1) ? 0 : n);
 }
 

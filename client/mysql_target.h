@@ -86,6 +86,18 @@ class MysqlTarget {
   Result<uint64_t> ExecuteBound(MYSQL_STMT* stmt, MYSQL_BIND* binds, unsigned rows,
                                 const std::string& sql);
 
+  // True when the server takes LOAD DATA LOCAL (@@local_infile: on by
+  // default in MariaDB, off in MySQL 8).
+  bool local_infile() const { return local_infile_; }
+  // LOAD DATA LOCAL: `sql` names the file 'sluice-rows'; `data` is sent as
+  // its contents. Returns the affected rows (inserted + deleted). A LOCAL
+  // load turns data errors into warnings (the server cannot stop the
+  // client's send), so any warning is returned as an error here: the
+  // statement's changes stay in the open transaction, which the caller
+  // then rolls back.
+  Result<uint64_t> LoadData(const std::string& sql, std::string_view data);
+  static constexpr const char* kLoadFileName = "sluice-rows";
+
   static constexpr size_t kMaxStatements = 512;
 
  private:
@@ -95,6 +107,7 @@ class MysqlTarget {
   MYSQL* m_;
   bool mariadb_ = false;
   bool bulk_ = false;
+  bool local_infile_ = false;
   unsigned last_errno_ = 0;
   std::map<std::string, MYSQL_STMT*> stmts_;
 };
