@@ -23,7 +23,9 @@
 // a lost connection, a change that matches no row, a gap in the offsets.
 // Returns Ok when the Consumer is interrupted (SIGINT/SIGTERM).
 //
-// Thread safety: runs on the calling thread, which owns the Consumer.
+// Thread safety: runs on the calling thread, which owns the Consumer; the
+// statements of a run execute on a helper thread while the calling thread
+// parses the next records (one run at a time on the target connection).
 #pragma once
 
 #include <map>

@@ -2,7 +2,9 @@
 //
 // A RowRun is a run of consecutive row changes that one prepared statement
 // applies: same operation, same target table, same column names in the
-// images, and value kinds that bind the same way. It is executed in one
+// images, and value kinds that bind the same way. Inserts of 32 rows or
+// more go by LOAD DATA LOCAL when the target allows it (Loadable()).
+// Otherwise a run is executed in one
 // round trip: inserts and upserts as multi-row VALUES (2^k rows per
 // statement text, so few statements are cached), deletes by a one-column
 // primary key as `WHERE id IN (?, ...)` (2^k keys), other updates and deletes by
