@@ -183,7 +183,10 @@ Status StandbySession::Handshake() {
                   "standby " + hello.node_id() + " needs records from offset " +
                       std::to_string(agreed.value()) + " but this primary's log starts at " +
                       std::to_string(log_->FirstOffset().value()) +
-                      " (retention): rebuild the standby from an empty data_dir");
+                      ": retention removed them. A standby can only start from offset 0 or "
+                      "from its own log's end, so it cannot catch up or be rebuilt until this "
+                      "is supported; keep standbys within retention (ha.mode = \"sync\" holds "
+                      "retention for them) or raise retention_hours / retention_bytes");
   }
   out.Clear();
   auto* acc = out.mutable_accept();

@@ -124,6 +124,7 @@ struct RecordSet {
 struct RetentionResult {
   Offset first_offset;      // after retention
   uint64_t records_removed = 0;
+  uint64_t bytes_removed = 0;  // logical bytes, as SizeBytes() counts them
 };
 
 class CommitLog {
@@ -211,8 +212,12 @@ class CommitLog {
   Status Truncate(Offset new_end);
 
   // Removes whole transactions from the front by the retention options.
-  // `now_ms`: the broker clock. Called periodically by the broker.
-  Result<RetentionResult> ApplyRetention(int64_t now_ms);
+  // `now_ms`: the broker clock. `keep_from`: no record at or above it is
+  // removed, whatever the options say (the broker's other readers: the
+  // high watermark, standbys in sync mode). Called periodically by the
+  // broker, off the append path; it takes the writers' lock only for the
+  // one write that moves the first offset.
+  Result<RetentionResult> ApplyRetention(int64_t now_ms, Offset keep_from = Offset::Max());
 
   // Starts epoch `epoch` at the current high watermark; later batches carry
   // it. REQUIRES: epoch greater than every recorded epoch.

@@ -75,12 +75,13 @@ Status CommitLog::Truncate(Offset new_end) {
   return Status::Ok();
 }
 
-Result<RetentionResult> CommitLog::ApplyRetention(int64_t now_ms) {
+Result<RetentionResult> CommitLog::ApplyRetention(int64_t now_ms, Offset keep_from) {
   const RetentionOptions& r = options_.retention;
-  uint64_t first, hw, end_bytes;
+  uint64_t first, first_bytes, hw, end_bytes;
   {
     MutexLock lock(&mu_);
     first = state_.start_offset();
+    first_bytes = state_.start_bytes();
     hw = state_.end_offset();
     end_bytes = state_.end_bytes();
   }
@@ -107,6 +108,7 @@ Result<RetentionResult> CommitLog::ApplyRetention(int64_t now_ms) {
     const bool too_big = r.max_bytes > 0 && end_bytes - h.bytes_before > r.max_bytes;
     if (!too_old && !too_big) break;
     if (acked && h.end_offset() > *acked) break;
+    if (h.end_offset() > keep_from) break;
     // Only whole transactions leave, so a reader never starts mid-transaction.
     if (h.txn_end()) {
       cut = h.end_offset().value();
@@ -141,6 +143,7 @@ Result<RetentionResult> CommitLog::ApplyRetention(int64_t now_ms) {
       "compact the range removed by retention"));
   result.first_offset = Offset(cut);
   result.records_removed = cut - first;
+  result.bytes_removed = cut_bytes - first_bytes;
   return result;
 }
 

@@ -292,7 +292,12 @@ proto::Error ConsumerService::Get(const proto::GetRequest& req, proto::GetRespon
   while (at < hw && static_cast<uint32_t>(out->records_size()) < batch_size &&
          scanned_bytes < options_.max_bytes) {
     auto set = log->Read(Offset(at), batch_size - out->records_size(), options_.default_max_bytes);
-    if (!set.ok()) return StorageErr(set.status());
+    if (!set.ok()) {
+      // Retention may have passed `at` since the check above (a group it
+      // does not wait for: retention_respects_groups = false).
+      if (set.status().code() == Code::kOutOfRange) return OutOfRange(at, log);
+      return StorageErr(set.status());
+    }
     if (set->records.empty()) break;
     for (const auto& r : set->records) {
       scanned_bytes += r.data.size();

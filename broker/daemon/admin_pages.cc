@@ -149,6 +149,30 @@ std::string RenderMetrics(const std::vector<std::unique_ptr<Destination>>& dests
   for (const auto& d : dests) m.Sample("sluice_log_first_offset", Dest(*d), d->log()->FirstOffset().value());
   m.Family("sluice_log_committed_end", "gauge",
            "One past the last record of the last transaction written to this node's log.");
+  m.Family("sluice_log_bytes", "gauge",
+           "Bytes of the log's records as stored (what retention_bytes counts; before RocksDB's "
+           "own compression).");
+  for (const auto& d : dests) m.Sample("sluice_log_bytes", Dest(*d), d->log()->SizeBytes());
+  m.Family("sluice_retention_removed_records_total", "counter",
+           "Records removed from the front of the log by retention since sluiced started.");
+  for (const auto& d : dests) {
+    m.Sample("sluice_retention_removed_records_total", Dest(*d), d->retention_records_removed());
+  }
+  m.Family("sluice_retention_removed_bytes_total", "counter",
+           "Bytes (as sluice_log_bytes counts them) removed by retention since sluiced started.");
+  for (const auto& d : dests) {
+    m.Sample("sluice_retention_removed_bytes_total", Dest(*d), d->retention_bytes_removed());
+  }
+  m.Family("sluice_retention_runs_total", "counter",
+           "Times retention ran on the log (every [storage] retention_interval_ms when a limit is "
+           "set).");
+  for (const auto& d : dests)
+    m.Sample("sluice_retention_runs_total", Dest(*d), d->retention_runs());
+  m.Family("sluice_retention_errors_total", "counter",
+           "Retention runs that failed (logged; the log keeps its records until the next run).");
+  for (const auto& d : dests) {
+    m.Sample("sluice_retention_errors_total", Dest(*d), d->retention_errors());
+  }
   for (const auto& d : dests) m.Sample("sluice_log_committed_end", Dest(*d), d->log()->CommittedEnd().value());
   m.Family("sluice_log_high_watermark", "gauge",
            "One past the last record consumers may read (in sync mode: that enough standbys have).");
@@ -236,6 +260,8 @@ std::string RenderStatus(const Config& config,
     AppendJsonString(d.name(), &out);
     out += ",\"first_offset\":" + std::to_string(log->FirstOffset().value());
     out += ",\"high_watermark\":" + std::to_string(log->HighWatermark().value());
+    out += ",\"log_bytes\":" + std::to_string(log->SizeBytes());
+    out += ",\"retention_removed_records\":" + std::to_string(d.retention_records_removed());
     out += ",\"checkpoint\":{\"file\":";
     AppendJsonString(cp.file(), &out);
     out += ",\"pos\":" + std::to_string(cp.pos()) + ",\"gtid_set\":";

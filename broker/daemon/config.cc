@@ -1,6 +1,9 @@
 #include "broker/daemon/config.h"
 
+#include <cctype>
+#include <cmath>
 #include <fstream>
+#include <optional>
 #include <regex>
 #include <set>
 #include <sstream>
@@ -9,6 +12,39 @@
 
 namespace sluice::daemon {
 namespace {
+
+// "10GiB", "500 MB", "4096": nullopt when malformed or 2^64 or more.
+std::optional<uint64_t> ParseByteSize(std::string_view s) {
+  size_t i = 0;
+  uint64_t n = 0;
+  for (; i < s.size() && std::isdigit(static_cast<unsigned char>(s[i])); ++i) {
+    if (__builtin_mul_overflow(n, 10u, &n) || __builtin_add_overflow(n, uint64_t(s[i] - '0'), &n)) {
+      return std::nullopt;
+    }
+  }
+  if (i == 0) return std::nullopt;
+  while (i < s.size() && s[i] == ' ') ++i;
+  std::string unit;
+  for (; i < s.size(); ++i)
+    unit += static_cast<char>(std::tolower(static_cast<unsigned char>(s[i])));
+  static const std::pair<const char*, uint64_t> kUnits[] = {{"", 1},
+                                                            {"b", 1},
+                                                            {"kb", 1000},
+                                                            {"mb", 1000'000},
+                                                            {"gb", 1000'000'000},
+                                                            {"tb", 1000'000'000'000},
+                                                            {"kib", 1ull << 10},
+                                                            {"mib", 1ull << 20},
+                                                            {"gib", 1ull << 30},
+                                                            {"tib", 1ull << 40}};
+  for (const auto& [name, factor] : kUnits) {
+    if (unit != name) continue;
+    uint64_t v = 0;
+    if (__builtin_mul_overflow(n, factor, &v)) return std::nullopt;
+    return v;
+  }
+  return std::nullopt;
+}
 
 // Reads typed keys of one TOML table and reports every key it did not ask
 // for as unknown.
@@ -42,6 +78,51 @@ class Table {
     if (n == nullptr) return Status::Ok();
     if (!n->is_boolean()) return Bad(key, "expected true or false");
     *out = n->as_boolean()->get();
+    return Status::Ok();
+  }
+  // A number of hours (integer or fractional), as milliseconds.
+  Status Hours(std::string_view key, uint64_t* ms) {
+    seen_.insert(std::string(key));
+    const toml::node* n = t_ ? t_->get(key) : nullptr;
+    if (n == nullptr) return Status::Ok();
+    constexpr double kMaxHours = 876000;  // 100 years
+    const std::string range =
+        "expected a number of hours in 0.." + std::to_string(int(kMaxHours)) + " (0 keeps forever)";
+    double h = 0;
+    if (n->is_integer()) {
+      const int64_t v = n->as_integer()->get();
+      if (v < 0 || v > kMaxHours) return Bad(key, range);
+      h = static_cast<double>(v);
+    } else if (n->is_floating_point()) {
+      h = n->as_floating_point()->get();
+      if (!std::isfinite(h) || h < 0 || h > kMaxHours) return Bad(key, range);
+    } else {
+      return Bad(key, range);
+    }
+    *ms = static_cast<uint64_t>(std::llround(h * 3600000.0));
+    if (h > 0 && *ms == 0) *ms = 1;  // a tiny positive age still turns retention on
+    return Status::Ok();
+  }
+  // A byte count: an integer, or a string with a unit ("10GiB", "500 MB").
+  Status Bytes(std::string_view key, uint64_t* out) {
+    seen_.insert(std::string(key));
+    const toml::node* n = t_ ? t_->get(key) : nullptr;
+    if (n == nullptr) return Status::Ok();
+    if (n->is_integer()) {
+      const int64_t v = n->as_integer()->get();
+      if (v < 0) return Bad(key, "must not be negative (0 is no limit)");
+      *out = static_cast<uint64_t>(v);
+      return Status::Ok();
+    }
+    if (!n->is_string())
+      return Bad(key, "expected a byte count: an integer or a string like \"10GiB\"");
+    auto bytes = ParseByteSize(n->as_string()->get());
+    if (!bytes) {
+      return Bad(key, "'" + n->as_string()->get() +
+                          "' is not a byte count below 2^64: digits, then an optional unit B, KB, "
+                          "MB, GB, TB (powers of 1000) or KiB, MiB, GiB, TiB (powers of 1024)");
+    }
+    *out = *bytes;
     return Status::Ok();
   }
   Status Strings(std::string_view key, std::vector<std::string>* out) {
@@ -88,6 +169,15 @@ class Table {
   std::set<std::string> seen_;
 };
 
+// The retention_* keys of [storage] or of a destination; `r` starts as the
+// defaults and keeps what the table leaves out.
+Status ParseRetention(Table* t, RetentionConfig* r) {
+  SLUICE_RETURN_IF_ERROR(t->Hours("retention_hours", &r->max_age_ms));
+  SLUICE_RETURN_IF_ERROR(t->Bytes("retention_bytes", &r->max_bytes));
+  SLUICE_RETURN_IF_ERROR(t->Bool("retention_respects_groups", &r->respects_groups));
+  return Status::Ok();
+}
+
 const toml::table* SubTable(const toml::table& root, std::string_view key, Status* st) {
   const toml::node* n = root.get(key);
   if (n == nullptr) return nullptr;
@@ -112,6 +202,8 @@ Status ParseDestination(const toml::node& node, size_t i, Config* c) {
   SLUICE_RETURN_IF_ERROR(t.OneOf("wait", &d.wait, {"blocking", "yield", "spin"}));
   SLUICE_RETURN_IF_ERROR(t.OneOf("column_names", &d.column_names, {"names", "positions"}));
   SLUICE_RETURN_IF_ERROR(t.OneOf("on_undecodable", &d.on_undecodable, {"stop", "skip"}));
+  d.retention = c->retention;
+  SLUICE_RETURN_IF_ERROR(ParseRetention(&t, &d.retention));
   SLUICE_RETURN_IF_ERROR(t.NoUnknownKeys());
   if (!std::regex_match(d.name, std::regex("[A-Za-z0-9_-]{1,64}"))) {
     return t.Bad("name", "'" + d.name + "' must be 1-64 letters, digits, '_' or '-'");
@@ -253,6 +345,8 @@ Result<Config> ParseConfig(std::string_view text, std::string_view source_name) 
   if (const toml::table* storage = SubTable(root, "storage", &st)) {
     Table s(storage, "storage");
     SLUICE_RETURN_IF_ERROR(s.OneOf("durability", &c.durability, {"group", "fsync"}));
+    SLUICE_RETURN_IF_ERROR(ParseRetention(&s, &c.retention));
+    SLUICE_RETURN_IF_ERROR(s.Uint("retention_interval_ms", &c.retention_interval_ms, 10, 3600000));
     SLUICE_RETURN_IF_ERROR(s.NoUnknownKeys());
   }
   SLUICE_RETURN_IF_ERROR(st);

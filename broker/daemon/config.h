@@ -15,6 +15,15 @@
 
 namespace sluice::daemon {
 
+// How much of a destination's log to keep (docs/operations.md,
+// "Retention"). Zero limits keep everything.
+struct RetentionConfig {
+  uint64_t max_age_ms = 0;      // retention_hours: older transactions go
+  uint64_t max_bytes = 0;       // retention_bytes: the log's size as stored
+  bool respects_groups = true;  // never remove what a consumer group has not acked
+  bool enabled() const { return max_age_ms != 0 || max_bytes != 0; }
+};
+
 struct DestinationConfig {
   std::string name;
   std::string source;                 // mysql://... or file:///...
@@ -34,6 +43,8 @@ struct DestinationConfig {
   // restarts from the checkpoint and stops there again until fixed).
   // "skip": it is stored as an error record and ingest goes on.
   std::string on_undecodable = "stop";
+  // [storage]'s retention_* unless the destination sets its own.
+  RetentionConfig retention;
 };
 
 // [server]: the consumer protocol (docs/protocol.md).
@@ -78,6 +89,8 @@ struct Config {
   ServerConfig server;
   std::vector<UserConfig> users;
   std::string durability = "group";   // group | fsync (every commit)
+  RetentionConfig retention;          // [storage] retention_*: every destination's default
+  uint32_t retention_interval_ms = 30000;  // how often retention runs
   HaConfig ha;
   std::vector<DestinationConfig> destinations;
   std::vector<std::string> inactive;  // configured sections not in effect yet

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 
+#include "base/clock.h"
 #include "base/thread_name.h"
 #include "broker/binlog/source_factory.h"
 
@@ -35,6 +36,9 @@ Status Destination::Open(const std::function<void(CommitLog*)>& on_open) {
   o.destination = config_.name;
   o.durability = node_.durability == "fsync" ? Durability::kSyncEveryCommit : Durability::kGroupCommit;
   SLUICE_ASSIGN_OR_RETURN(log_, CommitLog::Open(o));
+  o.retention.max_age_ms = static_cast<int64_t>(config_.retention.max_age_ms);
+  o.retention.max_bytes = config_.retention.max_bytes;
+  o.retention.keep_unacked = config_.retention.respects_groups;
   spdlog::info("destination {}: log at {}, offsets [{}, {}), checkpoint {}:{}", config_.name,
                o.path, log_->FirstOffset().value(), log_->HighWatermark().value(),
                log_->Checkpoint().file(), log_->Checkpoint().pos());
@@ -129,6 +133,26 @@ double Destination::xa_oldest_seconds() const {
                           std::chrono::system_clock::now().time_since_epoch())
                           .count();
   return std::max<double>(0, static_cast<double>(now - static_cast<int64_t>(ts)));
+}
+
+void Destination::ApplyRetention(Offset keep_from) {
+  auto r = log_->ApplyRetention(WallClockMs(), keep_from);
+  retention_runs_.fetch_add(1);
+  if (!r.ok()) {
+    retention_errors_.fetch_add(1);
+    spdlog::error(
+        "destination {}: retention failed: {}; the log keeps its records until the "
+        "next run",
+        config_.name, r.status().ToString());
+    return;
+  }
+  if (r->records_removed == 0) return;
+  retention_records_.fetch_add(r->records_removed);
+  retention_bytes_.fetch_add(r->bytes_removed);
+  spdlog::info(
+      "destination {}: retention removed {} records ({} bytes); the log starts at "
+      "offset {}",
+      config_.name, r->records_removed, r->bytes_removed, r->first_offset.value());
 }
 
 uint64_t Destination::errors_by_kind(Code code) const {

@@ -71,6 +71,17 @@ class Destination {
   int64_t lag_bytes() const { return lag_bytes_.load(std::memory_order_relaxed); }
   std::string last_lag_error() const;
 
+  // Retention (docs/operations.md, "Retention"): removes from the front of
+  // the log what config().retention allows, never a record at or above
+  // `keep_from` (see CommitLog::ApplyRetention), and counts what it
+  // removed. From the node's retention thread; REQUIRES: Open() succeeded.
+  void ApplyRetention(Offset keep_from);
+  const DestinationConfig& config() const { return config_; }
+  uint64_t retention_runs() const { return retention_runs_.load(); }
+  uint64_t retention_errors() const { return retention_errors_.load(); }
+  uint64_t retention_records_removed() const { return retention_records_.load(); }
+  uint64_t retention_bytes_removed() const { return retention_bytes_.load(); }
+
  private:
   void Loop();
   void LagLoop();
@@ -87,6 +98,10 @@ class Destination {
   std::atomic<int64_t> lag_bytes_{-1};
   std::atomic<uint64_t> restarts_{0};
   std::atomic<uint64_t> errors_[16] = {};
+  std::atomic<uint64_t> retention_runs_{0};
+  std::atomic<uint64_t> retention_errors_{0};
+  std::atomic<uint64_t> retention_records_{0};
+  std::atomic<uint64_t> retention_bytes_{0};
 
   mutable std::mutex mu_;
   std::condition_variable cv_;             // wakes the backoff sleep on StopIngest()

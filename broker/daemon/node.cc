@@ -14,6 +14,7 @@
 #include <spdlog/spdlog.h>
 
 #include "base/clock.h"
+#include "base/thread_name.h"
 
 #include "ha/epochs.h"
 #include "proto/auth.h"
@@ -134,6 +135,7 @@ Status Node::Start() {
                  "first start",
                  saved_role, config_.data_dir, config_.role);
   }
+  StartRetention();
   MutexLock lock(&mu_);
   if (role == "primary") {
     // A log that starts out as a primary's begins epoch 1 (epoch 0 is a log
@@ -263,7 +265,60 @@ void Node::FinishFence() {
   }
 }
 
+void Node::StartRetention() {
+  bool any = false;
+  for (const auto& d : dests_) any = any || d->config().retention.enabled();
+  if (!any || retention_thread_.joinable()) return;
+  {
+    std::lock_guard lock(retention_mu_);
+    retention_stop_ = false;
+  }
+  retention_thread_ = std::thread([this] {
+    SetThreadName("sl-retention");
+    RetentionLoop();
+  });
+}
+
+void Node::StopRetention() {
+  {
+    std::lock_guard lock(retention_mu_);
+    retention_stop_ = true;
+  }
+  retention_cv_.notify_all();
+  if (retention_thread_.joinable()) retention_thread_.join();
+}
+
+void Node::RetentionLoop() {
+  const auto period = std::chrono::milliseconds(config_.retention_interval_ms);
+  std::unique_lock lock(retention_mu_);
+  while (!retention_cv_.wait_for(lock, period, [this] { return retention_stop_; })) {
+    lock.unlock();
+    for (auto& d : dests_) {
+      if (d->config().retention.enabled()) d->ApplyRetention(RetentionFloor(d.get()));
+    }
+    lock.lock();
+  }
+}
+
+Offset Node::RetentionFloor(Destination* dest) {
+  CommitLog* log = dest->log();
+  Offset floor = log->HighWatermark();
+  MutexLock lock(&mu_);
+  if (!ha_primary_ || config_.ha.mode != "sync") return floor;
+  ha::GroupTransfer* t = ha_primary_->transfer(dest->name());
+  if (t == nullptr) return floor;
+  const Offset first = log->FirstOffset();
+  for (const auto& p : t->Standbys()) {
+    // A standby below the first offset cannot catch up any more (its next
+    // handshake is refused): it must not stop retention for good.
+    const Offset durable(p.durable_offset);
+    if (durable >= first) floor = std::min(floor, durable);
+  }
+  return floor;
+}
+
 void Node::Stop() {
+  StopRetention();
   MutexLock lock(&mu_);
   ha_standby_.reset();
   for (auto& d : dests_) d->StopIngest();

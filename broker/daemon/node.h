@@ -19,14 +19,25 @@
 // The role survives restarts in data_dir/ROLE ("role standby\nprimary
 // HOST:PORT\n"); the config's node.role only applies when there is none.
 //
+// Retention: when a destination has a retention limit, one thread
+// ("sl-retention") applies it to every such log every
+// [storage] retention_interval_ms, in either role. It never removes a
+// record at or above the log's high watermark, nor, on a primary in sync
+// mode, one that a standby this primary has seen has not reported durable
+// (connected or not: a sync standby is waited for). Consumer groups hold
+// it back unless retention_respects_groups = false (CommitLog's
+// keep_unacked).
+//
 // Thread safety: Promote, Demote, Tick and Stop serialize on an internal
 // mutex; FillStatus may run from any thread.
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "base/status.h"
@@ -79,6 +90,11 @@ class Node {
   // Stops ingest and the HA listener after a fence. REQUIRES: mu_ held.
   void FinishFence() REQUIRES(mu_);
   void FillRole(proto::RoleResponse* out) const REQUIRES(mu_);
+  void StartRetention();
+  void StopRetention();
+  void RetentionLoop();
+  // The offset retention must keep from on `dest`'s log (see above).
+  Offset RetentionFloor(Destination* dest) EXCLUDES(mu_);
 
   const Config config_;
   consumer::ConsumerService* const service_;
@@ -94,6 +110,11 @@ class Node {
   std::atomic<bool> fence_pending_{false};
   std::mutex fence_mu_;
   std::string fence_why_;  // guarded by fence_mu_
+
+  std::thread retention_thread_;  // started by Start(), joined by Stop()
+  std::mutex retention_mu_;
+  std::condition_variable retention_cv_;
+  bool retention_stop_ = false;  // guarded by retention_mu_
 };
 
 }  // namespace sluice::daemon

@@ -54,13 +54,15 @@ struct SluicedConfig {
   uint32_t chunk_records = 2000;
   std::string durability = "group";
   std::string admin_listen;  // "" = no admin listener
+  std::string storage;       // more [storage] keys, as they are (retention_*)
   std::string extra;         // more TOML, appended as it is ([server], [[user]])
 };
 
 inline void WriteConfig(const std::string& path, const SluicedConfig& c) {
   std::ofstream out(path, std::ios::trunc);
   out << "[node]\nid = \"" << kNode << "\"\ndata_dir = \"" << c.data_dir << "\"\n\n"
-      << "[storage]\ndurability = \"" << c.durability << "\"\n\n"
+      << "[storage]\ndurability = \"" << c.durability << "\"\n"
+      << c.storage << "\n"
       << "[[destination]]\nname = \"" << kDest << "\"\nsource = \"" << c.source << "\"\n"
       << (c.server_id != 0 ? "server_id = " + std::to_string(c.server_id) + "\n" : "")
       << "start = \"" << c.start << "\"\ninclude = ['" << kInclude << "']\n"

@@ -394,6 +394,34 @@ TEST_F(CommitLogTest, RetentionByAgeAndUnackedGroups) {
   EXPECT_EQ(r.base, Offset(20));
 }
 
+// keep_from bounds retention whatever the options say (the broker passes
+// the high watermark and, in sync mode, what standbys have); the removed
+// bytes are what SizeBytes() lost.
+TEST_F(CommitLogTest, RetentionStopsBelowKeepFromAndCountsBytes) {
+  auto o = Options();
+  o.retention.max_bytes = 1;  // everything may go by size
+  auto log = Open(o);
+  for (uint64_t i = 0; i < 10; ++i) Commit(*log, i, 2, nullptr);  // transactions [2i, 2i+2)
+  const uint64_t size = log->SizeBytes();
+  auto held = log->ApplyRetention(0, Offset(7));
+  ASSERT_TRUE(held.ok()) << held.status().ToString();
+  // Whole transactions below 7: [0, 6).
+  EXPECT_EQ(held->first_offset, Offset(6));
+  EXPECT_EQ(log->FirstOffset(), Offset(6));
+  EXPECT_EQ(held->records_removed, 6u);
+  EXPECT_GT(held->bytes_removed, 0u);
+  EXPECT_EQ(log->SizeBytes(), size - held->bytes_removed);
+  auto none = log->ApplyRetention(0, Offset(6));
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(none->records_removed, 0u);
+  EXPECT_EQ(none->bytes_removed, 0u);
+  auto rest = log->ApplyRetention(0);
+  ASSERT_TRUE(rest.ok());
+  EXPECT_EQ(log->FirstOffset(), Offset(20));
+  EXPECT_EQ(log->SizeBytes(), 0u);
+  EXPECT_EQ(held->bytes_removed + rest->bytes_removed, size);
+}
+
 TEST_F(CommitLogTest, CorruptBatchIsReportedWithItsOffset) {
   std::vector<std::string> all;
   {

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
+
 namespace sluice::daemon {
 namespace {
 
@@ -162,6 +164,107 @@ source = "file:///tmp/binlogs"
   auto beat = ParseConfig(base + "[ha]\nheartbeat_ms = 1\nsecret_file = \"s\"\n", "t.toml");
   ASSERT_FALSE(beat.ok());
   EXPECT_NE(beat.status().message().find("ha.heartbeat_ms"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace sluice::daemon
+
+namespace sluice::daemon {
+namespace {
+
+// Retention: off by default; [storage] sets every destination's default,
+// a destination overrides key by key.
+TEST(Config, RetentionDefaultsAndInheritance) {
+  auto none = ParseConfig(kMinimal, "t.toml");
+  ASSERT_TRUE(none.ok()) << none.status().ToString();
+  EXPECT_FALSE(none->destinations[0].retention.enabled());
+  EXPECT_TRUE(none->destinations[0].retention.respects_groups);
+  EXPECT_EQ(none->retention_interval_ms, 30000u);
+
+  const std::string text = R"(
+[node]
+id = "a"
+data_dir = "/x"
+[storage]
+retention_hours = 168
+retention_bytes = "10GiB"
+retention_respects_groups = false
+retention_interval_ms = 50
+[[destination]]
+name = "inherits"
+source = "file:///b"
+[[destination]]
+name = "own"
+source = "file:///b"
+retention_hours = 0.5
+retention_bytes = 4096
+retention_respects_groups = true
+[[destination]]
+name = "forever"
+source = "file:///b"
+retention_hours = 0
+retention_bytes = 0
+)";
+  auto c = ParseConfig(text, "t.toml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->retention_interval_ms, 50u);
+  ASSERT_EQ(c->destinations.size(), 3u);
+  const RetentionConfig& in = c->destinations[0].retention;
+  EXPECT_EQ(in.max_age_ms, 168ull * 3600 * 1000);
+  EXPECT_EQ(in.max_bytes, 10ull << 30);
+  EXPECT_FALSE(in.respects_groups);
+  const RetentionConfig& own = c->destinations[1].retention;
+  EXPECT_EQ(own.max_age_ms, 1800000u);
+  EXPECT_EQ(own.max_bytes, 4096u);
+  EXPECT_TRUE(own.respects_groups);
+  EXPECT_FALSE(c->destinations[2].retention.enabled());
+  EXPECT_FALSE(c->destinations[2].retention.respects_groups);  // inherited
+}
+
+TEST(Config, RetentionSizesAndMistakes) {
+  const std::string base = std::string(kMinimal);
+  auto bytes = [&](const std::string& v) -> std::optional<uint64_t> {
+    auto c = ParseConfig(base + "retention_bytes = " + v + "\n", "t.toml");
+    if (!c.ok()) return std::nullopt;
+    return c->destinations[0].retention.max_bytes;
+  };
+  EXPECT_EQ(bytes("\"500 MB\""), 500'000'000u);
+  EXPECT_EQ(bytes("\"3kib\""), 3072u);
+  EXPECT_EQ(bytes("\"123\""), 123u);
+  EXPECT_EQ(bytes("\"7B\""), 7u);
+  EXPECT_EQ(bytes("\"16383PiB\""), std::nullopt);  // no such unit
+  EXPECT_EQ(bytes("\"1.5GiB\""), std::nullopt);
+  EXPECT_EQ(bytes("\"GiB\""), std::nullopt);
+  EXPECT_EQ(bytes("\"18446744073709551615\""), 18446744073709551615ull);
+  EXPECT_EQ(bytes("\"18446744073709551616\""), std::nullopt);  // 2^64
+  EXPECT_EQ(bytes("\"16777216TiB\""), std::nullopt);           // 2^64 by its unit
+
+  EXPECT_EQ(ErrorOf(base + "retention_bytes = -1\n"),
+            "destination[0].retention_bytes: must not be negative (0 is no limit)");
+  EXPECT_NE(ErrorOf(base + "retention_bytes = \"lots\"\n")
+                .find("destination[0].retention_bytes: 'lots' is not a byte count"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf(base + "retention_bytes = true\n").find("destination[0].retention_bytes:"),
+            std::string::npos);
+  EXPECT_EQ(ErrorOf(base + "retention_hours = -2\n"),
+            "destination[0].retention_hours: expected a number of hours in 0..876000 (0 keeps "
+            "forever)");
+  EXPECT_NE(ErrorOf(base + "retention_hours = 1e300\n").find("destination[0].retention_hours"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf(base + "retention_hours = nan\n").find("destination[0].retention_hours"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf(base + "retention_hours = \"1d\"\n").find("destination[0].retention_hours"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf(base + "retention_respects_groups = 1\n")
+                .find("destination[0].retention_respects_groups: expected true or false"),
+            std::string::npos);
+  const std::string storage = "[node]\nid = \"a\"\ndata_dir = \"/x\"\n[storage]\n";
+  const std::string dest = "[[destination]]\nname = \"s\"\nsource = \"file:///b\"\n";
+  EXPECT_EQ(ErrorOf(storage + "retention_bytes = -5\n" + dest),
+            "storage.retention_bytes: must not be negative (0 is no limit)");
+  EXPECT_NE(ErrorOf(storage + "retention_interval_ms = 0\n" + dest)
+                .find("storage.retention_interval_ms: expected an integer in 10..3600000"),
+            std::string::npos);
 }
 
 }  // namespace
