@@ -35,10 +35,10 @@ Status Destination::Open(const std::function<void(CommitLog*)>& on_open) {
   o.node_id = node_.node_id;
   o.destination = config_.name;
   o.durability = node_.durability == "fsync" ? Durability::kSyncEveryCommit : Durability::kGroupCommit;
-  SLUICE_ASSIGN_OR_RETURN(log_, CommitLog::Open(o));
   o.retention.max_age_ms = static_cast<int64_t>(config_.retention.max_age_ms);
   o.retention.max_bytes = config_.retention.max_bytes;
   o.retention.keep_unacked = config_.retention.respects_groups;
+  SLUICE_ASSIGN_OR_RETURN(log_, CommitLog::Open(o));
   spdlog::info("destination {}: log at {}, offsets [{}, {}), checkpoint {}:{}", config_.name,
                o.path, log_->FirstOffset().value(), log_->HighWatermark().value(),
                log_->Checkpoint().file(), log_->Checkpoint().pos());

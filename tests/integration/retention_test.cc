@@ -185,7 +185,9 @@ TEST_F(RetentionTest, BytesLimitMovesTheFirstOffsetUnlessAGroupHoldsIt) {
     first = MetricOr0("sluice_log_first_offset");
     if (first == 0) SleepMs(10);
   }
-  ASSERT_GT(first, 0u) << p.LogTail();
+  ASSERT_GT(first, 0u) << "acked " << acked << " runs " << MetricOr0("sluice_retention_runs_total")
+                       << " errors " << MetricOr0("sluice_retention_errors_total") << "\n"
+                       << testing::HttpGetBody(admin_, "/status") << p.LogTail();
   ASSERT_TRUE(WaitRuns(3)) << p.LogTail();
   first = MetricOr0("sluice_log_first_offset");
   EXPECT_LE(first, acked);      // never past the group's ack

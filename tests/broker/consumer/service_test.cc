@@ -22,13 +22,14 @@ class ServiceTest : public ::testing::Test {
  protected:
   void SetUp() override { Reopen(); }
 
-  void Reopen() {
+  void Reopen(const RetentionOptions& retention = {}) {
     svc_.reset();
     log_.reset();
     CommitLogOptions o;
     o.path = dir_.Sub("log");
     o.node_id = "n1";
     o.destination = "shop";
+    o.retention = retention;
     auto log = CommitLog::Open(o);
     ASSERT_TRUE(log.ok()) << log.status().ToString();
     log_ = std::move(*log);
@@ -168,6 +169,63 @@ TEST_F(ServiceTest, OffsetsOutsideTheLogAreOutOfRangeWithTheRange) {
   e = svc_->Fetch(f, &out);
   EXPECT_EQ(e.code(), proto::UNKNOWN_DESTINATION);
   EXPECT_NE(e.message().find("shop"), std::string::npos) << e.message();
+}
+
+// After retention: Fetch and a group's Get below the first offset are
+// OFFSET_OUT_OF_RANGE naming it; a group that has not acknowledged holds
+// retention back when the log keeps unacked records (sluiced's
+// retention_respects_groups), and a new group starts at the first offset.
+TEST_F(ServiceTest, BelowTheFirstOffsetAfterRetentionIsOutOfRange) {
+  Reopen(RetentionOptions{.max_age_ms = 0, .max_bytes = 1, .keep_unacked = true});
+  for (uint64_t t = 0; t < 10; ++t) Commit(t, 2);
+  ASSERT_EQ(Subscribe("g").code(), proto::OK);
+  proto::GetResponse batch = Get("g", 4);
+  ASSERT_EQ(batch.end_offset(), 4u);
+  ASSERT_TRUE(log_->ApplyRetention(0).ok());
+  EXPECT_EQ(log_->FirstOffset(), Offset(0));  // the group has acknowledged nothing
+  uint64_t acked = 0;
+  ASSERT_EQ(Ack("g", batch.batch_id(), &acked).code(), proto::OK);
+  ASSERT_EQ(acked, 4u);
+  ASSERT_TRUE(log_->ApplyRetention(0).ok());
+  EXPECT_EQ(log_->FirstOffset(), Offset(4));
+
+  proto::FetchRequest f;
+  f.set_dest("shop");
+  f.set_offset(3);
+  proto::FetchResponse fetched;
+  proto::Error e = svc_->Fetch(f, &fetched);
+  EXPECT_EQ(e.code(), proto::OFFSET_OUT_OF_RANGE);
+  EXPECT_EQ(e.first_offset(), 4u);
+  EXPECT_EQ(e.high_watermark(), 20u);
+  EXPECT_NE(e.message().find("[4, 20]"), std::string::npos) << e.message();
+  proto::FetchResponse at = Fetch(4, 1);
+  ASSERT_EQ(at.records_size(), 1);
+  ExpectCommitted(at);
+  proto::ListOffsetsRequest lo;
+  lo.set_dest("shop");
+  proto::ListOffsetsResponse offsets;
+  ASSERT_EQ(svc_->ListOffsets(lo, &offsets).code(), proto::OK);
+  EXPECT_EQ(offsets.first_offset(), 4u);
+
+  // Groups no longer hold it: the group is left behind.
+  Reopen(RetentionOptions{.max_age_ms = 0, .max_bytes = 1, .keep_unacked = false});
+  ASSERT_TRUE(log_->ApplyRetention(0, Offset(17)).ok());
+  ASSERT_EQ(log_->FirstOffset(), Offset(16));
+  proto::GetRequest g;
+  g.set_dest("shop");
+  g.set_group("g");
+  g.set_batch_size(4);
+  proto::GetResponse out;
+  e = svc_->Get(g, &out);
+  EXPECT_EQ(e.code(), proto::OFFSET_OUT_OF_RANGE);
+  EXPECT_EQ(e.first_offset(), 16u);
+  EXPECT_NE(e.message().find("offset 4 is outside the log's range [16, 20]"), std::string::npos)
+      << e.message();
+  ASSERT_EQ(Subscribe("h").code(), proto::OK);
+  proto::GetResponse fresh = Get("h", 100);
+  ASSERT_EQ(fresh.records_size(), 4);
+  EXPECT_EQ(fresh.records(0).offset(), 16u);
+  ExpectCommitted(fresh);
 }
 
 TEST_F(ServiceTest, LongPollWakesOnCommitNotOnItsTimeout) {
