@@ -37,6 +37,7 @@ struct PairOptions {
   std::string mode = "async";
   std::string on_sync_timeout = "degrade";
   uint32_t sync_timeout_ms = 2000;
+  std::string storage;  // [storage] keys (retention_*), as they are
 };
 
 // One node of the pair: its ports, config and process.
@@ -123,6 +124,7 @@ class HaPairTest : public ::testing::Test {
         << (primary_ha.empty() ? "" : "primary = \"" + primary_ha + "\"\n") << "mode = \""
         << o.mode << "\"\nsync_timeout_ms = " << o.sync_timeout_ms << "\non_sync_timeout = \""
         << o.on_sync_timeout << "\"\nheartbeat_ms = 200\nsecret_file = \"" << secret_ << "\"\n\n"
+        << (o.storage.empty() ? "" : "[storage]\n" + o.storage + "\n")
         << "[[destination]]\nname = \"shop\"\nsource = \"" << db_->ReplUrl() << "\"\n"
         << "server_id = " << (n->id == "a" ? 7101 : 7102) << "\ninclude = ['" << kInclude
         << "']\nchunk_records = 2000\n";
@@ -446,6 +448,72 @@ TEST_F(HaPairTest, FailoverUnderLoadFiveTimesLosesNothing) {
   // Redelivery is of batches not acknowledged when a primary died: at most
   // a few batches of 500 per failover.
   EXPECT_LE(seen.deliveries - seen.records.size(), 5u * 4 * 500);
+}
+
+// Retention on a primary in sync mode waits for its standby: while the
+// standby is down (degraded to async), the primary's first offset stays at
+// or below what the standby had, so the standby catches up when it returns.
+TEST_F(HaPairTest, SyncRetentionWaitsForTheStandby) {
+  PairOptions o;
+  o.mode = "sync";
+  o.on_sync_timeout = "degrade";
+  o.sync_timeout_ms = 1000;
+  o.storage = "retention_bytes = 65536\nretention_interval_ms = 50\n";
+  StartPair(o);
+  int next = 1;
+  Load(10, 500, &next);
+  WaitReplicated(&a_, &b_, db_.get());
+  const double had = b_.Metric("sluice_log_committed_end");
+  b_.proc->Kill();
+  Load(20, 500, &next);
+  // Degraded to async after sync_timeout_ms: the high watermark no longer
+  // holds anything back, only the standby's report does.
+  ASSERT_TRUE(WaitUntil([&] { return a_.Metric("sluice_log_high_watermark") == had + 10000; }))
+      << a_.Metrics();
+  EXPECT_EQ(a_.Metric("sluice_ha_degraded"), 1);
+  const double runs = a_.Metric("sluice_retention_runs_total");
+  ASSERT_TRUE(WaitUntil([&] { return a_.Metric("sluice_retention_runs_total") >= runs + 3; }));
+  // Past the limit, and retention held at the standby's end.
+  EXPECT_GT(a_.Metric("sluice_log_bytes"), 65536);
+  EXPECT_LE(a_.Metric("sluice_log_first_offset"), had);
+  EXPECT_EQ(a_.Metric("sluice_retention_errors_total"), 0);
+  // It comes back and catches up; then retention goes on.
+  b_.proc->Start();
+  WaitReplicated(&a_, &b_, db_.get());
+  ASSERT_TRUE(WaitUntil([&] { return a_.Metric("sluice_log_bytes") <= 65536; })) << a_.Metrics();
+  EXPECT_GT(a_.Metric("sluice_log_first_offset"), had);
+  EXPECT_TRUE(a_.proc->Terminate());
+  EXPECT_TRUE(b_.proc->Terminate());
+}
+
+// An async standby is not waited for: once the primary's retention passes
+// its end, its next handshake is refused with OFFSET_OUT_OF_RANGE and a
+// message saying retention removed the records; neither node crashes and
+// the standby keeps serving what it has.
+TEST_F(HaPairTest, AsyncStandbyBehindRetentionIsRefusedClearly) {
+  PairOptions o;
+  o.storage = "retention_bytes = 65536\nretention_interval_ms = 50\n";
+  StartPair(o);
+  int next = 1;
+  Load(10, 500, &next);
+  WaitReplicated(&a_, &b_, db_.get());
+  const double had = b_.Metric("sluice_log_committed_end");
+  b_.proc->Kill();
+  Load(20, 500, &next);
+  ASSERT_TRUE(WaitUntil([&] { return a_.Metric("sluice_log_first_offset") > had; }))
+      << a_.Metrics();
+  b_.proc->Start();
+  ASSERT_TRUE(WaitUntil([&] {
+    return FileText(b_.proc->log_file()).find("retention removed them") != std::string::npos;
+  })) << b_.proc->LogTail();
+  EXPECT_NE(FileText(a_.proc->log_file()).find("refused standby"), std::string::npos);
+  const std::string status = testing::HttpGetBody(b_.admin_port, "/status");
+  EXPECT_NE(status.find("retention removed them"), std::string::npos) << status;
+  EXPECT_FALSE(a_.proc->Poll().has_value()) << a_.proc->LogTail();
+  EXPECT_FALSE(b_.proc->Poll().has_value()) << b_.proc->LogTail();
+  EXPECT_EQ(b_.Metric("sluice_log_committed_end"), had);
+  EXPECT_TRUE(a_.proc->Terminate());
+  EXPECT_TRUE(b_.proc->Terminate());
 }
 
 }  // namespace
