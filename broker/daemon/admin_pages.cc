@@ -168,6 +168,12 @@ std::string RenderMetrics(const std::vector<std::unique_ptr<Destination>>& dests
            "set).");
   for (const auto& d : dests)
     m.Sample("sluice_retention_runs_total", Dest(*d), d->retention_runs());
+  m.Family("sluice_retention_held", "gauge",
+           "1 while the log stays above retention_bytes because a consumer group, a standby or "
+           "the high watermark holds retention back (/status retention_held_by says which).");
+  for (const auto& d : dests) {
+    m.Sample("sluice_retention_held", Dest(*d), d->retention_held_by().empty() ? 0 : 1);
+  }
   m.Family("sluice_retention_errors_total", "counter",
            "Retention runs that failed (logged; the log keeps its records until the next run).");
   for (const auto& d : dests) {
@@ -262,6 +268,8 @@ std::string RenderStatus(const Config& config,
     out += ",\"high_watermark\":" + std::to_string(log->HighWatermark().value());
     out += ",\"log_bytes\":" + std::to_string(log->SizeBytes());
     out += ",\"retention_removed_records\":" + std::to_string(d.retention_records_removed());
+    out += ",\"retention_held_by\":";
+    AppendJsonString(d.retention_held_by(), &out);
     out += ",\"checkpoint\":{\"file\":";
     AppendJsonString(cp.file(), &out);
     out += ",\"pos\":" + std::to_string(cp.pos()) + ",\"gtid_set\":";

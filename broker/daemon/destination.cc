@@ -146,6 +146,7 @@ void Destination::ApplyRetention(Offset keep_from) {
         config_.name, r.status().ToString());
     return;
   }
+  NoteRetentionHold(keep_from);
   if (r->records_removed == 0) return;
   retention_records_.fetch_add(r->records_removed);
   retention_bytes_.fetch_add(r->bytes_removed);
@@ -153,6 +154,50 @@ void Destination::ApplyRetention(Offset keep_from) {
       "destination {}: retention removed {} records ({} bytes); the log starts at "
       "offset {}",
       config_.name, r->records_removed, r->bytes_removed, r->first_offset.value());
+}
+
+// Says (once per change) what keeps the log above retention_bytes: the
+// lower of the lowest group acknowledgement and keep_from binds, give or
+// take the transaction that straddles it.
+void Destination::NoteRetentionHold(Offset keep_from) {
+  std::string held;
+  const RetentionConfig& rc = config_.retention;
+  if (rc.max_bytes > 0 && log_->SizeBytes() > rc.max_bytes) {
+    held = "the high watermark or, in sync mode, a standby (at offset " +
+           std::to_string(keep_from.value()) + ")";
+    if (rc.respects_groups) {
+      auto groups = log_->meta().ListGroups();
+      const std::pair<std::string, proto::GroupCursor>* low = nullptr;
+      if (groups.ok()) {
+        for (const auto& g : *groups) {
+          if (low == nullptr || g.second.acked_offset() < low->second.acked_offset()) low = &g;
+        }
+      }
+      if (low != nullptr && low->second.acked_offset() < keep_from.value()) {
+        held = "consumer group '" + low->first + "' (acknowledged up to offset " +
+               std::to_string(low->second.acked_offset()) + ")";
+      }
+    }
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  if (held == retention_held_by_) return;
+  if (held.empty()) {
+    spdlog::info("destination {}: retention is within retention_bytes again", config_.name);
+  } else {
+    const bool group = held.starts_with("consumer group");
+    spdlog::warn(
+        "destination {}: the log ({} bytes) stays above retention_bytes = {}: retention "
+        "waits for {}; {}",
+        config_.name, log_->SizeBytes(), rc.max_bytes, held,
+        group ? "Unsubscribe a group nobody uses, or set retention_respects_groups = false"
+              : "a standby that is down holds it in sync mode: bring it back");
+  }
+  retention_held_by_ = held;
+}
+
+std::string Destination::retention_held_by() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return retention_held_by_;
 }
 
 uint64_t Destination::errors_by_kind(Code code) const {

@@ -81,12 +81,16 @@ class Destination {
   uint64_t retention_errors() const { return retention_errors_.load(); }
   uint64_t retention_records_removed() const { return retention_records_.load(); }
   uint64_t retention_bytes_removed() const { return retention_bytes_.load(); }
+  // What keeps the log above retention_bytes after the last run ("" when
+  // nothing does): a consumer group, or the standbys / high watermark.
+  std::string retention_held_by() const;
 
  private:
   void Loop();
   void LagLoop();
   Status RunOnce();
   bool SleepUnlessStopped(std::chrono::milliseconds d);
+  void NoteRetentionHold(Offset keep_from);
 
   const Config node_;
   const DestinationConfig config_;
@@ -108,6 +112,7 @@ class Destination {
   std::string last_error_;                 // guarded by mu_
   std::string last_lag_error_;             // guarded by mu_
   std::string last_warning_;               // guarded by mu_
+  std::string retention_held_by_;          // guarded by mu_
   binlog::BinlogSource* source_ = nullptr; // guarded by mu_: the one to Cancel()
 };
 

@@ -162,6 +162,10 @@ TEST_F(RetentionTest, BytesLimitMovesTheFirstOffsetUnlessAGroupHoldsIt) {
   EXPECT_EQ(Metric("sluice_retention_errors_total"), 0.0);
   const uint64_t full = MetricOr0("sluice_log_bytes");
   ASSERT_GT(full, 2 * kLimit);
+  // ... and it says what holds it.
+  EXPECT_EQ(Metric("sluice_retention_held"), 1.0);
+  EXPECT_EQ(JsonField(testing::HttpGetBody(admin_, "/status"), "retention_held_by"),
+            "\"consumer group 'g' (acknowledged up to offset 0)\"");
   const uint64_t hw = MetricOr0("sluice_log_high_watermark");
   ASSERT_GE(hw, static_cast<uint64_t>(kTransactions));
 
@@ -225,6 +229,7 @@ TEST_F(RetentionTest, BytesLimitMovesTheFirstOffsetUnlessAGroupHoldsIt) {
   ASSERT_TRUE(WaitRuns(2)) << p.LogTail();
   after = MetricOr0("sluice_log_first_offset");
   EXPECT_LE(MetricOr0("sluice_log_bytes"), kLimit);
+  EXPECT_EQ(Metric("sluice_retention_held"), 0.0);
   EXPECT_GT(MetricOr0("sluice_log_bytes"), kLimit / 2);  // not more than needed
   proto::Response behind = Get(10);
   ASSERT_EQ(behind.error().code(), proto::OFFSET_OUT_OF_RANGE) << behind.error().message();
@@ -234,6 +239,7 @@ TEST_F(RetentionTest, BytesLimitMovesTheFirstOffsetUnlessAGroupHoldsIt) {
   EXPECT_EQ(Fetch(acked).error().code(), proto::OFFSET_OUT_OF_RANGE);
   ASSERT_TRUE(p.Terminate()) << p.LogTail();
   EXPECT_GT(CountLines(FileText(p.log_file()), "retention removed"), 0u);
+  EXPECT_EQ(CountLines(FileText(p.log_file()), "retention waits for consumer group 'g'"), 2u);
 }
 
 }  // namespace
