@@ -183,6 +183,9 @@ class Decoder {
   // until the table's shape differs. `key` is db + '\0' + table. Called
   // before the first event, by an ingest that resumes a log.
   void SeedShape(std::string key, std::string shape) { shapes_[std::move(key)] = std::move(shape); }
+  // Says that the log no longer holds db.table's last schema record
+  // (retention removed it): the table's next row gets one again.
+  void ForgetShape(const std::string& key) { shapes_.erase(key); }
   // Says that XA transaction `xid` was prepared and its records are kept
   // (by a resumed ingest): its XA COMMIT gives them, not an error record.
   void SeedPreparedXa(std::string xid) { prepared_xa_.insert(std::move(xid)); }

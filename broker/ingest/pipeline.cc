@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstring>
 #include <map>
+#include <mutex>
 #include <unordered_map>
 
 #include "broker/ingest/block_list.h"
@@ -107,6 +108,9 @@ class Pipeline::Impl {
                                std::memory_order_relaxed);
   }
   Status SeedShapes();
+  // Stage 1: forgets the shapes whose schema record is below the log's
+  // first offset (retention removed it), so they are recorded again.
+  void ForgetRemovedShapes();
   Status SeedPreparedXa();
   Status CommitViews(const binlog::TxnEnd& end, uint64_t records);
   void PublishXaStats();
@@ -124,6 +128,13 @@ class Pipeline::Impl {
   binlog::Decoder decoder_;
   std::vector<std::regex> include_, exclude_;
   std::unordered_map<std::string, bool> filter_cache_;
+  uint64_t shapes_first_ = 0;  // the log's first offset when shapes were last checked
+
+  // The offset of each table's last schema record ("db\0table"): set by
+  // stage 3 (and SeedShapes), read by stage 1 when retention moved the
+  // log's first offset.
+  std::mutex shape_mu_;
+  std::unordered_map<std::string, uint64_t> shape_offsets_;  // guarded by shape_mu_
 
   // Stage 3: the open transaction.
   BlockList txn_;                      // its blocks not yet in the log
@@ -161,6 +172,10 @@ Status Pipeline::Impl::SeedShapes() {
     if (rec.db() + '\0' + rec.table() != table_key || rec.schema().SerializeAsString() != shape) {
       continue;
     }
+    {
+      std::lock_guard lock(shape_mu_);
+      shape_offsets_[table_key] = offset;
+    }
     decoder_.SeedShape(std::move(table_key), std::move(shape));
   }
   return Status::Ok();
@@ -191,7 +206,28 @@ void Pipeline::Impl::PublishXaStats() {
   stats_->xa_oldest_prepared_ts.store(oldest, std::memory_order_relaxed);
 }
 
+// A table whose schema record retention removed gets a new one before its
+// next row, so a consumer starting at the first offset meets a schema
+// record before the rows of every table. A shape whose new record is still
+// in the ring when the old one goes may be recorded twice (an equal schema
+// record, as after a failover).
+void Pipeline::Impl::ForgetRemovedShapes() {
+  const uint64_t first = log_->FirstOffset().value();
+  if (first == shapes_first_) return;
+  shapes_first_ = first;
+  std::lock_guard lock(shape_mu_);
+  for (auto it = shape_offsets_.begin(); it != shape_offsets_.end();) {
+    if (it->second < first) {
+      decoder_.ForgetShape(it->first);
+      it = shape_offsets_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
 Status Pipeline::Impl::Stage1(Slot& s) {
+  ForgetRemovedShapes();
   binlog::RawEvent ev{s.bytes, s.file, s.pos};
   SLUICE_RETURN_IF_ERROR(decoder_.Plan(ev, &s.plan));
   if (options_.on_warning) {
@@ -375,6 +411,8 @@ Status Pipeline::Impl::Stage3(Slot& s) {
       state_.push_back(IngestStateWrite{
           std::string(kShapePrefix) + r.db() + '\0' + r.table(),
           ShapeValue(txn_base_ + seq_, r.schema().SerializeAsString())});
+      std::lock_guard lock(shape_mu_);
+      shape_offsets_[r.db() + '\0' + r.table()] = txn_base_ + seq_;
     }
     if (s.action_blocks[i] > 0) {
       txn_.Append(s.blocks, k, s.action_blocks[i]);

@@ -8,7 +8,9 @@
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <random>
+#include <set>
 #include <thread>
 
 #include <zlib.h>
@@ -215,6 +217,104 @@ TEST_F(PipelineTest, SameLogForAnyWorkersRingSizeAndDelays) {
     for (size_t i = 0; i < got.records.size(); ++i) ASSERT_EQ(got.records[i], want.records[i]) << i;
     EXPECT_EQ(got.checkpoint.SerializeAsString(), want.checkpoint.SerializeAsString());
   }
+}
+
+// A file source that runs `hook` once, before handing out the first event
+// whose bytes contain `marker`.
+class HookedSource : public binlog::BinlogSource {
+ public:
+  HookedSource(std::unique_ptr<binlog::BinlogSource> inner, std::string marker,
+               std::function<void()> hook)
+      : inner_(std::move(inner)), marker_(std::move(marker)), hook_(std::move(hook)) {}
+  Status Next(binlog::RawEvent* ev) override {
+    Status st = inner_->Next(ev);
+    if (st.ok() && hook_ && ev->bytes.find(marker_) != std::string_view::npos) {
+      hook_();
+      hook_ = nullptr;
+    }
+    return st;
+  }
+  binlog::BinlogPosition position() const override { return inner_->position(); }
+
+ private:
+  std::unique_ptr<binlog::BinlogSource> inner_;
+  const std::string marker_;
+  std::function<void()> hook_;
+};
+
+// Retention removes every table's schema record while ingest runs (just
+// before the ALTER); from the new first offset on, every row of every table
+// still comes after a schema record of its table, and the rows are those of
+// an ingest without retention.
+TEST_F(PipelineTest, ShapesRemovedByRetentionAreRecordedAgain) {
+  const LogImage want = Ingest(IngestOptions{});
+  size_t alter = 0;
+  proto::ChangeRecord rec;
+  for (size_t i = 0; i < want.records.size(); ++i) {
+    ASSERT_TRUE(rec.ParseFromString(want.records[i]));
+    if (rec.op() == proto::OP_DDL && rec.sql().find("ALTER TABLE orders") != std::string::npos) {
+      alter = i;
+      break;
+    }
+  }
+  ASSERT_GT(alter, 100000u);
+
+  testing::TempDir dir;
+  CommitLogOptions lo;
+  lo.path = dir.Sub("log");
+  lo.node_id = "a";
+  lo.destination = "shop";
+  lo.retention.max_bytes = 1;  // everything committed may go
+  auto log = CommitLog::Open(lo);
+  ASSERT_TRUE(log.ok()) << log.status().ToString();
+  binlog::FileSourceOptions so;
+  so.files = files_;
+  auto files = binlog::FileSource::Open(so);
+  ASSERT_TRUE(files.ok()) << files.status().ToString();
+  CommitLog* l = log->get();
+  Status retention;
+  HookedSource src(std::move(*files), "ALTER TABLE orders", [&] {
+    // Everything before the ALTER is read; wait (bounded) until it is in.
+    for (int i = 0; i < 30000 && l->CommittedEnd().value() < alter; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    retention = l->ApplyRetention(0).status();
+  });
+  IngestStats stats;
+  IngestOptions o;
+  o.parse_threads = 2;
+  auto p = Pipeline::Create(o, l, &stats);
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  std::atomic<bool> stop{false};
+  Status st = (*p)->Run(&src, &stop);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  ASSERT_TRUE(retention.ok()) << retention.ToString();
+  ASSERT_EQ(l->FirstOffset(), Offset(alter));
+
+  const LogImage got = ReadAll(l);
+  std::set<std::string> described;
+  std::vector<std::string> rows_got, rows_want;
+  for (size_t i = 0; i < got.records.size(); ++i) {
+    ASSERT_TRUE(rec.ParseFromString(got.records[i]));
+    const std::string table = rec.db() + "." + rec.table();
+    if (rec.op() == proto::OP_SCHEMA) {
+      described.insert(table);
+    } else if (rec.op() != proto::OP_DDL) {
+      ASSERT_TRUE(described.count(table)) << "offset " << alter + i << ": a row of " << table
+                                          << " with no schema record of it since the first offset";
+      rec.clear_txn();  // a schema record recorded again shifts its transaction's seq
+      rows_got.push_back(rec.SerializeAsString());
+    }
+  }
+  for (size_t i = alter; i < want.records.size(); ++i) {
+    ASSERT_TRUE(rec.ParseFromString(want.records[i]));
+    if (rec.op() == proto::OP_SCHEMA || rec.op() == proto::OP_DDL) continue;
+    rec.clear_txn();
+    rows_want.push_back(rec.SerializeAsString());
+  }
+  EXPECT_EQ(rows_got.size(), rows_want.size());
+  EXPECT_TRUE(rows_got == rows_want);
+  EXPECT_TRUE(described.count("shop.items"));  // recorded again: its shape did not change
 }
 
 TEST_F(PipelineTest, LargeTransactionStreamsInChunks) {
