@@ -3,6 +3,7 @@
 // on 127.0.0.1 and the same HA secret; `sluice` and scripts/failover.sh as
 // an operator runs them. Logs are compared offline after SIGTERM.
 #include <gtest/gtest.h>
+#include <spawn.h>
 
 #include <atomic>
 #include <map>
@@ -594,6 +595,92 @@ TEST_F(HaPairTest, FailoverDoesNotPromoteWhileAFrozenPrimaryIsUnfenced) {
     }
     ASSERT_TRUE((*c)->Ack("shop", "g", got->batch_id()).ok());
   }
+  EXPECT_TRUE(b_.proc->Terminate());
+}
+
+// Stops `pid` with SIGSTOP and waits until it is stopped.
+bool Freeze(pid_t pid) {
+  return ::kill(pid, SIGSTOP) == 0 &&
+         WaitUntil([&] { return ProcState(pid) == 'T'; }, std::chrono::seconds(10));
+}
+
+// The other fences, the primary frozen. A pid that is not a sluiced's is
+// not killed; a fence command that exits 0 but leaves the old primary
+// answering (here: it wakes it) does not count; --old-pid kills the frozen
+// sluiced and the standby is promoted. Nothing is promoted until then.
+TEST_F(HaPairTest, FailoverChecksItsFenceBeforePromoting) {
+  PairOptions o;  // async: the fence is under test, not the durability
+  StartPair(o);
+  struct Reaper {
+    NodeProc* n;
+    ~Reaper() {
+      if (n->proc) n->proc->Kill();
+    }
+  } reaper{&a_};
+  // A process that is not sluiced, for a wrong --old-pid.
+  pid_t other = -1;
+  const char* sleep_argv[] = {"sleep", "600", nullptr};
+  ASSERT_EQ(::posix_spawnp(&other, "sleep", nullptr, nullptr, const_cast<char* const*>(sleep_argv),
+                           environ),
+            0);
+  struct ReapOther {
+    pid_t pid;
+    ~ReapOther() {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, nullptr, 0);
+    }
+  } reap_other{other};
+  int next = 1;
+  Load(2, 500, &next);
+  WaitReplicated(&a_, &b_, db_.get());
+  const double epoch = b_.Plain("sluice_node_epoch");
+  const pid_t frozen = a_.proc->pid();
+  const std::string failover = "SLUICE_BIN=" + Sluice() + " " + SLUICE_FAILOVER +
+                               " --secret-file " + secret_ + " --old " + a_.consumer() +
+                               " --candidate " + b_.consumer() + " --probe-timeout 10";
+  auto expect_still_standby = [&] {
+    EXPECT_EQ(b_.Plain("sluice_node_primary"), 0);
+    EXPECT_EQ(b_.Plain("sluice_node_epoch"), epoch);
+  };
+
+  ASSERT_TRUE(Freeze(frozen));
+  {
+    auto [rc, out] = Shell(failover + " --old-pid " + std::to_string(other));
+    EXPECT_EQ(rc, 1) << out;
+    EXPECT_NE(out.find("not sluiced"), std::string::npos) << out;
+    EXPECT_EQ(out.find("promoting"), std::string::npos) << out;
+    EXPECT_EQ(ProcState(other), 'S') << "the wrong pid was killed";
+  }
+  expect_still_standby();
+  {
+    auto [rc, out] = Shell(failover + " --fence-cmd 'kill -CONT " + std::to_string(frozen) + "'");
+    EXPECT_EQ(rc, 1) << out;
+    EXPECT_NE(out.find("fence: fence command"), std::string::npos) << out;
+    EXPECT_NE(out.find("still answers after the fence"), std::string::npos) << out;
+    EXPECT_EQ(out.find("promoting"), std::string::npos) << out;
+  }
+  expect_still_standby();
+  EXPECT_EQ(a_.Plain("sluice_node_primary"), 1);  // awake, and still the only primary
+
+  ASSERT_TRUE(Freeze(frozen));
+  {
+    auto [rc, out] = Shell(failover + " --old-pid " + std::to_string(frozen));
+    ASSERT_EQ(rc, 0) << out << "\n" << b_.proc->LogTail();
+    EXPECT_NE(out.find("fence: killed pid"), std::string::npos) << out;
+    EXPECT_NE(out.find("pid " + std::to_string(frozen) + " is gone"), std::string::npos) << out;
+    EXPECT_NE(out.find("promoting " + b_.consumer()), std::string::npos) << out;
+  }
+  a_.proc->Kill();  // reaps it
+  const std::optional<int> ws = a_.proc->Poll();
+  ASSERT_TRUE(ws.has_value());
+  EXPECT_TRUE(WIFSIGNALED(*ws) && WTERMSIG(*ws) == SIGKILL) << *ws;
+  EXPECT_TRUE(WaitUntil([&] { return b_.Plain("sluice_node_primary") == 1; })) << b_.Metrics();
+  EXPECT_GT(b_.Plain("sluice_node_epoch"), epoch);
+  Load(1, 100, &next);
+  ASSERT_TRUE(WaitUntil([&] {
+    const double end = b_.Metric("sluice_log_high_watermark");
+    return end >= 3 + (next - 1) && end == b_.Metric("sluice_log_committed_end");
+  })) << b_.Metrics() << "\n" << b_.proc->LogTail();
   EXPECT_TRUE(b_.proc->Terminate());
 }
 
