@@ -552,8 +552,7 @@ TEST_F(HaPairTest, FailoverDoesNotPromoteWhileAFrozenPrimaryIsUnfenced) {
 
   // A fence command that kills the frozen process by its pid.
   {
-    auto [rc, out] =
-        Shell(failover + " --fence-cmd 'kill -KILL " + std::to_string(frozen) + "'");
+    auto [rc, out] = Shell(failover + " --fence-cmd 'kill -KILL " + std::to_string(frozen) + "'");
     ASSERT_EQ(rc, 0) << out << "\n" << b_.proc->LogTail();
     EXPECT_NE(out.find("fence: fence command"), std::string::npos) << out;
     EXPECT_NE(out.find("does not answer after the fence"), std::string::npos) << out;

@@ -419,10 +419,10 @@ class InvariantTest : public ::testing::Test {
     const pid_t old_pid = (*primary)->proc->pid();
     ::kill(old_pid, SIGKILL);
     ++sluiced_kills_;
-    auto [rc, out] = Shell(std::string("SLUICE_BIN=") + SLUICE_BIN + " " + SLUICE_FAILOVER +
-                           " --secret-file " + secret_ + " --old " + (*primary)->consumer() +
-                           " --candidate " + (*standby)->consumer() + " --old-pid " +
-                           std::to_string(old_pid));
+    auto [rc, out] =
+        Shell(std::string("SLUICE_BIN=") + SLUICE_BIN + " " + SLUICE_FAILOVER + " --secret-file " +
+              secret_ + " --old " + (*primary)->consumer() + " --candidate " +
+              (*standby)->consumer() + " --old-pid " + std::to_string(old_pid));
     (*primary)->proc->Kill();  // reaps it
     ASSERT_EQ(rc, 0) << out << "\n" << (*standby)->proc->LogTail();
     ++failovers_;
