@@ -42,7 +42,7 @@ short PendingHandshake::events() const { return out_.empty() ? POLLIN : POLLOUT;
 
 void PendingHandshake::Refuse(Refusal reason, proto::ErrorCode code, const std::string& message) {
   if (finished()) return;
-  owner_->refusals_.Note(reason, "standby " + peer_, message);
+  owner_->refusals_.Note(reason, "peer " + peer_, message);
   if (out_.empty() && reason != Refusal::kHungUp) SendRefusal(fd_, code, message);
   state_ = State::kRefused;
 }
@@ -72,7 +72,8 @@ void PendingHandshake::OnReady() {
   auto got = reader_.Next(&payload);
   if (!got.ok()) {
     return Refuse(Refusal::kFrameTooLarge, proto::FRAME_TOO_LARGE,
-                  got.status().message() + " before proving the HA secret");
+                  got.status().message() + " before proving the HA secret (" +
+                      std::to_string(kHandshakeMaxFrame) + " bytes until then)");
   }
   if (!*got) return;
   // A standby sends one message and waits for the answer: more bytes now
@@ -140,7 +141,7 @@ void PendingHandshake::OnAuth(const proto::HaAuth& a) {
       !auth::ProofMatches(auth::Proof(options.secret_key, nonce_, a.client_nonce()), a.proof())) {
     return Refuse(
         Refusal::kBadProof, proto::AUTH_FAILED,
-        "standby " + node + " did not prove the HA secret: check [ha] secret_file on both nodes");
+        "standby '" + node + "' did not prove the HA secret: check [ha] secret_file on both nodes");
   }
   // Proven: from here on it is one of ours, and what is wrong is a matter
   // of configuration or history, not an attack.

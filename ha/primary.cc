@@ -400,7 +400,7 @@ void HaPrimary::AcceptWaiting(std::vector<std::unique_ptr<PendingHandshake>>* pe
     const std::string name = std::string(ip) + ":" + std::to_string(ntohs(peer.sin_port));
     std::string why;
     if (pending->size() >= options_.max_pending_handshakes) {
-      refusals_.Note(Refusal::kTooManyConnections, "standby " + name,
+      refusals_.Note(Refusal::kTooManyConnections, "peer " + name,
                      std::to_string(options_.max_pending_handshakes) +
                          " connections are in their handshake already ([ha] "
                          "max_pending_handshakes): closed at once");
@@ -409,7 +409,7 @@ void HaPrimary::AcceptWaiting(std::vector<std::unique_ptr<PendingHandshake>>* pe
       continue;
     }
     if (SessionCount() >= max_sessions_) {
-      refusals_.Note(Refusal::kTooManySessions, "standby " + name,
+      refusals_.Note(Refusal::kTooManySessions, "peer " + name,
                      std::to_string(max_sessions_) +
                          " standby sessions are open already ([ha] max_sessions): closed at "
                          "once");
