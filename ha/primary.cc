@@ -398,7 +398,6 @@ void HaPrimary::AcceptWaiting(std::vector<std::unique_ptr<PendingHandshake>>* pe
     char ip[INET_ADDRSTRLEN] = "?";
     ::inet_ntop(AF_INET, &peer.sin_addr, ip, sizeof(ip));
     const std::string name = std::string(ip) + ":" + std::to_string(ntohs(peer.sin_port));
-    std::string why;
     if (pending->size() >= options_.max_pending_handshakes) {
       refusals_.Note(Refusal::kTooManyConnections, "peer " + name,
                      std::to_string(options_.max_pending_handshakes) +
