@@ -266,8 +266,8 @@ HaPrimary::HaPrimary(const HaOptions& options, FenceCallback on_fenced)
     : options_(options), on_fenced_(std::move(on_fenced)) {}
 
 Result<std::unique_ptr<HaPrimary>> HaPrimary::Start(const HaOptions& options,
-                                                    std::vector<HaDestination> dests,
-                                                    FenceCallback on_fenced) {
+                                                     std::vector<HaDestination> dests,
+                                                     FenceCallback on_fenced) {
   if (options.secret_key.empty()) return Status::InvalidArgument("ha: no secret configured");
   if (options.sync && options.sync_replicas == 0) {
     return Status::InvalidArgument("ha.sync_replicas must be at least 1 in sync mode");

@@ -31,7 +31,7 @@ struct HaStandby::Replica {
   std::unique_ptr<net::Connection> conn;  // only the replica's thread touches it
   std::string frame;
   mutable std::mutex mu;
-  ReplicaStatus status;  // guarded by mu
+  ReplicaStatus status;                   // guarded by mu
 };
 
 HaStandby::HaStandby(const HaOptions& options, std::vector<HaDestination> dests)
@@ -158,8 +158,8 @@ Status HaStandby::RunOnce(Replica* r) {
     return st;
   };
   auto refused = [&](const proto::ToStandby& m) {
-    return Status::FailedPrecondition("primary " + options_.primary +
-                                      " refused: " + m.refuse().message());
+    return Status::FailedPrecondition("primary " + options_.primary + " refused: " +
+                                      m.refuse().message());
   };
 
   proto::ToPrimary out;
@@ -198,10 +198,10 @@ Status HaStandby::RunOnce(Replica* r) {
   }
   conn.set_max_frame(options_.max_frame);  // proven: data frames from here on
   if (accept.epoch() < my_epoch) {
-    return Status::FailedPrecondition("primary " + options_.primary + " (" + primary_node +
-                                      ") is at epoch " + std::to_string(accept.epoch()) +
-                                      " but this node has seen epoch " + std::to_string(my_epoch) +
-                                      ": it is a stale primary; not replicating from it");
+    return Status::FailedPrecondition(
+        "primary " + options_.primary + " (" + primary_node + ") is at epoch " +
+        std::to_string(accept.epoch()) + " but this node has seen epoch " +
+        std::to_string(my_epoch) + ": it is a stale primary; not replicating from it");
   }
   const std::vector<proto::EpochEntry> primary_epochs(accept.epochs().begin(),
                                                       accept.epochs().end());
@@ -212,12 +212,11 @@ Status HaStandby::RunOnce(Replica* r) {
                               std::to_string(log->CommittedEnd().value()));
   }
   if (agreed < log->CommittedEnd()) {
-    spdlog::warn(
-        "ha: destination {}: this log diverged from primary {} at offset {}: "
-        "truncating [{}, {}) (epoch history: ours ends in epoch {}, the primary's "
-        "in {})",
-        r->dest, primary_node, agreed.value(), agreed.value(), log->CommittedEnd().value(),
-        my_epoch, accept.epoch());
+    spdlog::warn("ha: destination {}: this log diverged from primary {} at offset {}: "
+                 "truncating [{}, {}) (epoch history: ours ends in epoch {}, the primary's "
+                 "in {})",
+                 r->dest, primary_node, agreed.value(), agreed.value(),
+                 log->CommittedEnd().value(), my_epoch, accept.epoch());
     SLUICE_RETURN_IF_ERROR(log->Truncate(agreed));
     std::lock_guard lock(r->mu);
     ++r->status.truncations;
