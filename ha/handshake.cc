@@ -57,8 +57,8 @@ std::unique_ptr<net::Connection> PendingHandshake::TakeConnection(int interrupt_
 void PendingHandshake::OnReady() {
   if (finished()) return;
   if (!out_.empty()) return Flush();
-  // Read only what the frame limit allows to be pending: at most one
-  // handshake frame plus this buffer.
+  // One read per wake-up: the reader holds at most one handshake frame
+  // plus one read, and its limit is checked as soon as a header is in.
   char buf[16 << 10];
   const ssize_t n = ::recv(fd_, buf, sizeof(buf), 0);
   if (n == 0) return Refuse(Refusal::kHungUp, proto::BAD_REQUEST, "closed mid-handshake");
@@ -91,8 +91,9 @@ void PendingHandshake::OnReady() {
 
 void PendingHandshake::OnMessage(const proto::ToPrimary& in) {
   if (state_ == State::kWantHello) {
-    if (!in.has_hello())
+    if (!in.has_hello()) {
       return Refuse(Refusal::kBadRequest, proto::BAD_REQUEST, "expected a hello first");
+    }
     return OnHello(in.hello());
   }
   if (!in.has_auth()) {
