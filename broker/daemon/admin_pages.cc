@@ -60,6 +60,14 @@ void RenderHaMetrics(const proto::StatusResponse& ha, Metrics* mp) {
            "Seconds since a standby last reported the log's end (0: caught up).");
   m.Family("sluice_ha_standby_connected", "gauge", "1 while a standby is connected.");
   m.Family("sluice_ha_replicating", "gauge", "Standby: 1 while connected to its primary.");
+  m.Family("sluice_ha_refused_total", "counter",
+           "Primary: connections to the HA port closed before they became a standby session, "
+           "by reason (too_many_connections, handshake_timeout, frame_too_large, bad_proof, "
+           "...).");
+  for (const auto& r : ha.ha_refused()) {
+    m.Sample("sluice_ha_refused_total", "reason=\"" + r.reason() + "\"",
+             static_cast<double>(r.count()));
+  }
   for (const auto& d : ha.destinations()) {
     const std::string dl = "dest=\"" + d.name() + "\"";
     if (ha.role() == "primary") {

@@ -220,6 +220,9 @@ Status ParseHa(const toml::table& root, Config* c) {
     SLUICE_RETURN_IF_ERROR(t.Str("secret_file", &ha.secret_file));
     SLUICE_RETURN_IF_ERROR(t.Uint("heartbeat_ms", &ha.heartbeat_ms, 10, 60000));
     SLUICE_RETURN_IF_ERROR(t.Bool("standby_reads", &ha.standby_reads));
+    SLUICE_RETURN_IF_ERROR(t.Uint("handshake_timeout_ms", &ha.handshake_timeout_ms, 100, 600000));
+    SLUICE_RETURN_IF_ERROR(t.Uint("max_pending_handshakes", &ha.max_pending_handshakes, 1, 4096));
+    SLUICE_RETURN_IF_ERROR(t.Uint("max_sessions", &ha.max_sessions, 0, 65536));
     SLUICE_RETURN_IF_ERROR(t.NoUnknownKeys());
     if (ha.cluster_id.empty()) return t.Bad("cluster_id", "must not be empty");
     if (ha.secret_file.empty()) {

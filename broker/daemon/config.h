@@ -67,7 +67,11 @@ struct HaConfig {
   std::string on_sync_timeout = "degrade";  // block | degrade
   std::string secret_file;                  // required: the shared secret, alone in the file
   uint32_t heartbeat_ms = 1000;
-  bool standby_reads = true;  // a standby serves Fetch by offset (up to what it has)
+  bool standby_reads = true;          // a standby serves Fetch by offset (up to what it has)
+  // The HA port before a peer proves the secret (docs/replication.md).
+  uint32_t handshake_timeout_ms = 10000;  // the whole handshake, either side
+  uint32_t max_pending_handshakes = 16;   // primary: unauthenticated connections at once
+  uint32_t max_sessions = 0;              // primary: standby sessions at once; 0: 4 per destination
 };
 
 struct Config {

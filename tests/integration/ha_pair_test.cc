@@ -287,7 +287,11 @@ TEST_F(HaPairTest, RefusesAWrongSecretWithAClearMessage) {
   ASSERT_TRUE(WaitUntil([&] {
     return FileText(b_.proc->log_file()).find("did not prove the HA secret") != std::string::npos;
   })) << b_.proc->LogTail();
-  EXPECT_NE(FileText(a_.proc->log_file()).find("refused standby"), std::string::npos);
+  EXPECT_NE(FileText(a_.proc->log_file()).find("(bad_proof): standby 'b' did not prove"),
+            std::string::npos);
+  // Counted by reason on /metrics (docs/replication.md, "Before the proof").
+  EXPECT_GE(a_.Plain("sluice_ha_refused_total{reason=\"bad_proof\"}"), 1);
+  EXPECT_EQ(a_.Plain("sluice_ha_refused_total{reason=\"frame_too_large\"}"), 0);
   EXPECT_EQ(b_.Metric("sluice_log_committed_end"), 0);
   // A role change with the wrong secret is refused too.
   auto [rc, out] = Shell(Sluice() + " promote --broker " + a_.consumer() + " --secret-file " +

@@ -198,5 +198,29 @@ source = "file:///tmp/binlogs"
   EXPECT_NE(beat.status().message().find("ha.heartbeat_ms"), std::string::npos);
 }
 
+// The HA port's limits before the proof (docs/replication.md): defaults,
+// settable, and bounded.
+TEST(ConfigTest, HaPortLimits) {
+  const std::string base =
+      "[node]\nid = \"a\"\ndata_dir = \"/tmp/a\"\n[[destination]]\nname = \"shop\"\n"
+      "source = \"file:///tmp/binlogs\"\n[ha]\nsecret_file = \"s\"\n";
+  auto defaults = ParseConfig(base, "t.toml");
+  ASSERT_TRUE(defaults.ok()) << defaults.status().ToString();
+  EXPECT_EQ(defaults->ha.handshake_timeout_ms, 10000u);
+  EXPECT_EQ(defaults->ha.max_pending_handshakes, 16u);
+  EXPECT_EQ(defaults->ha.max_sessions, 0u);  // 4 per destination
+  auto set = ParseConfig(
+      base + "handshake_timeout_ms = 2000\nmax_pending_handshakes = 4\nmax_sessions = 8\n",
+      "t.toml");
+  ASSERT_TRUE(set.ok()) << set.status().ToString();
+  EXPECT_EQ(set->ha.handshake_timeout_ms, 2000u);
+  EXPECT_EQ(set->ha.max_pending_handshakes, 4u);
+  EXPECT_EQ(set->ha.max_sessions, 8u);
+  auto none = ParseConfig(base + "max_pending_handshakes = 0\n", "t.toml");
+  ASSERT_FALSE(none.ok());
+  EXPECT_NE(none.status().message().find("ha.max_pending_handshakes"), std::string::npos)
+      << none.status().ToString();
+}
+
 }  // namespace
 }  // namespace sluice::daemon
