@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -11,14 +12,14 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
+#include <vector>
 
 #include <spdlog/spdlog.h>
 
 #include "base/clock.h"
 #include "base/thread_name.h"
 #include "ha/batch_peek.h"
-#include "ha/epochs.h"
-#include "proto/auth.h"
+#include "ha/handshake.h"
 #include "proto/connection.h"
 #include "proto/ha.pb.h"
 
@@ -27,9 +28,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
-
-constexpr uint32_t kVersion = 1;
-constexpr auto kHandshakeTimeout = std::chrono::seconds(10);
 
 Result<sockaddr_in> ParseListen(const std::string& listen) {
   auto hp = net::ParseHostPort(listen);
@@ -48,21 +46,29 @@ Result<sockaddr_in> ParseListen(const std::string& listen) {
 
 }  // namespace
 
-// One standby's connection for one destination: the read service (this
-// object's first thread: handshake, then reports) and the write service.
+// One authenticated standby's connection for one destination: the read
+// service (this object's first thread: reports) and the write service.
 class StandbySession {
  public:
-  StandbySession(HaPrimary* owner, std::unique_ptr<net::Connection> conn)
-      : owner_(owner), options_(owner->options_), conn_(std::move(conn)) {}
+  StandbySession(HaPrimary* owner, std::unique_ptr<net::Connection> conn, AgreedSession agreed)
+      : options_(owner->options_),
+        conn_(std::move(conn)),
+        log_(agreed.log),
+        transfer_(agreed.transfer),
+        start_(agreed.start),
+        dest_(std::move(agreed.dest)),
+        node_id_(std::move(agreed.node_id)) {}
   ~StandbySession() {
     Close();
     Join();
   }
 
-  void Start() { reader_ = std::thread([this] {
+  void Start() {
+    reader_ = std::thread([this] {
       SetThreadName("sl-ha-read");
       ReadService();
-    }); }
+    });
+  }
   void Close() {
     closed_.store(true);
     conn_->Shutdown();
@@ -76,28 +82,24 @@ class StandbySession {
  private:
   void ReadService();
   void WriteService();
-  Status Handshake();
-  // Sends refuse{code, message}, counts it and returns the message as an error.
-  Status Refuse(proto::ErrorCode code, const std::string& message);
   Status Send(const proto::ToStandby& m);
   Status SendGroups();
   Status SendIngestState();
 
-  HaPrimary* const owner_;
   const HaOptions& options_;
   const std::unique_ptr<net::Connection> conn_;
+  CommitLog* const log_;
+  GroupTransfer* const transfer_;
+  const uint64_t start_;  // agreed offset: the writer starts here
+  const std::string dest_, node_id_;
   std::thread reader_, writer_;
   std::atomic<bool> closed_{false}, done_{false};
-  CommitLog* log_ = nullptr;         // set by the handshake, before the writer starts
-  GroupTransfer* transfer_ = nullptr;
-  uint64_t start_ = 0;               // agreed offset: the writer starts here
-  std::string frame_;                // the writer's output buffer
+  std::string frame_;  // the writer's output buffer
 
   mutable std::mutex mu_;
-  std::condition_variable cv_;       // the writer waits here for room in flight
-  std::string dest_, node_id_;       // guarded by mu_ (set once by the handshake)
-  uint64_t sent_bytes_ = 0;          // guarded by mu_: log bytes below what was sent
-  uint64_t reported_bytes_ = 0;      // guarded by mu_
+  std::condition_variable cv_;   // the writer waits here for room in flight
+  uint64_t sent_bytes_ = 0;      // guarded by mu_: log bytes below what was sent
+  uint64_t reported_bytes_ = 0;  // guarded by mu_
 };
 
 Status StandbySession::Send(const proto::ToStandby& m) {
@@ -106,138 +108,31 @@ Status StandbySession::Send(const proto::ToStandby& m) {
   return conn_->Send(frame_, Clock::now() + milliseconds(options_.dead_after_ms));
 }
 
-Status StandbySession::Refuse(proto::ErrorCode code, const std::string& message) {
-  owner_->refused_.fetch_add(1);
-  proto::ToStandby m;
-  m.mutable_refuse()->set_code(code);
-  m.mutable_refuse()->set_message(message);
-  (void)Send(m);  // it may be gone already; the log line below is what counts
-  spdlog::warn("ha: refused standby at {}: {}", conn_->address(), message);
-  return Status::FailedPrecondition(message);
-}
-
-Status StandbySession::Handshake() {
-  const auto deadline = Clock::now() + kHandshakeTimeout;
-  proto::ToPrimary in;
-  SLUICE_RETURN_IF_ERROR(conn_->Receive(&in, deadline));
-  if (!in.has_hello()) return Refuse(proto::BAD_REQUEST, "expected a hello first");
-  const proto::HaHello hello = in.hello();  // a copy: `in` is reused below
-  if (hello.version() != kVersion) {
-    return Refuse(proto::UNSUPPORTED_VERSION, "this primary speaks HA protocol version 1, not " +
-                                                  std::to_string(hello.version()));
-  }
-  if (hello.cluster_id() != options_.cluster_id) {
-    return Refuse(proto::WRONG_CLUSTER, "the standby is in cluster '" + hello.cluster_id() +
-                                            "', this primary in '" + options_.cluster_id +
-                                            "': check [ha] cluster_id on both nodes");
-  }
-  auto it = owner_->logs_.find(hello.dest());
-  if (it == owner_->logs_.end()) {
-    return Refuse(proto::UNKNOWN_DESTINATION,
-                  "this primary has no destination '" + hello.dest() + "'");
-  }
-  log_ = it->second;
-  transfer_ = owner_->transfers_.at(hello.dest()).get();
-  {
-    std::lock_guard lock(mu_);
-    dest_ = hello.dest();
-    node_id_ = hello.node_id();
-  }
-
-  const std::string nonce = auth::RandomBytes(auth::kNonceBytes);
-  proto::ToStandby out;
-  auto* ch = out.mutable_challenge();
-  ch->set_nonce(nonce);
-  ch->set_node_id(options_.node_id);
-  ch->set_epoch(log_->CurrentEpoch().value());
-  SLUICE_RETURN_IF_ERROR(Send(out));
-
-  in.Clear();
-  SLUICE_RETURN_IF_ERROR(conn_->Receive(&in, deadline));
-  if (!in.has_auth()) return Refuse(proto::BAD_REQUEST, "expected auth after the challenge");
-  const proto::HaAuth& a = in.auth();
-  const size_t cn = a.client_nonce().size();
-  if (cn < auth::kMinClientNonceBytes || cn > auth::kMaxClientNonceBytes ||
-      !auth::ProofMatches(auth::Proof(options_.secret_key, nonce, a.client_nonce()), a.proof())) {
-    return Refuse(proto::AUTH_FAILED, "standby " + hello.node_id() +
-                                          " did not prove the HA secret: check [ha] secret_file "
-                                          "on both nodes");
-  }
-
-  std::vector<proto::EpochEntry> theirs(a.epochs().begin(), a.epochs().end());
-  auto mine = log_->EpochHistory();
-  if (!mine.ok()) return mine.status();
-  const uint64_t my_epoch = log_->CurrentEpoch().value();
-  if (LastEpoch(theirs) > my_epoch) {
-    const std::string why = "standby " + hello.node_id() + " has seen epoch " +
-                            std::to_string(LastEpoch(theirs)) + ", newer than this node's " +
-                            std::to_string(my_epoch) + ": another node was promoted since";
-    Status st = Refuse(proto::STALE_EPOCH, why + "; this node stops acting as primary");
-    if (owner_->on_fenced_) owner_->on_fenced_(LastEpoch(theirs), why);
-    return st;
-  }
-  const Offset end = log_->CommittedEnd();
-  const Offset agreed = DivergencePoint(theirs, Offset(a.log_end()), *mine, end);
-  if (agreed < log_->FirstOffset()) {
-    return Refuse(proto::OFFSET_OUT_OF_RANGE,
-                  "standby " + hello.node_id() + " needs records from offset " +
-                      std::to_string(agreed.value()) + " but this primary's log starts at " +
-                      std::to_string(log_->FirstOffset().value()) +
-                      ": retention removed them. A standby can only start from offset 0 or "
-                      "from its own log's end, so it cannot catch up or be rebuilt until this "
-                      "is supported; keep standbys within retention (ha.mode = \"sync\" holds "
-                      "retention for them) or raise retention_hours / retention_bytes");
-  }
-  out.Clear();
-  auto* acc = out.mutable_accept();
-  acc->set_proof(auth::Proof(options_.secret_key, a.client_nonce(), nonce));
-  acc->set_truncate_to(agreed.value());
-  for (const auto& e : *mine) *acc->add_epochs() = e;
-  acc->set_epoch(my_epoch);
-  acc->set_consumer_address(options_.consumer_address);
-  acc->set_high_watermark(log_->HighWatermark().value());
-  SLUICE_RETURN_IF_ERROR(Send(out));
-  start_ = agreed.value();
-  if (agreed.value() < a.log_end()) {
-    spdlog::warn("ha: standby {} ({}) diverged from destination {} at offset {}; it truncates "
-                 "[{}, {}) and catches up",
-                 hello.node_id(), conn_->address(), hello.dest(), agreed.value(), agreed.value(),
-                 a.log_end());
-  }
-  spdlog::info("ha: standby {} ({}) replicates destination {} from offset {}", hello.node_id(),
-               conn_->address(), hello.dest(), agreed.value());
-  return Status::Ok();
-}
-
 void StandbySession::ReadService() {
-  Status st = Handshake();
-  if (st.ok()) {
-    transfer_->Connected(node_id_, true);
-    writer_ = std::thread([this] {
-      SetThreadName("sl-ha-write");
-      WriteService();
-    });
-    proto::ToPrimary in;
-    while (!closed_.load()) {
-      st = conn_->Receive(&in, Clock::now() + milliseconds(options_.dead_after_ms));
-      if (!st.ok()) break;
-      if (!in.has_report()) continue;  // newer message kinds: ignored
-      const proto::HaReport& r = in.report();
-      {
-        std::lock_guard lock(mu_);
-        reported_bytes_ = r.end_bytes();
-      }
-      cv_.notify_all();
-      transfer_->Report(node_id_, r.durable_offset(), r.end_bytes());
+  transfer_->Connected(node_id_, true);
+  writer_ = std::thread([this] {
+    SetThreadName("sl-ha-write");
+    WriteService();
+  });
+  Status st;
+  proto::ToPrimary in;
+  while (!closed_.load()) {
+    st = conn_->Receive(&in, Clock::now() + milliseconds(options_.dead_after_ms));
+    if (!st.ok()) break;
+    if (!in.has_report()) continue;  // newer message kinds: ignored
+    const proto::HaReport& r = in.report();
+    {
+      std::lock_guard lock(mu_);
+      reported_bytes_ = r.end_bytes();
     }
-    if (!closed_.load()) {
-      spdlog::warn("ha: standby {} ({}) of destination {} is gone: {}", node_id_,
-                   conn_->address(), dest_, st.ToString());
-    }
-    transfer_->Connected(node_id_, false);
-  } else if (st.code() != Code::kFailedPrecondition && !closed_.load()) {
-    spdlog::warn("ha: handshake with {} failed: {}", conn_->address(), st.ToString());
+    cv_.notify_all();
+    transfer_->Report(node_id_, r.durable_offset(), r.end_bytes());
   }
+  if (!closed_.load()) {
+    spdlog::warn("ha: standby {} ({}) of destination {} is gone: {}", node_id_, conn_->address(),
+                 dest_, st.ToString());
+  }
+  transfer_->Connected(node_id_, false);
   Close();
   if (writer_.joinable()) writer_.join();
   done_.store(true);
@@ -398,6 +293,9 @@ Result<std::unique_ptr<HaPrimary>> HaPrimary::Start(const HaOptions& options,
   socklen_t len = sizeof(addr);
   ::getsockname(p->listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len);
   p->port_ = ntohs(addr.sin_port);
+  p->max_sessions_ = options.max_sessions != 0
+                         ? options.max_sessions
+                         : std::max<uint32_t>(4, 4 * static_cast<uint32_t>(dests.size()));
   for (const auto& d : dests) {
     p->logs_[d.name] = d.log;
     p->transfers_[d.name] = std::make_unique<GroupTransfer>(d.name, d.log, options);
@@ -443,30 +341,94 @@ void HaPrimary::Reap(bool all) {
   finished.clear();  // closes and joins, outside the lock
 }
 
+size_t HaPrimary::SessionCount() const {
+  std::lock_guard lock(mu_);
+  size_t n = 0;
+  for (const auto& s : sessions_) n += s->done() ? 0 : 1;
+  return n;
+}
+
+// The accept service and every handshake before the proof (handshake.h
+// says why on this thread): one poll over the listener, the stop pipe and
+// each pending handshake's socket, waking at the next deadline.
 void HaPrimary::AcceptLoop() {
+  std::vector<std::unique_ptr<PendingHandshake>> pending;  // at most max_pending_handshakes
+  std::vector<pollfd> fds;
   for (;;) {
-    pollfd p[2] = {{listen_fd_, POLLIN, 0}, {stop_pipe_[0], POLLIN, 0}};
-    const int n = ::poll(p, 2, 1000);
+    auto wake = Clock::now() + std::chrono::seconds(1);
+    fds.assign({{listen_fd_, POLLIN, 0}, {stop_pipe_[0], POLLIN, 0}});
+    for (const auto& h : pending) {
+      fds.push_back({h->fd(), h->events(), 0});
+      wake = std::min(wake, h->deadline());
+    }
+    const auto left = std::chrono::ceil<milliseconds>(wake - Clock::now()).count();
+    const int n = ::poll(fds.data(), fds.size(), static_cast<int>(std::max<int64_t>(left, 0)));
     if (n < 0 && errno != EINTR) {
       spdlog::error("ha: poll on the HA listener: {}", std::strerror(errno));
       return;
     }
-    if (p[1].revents != 0) return;
+    if (fds[1].revents != 0) return;
     Reap(false);
-    if (n <= 0 || (p[0].revents & POLLIN) == 0) continue;
+    refusals_.Flush();
+    const auto now = Clock::now();
+    for (size_t i = 0; i < pending.size(); ++i) {
+      PendingHandshake* h = pending[i].get();
+      if (fds[i + 2].revents != 0) h->OnReady();
+      if (!h->finished() && now >= h->deadline()) {
+        h->Refuse(Refusal::kHandshakeTimeout, proto::TIMEOUT,
+                  "did not finish the handshake within " +
+                      std::to_string(options_.handshake_timeout_ms) +
+                      " ms ([ha] handshake_timeout_ms)");
+      }
+      if (h->state() == PendingHandshake::State::kAccepted) StartSession(h);
+    }
+    std::erase_if(pending, [](const auto& h) { return h->finished(); });
+    if ((fds[0].revents & POLLIN) != 0) AcceptWaiting(&pending);
+  }
+}
+
+void HaPrimary::AcceptWaiting(std::vector<std::unique_ptr<PendingHandshake>>* pending) {
+  // A bounded number per round, so handshakes in progress are not starved.
+  for (int i = 0; i < 64; ++i) {
     sockaddr_in peer{};
     socklen_t len = sizeof(peer);
-    const int fd = ::accept4(listen_fd_, reinterpret_cast<sockaddr*>(&peer), &len, SOCK_CLOEXEC);
-    if (fd < 0) continue;  // the peer gave up already, or out of descriptors for now
+    const int fd = ::accept4(listen_fd_, reinterpret_cast<sockaddr*>(&peer), &len,
+                             SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (fd < 0) return;  // none left, the peer gave up already, or out of descriptors for now
     char ip[INET_ADDRSTRLEN] = "?";
     ::inet_ntop(AF_INET, &peer.sin_addr, ip, sizeof(ip));
-    const std::string name = "standby " + std::string(ip) + ":" + std::to_string(ntohs(peer.sin_port));
-    auto session = std::make_unique<StandbySession>(
-        this, net::Connection::Adopt(fd, name, stop_pipe_[0], options_.max_frame));
-    session->Start();
-    std::lock_guard lock(mu_);
-    sessions_.push_back(std::move(session));
+    const std::string name = std::string(ip) + ":" + std::to_string(ntohs(peer.sin_port));
+    if (pending->size() >= options_.max_pending_handshakes) {
+      refusals_.Note(Refusal::kTooManyConnections, "peer " + name,
+                     std::to_string(options_.max_pending_handshakes) +
+                         " connections are in their handshake already ([ha] "
+                         "max_pending_handshakes): closed at once");
+      SendRefusal(fd, proto::TOO_MANY_CONNECTIONS, "too many connections in their handshake");
+      ::close(fd);
+      continue;
+    }
+    if (SessionCount() >= max_sessions_) {
+      refusals_.Note(Refusal::kTooManySessions, "peer " + name,
+                     std::to_string(max_sessions_) +
+                         " standby sessions are open already ([ha] max_sessions): closed at "
+                         "once");
+      SendRefusal(fd, proto::TOO_MANY_CONNECTIONS, "too many standby sessions");
+      ::close(fd);
+      continue;
+    }
+    int one = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    pending->push_back(std::make_unique<PendingHandshake>(
+        this, fd, name, Clock::now() + milliseconds(options_.handshake_timeout_ms)));
   }
+}
+
+void HaPrimary::StartSession(PendingHandshake* h) {
+  auto session = std::make_unique<StandbySession>(
+      this, h->TakeConnection(stop_pipe_[0], options_.max_frame), h->agreed());
+  session->Start();
+  std::lock_guard lock(mu_);
+  sessions_.push_back(std::move(session));
 }
 
 GroupTransfer* HaPrimary::transfer(const std::string& dest) const {

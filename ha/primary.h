@@ -1,9 +1,11 @@
 // HaPrimary: the primary's side of replication (RocketMQ's HAService).
 //
-//   accept service   one thread: accepts standbys on [ha] listen and runs
-//                    each one's handshake on the connection's read thread
-//   read service     per connection: the handshake (secret, cluster id,
-//                    epochs, divergence point), then the standby's reports,
+//   accept service   one thread: accepts connections on [ha] listen and
+//                    runs every handshake (secret, cluster id, epochs,
+//                    divergence point) itself, nonblocking, until the peer
+//                    has proven the secret (ha/handshake.h says why); caps
+//                    pending handshakes and sessions, closing the excess
+//   read service     per authenticated connection: the standby's reports,
 //                    handed to the destination's GroupTransfer
 //   write service    per connection: streams whole log batches from the
 //                    agreed offset (HaData), the consumer groups when they
@@ -33,11 +35,13 @@
 #include "base/status.h"
 #include "ha/group_transfer.h"
 #include "ha/ha_options.h"
+#include "ha/refusals.h"
 #include "storage/commit_log.h"
 
 namespace sluice::ha {
 
 class StandbySession;
+class PendingHandshake;
 
 struct HaDestination {
   std::string name;
@@ -52,8 +56,8 @@ class HaPrimary {
   // accept service and one GroupTransfer per destination. In sync mode the
   // logs' gates are on from here.
   static Result<std::unique_ptr<HaPrimary>> Start(const HaOptions& options,
-                                                   std::vector<HaDestination> dests,
-                                                   FenceCallback on_fenced);
+                                                  std::vector<HaDestination> dests,
+                                                  FenceCallback on_fenced);
   ~HaPrimary();  // Stop()s
   HaPrimary(const HaPrimary&) = delete;
   HaPrimary& operator=(const HaPrimary&) = delete;
@@ -65,23 +69,33 @@ class HaPrimary {
   int port() const { return port_; }
   // nullptr for an unknown destination.
   GroupTransfer* transfer(const std::string& dest) const;
-  uint64_t refused() const { return refused_.load(); }
+  // Connections closed before they became a session, by reason
+  // (sluice_ha_refused_total).
+  const RefusalLog& refusals() const { return refusals_; }
+  uint64_t refused() const { return refusals_.total(); }
 
  private:
   friend class StandbySession;
+  friend class PendingHandshake;
   HaPrimary(const HaOptions& options, FenceCallback on_fenced);
   void AcceptLoop();
-  void Reap(bool all);  // joins finished sessions (all: every session)
+  // Accepts what is waiting on the listener: a PendingHandshake each, or
+  // closed at once beyond the caps.
+  void AcceptWaiting(std::vector<std::unique_ptr<PendingHandshake>>* pending);
+  void StartSession(PendingHandshake* h);
+  void Reap(bool all);          // joins finished sessions (all: every session)
+  size_t SessionCount() const;  // sessions not finished
 
   const HaOptions options_;
   const FenceCallback on_fenced_;
-  std::map<std::string, CommitLog*> logs_;                        // constant after Start
+  std::map<std::string, CommitLog*> logs_;                           // constant after Start
   std::map<std::string, std::unique_ptr<GroupTransfer>> transfers_;  // constant after Start
   int listen_fd_ = -1;
   int port_ = 0;
   int stop_pipe_[2] = {-1, -1};  // a byte here stops the accept loop and sessions' waits
   std::atomic<bool> stopping_{false};
-  std::atomic<uint64_t> refused_{0};
+  uint32_t max_sessions_ = 0;  // constant after Start
+  RefusalLog refusals_;
   std::thread accept_thread_;
 
   mutable std::mutex mu_;

@@ -22,8 +22,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
-constexpr auto kHandshakeTimeout = std::chrono::seconds(10);
-
 }  // namespace
 
 struct HaStandby::Replica {
@@ -136,14 +134,28 @@ Status HaStandby::RunOnce(Replica* r) {
   // Whatever came of a transaction before the last connection ended comes
   // again whole.
   SLUICE_RETURN_IF_ERROR(log->DiscardOpenTransaction());
+  // Until the primary has proven the secret, frames above the handshake's
+  // limit are refused from their header: whatever answers at [ha] primary
+  // cannot make this node buffer a data frame's worth (max_frame).
   SLUICE_ASSIGN_OR_RETURN(r->conn, net::Connection::Dial(options_.primary, 5000, stop_pipe_[0],
-                                                         options_.max_frame, "primary"));
+                                                         kHandshakeMaxFrame, "primary"));
   net::Connection& conn = *r->conn;
-  const auto deadline = Clock::now() + kHandshakeTimeout;
+  const auto deadline = Clock::now() + milliseconds(options_.handshake_timeout_ms);
   auto send = [&](const proto::ToPrimary& m, Clock::time_point by) -> Status {
     r->frame.clear();
-    SLUICE_RETURN_IF_ERROR(frame::Append(m, &r->frame));
+    SLUICE_RETURN_IF_ERROR(frame::Append(m, &r->frame, kHandshakeMaxFrame));
     return conn.Send(r->frame, by);
+  };
+  auto receive = [&](proto::ToStandby* m) -> Status {
+    Status st = conn.Receive(m, deadline);
+    if (st.code() == Code::kInvalidArgument) {
+      return Status::FailedPrecondition(
+          "primary " + options_.primary + " sent a frame above " +
+          std::to_string(kHandshakeMaxFrame) +
+          " bytes before proving the HA secret: is [ha] primary a sluice primary? (" +
+          st.message() + ")");
+    }
+    return st;
   };
   auto refused = [&](const proto::ToStandby& m) {
     return Status::FailedPrecondition("primary " + options_.primary + " refused: " +
@@ -158,7 +170,7 @@ Status HaStandby::RunOnce(Replica* r) {
   hello->set_dest(r->dest);
   SLUICE_RETURN_IF_ERROR(send(out, deadline));
   proto::ToStandby in;
-  SLUICE_RETURN_IF_ERROR(conn.Receive(&in, deadline));
+  SLUICE_RETURN_IF_ERROR(receive(&in));
   if (in.has_refuse()) return refused(in);
   if (!in.has_challenge()) return Status::Corruption("primary sent no challenge");
   const std::string nonce = in.challenge().nonce();
@@ -175,7 +187,7 @@ Status HaStandby::RunOnce(Replica* r) {
   a->set_log_end(log->CommittedEnd().value());
   SLUICE_RETURN_IF_ERROR(send(out, deadline));
   in.Clear();
-  SLUICE_RETURN_IF_ERROR(conn.Receive(&in, deadline));
+  SLUICE_RETURN_IF_ERROR(receive(&in));
   if (in.has_refuse()) return refused(in);
   if (!in.has_accept()) return Status::Corruption("primary sent no accept");
   const proto::HaAccept accept = in.accept();
@@ -184,6 +196,7 @@ Status HaStandby::RunOnce(Replica* r) {
                                       " did not prove the HA secret: check [ha] secret_file "
                                       "and [ha] primary");
   }
+  conn.set_max_frame(options_.max_frame);  // proven: data frames from here on
   if (accept.epoch() < my_epoch) {
     return Status::FailedPrecondition(
         "primary " + options_.primary + " (" + primary_node + ") is at epoch " +

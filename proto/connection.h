@@ -58,6 +58,8 @@ class Connection {
   Status Receive(google::protobuf::MessageLite* msg, Clock::time_point deadline);
 
   const std::string& address() const { return address_; }
+  // The limit on frames received from now on (see FrameReader::set_max_frame).
+  void set_max_frame(uint32_t max_frame) { reader_.set_max_frame(max_frame); }
   // Stops both directions: a thread blocked in Send or Receive returns.
   void Shutdown();
 

@@ -58,9 +58,12 @@ class FrameReader {
   // closes connections of peers that stop mid-frame).
   bool mid_frame() const { return buffered() > 0; }
   uint32_t max_frame() const { return max_frame_; }
+  // Changes the limit for the frames not yet taken: a protocol's handshake
+  // reads with a small one, then raises it once the peer is authenticated.
+  void set_max_frame(uint32_t max_frame) { max_frame_ = max_frame; }
 
  private:
-  const uint32_t max_frame_;
+  uint32_t max_frame_;
   std::string buf_;
   size_t start_ = 0;  // first byte of buf_ not yet taken
 };

@@ -55,10 +55,10 @@ void PutFixed16(std::string* dst, uint16_t v) {
 
 // Events a dump sends before the first transaction it was asked for.
 bool IsOpeningEvent(uint8_t type) {
-  for (EventType t : {EventType::kRotate, EventType::kFormatDescription, EventType::kHeartbeat,
-                      EventType::kHeartbeatV2, EventType::kPreviousGtids,
-                      EventType::kBinlogCheckpoint, EventType::kMariaGtidList,
-                      EventType::kStartEncryption}) {
+  for (EventType t :
+       {EventType::kRotate, EventType::kFormatDescription, EventType::kHeartbeat,
+        EventType::kHeartbeatV2, EventType::kPreviousGtids, EventType::kBinlogCheckpoint,
+        EventType::kMariaGtidList, EventType::kStartEncryption}) {
     if (type == static_cast<uint8_t>(t)) return true;
   }
   return false;
@@ -96,20 +96,39 @@ Status MapError(const MysqlSourceOptions& o, bool mariadb, unsigned err, std::st
       return Status::FailedPrecondition("authentication failed for user '" + o.user + "' at " +
                                         where + " (" + detail +
                                         "): check the user and password of the source URL");
-    case 1044: case 1142: case 1143: case 1227: {  // access denied to a db/table/column/operation
+    case 1044:
+    case 1142:
+    case 1143:
+    case 1227: {  // access denied to a db/table/column/operation
       const std::string p = MissingPrivilege(err, msg, mariadb);
       return Status::FailedPrecondition(std::string(what) + ": user '" + o.user + "' at " + where +
-                                        " lacks the " + p + " privilege (" + detail +
-                                        "): GRANT " + p + " ON *.* TO '" + o.user + "'@'%'");
+                                        " lacks the " + p + " privilege (" + detail + "): GRANT " +
+                                        p + " ON *.* TO '" + o.user + "'@'%'");
     }
-    case 2002: case 2003: case 2005:  // no socket / refused / unknown host
+    case 2002:
+    case 2003:
+    case 2005:  // no socket / refused / unknown host
       return Status::Unavailable("cannot connect to " + where + ": " + detail);
-    case 2006: case 2013: case 2055:  // gone away / lost / lost at system error
+    case 2006:
+    case 2013:
+    case 2055:  // gone away / lost / lost at system error
       return Status::Unavailable("server at " + where + " went away: " + detail);
+    // The server is shutting down, out of connections, or dropped ours:
+    // a retry later cures these (sluiced retries them quickly).
+    case 1040:
+    case 1053:
+    case 1203:
+    case 1927:  // too many / shutdown / user's max / killed
+    case 1158:
+    case 1159:
+    case 1160:
+    case 1161:  // network read/write errors and timeouts
+      return Status::Unavailable(std::string(what) + " at " + where + ": " + detail);
     case 2026:  // TLS
       return Status::FailedPrecondition("TLS with " + where + " failed (" + detail +
                                         "): check ssl-mode and ssl-ca");
-    case 2059: case 2061:  // auth plugin cannot load / needs a secure connection
+    case 2059:
+    case 2061:  // auth plugin cannot load / needs a secure connection
       return Status::FailedPrecondition(
           "authentication failed for user '" + o.user + "' at " + where + " (" + detail +
           "): for caching_sha2_password use TLS or give the server's RSA key (server-public-key)");
@@ -173,15 +192,17 @@ std::string MysqlSource::Where() const {
 Result<std::unique_ptr<MysqlSource>> MysqlSource::Open(const MysqlSourceOptions& options) {
   if (options.user.empty()) return Status::InvalidArgument("mysql source: no user");
   if (options.server_id == 0) {
-    return Status::InvalidArgument("mysql source: server_id must be non-zero and unique among "
-                                   "the server's replicas");
+    return Status::InvalidArgument(
+        "mysql source: server_id must be non-zero and unique among "
+        "the server's replicas");
   }
   if (options.read_timeout.count() < 1) {
     return Status::InvalidArgument("mysql source: read_timeout must be at least 1 s");
   }
   if (options.heartbeat_period.count() > 0 && options.heartbeat_period >= options.read_timeout) {
-    return Status::InvalidArgument("mysql source: heartbeat_period must be shorter than "
-                                   "read_timeout, or the link times out between heartbeats");
+    return Status::InvalidArgument(
+        "mysql source: heartbeat_period must be shorter than "
+        "read_timeout, or the link times out between heartbeats");
   }
   if ((options.ssl_mode == SslMode::kVerifyCa || options.ssl_mode == SslMode::kVerifyIdentity) &&
       options.ssl_ca.empty()) {
@@ -191,6 +212,84 @@ Result<std::unique_ptr<MysqlSource>> MysqlSource::Open(const MysqlSourceOptions&
   SLUICE_RETURN_IF_ERROR(src->Connect());
   SLUICE_RETURN_IF_ERROR(src->StartDump(options.start));
   return src;
+}
+
+Result<SourceCheckReport> MysqlSource::Check(const MysqlSourceOptions& options) {
+  std::unique_ptr<MysqlSource> src(new MysqlSource(options));
+  SLUICE_RETURN_IF_ERROR(src->Connect());
+  SourceCheckReport r;
+  r.server_version = src->server_version_;
+  r.warnings = src->warnings_;
+  MYSQL* m = src->conn_->m;
+  const bool mariadb = src->is_mariadb_;
+  r.ok.push_back("login as '" + options.user + "' at " + src->Where() + " (" +
+                 src->server_version_ +
+                 (src->tls_cipher_.empty() ? "" : ", TLS " + src->tls_cipher_) + ")");
+  r.ok.push_back("log_bin on, binlog_format ROW");
+
+  // Privileges: what SHOW GRANTS says (a role or a proxy grant may give
+  // them in ways this does not see: then a warning, not an error).
+  SLUICE_ASSIGN_OR_RETURN(auto grants, RunQuery(options, mariadb, m, "SHOW GRANTS",
+                                                "reading the user's grants (SHOW GRANTS)"));
+  std::string all;
+  for (const auto& row : grants) {
+    if (!row.empty() && row[0]) all += Lower(*row[0]) + "\n";
+  }
+  const bool super = all.find("grant all privileges on *.*") != std::string::npos;
+  const bool replica = super || all.find("replication slave") != std::string::npos ||
+                       all.find("replication replica") != std::string::npos;
+  const bool monitor = super || all.find("replication client") != std::string::npos ||
+                       all.find("binlog monitor") != std::string::npos ||
+                       all.find("grant super") != std::string::npos ||
+                       all.find(", super") != std::string::npos;
+  if (replica) {
+    r.ok.push_back("privilege REPLICATION SLAVE");
+  } else {
+    r.warnings.push_back("SHOW GRANTS lists no REPLICATION SLAVE for '" + options.user +
+                         "': the binlog dump will be refused unless a role gives it (GRANT "
+                         "REPLICATION SLAVE ON *.* TO '" +
+                         options.user + "'@'%')");
+  }
+  if (monitor) {
+    r.ok.push_back(std::string("privilege ") + (mariadb ? "BINLOG MONITOR" : "REPLICATION CLIENT"));
+  } else {
+    r.warnings.push_back(std::string("SHOW GRANTS lists no ") +
+                         (mariadb ? "BINLOG MONITOR" : "REPLICATION CLIENT") +
+                         ": start = \"latest\" and the lag in bytes need SHOW BINARY LOGS");
+  }
+
+  // GTIDs: what a GTID start and a source failover need.
+  if (mariadb) {
+    auto pos = RunQuery(options, mariadb, m, "SELECT @@global.gtid_binlog_pos", "reading GTIDs");
+    if (pos.ok()) r.ok.push_back("GTID binlog position '" + Value(*pos, 0) + "'");
+  } else {
+    auto mode = RunQuery(options, mariadb, m, "SELECT @@global.gtid_mode", "reading gtid_mode");
+    if (mode.ok() && Lower(Value(*mode, 0)) == "on") {
+      r.ok.push_back("gtid_mode ON");
+    } else {
+      r.warnings.push_back("gtid_mode is " +
+                           (mode.ok() ? Value(*mode, 0) : std::string("unknown")) +
+                           ": positions are by file and offset only");
+    }
+  }
+
+  if (options.start.kind == MysqlStart::Kind::kFilePos) {
+    auto files = src->ListBinlogFiles(*src->conn_);
+    if (files.ok()) {
+      bool found = false;
+      for (const auto& f : *files) found = found || f == options.start.file_pos.file;
+      if (!found) {
+        std::string have;
+        for (const auto& f : *files) have += (have.empty() ? "" : ", ") + f;
+        return Status::NotFound("start " + options.start.file_pos.file + ":" +
+                                std::to_string(options.start.file_pos.pos) +
+                                " is not on the server at " + src->Where() +
+                                " (it has: " + (have.empty() ? "none" : have) + ")");
+      }
+      r.ok.push_back("start file " + options.start.file_pos.file + " is on the server");
+    }
+  }
+  return r;
 }
 
 Status MysqlSource::Connect() {
@@ -217,11 +316,10 @@ Status MysqlSource::Connect() {
                                       "; sluice needs MariaDB 10.5 or later or MySQL 5.7 or later");
   }
 
-  SLUICE_ASSIGN_OR_RETURN(
-      auto vars, RunQuery(options_, is_mariadb_, m,
-                          "SELECT @@global.log_bin, @@global.binlog_format, "
-                          "@@global.binlog_row_image, @@global.binlog_checksum",
-                          "reading the binlog settings"));
+  SLUICE_ASSIGN_OR_RETURN(auto vars, RunQuery(options_, is_mariadb_, m,
+                                              "SELECT @@global.log_bin, @@global.binlog_format, "
+                                              "@@global.binlog_row_image, @@global.binlog_checksum",
+                                              "reading the binlog settings"));
   if (Value(vars, 0) != "1") {
     return Status::FailedPrecondition("the server at " + Where() +
                                       " has binary logging off: start it with log_bin (and "
@@ -267,8 +365,8 @@ Status MysqlSource::Connect() {
   const std::string set =
       "SET @master_binlog_checksum = @@global.binlog_checksum, "
       "@source_binlog_checksum = @@global.binlog_checksum, "
-      "@mariadb_slave_capability = 4, @master_heartbeat_period = " + hb +
-      ", @source_heartbeat_period = " + hb + ", @slave_uuid = '" + replica_uuid_ +
+      "@mariadb_slave_capability = 4, @master_heartbeat_period = " +
+      hb + ", @source_heartbeat_period = " + hb + ", @slave_uuid = '" + replica_uuid_ +
       "', @replica_uuid = '" + replica_uuid_ + "'";
   SLUICE_RETURN_IF_ERROR(
       RunQuery(options_, is_mariadb_, m, set, "setting up the replication session").status());
@@ -304,9 +402,9 @@ Result<std::vector<std::string>> MysqlSource::ListBinlogFiles(Conn& conn) {
 }
 
 Result<std::vector<BinlogFileSize>> ListMysqlBinlogSizes(const MysqlSourceOptions& options,
-                                                          st_mysql* m) {
-  const bool mariadb = std::string_view(mysql_get_server_info(m)).find("MariaDB") !=
-                       std::string_view::npos;
+                                                         st_mysql* m) {
+  const bool mariadb =
+      std::string_view(mysql_get_server_info(m)).find("MariaDB") != std::string_view::npos;
   SLUICE_ASSIGN_OR_RETURN(auto rows, RunQuery(options, mariadb, m, "SHOW BINARY LOGS",
                                               "listing the binary logs (SHOW BINARY LOGS)"));
   std::vector<BinlogFileSize> files;
@@ -356,8 +454,10 @@ Status MysqlSource::StartDump(const MysqlStart& start) {
       break;
     case MysqlStart::Kind::kMariadbGtid: {
       if (!is_mariadb_ || !IsMariadbGtidPos(from.gtid)) {
-        return Status::FailedPrecondition("start '" + from.gtid + "' is a MariaDB GTID position "
-                                          "but " + Where() + " runs " + server_version_);
+        return Status::FailedPrecondition("start '" + from.gtid +
+                                          "' is a MariaDB GTID position "
+                                          "but " +
+                                          Where() + " runs " + server_version_);
       }
       // Strict: an unknown GTID is an error, not a silent skip.
       SLUICE_RETURN_IF_ERROR(RunQuery(options_, is_mariadb_, m,
@@ -515,8 +615,8 @@ Status MysqlSource::Reconnect() {
   has_pending_ = false;
   if (cancelled_) return Status::Aborted("mysql source for " + Where() + " was cancelled");
   MysqlStart from = options_.start;
-  const bool gtid = from.kind == MysqlStart::Kind::kMysqlGtid ||
-                    from.kind == MysqlStart::Kind::kMariadbGtid;
+  const bool gtid =
+      from.kind == MysqlStart::Kind::kMysqlGtid || from.kind == MysqlStart::Kind::kMariadbGtid;
   if (!tracker_.position().file.empty() && (!gtid || past_opening_)) {
     from.kind = MysqlStart::Kind::kFilePos;
     from.file_pos = tracker_.position();
@@ -589,6 +689,5 @@ Result<MYSQL*> ConnectMysql(const MysqlSourceOptions& o) {
   }
   return m;
 }
-
 
 }  // namespace sluice::binlog

@@ -144,10 +144,25 @@ Result<st_mysql*> ConnectMysql(const MysqlSourceOptions& options);
 // SHOW BINARY LOGS on a connection from ConnectMysql(): the server's binlog
 // files in order with their sizes (the last one's is its write position).
 Result<std::vector<BinlogFileSize>> ListMysqlBinlogSizes(const MysqlSourceOptions& options,
-                                                          st_mysql* m);
+                                                         st_mysql* m);
+
+// What `sluiced --check --connect` found on a source server.
+struct SourceCheckReport {
+  std::string server_version;
+  std::vector<std::string> ok;        // checks that passed, one line each
+  std::vector<std::string> warnings;  // things that work but lose information
+};
 
 class MysqlSource final : public BinlogSource {
  public:
+  // Everything Open() checks, without starting a dump (a dump would
+  // displace a running sluiced with the same server_id): the login, the
+  // version, log_bin, binlog_format, row image and metadata, the
+  // replication privileges as SHOW GRANTS lists them, the GTID state, and
+  // that a FILE:POS start is among the server's binlogs. The first failed
+  // check is the error, with what to change.
+  static Result<SourceCheckReport> Check(const MysqlSourceOptions& options);
+
   // Connects, checks the server (version >= MariaDB 10.5 / MySQL 5.7,
   // log_bin on, binlog_format=ROW, the user's privileges) and starts the
   // dump. FailedPrecondition with what to change when a check fails,
@@ -190,7 +205,7 @@ class MysqlSource final : public BinlogSource {
   struct Conn;
   explicit MysqlSource(MysqlSourceOptions options);
 
-  Status Connect();                 // a logged-in connection with checks done
+  Status Connect();  // a logged-in connection with checks done
   Status StartDump(const MysqlStart& start);
   Status ReadEvent(std::string_view* bytes);
   Status StreamError();
@@ -209,8 +224,8 @@ class MysqlSource final : public BinlogSource {
   bool checksum_ = true;  // the dump's events end with a CRC32
   std::vector<std::string> warnings_;
   PositionTracker tracker_{BinlogPosition{}, true};
-  bool past_opening_ = false;   // a non-opening event was handed over
-  std::string pending_;          // an event read by Open() before Next()
+  bool past_opening_ = false;  // a non-opening event was handed over
+  std::string pending_;        // an event read by Open() before Next()
   bool has_pending_ = false;
 
   std::unique_ptr<Conn> conn_;  // the dump connection; null when closed

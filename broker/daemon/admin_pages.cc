@@ -60,6 +60,14 @@ void RenderHaMetrics(const proto::StatusResponse& ha, Metrics* mp) {
            "Seconds since a standby last reported the log's end (0: caught up).");
   m.Family("sluice_ha_standby_connected", "gauge", "1 while a standby is connected.");
   m.Family("sluice_ha_replicating", "gauge", "Standby: 1 while connected to its primary.");
+  m.Family("sluice_ha_refused_total", "counter",
+           "Primary: connections to the HA port closed before they became a standby session, "
+           "by reason (too_many_connections, handshake_timeout, frame_too_large, bad_proof, "
+           "...).");
+  for (const auto& r : ha.ha_refused()) {
+    m.Sample("sluice_ha_refused_total", "reason=\"" + r.reason() + "\"",
+             static_cast<double>(r.count()));
+  }
   for (const auto& d : ha.destinations()) {
     const std::string dl = "dest=\"" + d.name() + "\"";
     if (ha.role() == "primary") {
@@ -210,6 +218,15 @@ std::string RenderMetrics(const std::vector<std::unique_ptr<Destination>>& dests
   }
   m.Family("sluice_ingest_restarts_total", "counter", "Times ingest restarted after an error.");
   for (const auto& d : dests) m.Sample("sluice_ingest_restarts_total", Dest(*d), d->restarts());
+  m.Family("sluice_destination_state", "gauge",
+           "1 for the state the destination's ingest is in (failed: a permanent error that "
+           "needs a fix; retrying: a transient one), 0 for the others.");
+  for (const auto& d : dests) {
+    for (IngestState st : kAllIngestStates) {
+      m.Sample("sluice_destination_state",
+               Dest(*d) + ",state=\"" + IngestStateName(st) + "\"", d->state() == st ? 1 : 0);
+    }
+  }
   if (server != nullptr) {
     struct ServerCounter {
       const char* name;
@@ -289,6 +306,7 @@ std::string RenderStatus(const Config& config,
     out += lag;
     out += ",\"lag_bytes\":" + std::to_string(d.lag_bytes()) + ",\"lag_error\":";
     AppendJsonString(d.last_lag_error(), &out);
+    out += ",\"state\":\"" + std::string(IngestStateName(d.state())) + "\"";
     out += ",\"restarts\":" + std::to_string(d.restarts()) + ",\"last_error\":";
     AppendJsonString(d.last_error(), &out);
     if (ha != nullptr && i < static_cast<size_t>(ha->destinations_size())) {

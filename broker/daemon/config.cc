@@ -10,6 +10,8 @@
 
 #include <toml++/toml.h>
 
+#include "broker/binlog/mysql_source.h"
+
 namespace sluice::daemon {
 namespace {
 
@@ -60,7 +62,8 @@ class Table {
     *out = n->as_string()->get();
     return Status::Ok();
   }
-  Status Uint(std::string_view key, uint32_t* out, uint64_t lo, uint64_t hi, bool required = false) {
+  Status Uint(std::string_view key, uint32_t* out, uint64_t lo, uint64_t hi,
+              bool required = false) {
     seen_.insert(std::string(key));
     const toml::node* n = t_ ? t_->get(key) : nullptr;
     if (n == nullptr) return required ? Missing(key) : Status::Ok();
@@ -155,7 +158,9 @@ class Table {
     }
     return Status::Ok();
   }
-  std::string Key(std::string_view key) const { return path_.empty() ? std::string(key) : path_ + "." + std::string(key); }
+  std::string Key(std::string_view key) const {
+    return path_.empty() ? std::string(key) : path_ + "." + std::string(key);
+  }
   Status Bad(std::string_view key, const std::string& why) const {
     return Status::InvalidArgument(Key(key) + ": " + why);
   }
@@ -215,7 +220,22 @@ Status ParseDestination(const toml::node& node, size_t i, Config* c) {
     return t.Bad("source", "expected mysql://user:password@host:port or file:///dir");
   }
   if (d.source.starts_with("mysql://") && d.server_id == 0) {
-    return t.Bad("server_id", "required for a mysql:// source (unique among the server's replicas)");
+    return t.Bad("server_id",
+                 "required for a mysql:// source (unique among the server's replicas)");
+  }
+  // A typo in the URL or the start would otherwise only show when the
+  // destination opens, as an endless retry.
+  if (d.source.starts_with("mysql://")) {
+    if (auto url = binlog::ParseMysqlUrl(d.source); !url.ok()) {
+      return t.Bad("source", url.status().message());  // never holds the password
+    }
+  }
+  auto start = binlog::MysqlStart::Parse(d.start);
+  if (!start.ok()) return t.Bad("start", start.status().message());
+  const bool gtid_start = start->kind == binlog::MysqlStart::Kind::kMysqlGtid ||
+                          start->kind == binlog::MysqlStart::Kind::kMariadbGtid;
+  if (gtid_start && d.source.starts_with("file://")) {
+    return t.Bad("start", "'" + d.start + "' is a GTID start; a file:// source takes FILE:POS");
   }
   for (const auto* list : {&d.include, &d.exclude}) {
     for (const auto& re : *list) {
@@ -246,11 +266,13 @@ Status ParseServer(const toml::table& root, Config* c) {
     SLUICE_RETURN_IF_ERROR(t.Uint("max_frame", &sc.max_frame, 4096, 1u << 30));
     SLUICE_RETURN_IF_ERROR(t.Uint("max_output_bytes", &sc.max_output_bytes, 65536, 1u << 30));
     SLUICE_RETURN_IF_ERROR(t.NoUnknownKeys());
-    if (sc.listen.empty()) return t.Bad("listen", "must not be empty (leave [server] out for no server)");
+    if (sc.listen.empty())
+      return t.Bad("listen", "must not be empty (leave [server] out for no server)");
   }
   SLUICE_RETURN_IF_ERROR(st);
   if (const toml::node* users = root.get("user")) {
-    if (!users->is_array_of_tables()) return Status::InvalidArgument("user: expected [[user]] tables");
+    if (!users->is_array_of_tables())
+      return Status::InvalidArgument("user: expected [[user]] tables");
     size_t i = 0;
     std::set<std::string> names;
     for (const auto& u : *users->as_array()) {
@@ -260,7 +282,8 @@ Status ParseServer(const toml::table& root, Config* c) {
       SLUICE_RETURN_IF_ERROR(t.Str("password_file", &uc.password_file, true));
       SLUICE_RETURN_IF_ERROR(t.NoUnknownKeys());
       if (uc.name.empty()) return t.Bad("name", "must not be empty");
-      if (!names.insert(uc.name).second) return t.Bad("name", "'" + uc.name + "' is a user already");
+      if (!names.insert(uc.name).second)
+        return t.Bad("name", "'" + uc.name + "' is a user already");
       c->users.push_back(std::move(uc));
     }
   }
@@ -289,6 +312,9 @@ Status ParseHa(const toml::table& root, Config* c) {
     SLUICE_RETURN_IF_ERROR(t.Str("secret_file", &ha.secret_file));
     SLUICE_RETURN_IF_ERROR(t.Uint("heartbeat_ms", &ha.heartbeat_ms, 10, 60000));
     SLUICE_RETURN_IF_ERROR(t.Bool("standby_reads", &ha.standby_reads));
+    SLUICE_RETURN_IF_ERROR(t.Uint("handshake_timeout_ms", &ha.handshake_timeout_ms, 100, 600000));
+    SLUICE_RETURN_IF_ERROR(t.Uint("max_pending_handshakes", &ha.max_pending_handshakes, 1, 4096));
+    SLUICE_RETURN_IF_ERROR(t.Uint("max_sessions", &ha.max_sessions, 0, 65536));
     SLUICE_RETURN_IF_ERROR(t.NoUnknownKeys());
     if (ha.cluster_id.empty()) return t.Bad("cluster_id", "must not be empty");
     if (ha.secret_file.empty()) {
@@ -321,18 +347,20 @@ Result<Config> ParseConfig(std::string_view text, std::string_view source_name) 
   // Top-level keys are sections only.
   for (const auto& [k, v] : root) {
     static const std::set<std::string> kSections = {"node", "admin", "destination", "server",
-                                                    "user", "ha", "storage"};
+                                                    "user", "ha",    "storage"};
     if (!kSections.count(std::string(k.str()))) {
       return Status::InvalidArgument(std::string(k.str()) + ": unknown key");
     }
   }
   const toml::table* node = SubTable(root, "node", &st);
   SLUICE_RETURN_IF_ERROR(st);
-  if (node == nullptr) return Status::InvalidArgument("node: required ([node] with id and data_dir)");
+  if (node == nullptr)
+    return Status::InvalidArgument("node: required ([node] with id and data_dir)");
   Table n(node, "node");
   SLUICE_RETURN_IF_ERROR(n.Str("id", &c.node_id, true));
   SLUICE_RETURN_IF_ERROR(n.Str("data_dir", &c.data_dir, true));
   SLUICE_RETURN_IF_ERROR(n.OneOf("role", &c.role, {"primary", "standby"}));
+  SLUICE_RETURN_IF_ERROR(n.Uint("failed_retry_seconds", &c.failed_retry_seconds, 1, 86400));
   SLUICE_RETURN_IF_ERROR(n.NoUnknownKeys());
   if (c.node_id.empty()) return n.Bad("id", "must not be empty");
 
@@ -357,7 +385,8 @@ Result<Config> ParseConfig(std::string_view text, std::string_view source_name) 
     size_t i = 0;
     for (const auto& d : *dests->as_array()) SLUICE_RETURN_IF_ERROR(ParseDestination(d, i++, &c));
   }
-  if (c.destinations.empty()) return Status::InvalidArgument("destination: at least one [[destination]] is required");
+  if (c.destinations.empty())
+    return Status::InvalidArgument("destination: at least one [[destination]] is required");
   SLUICE_RETURN_IF_ERROR(ParseServer(root, &c));
   SLUICE_RETURN_IF_ERROR(ParseHa(root, &c));
   return c;

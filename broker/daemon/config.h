@@ -26,15 +26,15 @@ struct RetentionConfig {
 
 struct DestinationConfig {
   std::string name;
-  std::string source;                 // mysql://... or file:///...
-  uint32_t server_id = 0;             // required for mysql:// sources
-  std::string start = "earliest";     // earliest | latest | FILE:POS | GTID set
-  std::vector<std::string> include;   // regexes over db.table
+  std::string source;                // mysql://... or file:///...
+  uint32_t server_id = 0;            // required for mysql:// sources
+  std::string start = "earliest";    // earliest | latest | FILE:POS | GTID set
+  std::vector<std::string> include;  // regexes over db.table
   std::vector<std::string> exclude;
   uint32_t ring_size = 256;
   uint32_t parse_threads = 2;
   uint32_t chunk_records = 10000;
-  std::string wait = "blocking";      // blocking | yield | spin
+  std::string wait = "blocking";  // blocking | yield | spin
   // "names": the source must log FULL row metadata (column names, keys,
   // ENUM/SET labels); a server that does not is refused at start.
   // "positions": accept any server; columns without names are keyed @N.
@@ -49,8 +49,8 @@ struct DestinationConfig {
 
 // [server]: the consumer protocol (docs/protocol.md).
 struct ServerConfig {
-  std::string listen;                 // "" = no consumer server
-  bool anonymous = false;             // unauthenticated read-only access
+  std::string listen;      // "" = no consumer server
+  bool anonymous = false;  // unauthenticated read-only access
   uint32_t max_connections = 1024;
   uint32_t idle_timeout_ms = 300000;
   uint32_t frame_deadline_ms = 10000;
@@ -62,7 +62,7 @@ struct ServerConfig {
 // (trailing whitespace dropped), read at start.
 struct UserConfig {
   std::string name;
-  std::string password_file;          // relative paths: from the working directory
+  std::string password_file;  // relative paths: from the working directory
 };
 
 // [ha]: replication between a primary and its standbys (docs/replication.md).
@@ -76,20 +76,27 @@ struct HaConfig {
   uint32_t sync_replicas = 1;
   uint32_t sync_timeout_ms = 5000;
   std::string on_sync_timeout = "degrade";  // block | degrade
-  std::string secret_file;            // required: the shared secret, alone in the file
+  std::string secret_file;                  // required: the shared secret, alone in the file
   uint32_t heartbeat_ms = 1000;
   bool standby_reads = true;          // a standby serves Fetch by offset (up to what it has)
+  // The HA port before a peer proves the secret (docs/replication.md).
+  uint32_t handshake_timeout_ms = 10000;  // the whole handshake, either side
+  uint32_t max_pending_handshakes = 16;   // primary: unauthenticated connections at once
+  uint32_t max_sessions = 0;              // primary: standby sessions at once; 0: 4 per destination
 };
 
 struct Config {
   std::string node_id;
   std::string data_dir;
-  std::string role = "primary";       // primary | standby
-  std::string admin_listen;           // "" = no admin listener
+  std::string role = "primary";  // primary | standby
+  // A destination stopped by a permanent error (authentication, settings,
+  // ...) tries again this often; SIGHUP tries at once.
+  uint32_t failed_retry_seconds = 60;
+  std::string admin_listen;  // "" = no admin listener
   ServerConfig server;
   std::vector<UserConfig> users;
-  std::string durability = "group";   // group | fsync (every commit)
-  RetentionConfig retention;          // [storage] retention_*: every destination's default
+  std::string durability = "group";  // group | fsync (every commit)
+  RetentionConfig retention;         // [storage] retention_*: every destination's default
   uint32_t retention_interval_ms = 30000;  // how often retention runs
   HaConfig ha;
   std::vector<DestinationConfig> destinations;

@@ -3,15 +3,13 @@
 #include <spdlog/spdlog.h>
 
 #include <filesystem>
+#include <random>
 
 #include "base/clock.h"
 #include "base/thread_name.h"
 #include "broker/binlog/source_factory.h"
 
 namespace sluice::daemon {
-namespace {
-
-// "mysql://repl:secret@host:3306" -> "mysql://repl:***@host:3306", for logs.
 std::string RedactUrl(const std::string& url) {
   size_t at = url.find('@');
   size_t colon = url.find(':', url.find("://") + 3);
@@ -19,7 +17,37 @@ std::string RedactUrl(const std::string& url) {
   return url.substr(0, colon + 1) + "***" + url.substr(at);
 }
 
-}  // namespace
+const char* IngestStateName(IngestState s) {
+  switch (s) {
+    case IngestState::kStarting:
+      return "starting";
+    case IngestState::kRunning:
+      return "running";
+    case IngestState::kRetrying:
+      return "retrying";
+    case IngestState::kFailed:
+      return "failed";
+    case IngestState::kEnded:
+      return "ended";
+    case IngestState::kStopped:
+      return "stopped";
+  }
+  return "?";
+}
+
+bool IsTransientIngestError(const Status& st) {
+  switch (st.code()) {
+    case Code::kUnavailable:
+    case Code::kTimedOut:
+    case Code::kAborted:
+    case Code::kBusy:
+    case Code::kIoError:
+    case Code::kNoSpace:
+      return true;
+    default:
+      return false;
+  }
+}
 
 Destination::Destination(const Config& node, const DestinationConfig& config)
     : node_(node), config_(config) {}
@@ -34,7 +62,8 @@ Status Destination::Open(const std::function<void(CommitLog*)>& on_open) {
   o.path = node_.data_dir + "/" + config_.name;
   o.node_id = node_.node_id;
   o.destination = config_.name;
-  o.durability = node_.durability == "fsync" ? Durability::kSyncEveryCommit : Durability::kGroupCommit;
+  o.durability =
+      node_.durability == "fsync" ? Durability::kSyncEveryCommit : Durability::kGroupCommit;
   o.retention.max_age_ms = static_cast<int64_t>(config_.retention.max_age_ms);
   o.retention.max_bytes = config_.retention.max_bytes;
   o.retention.keep_unacked = config_.retention.respects_groups;
@@ -49,6 +78,7 @@ Status Destination::Open(const std::function<void(CommitLog*)>& on_open) {
 void Destination::StartIngest() {
   if (thread_.joinable()) return;
   stop_.store(false, std::memory_order_release);
+  state_.store(IngestState::kStarting);
   thread_ = std::thread([this] {
     SetThreadName("sl-fetch");
     Loop();
@@ -68,6 +98,13 @@ void Destination::StopIngest() {
   }
   if (thread_.joinable()) thread_.join();
   if (lag_thread_.joinable()) lag_thread_.join();
+  state_.store(IngestState::kStopped);
+}
+
+void Destination::RetryNow() {
+  std::lock_guard<std::mutex> lock(mu_);
+  retry_now_ = true;
+  cv_.notify_all();
 }
 
 std::string Destination::last_error() const {
@@ -210,6 +247,45 @@ bool Destination::SleepUnlessStopped(std::chrono::milliseconds d) {
   return !stop_.load();
 }
 
+bool Destination::WaitToRetry(std::chrono::milliseconds d) {
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait_for(lock, d, [&] { return stop_.load() || retry_now_; });
+  if (retry_now_) spdlog::info("destination {}: retrying now (SIGHUP)", config_.name);
+  retry_now_ = false;
+  return !stop_.load();
+}
+
+void Destination::LogFailure(const Status& st, bool transient, std::chrono::milliseconds next) {
+  const auto now = std::chrono::steady_clock::now();
+  const std::string msg = st.ToString();
+  // A permanent error is said once (and again when it changes); a
+  // transient one that repeats, at most once a minute.
+  const bool repeat = msg == logged_error_;
+  if (repeat && (!transient || now - logged_at_ < std::chrono::minutes(1))) {
+    ++repeats_;
+    spdlog::debug("destination {}: {} (again)", config_.name, msg);
+    return;
+  }
+  const std::string again =
+      repeats_ > 0 ? " (" + std::to_string(repeats_) + " more times since it was last logged)" : "";
+  const std::string when = next >= std::chrono::seconds(1)
+                               ? std::to_string(next.count() / 1000) + " s"
+                               : std::to_string(next.count()) + " ms";
+  if (transient) {
+    spdlog::warn("destination {}: {}{}; restarting from the checkpoint {}:{} in {}", config_.name,
+                 msg, again, log_->Checkpoint().file(), log_->Checkpoint().pos(), when);
+  } else {
+    spdlog::error(
+        "destination {}: failed: {}{}; this needs a fix on the source or in the "
+        "config: the destination retries every {} (or at once on SIGHUP) and other "
+        "destinations go on",
+        config_.name, msg, again, when);
+  }
+  logged_error_ = msg;
+  logged_at_ = now;
+  repeats_ = 0;
+}
+
 Status Destination::RunOnce() {
   binlog::SourceSpec spec;
   spec.url = config_.source;
@@ -226,6 +302,7 @@ Status Destination::RunOnce() {
     if (stop_.load()) source->Cancel();
   }
   spdlog::info("destination {}: reading {} from {}", config_.name, RedactUrl(spec.url), spec.start);
+  state_.store(IngestState::kRunning);
   for (const auto& w : source->warnings()) spdlog::warn("destination {}: {}", config_.name, w);
   ingest::IngestOptions io;
   io.ring_size = config_.ring_size;
@@ -257,15 +334,20 @@ Status Destination::RunOnce() {
 }
 
 void Destination::Loop() {
-  auto delay = std::chrono::milliseconds(100);
+  constexpr auto kFirstDelay = std::chrono::milliseconds(100);
+  constexpr auto kMaxDelay = std::chrono::milliseconds(30000);
+  const auto failed_delay = std::chrono::milliseconds(node_.failed_retry_seconds * 1000LL);
+  std::mt19937_64 rng(std::random_device{}());
+  auto delay = kFirstDelay;
   while (!stop_.load(std::memory_order_acquire)) {
     uint64_t before = stats_.transactions.load();
     Status st = RunOnce();
     if (stop_.load()) break;
     if (st.ok()) {
       // A file source that ended (not following): nothing more to read.
-      spdlog::info("destination {}: source ended at {}:{}", config_.name,
-                   log_->Checkpoint().file(), log_->Checkpoint().pos());
+      state_.store(IngestState::kEnded);
+      spdlog::info("destination {}: source ended at {}:{}", config_.name, log_->Checkpoint().file(),
+                   log_->Checkpoint().pos());
       break;
     }
     errors_[static_cast<int>(st.code()) & 15].fetch_add(1);
@@ -274,12 +356,23 @@ void Destination::Loop() {
       std::lock_guard<std::mutex> lock(mu_);
       last_error_ = st.ToString();
     }
-    if (stats_.transactions.load() != before) delay = std::chrono::milliseconds(100);
-    spdlog::error("destination {}: {}; restarting from the checkpoint {}:{} in {} ms",
-                  config_.name, st.ToString(), log_->Checkpoint().file(),
-                  log_->Checkpoint().pos(), delay.count());
-    if (!SleepUnlessStopped(delay)) break;
-    delay = std::min(delay * 2, std::chrono::milliseconds(30000));
+    const bool transient = IsTransientIngestError(st);
+    if (stats_.transactions.load() != before) {  // it made progress: a new episode
+      delay = kFirstDelay;
+      logged_error_.clear();
+      repeats_ = 0;
+    }
+    std::chrono::milliseconds wait = failed_delay;
+    if (transient) {
+      // +-20% jitter: destinations (and nodes) that lost the same server
+      // do not come back at the same instant.
+      std::uniform_real_distribution<double> jitter(0.8, 1.2);
+      wait = std::chrono::milliseconds(static_cast<int64_t>(delay.count() * jitter(rng)));
+      delay = std::min(delay * 2, kMaxDelay);
+    }
+    state_.store(transient ? IngestState::kRetrying : IngestState::kFailed);
+    LogFailure(st, transient, wait);
+    if (!WaitToRetry(wait)) break;
   }
 }
 

@@ -1,8 +1,17 @@
 // One destination of sluiced: its commit log and the thread that keeps
 // ingesting into it. The thread opens the source where the log's checkpoint
 // says (the configured start only applies to an empty log), runs the
-// ingest pipeline, and after an error logs why, waits (exponential backoff,
-// up to 30 s) and starts again from the checkpoint.
+// ingest pipeline, and after an error starts again from the checkpoint:
+//
+//   transient errors (the network, a server restarting or refusing
+//   connections, a full disk): state "retrying", again after an
+//   exponential backoff with jitter (100 ms doubling to 30 s, +-20%);
+//   each distinct error is logged, a repeat at most once a minute.
+//   permanent errors (authentication, privileges, server settings, a
+//   purged binlog, a bad start, data that does not decode): state
+//   "failed", one error line (again only when the error changes), and a
+//   slow retry (failed_retry_seconds, 60 s by default), so that fixing the
+//   server is enough. RetryNow() (SIGHUP) retries at once.
 //
 // Thread safety: Open/StartIngest/StopIngest from the owner's thread; the getters from any.
 #pragma once
@@ -25,6 +34,22 @@ class BinlogSource;
 }
 
 namespace sluice::daemon {
+
+// What a destination's ingest is doing (/status "state", /metrics
+// sluice_destination_state).
+enum class IngestState : int { kStarting, kRunning, kRetrying, kFailed, kEnded, kStopped };
+const char* IngestStateName(IngestState s);
+inline constexpr IngestState kAllIngestStates[] = {IngestState::kStarting, IngestState::kRunning,
+                                                   IngestState::kRetrying, IngestState::kFailed,
+                                                   IngestState::kEnded,    IngestState::kStopped};
+
+// True when retrying may cure `st` by itself: a lost or refused
+// connection, a server shutting down or out of connections, a timeout, a
+// busy lock, an I/O error or a full disk. Everything else needs a person.
+bool IsTransientIngestError(const Status& st);
+
+// "mysql://repl:secret@host:3306" -> "mysql://repl:***@host:3306", for logs.
+std::string RedactUrl(const std::string& url);
 
 class Destination {
  public:
@@ -55,6 +80,9 @@ class Destination {
   // stored, an INCIDENT event, an unknown event skipped.
   std::string last_warning() const;
   uint64_t restarts() const { return restarts_.load(); }
+  IngestState state() const { return state_.load(); }
+  // Ends the current wait before a retry (SIGHUP): the next attempt starts now.
+  void RetryNow();
   uint64_t errors_by_kind(Code code) const;
   // How far the log is behind its source: in seconds by the source's clock
   // (0 when nothing is in flight and either the source said it had
@@ -90,6 +118,11 @@ class Destination {
   void LagLoop();
   Status RunOnce();
   bool SleepUnlessStopped(std::chrono::milliseconds d);
+  // Like SleepUnlessStopped, but RetryNow() ends it too.
+  bool WaitToRetry(std::chrono::milliseconds d);
+  // Logs `st` (what the next attempt will be) unless it repeats the last
+  // logged error too soon.
+  void LogFailure(const Status& st, bool transient, std::chrono::milliseconds next);
   void NoteRetentionHold(Offset keep_from);
 
   const Config node_;
@@ -101,6 +134,12 @@ class Destination {
   std::thread lag_thread_;
   std::atomic<int64_t> lag_bytes_{-1};
   std::atomic<uint64_t> restarts_{0};
+  std::atomic<IngestState> state_{IngestState::kStopped};
+  bool retry_now_ = false;  // guarded by mu_
+  // LogFailure()'s memory: the last error logged, when, and the repeats since.
+  std::string logged_error_;
+  std::chrono::steady_clock::time_point logged_at_{};
+  uint64_t repeats_ = 0;
   std::atomic<uint64_t> errors_[16] = {};
   std::atomic<uint64_t> retention_runs_{0};
   std::atomic<uint64_t> retention_errors_{0};
@@ -108,12 +147,12 @@ class Destination {
   std::atomic<uint64_t> retention_bytes_{0};
 
   mutable std::mutex mu_;
-  std::condition_variable cv_;             // wakes the backoff sleep on StopIngest()
-  std::string last_error_;                 // guarded by mu_
-  std::string last_lag_error_;             // guarded by mu_
-  std::string last_warning_;               // guarded by mu_
-  std::string retention_held_by_;          // guarded by mu_
-  binlog::BinlogSource* source_ = nullptr; // guarded by mu_: the one to Cancel()
+  std::condition_variable cv_;              // wakes the backoff sleep on StopIngest()
+  std::string last_error_;                  // guarded by mu_
+  std::string last_lag_error_;              // guarded by mu_
+  std::string last_warning_;                // guarded by mu_
+  std::string retention_held_by_;           // guarded by mu_
+  binlog::BinlogSource* source_ = nullptr;  // guarded by mu_: the one to Cancel()
 };
 
 }  // namespace sluice::daemon

@@ -87,6 +87,9 @@ ha::HaOptions Node::HaOptionsFor(const std::string& primary) const {
   o.degrade_on_timeout = config_.ha.on_sync_timeout == "degrade";
   o.heartbeat_ms = config_.ha.heartbeat_ms;
   o.dead_after_ms = std::max<uint32_t>(10000, 5 * config_.ha.heartbeat_ms);
+  o.handshake_timeout_ms = config_.ha.handshake_timeout_ms;
+  o.max_pending_handshakes = config_.ha.max_pending_handshakes;
+  o.max_sessions = config_.ha.max_sessions;
   return o;
 }
 
@@ -386,6 +389,13 @@ void Node::FillStatus(proto::StatusResponse* out) const {
   out->set_primary(primary_);
   out->set_fenced(fenced_);
   out->set_ha_listen(config_.ha.listen);
+  if (ha_primary_) {
+    for (const auto& [reason, n] : ha_primary_->refusals().Counts()) {
+      auto* r = out->add_ha_refused();
+      r->set_reason(reason);
+      r->set_count(n);
+    }
+  }
   const int64_t now = WallClockMs();
   std::vector<ha::ReplicaStatus> replicas;
   if (ha_standby_) replicas = ha_standby_->Replicas();

@@ -1,22 +1,35 @@
 // sluiced: runs a sluice node. `sluiced --config FILE`.
 //
+//   sluiced --check --config FILE [--connect]
+//     checks the config without starting anything: keys and values, source
+//     URLs, starts, regexes, the password and secret files, data_dir; with
+//     --connect also each source server (login, version, binlog settings,
+//     privileges, GTIDs, the start file) without starting a dump. Prints
+//     one line per check; exits 0 when all pass, 2 on a config error, 1
+//     when a source check fails.
+//
 // Signals: SIGTERM or SIGINT stops every destination (each commits what is
-// complete and discards a partial transaction) and exits 0.
+// complete and discards a partial transaction) and exits 0. SIGHUP makes a
+// destination that is waiting to retry after an error try again at once.
 #include <signal.h>
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <sstream>
 #include <vector>
 
-#include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
+#include <CLI/CLI.hpp>
 
 #include "broker/admin/admin_server.h"
+#include "broker/binlog/file_source.h"
+#include "broker/binlog/mysql_source.h"
 #include "broker/consumer/server.h"
 #include "broker/consumer/service.h"
 #include "broker/daemon/admin_pages.h"
@@ -39,12 +52,12 @@ void LogProgress(const std::vector<std::unique_ptr<daemon::Destination>>& dests,
     uint64_t rows = s.rows.load();
     if (rows == (*last_rows)[i]) continue;  // idle: nothing to say
     const int64_t bytes = dests[i]->lag_bytes();
-    spdlog::info("destination {}: {:.0f} rows/s, {} records committed, high watermark {}, "
-                 "lag {:.1f} s and {} behind the source",
-                 dests[i]->name(), (rows - (*last_rows)[i]) / seconds,
-                 s.records_committed.load(), dests[i]->log()->HighWatermark().value(),
-                 dests[i]->lag_seconds(),
-                 bytes < 0 ? std::string("? bytes") : std::to_string(bytes) + " bytes");
+    spdlog::info(
+        "destination {}: {:.0f} rows/s, {} records committed, high watermark {}, "
+        "lag {:.1f} s and {} behind the source",
+        dests[i]->name(), (rows - (*last_rows)[i]) / seconds, s.records_committed.load(),
+        dests[i]->log()->HighWatermark().value(), dests[i]->lag_seconds(),
+        bytes < 0 ? std::string("? bytes") : std::to_string(bytes) + " bytes");
     (*last_rows)[i] = rows;
   }
 }
@@ -58,15 +71,17 @@ sluice::Result<std::map<std::string, std::string>> LoadUsers(const daemon::Confi
     std::ifstream in(u.password_file);
     if (!in) {
       return Status::InvalidArgument("user " + u.name + ": cannot read password_file " +
-                                     u.password_file + " (relative paths start at the working "
+                                     u.password_file +
+                                     " (relative paths start at the working "
                                      "directory)");
     }
     std::stringstream ss;
     ss << in.rdbuf();
     std::string pw = ss.str();
     while (!pw.empty() && std::isspace(static_cast<unsigned char>(pw.back()))) pw.pop_back();
-    if (pw.empty()) return Status::InvalidArgument("user " + u.name + ": " + u.password_file + " is empty");
-    struct stat st{};
+    if (pw.empty())
+      return Status::InvalidArgument("user " + u.name + ": " + u.password_file + " is empty");
+    struct stat st {};
     if (::stat(u.password_file.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
       spdlog::warn("user {}: {} can be read by other users; chmod 600 it", u.name, u.password_file);
     }
@@ -75,14 +90,103 @@ sluice::Result<std::map<std::string, std::string>> LoadUsers(const daemon::Confi
   return users;
 }
 
+// `sluiced --check`: see the top of this file.
+int RunCheck(const std::string& path, bool connect) {
+  auto say = [](const char* mark, const std::string& what) {
+    std::printf("%-7s %s\n", mark, what.c_str());
+  };
+  auto config = daemon::LoadConfig(path);
+  if (!config.ok()) {
+    say("error", "config " + path + ": " + config.status().message());
+    return 2;
+  }
+  say("ok", "config " + path + ": node " + config->node_id + ", " +
+                std::to_string(config->destinations.size()) + " destination(s)");
+  bool config_error = false;
+  if (!config->server.listen.empty()) {
+    auto users = LoadUsers(*config);
+    if (users.ok()) {
+      say("ok", "server " + config->server.listen + ": " + std::to_string(users->size()) +
+                    " user(s), password files readable");
+    } else {
+      say("error", users.status().message());
+      config_error = true;
+    }
+  }
+  if (config->ha.configured) {
+    std::ifstream secret(config->ha.secret_file);
+    std::string text((std::istreambuf_iterator<char>(secret)), std::istreambuf_iterator<char>());
+    if (!secret || text.find_first_not_of(" \t\r\n") == std::string::npos) {
+      say("error", "ha.secret_file: cannot read " + config->ha.secret_file + ", or it is empty");
+      config_error = true;
+    } else {
+      say("ok", "ha: secret file " + config->ha.secret_file + " readable");
+    }
+  }
+  // data_dir: it, or the nearest directory above it that exists, must be
+  // writable by this user.
+  std::filesystem::path dir = std::filesystem::absolute(config->data_dir);
+  std::error_code ec;
+  while (!std::filesystem::exists(dir, ec) && dir.has_parent_path() && dir != dir.parent_path()) {
+    dir = dir.parent_path();
+  }
+  if (::access(dir.c_str(), W_OK | X_OK) == 0) {
+    say("ok", "data_dir " + config->data_dir + ": writable (" + dir.string() + ")");
+  } else {
+    say("error",
+        "data_dir " + config->data_dir + ": " + dir.string() + " is not writable by this user");
+    config_error = true;
+  }
+  if (config_error) return 2;
+
+  bool source_error = false;
+  for (const auto& d : config->destinations) {
+    const std::string name = "destination " + d.name + ": ";
+    say("ok", name + "source " + daemon::RedactUrl(d.source) + ", start " + d.start);
+    if (!connect) continue;
+    if (d.source.starts_with("file://")) {
+      auto files = binlog::ListBinlogFiles(d.source.substr(7));
+      if (files.ok() && !files->empty()) {
+        say("ok",
+            name + std::to_string(files->size()) + " binlog file(s) in " + d.source.substr(7));
+      } else {
+        say("error", name + (files.ok() ? "no binlog files in " + d.source.substr(7)
+                                        : files.status().message()));
+        source_error = true;
+      }
+      continue;
+    }
+    auto o = binlog::ParseMysqlUrl(d.source);
+    auto start = binlog::MysqlStart::Parse(d.start);
+    if (!o.ok() || !start.ok()) continue;  // LoadConfig already refused these
+    o->server_id = d.server_id;
+    o->require_full_metadata = d.column_names == "names";
+    o->start = *start;
+    auto report = binlog::MysqlSource::Check(*o);
+    if (!report.ok()) {
+      say("error", name + report.status().message());
+      source_error = true;
+      continue;
+    }
+    for (const auto& line : report->ok) say("ok", name + line);
+    for (const auto& line : report->warnings) say("warning", name + line);
+  }
+  return source_error ? 1 : 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"sluiced: the sluice change-data-capture broker"};
   std::string config_path;
+  bool check = false, connect = false;
   app.add_option("--config", config_path, "TOML config file (conf/ has commented examples)")
       ->required();
+  app.add_flag("--check", check, "check the config (and with --connect the sources), then exit");
+  app.add_flag("--connect", connect, "with --check: connect to each source server and check it")
+      ->needs(app.get_option("--check"));
   CLI11_PARSE(app, argc, argv);
+  if (check) return RunCheck(config_path, connect);
 
   // Signals are taken synchronously by this thread; every thread started
   // from here on inherits the mask.
@@ -90,6 +194,7 @@ int main(int argc, char** argv) {
   sigemptyset(&sigs);
   sigaddset(&sigs, SIGTERM);
   sigaddset(&sigs, SIGINT);
+  sigaddset(&sigs, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
@@ -98,11 +203,12 @@ int main(int argc, char** argv) {
     spdlog::error("config: {}", config.status().ToString());
     return 2;
   }
-  spdlog::info("sluiced node {}, data_dir {}, {} destination(s)", config->node_id,
-               config->data_dir, config->destinations.size());
+  spdlog::info("sluiced node {}, data_dir {}, {} destination(s)", config->node_id, config->data_dir,
+               config->destinations.size());
   if (!RocksDbCrc32cIsOurs()) {
-    spdlog::warn("storage: RocksDB uses its own CRC32c (storage/rocksdb_crc32c.h); commits "
-                 "will be slower");
+    spdlog::warn(
+        "storage: RocksDB uses its own CRC32c (storage/rocksdb_crc32c.h); commits "
+        "will be slower");
   }
   for (const auto& what : config->inactive) {
     spdlog::warn("config: {} is configured but not in effect in this version", what);
@@ -128,13 +234,11 @@ int main(int argc, char** argv) {
   consumer::ConsumerService service(service_options);
   daemon::Node node(*config, &service);
   service.SetStatusHook([&node](proto::StatusResponse* s) { node.FillStatus(s); });
-  service.SetRoleHandlers(
-      [&node](const proto::PromoteRequest& r, proto::RoleResponse* out) {
-        return node.Promote(r, out);
-      },
-      [&node](const proto::DemoteRequest& r, proto::RoleResponse* out) {
-        return node.Demote(r, out);
-      });
+  service.SetRoleHandlers([&node](const proto::PromoteRequest& r,
+                                  proto::RoleResponse* out) { return node.Promote(r, out); },
+                          [&node](const proto::DemoteRequest& r, proto::RoleResponse* out) {
+                            return node.Demote(r, out);
+                          });
   service.SetFenceHandler(
       [&node](uint64_t epoch, const std::string& why) { node.Fence(epoch, why); });
   if (sluice::Status st = node.Start(); !st.ok()) {
@@ -191,6 +295,10 @@ int main(int argc, char** argv) {
     if (sig == SIGTERM || sig == SIGINT) {
       spdlog::info("signal {}: stopping", sig);
       break;
+    }
+    if (sig == SIGHUP) {
+      spdlog::info("SIGHUP: destinations waiting to retry try again now");
+      for (auto& d : dests) d->RetryNow();
     }
     node.Tick();
     auto now = std::chrono::steady_clock::now();

@@ -414,11 +414,16 @@ class InvariantTest : public ::testing::Test {
   // scripts/failover.sh as ha_pair_test runs it: the primary is killed,
   // the standby promoted, the old primary restarted and demoted.
   void Failover(Node** primary, Node** standby) {
-    (*primary)->proc->Kill();
+    // Reaped after failover.sh: the zombie keeps its pid from being reused
+    // by another process, which --old-pid would kill.
+    const pid_t old_pid = (*primary)->proc->pid();
+    ::kill(old_pid, SIGKILL);
     ++sluiced_kills_;
-    auto [rc, out] = Shell(std::string("SLUICE_BIN=") + SLUICE_BIN + " " + SLUICE_FAILOVER +
-                           " --secret-file " + secret_ + " --old " + (*primary)->consumer() +
-                           " --candidate " + (*standby)->consumer());
+    auto [rc, out] =
+        Shell(std::string("SLUICE_BIN=") + SLUICE_BIN + " " + SLUICE_FAILOVER + " --secret-file " +
+              secret_ + " --old " + (*primary)->consumer() + " --candidate " +
+              (*standby)->consumer() + " --old-pid " + std::to_string(old_pid));
+    (*primary)->proc->Kill();  // reaps it
     ASSERT_EQ(rc, 0) << out << "\n" << (*standby)->proc->LogTail();
     ++failovers_;
     ASSERT_NO_FATAL_FAILURE(StartNode(*primary));

@@ -68,7 +68,8 @@ server_id = 1001
 start = "earliest"
 include = ['shop\..*']
 exclude = []
-)", "design.toml");
+)",
+                       "design.toml");
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   EXPECT_EQ(c->admin_listen, "127.0.0.1:7402");
   EXPECT_EQ(c->destinations[0].include, std::vector<std::string>{"shop\\..*"});
@@ -94,13 +95,16 @@ TEST(Config, ServerNeedsSomeoneToServe) {
             "server: no [[user]] and anonymous = false, so no consumer could connect; add a "
             "[[user]] or set anonymous = true");
   EXPECT_EQ(ErrorOf(base + "[server]\nanonymous = true\n"), "server.listen: required");
-  EXPECT_EQ(ErrorOf(base + "[server]\nlisten = \"127.0.0.1:7400\"\nanonymous = true\nmax_frame = 10\n"),
-            "server.max_frame: expected an integer in 4096..1073741824");
+  EXPECT_EQ(
+      ErrorOf(base + "[server]\nlisten = \"127.0.0.1:7400\"\nanonymous = true\nmax_frame = 10\n"),
+      "server.max_frame: expected an integer in 4096..1073741824");
   EXPECT_EQ(ErrorOf(base + "[[user]]\nname = \"a\"\npassword_file = \"f\"\n[[user]]\nname = \"a\"\n"
                            "password_file = \"g\"\n"),
             "user[1].name: 'a' is a user already");
-  auto c = ParseConfig(base + "[server]\nlisten = \"127.0.0.1:0\"\nanonymous = true\n"
-                              "idle_timeout_ms = 1000\n", "t.toml");
+  auto c = ParseConfig(base +
+                           "[server]\nlisten = \"127.0.0.1:0\"\nanonymous = true\n"
+                           "idle_timeout_ms = 1000\n",
+                       "t.toml");
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   EXPECT_TRUE(c->server.anonymous);
   EXPECT_EQ(c->server.idle_timeout_ms, 1000u);
@@ -112,13 +116,17 @@ TEST(Config, MistakesNameTheirKey) {
   EXPECT_EQ(ErrorOf("[node]\nid = \"a\"\ndata_dir = \"/x\"\ncolour = 1\n" +
                     base.substr(base.find("[[destination]]"))),
             "node.colour: unknown key");
-  EXPECT_NE(ErrorOf(base + "ring_size = 1000\n").find("destination[0].ring_size: 1000 is not a power of two"),
+  EXPECT_NE(ErrorOf(base + "ring_size = 1000\n")
+                .find("destination[0].ring_size: 1000 is not a power of two"),
             std::string::npos);
-  EXPECT_NE(ErrorOf(base + "parse_threads = \"two\"\n").find("destination[0].parse_threads: expected an integer"),
+  EXPECT_NE(ErrorOf(base + "parse_threads = \"two\"\n")
+                .find("destination[0].parse_threads: expected an integer"),
             std::string::npos);
-  EXPECT_NE(ErrorOf(base + "include = ['(']\n").find("destination[0].include: '('"), std::string::npos);
-  EXPECT_NE(ErrorOf(base + "wait = \"sleepy\"\n").find("destination[0].wait: 'sleepy' is not one of"),
+  EXPECT_NE(ErrorOf(base + "include = ['(']\n").find("destination[0].include: '('"),
             std::string::npos);
+  EXPECT_NE(
+      ErrorOf(base + "wait = \"sleepy\"\n").find("destination[0].wait: 'sleepy' is not one of"),
+      std::string::npos);
   EXPECT_EQ(ErrorOf("[node]\nid = \"a\"\ndata_dir = \"/x\"\n[[destination]]\nname = \"s\"\n"
                     "source = \"mysql://u:p@h:1\"\n"),
             "destination[0].server_id: required for a mysql:// source (unique among the server's "
@@ -130,6 +138,32 @@ TEST(Config, MistakesNameTheirKey) {
             "destination[1].name: 'shop' is used twice");
   EXPECT_EQ(ErrorOf("bogus = 1\n" + base), "bogus: unknown key");
   EXPECT_NE(ErrorOf("[node\n").find("test.toml:"), std::string::npos);  // syntax: file:line
+}
+
+// A typo in a source URL or a start is a config error at start, not an
+// endless retry once the destination opens; the password stays out of it.
+TEST(Config, BadStartsAndSourceUrlsAreConfigErrors) {
+  const std::string node = "[node]\nid = \"a\"\ndata_dir = \"/x\"\n[[destination]]\nname = \"s\"\n";
+  const std::string mysql = node + "source = \"mysql://u:s3cret@h:3306\"\nserver_id = 7\n";
+  EXPECT_NE(ErrorOf(mysql + "start = \"binlog.000001\"\n")
+                .find("destination[0].start: start 'binlog.000001' is none of"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf(mysql + "start = \"binlog.000001:3\"\n").find("destination[0].start:"),
+            std::string::npos);  // positions start at 4
+  EXPECT_NE(ErrorOf(mysql + "start = \"0-1-x\"\n").find("destination[0].start:"),
+            std::string::npos);
+  const std::string bad_port =
+      ErrorOf(node + "source = \"mysql://u:s3cret@h:99999\"\nserver_id = 7\n");
+  EXPECT_NE(bad_port.find("destination[0].source: source URL:"), std::string::npos) << bad_port;
+  EXPECT_EQ(bad_port.find("s3cret"), std::string::npos) << bad_port;
+  EXPECT_NE(ErrorOf(node + "source = \"file:///binlogs\"\nstart = \"0-1-5\"\n")
+                .find("destination[0].start: '0-1-5' is a GTID start"),
+            std::string::npos);
+  for (const char* good : {"earliest", "latest", "binlog.000001:4", "0-1-5,1-2-9",
+                           "3E11FA47-71CA-11E1-9E33-C80AA9429562:1-5"}) {
+    auto c = ParseConfig(mysql + "start = \"" + good + "\"\n", "test.toml");
+    EXPECT_TRUE(c.ok()) << good << ": " << c.status().ToString();
+  }
 }
 
 }  // namespace
@@ -164,6 +198,30 @@ source = "file:///tmp/binlogs"
   auto beat = ParseConfig(base + "[ha]\nheartbeat_ms = 1\nsecret_file = \"s\"\n", "t.toml");
   ASSERT_FALSE(beat.ok());
   EXPECT_NE(beat.status().message().find("ha.heartbeat_ms"), std::string::npos);
+}
+
+// The HA port's limits before the proof (docs/replication.md): defaults,
+// settable, and bounded.
+TEST(ConfigTest, HaPortLimits) {
+  const std::string base =
+      "[node]\nid = \"a\"\ndata_dir = \"/tmp/a\"\n[[destination]]\nname = \"shop\"\n"
+      "source = \"file:///tmp/binlogs\"\n[ha]\nsecret_file = \"s\"\n";
+  auto defaults = ParseConfig(base, "t.toml");
+  ASSERT_TRUE(defaults.ok()) << defaults.status().ToString();
+  EXPECT_EQ(defaults->ha.handshake_timeout_ms, 10000u);
+  EXPECT_EQ(defaults->ha.max_pending_handshakes, 16u);
+  EXPECT_EQ(defaults->ha.max_sessions, 0u);  // 4 per destination
+  auto set = ParseConfig(
+      base + "handshake_timeout_ms = 2000\nmax_pending_handshakes = 4\nmax_sessions = 8\n",
+      "t.toml");
+  ASSERT_TRUE(set.ok()) << set.status().ToString();
+  EXPECT_EQ(set->ha.handshake_timeout_ms, 2000u);
+  EXPECT_EQ(set->ha.max_pending_handshakes, 4u);
+  EXPECT_EQ(set->ha.max_sessions, 8u);
+  auto none = ParseConfig(base + "max_pending_handshakes = 0\n", "t.toml");
+  ASSERT_FALSE(none.ok());
+  EXPECT_NE(none.status().message().find("ha.max_pending_handshakes"), std::string::npos)
+      << none.status().ToString();
 }
 
 }  // namespace
