@@ -42,7 +42,8 @@ Status CommitLog::StoreReleased(std::optional<Offset> released) {
   } else {
     wb.Delete(meta_cf_, MetaStore::kReleasedKey);
   }
-  return Write(&wb, options_.durability == Durability::kSyncEveryCommit, "store the released offset");
+  return Write(&wb, options_.durability == Durability::kSyncEveryCommit,
+               "store the released offset");
 }
 
 void CommitLog::Release(Offset upto) {
@@ -181,6 +182,7 @@ Status CommitLog::AppendReplicated(std::span<const std::string> batches,
     adopt(end);
     if (wb.Count() == 0) return Status::Ok();
     const bool sync = options_.durability == Durability::kSyncEveryCommit;
+    SLUICE_RETURN_IF_ERROR(CheckSpace(wb.GetDataSize()));
     SLUICE_RETURN_IF_ERROR(Write(&wb, sync, "append replicated batches"));
     pending_end_ = end;
     pending_bytes_ = bytes;
