@@ -13,6 +13,7 @@
 #include "base/thread_name.h"
 #include "storage/disk_space.h"
 #include "storage/log_format.h"
+#include "storage/rocks_logger.h"
 #include "storage/rocks_status.h"
 #include "storage/rocksdb_crc32c.h"
 
@@ -102,6 +103,9 @@ Status CommitLog::Init() {
   db_opts.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
   if (options_.env != nullptr) db_opts.env = options_.env;
   fs_ = db_opts.env->GetFileSystem();
+  // RocksDB's own LOG writer aborts on the first line after a full disk
+  // failed one (Debian's build); ours drops the line (rocks_logger.h).
+  db_opts.info_log = NewRocksLogger(options_.path, options_.read_only);
 
   std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {
       {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions()},
@@ -298,6 +302,45 @@ Status CommitLog::CheckSpace(uint64_t bytes) {
   return Status::NoSpace("the disk of log " + options_.path + " is full: " + DescribeBytes(*free) +
                          " free, below the margin of " + DescribeBytes(options_.min_free_bytes) +
                          "; writes pause (readers go on) until space is freed");
+}
+
+Status CommitLog::Recover() {
+  if (!failed_.load(std::memory_order_acquire)) return Status::Ok();
+  const Status failure = FailureStatus();
+  if (failure.code() != Code::kNoSpace) return failure;
+  std::lock_guard wal_lock(wal_sync_mu_);
+  MutexLock lock(&mu_);
+  SLUICE_ASSIGN_OR_RETURN(const uint64_t free, FreeBytes(options_.path));
+  const uint64_t need = std::max<uint64_t>(options_.min_free_bytes, kOpenSlackBytes);
+  if (free < need) {
+    return Status::NoSpace("the disk of log " + options_.path + " is full: " + DescribeBytes(free) +
+                           " free, writes resume once " + DescribeBytes(need) + " are");
+  }
+  // Resume() flushes the memtables and moves to a new WAL: later writes
+  // never follow a torn record of the failed one. RocksDB's own recovery
+  // (its SstFileManager polls the free space) may be doing that already:
+  // Busy until it is done.
+  rocksdb::Status resumed = db_->Resume();
+  if (resumed.IsBusy()) {
+    return Status::Busy("log " + options_.path +
+                        ": RocksDB is still recovering from the full disk");
+  }
+  SLUICE_RETURN_IF_ERROR(FromRocks(resumed, "resume log " + options_.path));
+  SLUICE_ASSIGN_OR_RETURN(auto state, meta_->State());
+  if (state) state_ = *state;
+  {
+    MutexLock failure_lock(&failure_mu_);
+    failure_ = Status::Ok();
+    failed_.store(false, std::memory_order_release);
+  }
+  Status st = RecoverTail(false);
+  if (!st.ok()) return Fail(st);
+  pending_end_ = state_.end_offset();
+  pending_bytes_ = state_.end_bytes();
+  txn_open_ = false;
+  synced_wals_.clear();
+  hw_.store(state_.end_offset(), std::memory_order_release);
+  return Status::Ok();
 }
 
 uint64_t CommitLog::Units::records() const {

@@ -241,6 +241,17 @@ class CommitLog {
   // not block writers. Thread-safe.
   Status Sync();
 
+  // Whether a write or sync failed (every write now returns that error).
+  bool failed() const { return failed_.load(std::memory_order_acquire); }
+  // After a failure for a full disk (RocksDB met ENOSPC although the guard
+  // let the write through): once the disk has min_free_bytes free again,
+  // DB::Resume() and continue from what the log holds (an open
+  // transaction's chunks are removed, as on Open()). Ok when the log has
+  // not failed; NoSpace while the disk is still full; the failure itself
+  // when it is not a full disk or RocksDB cannot resume (reopen the log).
+  // Writers' lock: call it from the writer's thread, between transactions.
+  Status Recover() EXCLUDES(mu_);
+
   MetaStore& meta() { return *meta_; }
 
   // --- Replication (ha/, docs/replication.md) ---------------------------
