@@ -326,6 +326,13 @@ Status CommitLog::Recover() {
                         ": RocksDB is still recovering from the full disk");
   }
   SLUICE_RETURN_IF_ERROR(FromRocks(resumed, "resume log " + options_.path));
+  // When only our own fsync failed RocksDB was not stopped and resumed
+  // nothing: the WAL may lack pages the kernel dropped. A flush writes
+  // what the memtables hold to table files and leaves that WAL behind.
+  rocksdb::FlushOptions flush;
+  flush.wait = true;
+  SLUICE_RETURN_IF_ERROR(FromRocks(db_->Flush(flush, {log_cf_, meta_cf_}),
+                                   "flush log " + options_.path + " after a full disk"));
   SLUICE_ASSIGN_OR_RETURN(auto state, meta_->State());
   if (state) state_ = *state;
   {
@@ -340,6 +347,7 @@ Status CommitLog::Recover() {
   txn_open_ = false;
   synced_wals_.clear();
   hw_.store(state_.end_offset(), std::memory_order_release);
+  durable_.store(state_.end_offset(), std::memory_order_release);  // flushed above
   return Status::Ok();
 }
 
