@@ -299,9 +299,19 @@ Status CommitLog::CheckSpace(uint64_t bytes) {
   written_since_check_ = 0;
   space_low_ = *free < options_.min_free_bytes + bytes;
   if (!space_low_) return Status::Ok();
-  return Status::NoSpace("the disk of log " + options_.path + " is full: " + DescribeBytes(*free) +
+  return LowSpace(*free);
+}
+
+Status CommitLog::LowSpace(uint64_t free) const {
+  return Status::NoSpace("the disk of log " + options_.path + " is full: " + DescribeBytes(free) +
                          " free, below the margin of " + DescribeBytes(options_.min_free_bytes) +
                          "; writes pause (readers go on) until space is freed");
+}
+
+Status CommitLog::CheckFreeSpace() const {
+  if (options_.min_free_bytes == 0 || options_.read_only) return Status::Ok();
+  SLUICE_ASSIGN_OR_RETURN(const uint64_t free, FreeBytes(options_.path));
+  return free < options_.min_free_bytes ? LowSpace(free) : Status::Ok();
 }
 
 Status CommitLog::Recover() {

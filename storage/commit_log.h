@@ -241,6 +241,10 @@ class CommitLog {
   // not block writers. Thread-safe.
   Status Sync();
 
+  // The free-space guard asked now: NoSpace (naming the path and the bytes
+  // free) while the disk has less than min_free_bytes free, else Ok. For
+  // a writer that waits for space before it starts again. Thread-safe.
+  Status CheckFreeSpace() const;
   // Whether a write or sync failed (every write now returns that error).
   bool failed() const { return failed_.load(std::memory_order_acquire); }
   // After a failure for a full disk (RocksDB met ENOSPC although the guard
@@ -349,6 +353,7 @@ class CommitLog {
   // and before every write while it is low.
   Status CheckSpace(uint64_t bytes) REQUIRES(mu_);
   Status OpenGuard() const;
+  Status LowSpace(uint64_t free) const;  // the guard's NoSpace
   void SyncLoop();
   void StopSyncer();
 

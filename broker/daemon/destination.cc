@@ -276,7 +276,10 @@ void Destination::Loop() {
     uint64_t before = stats_.transactions.load();
     // A log that failed for a full disk takes writes again once RocksDB
     // resumed (CommitLog::Recover); until then that is the error to retry.
+    // And while the disk is below the margin, the source is left alone:
+    // the state stays "retrying" with the disk's error.
     Status st = log_->Recover();
+    if (st.ok()) st = log_->CheckFreeSpace();
     if (st.ok()) st = RunOnce();
     if (stop_.load()) break;
     if (st.ok()) {
