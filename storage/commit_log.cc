@@ -308,6 +308,11 @@ Status CommitLog::LowSpace(uint64_t free) const {
                          "; writes pause (readers go on) until space is freed");
 }
 
+std::optional<uint64_t> CommitLog::DiskFreeBytes() const {
+  auto free = FreeBytes(options_.path);
+  return free.ok() ? std::optional<uint64_t>(*free) : std::nullopt;
+}
+
 Status CommitLog::CheckFreeSpace() const {
   if (options_.min_free_bytes == 0 || options_.read_only) return Status::Ok();
   SLUICE_ASSIGN_OR_RETURN(const uint64_t free, FreeBytes(options_.path));

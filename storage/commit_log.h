@@ -245,6 +245,9 @@ class CommitLog {
   // free) while the disk has less than min_free_bytes free, else Ok. For
   // a writer that waits for space before it starts again. Thread-safe.
   Status CheckFreeSpace() const;
+  // Free bytes of the file system that holds the log (nullopt when statvfs
+  // fails). Thread-safe.
+  std::optional<uint64_t> DiskFreeBytes() const;
   // Whether a write or sync failed (every write now returns that error).
   bool failed() const { return failed_.load(std::memory_order_acquire); }
   // After a failure for a full disk (RocksDB met ENOSPC although the guard

@@ -94,6 +94,14 @@ TEST_F(SluicedDiskFullTest, StartsOntoAFullDiskEndInAClearErrorAndIngestResumesW
   const std::string status = testing::HttpGetBody(admin, "/status");
   EXPECT_NE(status.find("bytes) free"), std::string::npos) << status;
   EXPECT_NE(status.find("retrying"), std::string::npos) << status;
+  const std::string metrics = testing::HttpGetBody(admin, "/metrics");
+  const auto free = Sample(metrics, "sluice_disk_free_bytes{dest=\"shop\"}");
+  ASSERT_TRUE(free.has_value()) << metrics;
+  EXPECT_LT(*free, 16.0 * kMiB);
+  const auto nospace =
+      Sample(metrics, "sluice_ingest_errors_total{dest=\"shop\",kind=\"NoSpace\"}");
+  ASSERT_TRUE(nospace.has_value()) << metrics;
+  EXPECT_GE(*nospace, 1);
 
   // 3. Space freed: ingest resumes by itself, and the log equals a
   // one-pass ingest of the same binlog.
