@@ -103,6 +103,18 @@ TEST_F(SluicedDiskFullTest, StartsOntoAFullDiskEndInAClearErrorAndIngestResumesW
   ASSERT_TRUE(nospace.has_value()) << metrics;
   EXPECT_GE(*nospace, 1);
 
+  // `sluice log info` with no space at all, beside the running sluiced:
+  // read-only, it writes nothing.
+  ASSERT_TRUE(fs_.FillLeaving(0));
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    const std::string out = dir_.Sub("info.txt");
+    const std::string cmd = std::string(SLUICE_BIN) + " log info --path " + DestPath(c.data_dir) +
+                            " > " + out + " 2>&1";
+    const int ws = std::system(cmd.c_str());
+    EXPECT_TRUE(WIFEXITED(ws) && WEXITSTATUS(ws) == 0) << FileText(out);
+    EXPECT_NE(FileText(out).find("high watermark"), std::string::npos) << FileText(out);
+  }
+
   // 3. Space freed: ingest resumes by itself, and the log equals a
   // one-pass ingest of the same binlog.
   fs_.FreeAll();
