@@ -205,3 +205,33 @@ TEST_F(CommitLogDiskFullTest, AFailedWriteForAFullDiskRecoversWhenSpaceIsFreed) 
 
 }  // namespace
 }  // namespace sluice
+
+namespace sluice {
+namespace {
+
+// A log that RocksDB failed for a full disk is closed while the disk is
+// still full (a SIGTERM then): no abort, and the next open, once space is
+// back, holds every commit that returned.
+TEST_F(CommitLogDiskFullTest, ALogFailedByAFullDiskClosesWhileTheDiskIsFull) {
+  CommitLogOptions o = Options();
+  o.min_free_bytes = 0;
+  o.compression = Compression::kNone;
+  std::vector<std::string> all;
+  ASSERT_TRUE(fs_.FillLeaving(6 * kMiB));
+  {
+    auto log = CommitLog::Open(o);
+    ASSERT_TRUE(log.ok()) << log.status().ToString();
+    Status st;
+    for (uint64_t i = 0; i < 1000 && st.ok(); ++i) st = Commit(**log, i, &all);
+    ASSERT_EQ(st.code(), Code::kNoSpace) << st.ToString();
+    EXPECT_EQ((*log)->Sync().code(), Code::kNoSpace);
+  }
+  fs_.FreeAll();
+  o.min_free_bytes = 8 * kMiB;
+  auto log = CommitLog::Open(o);
+  ASSERT_TRUE(log.ok()) << log.status().ToString();
+  EXPECT_EQ(ReadAll(**log), all);
+}
+
+}  // namespace
+}  // namespace sluice
