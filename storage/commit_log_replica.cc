@@ -42,8 +42,7 @@ Status CommitLog::StoreReleased(std::optional<Offset> released) {
   } else {
     wb.Delete(meta_cf_, MetaStore::kReleasedKey);
   }
-  return Write(&wb, options_.durability == Durability::kSyncEveryCommit,
-               "store the released offset");
+  return Write(&wb, options_.durability == Durability::kSyncEveryCommit, "store the released offset");
 }
 
 void CommitLog::Release(Offset upto) {
