@@ -11,7 +11,9 @@
 #include <rocksdb/write_batch.h>
 
 #include "base/thread_name.h"
+#include "storage/disk_space.h"
 #include "storage/log_format.h"
+#include "storage/rocks_logger.h"
 #include "storage/rocks_status.h"
 #include "storage/rocksdb_crc32c.h"
 
@@ -20,6 +22,9 @@ namespace {
 
 constexpr char kLogCf[] = "log";
 constexpr char kMetaCf[] = "meta";
+// How often the free-space guard asks the file system while space is ample.
+constexpr auto kSpaceCheckMs = std::chrono::milliseconds(100);
+constexpr uint64_t kSpaceCheckBytes = 1 << 20;
 
 int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -31,9 +36,12 @@ rocksdb::Slice AsSlice(std::string_view s) { return {s.data(), s.size()}; }
 
 rocksdb::CompressionType ToRocks(Compression c) {
   switch (c) {
-    case Compression::kNone: return rocksdb::kNoCompression;
-    case Compression::kLz4: return rocksdb::kLZ4Compression;
-    case Compression::kZstd: return rocksdb::kZSTD;
+    case Compression::kNone:
+      return rocksdb::kNoCompression;
+    case Compression::kLz4:
+      return rocksdb::kLZ4Compression;
+    case Compression::kZstd:
+      return rocksdb::kZSTD;
   }
   return rocksdb::kNoCompression;
 }
@@ -95,6 +103,9 @@ Status CommitLog::Init() {
   db_opts.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
   if (options_.env != nullptr) db_opts.env = options_.env;
   fs_ = db_opts.env->GetFileSystem();
+  // RocksDB's own LOG writer aborts on the first line after a full disk
+  // failed one (Debian's build); ours drops the line (rocks_logger.h).
+  db_opts.info_log = NewRocksLogger(options_.path, options_.read_only);
 
   std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {
       {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions()},
@@ -102,8 +113,17 @@ Status CommitLog::Init() {
       {kMetaCf, rocksdb::ColumnFamilyOptions()},
   };
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
-  SLUICE_RETURN_IF_ERROR(
-      FromRocks(rocksdb::DB::Open(db_opts, options_.path, cfs, &handles, &db_), "RocksDB open"));
+  if (options_.read_only) {
+    SLUICE_RETURN_IF_ERROR(
+        FromRocks(rocksdb::DB::OpenForReadOnly(db_opts, options_.path, cfs, &handles, &db_),
+                  "RocksDB open (read-only)"));
+  } else {
+    // A RocksDB that meets ENOSPC while it opens may abort (Debian's build
+    // asserts in WritableFileWriter after the failed write): never let it.
+    SLUICE_RETURN_IF_ERROR(OpenGuard());
+    SLUICE_RETURN_IF_ERROR(
+        FromRocks(rocksdb::DB::Open(db_opts, options_.path, cfs, &handles, &db_), "RocksDB open"));
+  }
   log_cf_ = handles[1];
   meta_cf_ = handles[2];
   db_->DestroyColumnFamilyHandle(handles[0]);
@@ -112,14 +132,14 @@ Status CommitLog::Init() {
 
   SLUICE_ASSIGN_OR_RETURN(auto node, meta_->Node());
   if (node && !options_.node_id.empty() && node->node_id() != options_.node_id) {
-    return Status::FailedPrecondition("the log belongs to node '" + node->node_id() +
-                                      "', not '" + options_.node_id +
+    return Status::FailedPrecondition("the log belongs to node '" + node->node_id() + "', not '" +
+                                      options_.node_id +
                                       "': check data_dir and node.id in the config");
   }
   SLUICE_ASSIGN_OR_RETURN(auto state, meta_->State());
 
   MutexLock lock(&mu_);
-  if (!node) {
+  if (!node && !options_.read_only) {
     proto::NodeIdentity n;
     n.set_node_id(options_.node_id);
     n.set_destination(options_.destination);
@@ -136,7 +156,7 @@ Status CommitLog::Init() {
   hw_.store(state_.end_offset(), std::memory_order_release);
   durable_.store(state_.end_offset(), std::memory_order_release);
 
-  if (options_.durability == Durability::kGroupCommit) {
+  if (options_.durability == Durability::kGroupCommit && !options_.read_only) {
     syncer_ = std::thread([this] {
       SetThreadName("sl-log-sync");
       SyncLoop();
@@ -150,9 +170,17 @@ Status CommitLog::Init() {
 // and checkpoint of the last complete batch unless the persisted state is
 // as new (see proto::LogState).
 Status CommitLog::RecoverTail(bool discarded) {
-  auto last_batch = [this]() -> Result<std::optional<std::string>> {
+  // The last batch, or with `below` the last one that starts below it.
+  auto last_batch = [this](std::optional<uint64_t> below =
+                               std::nullopt) -> Result<std::optional<std::string>> {
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), log_cf_));
-    it->SeekToLast();
+    if (!below) {
+      it->SeekToLast();
+    } else if (*below == 0) {
+      return std::optional<std::string>();
+    } else {
+      it->SeekForPrev(log_format::BatchKey(Offset(*below - 1)));
+    }
     if (!it->Valid()) {
       SLUICE_RETURN_IF_ERROR(FromRocks(it->status(), "scan the log tail"));
       return std::optional<std::string>();
@@ -162,6 +190,15 @@ Status CommitLog::RecoverTail(bool discarded) {
     return std::optional<std::string>(std::move(kv));
   };
   SLUICE_ASSIGN_OR_RETURN(auto kv, last_batch());
+  if (kv && options_.read_only) {
+    // A read-only view cannot remove a partial transaction: it ends at the
+    // batch that ends the last complete one.
+    SLUICE_ASSIGN_OR_RETURN(auto top, log_format::DecodeBatch(std::string_view(*kv).substr(0, 8),
+                                                              std::string_view(*kv).substr(8)));
+    if (!top.header.txn_end()) {
+      SLUICE_ASSIGN_OR_RETURN(kv, last_batch(top.header.txn_base().value()));
+    }
+  }
   if (!kv) {
     if (state_.end_offset() != state_.start_offset()) {
       return Status::Corruption("the log holds no batch but its state ends at " +
@@ -205,7 +242,7 @@ Status CommitLog::RecoverTail(bool discarded) {
 CommitLog::~CommitLog() {
   StopSyncer();
   if (db_ == nullptr) return;
-  if (options_.durability == Durability::kGroupCommit) (void)Sync();
+  if (options_.durability == Durability::kGroupCommit && !options_.read_only) (void)Sync();
   if (log_cf_) (void)db_->DestroyColumnFamilyHandle(log_cf_);
   if (meta_cf_) (void)db_->DestroyColumnFamilyHandle(meta_cf_);
   (void)db_->Close();
@@ -225,11 +262,108 @@ Status CommitLog::FailureStatus() {
 }
 
 Status CommitLog::Write(rocksdb::WriteBatch* wb, bool sync, std::string_view what) {
+  if (options_.read_only) {
+    return Status::FailedPrecondition("log " + options_.path + " is open read-only: cannot " +
+                                      std::string(what));
+  }
   if (failed_.load(std::memory_order_acquire)) return FailureStatus();
   rocksdb::WriteOptions wo;
   wo.sync = sync;
   Status st = FromRocks(db_->Write(wo, wb), std::string(what) + " (log " + options_.path + ")");
   return st.ok() ? st : Fail(st);
+}
+
+Status CommitLog::OpenGuard() const {
+  if (options_.min_free_bytes == 0) return Status::Ok();
+  SLUICE_ASSIGN_OR_RETURN(const uint64_t free, FreeBytes(options_.path));
+  const uint64_t wal = WalBytes(options_.path);
+  const uint64_t need = wal + kOpenSlackBytes;
+  if (free >= need) return Status::Ok();
+  return Status::NoSpace("the disk of " + options_.path + " is full: " + DescribeBytes(free) +
+                         " free, opening the log needs about " + DescribeBytes(need) +
+                         " (its WAL to replay plus " + DescribeBytes(kOpenSlackBytes) +
+                         "); free space on that file system and start again");
+}
+
+Status CommitLog::CheckSpace(uint64_t bytes) {
+  if (options_.min_free_bytes == 0 || options_.read_only) return Status::Ok();
+  const auto now = std::chrono::steady_clock::now();
+  written_since_check_ += bytes;
+  if (!space_low_ && written_since_check_ < kSpaceCheckBytes &&
+      now - space_checked_at_ < kSpaceCheckMs) {
+    return Status::Ok();
+  }
+  auto free = FreeBytes(options_.path);
+  if (!free.ok()) return free.status();
+  space_checked_at_ = now;
+  written_since_check_ = 0;
+  space_low_ = *free < options_.min_free_bytes + bytes;
+  if (!space_low_) return Status::Ok();
+  return LowSpace(*free);
+}
+
+Status CommitLog::LowSpace(uint64_t free) const {
+  return Status::NoSpace("the disk of log " + options_.path + " is full: " + DescribeBytes(free) +
+                         " free, below the margin of " + DescribeBytes(options_.min_free_bytes) +
+                         "; writes pause (readers go on) until space is freed");
+}
+
+std::optional<uint64_t> CommitLog::DiskFreeBytes() const {
+  auto free = FreeBytes(options_.path);
+  return free.ok() ? std::optional<uint64_t>(*free) : std::nullopt;
+}
+
+Status CommitLog::CheckFreeSpace() const {
+  if (options_.min_free_bytes == 0 || options_.read_only) return Status::Ok();
+  SLUICE_ASSIGN_OR_RETURN(const uint64_t free, FreeBytes(options_.path));
+  return free < options_.min_free_bytes ? LowSpace(free) : Status::Ok();
+}
+
+Status CommitLog::Recover() {
+  if (!failed_.load(std::memory_order_acquire)) return Status::Ok();
+  const Status failure = FailureStatus();
+  if (failure.code() != Code::kNoSpace) return failure;
+  std::lock_guard wal_lock(wal_sync_mu_);
+  MutexLock lock(&mu_);
+  SLUICE_ASSIGN_OR_RETURN(const uint64_t free, FreeBytes(options_.path));
+  const uint64_t need = std::max<uint64_t>(options_.min_free_bytes, kOpenSlackBytes);
+  if (free < need) {
+    return Status::NoSpace("the disk of log " + options_.path + " is full: " + DescribeBytes(free) +
+                           " free, writes resume once " + DescribeBytes(need) + " are");
+  }
+  // Resume() flushes the memtables and moves to a new WAL: later writes
+  // never follow a torn record of the failed one. RocksDB's own recovery
+  // (its SstFileManager polls the free space) may be doing that already:
+  // Busy until it is done.
+  rocksdb::Status resumed = db_->Resume();
+  if (resumed.IsBusy()) {
+    return Status::Busy("log " + options_.path +
+                        ": RocksDB is still recovering from the full disk");
+  }
+  SLUICE_RETURN_IF_ERROR(FromRocks(resumed, "resume log " + options_.path));
+  // When only our own fsync failed RocksDB was not stopped and resumed
+  // nothing: the WAL may lack pages the kernel dropped. A flush writes
+  // what the memtables hold to table files and leaves that WAL behind.
+  rocksdb::FlushOptions flush;
+  flush.wait = true;
+  SLUICE_RETURN_IF_ERROR(FromRocks(db_->Flush(flush, {log_cf_, meta_cf_}),
+                                   "flush log " + options_.path + " after a full disk"));
+  SLUICE_ASSIGN_OR_RETURN(auto state, meta_->State());
+  if (state) state_ = *state;
+  {
+    MutexLock failure_lock(&failure_mu_);
+    failure_ = Status::Ok();
+    failed_.store(false, std::memory_order_release);
+  }
+  Status st = RecoverTail(false);
+  if (!st.ok()) return Fail(st);
+  pending_end_ = state_.end_offset();
+  pending_bytes_ = state_.end_bytes();
+  txn_open_ = false;
+  synced_wals_.clear();
+  hw_.store(state_.end_offset(), std::memory_order_release);
+  durable_.store(state_.end_offset(), std::memory_order_release);  // flushed above
+  return Status::Ok();
 }
 
 uint64_t CommitLog::Units::records() const {
@@ -293,8 +427,8 @@ Status CommitLog::CountBlocks(std::span<const std::string_view> blocks,
     auto n = log_format::BlockRecords(blocks[i]);
     if (!n.ok()) return n.status().WithContext("block " + std::to_string(i));
     if (*n == 0 || *n > UINT32_MAX) {
-      return Status::InvalidArgument("block " + std::to_string(i) + " holds " +
-                                     std::to_string(*n) + " records");
+      return Status::InvalidArgument("block " + std::to_string(i) + " holds " + std::to_string(*n) +
+                                     " records");
     }
     counts->push_back(static_cast<uint32_t>(*n));
   }
@@ -321,6 +455,12 @@ Result<OffsetRange> CommitLog::AppendLocked(Units units, uint64_t source_ts) {
   rocksdb::WriteBatch& wb = *write_batch_;
   wb.Clear();
   AddBatches(units, source_ts, nullptr, &wb);
+  if (Status space = CheckSpace(wb.GetDataSize()); !space.ok()) {
+    pending_end_ = base;
+    pending_bytes_ = bytes;
+    last_chunk_base_ = last;
+    return space;
+  }
   // Chunks are invisible until the commit, whose write covers them in the
   // WAL, so they need no fsync of their own.
   Status st = Write(&wb, false, "append a transaction chunk");
@@ -412,7 +552,8 @@ Result<OffsetRange> CommitLog::CommitLocked(Units units, const proto::SourceChec
   }
 
   const bool sync = options_.durability == Durability::kSyncEveryCommit;
-  Status st = Write(&wb, sync, "commit a transaction");
+  Status st = CheckSpace(wb.GetDataSize());
+  if (st.ok()) st = Write(&wb, sync, "commit a transaction");
   if (!st.ok()) {
     pending_end_ = saved_end;
     pending_bytes_ = saved_bytes;
@@ -483,10 +624,9 @@ Result<RecordSet> CommitLog::Read(Offset from, size_t max_records, size_t max_by
   it->SeekForPrev(log_format::BatchKey(from));
   size_t bytes = 0;
   for (; it->Valid(); it->Next()) {
-    SLUICE_ASSIGN_OR_RETURN(auto b, log_format::DecodeBatch(it->key().ToStringView(),
-                                                            it->value().ToStringView()));
-    if (b.header.base_offset > out.next_offset ||
-        b.header.end_offset() <= out.next_offset) {
+    SLUICE_ASSIGN_OR_RETURN(
+        auto b, log_format::DecodeBatch(it->key().ToStringView(), it->value().ToStringView()));
+    if (b.header.base_offset > out.next_offset || b.header.end_offset() <= out.next_offset) {
       return Status::Corruption("log has a gap: expected a batch holding offset " +
                                 std::to_string(out.next_offset.value()) + ", found batch at " +
                                 std::to_string(b.header.base_offset.value()));
@@ -546,6 +686,7 @@ Epoch CommitLog::CurrentEpoch() const {
 // the set of WAL files changed. After a failed fsync the state of the
 // written pages is unknown, so the log fails (see failed_).
 Status CommitLog::Sync() {
+  if (options_.read_only) return Status::Ok();
   std::lock_guard wal_lock(wal_sync_mu_);
   if (failed_.load(std::memory_order_acquire)) return FailureStatus();
   // Everything below `target`, and every write up to `seq` (records or

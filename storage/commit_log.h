@@ -89,6 +89,18 @@ struct CommitLogOptions {
   size_t max_batch_bytes = 1 << 20;  // a transaction is split into batches of about this size
   RetentionOptions retention;
   rocksdb::Env* env = nullptr;  // nullptr: the default Env. Tests inject faults here.
+  // The free-space guard: appends and commits return NoSpace (and write
+  // nothing, the log stays usable) while the file system of `path` has
+  // less than this free; Open() refuses with NoSpace when less than the
+  // WAL to replay plus kOpenSlackBytes is free. Keep it above the write
+  // buffer (64 MiB), which a flush writes at once. 0 turns the guard off.
+  uint64_t min_free_bytes = 64 << 20;
+  // Opens with DB::OpenForReadOnly: writes nothing to the directory, so it
+  // works on a full disk, and takes no lock (it may run beside sluiced and
+  // sees the log as of the moment it opened). A partial transaction at the
+  // tail is left alone, not removed. Every write returns
+  // FailedPrecondition; no syncer thread.
+  bool read_only = false;
 
   Status Validate() const;
 };
@@ -122,16 +134,22 @@ struct RecordSet {
 };
 
 struct RetentionResult {
-  Offset first_offset;      // after retention
+  Offset first_offset;  // after retention
   uint64_t records_removed = 0;
   uint64_t bytes_removed = 0;  // logical bytes, as SizeBytes() counts them
 };
 
 class CommitLog {
  public:
+  // What opening writes besides replaying the WAL (a new MANIFEST, which
+  // RocksDB preallocates by 4 MiB, an OPTIONS file, a new WAL).
+  static constexpr uint64_t kOpenSlackBytes = 8 << 20;
+
   // Opens or creates the log at options.path. Errors: Busy when another
   // process has the directory open; FailedPrecondition when it belongs to a
-  // different node; Corruption when the stored state is inconsistent.
+  // different node; Corruption when the stored state is inconsistent;
+  // NoSpace (naming the path and the bytes free) when the disk is too full
+  // to open it safely (see min_free_bytes).
   static Result<std::unique_ptr<CommitLog>> Open(const CommitLogOptions& options);
 
   ~CommitLog();
@@ -228,6 +246,24 @@ class CommitLog {
   // not block writers. Thread-safe.
   Status Sync();
 
+  // The free-space guard asked now: NoSpace (naming the path and the bytes
+  // free) while the disk has less than min_free_bytes free, else Ok. For
+  // a writer that waits for space before it starts again. Thread-safe.
+  Status CheckFreeSpace() const;
+  // Free bytes of the file system that holds the log (nullopt when statvfs
+  // fails). Thread-safe.
+  std::optional<uint64_t> DiskFreeBytes() const;
+  // Whether a write or sync failed (every write now returns that error).
+  bool failed() const { return failed_.load(std::memory_order_acquire); }
+  // After a failure for a full disk (RocksDB met ENOSPC although the guard
+  // let the write through): once the disk has min_free_bytes free again,
+  // DB::Resume() and continue from what the log holds (an open
+  // transaction's chunks are removed, as on Open()). Ok when the log has
+  // not failed; NoSpace while the disk is still full; the failure itself
+  // when it is not a full disk or RocksDB cannot resume (reopen the log).
+  // Writers' lock: call it from the writer's thread, between transactions.
+  Status Recover() EXCLUDES(mu_);
+
   MetaStore& meta() { return *meta_; }
 
   // --- Replication (ha/, docs/replication.md) ---------------------------
@@ -319,6 +355,13 @@ class CommitLog {
   void AddBatches(Units units, uint64_t source_ts, const std::string* checkpoint,
                   rocksdb::WriteBatch* wb) REQUIRES(mu_);
   Status Write(rocksdb::WriteBatch* wb, bool sync, std::string_view what);
+  // The free-space guard (CommitLogOptions::min_free_bytes) before a write
+  // of about `bytes`: NoSpace when the disk is below the margin. Asks the
+  // file system at most every kSpaceCheckMs or kSpaceCheckBytes written,
+  // and before every write while it is low.
+  Status CheckSpace(uint64_t bytes) REQUIRES(mu_);
+  Status OpenGuard() const;
+  Status LowSpace(uint64_t free) const;  // the guard's NoSpace
   void SyncLoop();
   void StopSyncer();
 
@@ -336,7 +379,7 @@ class CommitLog {
   std::atomic<uint64_t> released_{0};
 
   mutable Mutex mu_;
-  proto::LogState state_ GUARDED_BY(mu_);  // as persisted
+  proto::LogState state_ GUARDED_BY(mu_);       // as persisted
   uint64_t pending_end_ GUARDED_BY(mu_) = 0;    // next offset, counting open chunks
   uint64_t pending_bytes_ GUARDED_BY(mu_) = 0;  // logical bytes, counting open chunks
   uint64_t last_chunk_base_ GUARDED_BY(mu_) = 0;
@@ -347,6 +390,10 @@ class CommitLog {
   std::unique_ptr<rocksdb::WriteBatch> write_batch_ GUARDED_BY(mu_);  // reused by every commit
   std::string state_bytes_ GUARDED_BY(mu_);
   std::string checkpoint_bytes_ GUARDED_BY(mu_);
+  // The free-space guard's memory.
+  std::chrono::steady_clock::time_point space_checked_at_ GUARDED_BY(mu_){};
+  uint64_t written_since_check_ GUARDED_BY(mu_) = 0;
+  bool space_low_ GUARDED_BY(mu_) = true;  // ask before the first write
 
   // The first write or sync failure. RocksDB turns read-only after a failed
   // write, and after a failed fsync nobody knows what reached the disk, so

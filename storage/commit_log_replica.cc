@@ -181,6 +181,7 @@ Status CommitLog::AppendReplicated(std::span<const std::string> batches,
     adopt(end);
     if (wb.Count() == 0) return Status::Ok();
     const bool sync = options_.durability == Durability::kSyncEveryCommit;
+    SLUICE_RETURN_IF_ERROR(CheckSpace(wb.GetDataSize()));
     SLUICE_RETURN_IF_ERROR(Write(&wb, sync, "append replicated batches"));
     pending_end_ = end;
     pending_bytes_ = bytes;

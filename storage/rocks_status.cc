@@ -10,7 +10,8 @@ Status FromRocks(const rocksdb::Status& s, std::string_view what) {
   msg += ": ";
   msg += s.ToString();
   if (s.IsNoSpace() || s.ToString().find("No space left") != std::string::npos) {
-    return Status::NoSpace(msg + " (the disk is full: free space, then restart sluiced)");
+    return Status::NoSpace(
+        msg + " (the disk is full: free space on it; a running sluiced resumes by itself)");
   }
   if (s.ToString().find("lock file") != std::string::npos ||
       s.ToString().find("LOCK") != std::string::npos) {

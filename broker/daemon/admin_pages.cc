@@ -216,6 +216,14 @@ std::string RenderMetrics(const std::vector<std::unique_ptr<Destination>>& dests
                Dest(*d) + ",kind=\"" + std::string(CodeName(c)) + "\"", d->errors_by_kind(c));
     }
   }
+  m.Family("sluice_disk_free_bytes", "gauge",
+           "Free bytes of the file system that holds the log; ingest pauses below "
+           "[node] min_free_mb (docs/operations.md, Disk full).");
+  for (const auto& d : dests) {
+    if (auto free = d->log()->DiskFreeBytes()) {
+      m.Sample("sluice_disk_free_bytes", Dest(*d), static_cast<double>(*free));
+    }
+  }
   m.Family("sluice_ingest_restarts_total", "counter", "Times ingest restarted after an error.");
   for (const auto& d : dests) m.Sample("sluice_ingest_restarts_total", Dest(*d), d->restarts());
   m.Family("sluice_destination_state", "gauge",

@@ -361,6 +361,7 @@ Result<Config> ParseConfig(std::string_view text, std::string_view source_name) 
   SLUICE_RETURN_IF_ERROR(n.Str("data_dir", &c.data_dir, true));
   SLUICE_RETURN_IF_ERROR(n.OneOf("role", &c.role, {"primary", "standby"}));
   SLUICE_RETURN_IF_ERROR(n.Uint("failed_retry_seconds", &c.failed_retry_seconds, 1, 86400));
+  SLUICE_RETURN_IF_ERROR(n.Uint("min_free_mb", &c.min_free_mb, 0, 1 << 20));
   SLUICE_RETURN_IF_ERROR(n.NoUnknownKeys());
   if (c.node_id.empty()) return n.Bad("id", "must not be empty");
 

@@ -92,6 +92,9 @@ struct Config {
   // A destination stopped by a permanent error (authentication, settings,
   // ...) tries again this often; SIGHUP tries at once.
   uint32_t failed_retry_seconds = 60;
+  // Ingest pauses while a log's disk has less than this free (MiB; 0 turns
+  // the guard off). See CommitLogOptions::min_free_bytes.
+  uint32_t min_free_mb = 64;
   std::string admin_listen;  // "" = no admin listener
   ServerConfig server;
   std::vector<UserConfig> users;

@@ -62,6 +62,7 @@ Status Destination::Open(const std::function<void(CommitLog*)>& on_open) {
   o.path = node_.data_dir + "/" + config_.name;
   o.node_id = node_.node_id;
   o.destination = config_.name;
+  o.min_free_bytes = uint64_t{node_.min_free_mb} << 20;
   o.durability =
       node_.durability == "fsync" ? Durability::kSyncEveryCommit : Durability::kGroupCommit;
   o.retention.max_age_ms = static_cast<int64_t>(config_.retention.max_age_ms);
@@ -336,12 +337,19 @@ Status Destination::RunOnce() {
 void Destination::Loop() {
   constexpr auto kFirstDelay = std::chrono::milliseconds(100);
   constexpr auto kMaxDelay = std::chrono::milliseconds(30000);
+  constexpr auto kDiskFullMaxDelay = std::chrono::milliseconds(2000);
   const auto failed_delay = std::chrono::milliseconds(node_.failed_retry_seconds * 1000LL);
   std::mt19937_64 rng(std::random_device{}());
   auto delay = kFirstDelay;
   while (!stop_.load(std::memory_order_acquire)) {
     uint64_t before = stats_.transactions.load();
-    Status st = RunOnce();
+    // A log that failed for a full disk takes writes again once RocksDB
+    // resumed (CommitLog::Recover); until then that is the error to retry.
+    // And while the disk is below the margin, the source is left alone:
+    // the state stays "retrying" with the disk's error.
+    Status st = log_->Recover();
+    if (st.ok()) st = log_->CheckFreeSpace();
+    if (st.ok()) st = RunOnce();
     if (stop_.load()) break;
     if (st.ok()) {
       // A file source that ended (not following): nothing more to read.
@@ -368,7 +376,11 @@ void Destination::Loop() {
       // do not come back at the same instant.
       std::uniform_real_distribution<double> jitter(0.8, 1.2);
       wait = std::chrono::milliseconds(static_cast<int64_t>(delay.count() * jitter(rng)));
-      delay = std::min(delay * 2, kMaxDelay);
+      // A full disk is asked again every few seconds: ingest resumes soon
+      // after space is freed (the check costs one statvfs).
+      const auto max_delay = st.code() == Code::kNoSpace ? kDiskFullMaxDelay : kMaxDelay;
+      delay = std::min(delay * 2, max_delay);
+      wait = std::min(wait, max_delay);
     }
     state_.store(transient ? IngestState::kRetrying : IngestState::kFailed);
     LogFailure(st, transient, wait);

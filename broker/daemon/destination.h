@@ -5,8 +5,13 @@
 //
 //   transient errors (the network, a server restarting or refusing
 //   connections, a full disk): state "retrying", again after an
-//   exponential backoff with jitter (100 ms doubling to 30 s, +-20%);
-//   each distinct error is logged, a repeat at most once a minute.
+//   exponential backoff with jitter (100 ms doubling to 30 s, +-20%; to
+//   2 s for a full disk, so that ingest resumes within seconds of space
+//   being freed, while consumers go on reading); each distinct error is
+//   logged, a repeat at most once a minute. A full disk: the log's
+//   free-space guard (CommitLogOptions::min_free_bytes) refuses writes,
+//   naming the path and the bytes free; if RocksDB met ENOSPC anyway, the
+//   log is recovered (CommitLog::Recover) before the next attempt.
 //   permanent errors (authentication, privileges, server settings, a
 //   purged binlog, a bad start, data that does not decode): state
 //   "failed", one error line (again only when the error changes), and a

@@ -1,0 +1,134 @@
+// sluiced on a full disk (its data_dir on a small tmpfs): a start with a
+// large binlog backlog onto a disk with 4 MiB free ends, every time, in a
+// clear error and an exit (never an abort); with a little more free, ingest
+// pauses with an error naming the path and the bytes free (log, /status)
+// while the process stays up, and resumes by itself once space is freed.
+// The log must then equal an uninterrupted ingest.
+#include <gtest/gtest.h>
+
+#include "tests/integration/sluiced_harness.h"
+#include "tests/support/http_get.h"
+#include "tests/support/tmpfs.h"
+
+namespace sluice::sluiced_test {
+namespace {
+
+constexpr uint64_t kMiB = 1 << 20;
+
+class SluicedDiskFullTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!fs_.ok()) GTEST_SKIP() << fs_.error();
+    auto db = MariaDb::Start();
+    ASSERT_TRUE(db.ok()) << db.status().ToString();
+    db_ = std::move(*db);
+    ASSERT_TRUE(db_->Execute("CREATE DATABASE shop; USE shop; "
+                             "CREATE TABLE big (id INT PRIMARY KEY, v VARCHAR(255), n BIGINT)")
+                    .ok());
+  }
+
+  // 32 transactions of 10000 rows with hard-to-compress values: about
+  // 25 MiB in the log, more than the disk will have free.
+  void Backlog() {
+    for (int t = 0; t < 32; ++t) {
+      const std::string base = std::to_string(t * 10000);
+      ASSERT_TRUE(db_->Execute("INSERT INTO shop.big SELECT seq + " + base +
+                               ", CONCAT(SHA2(seq + " + base + ", 256), MD5(seq)), seq * 7 " +
+                               "FROM seq_1_to_10000")
+                      .ok());
+    }
+  }
+
+  testing::Tmpfs fs_{160 * kMiB};
+  testing::TempDir dir_;
+  std::unique_ptr<MariaDb> db_;
+};
+
+TEST_F(SluicedDiskFullTest, StartsOntoAFullDiskEndInAClearErrorAndIngestResumesWhenFreed) {
+  Backlog();
+  SluicedConfig c;
+  c.data_dir = fs_.Sub("data");
+  c.source = db_->ReplUrl();
+  c.server_id = 4101;
+  c.admin_listen = "127.0.0.1:0";
+  const std::string config = dir_.Sub("n1.toml");
+  WriteConfig(config, c);
+  {
+    // [node] min_free_mb: the guard's margin, small for a small disk.
+    std::string text = FileText(config);
+    text.replace(text.find("[node]\n"), 7, "[node]\nmin_free_mb = 16\n");
+    std::ofstream(config, std::ios::trunc) << text;
+  }
+  Sluiced p(config, dir_.Sub("n1.log"));
+
+  // 1. 4 MiB free: every start ends in the clear error, by exit, not by a signal.
+  ASSERT_TRUE(fs_.FillLeaving(4 * kMiB));
+  for (int attempt = 0; attempt < 4; ++attempt) {
+    const size_t from = FileText(p.log_file()).size();
+    p.Start();
+    std::optional<int> ws;
+    for (int i = 0; i < 6000 && !ws; ++i, SleepMs(10)) ws = p.Poll();
+    ASSERT_TRUE(ws.has_value()) << "sluiced kept running on a full disk:\n" << p.LogTail();
+    EXPECT_FALSE(WIFSIGNALED(*ws)) << "signal " << WTERMSIG(*ws) << ":\n" << p.LogTail();
+    EXPECT_TRUE(WIFEXITED(*ws) && WEXITSTATUS(*ws) == 1) << p.LogTail();
+    const std::string said = FileText(p.log_file()).substr(from);
+    EXPECT_NE(said.find("is full"), std::string::npos) << said;
+    EXPECT_NE(said.find("bytes) free"), std::string::npos) << said;
+    EXPECT_NE(said.find(c.data_dir), std::string::npos) << said;
+  }
+
+  // 2. Room to open but not for the backlog: ingest pauses, the process
+  // stays up and says why in its log and /status.
+  fs_.FreeAll();
+  ASSERT_TRUE(fs_.FillLeaving(28 * kMiB));
+  const size_t from = FileText(p.log_file()).size();
+  p.Start();
+  const int admin = p.AdminPort(from);
+  ASSERT_GT(admin, 0) << p.LogTail();
+  bool paused = false;
+  for (int i = 0; i < 1200 && !paused && p.running() && !p.Poll(); ++i, SleepMs(100)) {
+    paused = FileText(p.log_file()).find("writes pause", from) != std::string::npos;
+  }
+  ASSERT_TRUE(paused) << p.LogTail();
+  ASSERT_FALSE(p.Poll().has_value()) << p.LogTail();
+  const std::string status = testing::HttpGetBody(admin, "/status");
+  EXPECT_NE(status.find("bytes) free"), std::string::npos) << status;
+  EXPECT_NE(status.find("retrying"), std::string::npos) << status;
+  const std::string metrics = testing::HttpGetBody(admin, "/metrics");
+  const auto free = Sample(metrics, "sluice_disk_free_bytes{dest=\"shop\"}");
+  ASSERT_TRUE(free.has_value()) << metrics;
+  EXPECT_LT(*free, 16.0 * kMiB);
+  const auto nospace =
+      Sample(metrics, "sluice_ingest_errors_total{dest=\"shop\",kind=\"NoSpace\"}");
+  ASSERT_TRUE(nospace.has_value()) << metrics;
+  EXPECT_GE(*nospace, 1);
+
+  // `sluice log info` with no space at all, beside the running sluiced:
+  // read-only, it writes nothing.
+  ASSERT_TRUE(fs_.FillLeaving(0));
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    const std::string out = dir_.Sub("info.txt");
+    const std::string cmd = std::string(SLUICE_BIN) + " log info --path " + DestPath(c.data_dir) +
+                            " > " + out + " 2>&1";
+    const int ws = std::system(cmd.c_str());
+    EXPECT_TRUE(WIFEXITED(ws) && WEXITSTATUS(ws) == 0) << FileText(out);
+    EXPECT_NE(FileText(out).find("high watermark"), std::string::npos) << FileText(out);
+  }
+
+  // 3. Space freed: ingest resumes by itself, and the log equals a
+  // one-pass ingest of the same binlog.
+  fs_.FreeAll();
+  ASSERT_TRUE(db_->Execute("INSERT INTO shop.big VALUES (-1, 'last', NULL)").ok());
+  auto end = ServerEnd(db_.get());
+  ASSERT_TRUE(end.ok()) << end.status().ToString();
+  int runs = 0;
+  LogImage img = RunToEnd(&p, db_.get(), c.data_dir, *end, &runs);
+  EXPECT_EQ(runs, 1) << "ingest did not resume in the paused process:\n" << p.LogTail();
+  LogImage want = IngestFiles(db_.get(), c.chunk_records);
+  EXPECT_GT(want.records.size(), 320000u);
+  ExpectSameLog(img, want);
+  ExpectTxnNumbering(img.Parsed());
+}
+
+}  // namespace
+}  // namespace sluice::sluiced_test
