@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -65,6 +66,16 @@ class BinlogSource {
   // it (binlog_row_image not FULL: before images lack columns; no table-map
   // metadata: names come from the schema). Empty for most sources.
   virtual std::vector<std::string> warnings() const { return {}; }
+
+  // The server's whole GTID state at the position this source began
+  // reading: what a replica that had executed everything before it would
+  // hold (MariaDB: a @@gtid_slave_pos-style domain list; MySQL: a GTID
+  // set). "" when the server has no GTIDs; nullopt when the source cannot
+  // tell (files, or a server that would not say).
+  virtual std::optional<std::string> start_gtid_state() const { return std::nullopt; }
+
+  // "host:port" of the server being read; "" for files.
+  virtual std::string server() const { return ""; }
 };
 
 }  // namespace sluice::binlog

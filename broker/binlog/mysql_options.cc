@@ -171,23 +171,36 @@ Result<MysqlSourceOptions> ParseMysqlUrl(std::string_view url) {
     SLUICE_ASSIGN_OR_RETURN(o.password, PercentDecode(userinfo.substr(colon + 1)));
   }
   if (o.user.empty()) return bad("no user");
-  std::string_view port;
-  if (!hostport.empty() && hostport.front() == '[') {
-    const size_t close = hostport.find(']');
-    if (close == std::string_view::npos) return bad("unclosed [ in host");
-    o.host = std::string(hostport.substr(1, close - 1));
-    std::string_view after = hostport.substr(close + 1);
-    if (!after.empty()) {
-      if (after.front() != ':') return bad("junk after ]");
-      port = after.substr(1);
+  for (std::string_view one : Split(hostport, ',')) {
+    SourceHost h;
+    std::string_view port;
+    if (!one.empty() && one.front() == '[') {
+      const size_t close = one.find(']');
+      if (close == std::string_view::npos) return bad("unclosed [ in host");
+      h.host = std::string(one.substr(1, close - 1));
+      std::string_view after = one.substr(close + 1);
+      if (!after.empty()) {
+        if (after.front() != ':') return bad("junk after ]");
+        port = after.substr(1);
+      }
+    } else {
+      const size_t c = one.rfind(':');
+      h.host = std::string(one.substr(0, c));
+      if (c != std::string_view::npos) port = one.substr(c + 1);
     }
-  } else {
-    const size_t c = hostport.rfind(':');
-    o.host = std::string(hostport.substr(0, c));
-    if (c != std::string_view::npos) port = hostport.substr(c + 1);
+    if (h.host.empty() || h.host.find('/') != std::string::npos) {
+      return bad(o.hosts.empty() ? "no host" : "an empty host in the host list");
+    }
+    if (!port.empty() && (!ParseUint(port, &h.port) || h.port == 0)) return bad("bad port");
+    for (const auto& seen : o.hosts) {
+      if (seen.host == h.host && seen.port == h.port) {
+        return bad("host " + h.host + ":" + std::to_string(h.port) + " is listed twice");
+      }
+    }
+    o.hosts.push_back(std::move(h));
   }
-  if (o.host.empty() || o.host.find('/') != std::string::npos) return bad("no host");
-  if (!port.empty() && (!ParseUint(port, &o.port) || o.port == 0)) return bad("bad port");
+  o.host = o.hosts.front().host;
+  o.port = o.hosts.front().port;
   if (!query.empty()) {
     for (std::string_view kv : Split(query, '&')) {
       const size_t eq = kv.find('=');
@@ -208,6 +221,40 @@ Result<MysqlSourceOptions> ParseMysqlUrl(std::string_view url) {
     }
   }
   return o;
+}
+
+Status AddMysqlGtidsFromEvents(const std::vector<std::vector<std::optional<std::string>>>& rows,
+                               uint64_t pos, GtidState* state, bool* done, uint64_t* next_from) {
+  for (const auto& r : rows) {
+    uint64_t at = 0, end = 0;
+    if (r.size() < 6 || !r[1] || !r[2] || !r[4] || !ParseUint(*r[1], &at) ||
+        !ParseUint(*r[4], &end)) {
+      return Status::InvalidArgument("SHOW BINLOG EVENTS gave a row without Pos or End_log_pos");
+    }
+    const std::string& type = *r[2];
+    const std::string info = r[5].value_or("");
+    *next_from = end;
+    if (type == "Previous_gtids") {
+      // The state at the file's start, whatever `pos` is.
+      SLUICE_ASSIGN_OR_RETURN(*state, GtidState::Parse(state->ToString() + "," + info));
+      continue;
+    }
+    if (type == "Format_desc") continue;
+    if (at >= pos) {
+      *done = true;
+      return Status::Ok();
+    }
+    if (type == "Gtid") {
+      // "SET @@SESSION.GTID_NEXT= 'uuid:gno'"
+      const size_t open = info.find('\'');
+      const size_t close = info.rfind('\'');
+      if (open == std::string::npos || close <= open) {
+        return Status::InvalidArgument("SHOW BINLOG EVENTS: a Gtid event without a GTID: " + info);
+      }
+      SLUICE_RETURN_IF_ERROR(state->Add(std::string_view(info).substr(open + 1, close - open - 1)));
+    }
+  }
+  return Status::Ok();
 }
 
 ReconnectBackoff::ReconnectBackoff(std::chrono::milliseconds initial,

@@ -209,9 +209,121 @@ Result<std::unique_ptr<MysqlSource>> MysqlSource::Open(const MysqlSourceOptions&
     return Status::InvalidArgument("mysql source: ssl-mode verify-ca/verify-identity needs ssl-ca");
   }
   std::unique_ptr<MysqlSource> src(new MysqlSource(options));
-  SLUICE_RETURN_IF_ERROR(src->Connect());
-  SLUICE_RETURN_IF_ERROR(src->StartDump(options.start));
-  return src;
+  std::vector<SourceHost> hosts = options.hosts;
+  if (hosts.empty()) hosts.push_back({options.host, options.port});
+  const bool any_host = options.start.kind != MysqlStart::Kind::kFilePos;
+  std::string tried;
+  Status first;
+  bool unreachable = false;
+  for (size_t i = 0; i < hosts.size(); ++i) {
+    src->options_.host = hosts[i].host;
+    src->options_.port = hosts[i].port;
+    Status s = src->OpenHost(options.start);
+    if (s.ok()) {
+      if (hosts.size() > 1 && src->start_gtid_state_ && src->start_gtid_state_->empty() &&
+          options.start.kind == MysqlStart::Kind::kFilePos) {
+        src->warnings_.push_back(
+            "the server at " + src->Where() +
+            " has no GTIDs: this destination cannot follow a failover to the other hosts of "
+            "its source URL (binlog positions differ between servers); turn on GTIDs "
+            "(gtid_mode=ON on MySQL) to let it");
+      }
+      return src;
+    }
+    src->Close();
+    if (hosts.size() == 1) return s;
+    if (first.ok()) first = s;
+    unreachable = unreachable || s.code() == Code::kUnavailable || s.code() == Code::kTimedOut;
+    tried += (tried.empty() ? "" : "; ") + hosts[i].host + ":" + std::to_string(hosts[i].port) +
+             ": " + s.ToString();
+    if (!any_host) {
+      tried += "; the other hosts were not tried: start " + options.start.ToString() +
+               " is a position in one server's binlog";
+      break;
+    }
+  }
+  const std::string msg = "no host of the source could be read (" + tried + ")";
+  if (unreachable) return Status::Unavailable(msg);
+  return Status(first.code(), msg);
+}
+
+Status MysqlSource::OpenHost(const MysqlStart& start) {
+  start_gtid_state_.reset();
+  SLUICE_RETURN_IF_ERROR(Connect());
+  return StartDump(start, /*opening=*/true);
+}
+
+Status MysqlSource::CheckHasGtids(const std::string& ours) {
+  MYSQL* m = conn_->m;
+  SLUICE_ASSIGN_OR_RETURN(GtidState want, GtidState::Parse(ours));
+  const char* sql = is_mariadb_ ? "SELECT @@global.gtid_binlog_state"
+                                : "SELECT @@global.gtid_executed, @@global.gtid_purged";
+  SLUICE_ASSIGN_OR_RETURN(auto rows,
+                          RunQuery(options_, is_mariadb_, m, sql, "reading the server's GTIDs"));
+  auto missing = want.MissingFrom(Value(rows, 0));
+  if (!missing.ok()) return missing.status().WithContext("the server at " + Where());
+  if (!missing->empty()) {
+    return Status::FailedPrecondition(
+        "the server at " + Where() + " lacks transactions this destination already stored: " +
+        *missing + ". Reading from it would leave a gap, so it is refused. Bring back the server "
+        "that has them, or, if they are lost for good, start the destination again with a new "
+        "data directory");
+  }
+  if (!is_mariadb_) {
+    // Transactions the server no longer has in its binlogs, that we have
+    // not read: the dump would fail on them.
+    SLUICE_ASSIGN_OR_RETURN(GtidState purged, GtidState::Parse(Value(rows, 1)));
+    SLUICE_ASSIGN_OR_RETURN(std::string unread, purged.MissingFrom(ours));
+    if (!unread.empty()) {
+      return Status::NotFound("the server at " + Where() + " purged transactions this "
+                              "destination has not read: " + unread +
+                              ". They are lost to sluice: start the destination again");
+    }
+  }
+  return Status::Ok();
+}
+
+void MysqlSource::NoteGtidStateAt(const BinlogPosition& at, const std::string& executed_at_latest) {
+  MYSQL* m = conn_->m;
+  auto unknown = [&](const std::string& why) {
+    warnings_.push_back("cannot learn the GTID state of " + Where() + " at " + at.ToString() +
+                        " (" + why + "): this destination follows a failover of its source "
+                        "only from the next start on");
+  };
+  if (!IsSafeFileName(at.file)) return unknown("file name");
+  if (is_mariadb_) {
+    auto rows = RunQuery(options_, is_mariadb_, m,
+                         "SELECT BINLOG_GTID_POS('" + at.file + "', " + std::to_string(at.pos) + ")",
+                         "reading BINLOG_GTID_POS");
+    if (!rows.ok()) return unknown(rows.status().ToString());
+    if (rows->empty() || (*rows)[0].empty() || !(*rows)[0][0]) {
+      return unknown("BINLOG_GTID_POS gave NULL");
+    }
+    start_gtid_state_ = *(*rows)[0][0];
+    return;
+  }
+  if (!executed_at_latest.empty()) {  // SHOW MASTER STATUS's, at the same instant
+    start_gtid_state_ = executed_at_latest;
+    return;
+  }
+  GtidState state;
+  bool done = false;
+  uint64_t from = 4;
+  for (int page = 0; !done; ++page) {
+    // A page at a time: a large file is not read past `at`.
+    auto rows = RunQuery(options_, is_mariadb_, m,
+                         "SHOW BINLOG EVENTS IN '" + at.file + "' FROM " + std::to_string(from) +
+                             " LIMIT 1000",
+                         "reading the binlog's GTIDs (SHOW BINLOG EVENTS)");
+    if (!rows.ok()) return unknown(rows.status().ToString());
+    if (rows->empty()) break;
+    const uint64_t before = from;
+    if (Status s = AddMysqlGtidsFromEvents(*rows, at.pos, &state, &done, &from); !s.ok()) {
+      return unknown(s.ToString());
+    }
+    if (from <= before) break;
+  }
+  start_gtid_state_ = state.ToString();
 }
 
 Result<SourceCheckReport> MysqlSource::Check(const MysqlSourceOptions& options) {
@@ -420,9 +532,10 @@ Result<std::vector<BinlogFileSize>> ListMysqlBinlogSizes(const MysqlSourceOption
   return files;
 }
 
-Status MysqlSource::StartDump(const MysqlStart& start) {
+Status MysqlSource::StartDump(const MysqlStart& start, bool opening) {
   MYSQL* m = conn_->m;
   MysqlStart from = start;
+  std::string executed_at_latest;  // MySQL: SHOW MASTER STATUS's Executed_Gtid_Set
   if (from.kind == MysqlStart::Kind::kEarliest) {
     SLUICE_ASSIGN_OR_RETURN(auto files, ListBinlogFiles(*conn_));
     if (files.empty()) {
@@ -442,6 +555,15 @@ Status MysqlSource::StartDump(const MysqlStart& start) {
                                         " returned no position: is log_bin on?");
     }
     from.file_pos.file = Value(*rows, 0);
+    executed_at_latest = Value(*rows, 4);
+  }
+  if (opening) {
+    if (from.kind == MysqlStart::Kind::kFilePos) {
+      NoteGtidStateAt(from.file_pos, executed_at_latest);
+    } else {
+      SLUICE_RETURN_IF_ERROR(CheckHasGtids(from.gtid));
+      start_gtid_state_ = from.gtid;
+    }
   }
 
   std::string cmd;

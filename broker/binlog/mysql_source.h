@@ -26,6 +26,7 @@
 #include "base/status.h"
 #include "base/thread_annotations.h"
 #include "broker/binlog/binlog_source.h"
+#include "broker/binlog/gtid_state.h"
 
 struct st_mysql;
 
@@ -60,9 +61,18 @@ enum class SslMode {
 };
 Result<SslMode> ParseSslMode(std::string_view text);  // "disabled", "verify-ca", ...
 
+struct SourceHost {
+  std::string host;
+  uint16_t port = 3306;
+};
+
 struct MysqlSourceOptions {
+  // The server to connect to. Open() tries each of `hosts` in turn (after
+  // a failover of the source, the next one) and sets these to each.
   std::string host = "127.0.0.1";
   uint16_t port = 3306;
+  // Every host of the source URL, in order; empty means {host, port}.
+  std::vector<SourceHost> hosts;
   std::string user;
   std::string password;
   // Our id among the server's replicas: non-zero and unique (a second
@@ -90,9 +100,11 @@ struct MysqlSourceOptions {
   bool require_full_metadata = false;
 };
 
-// "mysql://user:password@host[:port][?ssl-mode=...&ssl-ca=...&server-public-key=...]".
-// User and password may be %-encoded; the host may be "[v6 address]". The
-// port defaults to 3306. Fields not in a URL keep their defaults.
+// "mysql://user:password@host[:port][,host[:port]...][?ssl-mode=...&ssl-ca=...&server-public-key=...]".
+// User and password may be %-encoded; a host may be "[v6 address]". A port
+// defaults to 3306. Several hosts are the source's primary and the replicas
+// it may fail over to, in the order to try them (`hosts`; host/port are the
+// first). Fields not in a URL keep their defaults.
 Result<MysqlSourceOptions> ParseMysqlUrl(std::string_view url);
 
 // Exponential backoff for reconnecting: 100 ms, 200 ms, ... up to `max`,
@@ -114,6 +126,16 @@ class ReconnectBackoff {
 // ("uuid:1-5:7,uuid:3"): Gtid_set::encode's format, documented in mysql_options.cc.
 // InvalidArgument for anything else (tagged GTIDs of MySQL 8.3 included).
 Result<std::string> EncodeMysqlGtidSet(std::string_view gtid_set);
+
+// MySQL's GTID state at `pos` of a binlog file is its Previous_gtids set
+// plus every Gtid event that starts before `pos`. This adds what one page
+// of SHOW BINLOG EVENTS IN that file gives (rows of Log_name, Pos,
+// Event_type, Server_id, End_log_pos, Info, in order) to *state; *done is
+// set once a row at or past `pos` was seen, and *next_from is the position
+// after the page's last row (where the next page starts). InvalidArgument
+// when a row or the set or GTID in its Info does not parse.
+Status AddMysqlGtidsFromEvents(const std::vector<std::vector<std::optional<std::string>>>& rows,
+                               uint64_t pos, GtidState* state, bool* done, uint64_t* next_from);
 
 // Tracks file and position through a dump's events (see the header comment).
 class PositionTracker {
@@ -168,6 +190,16 @@ class MysqlSource final : public BinlogSource {
   // dump. FailedPrecondition with what to change when a check fails,
   // NotFound when the start position is no longer on the server (the
   // message lists the files it has), Unavailable when it cannot be reached.
+  //
+  // Several hosts: each in order until one works. A GTID start may be
+  // served by any of them, but only by one whose GTID state contains the
+  // start (GtidState::MissingFrom): a replica that is behind or diverged is
+  // refused, naming the transactions it lacks, since reading from it would
+  // leave a gap. "earliest" and "latest" may be served by any host; a
+  // FILE:POS start only by the first (positions differ between servers).
+  // When every host fails, the error lists each one's; it is Unavailable
+  // when any of them was unreachable (retrying may reach it), otherwise the
+  // first host's error.
   static Result<std::unique_ptr<MysqlSource>> Open(const MysqlSourceOptions& options);
   ~MysqlSource() override;
   MysqlSource(const MysqlSource&) = delete;
@@ -197,6 +229,8 @@ class MysqlSource final : public BinlogSource {
   // binlog_row_metadata not FULL); for the logs and /status.
   std::vector<std::string> warnings() const override { return warnings_; }
   const std::string& server_version() const { return server_version_; }
+  std::optional<std::string> start_gtid_state() const override { return start_gtid_state_; }
+  std::string server() const override { return Where(); }
   bool is_mariadb() const { return is_mariadb_; }
   // The TLS cipher of the connection; empty over plain TCP.
   const std::string& tls_cipher() const { return tls_cipher_; }
@@ -206,15 +240,25 @@ class MysqlSource final : public BinlogSource {
   explicit MysqlSource(MysqlSourceOptions options);
 
   Status Connect();  // a logged-in connection with checks done
-  Status StartDump(const MysqlStart& start);
+  // `opening`: the first dump of Open(), which checks a GTID start against
+  // the server and notes the server's GTID state at a position start.
+  Status StartDump(const MysqlStart& start, bool opening = false);
+  // Open() on the host in options_.
+  Status OpenHost(const MysqlStart& start);
+  // Refuses (FailedPrecondition, naming them) a server that lacks some of
+  // the transactions of `ours`, a GTID start.
+  Status CheckHasGtids(const std::string& ours);
+  // Sets start_gtid_state_ for a dump from `at`; a server that has GTIDs
+  // but cannot say leaves it unset, with a warning.
+  void NoteGtidStateAt(const BinlogPosition& at, const std::string& executed_at_latest);
   Status ReadEvent(std::string_view* bytes);
   Status StreamError();
   Result<std::vector<std::string>> ListBinlogFiles(Conn& conn);
   void Close();
   std::string Where() const;  // "host:port"
 
-  // Constant after Open().
-  const MysqlSourceOptions options_;
+  // Constant after Open(); host/port are the host being read.
+  MysqlSourceOptions options_;
   std::string replica_uuid_;
 
   // Used by the fetch thread only.
@@ -223,6 +267,7 @@ class MysqlSource final : public BinlogSource {
   std::string tls_cipher_;
   bool checksum_ = true;  // the dump's events end with a CRC32
   std::vector<std::string> warnings_;
+  std::optional<std::string> start_gtid_state_;
   PositionTracker tracker_{BinlogPosition{}, true};
   bool past_opening_ = false;  // a non-opening event was handed over
   std::string pending_;        // an event read by Open() before Next()

@@ -91,6 +91,13 @@ SourceEndProbe::~SourceEndProbe() {
   if (conn_ != nullptr) mysql_close(conn_);
 }
 
+void SourceEndProbe::UseServer(const std::string& server) {
+  if (server == server_) return;
+  server_ = server;
+  if (conn_ != nullptr) mysql_close(conn_);  // the next List() connects to it
+  conn_ = nullptr;
+}
+
 Result<std::vector<BinlogFileSize>> SourceEndProbe::List() {
   std::vector<BinlogFileSize> files;
   if (spec_.url.starts_with(kFileScheme)) {
@@ -110,6 +117,12 @@ Result<std::vector<BinlogFileSize>> SourceEndProbe::List() {
     return files;
   }
   SLUICE_ASSIGN_OR_RETURN(MysqlSourceOptions o, ParseMysqlUrl(spec_.url));
+  for (const auto& h : o.hosts) {
+    if (h.host + ":" + std::to_string(h.port) == server_) {
+      o.host = h.host;
+      o.port = h.port;
+    }
+  }
   if (conn_ == nullptr) {
     SLUICE_ASSIGN_OR_RETURN(conn_, ConnectMysql(o));
   }

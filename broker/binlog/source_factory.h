@@ -1,5 +1,6 @@
 // Opens a destination's binlog source from its config:
-//   source = "mysql://user:password@host:port[?ssl-mode=...]"  (MysqlSource)
+//   source = "mysql://user:password@host:port[,host:port...][?ssl-mode=...]"
+//                                                               (MysqlSource)
 //          | "file:///dir/of/binlogs"                         (FileSource, following
 //                                                               the files as they grow)
 //   start  = "earliest" | "latest" | "FILE:POS" | a GTID set (mysql:// only)
@@ -43,11 +44,15 @@ class SourceEndProbe {
   SourceEndProbe& operator=(const SourceEndProbe&) = delete;
 
   Result<uint64_t> BytesBehind(std::string_view file, uint64_t pos);
+  // Measures on `server` ("host:port", one of the source URL's hosts: the
+  // one ingest reads) from now on; "" or an unknown one means the first.
+  void UseServer(const std::string& server);
 
  private:
   Result<std::vector<BinlogFileSize>> List();
 
   const SourceSpec spec_;
+  std::string server_;  // "host:port" to measure on; "" for the URL's first host
   ::st_mysql* conn_ = nullptr;
 };
 

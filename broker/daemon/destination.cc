@@ -118,6 +118,11 @@ std::string Destination::last_warning() const {
   return last_warning_;
 }
 
+std::string Destination::source_server() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return source_server_;
+}
+
 std::string Destination::last_lag_error() const {
   std::lock_guard<std::mutex> lock(mu_);
   return last_lag_error_;
@@ -152,6 +157,8 @@ void Destination::LagLoop() {
   do {
     proto::SourceCheckpoint cp = log_->Checkpoint();
     if (cp.file().empty()) continue;  // nothing committed: no position to measure from
+    // The checkpoint's file:pos is in the binlog of the server being read.
+    probe.UseServer(source_server());
     auto behind = probe.BytesBehind(cp.file(), cp.pos());
     std::string err = behind.ok() ? "" : behind.status().ToString();
     lag_bytes_.store(behind.ok() ? static_cast<int64_t>(*behind) : -1, std::memory_order_relaxed);
@@ -294,15 +301,30 @@ Status Destination::RunOnce() {
   spec.require_full_metadata = config_.column_names == "names";
   proto::SourceCheckpoint cp = log_->Checkpoint();
   // The configured start only applies to an empty log; afterwards the
-  // checkpoint says where the last whole transaction ended.
-  spec.start = cp.file().empty() ? config_.start : cp.file() + ":" + std::to_string(cp.pos());
+  // checkpoint says where the last whole transaction ended: by its GTID
+  // state when that is the server's whole state (any host of the source
+  // that has those transactions can go on from there: a failover of the
+  // source), by file:pos when the server has no GTIDs or the log does not
+  // know its state yet (then only the host it was reading can).
+  const bool by_gtid = cp.gtid_known() && !cp.gtid_set().empty() &&
+                       config_.source.starts_with("mysql://");
+  spec.start = cp.file().empty() ? config_.start
+               : by_gtid         ? cp.gtid_set()
+                                 : cp.file() + ":" + std::to_string(cp.pos());
   SLUICE_ASSIGN_OR_RETURN(auto source, binlog::OpenBinlogSource(spec));
   {
     std::lock_guard<std::mutex> lock(mu_);
     source_ = source.get();
+    source_server_ = source->server();
     if (stop_.load()) source->Cancel();
   }
-  spdlog::info("destination {}: reading {} from {}", config_.name, RedactUrl(spec.url), spec.start);
+  if (source->server().empty()) {
+    spdlog::info("destination {}: reading {} from {}", config_.name, RedactUrl(spec.url),
+                 spec.start);
+  } else {
+    spdlog::info("destination {}: reading the server at {} from {}{}", config_.name,
+                 source->server(), by_gtid ? "GTID " : "", spec.start);
+  }
   state_.store(IngestState::kRunning);
   for (const auto& w : source->warnings()) spdlog::warn("destination {}: {}", config_.name, w);
   ingest::IngestOptions io;

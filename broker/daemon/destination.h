@@ -103,6 +103,9 @@ class Destination {
   double xa_oldest_seconds() const;
   int64_t lag_bytes() const { return lag_bytes_.load(std::memory_order_relaxed); }
   std::string last_lag_error() const;
+  // "host:port" of the source server ingest reads (or last read); "" for
+  // files or before the first connection.
+  std::string source_server() const;
 
   // Retention (docs/operations.md, "Retention"): removes from the front of
   // the log what config().retention allows, never a record at or above
@@ -155,6 +158,7 @@ class Destination {
   std::condition_variable cv_;              // wakes the backoff sleep on StopIngest()
   std::string last_error_;                  // guarded by mu_
   std::string last_lag_error_;              // guarded by mu_
+  std::string source_server_;               // guarded by mu_
   std::string last_warning_;                // guarded by mu_
   std::string retention_held_by_;           // guarded by mu_
   binlog::BinlogSource* source_ = nullptr;  // guarded by mu_: the one to Cancel()

@@ -8,7 +8,7 @@
 #include <unordered_map>
 
 #include "broker/ingest/block_list.h"
-#include "broker/ingest/gtid_state.h"
+#include "broker/binlog/gtid_state.h"
 #include "broker/ingest/record_buffer.h"
 #include "broker/ring/ring.h"
 
@@ -72,7 +72,8 @@ class Pipeline::Impl {
   Status Init() {
     for (const auto& re : options_.include) include_.emplace_back(re, std::regex::optimize);
     for (const auto& re : options_.exclude) exclude_.emplace_back(re, std::regex::optimize);
-    SLUICE_ASSIGN_OR_RETURN(gtid_, GtidState::Parse(log_->Checkpoint().gtid_set()));
+    SLUICE_ASSIGN_OR_RETURN(gtid_, binlog::GtidState::Parse(log_->Checkpoint().gtid_set()));
+    gtid_known_ = log_->Checkpoint().gtid_known();
     SLUICE_RETURN_IF_ERROR(SeedShapes());
     return SeedPreparedXa();
   }
@@ -141,7 +142,8 @@ class Pipeline::Impl {
   uint64_t seq_ = 0;                   // records taken so far
   bool chunked_ = false;               // chunks of the open transaction are in the log
   uint64_t open_ts_ = 0;
-  GtidState gtid_;
+  binlog::GtidState gtid_;
+  bool gtid_known_ = false;  // gtid_ is the server's whole state (SourceCheckpoint.gtid_known)
   std::vector<std::string_view> views_;
   const bool compress_ = log_->options().compression != Compression::kNone;
   proto::SourceCheckpoint checkpoint_;
@@ -371,6 +373,7 @@ Status Pipeline::Impl::CommitViews(const binlog::TxnEnd& end, uint64_t records) 
   checkpoint_.set_file(end.file);
   checkpoint_.set_pos(end.pos);
   checkpoint_.set_gtid_set(gtid_.ToString());
+  checkpoint_.set_gtid_known(gtid_known_);
   checkpoint_.set_ts(end.timestamp);
   auto start = std::chrono::steady_clock::now();
   SLUICE_RETURN_IF_ERROR(log_->CommitBlocks(views_, checkpoint_, state_).status());
@@ -451,6 +454,22 @@ Status Pipeline::Impl::Stage3(Slot& s) {
 }
 
 Status Pipeline::Impl::Run(binlog::BinlogSource* source, const std::atomic<bool>* stop) {
+  // A log that does not yet know the source's whole GTID state takes the
+  // server's at the position this read begins (the checkpoint's, or the
+  // configured start): from then on the checkpoint can resume on any
+  // server that has those transactions.
+  if (!gtid_known_) {
+    if (std::optional<std::string> state = source->start_gtid_state()) {
+      auto parsed = binlog::GtidState::Parse(*state);
+      if (parsed.ok()) {
+        gtid_ = std::move(*parsed);
+        gtid_known_ = true;
+      } else if (options_.on_warning) {
+        options_.on_warning("the source's GTID state '" + *state + "' does not parse (" +
+                            parsed.status().ToString() + "): resuming stays by file:pos");
+      }
+    }
+  }
   ring::Ring<Slot> ring(options_.ring_size, options_.wait);
   ring::BatchStage<Slot> s1(&ring, {}, [this](Slot& s, ring::SeqNo, bool) { return Stage1(s); });
   ring::WorkerPool<Slot> s2(

@@ -6,7 +6,10 @@
 //            "0-1-17,1-2-9" (@@gtid_slave_pos form)
 //   MySQL:   "uuid:1-5:7-9,uuid2:1-3" (a GTID set, intervals merged)
 //
-// Thread safety: one thread (the sink) owns a GtidState.
+// MissingFrom() is the check a source failover makes before reading from
+// another server: does that server have every transaction we stored?
+//
+// Thread safety: one thread owns a GtidState; MissingFrom() is const.
 #pragma once
 
 #include <cstdint>
@@ -18,7 +21,7 @@
 
 #include "base/status.h"
 
-namespace sluice::ingest {
+namespace sluice::binlog {
 
 class GtidState {
  public:
@@ -30,6 +33,19 @@ class GtidState {
 
   std::string ToString() const;
   bool empty() const { return maria_.empty() && mysql_.empty(); }
+  bool is_mariadb() const { return !maria_.empty(); }
+
+  // The transactions of this state that a server lacks, as a sentence for
+  // an error message; "" when the server has them all.
+  //   MariaDB: `server_state` is the server's @@gtid_binlog_state (the last
+  //     sequence number of every domain-server pair in its binlog). Our
+  //     d-s-n is there when the server has d-s-m with m >= n. Otherwise the
+  //     server is behind (its domain d ends below n) or has diverged (its
+  //     domain d went past n without our d-s-n).
+  //   MySQL: `server_state` is the server's @@gtid_executed; what we have
+  //     and it lacks is named as a GTID set.
+  // InvalidArgument when `server_state` does not parse.
+  Result<std::string> MissingFrom(std::string_view server_state) const;
 
  private:
   // MariaDB: domain -> (server, seq) of the last transaction.
@@ -38,4 +54,4 @@ class GtidState {
   std::map<std::string, std::vector<std::pair<uint64_t, uint64_t>>> mysql_;
 };
 
-}  // namespace sluice::ingest
+}  // namespace sluice::binlog
