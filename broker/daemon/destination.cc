@@ -280,8 +280,12 @@ void Destination::LogFailure(const Status& st, bool transient, std::chrono::mill
                                ? std::to_string(next.count() / 1000) + " s"
                                : std::to_string(next.count()) + " ms";
   if (transient) {
-    spdlog::warn("destination {}: {}{}; restarting from the checkpoint {}:{} in {}", config_.name,
-                 msg, again, log_->Checkpoint().file(), log_->Checkpoint().pos(), when);
+    const proto::SourceCheckpoint cp = log_->Checkpoint();
+    const std::string from = cp.gtid_known() && !cp.gtid_set().empty()
+                                 ? "GTID " + cp.gtid_set()
+                                 : cp.file() + ":" + std::to_string(cp.pos());
+    spdlog::warn("destination {}: {}{}; restarting from the checkpoint ({}) in {}", config_.name,
+                 msg, again, from, when);
   } else {
     spdlog::error(
         "destination {}: failed: {}{}; this needs a fix on the source or in the "

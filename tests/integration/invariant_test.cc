@@ -4,7 +4,10 @@
 // COLUMN, CREATE / DROP TABLE, XA committed and rolled back, every column
 // type the decoder supports) while sluiced children and the `sluice apply`
 // child are SIGKILLed and restarted at random moments, independently; the
-// second test adds a failover of a primary/standby pair in the middle. At
+// second test adds a failover of a primary/standby pair in the middle; the
+// third a failover of the source itself: its MariaDB primary is SIGKILLed
+// mid-load, its GTID replica promoted, and the workload and sluiced go on
+// there (sluiced by its checkpoint's GTID state, docs/operations.md). At
 // the end, with sluiced caught up to the source's end and apply caught up
 // to the broker's high watermark, every table of `shop` on the target
 // equals the source's: same set of tables, same CHECKSUM TABLE, same rows
@@ -34,6 +37,7 @@
 #include "tests/integration/invariant_workload.h"
 #include "tests/integration/sluiced_harness.h"
 #include "tests/support/http_get.h"
+#include "tests/support/tcp_proxy.h"
 
 namespace sluice::sluiced_test {
 namespace {
@@ -146,7 +150,8 @@ class InvariantTest : public ::testing::Test {
           << "mode = \"sync\"\nsync_timeout_ms = 2000\non_sync_timeout = \"block\"\n"
           << "heartbeat_ms = 200\nsecret_file = \"" << secret_ << "\"\n\n";
     }
-    out << "[[destination]]\nname = \"shop\"\nsource = \"" << source_->ReplUrl() << "\"\n"
+    out << "[[destination]]\nname = \"shop\"\nsource = \""
+        << (source_url_.empty() ? source_->ReplUrl() : source_url_) << "\"\n"
         << "server_id = " << (n->id == "a" ? 7201 : 7202) << "\ninclude = ['" << kInclude
         << "']\nchunk_records = 2000\nparse_threads = 2\n";
   }
@@ -275,13 +280,13 @@ class InvariantTest : public ::testing::Test {
     std::printf(
         "invariant: seed %u: %llu row changes, %llu transactions (one of %llu rows), "
         "%llu XA commits, %llu XA rollbacks, %llu DDLs, %d sluiced kills, %d apply kills, "
-        "%d failovers, %zu tables compared, %zu rows compared (source lock wait timeouts: "
+        "%d failovers, %d source failovers, %zu tables compared, %zu rows compared (source lock wait timeouts: "
         "%llu)\n",
         seed_, static_cast<unsigned long long>(c.row_changes),
         static_cast<unsigned long long>(c.transactions),
         static_cast<unsigned long long>(c.big_rows), static_cast<unsigned long long>(c.xa_commits),
         static_cast<unsigned long long>(c.xa_rollbacks), static_cast<unsigned long long>(c.ddls),
-        sluiced_kills_, apply_kills_, failovers_, tables_compared_, rows_compared_,
+        sluiced_kills_, apply_kills_, failovers_, source_failovers_, tables_compared_, rows_compared_,
         static_cast<unsigned long long>(c.lock_wait_timeouts));
     RecordProperty("row_changes", std::to_string(c.row_changes));
     RecordProperty("transactions", std::to_string(c.transactions));
@@ -295,9 +300,62 @@ class InvariantTest : public ::testing::Test {
     RecordProperty("rows_compared", std::to_string(rows_compared_));
   }
 
-  // The whole scenario. With `failover`, nodes a (primary) and b (standby)
-  // run as a pair and the primary role moves once, about halfway.
-  void RunScenario(bool failover) {
+  // The source's replica: GTID replication from source_ from now on, its
+  // own binary log with what it applies (log_slave_updates), as a replica
+  // one would promote is set up (MariaDB KB, "Setting up replication",
+  // "Global Transaction ID"). sluiced reads the primary through proxy_,
+  // then the replica: the source URL lists both.
+  void StartReplica() {
+    testing::MariaDbOptions o;
+    o.extra_args = {"--innodb-lock-wait-timeout=10", "--server-id=2", "--log-slave-updates"};
+    auto r = MariaDb::Start(o);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    replica_ = std::move(*r);
+    ASSERT_TRUE(replica_->Execute("CREATE DATABASE IF NOT EXISTS shop").ok());
+    Status st = replica_->ReplicateFrom(*source_);
+    ASSERT_TRUE(st.ok()) << st.ToString();
+    proxy_ = std::make_unique<testing::TcpProxy>(source_->port());
+    source_url_ = "mysql://repl:replpw@127.0.0.1:" + std::to_string(proxy_->port()) +
+                  ",127.0.0.1:" + std::to_string(replica_->port());
+  }
+
+  // The source fails over mid-load. sluiced's link to the primary is
+  // stalled first and the replica waits until it has everything the
+  // primary had then: sluiced cannot have stored a transaction the replica
+  // lacks (with asynchronous replication that can happen, and sluiced then
+  // refuses the replica: sluiced_source_failover_test). Then the primary is
+  // SIGKILLed with the workload writing, the replica promoted (STOP SLAVE;
+  // RESET SLAVE ALL) and the workload goes on there; sluiced, cut off,
+  // finds the first host of its source URL dead and reads the second.
+  void SourceFailover(Workload* w) {
+    w->ExpectFailover();
+    proxy_->Stall(true);
+    auto pos = source_->QueryDetached("SELECT @@global.gtid_binlog_pos");
+    ASSERT_TRUE(pos.ok() && !pos->empty() && (*pos)[0][0]) << pos.status().ToString();
+    auto waited = replica_->Query("SELECT MASTER_GTID_WAIT('" + *(*pos)[0][0] + "', 120)");
+    ASSERT_TRUE(waited.ok() && !waited->empty()) << waited.status().ToString();
+    ASSERT_EQ((*waited)[0][0].value_or("NULL"), "0") << "the replica never reached " << *(*pos)[0][0];
+    ASSERT_TRUE(source_->Kill().ok());
+    proxy_->Refuse(true);
+    proxy_->Cut();
+    ASSERT_TRUE(replica_->Execute("STOP SLAVE; RESET SLAVE ALL").ok());
+    std::swap(source_, replica_);  // source_ is the promoted replica now
+    w->SwitchTo(source_.get());
+    ++source_failovers_;
+    std::printf("invariant: source failover: the primary died after %s; the replica took over\n",
+                (*pos)[0][0]->c_str());
+  }
+
+  enum class Scenario { kKills, kFailover, kSourceFailover };
+
+  // The whole scenario. kFailover: nodes a (primary) and b (standby) run as
+  // a pair and the primary role moves once, about halfway. kSourceFailover:
+  // the source's primary dies about halfway and its replica takes over.
+  void RunScenario(Scenario scenario) {
+    const bool failover = scenario == Scenario::kFailover;
+    if (scenario == Scenario::kSourceFailover) {
+      ASSERT_NO_FATAL_FAILURE(StartReplica());
+    }
     WriteNodeConfig(&a_, failover, "primary", "");
     StartNode(&a_);
     if (failover) {
@@ -329,7 +387,7 @@ class InvariantTest : public ::testing::Test {
     auto next_sluiced_kill = start + std::chrono::milliseconds(ms(1500, 5000));
     auto next_apply_kill = start + std::chrono::milliseconds(ms(1000, 4000));
     const auto failover_at = start + std::chrono::milliseconds(ms(12000, 18000));
-    bool failed_over = !failover;
+    bool failed_over = scenario == Scenario::kKills;
     bool big_kills_set = false;
     while (Clock::now() - start < workload_time && w.error().empty()) {
       SleepMs(50);
@@ -363,7 +421,11 @@ class InvariantTest : public ::testing::Test {
         // replicated, seeds 131464534 and 4162590350 failed here: the
         // standby resumed between a PREPARE and its COMMIT and logged an
         // xa_not_prepared error record.)
-        ASSERT_NO_FATAL_FAILURE(Failover(&primary, &standby));
+        if (scenario == Scenario::kSourceFailover) {
+          ASSERT_NO_FATAL_FAILURE(SourceFailover(&w));
+        } else {
+          ASSERT_NO_FATAL_FAILURE(Failover(&primary, &standby));
+        }
         failed_over = true;
         continue;
       }
@@ -394,6 +456,15 @@ class InvariantTest : public ::testing::Test {
     ASSERT_TRUE(w.error().empty()) << w.error();
     if (failover) {
       EXPECT_EQ(failovers_, 1);
+    }
+    if (scenario == Scenario::kSourceFailover) {
+      EXPECT_EQ(source_failovers_, 1);
+      EXPECT_TRUE(w.lost_source()) << "the workload never saw the primary die";
+      const std::string log = FileText(dir_.Sub(primary->id + ".log"));
+      EXPECT_NE(log.find("reading the server at 127.0.0.1:" + std::to_string(source_->port())),
+                std::string::npos)
+          << "sluiced never read the promoted replica:\n"
+          << primary->proc->LogTail();
     }
 
     const uint64_t hw = CaughtUpHighWatermark(primary);
@@ -435,7 +506,10 @@ class InvariantTest : public ::testing::Test {
   }
 
   testing::TempDir dir_;
-  std::unique_ptr<MariaDb> source_, target_;
+  std::unique_ptr<MariaDb> source_, target_, replica_;
+  std::unique_ptr<testing::TcpProxy> proxy_;
+  std::string source_url_;  // when not source_->ReplUrl()
+  int source_failovers_ = 0;
   std::string pw_file_, secret_;
   unsigned seed_ = 0;
   Node a_, b_;
@@ -446,11 +520,18 @@ class InvariantTest : public ::testing::Test {
 
 // sluiced and apply SIGKILLed and restarted at random moments, each on its
 // own schedule, while the workload runs.
-TEST_F(InvariantTest, TargetEqualsSourceUnderKills) { RunScenario(false); }
+TEST_F(InvariantTest, TargetEqualsSourceUnderKills) { RunScenario(Scenario::kKills); }
 
 // The same, with a primary/standby pair in sync mode and one failover by
 // scripts/failover.sh in the middle; apply is given both brokers.
-TEST_F(InvariantTest, TargetEqualsSourceAcrossAFailover) { RunScenario(true); }
+TEST_F(InvariantTest, TargetEqualsSourceAcrossAFailover) { RunScenario(Scenario::kFailover); }
+
+// The same with the source failing over: its MariaDB primary SIGKILLed
+// mid-load and its GTID replica promoted; sluiced follows by GTID and the
+// target equals the promoted replica.
+TEST_F(InvariantTest, TargetEqualsSourceAcrossASourceFailover) {
+  RunScenario(Scenario::kSourceFailover);
+}
 
 }  // namespace
 }  // namespace sluice::sluiced_test

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdio>
 #include <mutex>
 #include <random>
@@ -59,24 +60,43 @@ class Workload {
     const auto start = Clock::now();
     bool big_done = false;
     while (!stop->load() && error_.empty()) {
-      if (!big_done && Clock::now() - start >= big_after) {
-        BigTransaction();
-        big_done = true;
+      try {
+        if (!big_done && Clock::now() - start >= big_after) {
+          big_done = true;
+          BigTransaction();
+          continue;
+        }
+        const int p = Uniform(0, 99);
+        if (p < 62) {
+          DmlTransaction();
+        } else if (p < 74) {
+          TypesStep();
+        } else if (p < 84) {
+          DdlStep();
+        } else {
+          XaStep();
+        }
+      } catch (const SourceLost&) {
+        if (!AwaitNewSource(stop)) return;
         continue;
-      }
-      const int p = Uniform(0, 99);
-      if (p < 62) {
-        DmlTransaction();
-      } else if (p < 74) {
-        TypesStep();
-      } else if (p < 84) {
-        DdlStep();
-      } else {
-        XaStep();
       }
       SleepMs(Uniform(2, 15));
     }
   }
+
+  // A failover of the source. After ExpectFailover(), a statement that
+  // fails because the server went away abandons the step it was in (its
+  // transaction is lost, or on the promoted replica if replication got it
+  // there) and the workload waits for SwitchTo(), then goes on on that
+  // server after re-reading what it needs of its model from it (tables,
+  // columns, ids) and rolling back what the old primary left prepared there.
+  void ExpectFailover() { failover_expected_ = true; }
+  void SwitchTo(MariaDb* db) {
+    std::lock_guard lock(switch_mu_);
+    next_db_ = db;
+    switch_cv_.notify_all();
+  }
+  bool lost_source() const { return lost_.load(); }
 
   // A last ordinary transaction, so that the binlog ends with a commit.
   void Finish() {
@@ -101,6 +121,84 @@ class Workload {
 
   int Uniform(int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng_); }
 
+  struct SourceLost {};
+  // The source server went away (client errors 2002/2003/2006/2013), or
+  // the fixture was stopped, while a failover is expected.
+  void ThrowIfLost(const Status& st) {
+    if (!failover_expected_ || st.ok()) return;
+    const std::string m = st.ToString();
+    for (const char* e : {"error 2002", "error 2003", "error 2006", "error 2013", "error 2026",
+                          "stopped", "Lost connection", "gone away", "Can't connect"}) {
+      if (m.find(e) != std::string::npos) {
+        lost_.store(true);
+        throw SourceLost{};
+      }
+    }
+  }
+  bool AwaitNewSource(const std::atomic<bool>* stop) {
+    std::unique_lock lock(switch_mu_);
+    while (next_db_ == nullptr) {
+      if (stop->load()) return false;
+      switch_cv_.wait_for(lock, std::chrono::milliseconds(50));
+    }
+    db_ = next_db_;
+    next_db_ = nullptr;
+    failover_expected_ = false;
+    lock.unlock();
+    Resync();
+    return error_.empty();
+  }
+  // The model from the promoted server.
+  void Resync() {
+    Exec(kSession);
+    auto xa = db_->Query("XA RECOVER");
+    if (!xa.ok()) {
+      error_ = "XA RECOVER on the new source: " + xa.status().ToString();
+      return;
+    }
+    for (const auto& r : *xa) {
+      if (r.size() >= 4 && r[3]) Exec("XA ROLLBACK '" + *r[3] + "'");
+    }
+    auto cols = db_->Query(
+        "SELECT TABLE_NAME, COLUMN_NAME, DATA_TYPE FROM information_schema.COLUMNS WHERE "
+        "TABLE_SCHEMA = 'shop' AND TABLE_NAME REGEXP '^(t|d)[0-9]+$' ORDER BY "
+        "TABLE_NAME, ORDINAL_POSITION");
+    if (!cols.ok()) {
+      error_ = "reading the new source's columns: " + cols.status().ToString();
+      return;
+    }
+    std::vector<Table> tables;
+    for (const auto& r : *cols) {
+      const std::string& table = *r[0];
+      const std::string& col = *r[1];
+      if (tables.empty() || tables.back().name != table) {
+        Table t;
+        t.name = table;
+        for (const auto& old : tables_) {
+          if (old.name == table) t = old;  // keeps next_id and extra_seq
+        }
+        t.extras.clear();
+        tables.push_back(t);
+      }
+      Table& t = tables.back();
+      if (col == "id" || col == "v" || col == "n" || col == "d" || col == "ts") continue;
+      t.extras.emplace_back(col, *r[2] == "int");
+      if (col.size() > 1 && col[0] == 'x') t.extra_seq = std::max(t.extra_seq, std::stoi(col.substr(1)));
+    }
+    for (auto& t : tables) {
+      auto max = db_->Query("SELECT COALESCE(MAX(id), 0) FROM `" + t.name + "`");
+      if (max.ok() && !max->empty() && (*max)[0][0]) {
+        t.next_id = std::max(t.next_id, std::stoi(*(*max)[0][0]) + 1);
+      }
+    }
+    tables_ = std::move(tables);
+    auto ids = db_->Query("SELECT id FROM types");
+    if (ids.ok()) {
+      types_ids_.clear();
+      for (const auto& r : *ids) types_ids_.push_back(std::stoi(*r[0]));
+    }
+  }
+
   // A statement on the workload's connection. A lock wait timeout (1205)
   // is the source server's business, not sluice's: it is printed with who
   // holds locks, and the statement (only it is rolled back) runs again.
@@ -114,6 +212,7 @@ class Workload {
                   LockHolders().c_str());
       st = db_->Execute(sql);
     }
+    ThrowIfLost(st);
     if (!st.ok()) error_ = sql.substr(0, 500) + ": " + st.ToString() + "\n" + LockHolders();
   }
 
@@ -143,6 +242,7 @@ class Workload {
     Exec(sql);
     if (!error_.empty()) return;
     auto n = db_->Query("SELECT ROW_COUNT()");
+    ThrowIfLost(n.status());
     if (n.ok() && !n->empty() && (*n)[0][0]) {
       const long long c = std::stoll(*(*n)[0][0]);
       if (c > 0) counts_.row_changes += static_cast<uint64_t>(c);
@@ -334,6 +434,7 @@ class Workload {
                       xid + "'; XA PREPARE '" + xid + "'";
     if (!error_.empty()) return;
     Status st = db_->ExecuteDetached(sql);
+    ThrowIfLost(st);
     if (!st.ok()) {
       error_ = "XA PREPARE " + xid + ": " + st.ToString();
       return;
@@ -358,12 +459,14 @@ class Workload {
       auto rows = db_->Query(
           "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = 'root' AND ID <> "
           "CONNECTION_ID()");
+      ThrowIfLost(rows.status());
       gone = rows.ok() && !rows->empty() && (*rows)[0][0] && *(*rows)[0][0] == "0";
       if (!gone) SleepMs(10);
     }
     bool listed = false;
     for (int i = 0; i < 500 && !listed; ++i) {
       auto rows = db_->Query("XA RECOVER");
+      ThrowIfLost(rows.status());
       if (!rows.ok()) {
         error_ = "XA RECOVER: " + rows.status().ToString();
         return;
@@ -380,6 +483,7 @@ class Workload {
     // And XAER_NOTA (1397) may still come right after (xa_test.cc).
     for (int i = 0; i < 500; ++i) {
       st = db_->Execute(end);
+      ThrowIfLost(st);
       if (st.ok() || st.ToString().find("1397") == std::string::npos) break;
       SleepMs(10);
     }
@@ -406,6 +510,10 @@ class Workload {
   }
 
   MariaDb* db_;
+  std::atomic<bool> failover_expected_{false}, lost_{false};
+  std::mutex switch_mu_;
+  std::condition_variable switch_cv_;
+  MariaDb* next_db_ = nullptr;  // guarded by switch_mu_
   std::mt19937 rng_;
   std::vector<Table> tables_;
   std::vector<int> types_ids_;

@@ -326,7 +326,39 @@ Status MariaDb::ExecuteDetached(std::string_view sql) {
 
 Result<std::vector<SqlRow>> MariaDb::Query(std::string_view sql) {
   if (!conn_) return Status::FailedPrecondition("the MariaDB fixture is stopped");
-  MYSQL* m = conn_->mysql;
+  return QueryOn(conn_->mysql, sql);
+}
+
+Result<std::vector<SqlRow>> MariaDb::QueryDetached(std::string_view sql) {
+  SLUICE_ASSIGN_OR_RETURN(MYSQL * m, ConnectRoot(port_));
+  auto rows = QueryOn(m, sql);
+  mysql_close(m);
+  return rows;
+}
+
+Status MariaDb::ReplicateFrom(MariaDb& primary) {
+  SLUICE_ASSIGN_OR_RETURN(auto pos, primary.QueryDetached("SELECT @@global.gtid_binlog_pos"));
+  const std::string gtid = pos.empty() || !pos[0][0] ? "" : *pos[0][0];
+  return Execute("RESET MASTER; SET GLOBAL gtid_slave_pos = '" + gtid +
+                 "'; CHANGE MASTER TO MASTER_HOST = '127.0.0.1', MASTER_PORT = " +
+                 std::to_string(primary.port()) + ", MASTER_USER = '" + kReplUser +
+                 "', MASTER_PASSWORD = '" + kReplPassword +
+                 "', MASTER_USE_GTID = slave_pos; START SLAVE");
+}
+
+Status MariaDb::Kill() {
+  if (pid_ <= 0) return Status::Ok();
+  const pid_t pid = pid_;
+  pid_ = -1;
+  int wstatus = 0;
+  ::kill(pid, SIGKILL);
+  if (!WaitExit(pid, kKillTimeout, &wstatus)) {
+    return Status::Internal("mariadbd pid " + std::to_string(pid) + " survived SIGKILL");
+  }
+  return Status::Ok();
+}
+
+Result<std::vector<SqlRow>> MariaDb::QueryOn(MYSQL* m, std::string_view sql) {
   if (mysql_real_query(m, sql.data(), sql.size()) != 0) return ServerError(m, sql);
   std::vector<SqlRow> rows;
   MYSQL_RES* res = mysql_store_result(m);

@@ -16,6 +16,8 @@
 
 #include "base/status.h"
 
+struct st_mysql;
+
 namespace sluice::testing {
 
 struct MariaDbOptions {
@@ -57,6 +59,19 @@ class MariaDb {
   // rendering of each value, as the text protocol sends it).
   Result<std::vector<SqlRow>> Query(std::string_view sql);
 
+  // Query() on a connection of its own, for a thread other than the one
+  // using this object.
+  Result<std::vector<SqlRow>> QueryDetached(std::string_view sql);
+
+  // Makes this server a GTID replica of `primary` from now on (MariaDB KB,
+  // "Setting up replication", "Global Transaction ID"): its own binary log
+  // is reset (the fixture's set-up statements are not the primary's
+  // history), gtid_slave_pos set to the primary's @@gtid_binlog_pos, then
+  // CHANGE MASTER TO ... MASTER_USE_GTID = slave_pos and START SLAVE as the
+  // replication user. Start this server with --server-id=N (N != 1) and
+  // --log-slave-updates to make it one that can be promoted.
+  Status ReplicateFrom(MariaDb& primary);
+
   // Full paths of the binary log files, oldest first (SHOW BINARY LOGS).
   Result<std::vector<std::string>> BinlogFiles();
 
@@ -65,10 +80,14 @@ class MariaDb {
   Status Restart();
   // Stops the server; the object may then only be destroyed or Restart()ed.
   Status Stop();
+  // SIGKILLs the server (a crash), from any thread: statements in flight on
+  // its connections fail as with a real crash. Then as after Stop().
+  Status Kill();
 
  private:
   MariaDb() = default;
   Status Launch();
+  static Result<std::vector<SqlRow>> QueryOn(::st_mysql* m, std::string_view sql);
 
   std::string host_ = "127.0.0.1";
   int port_ = 0;
