@@ -131,6 +131,12 @@ Status HaStandby::Report(Replica* r) {
 
 Status HaStandby::RunOnce(Replica* r) {
   CommitLog* log = r->log;
+  // A log that failed for a full disk takes writes again once RocksDB
+  // resumed, and below the free-space margin the primary is not asked for
+  // more: either way the error says so and the loop asks again after its
+  // backoff, so replication resumes by itself once space is freed.
+  SLUICE_RETURN_IF_ERROR(log->Recover());
+  SLUICE_RETURN_IF_ERROR(log->CheckFreeSpace());
   // Whatever came of a transaction before the last connection ended comes
   // again whole.
   SLUICE_RETURN_IF_ERROR(log->DiscardOpenTransaction());

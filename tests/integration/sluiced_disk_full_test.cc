@@ -3,8 +3,10 @@
 // clear error and an exit (never an abort); with a little more free, ingest
 // pauses with an error naming the path and the bytes free (log, /status)
 // while the process stays up, and resumes by itself once space is freed.
-// The log must then equal an uninterrupted ingest.
+// The log must then equal an uninterrupted ingest. A standby whose disk
+// fills while it catches up pauses the same way and resumes by itself.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include "tests/integration/sluiced_harness.h"
 #include "tests/support/http_get.h"
@@ -129,6 +131,90 @@ TEST_F(SluicedDiskFullTest, StartsOntoAFullDiskEndInAClearErrorAndIngestResumesW
   ExpectSameLog(img, want);
   ExpectTxnNumbering(img.Parsed());
 }
+
+// A standby (data_dir on the tmpfs) catching up with a primary that has
+// the backlog: it pauses at the free-space margin with the error in its
+// log, stays up, and once space is freed replicates to the primary's high
+// watermark without a restart; both logs are then the same. With
+// min_free_mb = 16 the margin stops it; with 0 RocksDB itself meets ENOSPC
+// and the standby's log must be resumed (CommitLog::Recover).
+class SluicedDiskFullStandbyTest : public SluicedDiskFullTest,
+                                   public ::testing::WithParamInterface<int> {};
+
+TEST_P(SluicedDiskFullStandbyTest, PausesOnAFullDiskAndResumesWhenFreed) {
+  const int min_free_mb = GetParam();
+  Backlog();
+  const std::string secret = dir_.Sub("ha.secret");
+  std::ofstream(secret) << "disk-full-pair\n";
+  ::chmod(secret.c_str(), 0600);
+  auto node = [&](const std::string& id, const std::string& data_dir, const std::string& ha) {
+    const std::string path = dir_.Sub(id + ".toml");
+    std::ofstream out(path, std::ios::trunc);
+    out << "[node]\nid = \"" << id << "\"\ndata_dir = \"" << data_dir << "\"\nrole = \""
+        << (ha.empty() ? "primary" : "standby") << "\"\nmin_free_mb = "
+        << (ha.empty() ? 16 : min_free_mb) << "\n\n"
+        << "[admin]\nlisten = \"127.0.0.1:0\"\n\n[ha]\n"
+        << (ha.empty() ? "listen = \"127.0.0.1:0\"\n" : "primary = \"" + ha + "\"\n")
+        << "mode = \"async\"\nsecret_file = \"" << secret << "\"\n\n"
+        << "[[destination]]\nname = \"" << kDest << "\"\nsource = \"" << db_->ReplUrl()
+        << "\"\nserver_id = 4102\ninclude = ['" << kInclude << "']\n";
+    return path;
+  };
+  Sluiced primary(node("a", dir_.Sub("data-a"), ""), dir_.Sub("a.log"));
+  primary.Start();
+  const int ha_port = primary.ListenPort("ha: serving standbys");
+  const int primary_admin = primary.AdminPort();
+  ASSERT_GT(ha_port, 0) << primary.LogTail();
+  auto end = ServerEnd(db_.get());
+  ASSERT_TRUE(end.ok()) << end.status().ToString();
+  auto hw = [](int admin) {
+    return Sample(testing::HttpGetBody(admin, "/metrics"),
+                  "sluice_log_high_watermark{dest=\"shop\"}")
+        .value_or(-1);
+  };
+  double want = -1;
+  for (int i = 0; i < 1200; ++i, SleepMs(100)) {
+    auto body = testing::HttpGetBody(primary_admin, "/status");
+    if (body.find(end->file + "\",\"pos\":" + std::to_string(end->pos)) != std::string::npos) {
+      want = hw(primary_admin);
+      break;
+    }
+  }
+  ASSERT_GT(want, 320000) << primary.LogTail();
+
+  ASSERT_TRUE(fs_.FillLeaving(28 * kMiB));
+  Sluiced standby(node("b", fs_.Sub("data-b"), "127.0.0.1:" + std::to_string(ha_port)),
+                  dir_.Sub("b.log"));
+  standby.Start();
+  const int standby_admin = standby.AdminPort();
+  ASSERT_GT(standby_admin, 0) << standby.LogTail();
+  bool paused = false;
+  for (int i = 0; i < 1200 && !paused && !standby.Poll(); ++i, SleepMs(100)) {
+    const std::string log = FileText(standby.log_file());
+    paused = log.find("is full") != std::string::npos ||
+             log.find("No space left") != std::string::npos;
+  }
+  ASSERT_TRUE(paused) << standby.LogTail();
+  SleepMs(1000);
+  ASSERT_FALSE(standby.Poll().has_value()) << standby.LogTail();
+  const double stalled = hw(standby_admin);
+  EXPECT_LT(stalled, want) << "the standby had room for everything";
+
+  fs_.FreeAll();
+  bool caught_up = false;
+  for (int i = 0; i < 1200 && !caught_up && !standby.Poll(); ++i, SleepMs(100)) {
+    caught_up = hw(standby_admin) == want;
+  }
+  ASSERT_TRUE(caught_up) << "the standby did not resume:\n" << standby.LogTail();
+  ASSERT_TRUE(standby.Terminate()) << standby.LogTail();
+  ASSERT_TRUE(primary.Terminate()) << primary.LogTail();
+  auto a = ReadLog(DestPath(dir_.Sub("data-a")), 0, "a");
+  auto b = ReadLog(DestPath(fs_.Sub("data-b")), 0, "b");
+  ASSERT_TRUE(a.ok() && b.ok()) << a.status().ToString() << b.status().ToString();
+  ExpectSameLog(*b, *a);
+}
+
+INSTANTIATE_TEST_SUITE_P(Margins, SluicedDiskFullStandbyTest, ::testing::Values(16, 0));
 
 }  // namespace
 }  // namespace sluice::sluiced_test
