@@ -26,12 +26,14 @@ ctest --test-dir build --output-on-failure -j2 --timeout 600 || status=1
 san_flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1 -DNDEBUG"
            "-DCMAKE_C_FLAGS_RELWITHDEBINFO=-O1 -g1 -DNDEBUG")
 if [ "${SLUICE_SANITIZERS:-1}" != 0 ]; then
-  sluice_build build-asan -DSLUICE_ASAN=ON -DSLUICE_BUILD_BENCH=OFF "${san_flags[@]}"
+  sluice_build build-asan -DSLUICE_ASAN=ON -DSLUICE_BUILD_BENCH=OFF "${san_flags[@]}" \
+    "-DSLUICE_SKIP_TEST_LABELS=mariadb_daemon"
   sluice_log "running the tests under ASan+UBSan (build-asan/)"
   ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     ctest --test-dir build-asan --output-on-failure -j2 --timeout 900 -LE "^mariadb_daemon$" || status=1
 
-  sluice_build build-tsan -DSLUICE_TSAN=ON -DSLUICE_BUILD_BENCH=OFF "${san_flags[@]}"
+  sluice_build build-tsan -DSLUICE_TSAN=ON -DSLUICE_BUILD_BENCH=OFF "${san_flags[@]}" \
+    "-DSLUICE_SKIP_TEST_LABELS=mariadb;mariadb_daemon"
   sluice_log "running the tests under ThreadSanitizer (build-tsan/)"
   ctest --test-dir build-tsan --output-on-failure -j2 --timeout 900 -LE "^mariadb$|^mariadb_daemon$" || status=1
 fi
