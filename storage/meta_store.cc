@@ -183,6 +183,34 @@ Result<std::vector<proto::EpochEntry>> MetaStore::Epochs() const {
   return out;
 }
 
+Status MetaStore::PutStandby(std::string_view node_id, const proto::StandbyMark& mark) {
+  rocksdb::WriteBatch b;
+  b.Put(cf_, std::string(kStandbyPrefix) + std::string(node_id), mark.SerializeAsString());
+  return Write(&b);
+}
+
+Status MetaStore::DeleteStandby(std::string_view node_id) {
+  rocksdb::WriteBatch b;
+  b.Delete(cf_, std::string(kStandbyPrefix) + std::string(node_id));
+  return Write(&b);
+}
+
+Result<std::vector<std::pair<std::string, proto::StandbyMark>>> MetaStore::ListStandbys() const {
+  std::vector<std::pair<std::string, proto::StandbyMark>> out;
+  Status st = ScanPrefix(db_, cf_, std::string(kStandbyPrefix),
+                         [&](std::string_view key, std::string_view value) -> Status {
+                           proto::StandbyMark m;
+                           if (!m.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+                             return Status::Corruption("standby mark " + std::string(key) +
+                                                       " does not parse");
+                           }
+                           out.emplace_back(std::string(key.substr(kStandbyPrefix.size())), m);
+                           return Status::Ok();
+                         });
+  if (!st.ok()) return st;
+  return out;
+}
+
 Result<std::optional<proto::NodeIdentity>> MetaStore::Node() const {
   SLUICE_ASSIGN_OR_RETURN(auto v, Get(kNodeKey));
   if (!v) return std::optional<proto::NodeIdentity>();

@@ -13,6 +13,7 @@
 //   "g" + varint(len) + group + "c"        proto::GroupCursor
 //   "g" + varint(len) + group + "b" + be64(batch id)  proto::OutstandingBatch
 //   "i" + key                              ingest's state (CommitLog::CommitBlocks)
+//   "h" + node id                          proto::StandbyMark (sync mode's standbys)
 //
 // Thread safety: all methods are safe to call concurrently; each write is
 // atomic on its own. Lifetime: created by CommitLog, which must outlive it.
@@ -91,6 +92,11 @@ class MetaStore {
   // Epoch history, in epoch order.
   Result<std::vector<proto::EpochEntry>> Epochs() const;
 
+  // A sync primary's standbys as it last heard from them (retention).
+  Status PutStandby(std::string_view node_id, const proto::StandbyMark& mark);
+  Status DeleteStandby(std::string_view node_id);
+  Result<std::vector<std::pair<std::string, proto::StandbyMark>>> ListStandbys() const;
+
   Result<std::optional<proto::NodeIdentity>> Node() const;
   Status PutNode(const proto::NodeIdentity& node);
 
@@ -103,6 +109,7 @@ class MetaStore {
   Status ReplaceIngestState(const std::vector<std::pair<std::string, std::string>>& entries);
   static std::string IngestKey(std::string_view key) { return std::string(kIngestPrefix) + std::string(key); }
   static constexpr std::string_view kIngestPrefix = "i";
+  static constexpr std::string_view kStandbyPrefix = "h";
 
   // Reads the log state; nullopt for a new log.
   Result<std::optional<proto::LogState>> State() const;

@@ -315,6 +315,7 @@ Status ParseHa(const toml::table& root, Config* c) {
     SLUICE_RETURN_IF_ERROR(t.Uint("handshake_timeout_ms", &ha.handshake_timeout_ms, 100, 600000));
     SLUICE_RETURN_IF_ERROR(t.Uint("max_pending_handshakes", &ha.max_pending_handshakes, 1, 4096));
     SLUICE_RETURN_IF_ERROR(t.Uint("max_sessions", &ha.max_sessions, 0, 65536));
+    SLUICE_RETURN_IF_ERROR(t.Uint("forget_standby_hours", &ha.forget_standby_hours, 0, 87600));
     SLUICE_RETURN_IF_ERROR(t.NoUnknownKeys());
     if (ha.cluster_id.empty()) return t.Bad("cluster_id", "must not be empty");
     if (ha.secret_file.empty()) {

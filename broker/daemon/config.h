@@ -83,6 +83,10 @@ struct HaConfig {
   uint32_t handshake_timeout_ms = 10000;  // the whole handshake, either side
   uint32_t max_pending_handshakes = 16;   // primary: unauthenticated connections at once
   uint32_t max_sessions = 0;              // primary: standby sessions at once; 0: 4 per destination
+  // Sync mode: retention on the primary waits for a standby that is away
+  // (even across the primary's restarts) until it has not reported for
+  // this long; 0 never forgets one.
+  uint32_t forget_standby_hours = 168;
 };
 
 struct Config {

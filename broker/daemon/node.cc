@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include <spdlog/spdlog.h>
@@ -171,6 +172,9 @@ Status Node::BecomePrimary(uint64_t min_epoch) {
     for (auto& d : dests_) {
       CommitLog* log = d->log();
       SLUICE_RETURN_IF_ERROR(log->DiscardOpenTransaction());
+      // Marks of standbys from an earlier time as primary are another
+      // pair's: this primary waits for the standbys that report to it.
+      SLUICE_RETURN_IF_ERROR(ForgetStandbys(log));
       SLUICE_RETURN_IF_ERROR(log->BeginEpoch(Epoch(epoch)));
       // Replicated groups may point past what reached this node (async):
       // clamp them to its log, so their next Get starts at a real record.
@@ -303,18 +307,59 @@ void Node::RetentionLoop() {
   }
 }
 
+Status Node::ForgetStandbys(CommitLog* log) {
+  SLUICE_ASSIGN_OR_RETURN(auto marks, log->meta().ListStandbys());
+  for (const auto& m : marks) SLUICE_RETURN_IF_ERROR(log->meta().DeleteStandby(m.first));
+  return Status::Ok();
+}
+
 Offset Node::RetentionFloor(Destination* dest) {
   CommitLog* log = dest->log();
   Offset floor = log->HighWatermark();
   MutexLock lock(&mu_);
   if (!ha_primary_ || config_.ha.mode != "sync") return floor;
-  ha::GroupTransfer* t = ha_primary_->transfer(dest->name());
-  if (t == nullptr) return floor;
   const Offset first = log->FirstOffset();
-  for (const auto& p : t->Standbys()) {
+  // What each standby last reported, kept across restarts: a standby that
+  // is away when this primary starts again is still waited for.
+  auto kept = log->meta().ListStandbys();
+  if (!kept.ok()) {
+    spdlog::error("destination {}: retention keeps everything: cannot read the standbys' marks: {}",
+                  dest->name(), kept.status().ToString());
+    return first;
+  }
+  std::map<std::string, proto::StandbyMark> marks(kept->begin(), kept->end());
+  const int64_t now = WallClockMs();
+  if (ha::GroupTransfer* t = ha_primary_->transfer(dest->name())) {
+    for (const auto& p : t->Standbys()) {
+      if (p.last_report_ms == 0) continue;  // connected, not reported yet
+      proto::StandbyMark& m = marks[p.node_id];
+      if (m.durable_offset() == p.durable_offset && m.seen_ms() >= p.last_report_ms - 60000) {
+        continue;  // written recently enough
+      }
+      m.set_durable_offset(p.durable_offset);
+      m.set_seen_ms(p.last_report_ms);
+      if (Status st = log->meta().PutStandby(p.node_id, m); !st.ok()) {
+        spdlog::error("destination {}: retention keeps everything: cannot store standby {}'s "
+                      "mark: {}",
+                      dest->name(), p.node_id, st.ToString());
+        return first;
+      }
+    }
+  }
+  const int64_t forget_ms = int64_t{config_.ha.forget_standby_hours} * 3600 * 1000;
+  for (const auto& [id, m] : marks) {
+    if (forget_ms > 0 && now - m.seen_ms() > forget_ms) {
+      spdlog::warn(
+          "destination {}: retention no longer waits for standby '{}': it has not reported for "
+          "more than [ha] forget_standby_hours = {} (it reported offset {} durable); rebuild it "
+          "if it comes back",
+          dest->name(), id, config_.ha.forget_standby_hours, m.durable_offset());
+      (void)log->meta().DeleteStandby(id);
+      continue;
+    }
     // A standby below the first offset cannot catch up any more (its next
     // handshake is refused): it must not stop retention for good.
-    const Offset durable(p.durable_offset);
+    const Offset durable(m.durable_offset());
     if (durable >= first) floor = std::min(floor, durable);
   }
   return floor;

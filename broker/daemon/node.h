@@ -23,8 +23,10 @@
 // ("sl-retention") applies it to every such log every
 // [storage] retention_interval_ms, in either role. It never removes a
 // record at or above the log's high watermark, nor, on a primary in sync
-// mode, one that a standby this primary has seen has not reported durable
-// (connected or not: a sync standby is waited for). Consumer groups hold
+// mode, one that a standby has not reported durable (connected or not, and
+// across this primary's restarts: each standby's last report is kept in the
+// log's metadata, a StandbyMark; one silent for [ha] forget_standby_hours
+// is forgotten, loudly). Consumer groups hold
 // it back unless retention_respects_groups = false (CommitLog's
 // keep_unacked).
 //
@@ -95,6 +97,8 @@ class Node {
   void RetentionLoop();
   // The offset retention must keep from on `dest`'s log (see above).
   Offset RetentionFloor(Destination* dest) EXCLUDES(mu_);
+  // Removes the StandbyMarks of `log` (a promotion starts afresh).
+  static Status ForgetStandbys(CommitLog* log);
 
   const Config config_;
   consumer::ConsumerService* const service_;

@@ -720,6 +720,22 @@ TEST_F(HaPairTest, SyncRetentionWaitsForTheStandby) {
   EXPECT_GT(a_.Metric("sluice_log_bytes"), 65536);
   EXPECT_LE(a_.Metric("sluice_log_first_offset"), had);
   EXPECT_EQ(a_.Metric("sluice_retention_errors_total"), 0);
+  // The primary restarts while the standby is away: it still waits for it
+  // (the standby's last report is in the log's metadata, not only in the
+  // process that heard it).
+  a_.proc->Kill();
+  a_.proc->Start();
+  ASSERT_TRUE(WaitUntil([&] { return a_.Plain("sluice_node_epoch") >= 0; })) << a_.proc->LogTail();
+  const double before = a_.Metric("sluice_log_high_watermark");
+  Load(20, 500, &next);
+  ASSERT_TRUE(WaitUntil([&] {
+    const double hw = a_.Metric("sluice_log_high_watermark");
+    return hw >= before + 10000 && hw == a_.Metric("sluice_log_committed_end");
+  })) << a_.Metrics();
+  const double runs2 = a_.Metric("sluice_retention_runs_total");
+  ASSERT_TRUE(WaitUntil([&] { return a_.Metric("sluice_retention_runs_total") >= runs2 + 3; }));
+  EXPECT_GT(a_.Metric("sluice_log_bytes"), 65536);
+  EXPECT_LE(a_.Metric("sluice_log_first_offset"), had) << "retention forgot the standby";
   // It comes back and catches up; then retention goes on.
   b_.proc->Start();
   WaitReplicated(&a_, &b_, db_.get());
