@@ -482,20 +482,19 @@ class InvariantTest : public ::testing::Test {
     EXPECT_TRUE(apply_->Terminate()) << apply_->ErrTail();
   }
 
-  // scripts/failover.sh as ha_pair_test runs it: the primary is killed,
-  // the standby promoted, the old primary restarted and demoted.
+  // scripts/failover.sh: the primary is killed, the standby promoted, the
+  // old primary restarted and demoted. The operator knows the old primary
+  // is down (it was SIGKILLed), so this is the --force path (ha_pair_test
+  // covers --old-pid and --fence-cmd).
   void Failover(Node** primary, Node** standby) {
-    // Reaped after failover.sh: the zombie keeps its pid from being reused
-    // by another process, which --old-pid would kill.
-    const pid_t old_pid = (*primary)->proc->pid();
-    ::kill(old_pid, SIGKILL);
-    ++sluiced_kills_;
-    auto [rc, out] =
-        Shell(std::string("SLUICE_BIN=") + SLUICE_BIN + " " + SLUICE_FAILOVER + " --secret-file " +
-              secret_ + " --old " + (*primary)->consumer() + " --candidate " +
-              (*standby)->consumer() + " --old-pid " + std::to_string(old_pid));
+    ::kill((*primary)->proc->pid(), SIGKILL);
     (*primary)->proc->Kill();  // reaps it
+    ++sluiced_kills_;
+    auto [rc, out] = Shell(std::string("SLUICE_BIN=") + SLUICE_BIN + " " + SLUICE_FAILOVER +
+                           " --secret-file " + secret_ + " --old " + (*primary)->consumer() +
+                           " --candidate " + (*standby)->consumer() + " --force");
     ASSERT_EQ(rc, 0) << out << "\n" << (*standby)->proc->LogTail();
+    EXPECT_NE(out.find("fence: none (--force)"), std::string::npos) << out;
     ++failovers_;
     ASSERT_NO_FATAL_FAILURE(StartNode(*primary));
     auto [drc, dout] =
