@@ -275,6 +275,13 @@ inline Result<LogImage> ReadLog(const std::string& path, uint64_t from = 0,
 
 inline std::string DestPath(const std::string& data_dir) { return data_dir + "/" + kDest; }
 
+// A checkpoint to compare, but for gtid_known: a file source (IngestFiles,
+// the usual reference) has no server to ask for the whole GTID state.
+inline std::string CheckpointKey(proto::SourceCheckpoint cp) {
+  cp.clear_gtid_known();
+  return cp.SerializeAsString();
+}
+
 // Two logs are the same: offsets, bytes and checkpoint.
 inline void ExpectSameLog(const LogImage& got, const LogImage& want) {
   EXPECT_EQ(got.first, want.first);
@@ -283,7 +290,7 @@ inline void ExpectSameLog(const LogImage& got, const LogImage& want) {
   for (size_t i = 0; i < got.records.size(); ++i) {
     ASSERT_EQ(got.records[i], want.records[i]) << "offset " << got.first + i;
   }
-  EXPECT_EQ(got.checkpoint.SerializeAsString(), want.checkpoint.SerializeAsString())
+  EXPECT_EQ(CheckpointKey(got.checkpoint), CheckpointKey(want.checkpoint))
       << got.checkpoint.file() << ":" << got.checkpoint.pos() << " " << got.checkpoint.gtid_set()
       << " vs " << want.checkpoint.file() << ":" << want.checkpoint.pos() << " "
       << want.checkpoint.gtid_set();
@@ -333,7 +340,7 @@ inline void ExpectSameChanges(const LogImage& got, const LogImage& want) {
   for (size_t i = 0; i < a.size(); ++i) {
     ASSERT_EQ(a[i].SerializeAsString(), b[i].SerializeAsString()) << "change " << i;
   }
-  EXPECT_EQ(got.checkpoint.SerializeAsString(), want.checkpoint.SerializeAsString());
+  EXPECT_EQ(CheckpointKey(got.checkpoint), CheckpointKey(want.checkpoint));
 }
 
 // Where the server's binlog ends: the end of its last transaction (the last
