@@ -11,6 +11,7 @@
 
 #include "base/coding.h"
 #include "broker/binlog/event.h"
+#include "broker/binlog/mysql_query.h"
 #include "broker/binlog/mysql_text.h"
 
 // Start positions, URLs, GTID sets, backoff and PositionTracker are in
@@ -27,6 +28,10 @@ using mysql_text::IsUuid;
 using mysql_text::Lower;
 using mysql_text::ParseUint;
 using mysql_text::Split;
+using mysql_query::MapError;
+using mysql_query::Row;
+using mysql_query::RunQuery;
+using mysql_query::Value;
 
 // Commands of the replication protocol (MySQL include/my_command.h).
 constexpr uint8_t kComBinlogDump = 0x12;
@@ -66,109 +71,8 @@ bool IsOpeningEvent(uint8_t type) {
 
 }  // namespace
 
-struct MysqlSource::Conn {
-  MYSQL* m = nullptr;
-  ~Conn() {
-    if (m != nullptr) mysql_close(m);
-  }
-};
 
 namespace {
-
-using Row = std::vector<std::optional<std::string>>;
-
-std::string MissingPrivilege(unsigned err, std::string_view msg, bool mariadb) {
-  for (const char* p : {"REPLICATION SLAVE", "BINLOG MONITOR", "REPLICATION CLIENT", "SUPER"}) {
-    if (msg.find(p) != std::string_view::npos) return p;
-  }
-  if (err == 1142 || err == 1143) return "SELECT";
-  return mariadb ? "REPLICATION SLAVE, BINLOG MONITOR or SELECT"
-                 : "REPLICATION SLAVE, REPLICATION CLIENT or SELECT";
-}
-
-// Turns a client or server error into a Status that says what to do.
-Status MapError(const MysqlSourceOptions& o, bool mariadb, unsigned err, std::string_view msg,
-                std::string_view what) {
-  const std::string where = o.host + ":" + std::to_string(o.port);
-  const std::string detail = "error " + std::to_string(err) + ": " + std::string(msg);
-  switch (err) {
-    case kErAccessDenied:
-      return Status::FailedPrecondition("authentication failed for user '" + o.user + "' at " +
-                                        where + " (" + detail +
-                                        "): check the user and password of the source URL");
-    case 1044:
-    case 1142:
-    case 1143:
-    case 1227: {  // access denied to a db/table/column/operation
-      const std::string p = MissingPrivilege(err, msg, mariadb);
-      return Status::FailedPrecondition(std::string(what) + ": user '" + o.user + "' at " + where +
-                                        " lacks the " + p + " privilege (" + detail + "): GRANT " +
-                                        p + " ON *.* TO '" + o.user + "'@'%'");
-    }
-    case 2002:
-    case 2003:
-    case 2005:  // no socket / refused / unknown host
-      return Status::Unavailable("cannot connect to " + where + ": " + detail);
-    case 2006:
-    case 2013:
-    case 2055:  // gone away / lost / lost at system error
-      return Status::Unavailable("server at " + where + " went away: " + detail);
-    // The server is shutting down, out of connections, or dropped ours:
-    // a retry later cures these (sluiced retries them quickly).
-    case 1040:
-    case 1053:
-    case 1203:
-    case 1927:  // too many / shutdown / user's max / killed
-    case 1158:
-    case 1159:
-    case 1160:
-    case 1161:  // network read/write errors and timeouts
-      return Status::Unavailable(std::string(what) + " at " + where + ": " + detail);
-    case 2026:  // TLS
-      return Status::FailedPrecondition("TLS with " + where + " failed (" + detail +
-                                        "): check ssl-mode and ssl-ca");
-    case 2059:
-    case 2061:  // auth plugin cannot load / needs a secure connection
-      return Status::FailedPrecondition(
-          "authentication failed for user '" + o.user + "' at " + where + " (" + detail +
-          "): for caching_sha2_password use TLS or give the server's RSA key (server-public-key)");
-    default:
-      if (err >= 2000 && err < 3000) {
-        return Status::Unavailable(std::string(what) + " at " + where + ": " + detail);
-      }
-      return Status::Internal(std::string(what) + " at " + where + ": " + detail);
-  }
-}
-
-Status MapError(const MysqlSourceOptions& o, bool mariadb, MYSQL* m, std::string_view what) {
-  return MapError(o, mariadb, mysql_errno(m), mysql_error(m), what);
-}
-
-Result<std::vector<Row>> RunQuery(const MysqlSourceOptions& o, bool mariadb, MYSQL* m,
-                                  std::string_view sql, std::string_view what) {
-  if (mysql_real_query(m, sql.data(), sql.size()) != 0) return MapError(o, mariadb, m, what);
-  std::vector<Row> rows;
-  MYSQL_RES* res = mysql_store_result(m);
-  if (res == nullptr) {
-    if (mysql_field_count(m) != 0) return MapError(o, mariadb, m, what);
-    return rows;
-  }
-  const unsigned n = mysql_num_fields(res);
-  while (MYSQL_ROW row = mysql_fetch_row(res)) {
-    const unsigned long* len = mysql_fetch_lengths(res);
-    Row r(n);
-    for (unsigned i = 0; i < n; ++i) {
-      if (row[i] != nullptr) r[i] = std::string(row[i], len[i]);
-    }
-    rows.push_back(std::move(r));
-  }
-  mysql_free_result(res);
-  return rows;
-}
-
-std::string Value(const std::vector<Row>& rows, size_t col) {
-  return !rows.empty() && rows[0].size() > col && rows[0][col] ? *rows[0][col] : "";
-}
 
 // A random UUID (the kernel's), so the server can tell our connections apart.
 std::string NewUuid() {
@@ -251,157 +155,6 @@ Status MysqlSource::OpenHost(const MysqlStart& start) {
   start_gtid_state_.reset();
   SLUICE_RETURN_IF_ERROR(Connect());
   return StartDump(start, /*opening=*/true);
-}
-
-Status MysqlSource::CheckHasGtids(const std::string& ours) {
-  MYSQL* m = conn_->m;
-  SLUICE_ASSIGN_OR_RETURN(GtidState want, GtidState::Parse(ours));
-  const char* sql = is_mariadb_ ? "SELECT @@global.gtid_binlog_state"
-                                : "SELECT @@global.gtid_executed, @@global.gtid_purged";
-  SLUICE_ASSIGN_OR_RETURN(auto rows,
-                          RunQuery(options_, is_mariadb_, m, sql, "reading the server's GTIDs"));
-  auto missing = want.MissingFrom(Value(rows, 0));
-  if (!missing.ok()) return missing.status().WithContext("the server at " + Where());
-  if (!missing->empty()) {
-    return Status::FailedPrecondition(
-        "the server at " + Where() + " lacks transactions this destination already stored: " +
-        *missing + ". Reading from it would leave a gap, so it is refused. Bring back the server "
-        "that has them, or, if they are lost for good, start the destination again with a new "
-        "data directory");
-  }
-  if (!is_mariadb_) {
-    // Transactions the server no longer has in its binlogs, that we have
-    // not read: the dump would fail on them.
-    SLUICE_ASSIGN_OR_RETURN(GtidState purged, GtidState::Parse(Value(rows, 1)));
-    SLUICE_ASSIGN_OR_RETURN(std::string unread, purged.MissingFrom(ours));
-    if (!unread.empty()) {
-      return Status::NotFound("the server at " + Where() + " purged transactions this "
-                              "destination has not read: " + unread +
-                              ". They are lost to sluice: start the destination again");
-    }
-  }
-  return Status::Ok();
-}
-
-void MysqlSource::NoteGtidStateAt(const BinlogPosition& at, const std::string& executed_at_latest) {
-  MYSQL* m = conn_->m;
-  auto unknown = [&](const std::string& why) {
-    warnings_.push_back("cannot learn the GTID state of " + Where() + " at " + at.ToString() +
-                        " (" + why + "): this destination follows a failover of its source "
-                        "only from the next start on");
-  };
-  if (!IsSafeFileName(at.file)) return unknown("file name");
-  if (is_mariadb_) {
-    auto rows = RunQuery(options_, is_mariadb_, m,
-                         "SELECT BINLOG_GTID_POS('" + at.file + "', " + std::to_string(at.pos) + ")",
-                         "reading BINLOG_GTID_POS");
-    if (!rows.ok()) return unknown(rows.status().ToString());
-    if (rows->empty() || (*rows)[0].empty() || !(*rows)[0][0]) {
-      return unknown("BINLOG_GTID_POS gave NULL");
-    }
-    start_gtid_state_ = *(*rows)[0][0];
-    return;
-  }
-  if (!executed_at_latest.empty()) {  // SHOW MASTER STATUS's, at the same instant
-    start_gtid_state_ = executed_at_latest;
-    return;
-  }
-  GtidState state;
-  bool done = false;
-  uint64_t from = 4;
-  for (int page = 0; !done; ++page) {
-    // A page at a time: a large file is not read past `at`.
-    auto rows = RunQuery(options_, is_mariadb_, m,
-                         "SHOW BINLOG EVENTS IN '" + at.file + "' FROM " + std::to_string(from) +
-                             " LIMIT 1000",
-                         "reading the binlog's GTIDs (SHOW BINLOG EVENTS)");
-    if (!rows.ok()) return unknown(rows.status().ToString());
-    if (rows->empty()) break;
-    const uint64_t before = from;
-    if (Status s = AddMysqlGtidsFromEvents(*rows, at.pos, &state, &done, &from); !s.ok()) {
-      return unknown(s.ToString());
-    }
-    if (from <= before) break;
-  }
-  start_gtid_state_ = state.ToString();
-}
-
-Result<SourceCheckReport> MysqlSource::Check(const MysqlSourceOptions& options) {
-  std::unique_ptr<MysqlSource> src(new MysqlSource(options));
-  SLUICE_RETURN_IF_ERROR(src->Connect());
-  SourceCheckReport r;
-  r.server_version = src->server_version_;
-  r.warnings = src->warnings_;
-  MYSQL* m = src->conn_->m;
-  const bool mariadb = src->is_mariadb_;
-  r.ok.push_back("login as '" + options.user + "' at " + src->Where() + " (" +
-                 src->server_version_ +
-                 (src->tls_cipher_.empty() ? "" : ", TLS " + src->tls_cipher_) + ")");
-  r.ok.push_back("log_bin on, binlog_format ROW");
-
-  // Privileges: what SHOW GRANTS says (a role or a proxy grant may give
-  // them in ways this does not see: then a warning, not an error).
-  SLUICE_ASSIGN_OR_RETURN(auto grants, RunQuery(options, mariadb, m, "SHOW GRANTS",
-                                                "reading the user's grants (SHOW GRANTS)"));
-  std::string all;
-  for (const auto& row : grants) {
-    if (!row.empty() && row[0]) all += Lower(*row[0]) + "\n";
-  }
-  const bool super = all.find("grant all privileges on *.*") != std::string::npos;
-  const bool replica = super || all.find("replication slave") != std::string::npos ||
-                       all.find("replication replica") != std::string::npos;
-  const bool monitor = super || all.find("replication client") != std::string::npos ||
-                       all.find("binlog monitor") != std::string::npos ||
-                       all.find("grant super") != std::string::npos ||
-                       all.find(", super") != std::string::npos;
-  if (replica) {
-    r.ok.push_back("privilege REPLICATION SLAVE");
-  } else {
-    r.warnings.push_back("SHOW GRANTS lists no REPLICATION SLAVE for '" + options.user +
-                         "': the binlog dump will be refused unless a role gives it (GRANT "
-                         "REPLICATION SLAVE ON *.* TO '" +
-                         options.user + "'@'%')");
-  }
-  if (monitor) {
-    r.ok.push_back(std::string("privilege ") + (mariadb ? "BINLOG MONITOR" : "REPLICATION CLIENT"));
-  } else {
-    r.warnings.push_back(std::string("SHOW GRANTS lists no ") +
-                         (mariadb ? "BINLOG MONITOR" : "REPLICATION CLIENT") +
-                         ": start = \"latest\" and the lag in bytes need SHOW BINARY LOGS");
-  }
-
-  // GTIDs: what a GTID start and a source failover need.
-  if (mariadb) {
-    auto pos = RunQuery(options, mariadb, m, "SELECT @@global.gtid_binlog_pos", "reading GTIDs");
-    if (pos.ok()) r.ok.push_back("GTID binlog position '" + Value(*pos, 0) + "'");
-  } else {
-    auto mode = RunQuery(options, mariadb, m, "SELECT @@global.gtid_mode", "reading gtid_mode");
-    if (mode.ok() && Lower(Value(*mode, 0)) == "on") {
-      r.ok.push_back("gtid_mode ON");
-    } else {
-      r.warnings.push_back("gtid_mode is " +
-                           (mode.ok() ? Value(*mode, 0) : std::string("unknown")) +
-                           ": positions are by file and offset only");
-    }
-  }
-
-  if (options.start.kind == MysqlStart::Kind::kFilePos) {
-    auto files = src->ListBinlogFiles(*src->conn_);
-    if (files.ok()) {
-      bool found = false;
-      for (const auto& f : *files) found = found || f == options.start.file_pos.file;
-      if (!found) {
-        std::string have;
-        for (const auto& f : *files) have += (have.empty() ? "" : ", ") + f;
-        return Status::NotFound("start " + options.start.file_pos.file + ":" +
-                                std::to_string(options.start.file_pos.pos) +
-                                " is not on the server at " + src->Where() +
-                                " (it has: " + (have.empty() ? "none" : have) + ")");
-      }
-      r.ok.push_back("start file " + options.start.file_pos.file + " is on the server");
-    }
-  }
-  return r;
 }
 
 Status MysqlSource::Connect() {
