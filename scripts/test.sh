@@ -38,7 +38,8 @@ if [ "${SLUICE_SANITIZERS:-1}" != 0 ]; then
   ctest --test-dir build-tsan --output-on-failure -j2 --timeout 900 -LE "^mariadb$|^mariadb_daemon$" || status=1
 fi
 if [ "${SLUICE_SANITIZERS:-1}" != 0 ]; then
-  fuzz_targets=(binlog_event_fuzz json_binary_fuzz log_batch_fuzz frame_fuzz ha_frame_fuzz)
+  fuzz_targets=(binlog_event_fuzz json_binary_fuzz log_batch_fuzz frame_fuzz ha_frame_fuzz
+    gtid_state_fuzz)
   CC=clang CXX=clang++ sluice_build build-fuzz -DSLUICE_FUZZ=ON -DSLUICE_ASAN=ON \
     -DSLUICE_BUILD_BENCH=OFF "${san_flags[@]}" -- --target "${fuzz_targets[@]}"
   for t in "${fuzz_targets[@]}"; do
