@@ -1,6 +1,7 @@
 #include "broker/binlog/gtid_state.h"
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 
 namespace sluice::binlog {
@@ -20,6 +21,18 @@ std::vector<std::string_view> Split(std::string_view s, char sep) {
     if (i == std::string_view::npos) return out;
     s.remove_prefix(i + 1);
   }
+}
+
+// MySQL's GNOs are below 2^63 (Gtid_event); intervals stay far from
+// uint64 overflow.
+constexpr uint64_t kMaxGno = (uint64_t{1} << 63) - 1;
+
+// UUIDs and tags compare in lower case (the servers print them so; a user
+// may not).
+std::string Key(std::string_view s) {
+  std::string k(s);
+  for (char& c : k) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return k;
 }
 
 std::string_view Trim(std::string_view s) {
@@ -62,10 +75,11 @@ Status GtidState::Add(std::string_view gtid) {
     return Status::Ok();
   }
   uint64_t gno;
-  if (!Num(gtid.substr(colon + 1), &gno) || gno == 0) {
-    return Status::InvalidArgument("GTID " + std::string(gtid) + " is not uuid:number");
+  if (!Num(gtid.substr(colon + 1), &gno) || gno == 0 || gno > kMaxGno) {
+    return Status::InvalidArgument("GTID " + std::string(gtid) +
+                                   " is not uuid[:tag]:number (number in 1..2^63-1)");
   }
-  AddInterval(&mysql_[std::string(gtid.substr(0, colon))], gno, gno);
+  AddInterval(&mysql_[Key(gtid.substr(0, colon))], gno, gno);
   return Status::Ok();
 }
 
@@ -79,22 +93,31 @@ Result<GtidState> GtidState::Parse(std::string_view text) {
       SLUICE_RETURN_IF_ERROR(g.Add(item));
       continue;
     }
+    // "uuid:1-5:7:tag:1-3" (MySQL 8.4 tags: a part that is not a number
+    // starts the intervals of uuid:tag).
     auto parts = Split(item, ':');
-    std::string uuid(parts[0]);
+    const std::string uuid = Key(parts[0]);
+    std::string key = uuid;
     for (size_t i = 1; i < parts.size(); ++i) {
+      if (!parts[i].empty() && !std::isdigit(static_cast<unsigned char>(parts[i][0]))) {
+        key = uuid + ":" + Key(parts[i]);
+        continue;
+      }
       auto range = Split(parts[i], '-');
       uint64_t lo, hi;
-      if (range.size() > 2 || !Num(range[0], &lo) || !Num(range.back(), &hi) || lo == 0 || hi < lo) {
+      if (range.size() > 2 || !Num(range[0], &lo) || !Num(range.back(), &hi) || lo == 0 ||
+          hi < lo || hi > kMaxGno) {
         return Status::InvalidArgument("GTID set " + std::string(text) + ": bad interval " +
                                        std::string(parts[i]));
       }
-      AddInterval(&g.mysql_[uuid], lo, hi);
+      AddInterval(&g.mysql_[key], lo, hi);
     }
   }
   return g;
 }
 
-Result<std::string> GtidState::MissingFrom(std::string_view server_state) const {
+Result<std::string> GtidState::MissingFrom(std::string_view server_state,
+                                           std::string_view server_position) const {
   // The server's binlog state: every domain-server pair's last sequence
   // number (MariaDB) or its executed set (MySQL, as a GtidState).
   std::map<std::pair<uint32_t, uint32_t>, uint64_t> pairs;
@@ -125,12 +148,22 @@ Result<std::string> GtidState::MissingFrom(std::string_view server_state) const 
       if (seq >= end.second) end = {id, seq};
     }
   }
+  // MariaDB: the server's own replication position (@@gtid_slave_pos): a
+  // GTID equal to its entry for a domain is one it executed, and MariaDB
+  // serves a dump from it (START_OWN_SLAVE_POS) even when its binlog lacks
+  // it (a replica without log_slave_updates).
+  std::map<uint32_t, std::pair<uint32_t, uint64_t>> own;
+  if (auto pos = Trim(server_position); !pos.empty() && pos.find(':') == std::string_view::npos) {
+    SLUICE_ASSIGN_OR_RETURN(GtidState p, Parse(pos));
+    own = std::move(p.maria_);
+  }
   std::string out;
   auto say = [&out](const std::string& s) { out += (out.empty() ? "" : "; ") + s; };
   for (const auto& [domain, last] : maria_) {
     const auto [id, seq] = last;
     auto pair = pairs.find({domain, id});
     if (pair != pairs.end() && pair->second >= seq) continue;
+    if (auto o = own.find(domain); o != own.end() && o->second == last) continue;
     const std::string ours = std::to_string(domain) + "-" + std::to_string(id) + "-" +
                              std::to_string(seq);
     auto end = domain_end.find(domain);

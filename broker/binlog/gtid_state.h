@@ -4,7 +4,9 @@
 //
 //   MariaDB: one "domain-server-seq" per domain, the latest seen:
 //            "0-1-17,1-2-9" (@@gtid_slave_pos form)
-//   MySQL:   "uuid:1-5:7-9,uuid2:1-3" (a GTID set, intervals merged)
+//   MySQL:   "uuid:1-5:7-9,uuid2:1-3" (a GTID set, intervals merged);
+//            UUIDs and tags in lower case, a tagged GTID's intervals as
+//            their own item "uuid:tag:1-3" (MySQL 8.4 reads that form too)
 //
 // MissingFrom() is the check a source failover makes before reading from
 // another server: does that server have every transaction we stored?
@@ -44,8 +46,12 @@ class GtidState {
   //     domain d went past n without our d-s-n).
   //   MySQL: `server_state` is the server's @@gtid_executed; what we have
   //     and it lacks is named as a GTID set.
+  //   `server_position`, MariaDB only (may be ""): the server's
+  //     @@gtid_slave_pos; a GTID equal to its entry for the domain counts
+  //     as had (MariaDB serves a dump from its own replication position).
   // InvalidArgument when `server_state` does not parse.
-  Result<std::string> MissingFrom(std::string_view server_state) const;
+  Result<std::string> MissingFrom(std::string_view server_state,
+                                  std::string_view server_position = "") const;
 
  private:
   // MariaDB: domain -> (server, seq) of the last transaction.

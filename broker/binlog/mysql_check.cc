@@ -19,11 +19,11 @@ using mysql_text::Lower;
 Status MysqlSource::CheckHasGtids(const std::string& ours) {
   MYSQL* m = conn_->m;
   SLUICE_ASSIGN_OR_RETURN(GtidState want, GtidState::Parse(ours));
-  const char* sql = is_mariadb_ ? "SELECT @@global.gtid_binlog_state"
+  const char* sql = is_mariadb_ ? "SELECT @@global.gtid_binlog_state, @@global.gtid_slave_pos"
                                 : "SELECT @@global.gtid_executed, @@global.gtid_purged";
   SLUICE_ASSIGN_OR_RETURN(auto rows,
                           RunQuery(options_, is_mariadb_, m, sql, "reading the server's GTIDs"));
-  auto missing = want.MissingFrom(Value(rows, 0));
+  auto missing = want.MissingFrom(Value(rows, 0), is_mariadb_ ? Value(rows, 1) : "");
   if (!missing.ok()) return missing.status().WithContext("the server at " + Where());
   if (!missing->empty()) {
     return Status::FailedPrecondition(
@@ -65,26 +65,40 @@ void MysqlSource::NoteGtidStateAt(const BinlogPosition& at, const std::string& e
     start_gtid_state_ = *(*rows)[0][0];
     return;
   }
+  // MySQL resumes by GTID (COM_BINLOG_DUMP_GTID) only with gtid_mode=ON;
+  // with anything else (OFF, or a migration's *_PERMISSIVE) the state stays
+  // unknown and ingest resumes by file:pos on the first host.
+  auto mode = RunQuery(options_, is_mariadb_, m, "SELECT @@global.gtid_mode", "reading gtid_mode");
+  if (!mode.ok()) return unknown(mode.status().ToString());
+  if (Lower(Value(*mode, 0)) != "on") {
+    warnings_.push_back("gtid_mode is " + Value(*mode, 0) + " on " + Where() +
+                        ": this destination resumes by file and offset on the first host of its "
+                        "source and cannot follow a failover of the source");
+    return;
+  }
   if (!executed_at_latest.empty()) {  // SHOW MASTER STATUS's, at the same instant
     start_gtid_state_ = executed_at_latest;
     return;
   }
   GtidState state;
-  bool done = false;
+  bool done = false, ended = false;
   uint64_t from = 4;
-  for (int page = 0; !done; ++page) {
+  for (int page = 0; !done && !ended; ++page) {
     // A page at a time: a large file is not read past `at`.
     auto rows = RunQuery(options_, is_mariadb_, m,
                          "SHOW BINLOG EVENTS IN '" + at.file + "' FROM " + std::to_string(from) +
                              " LIMIT 1000",
                          "reading the binlog's GTIDs (SHOW BINLOG EVENTS)");
     if (!rows.ok()) return unknown(rows.status().ToString());
-    if (rows->empty()) break;
+    ended = rows->empty();  // the file's end: `at` is at or past its last event
     const uint64_t before = from;
     if (Status s = AddMysqlGtidsFromEvents(*rows, at.pos, &state, &done, &from); !s.ok()) {
       return unknown(s.ToString());
     }
-    if (from <= before) break;
+    if (!done && !ended && from <= before) {
+      // A page that does not move on: the state would miss what follows.
+      return unknown("SHOW BINLOG EVENTS did not advance past " + std::to_string(from));
+    }
   }
   start_gtid_state_ = state.ToString();
 }

@@ -123,8 +123,19 @@ Result<std::unique_ptr<MysqlSource>> MysqlSource::Open(const MysqlSourceOptions&
     src->options_.host = hosts[i].host;
     src->options_.port = hosts[i].port;
     Status s = src->OpenHost(options.start);
+    if (s.ok() && i > 0 && options.start.kind != MysqlStart::Kind::kMysqlGtid &&
+        options.start.kind != MysqlStart::Kind::kMariadbGtid &&
+        (!src->start_gtid_state_ || src->start_gtid_state_->empty())) {
+      // "earliest" or "latest" on a host that is not the first: the log
+      // would begin with this server's positions and no GTID state to move
+      // by, and a later resume by file:pos goes to the first host.
+      s = Status::FailedPrecondition(
+          "start " + options.start.ToString() + " on " + src->Where() +
+          ": it reports no GTID state there, and only the first host of the source may be "
+          "read by position");
+    }
     if (s.ok()) {
-      if (hosts.size() > 1 && src->start_gtid_state_ && src->start_gtid_state_->empty() &&
+      if (hosts.size() > 1 && (!src->start_gtid_state_ || src->start_gtid_state_->empty()) &&
           options.start.kind == MysqlStart::Kind::kFilePos) {
         src->warnings_.push_back(
             "the server at " + src->Where() +
@@ -312,7 +323,7 @@ Status MysqlSource::StartDump(const MysqlStart& start, bool opening) {
   }
   if (opening) {
     if (from.kind == MysqlStart::Kind::kFilePos) {
-      NoteGtidStateAt(from.file_pos, executed_at_latest);
+      if (options_.learn_gtid_state) NoteGtidStateAt(from.file_pos, executed_at_latest);
     } else {
       SLUICE_RETURN_IF_ERROR(CheckHasGtids(from.gtid));
       start_gtid_state_ = from.gtid;

@@ -98,6 +98,10 @@ struct MysqlSourceOptions {
   // binlog_row_metadata is not FULL, or that has no such setting (MySQL
   // 5.7): its binlog names no columns, keys or ENUM/SET labels.
   bool require_full_metadata = false;
+  // A position start asks the server for its GTID state there
+  // (start_gtid_state()); false when the caller knows it already (it costs
+  // MariaDB a scan of the file, MySQL pages of SHOW BINLOG EVENTS).
+  bool learn_gtid_state = true;
 };
 
 // "mysql://user:password@host[:port][,host[:port]...][?ssl-mode=...&ssl-ca=...&server-public-key=...]".

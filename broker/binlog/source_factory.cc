@@ -68,6 +68,7 @@ Result<std::unique_ptr<BinlogSource>> OpenBinlogSource(const SourceSpec& spec) {
   }
   o.server_id = spec.server_id;
   o.require_full_metadata = spec.require_full_metadata;
+  o.learn_gtid_state = spec.learn_gtid_state;
   SLUICE_ASSIGN_OR_RETURN(o.start, MysqlStart::Parse(spec.start));
   SLUICE_ASSIGN_OR_RETURN(auto source, MysqlSource::Open(o));
   return std::unique_ptr<BinlogSource>(std::move(source));

@@ -25,6 +25,8 @@ struct SourceSpec {
   // mysql:// only: refuse a server that does not log FULL row metadata
   // (MysqlSourceOptions::require_full_metadata).
   bool require_full_metadata = false;
+  // mysql:// only: MysqlSourceOptions::learn_gtid_state.
+  bool learn_gtid_state = true;
 };
 
 // InvalidArgument naming the field when the spec is malformed; the source's

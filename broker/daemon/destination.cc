@@ -7,6 +7,7 @@
 
 #include "base/clock.h"
 #include "base/thread_name.h"
+#include "broker/binlog/mysql_source.h"
 #include "broker/binlog/source_factory.h"
 
 namespace sluice::daemon {
@@ -310,8 +311,12 @@ Status Destination::RunOnce() {
   // that has those transactions can go on from there: a failover of the
   // source), by file:pos when the server has no GTIDs or the log does not
   // know its state yet (then only the host it was reading can).
+  // (A set MySQL cannot take as a dump start, tagged GTIDs of 8.4, also
+  // resumes by file:pos.)
   const bool by_gtid = cp.gtid_known() && !cp.gtid_set().empty() &&
-                       config_.source.starts_with("mysql://");
+                       config_.source.starts_with("mysql://") &&
+                       binlog::MysqlStart::Parse(cp.gtid_set()).ok();
+  spec.learn_gtid_state = !cp.gtid_known();
   spec.start = cp.file().empty() ? config_.start
                : by_gtid         ? cp.gtid_set()
                                  : cp.file() + ":" + std::to_string(cp.pos());

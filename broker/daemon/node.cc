@@ -329,9 +329,12 @@ Offset Node::RetentionFloor(Destination* dest) {
   }
   std::map<std::string, proto::StandbyMark> marks(kept->begin(), kept->end());
   const int64_t now = WallClockMs();
+  const int64_t forget_ms = int64_t{config_.ha.forget_standby_hours} * 3600 * 1000;
   if (ha::GroupTransfer* t = ha_primary_->transfer(dest->name())) {
     for (const auto& p : t->Standbys()) {
       if (p.last_report_ms == 0) continue;  // connected, not reported yet
+      // Gone longer than the horizon (and forgotten below): not again.
+      if (forget_ms > 0 && now - p.last_report_ms > forget_ms) continue;
       proto::StandbyMark& m = marks[p.node_id];
       if (m.durable_offset() == p.durable_offset && m.seen_ms() >= p.last_report_ms - 60000) {
         continue;  // written recently enough
@@ -346,7 +349,6 @@ Offset Node::RetentionFloor(Destination* dest) {
       }
     }
   }
-  const int64_t forget_ms = int64_t{config_.ha.forget_standby_hours} * 3600 * 1000;
   for (const auto& [id, m] : marks) {
     if (forget_ms > 0 && now - m.seen_ms() > forget_ms) {
       spdlog::warn(

@@ -52,6 +52,26 @@ TEST(GtidState, MySqlMergesIntervals) {
   EXPECT_FALSE(g.Add(U(kU1, ":0")).ok());
 }
 
+TEST(GtidState, MySqlUuidsInLowerCaseTagsAndTheGnoLimit) {
+  const std::string upper = "3E11FA47-71CA-11E1-9E33-C80AA9429562";
+  GtidState g;
+  ASSERT_TRUE(g.Add(upper + ":5").ok());
+  ASSERT_TRUE(g.Add(U(kU1, ":6")).ok());
+  EXPECT_EQ(g.ToString(), U(kU1, ":5-6"));  // one uuid, as the server prints it
+  // MySQL 8.4 tags: "uuid:1-5:tag:1-3" (Gtid_set::to_string), and a
+  // tagged GTID from the decoder.
+  GtidState t = ParseOrDie(U(kU1, ":1-5:Alpha:1-3"));
+  ASSERT_TRUE(t.Add(U(kU1, ":alpha:4")).ok());
+  EXPECT_EQ(t.ToString(), U(kU1, ":1-5,") + U(kU1, ":alpha:1-4"));
+  EXPECT_EQ(ParseOrDie(t.ToString()).ToString(), t.ToString());
+  EXPECT_EQ(*t.MissingFrom(U(kU1, ":1-5:alpha:1-4")), "");
+  EXPECT_EQ(*t.MissingFrom(U(kU1, ":1-5:alpha:1-2")), U(kU1, ":alpha:3-4"));
+  // GNOs are below 2^63 (MySQL's Gtid_event).
+  EXPECT_TRUE(g.Add(U(kU1, ":9223372036854775807")).ok());
+  EXPECT_FALSE(g.Add(U(kU1, ":9223372036854775808")).ok());
+  EXPECT_FALSE(GtidState::Parse(U(kU1, ":1-18446744073709551615")).ok());
+}
+
 TEST(GtidStateMissingFrom, MariaDbServerThatHasEverything) {
   GtidState ours = ParseOrDie("0-1-100,1-3-7");
   // A promoted replica: the old primary's GTIDs, then its own.
@@ -82,6 +102,17 @@ TEST(GtidStateMissingFrom, MariaDbServerThatDiverged) {
   EXPECT_NE(m->find("0-1-100"), std::string::npos) << *m;
   EXPECT_NE(m->find("diverged"), std::string::npos) << *m;
   EXPECT_NE(m->find("0-2-120"), std::string::npos) << *m;
+}
+
+// A replica without log_slave_updates, promoted: its binlog lacks the old
+// primary's transactions, but its @@gtid_slave_pos is exactly our last
+// GTID, and MariaDB serves a dump from there (sql_repl.cc,
+// check_slave_start_position: START_OWN_SLAVE_POS). One past it is missing.
+TEST(GtidStateMissingFrom, MariaDbServerAtOurPositionByItsSlavePos) {
+  GtidState ours = ParseOrDie("0-1-100");
+  EXPECT_EQ(*ours.MissingFrom("0-2-3", "0-1-100"), "");
+  EXPECT_NE(ours.MissingFrom("0-2-3", "0-1-99")->find("0-1-100"), std::string::npos);
+  EXPECT_NE(ours.MissingFrom("0-2-3", "0-1-101")->find("0-1-100"), std::string::npos);
 }
 
 TEST(GtidStateMissingFrom, MariaDbDomainTheServerNeverHad) {
