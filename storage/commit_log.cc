@@ -344,10 +344,11 @@ Status CommitLog::Recover() {
     // The disk has room again but RocksDB keeps its error (seen after a
     // WAL append failed mid-transaction under group commit): only a reopen
     // clears it. Said so, with the code kept: a later Resume() may work.
-    const Status why = FromRocks(resumed, "resume log " + options_.path);
-    return Status(why.code(), why.message() + "; " + DescribeBytes(free) +
-                                  " are free now but RocksDB did not resume: restart sluiced "
-                                  "to reopen the log (nothing committed is lost)");
+    const Code code = FromRocks(resumed, "resume log " + options_.path).code();
+    return Status(code, "resume log " + options_.path + ": " + resumed.ToString() + "; " +
+                            DescribeBytes(free) +
+                            " are free now but RocksDB did not resume: restart sluiced to "
+                            "reopen the log (nothing committed is lost)");
   }
   // When only our own fsync failed RocksDB was not stopped and resumed
   // nothing: the WAL may lack pages the kernel dropped. A flush writes
