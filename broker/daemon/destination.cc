@@ -282,11 +282,10 @@ void Destination::LogFailure(const Status& st, bool transient, std::chrono::mill
                                : std::to_string(next.count()) + " ms";
   if (transient) {
     const proto::SourceCheckpoint cp = log_->Checkpoint();
-    const std::string from = cp.gtid_known() && !cp.gtid_set().empty()
-                                 ? "GTID " + cp.gtid_set()
-                                 : cp.file() + ":" + std::to_string(cp.pos());
-    spdlog::warn("destination {}: {}{}; restarting from the checkpoint ({}) in {}", config_.name,
-                 msg, again, from, when);
+    bool by_gtid = false;
+    const std::string from = ResumeStart(cp, &by_gtid);
+    spdlog::warn("destination {}: {}{}; restarting from the checkpoint ({}{}) in {}", config_.name,
+                 msg, again, by_gtid ? "GTID " : "", from, when);
   } else {
     spdlog::error(
         "destination {}: failed: {}{}; this needs a fix on the source or in the "
@@ -299,27 +298,31 @@ void Destination::LogFailure(const Status& st, bool transient, std::chrono::mill
   repeats_ = 0;
 }
 
+// The configured start only applies to an empty log; afterwards the
+// checkpoint says where the last whole transaction ended: by its GTID state
+// when that is the server's whole state (any host of the source that has
+// those transactions can go on from there: a failover of the source), by
+// file:pos when the server has no GTIDs or the log does not know its state
+// yet (then only the host it was reading can). A set MySQL cannot take as a
+// dump start (tagged GTIDs of 8.4) also resumes by file:pos.
+std::string Destination::ResumeStart(const proto::SourceCheckpoint& cp, bool* by_gtid) const {
+  *by_gtid = false;
+  if (cp.file().empty()) return config_.start;
+  *by_gtid = cp.gtid_known() && !cp.gtid_set().empty() &&
+             config_.source.starts_with("mysql://") &&
+             binlog::MysqlStart::Parse(cp.gtid_set()).ok();
+  return *by_gtid ? cp.gtid_set() : cp.file() + ":" + std::to_string(cp.pos());
+}
+
 Status Destination::RunOnce() {
   binlog::SourceSpec spec;
   spec.url = config_.source;
   spec.server_id = config_.server_id;
   spec.require_full_metadata = config_.column_names == "names";
   proto::SourceCheckpoint cp = log_->Checkpoint();
-  // The configured start only applies to an empty log; afterwards the
-  // checkpoint says where the last whole transaction ended: by its GTID
-  // state when that is the server's whole state (any host of the source
-  // that has those transactions can go on from there: a failover of the
-  // source), by file:pos when the server has no GTIDs or the log does not
-  // know its state yet (then only the host it was reading can).
-  // (A set MySQL cannot take as a dump start, tagged GTIDs of 8.4, also
-  // resumes by file:pos.)
-  const bool by_gtid = cp.gtid_known() && !cp.gtid_set().empty() &&
-                       config_.source.starts_with("mysql://") &&
-                       binlog::MysqlStart::Parse(cp.gtid_set()).ok();
+  bool by_gtid = false;
+  spec.start = ResumeStart(cp, &by_gtid);
   spec.learn_gtid_state = !cp.gtid_known();
-  spec.start = cp.file().empty() ? config_.start
-               : by_gtid         ? cp.gtid_set()
-                                 : cp.file() + ":" + std::to_string(cp.pos());
   SLUICE_ASSIGN_OR_RETURN(auto source, binlog::OpenBinlogSource(spec));
   {
     std::lock_guard<std::mutex> lock(mu_);

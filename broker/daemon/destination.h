@@ -106,6 +106,9 @@ class Destination {
   // "host:port" of the source server ingest reads (or last read); "" for
   // files or before the first connection.
   std::string source_server() const;
+  // Where ingest starts next: the config's start for an empty log, else the
+  // checkpoint's GTID state (*by_gtid) or its file:pos.
+  std::string ResumeStart(const proto::SourceCheckpoint& cp, bool* by_gtid) const;
 
   // Retention (docs/operations.md, "Retention"): removes from the front of
   // the log what config().retention allows, never a record at or above

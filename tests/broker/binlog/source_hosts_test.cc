@@ -3,33 +3,17 @@
 // the refusal of a server that lacks transactions we stored. Expected
 // values are the server's own (@@gtid_binlog_pos read when a position was
 // taken), not ours.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <gtest/gtest.h>
 
 #include "broker/binlog/mysql_source.h"
+#include "tests/support/consumer_fixture.h"
 #include "tests/support/mariadb_fixture.h"
 
 namespace sluice::binlog {
 namespace {
 
 using testing::MariaDb;
-
-// A port on 127.0.0.1 nobody listens on (bound, then closed).
-int DeadPort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
 
 class SourceHostsTest : public ::testing::Test {
  protected:
@@ -55,7 +39,7 @@ class SourceHostsTest : public ::testing::Test {
   // down first, the server second.
   MysqlSourceOptions Options(const std::string& start, bool dead_first = true) {
     std::string url = "mysql://repl:replpw@";
-    if (dead_first) url += "127.0.0.1:" + std::to_string(DeadPort()) + ",";
+    if (dead_first) url += "127.0.0.1:" + std::to_string(testing::FreePort()) + ",";
     url += "127.0.0.1:" + std::to_string(db_->port());
     auto o = ParseMysqlUrl(url);
     EXPECT_TRUE(o.ok()) << o.status().ToString();
