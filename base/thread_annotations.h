@@ -2,6 +2,8 @@
 // check locking rules at compile time under clang and vanish under gcc.
 #pragma once
 
+#include <pthread.h>
+
 #include <mutex>
 
 #if defined(__clang__)
@@ -17,6 +19,10 @@
 #define ACQUIRE(...) SLUICE_TSA(acquire_capability(__VA_ARGS__))
 #define RELEASE(...) SLUICE_TSA(release_capability(__VA_ARGS__))
 #define SCOPED_CAPABILITY SLUICE_TSA(scoped_lockable)
+#define ACQUIRE_SHARED(...) SLUICE_TSA(acquire_shared_capability(__VA_ARGS__))
+#define RELEASE_SHARED(...) SLUICE_TSA(release_shared_capability(__VA_ARGS__))
+#define REQUIRES_SHARED(...) SLUICE_TSA(requires_shared_capability(__VA_ARGS__))
+#define NO_THREAD_SAFETY_ANALYSIS SLUICE_TSA(no_thread_safety_analysis)
 
 namespace sluice {
 
@@ -40,6 +46,44 @@ class SCOPED_CAPABILITY MutexLock {
 
  private:
   Mutex* const mu_;
+};
+
+// A reader-writer lock that prefers writers: once lock() waits, new
+// lock_shared() calls wait behind it, so a stream of readers cannot starve
+// it. The price: a thread must not take it shared twice (its second
+// lock_shared() would wait behind a writer that waits for its first).
+// std::shared_mutex is glibc's reader-preferring rwlock.
+class CAPABILITY("shared mutex") SharedMutex {
+ public:
+  SharedMutex() {
+    pthread_rwlockattr_t attr;
+    pthread_rwlockattr_init(&attr);
+    pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&mu_, &attr);
+    pthread_rwlockattr_destroy(&attr);
+  }
+  ~SharedMutex() { pthread_rwlock_destroy(&mu_); }
+  SharedMutex(const SharedMutex&) = delete;
+  SharedMutex& operator=(const SharedMutex&) = delete;
+
+  void lock() ACQUIRE() { pthread_rwlock_wrlock(&mu_); }
+  void unlock() RELEASE() { pthread_rwlock_unlock(&mu_); }
+  void lock_shared() ACQUIRE_SHARED() { pthread_rwlock_rdlock(&mu_); }
+  void unlock_shared() RELEASE_SHARED() { pthread_rwlock_unlock(&mu_); }
+
+ private:
+  pthread_rwlock_t mu_;
+};
+
+class SCOPED_CAPABILITY WriterLock {
+ public:
+  explicit WriterLock(SharedMutex* mu) ACQUIRE(mu) : mu_(mu) { mu_->lock(); }
+  ~WriterLock() RELEASE() { mu_->unlock(); }
+  WriterLock(const WriterLock&) = delete;
+  WriterLock& operator=(const WriterLock&) = delete;
+
+ private:
+  SharedMutex* const mu_;
 };
 
 }  // namespace sluice

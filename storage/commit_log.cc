@@ -20,8 +20,6 @@
 namespace sluice {
 namespace {
 
-constexpr char kLogCf[] = "log";
-constexpr char kMetaCf[] = "meta";
 // How often the free-space guard asks the file system while space is ample.
 constexpr auto kSpaceCheckMs = std::chrono::milliseconds(100);
 constexpr uint64_t kSpaceCheckBytes = 1 << 20;
@@ -107,27 +105,12 @@ Status CommitLog::Init() {
   // failed one (Debian's build); ours drops the line (rocks_logger.h).
   db_opts.info_log = NewRocksLogger(options_.path, options_.read_only);
 
-  std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {
-      {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions()},
-      {kLogCf, LogCfOptions(options_)},
-      {kMetaCf, rocksdb::ColumnFamilyOptions()},
-  };
-  std::vector<rocksdb::ColumnFamilyHandle*> handles;
-  if (options_.read_only) {
-    SLUICE_RETURN_IF_ERROR(
-        FromRocks(rocksdb::DB::OpenForReadOnly(db_opts, options_.path, cfs, &handles, &db_),
-                  "RocksDB open (read-only)"));
-  } else {
-    // A RocksDB that meets ENOSPC while it opens may abort (Debian's build
-    // asserts in WritableFileWriter after the failed write): never let it.
-    SLUICE_RETURN_IF_ERROR(OpenGuard());
-    SLUICE_RETURN_IF_ERROR(
-        FromRocks(rocksdb::DB::Open(db_opts, options_.path, cfs, &handles, &db_), "RocksDB open"));
-  }
-  log_cf_ = handles[1];
-  meta_cf_ = handles[2];
-  db_->DestroyColumnFamilyHandle(handles[0]);
-  meta_ = std::make_unique<MetaStore>(db_, meta_cf_,
+  // A RocksDB that meets ENOSPC while it opens may abort (Debian's build
+  // asserts in WritableFileWriter after the failed write): never let it.
+  if (!options_.read_only) SLUICE_RETURN_IF_ERROR(OpenGuard());
+  SLUICE_ASSIGN_OR_RETURN(
+      db_, LogDb::Open(options_.path, db_opts, LogCfOptions(options_), options_.read_only));
+  meta_ = std::make_unique<MetaStore>(db_.get(),
                                       options_.durability == Durability::kSyncEveryCommit);
 
   SLUICE_ASSIGN_OR_RETURN(auto node, meta_->Node());
@@ -173,7 +156,8 @@ Status CommitLog::RecoverTail(bool discarded) {
   // The last batch, or with `below` the last one that starts below it.
   auto last_batch = [this](std::optional<uint64_t> below =
                                std::nullopt) -> Result<std::optional<std::string>> {
-    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), log_cf_));
+    SLUICE_ASSIGN_OR_RETURN(auto db, db_->Use());
+    std::unique_ptr<rocksdb::Iterator> it(db.db()->NewIterator(rocksdb::ReadOptions(), db.log()));
     if (!below) {
       it->SeekToLast();
     } else if (*below == 0) {
@@ -215,8 +199,9 @@ Status CommitLog::RecoverTail(bool discarded) {
       return Status::Corruption("the batch at " + std::to_string(b.header.base_offset.value()) +
                                 " below a discarded partial transaction does not end one");
     }
+    SLUICE_ASSIGN_OR_RETURN(auto db, db_->Use());
     rocksdb::WriteBatch wb;
-    wb.DeleteRange(log_cf_, log_format::BatchKey(b.header.txn_base()),
+    wb.DeleteRange(db.log(), log_format::BatchKey(b.header.txn_base()),
                    log_format::BatchKey(Offset::Max()));
     SLUICE_RETURN_IF_ERROR(Write(&wb, true, "discard the partial transaction at the tail"));
     return RecoverTail(true);
@@ -243,10 +228,6 @@ CommitLog::~CommitLog() {
   StopSyncer();
   if (db_ == nullptr) return;
   if (options_.durability == Durability::kGroupCommit && !options_.read_only) (void)Sync();
-  if (log_cf_) (void)db_->DestroyColumnFamilyHandle(log_cf_);
-  if (meta_cf_) (void)db_->DestroyColumnFamilyHandle(meta_cf_);
-  (void)db_->Close();
-  delete db_;
 }
 
 Status CommitLog::Fail(Status st) {
@@ -261,15 +242,21 @@ Status CommitLog::FailureStatus() {
   return failure_.WithContext("the log failed earlier; reopen it");
 }
 
+Result<LogDb::Handle> CommitLog::UseForWrite() {
+  if (failed_.load(std::memory_order_acquire)) return FailureStatus();
+  return db_->Use();
+}
+
 Status CommitLog::Write(rocksdb::WriteBatch* wb, bool sync, std::string_view what) {
   if (options_.read_only) {
     return Status::FailedPrecondition("log " + options_.path + " is open read-only: cannot " +
                                       std::string(what));
   }
   if (failed_.load(std::memory_order_acquire)) return FailureStatus();
+  SLUICE_ASSIGN_OR_RETURN(auto db, db_->Use());
   rocksdb::WriteOptions wo;
   wo.sync = sync;
-  Status st = FromRocks(db_->Write(wo, wb), std::string(what) + " (log " + options_.path + ")");
+  Status st = FromRocks(db.db()->Write(wo, wb), std::string(what) + " (log " + options_.path + ")");
   return st.ok() ? st : Fail(st);
 }
 
@@ -335,28 +322,35 @@ Status CommitLog::Recover() {
   // never follow a torn record of the failed one. RocksDB's own recovery
   // (its SstFileManager polls the free space) may be doing that already:
   // Busy until it is done.
-  rocksdb::Status resumed = db_->Resume();
+  rocksdb::Status resumed = rocksdb::Status::Incomplete("the log is closed");
+  if (auto db = db_->Use(); db.ok()) resumed = db->db()->Resume();
   if (resumed.IsBusy()) {
     return Status::Busy("log " + options_.path +
                         ": RocksDB is still recovering from the full disk");
   }
-  if (!resumed.ok()) {
-    // The disk has room again but RocksDB keeps its error (seen after a
-    // WAL append failed mid-transaction under group commit): only a reopen
-    // clears it. Said so, with the code kept: a later Resume() may work.
-    const Code code = FromRocks(resumed, "resume log " + options_.path).code();
-    return Status(code, "resume log " + options_.path + ": " + resumed.ToString() + "; " +
-                            DescribeBytes(free) +
-                            " are free now but RocksDB did not resume: restart sluiced to "
-                            "reopen the log (nothing committed is lost)");
+  if (resumed.ok()) {
+    // When only our own fsync failed RocksDB was not stopped and resumed
+    // nothing: the WAL may lack pages the kernel dropped. A flush writes
+    // what the memtables hold to table files and leaves that WAL behind.
+    SLUICE_ASSIGN_OR_RETURN(auto db, db_->Use());
+    rocksdb::FlushOptions flush;
+    flush.wait = true;
+    SLUICE_RETURN_IF_ERROR(FromRocks(db.db()->Flush(flush, {db.log(), db.meta()}),
+                                     "flush log " + options_.path + " after a full disk"));
+  } else {
+    // RocksDB keeps its error although the disk has room again (seen after
+    // a WAL append failed mid-transaction under group commit: a fatal
+    // error, which Resume() refuses), or an earlier reopen failed. A fresh
+    // open clears it: it replays the WAL to its last whole record (the
+    // failed write is not there or is torn: either way it was never
+    // acknowledged) and flushes it to table files.
+    SLUICE_RETURN_IF_ERROR(OpenGuard());
+    Status st = db_->Reopen();
+    if (!st.ok()) {
+      return Status(st.code(), st.message() + " (after RocksDB did not resume: " +
+                                   resumed.ToString() + "); tried again on the next recovery");
+    }
   }
-  // When only our own fsync failed RocksDB was not stopped and resumed
-  // nothing: the WAL may lack pages the kernel dropped. A flush writes
-  // what the memtables hold to table files and leaves that WAL behind.
-  rocksdb::FlushOptions flush;
-  flush.wait = true;
-  SLUICE_RETURN_IF_ERROR(FromRocks(db_->Flush(flush, {log_cf_, meta_cf_}),
-                                   "flush log " + options_.path + " after a full disk"));
   SLUICE_ASSIGN_OR_RETURN(auto state, meta_->State());
   if (state) state_ = *state;
   {
@@ -383,6 +377,7 @@ uint64_t CommitLog::Units::records() const {
 }
 
 void CommitLog::AddBatches(Units units, uint64_t source_ts, const std::string* checkpoint,
+                           rocksdb::ColumnFamilyHandle* log_cf,
                            rocksdb::WriteBatch* wb) {
   const int64_t now = NowMs();
   const auto& items = units.items;
@@ -414,7 +409,7 @@ void CommitLog::AddBatches(Units units, uint64_t source_ts, const std::string* c
     } else {
       log_format::EncodeBatch(h, cp, items.subspan(i, j - i), &scratch_);
     }
-    wb->Put(log_cf_, AsSlice(log_format::BatchKey(h.base_offset)), AsSlice(scratch_));
+    wb->Put(log_cf, AsSlice(log_format::BatchKey(h.base_offset)), AsSlice(scratch_));
     last_chunk_base_ = pending_end_;
     pending_end_ += h.record_count;
     pending_bytes_ += scratch_.size();
@@ -461,9 +456,10 @@ Result<OffsetRange> CommitLog::AppendLocked(Units units, uint64_t source_ts) {
   if (pending_end_ + n - txn_base_ > UINT32_MAX) {
     return Status::InvalidArgument("a transaction of more than 2^32 - 1 records");
   }
+  SLUICE_ASSIGN_OR_RETURN(auto db, UseForWrite());
   rocksdb::WriteBatch& wb = *write_batch_;
   wb.Clear();
-  AddBatches(units, source_ts, nullptr, &wb);
+  AddBatches(units, source_ts, nullptr, db.log(), &wb);
   if (Status space = CheckSpace(wb.GetDataSize()); !space.ok()) {
     pending_end_ = base;
     pending_bytes_ = bytes;
@@ -520,25 +516,26 @@ Result<OffsetRange> CommitLog::CommitLocked(Units units, const proto::SourceChec
     return Status::InvalidArgument("a transaction of more than 2^32 - 1 records");
   }
   const uint64_t saved_end = pending_end_, saved_bytes = pending_bytes_;
+  SLUICE_ASSIGN_OR_RETURN(auto db, UseForWrite());
   checkpoint.SerializeToString(&checkpoint_bytes_);
   rocksdb::WriteBatch& wb = *write_batch_;
   wb.Clear();
   if (!units.items.empty()) {
     // The last batch carries the checkpoint: nothing else needs writing.
-    AddBatches(units, checkpoint.ts(), &checkpoint_bytes_, &wb);
+    AddBatches(units, checkpoint.ts(), &checkpoint_bytes_, db.log(), &wb);
   } else if (txn_open_) {
     // The last chunk becomes the transaction's end: rewrite it with the flag
     // and the checkpoint, its records as they are.
     std::string value;
     const std::string key = log_format::BatchKey(Offset(last_chunk_base_));
-    SLUICE_RETURN_IF_ERROR(FromRocks(db_->Get(rocksdb::ReadOptions(), log_cf_, key, &value),
+    SLUICE_RETURN_IF_ERROR(FromRocks(db.db()->Get(rocksdb::ReadOptions(), db.log(), key, &value),
                                      "read the last chunk of the open transaction"));
     SLUICE_ASSIGN_OR_RETURN(auto b, log_format::DecodeBatch(key, value));
     log_format::BatchHeader h = b.header;
     h.flags |= log_format::kTxnEnd;
     scratch_.clear();
     log_format::ReencodeBatch(b, h, checkpoint_bytes_, &scratch_);
-    wb.Put(log_cf_, key, AsSlice(scratch_));
+    wb.Put(db.log(), key, AsSlice(scratch_));
     pending_bytes_ = h.bytes_before + scratch_.size();
   }
   proto::LogState next = state_;
@@ -548,15 +545,15 @@ Result<OffsetRange> CommitLog::CommitLocked(Units units, const proto::SourceChec
   if (units.items.empty() && !txn_open_) {
     // No batch to carry the checkpoint: the state does.
     next.SerializeToString(&state_bytes_);
-    wb.Put(meta_cf_, AsSlice(MetaStore::kStateKey), AsSlice(state_bytes_));
+    wb.Put(db.meta(), AsSlice(MetaStore::kStateKey), AsSlice(state_bytes_));
   }
 
   for (const IngestStateWrite& w : state) {
     const std::string key = MetaStore::IngestKey(w.key);
     if (w.value) {
-      wb.Put(meta_cf_, AsSlice(key), AsSlice(*w.value));
+      wb.Put(db.meta(), AsSlice(key), AsSlice(*w.value));
     } else {
-      wb.Delete(meta_cf_, AsSlice(key));
+      wb.Delete(db.meta(), AsSlice(key));
     }
   }
 
@@ -579,8 +576,9 @@ Result<OffsetRange> CommitLog::CommitLocked(Units units, const proto::SourceChec
 Status CommitLog::DiscardOpenTransaction() {
   MutexLock lock(&mu_);
   if (!txn_open_) return Status::Ok();
+  SLUICE_ASSIGN_OR_RETURN(auto db, UseForWrite());
   rocksdb::WriteBatch wb;
-  wb.DeleteRange(log_cf_, log_format::BatchKey(Offset(state_.end_offset())),
+  wb.DeleteRange(db.log(), log_format::BatchKey(Offset(state_.end_offset())),
                  log_format::BatchKey(Offset::Max()));
   SLUICE_RETURN_IF_ERROR(Write(&wb, false, "discard the open transaction"));
   pending_end_ = state_.end_offset();
@@ -629,7 +627,8 @@ Result<RecordSet> CommitLog::Read(Offset from, size_t max_records, size_t max_by
   const rocksdb::Slice upper_slice(upper);
   rocksdb::ReadOptions ro;
   ro.iterate_upper_bound = &upper_slice;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, log_cf_));
+  SLUICE_ASSIGN_OR_RETURN(auto db, db_->Use());
+  std::unique_ptr<rocksdb::Iterator> it(db.db()->NewIterator(ro, db.log()));
   it->SeekForPrev(log_format::BatchKey(from));
   size_t bytes = 0;
   for (; it->Valid(); it->Next()) {
@@ -701,7 +700,11 @@ Status CommitLog::Sync() {
   // Everything below `target`, and every write up to `seq` (records or
   // metadata such as group cursors), reached the OS before this point.
   const uint64_t target = hw_.load(std::memory_order_acquire);
-  const uint64_t seq = db_->GetLatestSequenceNumber();
+  uint64_t seq;
+  {
+    SLUICE_ASSIGN_OR_RETURN(auto db, db_->Use());
+    seq = db.db()->GetLatestSequenceNumber();
+  }
   rocksdb::FileSystem* fs = fs_.get();
   const rocksdb::IOOptions io;
   std::vector<std::string> children;
@@ -737,6 +740,11 @@ Status CommitLog::Sync() {
   return Status::Ok();
 }
 
+uint64_t CommitLog::LatestSequence() const {
+  auto db = db_->Use();
+  return db.ok() ? db->db()->GetLatestSequenceNumber() : 0;
+}
+
 void CommitLog::SyncLoop() {
   std::unique_lock lk(sync_mu_);
   while (!stopping_) {
@@ -744,7 +752,7 @@ void CommitLog::SyncLoop() {
     if (stopping_) break;
     // Any write since the last sync counts, not only records: a group's ack
     // must be as durable as a transaction after group_commit_ms.
-    if (db_->GetLatestSequenceNumber() == synced_seq_.load(std::memory_order_acquire)) continue;
+    if (LatestSequence() == synced_seq_.load(std::memory_order_acquire)) continue;
     lk.unlock();
     // A failure leaves DurableOffset() behind; the next write reports it.
     (void)Sync();

@@ -46,6 +46,7 @@
 #include "base/thread_annotations.h"
 #include "base/types.h"
 #include "proto/meta.pb.h"
+#include "storage/log_db.h"
 #include "storage/meta_store.h"
 
 namespace rocksdb {
@@ -353,8 +354,13 @@ class CommitLog {
   // Encodes records into batches and adds them to *wb. With `checkpoint`,
   // the last batch ends the transaction.
   void AddBatches(Units units, uint64_t source_ts, const std::string* checkpoint,
+                  rocksdb::ColumnFamilyHandle* log_cf,
                   rocksdb::WriteBatch* wb) REQUIRES(mu_);
   Status Write(rocksdb::WriteBatch* wb, bool sync, std::string_view what);
+  // A handle for a writer: the failure when the log has failed (a closed
+  // instance is only possible then).
+  Result<LogDb::Handle> UseForWrite();
+  uint64_t LatestSequence() const;  // RocksDB's; 0 while closed
   // The free-space guard (CommitLogOptions::min_free_bytes) before a write
   // of about `bytes`: NoSpace when the disk is below the margin. Asks the
   // file system at most every kSpaceCheckMs or kSpaceCheckBytes written,
@@ -366,9 +372,8 @@ class CommitLog {
   void StopSyncer();
 
   const CommitLogOptions options_;
-  rocksdb::DB* db_ = nullptr;
-  rocksdb::ColumnFamilyHandle* log_cf_ = nullptr;
-  rocksdb::ColumnFamilyHandle* meta_cf_ = nullptr;
+  // Every use holds a handle: Recover() may reopen the instance in place.
+  std::unique_ptr<LogDb> db_;
   std::unique_ptr<MetaStore> meta_;
 
   // Visible bounds, read without the lock.

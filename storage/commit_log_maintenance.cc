@@ -27,20 +27,20 @@ Status CommitLog::Truncate(Offset new_end) {
     next.set_end_bytes(state_.start_bytes());
   } else {
     std::string key = log_format::BatchKey(Offset(new_end.value() - 1));
-    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), log_cf_));
+    SLUICE_ASSIGN_OR_RETURN(auto db, db_->Use());
+    std::unique_ptr<rocksdb::Iterator> it(db.db()->NewIterator(rocksdb::ReadOptions(), db.log()));
     it->SeekForPrev(key);
     if (!it->Valid()) {
       SLUICE_RETURN_IF_ERROR(FromRocks(it->status(), "truncate " + options_.path));
       return Status::Corruption("no batch holds offset " + std::to_string(new_end.value() - 1));
     }
-    SLUICE_ASSIGN_OR_RETURN(auto b, log_format::DecodeBatch(it->key().ToStringView(),
-                                                            it->value().ToStringView()));
+    SLUICE_ASSIGN_OR_RETURN(
+        auto b, log_format::DecodeBatch(it->key().ToStringView(), it->value().ToStringView()));
     if (b.header.end_offset() != new_end || !b.header.txn_end()) {
-      return Status::InvalidArgument(
-          "truncate to " + std::to_string(new_end.value()) +
-          ": not a transaction boundary (the batch there covers [" +
-          std::to_string(b.header.base_offset.value()) + ", " +
-          std::to_string(b.header.end_offset().value()) + "))");
+      return Status::InvalidArgument("truncate to " + std::to_string(new_end.value()) +
+                                     ": not a transaction boundary (the batch there covers [" +
+                                     std::to_string(b.header.base_offset.value()) + ", " +
+                                     std::to_string(b.header.end_offset().value()) + "))");
     }
     if (!next.mutable_checkpoint()->ParseFromArray(b.checkpoint.data(),
                                                    static_cast<int>(b.checkpoint.size()))) {
@@ -50,19 +50,20 @@ Status CommitLog::Truncate(Offset new_end) {
     next.set_end_bytes(b.header.bytes_before + b.encoded_size);
   }
 
-  rocksdb::WriteBatch wb;
-  wb.DeleteRange(log_cf_, log_format::BatchKey(new_end), log_format::BatchKey(Offset::Max()));
   SLUICE_ASSIGN_OR_RETURN(auto epochs, meta_->Epochs());
+  SLUICE_ASSIGN_OR_RETURN(auto db, UseForWrite());
+  rocksdb::WriteBatch wb;
+  wb.DeleteRange(db.log(), log_format::BatchKey(new_end), log_format::BatchKey(Offset::Max()));
   uint64_t epoch = 0;
   for (const auto& e : epochs) {
     if (e.start_offset() >= new_end.value()) {
-      wb.Delete(meta_cf_, MetaStore::EpochKey(Epoch(e.epoch())));
+      wb.Delete(db.meta(), MetaStore::EpochKey(Epoch(e.epoch())));
     } else {
       epoch = e.epoch();
     }
   }
   next.SerializeToString(&state_bytes_);
-  wb.Put(meta_cf_, MetaStore::kStateKey.data(), state_bytes_);
+  wb.Put(db.meta(), MetaStore::kStateKey.data(), state_bytes_);
   SLUICE_RETURN_IF_ERROR(Write(&wb, true, "truncate the log"));
 
   state_ = std::move(next);
@@ -98,24 +99,29 @@ Result<RetentionResult> CommitLog::ApplyRetention(int64_t now_ms, Offset keep_fr
   const rocksdb::Slice upper_slice(upper);
   rocksdb::ReadOptions ro;
   ro.iterate_upper_bound = &upper_slice;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, log_cf_));
   uint64_t cut = first, cut_bytes = 0;
-  for (it->Seek(log_format::BatchKey(Offset(first))); it->Valid(); it->Next()) {
-    SLUICE_ASSIGN_OR_RETURN(auto b, log_format::DecodeBatch(it->key().ToStringView(),
-                                                            it->value().ToStringView()));
-    const auto& h = b.header;
-    const bool too_old = r.max_age_ms > 0 && h.append_time_ms < now_ms - r.max_age_ms;
-    const bool too_big = r.max_bytes > 0 && end_bytes - h.bytes_before > r.max_bytes;
-    if (!too_old && !too_big) break;
-    if (acked && h.end_offset() > *acked) break;
-    if (h.end_offset() > keep_from) break;
-    // Only whole transactions leave, so a reader never starts mid-transaction.
-    if (h.txn_end()) {
-      cut = h.end_offset().value();
-      cut_bytes = h.bytes_before + b.encoded_size;
+  {
+    // The handle is not held while the writers' lock is taken below (the
+    // order is mu_, then a handle: log_db.h).
+    SLUICE_ASSIGN_OR_RETURN(auto db, db_->Use());
+    std::unique_ptr<rocksdb::Iterator> it(db.db()->NewIterator(ro, db.log()));
+    for (it->Seek(log_format::BatchKey(Offset(first))); it->Valid(); it->Next()) {
+      SLUICE_ASSIGN_OR_RETURN(
+          auto b, log_format::DecodeBatch(it->key().ToStringView(), it->value().ToStringView()));
+      const auto& h = b.header;
+      const bool too_old = r.max_age_ms > 0 && h.append_time_ms < now_ms - r.max_age_ms;
+      const bool too_big = r.max_bytes > 0 && end_bytes - h.bytes_before > r.max_bytes;
+      if (!too_old && !too_big) break;
+      if (acked && h.end_offset() > *acked) break;
+      if (h.end_offset() > keep_from) break;
+      // Only whole transactions leave, so a reader never starts mid-transaction.
+      if (h.txn_end()) {
+        cut = h.end_offset().value();
+        cut_bytes = h.bytes_before + b.encoded_size;
+      }
     }
+    SLUICE_RETURN_IF_ERROR(FromRocks(it->status(), "retention scan of " + options_.path));
   }
-  SLUICE_RETURN_IF_ERROR(FromRocks(it->status(), "retention scan of " + options_.path));
   if (cut == first) return result;
 
   {
@@ -125,10 +131,12 @@ Result<RetentionResult> CommitLog::ApplyRetention(int64_t now_ms, Offset keep_fr
     proto::LogState next = state_;
     next.set_start_offset(cut);
     next.set_start_bytes(cut_bytes);
+    SLUICE_ASSIGN_OR_RETURN(auto db, UseForWrite());
     rocksdb::WriteBatch wb;
-    wb.DeleteRange(log_cf_, log_format::BatchKey(Offset(first)), log_format::BatchKey(Offset(cut)));
+    wb.DeleteRange(db.log(), log_format::BatchKey(Offset(first)),
+                   log_format::BatchKey(Offset(cut)));
     next.SerializeToString(&state_bytes_);
-    wb.Put(meta_cf_, MetaStore::kStateKey.data(), state_bytes_);
+    wb.Put(db.meta(), MetaStore::kStateKey.data(), state_bytes_);
     SLUICE_RETURN_IF_ERROR(
         Write(&wb, options_.durability == Durability::kSyncEveryCommit, "apply retention"));
     state_ = std::move(next);
@@ -138,8 +146,9 @@ Result<RetentionResult> CommitLog::ApplyRetention(int64_t now_ms, Offset keep_fr
   const std::string begin_key = log_format::BatchKey(Offset(first));
   const std::string end_key = log_format::BatchKey(Offset(cut));
   rocksdb::Slice begin_slice(begin_key), end_slice(end_key);
+  SLUICE_ASSIGN_OR_RETURN(auto db, db_->Use());
   SLUICE_RETURN_IF_ERROR(FromRocks(
-      db_->CompactRange(rocksdb::CompactRangeOptions(), log_cf_, &begin_slice, &end_slice),
+      db.db()->CompactRange(rocksdb::CompactRangeOptions(), db.log(), &begin_slice, &end_slice),
       "compact the range removed by retention"));
   result.first_offset = Offset(cut);
   result.records_removed = cut - first;
@@ -157,8 +166,9 @@ Status CommitLog::BeginEpoch(Epoch epoch) {
   proto::EpochEntry e;
   e.set_epoch(epoch.value());
   e.set_start_offset(state_.end_offset());
+  SLUICE_ASSIGN_OR_RETURN(auto db, UseForWrite());
   rocksdb::WriteBatch wb;
-  wb.Put(meta_cf_, MetaStore::EpochKey(epoch), e.SerializeAsString());
+  wb.Put(db.meta(), MetaStore::EpochKey(epoch), e.SerializeAsString());
   SLUICE_RETURN_IF_ERROR(Write(&wb, true, "record a new epoch"));
   epoch_ = epoch.value();
   return Status::Ok();

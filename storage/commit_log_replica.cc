@@ -36,11 +36,12 @@ void CommitLog::StartGateAt(Offset released) {
 
 Status CommitLog::StoreReleased(std::optional<Offset> released) {
   MutexLock lock(&mu_);
+  SLUICE_ASSIGN_OR_RETURN(auto db, UseForWrite());
   rocksdb::WriteBatch wb;
   if (released) {
-    wb.Put(meta_cf_, MetaStore::kReleasedKey, coding::BigEndian64(released->value()));
+    wb.Put(db.meta(), MetaStore::kReleasedKey, coding::BigEndian64(released->value()));
   } else {
-    wb.Delete(meta_cf_, MetaStore::kReleasedKey);
+    wb.Delete(db.meta(), MetaStore::kReleasedKey);
   }
   return Write(&wb, options_.durability == Durability::kSyncEveryCommit, "store the released offset");
 }
@@ -100,7 +101,8 @@ Result<std::vector<std::string>> CommitLog::ReadBatches(Offset from, size_t max_
   const rocksdb::Slice upper_slice(upper);
   rocksdb::ReadOptions ro;
   ro.iterate_upper_bound = &upper_slice;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, log_cf_));
+  SLUICE_ASSIGN_OR_RETURN(auto db, db_->Use());
+  std::unique_ptr<rocksdb::Iterator> it(db.db()->NewIterator(ro, db.log()));
   const std::string start = log_format::BatchKey(from);
   it->Seek(start);
   if (it->Valid() && it->key().ToStringView() != start) {
@@ -127,13 +129,14 @@ Status CommitLog::AppendReplicated(std::span<const std::string> batches,
     uint64_t epoch = epoch_, last_base = last_chunk_base_;
     bool open = txn_open_;
     proto::LogState next = state_;
+    SLUICE_ASSIGN_OR_RETURN(auto db, UseForWrite());
     rocksdb::WriteBatch& wb = *write_batch_;
     wb.Clear();
     // Records the primary's epochs that began at or below `offset`.
     auto adopt = [&](uint64_t offset) {
       for (const auto& e : epochs) {
         if (e.epoch() <= epoch || e.start_offset() > offset) continue;
-        wb.Put(meta_cf_, MetaStore::EpochKey(Epoch(e.epoch())), e.SerializeAsString());
+        wb.Put(db.meta(), MetaStore::EpochKey(Epoch(e.epoch())), e.SerializeAsString());
         epoch = e.epoch();
       }
     };
@@ -161,7 +164,7 @@ Status CommitLog::AppendReplicated(std::span<const std::string> batches,
                                   " does not continue the transaction open at " +
                                   At(open ? txn_base : end));
       }
-      wb.Put(log_cf_, key, value);
+      wb.Put(db.log(), key, value);
       if (!open) txn_base = end;
       last_base = end;
       end = h.end_offset().value();

@@ -6,6 +6,7 @@
 #include <rocksdb/write_batch.h>
 
 #include "base/coding.h"
+#include "storage/log_db.h"
 #include "storage/rocks_status.h"
 
 namespace sluice {
@@ -41,9 +42,9 @@ Result<Message> Parse(std::string_view bytes, std::string_view what) {
 
 // Calls fn(key, value) for every key with `prefix`, in key order.
 template <typename Fn>
-Status ScanPrefix(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, const std::string& prefix,
-                  Fn&& fn) {
-  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), cf));
+Status ScanPrefix(const LogDb& log_db, const std::string& prefix, Fn&& fn) {
+  SLUICE_ASSIGN_OR_RETURN(auto db, log_db.Use());
+  std::unique_ptr<rocksdb::Iterator> it(db.db()->NewIterator(rocksdb::ReadOptions(), db.meta()));
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
     SLUICE_RETURN_IF_ERROR(fn(std::string_view(it->key().data(), it->key().size()),
                               std::string_view(it->value().data(), it->value().size())));
@@ -57,18 +58,19 @@ std::string MetaStore::EpochKey(Epoch e) {
   return std::string(kEpochPrefix) + coding::BigEndian64(e.value());
 }
 
-Status MetaStore::Write(rocksdb::WriteBatch* batch) {
+Status MetaStore::Write(rocksdb::DB* db, rocksdb::WriteBatch* batch) {
   rocksdb::WriteOptions wo;
   wo.sync = sync_;
-  Status st = FromRocks(db_->Write(wo, batch), "write metadata");
+  Status st = FromRocks(db->Write(wo, batch), "write metadata");
   version_.fetch_add(1, std::memory_order_acq_rel);
   return st;
 }
 
 Result<std::optional<std::string>> MetaStore::Get(std::string_view key) const {
+  SLUICE_ASSIGN_OR_RETURN(auto db, db_->Use());
   std::string value;
-  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf_, rocksdb::Slice(key.data(), key.size()),
-                               &value);
+  rocksdb::Status s = db.db()->Get(rocksdb::ReadOptions(), db.meta(),
+                                   rocksdb::Slice(key.data(), key.size()), &value);
   if (s.IsNotFound()) return std::optional<std::string>();
   if (!s.ok()) return FromRocks(s, "read metadata");
   return std::optional<std::string>(std::move(value));
@@ -82,14 +84,15 @@ Result<std::optional<proto::GroupCursor>> MetaStore::GetCursor(std::string_view 
 }
 
 Status MetaStore::PutCursor(std::string_view group, const proto::GroupCursor& cursor) {
+  SLUICE_ASSIGN_OR_RETURN(auto db, db_->Use());
   rocksdb::WriteBatch b;
-  b.Put(cf_, CursorKey(group), cursor.SerializeAsString());
-  return Write(&b);
+  b.Put(db.meta(), CursorKey(group), cursor.SerializeAsString());
+  return Write(db.db(), &b);
 }
 
 Result<std::vector<std::pair<std::string, proto::GroupCursor>>> MetaStore::ListGroups() const {
   std::vector<std::pair<std::string, proto::GroupCursor>> out;
-  Status st = ScanPrefix(db_, cf_, "g", [&](std::string_view key, std::string_view value) {
+  Status st = ScanPrefix(*db_, "g", [&](std::string_view key, std::string_view value) {
     std::string_view rest = key.substr(1);
     std::string_view name;
     if (!coding::GetLengthPrefixed(&rest, &name)) return Status::Corruption("malformed group key");
@@ -104,9 +107,10 @@ Result<std::vector<std::pair<std::string, proto::GroupCursor>>> MetaStore::ListG
 }
 
 Status MetaStore::DeleteGroup(std::string_view group) {
+  SLUICE_ASSIGN_OR_RETURN(auto db, db_->Use());
   rocksdb::WriteBatch b;
-  b.Delete(cf_, CursorKey(group));
-  return Write(&b);
+  b.Delete(db.meta(), CursorKey(group));
+  return Write(db.db(), &b);
 }
 
 Status MetaStore::PutOutstanding(std::string_view group, const proto::OutstandingBatch& batch) {
@@ -119,7 +123,8 @@ Status MetaStore::PutOutstanding(std::string_view group, const proto::Outstandin
 Status MetaStore::Ack(std::string_view group, uint64_t upto_batch_id,
                       const proto::GroupCursor& cursor) {
   proto::GroupCursor c = cursor;
-  FilterOutstanding(&c, [&](const proto::OutstandingBatch& b) { return b.batch_id() > upto_batch_id; });
+  FilterOutstanding(&c,
+                    [&](const proto::OutstandingBatch& b) { return b.batch_id() > upto_batch_id; });
   return PutCursor(group, c);
 }
 
@@ -133,7 +138,8 @@ Status MetaStore::Issue(std::string_view group, const proto::OutstandingBatch& b
 Status MetaStore::Rollback(std::string_view group, uint64_t from_batch_id,
                            const proto::GroupCursor& cursor) {
   proto::GroupCursor c = cursor;
-  FilterOutstanding(&c, [&](const proto::OutstandingBatch& b) { return b.batch_id() < from_batch_id; });
+  FilterOutstanding(&c,
+                    [&](const proto::OutstandingBatch& b) { return b.batch_id() < from_batch_id; });
   return PutCursor(group, c);
 }
 
@@ -156,11 +162,13 @@ Result<std::optional<Offset>> MetaStore::MinAckedOffset() const {
 Status MetaStore::ReplaceGroups(
     const std::vector<std::pair<std::string, proto::GroupCursor>>& groups) {
   SLUICE_ASSIGN_OR_RETURN(auto have, ListGroups());
+  SLUICE_ASSIGN_OR_RETURN(auto db, db_->Use());
   rocksdb::WriteBatch b;
-  for (const auto& [name, cursor] : have) b.Delete(cf_, CursorKey(name));
+  for (const auto& [name, cursor] : have) b.Delete(db.meta(), CursorKey(name));
   // A Put after a Delete of the same key in one batch wins.
-  for (const auto& [name, cursor] : groups) b.Put(cf_, CursorKey(name), cursor.SerializeAsString());
-  return Write(&b);
+  for (const auto& [name, cursor] : groups)
+    b.Put(db.meta(), CursorKey(name), cursor.SerializeAsString());
+  return Write(db.db(), &b);
 }
 
 Result<std::optional<Offset>> MetaStore::Released() const {
@@ -172,41 +180,43 @@ Result<std::optional<Offset>> MetaStore::Released() const {
 
 Result<std::vector<proto::EpochEntry>> MetaStore::Epochs() const {
   std::vector<proto::EpochEntry> out;
-  Status st = ScanPrefix(db_, cf_, std::string(kEpochPrefix),
-                         [&](std::string_view, std::string_view v) {
-                           auto e = Parse<proto::EpochEntry>(v, "epoch entry");
-                           if (!e.ok()) return e.status();
-                           out.push_back(std::move(e).value());
-                           return Status::Ok();
-                         });
+  Status st =
+      ScanPrefix(*db_, std::string(kEpochPrefix), [&](std::string_view, std::string_view v) {
+        auto e = Parse<proto::EpochEntry>(v, "epoch entry");
+        if (!e.ok()) return e.status();
+        out.push_back(std::move(e).value());
+        return Status::Ok();
+      });
   if (!st.ok()) return st;
   return out;
 }
 
 Status MetaStore::PutStandby(std::string_view node_id, const proto::StandbyMark& mark) {
+  SLUICE_ASSIGN_OR_RETURN(auto db, db_->Use());
   rocksdb::WriteBatch b;
-  b.Put(cf_, std::string(kStandbyPrefix) + std::string(node_id), mark.SerializeAsString());
-  return Write(&b);
+  b.Put(db.meta(), std::string(kStandbyPrefix) + std::string(node_id), mark.SerializeAsString());
+  return Write(db.db(), &b);
 }
 
 Status MetaStore::DeleteStandby(std::string_view node_id) {
+  SLUICE_ASSIGN_OR_RETURN(auto db, db_->Use());
   rocksdb::WriteBatch b;
-  b.Delete(cf_, std::string(kStandbyPrefix) + std::string(node_id));
-  return Write(&b);
+  b.Delete(db.meta(), std::string(kStandbyPrefix) + std::string(node_id));
+  return Write(db.db(), &b);
 }
 
 Result<std::vector<std::pair<std::string, proto::StandbyMark>>> MetaStore::ListStandbys() const {
   std::vector<std::pair<std::string, proto::StandbyMark>> out;
-  Status st = ScanPrefix(db_, cf_, std::string(kStandbyPrefix),
-                         [&](std::string_view key, std::string_view value) -> Status {
-                           proto::StandbyMark m;
-                           if (!m.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
-                             return Status::Corruption("standby mark " + std::string(key) +
-                                                       " does not parse");
-                           }
-                           out.emplace_back(std::string(key.substr(kStandbyPrefix.size())), m);
-                           return Status::Ok();
-                         });
+  Status st = ScanPrefix(
+      *db_, std::string(kStandbyPrefix),
+      [&](std::string_view key, std::string_view value) -> Status {
+        proto::StandbyMark m;
+        if (!m.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+          return Status::Corruption("standby mark " + std::string(key) + " does not parse");
+        }
+        out.emplace_back(std::string(key.substr(kStandbyPrefix.size())), m);
+        return Status::Ok();
+      });
   if (!st.ok()) return st;
   return out;
 }
@@ -219,18 +229,20 @@ Result<std::optional<proto::NodeIdentity>> MetaStore::Node() const {
 }
 
 Status MetaStore::PutNode(const proto::NodeIdentity& node) {
+  SLUICE_ASSIGN_OR_RETURN(auto db, db_->Use());
   rocksdb::WriteBatch b;
-  b.Put(cf_, kNodeKey, node.SerializeAsString());
-  return Write(&b);
+  b.Put(db.meta(), kNodeKey, node.SerializeAsString());
+  return Write(db.db(), &b);
 }
 
 Result<std::vector<std::pair<std::string, std::string>>> MetaStore::ListIngestState(
     std::string_view prefix) const {
   std::vector<std::pair<std::string, std::string>> out;
-  Status st = ScanPrefix(db_, cf_, IngestKey(prefix), [&](std::string_view key, std::string_view value) {
-    out.emplace_back(std::string(key.substr(kIngestPrefix.size())), std::string(value));
-    return Status::Ok();
-  });
+  Status st =
+      ScanPrefix(*db_, IngestKey(prefix), [&](std::string_view key, std::string_view value) {
+        out.emplace_back(std::string(key.substr(kIngestPrefix.size())), std::string(value));
+        return Status::Ok();
+      });
   if (!st.ok()) return st;
   return out;
 }
@@ -238,10 +250,11 @@ Result<std::vector<std::pair<std::string, std::string>>> MetaStore::ListIngestSt
 Status MetaStore::ReplaceIngestState(
     const std::vector<std::pair<std::string, std::string>>& entries) {
   SLUICE_ASSIGN_OR_RETURN(auto old, ListIngestState(""));
+  SLUICE_ASSIGN_OR_RETURN(auto db, db_->Use());
   rocksdb::WriteBatch b;
-  for (const auto& [key, value] : old) b.Delete(cf_, IngestKey(key));
-  for (const auto& [key, value] : entries) b.Put(cf_, IngestKey(key), value);
-  return Write(&b);
+  for (const auto& [key, value] : old) b.Delete(db.meta(), IngestKey(key));
+  for (const auto& [key, value] : entries) b.Put(db.meta(), IngestKey(key), value);
+  return Write(db.db(), &b);
 }
 
 Result<std::optional<proto::LogState>> MetaStore::State() const {

@@ -32,17 +32,18 @@
 
 namespace rocksdb {
 class DB;
-class ColumnFamilyHandle;
 class WriteBatch;
 }  // namespace rocksdb
 
 namespace sluice {
 
+class LogDb;
+
 class MetaStore {
  public:
-  // db and cf are borrowed; `sync` says whether writes fsync.
-  MetaStore(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, bool sync)
-      : db_(db), cf_(cf), sync_(sync) {}
+  // db is borrowed (its meta column family); `sync` says whether writes
+  // fsync.
+  MetaStore(const LogDb* db, bool sync) : db_(db), sync_(sync) {}
   MetaStore(const MetaStore&) = delete;
   MetaStore& operator=(const MetaStore&) = delete;
 
@@ -69,8 +70,7 @@ class MetaStore {
                const proto::GroupCursor& cursor);
   // Stores `cursor` without its outstanding batches with id >= from_batch_id
   // (so they are delivered again).
-  Status Rollback(std::string_view group, uint64_t from_batch_id,
-                  const proto::GroupCursor& cursor);
+  Status Rollback(std::string_view group, uint64_t from_batch_id, const proto::GroupCursor& cursor);
   // Outstanding batches in batch-id order.
   Result<std::vector<proto::OutstandingBatch>> Outstanding(std::string_view group) const;
   // Lowest acked offset over all groups; nullopt when there are none.
@@ -107,7 +107,9 @@ class MetaStore {
   // Replication: makes the ingest state exactly `entries` (keys without
   // kIngestPrefix), in one write.
   Status ReplaceIngestState(const std::vector<std::pair<std::string, std::string>>& entries);
-  static std::string IngestKey(std::string_view key) { return std::string(kIngestPrefix) + std::string(key); }
+  static std::string IngestKey(std::string_view key) {
+    return std::string(kIngestPrefix) + std::string(key);
+  }
   static constexpr std::string_view kIngestPrefix = "i";
   static constexpr std::string_view kStandbyPrefix = "h";
 
@@ -122,11 +124,10 @@ class MetaStore {
   static constexpr std::string_view kReleasedKey = "released";
 
  private:
-  Status Write(rocksdb::WriteBatch* batch);
+  Status Write(rocksdb::DB* db, rocksdb::WriteBatch* batch);
   Result<std::optional<std::string>> Get(std::string_view key) const;
 
-  rocksdb::DB* const db_;
-  rocksdb::ColumnFamilyHandle* const cf_;
+  const LogDb* const db_;
   const bool sync_;
   std::atomic<uint64_t> version_{0};
 };

@@ -157,6 +157,7 @@ IOStatus FaultInjectionFs::NewWritableFile(const std::string& f, const rocksdb::
                                            IODebugContext* dbg) {
   IOStatus s = CheckWrite();
   if (!s.ok()) return s;
+  if (fail_new_files_) return IOStatus::IOError("fault injection: cannot create " + f);
   return Wrap(f, 0, target()->NewWritableFile(f, o, r, dbg), r);
 }
 

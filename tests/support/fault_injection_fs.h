@@ -6,7 +6,8 @@
 // and how many of them were synced. A test "pulls the plug" with
 // SetActive(false) (every later write fails), closes the DB, calls
 // DropUnsyncedData() (each file is cut back to its last synced size) and
-// reopens. SetNoSpace(true) makes appends fail with ENOSPC.
+// reopens. SetNoSpace(true) makes appends fail with ENOSPC;
+// SetFailNewFiles(true) makes creating a file fail.
 //
 // Simplification: a new file's directory entry is assumed durable; only its
 // unsynced bytes are lost.
@@ -34,6 +35,9 @@ class FaultInjectionFs : public rocksdb::FileSystemWrapper {
 
   void SetActive(bool active) { active_ = active; }
   void SetNoSpace(bool no_space) { no_space_ = no_space; }
+  // Makes NewWritableFile fail with an I/O error (appends to open files
+  // go on): RocksDB can then neither resume (a new WAL) nor open.
+  void SetFailNewFiles(bool fail) { fail_new_files_ = fail; }
   // Cuts every tracked file back to its synced size. Call with the DB closed.
   void DropUnsyncedData();
   // Bytes that DropUnsyncedData() would remove.
@@ -71,6 +75,7 @@ class FaultInjectionFs : public rocksdb::FileSystemWrapper {
 
   std::atomic<bool> active_{true};
   std::atomic<bool> no_space_{false};
+  std::atomic<bool> fail_new_files_{false};
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<FileState>> files_;  // guarded by mu_
 };
