@@ -4,6 +4,8 @@
 
 #include <pthread.h>
 
+#include <chrono>
+#include <condition_variable>
 #include <mutex>
 
 #if defined(__clang__)
@@ -40,25 +42,75 @@ class CAPABILITY("mutex") Mutex {
 class SCOPED_CAPABILITY MutexLock {
  public:
   explicit MutexLock(Mutex* mu) ACQUIRE(mu) : mu_(mu) { mu_->lock(); }
-  ~MutexLock() RELEASE() { mu_->unlock(); }
+  ~MutexLock() RELEASE() {
+    if (held_) mu_->unlock();
+  }
   MutexLock(const MutexLock&) = delete;
   MutexLock& operator=(const MutexLock&) = delete;
 
+  // For a stretch without the lock inside the scope.
+  void Unlock() RELEASE() {
+    held_ = false;
+    mu_->unlock();
+  }
+  void Lock() ACQUIRE() {
+    mu_->lock();
+    held_ = true;
+  }
+
  private:
   Mutex* const mu_;
+  bool held_ = true;
 };
 
-// A reader-writer lock that prefers writers: once lock() waits, new
-// lock_shared() calls wait behind it, so a stream of readers cannot starve
-// it. The price: a thread must not take it shared twice (its second
-// lock_shared() would wait behind a writer that waits for its first).
-// std::shared_mutex is glibc's reader-preferring rwlock.
+// A condition variable for Mutex. Its waits require the mutex, so the
+// analysis sees the guarded members read around them; write the predicate
+// as a loop at the call site (`while (!ready_) cv_.Wait(&mu_);`): a lambda
+// is analysed on its own, without the caller's locks.
+class CondVar {
+ public:
+  void Wait(Mutex* mu) REQUIRES(mu) {
+    std::unique_lock<std::mutex> lk(mu->native(), std::adopt_lock);
+    cv_.wait(lk);
+    lk.release();
+  }
+  // false when `timeout` passed without a signal.
+  template <typename Rep, typename Period>
+  bool WaitFor(Mutex* mu, std::chrono::duration<Rep, Period> timeout) REQUIRES(mu) {
+    std::unique_lock<std::mutex> lk(mu->native(), std::adopt_lock);
+    const bool signalled = cv_.wait_for(lk, timeout) == std::cv_status::no_timeout;
+    lk.release();
+    return signalled;
+  }
+  template <typename Clock, typename Duration>
+  bool WaitUntil(Mutex* mu, std::chrono::time_point<Clock, Duration> deadline) REQUIRES(mu) {
+    std::unique_lock<std::mutex> lk(mu->native(), std::adopt_lock);
+    const bool signalled = cv_.wait_until(lk, deadline) == std::cv_status::no_timeout;
+    lk.release();
+    return signalled;
+  }
+  void Signal() { cv_.notify_one(); }
+  void SignalAll() { cv_.notify_all(); }
+
+ private:
+  std::condition_variable cv_;
+};
+
+// A reader-writer lock. By default it prefers writers: once lock() waits,
+// new lock_shared() calls wait behind it, so a stream of readers cannot
+// starve it; the price is that a thread must not take it shared twice (its
+// second lock_shared() would wait behind a writer that waits for its
+// first). kPreferReaders is glibc's default (std::shared_mutex): for locks
+// written rarely (at start) and read re-entrantly.
 class CAPABILITY("shared mutex") SharedMutex {
  public:
-  SharedMutex() {
+  enum Preference { kPreferWriters, kPreferReaders };
+  explicit SharedMutex(Preference preference = kPreferWriters) {
     pthread_rwlockattr_t attr;
     pthread_rwlockattr_init(&attr);
-    pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlockattr_setkind_np(&attr, preference == kPreferWriters
+                                             ? PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP
+                                             : PTHREAD_RWLOCK_PREFER_READER_NP);
     pthread_rwlock_init(&mu_, &attr);
     pthread_rwlockattr_destroy(&attr);
   }
@@ -73,6 +125,17 @@ class CAPABILITY("shared mutex") SharedMutex {
 
  private:
   pthread_rwlock_t mu_;
+};
+
+class SCOPED_CAPABILITY ReaderLock {
+ public:
+  explicit ReaderLock(SharedMutex* mu) ACQUIRE_SHARED(mu) : mu_(mu) { mu_->lock_shared(); }
+  ~ReaderLock() RELEASE() { mu_->unlock_shared(); }
+  ReaderLock(const ReaderLock&) = delete;
+  ReaderLock& operator=(const ReaderLock&) = delete;
+
+ private:
+  SharedMutex* const mu_;
 };
 
 class SCOPED_CAPABILITY WriterLock {

@@ -39,7 +39,7 @@ void GroupTransfer::Persist(bool degraded) {
 GroupTransfer::~GroupTransfer() { Stop(); }
 
 void GroupTransfer::Start() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   if (thread_.joinable() || stop_) return;
   thread_ = std::thread([this] {
     SetThreadName("sl-ha-gate");
@@ -49,16 +49,16 @@ void GroupTransfer::Start() {
 
 void GroupTransfer::Stop() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(&mu_);
     stop_ = true;
   }
-  cv_.notify_all();
+  cv_.SignalAll();
   if (thread_.joinable()) thread_.join();
 }
 
 void GroupTransfer::Report(const std::string& node_id, uint64_t durable_offset,
                            uint64_t end_bytes) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   const int64_t now = WallClockMs();
   StandbyProgress& s = standbys_[node_id];
   s.node_id = node_id;
@@ -71,14 +71,14 @@ void GroupTransfer::Report(const std::string& node_id, uint64_t durable_offset,
 }
 
 void GroupTransfer::Connected(const std::string& node_id, bool connected) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   StandbyProgress& s = standbys_[node_id];
   s.node_id = node_id;
   s.connected = connected;
 }
 
 std::vector<StandbyProgress> GroupTransfer::Standbys() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   std::vector<StandbyProgress> out;
   for (const auto& [name, s] : standbys_) out.push_back(s);
   return out;
@@ -86,7 +86,7 @@ std::vector<StandbyProgress> GroupTransfer::Standbys() const {
 
 bool GroupTransfer::in_sync() const {
   if (!options_.sync) return false;
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   return !degraded_.load() && !holding_;
 }
 
@@ -156,9 +156,9 @@ void GroupTransfer::Update(int64_t now) {
 
 void GroupTransfer::Loop() {
   const auto tick = std::chrono::milliseconds(std::clamp<uint32_t>(options_.sync_timeout_ms / 10, 5, 100));
-  std::unique_lock lock(mu_);
+  MutexLock lock(&mu_);
   while (!stop_) {
-    cv_.wait_for(lock, tick);
+    cv_.WaitFor(&mu_, tick);
     if (stop_) break;
     Update(WallClockMs());
   }

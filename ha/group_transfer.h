@@ -31,6 +31,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/thread_annotations.h"
 #include "ha/ha_options.h"
 #include "storage/commit_log.h"
 
@@ -71,22 +72,22 @@ class GroupTransfer {
 
  private:
   void Loop();
-  void Update(int64_t now_ms);  // REQUIRES: mu_ held
+  void Update(int64_t now_ms) REQUIRES(mu_);
   // Stores the released high watermark (or, degraded, removes it) in the
-  // log's metadata for a restart. REQUIRES: mu_ held.
-  void Persist(bool degraded);
+  // log's metadata for a restart.
+  void Persist(bool degraded) REQUIRES(mu_);
 
   const std::string dest_;
   CommitLog* const log_;
   const HaOptions options_;
 
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  bool stop_ = false;                               // guarded by mu_
-  std::map<std::string, StandbyProgress> standbys_; // guarded by mu_
-  uint64_t last_hw_ = 0;                            // guarded by mu_
-  int64_t held_since_ms_ = 0;                       // guarded by mu_; 0: not held
-  bool holding_ = false;                            // guarded by mu_: block, past the timeout
+  mutable Mutex mu_;
+  CondVar cv_;
+  bool stop_ GUARDED_BY(mu_) = false;
+  std::map<std::string, StandbyProgress> standbys_ GUARDED_BY(mu_);
+  uint64_t last_hw_ GUARDED_BY(mu_) = 0;
+  int64_t held_since_ms_ GUARDED_BY(mu_) = 0;  // 0: not held
+  bool holding_ GUARDED_BY(mu_) = false;       // block, past the timeout
   std::atomic<bool> degraded_{false};
   std::atomic<uint64_t> degradations_{0};
   std::atomic<uint64_t> timeouts_{0};

@@ -72,7 +72,7 @@ class StandbySession {
   void Close() {
     closed_.store(true);
     conn_->Shutdown();
-    cv_.notify_all();
+    cv_.SignalAll();
   }
   void Join() {
     if (reader_.joinable()) reader_.join();
@@ -96,10 +96,10 @@ class StandbySession {
   std::atomic<bool> closed_{false}, done_{false};
   std::string frame_;  // the writer's output buffer
 
-  mutable std::mutex mu_;
-  std::condition_variable cv_;   // the writer waits here for room in flight
-  uint64_t sent_bytes_ = 0;      // guarded by mu_: log bytes below what was sent
-  uint64_t reported_bytes_ = 0;  // guarded by mu_
+  mutable Mutex mu_;
+  CondVar cv_;                                  // the writer waits here for room in flight
+  uint64_t sent_bytes_ GUARDED_BY(mu_) = 0;     // log bytes below what was sent
+  uint64_t reported_bytes_ GUARDED_BY(mu_) = 0;
 };
 
 Status StandbySession::Send(const proto::ToStandby& m) {
@@ -122,10 +122,10 @@ void StandbySession::ReadService() {
     if (!in.has_report()) continue;  // newer message kinds: ignored
     const proto::HaReport& r = in.report();
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(&mu_);
       reported_bytes_ = r.end_bytes();
     }
-    cv_.notify_all();
+    cv_.SignalAll();
     transfer_->Report(node_id_, r.durable_offset(), r.end_bytes());
   }
   if (!closed_.load()) {
@@ -186,9 +186,9 @@ void StandbySession::WriteService() {
     }
     {
       // Flow control: wait while the standby has not reported enough.
-      std::unique_lock lock(mu_);
+      MutexLock lock(&mu_);
       if (sent_bytes_ > reported_bytes_ + options_.max_inflight_bytes) {
-        cv_.wait_for(lock, milliseconds(100));
+        cv_.WaitFor(&mu_, milliseconds(100));
         continue;
       }
     }
@@ -233,7 +233,7 @@ void StandbySession::WriteService() {
       st = Send(m);
       next = last.end_offset;
       {
-        std::lock_guard lock(mu_);
+        MutexLock lock(&mu_);
         sent_bytes_ = last.bytes_end;
       }
       last_send = Clock::now();
@@ -328,7 +328,7 @@ void HaPrimary::Stop() {
 void HaPrimary::Reap(bool all) {
   std::vector<std::unique_ptr<StandbySession>> finished;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(&mu_);
     for (auto it = sessions_.begin(); it != sessions_.end();) {
       if (all || (*it)->done()) {
         finished.push_back(std::move(*it));
@@ -342,7 +342,7 @@ void HaPrimary::Reap(bool all) {
 }
 
 size_t HaPrimary::SessionCount() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   size_t n = 0;
   for (const auto& s : sessions_) n += s->done() ? 0 : 1;
   return n;
@@ -427,7 +427,7 @@ void HaPrimary::StartSession(PendingHandshake* h) {
   auto session = std::make_unique<StandbySession>(
       this, h->TakeConnection(stop_pipe_[0], options_.max_frame), h->agreed());
   session->Start();
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   sessions_.push_back(std::move(session));
 }
 

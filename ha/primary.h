@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "base/thread_annotations.h"
 #include "ha/group_transfer.h"
 #include "ha/ha_options.h"
 #include "ha/refusals.h"
@@ -98,8 +99,8 @@ class HaPrimary {
   RefusalLog refusals_;
   std::thread accept_thread_;
 
-  mutable std::mutex mu_;
-  std::vector<std::unique_ptr<StandbySession>> sessions_;  // guarded by mu_
+  mutable Mutex mu_;
+  std::vector<std::unique_ptr<StandbySession>> sessions_ GUARDED_BY(mu_);
 };
 
 }  // namespace sluice::ha

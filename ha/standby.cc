@@ -30,8 +30,8 @@ struct HaStandby::Replica {
   std::thread thread;
   std::unique_ptr<net::Connection> conn;  // only the replica's thread touches it
   std::string frame;
-  mutable std::mutex mu;
-  ReplicaStatus status;                   // guarded by mu
+  mutable Mutex mu;
+  ReplicaStatus status GUARDED_BY(mu);
 };
 
 HaStandby::HaStandby(const HaOptions& options, std::vector<HaDestination> dests)
@@ -40,7 +40,10 @@ HaStandby::HaStandby(const HaOptions& options, std::vector<HaDestination> dests)
     auto r = std::make_unique<Replica>();
     r->dest = d.name;
     r->log = d.log;
-    r->status.dest = d.name;
+    {
+      MutexLock lock(&r->mu);
+      r->status.dest = d.name;
+    }
     replicas_.push_back(std::move(r));
   }
 }
@@ -82,14 +85,14 @@ void HaStandby::Stop() {
 std::vector<ReplicaStatus> HaStandby::Replicas() const {
   std::vector<ReplicaStatus> out;
   for (const auto& r : replicas_) {
-    std::lock_guard lock(r->mu);
+    MutexLock lock(&r->mu);
     out.push_back(r->status);
   }
   return out;
 }
 
 std::string HaStandby::primary_consumer_address() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   return consumer_address_;
 }
 
@@ -101,7 +104,7 @@ void HaStandby::Loop(Replica* r) {
     Status st = RunOnce(r);
     r->conn.reset();
     {
-      std::lock_guard lock(r->mu);
+      MutexLock lock(&r->mu);
       r->status.connected = false;
       if (!st.ok()) r->status.last_error = st.ToString();
     }
@@ -224,15 +227,15 @@ Status HaStandby::RunOnce(Replica* r) {
                  r->dest, primary_node, agreed.value(), agreed.value(),
                  log->CommittedEnd().value(), my_epoch, accept.epoch());
     SLUICE_RETURN_IF_ERROR(log->Truncate(agreed));
-    std::lock_guard lock(r->mu);
+    MutexLock lock(&r->mu);
     ++r->status.truncations;
   }
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(&mu_);
     consumer_address_ = accept.consumer_address();
   }
   {
-    std::lock_guard lock(r->mu);
+    MutexLock lock(&r->mu);
     r->status.connected = true;
     r->status.primary_node = primary_node;
     r->status.primary_epoch = accept.epoch();
@@ -285,7 +288,7 @@ Status HaStandby::RunOnce(Replica* r) {
     }
     log->Release(Offset(hw));
     {
-      std::lock_guard lock(r->mu);
+      MutexLock lock(&r->mu);
       r->status.primary_high_watermark = hw;
     }
     SLUICE_RETURN_IF_ERROR(Report(r));

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "base/thread_annotations.h"
 #include "ha/ha_options.h"
 #include "ha/primary.h"  // HaDestination
 #include "storage/commit_log.h"
@@ -69,8 +70,8 @@ class HaStandby {
   std::vector<std::unique_ptr<Replica>> replicas_;
   int stop_pipe_[2] = {-1, -1};
   std::atomic<bool> stop_{false};
-  mutable std::mutex mu_;
-  std::string consumer_address_;  // guarded by mu_
+  mutable Mutex mu_;
+  std::string consumer_address_ GUARDED_BY(mu_);
 };
 
 }  // namespace sluice::ha

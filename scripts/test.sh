@@ -8,7 +8,7 @@
 #
 #   SLUICE_SANITIZERS=0 ./scripts/test.sh   skip the sanitizer and fuzz builds
 #   SLUICE_FUZZ_SECONDS=N                   seconds for the binlog event fuzzer
-#                                           (default 60; the others get half)
+#                                           (default 40; the others get half)
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$SLUICE_ROOT"
@@ -19,6 +19,13 @@ sluice_build build
 status=0
 sluice_log "running the tests (build/)"
 ctest --test-dir build --output-on-failure -j2 --timeout 600 || status=1
+
+# Clang's thread-safety analysis (GUARDED_BY, REQUIRES: base/thread_annotations.h)
+# over our sources, with build/'s flags; gcc ignores the annotations.
+if [ "${SLUICE_SANITIZERS:-1}" != 0 ]; then
+  sluice_log "thread-safety analysis (clang -Wthread-safety)"
+  ./scripts/thread_safety.sh build || status=1
+fi
 
 # The sanitizer and fuzz builds compile at -O1 -g1 (line tables: reports
 # still name file:line): half the compile time of -O2 -g, which made these
@@ -45,7 +52,7 @@ if [ "${SLUICE_SANITIZERS:-1}" != 0 ]; then
   for t in "${fuzz_targets[@]}"; do
     corpus=$(mktemp -d)
     cp tests/fuzz/corpus/"${t%_fuzz}"/* "$corpus"/ 2>/dev/null || true
-    seconds=${SLUICE_FUZZ_SECONDS:-60}
+    seconds=${SLUICE_FUZZ_SECONDS:-40}
     [ "$t" != binlog_event_fuzz ] && seconds=$(( (seconds + 1) / 2 ))
     sluice_log "fuzzing $t for $seconds s"
     if ! ./build-fuzz/tests/"$t" -max_total_time="$seconds" -rss_limit_mb=2048 \

@@ -310,7 +310,7 @@ Status CommitLog::Recover() {
   if (!failed_.load(std::memory_order_acquire)) return Status::Ok();
   const Status failure = FailureStatus();
   if (failure.code() != Code::kNoSpace) return failure;
-  std::lock_guard wal_lock(wal_sync_mu_);
+  MutexLock wal_lock(&wal_sync_mu_);
   MutexLock lock(&mu_);
   SLUICE_ASSIGN_OR_RETURN(const uint64_t free, FreeBytes(options_.path));
   const uint64_t need = std::max<uint64_t>(options_.min_free_bytes, kOpenSlackBytes);
@@ -419,7 +419,7 @@ void CommitLog::AddBatches(Units units, uint64_t source_ts, const std::string* c
 
 Result<OffsetRange> CommitLog::AppendChunk(std::span<const std::string_view> records,
                                            uint64_t source_ts) {
-  return AppendLocked(Units{records, {}}, source_ts);
+  return AppendUnits(Units{records, {}}, source_ts);
 }
 
 // The records each item of `blocks` holds, from its block headers (which
@@ -444,10 +444,10 @@ Result<OffsetRange> CommitLog::AppendBlockChunk(std::span<const std::string_view
   if (blocks.empty()) return Status::InvalidArgument("AppendBlockChunk needs at least one block");
   std::vector<uint32_t> counts;
   SLUICE_RETURN_IF_ERROR(CountBlocks(blocks, &counts));
-  return AppendLocked(Units{blocks, counts}, source_ts);
+  return AppendUnits(Units{blocks, counts}, source_ts);
 }
 
-Result<OffsetRange> CommitLog::AppendLocked(Units units, uint64_t source_ts) {
+Result<OffsetRange> CommitLog::AppendUnits(Units units, uint64_t source_ts) {
   if (units.items.empty()) return Status::InvalidArgument("AppendChunk needs at least one record");
   const uint64_t n = units.records();
   MutexLock lock(&mu_);
@@ -481,7 +481,7 @@ Result<OffsetRange> CommitLog::AppendLocked(Units units, uint64_t source_ts) {
 
 Result<OffsetRange> CommitLog::CommitTransaction(std::span<const std::string_view> records,
                                                  const proto::SourceCheckpoint& checkpoint) {
-  auto range = CommitLocked(Units{records, {}}, checkpoint);
+  auto range = CommitUnits(Units{records, {}}, checkpoint);
   if (range.ok()) Notify();
   return range;
 }
@@ -492,7 +492,7 @@ Result<OffsetRange> CommitLog::CommitBlocks(std::span<const std::string_view> bl
   std::vector<uint32_t> counts;
   SLUICE_RETURN_IF_ERROR(CountBlocks(blocks, &counts));
   // No blocks: an empty commit, which only the version 1 path knows.
-  auto range = CommitLocked(blocks.empty() ? Units{} : Units{blocks, counts}, checkpoint, state);
+  auto range = CommitUnits(blocks.empty() ? Units{} : Units{blocks, counts}, checkpoint, state);
   if (range.ok()) Notify();
   return range;
 }
@@ -507,7 +507,7 @@ Status CommitLog::ReplaceIngestState(
   return meta_->ReplaceIngestState(entries);
 }
 
-Result<OffsetRange> CommitLog::CommitLocked(Units units, const proto::SourceCheckpoint& checkpoint,
+Result<OffsetRange> CommitLog::CommitUnits(Units units, const proto::SourceCheckpoint& checkpoint,
                                             std::span<const IngestStateWrite> state) {
   const uint64_t n = units.records();
   MutexLock lock(&mu_);
@@ -695,7 +695,7 @@ Epoch CommitLog::CurrentEpoch() const {
 // written pages is unknown, so the log fails (see failed_).
 Status CommitLog::Sync() {
   if (options_.read_only) return Status::Ok();
-  std::lock_guard wal_lock(wal_sync_mu_);
+  MutexLock wal_lock(&wal_sync_mu_);
   if (failed_.load(std::memory_order_acquire)) return FailureStatus();
   // Everything below `target`, and every write up to `seq` (records or
   // metadata such as group cursors), reached the OS before this point.
@@ -746,26 +746,26 @@ uint64_t CommitLog::LatestSequence() const {
 }
 
 void CommitLog::SyncLoop() {
-  std::unique_lock lk(sync_mu_);
+  MutexLock lk(&sync_mu_);
   while (!stopping_) {
-    sync_cv_.wait_for(lk, std::chrono::milliseconds(options_.group_commit_ms));
+    sync_cv_.WaitFor(&sync_mu_, std::chrono::milliseconds(options_.group_commit_ms));
     if (stopping_) break;
     // Any write since the last sync counts, not only records: a group's ack
     // must be as durable as a transaction after group_commit_ms.
     if (LatestSequence() == synced_seq_.load(std::memory_order_acquire)) continue;
-    lk.unlock();
+    lk.Unlock();
     // A failure leaves DurableOffset() behind; the next write reports it.
     (void)Sync();
-    lk.lock();
+    lk.Lock();
   }
 }
 
 void CommitLog::StopSyncer() {
   {
-    std::lock_guard lk(sync_mu_);
+    MutexLock lk(&sync_mu_);
     stopping_ = true;
   }
-  sync_cv_.notify_all();
+  sync_cv_.SignalAll();
   if (syncer_.joinable()) syncer_.join();
 }
 

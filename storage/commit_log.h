@@ -245,7 +245,7 @@ class CommitLog {
 
   // fsyncs everything written so far; DurableOffset() then covers it. Does
   // not block writers. Thread-safe.
-  Status Sync();
+  Status Sync() EXCLUDES(wal_sync_mu_);
 
   // The free-space guard asked now: NoSpace (naming the path and the bytes
   // free) while the disk has less than min_free_bytes free, else Ok. For
@@ -263,7 +263,7 @@ class CommitLog {
   // not failed; NoSpace while the disk is still full; the failure itself
   // when it is not a full disk or RocksDB cannot resume (reopen the log).
   // Writers' lock: call it from the writer's thread, between transactions.
-  Status Recover() EXCLUDES(mu_);
+  Status Recover() EXCLUDES(mu_, wal_sync_mu_);
 
   MetaStore& meta() { return *meta_; }
 
@@ -346,8 +346,8 @@ class CommitLog {
   };
   static Status CountBlocks(std::span<const std::string_view> blocks,
                             std::vector<uint32_t>* counts);
-  Result<OffsetRange> AppendLocked(Units units, uint64_t source_ts) EXCLUDES(mu_);
-  Result<OffsetRange> CommitLocked(Units units, const proto::SourceCheckpoint& checkpoint,
+  Result<OffsetRange> AppendUnits(Units units, uint64_t source_ts) EXCLUDES(mu_);
+  Result<OffsetRange> CommitUnits(Units units, const proto::SourceCheckpoint& checkpoint,
                                    std::span<const IngestStateWrite> state = {}) EXCLUDES(mu_);
   // `discarded`: a partial transaction was just removed from the tail.
   Status RecoverTail(bool discarded) REQUIRES(mu_);
@@ -368,8 +368,8 @@ class CommitLog {
   Status CheckSpace(uint64_t bytes) REQUIRES(mu_);
   Status OpenGuard() const;
   Status LowSpace(uint64_t free) const;  // the guard's NoSpace
-  void SyncLoop();
-  void StopSyncer();
+  void SyncLoop() EXCLUDES(sync_mu_);
+  void StopSyncer() EXCLUDES(sync_mu_);
 
   const CommitLogOptions options_;
   // Every use holds a handle: Recover() may reopen the instance in place.
@@ -420,14 +420,14 @@ class CommitLog {
   mutable std::mutex change_mu_;
   mutable std::condition_variable change_cv_;
   std::shared_ptr<rocksdb::FileSystem> fs_;  // the Env's, constant after Init()
-  std::mutex wal_sync_mu_;                   // one Sync() at a time
-  std::vector<std::string> synced_wals_;     // guarded by wal_sync_mu_
+  Mutex wal_sync_mu_;  // one Sync() at a time
+  std::vector<std::string> synced_wals_ GUARDED_BY(wal_sync_mu_);
   std::atomic<uint64_t> synced_seq_{0};      // RocksDB sequence covered by the last Sync()
 
   // Group commit.
-  std::mutex sync_mu_;
-  std::condition_variable sync_cv_;
-  bool stopping_ = false;  // guarded by sync_mu_
+  Mutex sync_mu_;
+  CondVar sync_cv_;
+  bool stopping_ GUARDED_BY(sync_mu_) = false;
   std::thread syncer_;
 };
 

@@ -87,27 +87,27 @@ void ConsumerService::AddDestination(const std::string& name, CommitLog* log) {
   auto d = std::make_unique<Dest>();
   d->log = log;
   log->SetCommitListener([this] { NotifyCommit(); });
-  std::unique_lock<std::shared_mutex> lock(dests_mu_);
+  WriterLock lock(&dests_mu_);
   dests_[name] = std::move(d);
 }
 
 void ConsumerService::SetCommitHook(std::function<void()> hook) {
-  std::lock_guard<std::mutex> lock(hook_mu_);
+  MutexLock lock(&hook_mu_);
   hook_ = std::move(hook);
 }
 
 void ConsumerService::NotifyCommit() {
   {
-    std::lock_guard<std::mutex> lock(wait_mu_);
+    MutexLock lock(&wait_mu_);
     ++commits_;
   }
-  wait_cv_.notify_all();
-  std::lock_guard<std::mutex> lock(hook_mu_);
+  wait_cv_.SignalAll();
+  MutexLock lock(&hook_mu_);
   if (hook_) hook_();
 }
 
 ConsumerService::Dest* ConsumerService::Find(const std::string& name, proto::Error* err) {
-  std::shared_lock<std::shared_mutex> lock(dests_mu_);
+  ReaderLock lock(&dests_mu_);
   auto it = dests_.find(name);
   if (it == dests_.end()) {
     std::string known;
@@ -134,8 +134,9 @@ void ConsumerService::WaitForRecords(CommitLog* log, uint64_t offset, uint32_t w
   if (wait_ms == 0 || log->HighWatermark().value() > offset) return;
   const auto deadline = std::chrono::steady_clock::now() +
                         std::chrono::milliseconds(std::min(wait_ms, options_.max_wait_ms));
-  std::unique_lock<std::mutex> lock(wait_mu_);
-  wait_cv_.wait_until(lock, deadline, [&] { return log->HighWatermark().value() > offset; });
+  MutexLock lock(&wait_mu_);
+  while (log->HighWatermark().value() <= offset && wait_cv_.WaitUntil(&wait_mu_, deadline)) {
+  }
 }
 
 proto::Error ConsumerService::FetchRecords(const proto::FetchRequest& req, RecordSet* out) {
@@ -394,25 +395,26 @@ proto::Error ConsumerService::GetStatus(const proto::StatusRequest&, proto::Stat
   out->Clear();
   out->set_node_id(options_.node_id);
   {
-    std::lock_guard<std::mutex> lock(role_mu_);
+    MutexLock lock(&role_mu_);
     out->set_role(role_);
   }
-  std::shared_lock<std::shared_mutex> lock(dests_mu_);
-  for (const auto& [name, d] : dests_) {
-    proto::DestinationStatus* s = out->add_destinations();
-    s->set_name(name);
-    s->set_first_offset(d->log->FirstOffset().value());
-    s->set_high_watermark(d->log->HighWatermark().value());
-    proto::SourceCheckpoint cp = d->log->Checkpoint();
-    s->set_checkpoint(cp.file() + ":" + std::to_string(cp.pos()));
-    s->set_committed_end(d->log->CommittedEnd().value());
-    s->set_gtid_set(cp.gtid_set());
-    out->set_epoch(std::max<uint64_t>(out->epoch(), d->log->CurrentEpoch().value()));
+  {
+    ReaderLock lock(&dests_mu_);
+    for (const auto& [name, d] : dests_) {
+      proto::DestinationStatus* s = out->add_destinations();
+      s->set_name(name);
+      s->set_first_offset(d->log->FirstOffset().value());
+      s->set_high_watermark(d->log->HighWatermark().value());
+      proto::SourceCheckpoint cp = d->log->Checkpoint();
+      s->set_checkpoint(cp.file() + ":" + std::to_string(cp.pos()));
+      s->set_committed_end(d->log->CommittedEnd().value());
+      s->set_gtid_set(cp.gtid_set());
+      out->set_epoch(std::max<uint64_t>(out->epoch(), d->log->CurrentEpoch().value()));
+    }
   }
-  lock.unlock();
   std::function<void(proto::StatusResponse*)> hook;
   {
-    std::lock_guard<std::mutex> l(handlers_mu_);
+    MutexLock l(&handlers_mu_);
     hook = status_hook_;
   }
   if (hook) hook(out);
@@ -421,31 +423,31 @@ proto::Error ConsumerService::GetStatus(const proto::StatusRequest&, proto::Stat
 
 void ConsumerService::SetRole(const std::string& role, const std::string& primary) {
   {
-    std::lock_guard<std::mutex> lock(role_mu_);
+    MutexLock lock(&role_mu_);
     role_ = role;
     primary_ = primary;
   }
   if (role == "primary") return;
   // A barrier: every group request that passed the role check holds its
   // destination's group lock until its write is done.
-  std::shared_lock<std::shared_mutex> lock(dests_mu_);
+  ReaderLock lock(&dests_mu_);
   for (const auto& [name, d] : dests_) std::lock_guard<std::mutex> g(d->group_mu);
 }
 
 std::string ConsumerService::role() const {
-  std::lock_guard<std::mutex> lock(role_mu_);
+  MutexLock lock(&role_mu_);
   return role_;
 }
 
 void ConsumerService::SetRoleHandlers(PromoteHandler promote, DemoteHandler demote) {
-  std::lock_guard<std::mutex> lock(handlers_mu_);
+  MutexLock lock(&handlers_mu_);
   promote_ = std::move(promote);
   demote_ = std::move(demote);
 }
 
 void ConsumerService::SetFenceHandler(
     std::function<void(uint64_t epoch, const std::string& why)> fence) {
-  std::lock_guard<std::mutex> lock(handlers_mu_);
+  MutexLock lock(&handlers_mu_);
   fence_ = std::move(fence);
 }
 
@@ -453,13 +455,13 @@ void ConsumerService::NoteClientEpoch(uint64_t seen) {
   if (role() != "primary") return;
   uint64_t epoch = 0;
   {
-    std::shared_lock<std::shared_mutex> lock(dests_mu_);
+    ReaderLock lock(&dests_mu_);
     for (const auto& [name, d] : dests_) epoch = std::max(epoch, d->log->CurrentEpoch().value());
   }
   if (seen <= epoch) return;
   std::function<void(uint64_t, const std::string&)> fence;
   {
-    std::lock_guard<std::mutex> lock(handlers_mu_);
+    MutexLock lock(&handlers_mu_);
     fence = fence_;
   }
   const std::string why = "a consumer has seen epoch " + std::to_string(seen) +
@@ -472,22 +474,16 @@ void ConsumerService::NoteClientEpoch(uint64_t seen) {
 }
 
 void ConsumerService::SetStatusHook(std::function<void(proto::StatusResponse*)> hook) {
-  std::lock_guard<std::mutex> lock(handlers_mu_);
+  MutexLock lock(&handlers_mu_);
   status_hook_ = std::move(hook);
 }
 
 namespace {
 
-// Calls a copy of the handler in `slot`, taken under `mu`, so a handler
-// set meanwhile never races the call.
+// Calls a handler copied under handlers_mu_, so a handler set meanwhile
+// never races the call.
 template <typename Handler, typename Request>
-proto::Error CallHandler(std::mutex* mu, const Handler& slot, const Request& req,
-                         proto::RoleResponse* out) {
-  Handler h;
-  {
-    std::lock_guard<std::mutex> lock(*mu);
-    h = slot;
-  }
+proto::Error CallHandler(const Handler& h, const Request& req, proto::RoleResponse* out) {
   if (!h) return Err(proto::UNAVAILABLE, "this node takes no role changes");
   return h(req, out);
 }
@@ -495,15 +491,25 @@ proto::Error CallHandler(std::mutex* mu, const Handler& slot, const Request& req
 }  // namespace
 
 proto::Error ConsumerService::Promote(const proto::PromoteRequest& req, proto::RoleResponse* out) {
-  return CallHandler(&handlers_mu_, promote_, req, out);
+  PromoteHandler h;
+  {
+    MutexLock lock(&handlers_mu_);
+    h = promote_;
+  }
+  return CallHandler(h, req, out);
 }
 
 proto::Error ConsumerService::Demote(const proto::DemoteRequest& req, proto::RoleResponse* out) {
-  return CallHandler(&handlers_mu_, demote_, req, out);
+  DemoteHandler h;
+  {
+    MutexLock lock(&handlers_mu_);
+    h = demote_;
+  }
+  return CallHandler(h, req, out);
 }
 
 proto::Error ConsumerService::CheckPrimary() const {
-  std::lock_guard<std::mutex> lock(role_mu_);
+  MutexLock lock(&role_mu_);
   if (role_ == "primary") return Ok();
   proto::Error err = Err(proto::NOT_PRIMARY,
                          "this node is a " + role_ + "; consumer groups are served by the primary" +

@@ -40,6 +40,7 @@
 #include <shared_mutex>
 #include <string>
 
+#include "base/thread_annotations.h"
 #include "proto/protocol.pb.h"
 #include "storage/commit_log.h"
 
@@ -132,22 +133,24 @@ class ConsumerService {
   void WaitForRecords(CommitLog* log, uint64_t offset, uint32_t wait_ms);
 
   const ServiceOptions options_;
-  std::mutex hook_mu_;
-  std::function<void()> hook_;  // guarded by hook_mu_
-  mutable std::mutex role_mu_;
-  std::string role_, primary_;  // guarded by role_mu_
-  std::mutex handlers_mu_;
-  PromoteHandler promote_;                                 // guarded by handlers_mu_
-  DemoteHandler demote_;                                   // guarded by handlers_mu_
-  std::function<void(proto::StatusResponse*)> status_hook_;  // guarded by handlers_mu_
-  std::function<void(uint64_t, const std::string&)> fence_;  // guarded by handlers_mu_
+  Mutex hook_mu_;
+  std::function<void()> hook_ GUARDED_BY(hook_mu_);
+  mutable Mutex role_mu_;
+  std::string role_ GUARDED_BY(role_mu_);
+  std::string primary_ GUARDED_BY(role_mu_);
+  Mutex handlers_mu_;
+  PromoteHandler promote_ GUARDED_BY(handlers_mu_);
+  DemoteHandler demote_ GUARDED_BY(handlers_mu_);
+  std::function<void(proto::StatusResponse*)> status_hook_ GUARDED_BY(handlers_mu_);
+  std::function<void(uint64_t, const std::string&)> fence_ GUARDED_BY(handlers_mu_);
   // Destinations are only ever added (a Dest* stays valid): while sluiced
-  // starts, requests may come in as the destinations are added.
-  mutable std::shared_mutex dests_mu_;
-  std::map<std::string, std::unique_ptr<Dest>> dests_;  // guarded by dests_mu_
-  std::mutex wait_mu_;
-  std::condition_variable wait_cv_;
-  uint64_t commits_ = 0;  // guarded by wait_mu_
+  // starts, requests may come in as the destinations are added. Read
+  // re-entrantly, written only then: readers first.
+  mutable SharedMutex dests_mu_{SharedMutex::kPreferReaders};
+  std::map<std::string, std::unique_ptr<Dest>> dests_ GUARDED_BY(dests_mu_);
+  Mutex wait_mu_;
+  CondVar wait_cv_;
+  uint64_t commits_ GUARDED_BY(wait_mu_) = 0;
 };
 
 }  // namespace sluice::consumer

@@ -94,9 +94,9 @@ void Destination::StartIngest() {
 void Destination::StopIngest() {
   stop_.store(true, std::memory_order_release);
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     if (source_ != nullptr) source_->Cancel();
-    cv_.notify_all();
+    cv_.SignalAll();
   }
   if (thread_.joinable()) thread_.join();
   if (lag_thread_.joinable()) lag_thread_.join();
@@ -104,28 +104,28 @@ void Destination::StopIngest() {
 }
 
 void Destination::RetryNow() {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   retry_now_ = true;
-  cv_.notify_all();
+  cv_.SignalAll();
 }
 
 std::string Destination::last_error() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   return last_error_;
 }
 
 std::string Destination::last_warning() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   return last_warning_;
 }
 
 std::string Destination::source_server() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   return source_server_;
 }
 
 std::string Destination::last_lag_error() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   return last_lag_error_;
 }
 
@@ -167,7 +167,7 @@ void Destination::LagLoop() {
       spdlog::warn("destination {}: cannot measure the lag in bytes: {}", config_.name, err);
     }
     logged = err;
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     last_lag_error_ = err;
   } while (SleepUnlessStopped(kLagPeriod));
 }
@@ -225,7 +225,7 @@ void Destination::NoteRetentionHold(Offset keep_from) {
       }
     }
   }
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   if (held == retention_held_by_) return;
   if (held.empty()) {
     spdlog::info("destination {}: retention is within retention_bytes again", config_.name);
@@ -242,7 +242,7 @@ void Destination::NoteRetentionHold(Offset keep_from) {
 }
 
 std::string Destination::retention_held_by() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   return retention_held_by_;
 }
 
@@ -251,14 +251,18 @@ uint64_t Destination::errors_by_kind(Code code) const {
 }
 
 bool Destination::SleepUnlessStopped(std::chrono::milliseconds d) {
-  std::unique_lock<std::mutex> lock(mu_);
-  cv_.wait_for(lock, d, [&] { return stop_.load(); });
+  const auto deadline = std::chrono::steady_clock::now() + d;
+  MutexLock lock(&mu_);
+  while (!stop_.load() && cv_.WaitUntil(&mu_, deadline)) {
+  }
   return !stop_.load();
 }
 
 bool Destination::WaitToRetry(std::chrono::milliseconds d) {
-  std::unique_lock<std::mutex> lock(mu_);
-  cv_.wait_for(lock, d, [&] { return stop_.load() || retry_now_; });
+  const auto deadline = std::chrono::steady_clock::now() + d;
+  MutexLock lock(&mu_);
+  while (!stop_.load() && !retry_now_ && cv_.WaitUntil(&mu_, deadline)) {
+  }
   if (retry_now_) spdlog::info("destination {}: retrying now (SIGHUP)", config_.name);
   retry_now_ = false;
   return !stop_.load();
@@ -325,7 +329,7 @@ Status Destination::RunOnce() {
   spec.learn_gtid_state = !cp.gtid_known();
   SLUICE_ASSIGN_OR_RETURN(auto source, binlog::OpenBinlogSource(spec));
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     source_ = source.get();
     source_server_ = source->server();
     if (stop_.load()) source->Cancel();
@@ -348,7 +352,7 @@ Status Destination::RunOnce() {
   io.exclude = config_.exclude;
   io.on_warning = [this](const std::string& w) {
     spdlog::warn("destination {}: {}", config_.name, w);
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     last_warning_ = w;
   };
   io.wait = config_.wait == "spin"    ? ring::WaitKind::kBusySpin
@@ -362,7 +366,7 @@ Status Destination::RunOnce() {
     st = (*pipeline)->Run(source.get(), &stop_);
   }
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     source_ = nullptr;
   }
   return st;
@@ -395,7 +399,7 @@ void Destination::Loop() {
     errors_[static_cast<int>(st.code()) & 15].fetch_add(1);
     restarts_.fetch_add(1);
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(&mu_);
       last_error_ = st.ToString();
     }
     const bool transient = IsTransientIngestError(st);

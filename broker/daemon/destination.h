@@ -30,6 +30,7 @@
 #include <thread>
 
 #include "base/status.h"
+#include "base/thread_annotations.h"
 #include "broker/daemon/config.h"
 #include "broker/ingest/pipeline.h"
 #include "storage/commit_log.h"
@@ -146,7 +147,7 @@ class Destination {
   std::atomic<int64_t> lag_bytes_{-1};
   std::atomic<uint64_t> restarts_{0};
   std::atomic<IngestState> state_{IngestState::kStopped};
-  bool retry_now_ = false;  // guarded by mu_
+  bool retry_now_ GUARDED_BY(mu_) = false;
   // LogFailure()'s memory: the last error logged, when, and the repeats since.
   std::string logged_error_;
   std::chrono::steady_clock::time_point logged_at_{};
@@ -157,14 +158,14 @@ class Destination {
   std::atomic<uint64_t> retention_records_{0};
   std::atomic<uint64_t> retention_bytes_{0};
 
-  mutable std::mutex mu_;
-  std::condition_variable cv_;              // wakes the backoff sleep on StopIngest()
-  std::string last_error_;                  // guarded by mu_
-  std::string last_lag_error_;              // guarded by mu_
-  std::string source_server_;               // guarded by mu_
-  std::string last_warning_;                // guarded by mu_
-  std::string retention_held_by_;           // guarded by mu_
-  binlog::BinlogSource* source_ = nullptr;  // guarded by mu_: the one to Cancel()
+  mutable Mutex mu_;
+  CondVar cv_;  // wakes the backoff sleep on StopIngest()
+  std::string last_error_ GUARDED_BY(mu_);
+  std::string last_lag_error_ GUARDED_BY(mu_);
+  std::string source_server_ GUARDED_BY(mu_);
+  std::string last_warning_ GUARDED_BY(mu_);
+  std::string retention_held_by_ GUARDED_BY(mu_);
+  binlog::BinlogSource* source_ GUARDED_BY(mu_) = nullptr;  // the one to Cancel()
 };
 
 }  // namespace sluice::daemon

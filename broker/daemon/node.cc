@@ -241,7 +241,7 @@ void Node::OnFenced(uint64_t epoch, const std::string& why) {
   // On an HA session thread: stop acks at once, leave the rest to Tick().
   service_->SetRole("standby", "");
   {
-    std::lock_guard lock(fence_mu_);
+    MutexLock lock(&fence_mu_);
     fence_why_ = why + " (epoch " + std::to_string(epoch) + ")";
   }
   fence_pending_.store(true);
@@ -263,7 +263,7 @@ void Node::FinishFence() {
     for (auto& d : dests_) d->StopIngest();
     ha_primary_.reset();
     {
-      std::lock_guard l(fence_mu_);
+      MutexLock l(&fence_mu_);
       fenced_ = fence_why_;
     }
     role_ = "standby";
@@ -277,7 +277,7 @@ void Node::StartRetention() {
   for (const auto& d : dests_) any = any || d->config().retention.enabled();
   if (!any || retention_thread_.joinable()) return;
   {
-    std::lock_guard lock(retention_mu_);
+    MutexLock lock(&retention_mu_);
     retention_stop_ = false;
   }
   retention_thread_ = std::thread([this] {
@@ -288,22 +288,26 @@ void Node::StartRetention() {
 
 void Node::StopRetention() {
   {
-    std::lock_guard lock(retention_mu_);
+    MutexLock lock(&retention_mu_);
     retention_stop_ = true;
   }
-  retention_cv_.notify_all();
+  retention_cv_.SignalAll();
   if (retention_thread_.joinable()) retention_thread_.join();
 }
 
 void Node::RetentionLoop() {
   const auto period = std::chrono::milliseconds(config_.retention_interval_ms);
-  std::unique_lock lock(retention_mu_);
-  while (!retention_cv_.wait_for(lock, period, [this] { return retention_stop_; })) {
-    lock.unlock();
+  MutexLock lock(&retention_mu_);
+  while (true) {
+    const auto deadline = std::chrono::steady_clock::now() + period;
+    while (!retention_stop_ && retention_cv_.WaitUntil(&retention_mu_, deadline)) {
+    }
+    if (retention_stop_) break;
+    lock.Unlock();
     for (auto& d : dests_) {
       if (d->config().retention.enabled()) d->ApplyRetention(RetentionFloor(d.get()));
     }
-    lock.lock();
+    lock.Lock();
   }
 }
 

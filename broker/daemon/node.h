@@ -89,7 +89,7 @@ class Node {
   Status BecomeStandby(const std::string& primary) REQUIRES(mu_);
   Status SaveRole(const std::string& role, const std::string& primary) const;
   void OnFenced(uint64_t epoch, const std::string& why);
-  // Stops ingest and the HA listener after a fence. REQUIRES: mu_ held.
+  // Stops ingest and the HA listener after a fence.
   void FinishFence() REQUIRES(mu_);
   void FillRole(proto::RoleResponse* out) const REQUIRES(mu_);
   void StartRetention();
@@ -112,13 +112,13 @@ class Node {
   std::unique_ptr<ha::HaStandby> ha_standby_ GUARDED_BY(mu_);
   std::string fenced_ GUARDED_BY(mu_);  // why it stopped acting as primary
   std::atomic<bool> fence_pending_{false};
-  std::mutex fence_mu_;
-  std::string fence_why_;  // guarded by fence_mu_
+  Mutex fence_mu_;
+  std::string fence_why_ GUARDED_BY(fence_mu_);
 
   std::thread retention_thread_;  // started by Start(), joined by Stop()
-  std::mutex retention_mu_;
-  std::condition_variable retention_cv_;
-  bool retention_stop_ = false;  // guarded by retention_mu_
+  Mutex retention_mu_;
+  CondVar retention_cv_;
+  bool retention_stop_ GUARDED_BY(retention_mu_) = false;
 };
 
 }  // namespace sluice::daemon

@@ -134,8 +134,8 @@ class Pipeline::Impl {
   // The offset of each table's last schema record ("db\0table"): set by
   // stage 3 (and SeedShapes), read by stage 1 when retention moved the
   // log's first offset.
-  std::mutex shape_mu_;
-  std::unordered_map<std::string, uint64_t> shape_offsets_;  // guarded by shape_mu_
+  Mutex shape_mu_;
+  std::unordered_map<std::string, uint64_t> shape_offsets_ GUARDED_BY(shape_mu_);
 
   // Stage 3: the open transaction.
   BlockList txn_;                      // its blocks not yet in the log
@@ -175,7 +175,7 @@ Status Pipeline::Impl::SeedShapes() {
       continue;
     }
     {
-      std::lock_guard lock(shape_mu_);
+      MutexLock lock(&shape_mu_);
       shape_offsets_[table_key] = offset;
     }
     decoder_.SeedShape(std::move(table_key), std::move(shape));
@@ -217,7 +217,7 @@ void Pipeline::Impl::ForgetRemovedShapes() {
   const uint64_t first = log_->FirstOffset().value();
   if (first == shapes_first_) return;
   shapes_first_ = first;
-  std::lock_guard lock(shape_mu_);
+  MutexLock lock(&shape_mu_);
   for (auto it = shape_offsets_.begin(); it != shape_offsets_.end();) {
     if (it->second < first) {
       decoder_.ForgetShape(it->first);
@@ -414,7 +414,7 @@ Status Pipeline::Impl::Stage3(Slot& s) {
       state_.push_back(IngestStateWrite{
           std::string(kShapePrefix) + r.db() + '\0' + r.table(),
           ShapeValue(txn_base_ + seq_, r.schema().SerializeAsString())});
-      std::lock_guard lock(shape_mu_);
+      MutexLock lock(&shape_mu_);
       shape_offsets_[r.db() + '\0' + r.table()] = txn_base_ + seq_;
     }
     if (s.action_blocks[i] > 0) {

@@ -37,6 +37,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "base/thread_annotations.h"
 #include "base/thread_name.h"
 #include "broker/ring/sequence.h"
 
@@ -123,7 +124,7 @@ class Ring {
   // slots before `seq`.
   void Fail(const Status& st, SeqNo seq) {
     {
-      std::lock_guard<std::mutex> lock(error_mu_);
+      MutexLock lock(&error_mu_);
       if (error_.ok()) error_ = st;
     }
     SeqNo cur = failed_at_.load(std::memory_order_relaxed);
@@ -133,7 +134,7 @@ class Ring {
   }
 
   Status status() const {
-    std::lock_guard<std::mutex> lock(error_mu_);
+    MutexLock lock(&error_mu_);
     return error_;
   }
   bool halted() const { return halted_.load(std::memory_order_acquire); }
@@ -160,8 +161,8 @@ class Ring {
   std::atomic<bool> halted_{false};
   static constexpr SeqNo kNoFailure = std::numeric_limits<SeqNo>::max();
   std::atomic<SeqNo> failed_at_{kNoFailure};  // lowest slot a handler failed on
-  mutable std::mutex error_mu_;
-  Status error_;  // guarded by error_mu_
+  mutable Mutex error_mu_;
+  Status error_ GUARDED_BY(error_mu_);
 };
 
 // A serial stage: one thread handles every slot in order, in batches of

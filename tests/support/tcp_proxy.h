@@ -18,6 +18,8 @@
 #include <thread>
 #include <vector>
 
+#include "base/thread_annotations.h"
+
 namespace sluice::testing {
 
 class TcpProxy {
@@ -42,7 +44,7 @@ class TcpProxy {
     Cut();
     std::vector<std::thread> pumps;
     {
-      std::lock_guard lock(mu_);
+      sluice::MutexLock lock(&mu_);
       pumps.swap(pumps_);
     }
     for (auto& t : pumps) t.join();  // outside mu_: a pump takes it to finish
@@ -55,7 +57,7 @@ class TcpProxy {
   void Refuse(bool on) { refuse_ = on; }
   // Resets every connection open now (the pumps then end).
   void Cut() {
-    std::lock_guard lock(mu_);
+    sluice::MutexLock lock(&mu_);
     for (int fd : fds_) ::shutdown(fd, SHUT_RDWR);
     cuts_++;
   }
@@ -81,7 +83,7 @@ class TcpProxy {
         continue;
       }
       connections_++;
-      std::lock_guard lock(mu_);
+      sluice::MutexLock lock(&mu_);
       fds_.push_back(c);
       fds_.push_back(s);
       pumps_.emplace_back([this, c, s] { Pump(c, s); });
@@ -120,7 +122,7 @@ class TcpProxy {
       }
       if (done) break;
     }
-    std::lock_guard lock(mu_);
+    sluice::MutexLock lock(&mu_);
     for (int fd : {a, b}) {
       std::erase(fds_, fd);
       ::close(fd);
@@ -133,10 +135,10 @@ class TcpProxy {
   std::atomic<bool> stop_{false}, stalled_{false}, refuse_{false};
   std::atomic<int> connections_{0};
   std::thread acceptor_;
-  std::mutex mu_;
-  std::vector<int> fds_;            // guarded by mu_
-  std::vector<std::thread> pumps_;  // guarded by mu_
-  int cuts_ = 0;                    // guarded by mu_
+  sluice::Mutex mu_;
+  std::vector<int> fds_ GUARDED_BY(mu_);
+  std::vector<std::thread> pumps_ GUARDED_BY(mu_);
+  int cuts_ GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace sluice::testing
