@@ -5,7 +5,9 @@
 #include <compare>
 #include <cstdint>
 #include <limits>
+#include <optional>
 #include <ostream>
+#include <string_view>
 
 namespace sluice {
 
@@ -43,5 +45,20 @@ class Offset : public NamedType<uint64_t, OffsetTag> {
 
 // Leadership term of a node; each promotion starts a new one.
 using Epoch = NamedType<uint64_t, struct EpochTag>;
+
+// A node's role. Its names ("primary", "standby") are what the config, the
+// ROLE file, the wire (StatusResponse.role) and the pages say; code holds
+// the enum and converts at those edges.
+enum class Role { kPrimary, kStandby };
+
+constexpr std::string_view RoleName(Role r) {
+  return r == Role::kPrimary ? "primary" : "standby";
+}
+
+constexpr std::optional<Role> ParseRole(std::string_view name) {
+  if (name == "primary") return Role::kPrimary;
+  if (name == "standby") return Role::kStandby;
+  return std::nullopt;
+}
 
 }  // namespace sluice

@@ -55,7 +55,7 @@ Figure SluiceByOffset(Consumer& c, const Pool& pool, uint32_t batch) {
   const auto t0 = Clock::now();
   uint64_t offset = 0;
   while (offset < pool.size() && Clock::now() < t0 + kReaderTimeout) {
-    auto got = c.Fetch(kDest, offset, batch, 64u << 20, 0);
+    auto got = c.Fetch(kDest, Offset(offset), {.max_records = batch, .max_bytes = 64u << 20});
     Check(got.status(), "Fetch");
     for (const auto& r : got->records()) {
       if (r.offset() != offset) Die("Fetch: offset " + std::to_string(r.offset()) + " misplaced");
@@ -138,7 +138,7 @@ Latency SluiceLatency(CommitLog* log, Consumer& c, const Pool& pool, int seconds
   uint64_t offset = base;
   const auto deadline = Clock::now() + std::chrono::seconds(seconds) + std::chrono::seconds(30);
   while (offset < base + total && !failed.load() && Clock::now() < deadline) {
-    auto got = c.Fetch(kDest, offset, 1000, 0, kWaitMs);
+    auto got = c.Fetch(kDest, Offset(offset), {.max_records = 1000, .wait_ms = kWaitMs});
     const int64_t now = Nanos(Clock::now());
     Check(got.status(), "Fetch (long poll)");
     for (const auto& r : got->records()) {

@@ -38,6 +38,7 @@
 #include "broker/ingest/record_buffer.h"
 #include "storage/commit_log.h"
 #include "storage/log_format.h"
+#include "tests/support/free_port.h"
 #include "tests/support/temp_dir.h"
 
 namespace sluice::fetch_bench {

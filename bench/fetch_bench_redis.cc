@@ -18,17 +18,9 @@ std::string FindInPath(const std::string& name) {
 }
 
 int FreePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
-    Die("cannot find a free port: " + std::string(std::strerror(errno)));
-  }
-  ::close(fd);
-  return ntohs(a.sin_port);
+  auto port = sluice::testing::PickFreePort();
+  if (!port.ok()) Die(port.status().ToString());
+  return *port;
 }
 
 void StopRedis() {

@@ -123,7 +123,7 @@ bool Fraction(std::string_view s, size_t at, unsigned long* micros) {
   return true;
 }
 
-// The record's text of a DATE, DATETIME, TIMESTAMP or TIME column (design.md
+// The record's text of a DATE, DATETIME, TIMESTAMP or TIME column (docs/decoder.md,
 // "Values") as a MYSQL_TIME; false when it is not in that form.
 bool ParseTemporal(std::string_view s, uint32_t mysql_type, MYSQL_TIME* t) {
   *t = MYSQL_TIME{};

@@ -355,9 +355,11 @@ Status Consumer::Connect() {
   return Call(&req, &resp, 0);
 }
 
-Result<proto::FetchResponse> Consumer::Fetch(const std::string& dest, uint64_t offset,
-                                             uint32_t max_records, uint32_t max_bytes,
-                                             uint32_t wait_ms) {
+Result<proto::FetchResponse> Consumer::Fetch(const std::string& dest, Offset from,
+                                             const FetchOptions& options) {
+  const uint64_t offset = from.value();
+  const uint32_t max_records = options.max_records, max_bytes = options.max_bytes;
+  const uint32_t wait_ms = options.wait_ms;
   proto::Request req;
   auto* f = req.mutable_fetch();
   f->set_dest(dest);

@@ -5,7 +5,7 @@
 //   o.brokers = {"10.0.0.1:7400", "10.0.0.2:7400"};
 //   o.user = "reader";  o.password = "...";
 //   auto c = Consumer::Open(o);                       // validates; connects lazily
-//   auto fetched = (*c)->Fetch("shop", offset, 1000, 0, /*wait_ms=*/1000);
+//   auto fetched = (*c)->Fetch("shop", Offset(offset), {.max_records = 1000, .wait_ms = 1000});
 //   if (!fetched.ok() && (*c)->last_error().code() == proto::OFFSET_OUT_OF_RANGE) ...
 //
 // Connections. The first call connects to the first broker that answers,
@@ -55,6 +55,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "base/types.h"
 #include "proto/frame.h"
 #include "proto/protocol.pb.h"
 
@@ -63,6 +64,15 @@ namespace sluice {
 namespace net {
 class Connection;
 }
+
+// A Fetch's limits. 0 for max_records / max_bytes: the broker's default.
+// With wait_ms > 0 and no records yet, the broker answers on the next
+// commit or after wait_ms (capped by its max_wait_ms).
+struct FetchOptions {
+  uint32_t max_records = 0;
+  uint32_t max_bytes = 0;
+  uint32_t wait_ms = 0;
+};
 
 struct ConsumerOptions {
   std::vector<std::string> brokers;  // "host:port" ("[v6]:port"), tried in turn
@@ -97,12 +107,9 @@ class Consumer {
   // unreachable brokers before the first request.
   Status Connect();
 
-  // Records from `offset` on; with wait_ms > 0 and none yet, the broker
-  // answers on the next commit or after wait_ms. 0 for max_records /
-  // max_bytes: the broker's default.
-  Result<proto::FetchResponse> Fetch(const std::string& dest, uint64_t offset,
-                                     uint32_t max_records = 0, uint32_t max_bytes = 0,
-                                     uint32_t wait_ms = 0);
+  // Records from `offset` on (FetchOptions: how many, how long to wait).
+  Result<proto::FetchResponse> Fetch(const std::string& dest, Offset offset,
+                                     const FetchOptions& options = {});
   // First retained offset and high watermark; with a timestamp (seconds),
   // also the first offset at or after it.
   Result<proto::ListOffsetsResponse> ListOffsets(const std::string& dest, uint64_t timestamp = 0);

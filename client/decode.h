@@ -1,4 +1,4 @@
-// `sluice decode`: binlog files to the JSON lines of design.md, offline.
+// `sluice decode`: binlog files to the records' JSON lines (docs/formats.md), offline.
 #pragma once
 
 #include <ostream>

@@ -47,7 +47,7 @@ Status PrintSchemaVersions(Consumer& c, const SchemaOptions& o, std::ostream& ou
   proto::ChangeRecord rec;
   for (uint64_t at = range->first_offset(); at < stop && !c.interrupted();) {
     const auto max = static_cast<uint32_t>(std::min<uint64_t>(kMaxRecordsPerFetch, stop - at));
-    auto got = c.Fetch(o.dest, at, max, 0, 0);
+    auto got = c.Fetch(o.dest, Offset(at), {.max_records = max});
     if (!got.ok()) return got.status().WithContext("fetching " + o.dest + " at " + std::to_string(at));
     if (got->records_size() == 0) {
       return Status::Internal("the broker returned no record at offset " + std::to_string(at) +

@@ -22,7 +22,7 @@ struct HaOptions {
   std::string primary;           // standby: the primary's listen address
   std::string consumer_address;  // primary: its consumer server, for standbys' hints
 
-  // Durability (design.md, semantics 4).
+  // Durability (docs/replication.md, "Durability").
   bool sync = false;  // mode = "sync"
   uint32_t sync_replicas = 1;
   uint32_t sync_timeout_ms = 5000;

@@ -1,4 +1,4 @@
-// Renders a ChangeRecord as the JSON line of design.md ("Change record").
+// Renders a ChangeRecord as its JSON line (docs/formats.md, "JSON line").
 // This is the one place that defines the JSON form; every tool calls it.
 //
 //   {"offset":42,"dest":"shop","op":"update","db":"shop","table":"orders",

@@ -2,7 +2,7 @@
 // from a rows event's row image into a proto::Value.
 //
 // Formats: MySQL sql/field.cc and libbinlogevents (binary_log_funcs.cpp,
-// rows_event.h), MariaDB sql/log_event.cc. The value rules are design.md's
+// rows_event.h), MariaDB sql/log_event.cc. The value rules are docs/decoder.md's
 // "Values" (DECIMAL as exact digits, TIMESTAMP as UTC text, binary strings as
 // bytes, ENUM/SET as labels when known, ...).
 //
@@ -114,7 +114,7 @@ void ResolveRealType(ColumnType* col);
 // precision, a fraction over 999999, an ENUM index past its labels, ...).
 // Reuses *value's string capacity when it already holds the same kind.
 //
-// Values (design.md "Values"): integers int64/uint64 by is_unsigned, BIT
+// Values (docs/decoder.md, "Values"): integers int64/uint64 by is_unsigned, BIT
 // uint64, YEAR int64; FLOAT/DOUBLE float64; DECIMAL the exact digits with
 // `scale` fraction digits; DATE "YYYY-MM-DD", DATETIME and TIMESTAMP (UTC)
 // "YYYY-MM-DD HH:MM:SS[.f]" and TIME "[-]HH:MM:SS[.f]" with `fsp` fraction

@@ -3,8 +3,8 @@
 //
 // It keeps what a stream's events depend on: the format description
 // (checksums, post-header lengths), the table maps, the current GTID and
-// whether a transaction is open. Each row change becomes a record (design.md
-// "Change record"); each DDL statement becomes an "ddl" record that is a
+// whether a transaction is open. Each row change becomes a record
+// (docs/formats.md, "Change record"); each DDL statement becomes an "ddl" record that is a
 // transaction of its own. The caller learns where each transaction ends
 // (file:pos just past its last event, and its GTID), which is the position a
 // consumer of the stream resumes from.

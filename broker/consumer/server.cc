@@ -438,6 +438,7 @@ struct ConsumerServer::Impl {
     c->parked = true;
     c->parked_req = req;
     c->park_deadline = Now() + std::min(wait_ms, opt.max_wait_ms);
+    stats.polls_parked.fetch_add(1, std::memory_order_relaxed);
     StopReading(c);
     return false;
   }
@@ -446,6 +447,7 @@ struct ConsumerServer::Impl {
   // something now, and goes on with the connection's next requests.
   void Unpark(Conn* c, bool timed_out) {
     if (!TryServe(c, c->parked_req, timed_out ? IfEmpty::kAnswer : IfEmpty::kWait)) return;
+    (timed_out ? stats.polls_expired : stats.polls_woken).fetch_add(1, std::memory_order_relaxed);
     c->parked = false;
     c->parked_req.Clear();
     c->last_activity = Now();

@@ -66,6 +66,12 @@ struct ServerStats {
   std::atomic<uint64_t> auth_failures{0};
   std::atomic<uint64_t> protocol_errors{0};       // bad frames, deadlines, idle closes
   std::atomic<uint64_t> bytes_out{0};
+  // Long polls (a Fetch or Get with wait_ms that found nothing): parked,
+  // then answered either after a commit gave them records (woken) or
+  // empty at their deadline (expired).
+  std::atomic<uint64_t> polls_parked{0};
+  std::atomic<uint64_t> polls_woken{0};
+  std::atomic<uint64_t> polls_expired{0};
 };
 
 class ConsumerServer {

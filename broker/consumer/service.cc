@@ -46,8 +46,8 @@ proto::Error LoadCursor(MetaStore& meta, const std::string& dest, const std::str
   auto cur = meta.GetCursor(group);
   if (!cur.ok()) return StorageErr(cur.status());
   if (!cur->has_value()) {
-    return Err(proto::NOT_SUBSCRIBED, "group '" + group + "' is not subscribed to '" + dest +
-                                          "': Subscribe first");
+    return Err(proto::NOT_SUBSCRIBED,
+               "group '" + group + "' is not subscribed to '" + dest + "': Subscribe first");
   }
   *c = **cur;
   return Ok();
@@ -69,7 +69,8 @@ proto::Error FindOutstanding(const proto::GroupCursor& c, const std::string& gro
                                ".." + std::to_string(outstanding.rbegin()->batch_id());
   return Err(proto::UNKNOWN_BATCH, "batch " + std::to_string(id) + " of group '" + group +
                                        "' is not outstanding (acknowledged, rolled back or "
-                                       "never handed out); " + have);
+                                       "never handed out); " +
+                                       have);
 }
 
 }  // namespace
@@ -119,8 +120,8 @@ ConsumerService::Dest* ConsumerService::Find(const std::string& name, proto::Err
   return it->second.get();
 }
 
-proto::Error ConsumerService::LockGroup(const std::string& dest, const std::string& group,
-                                        Dest** d, std::unique_lock<std::mutex>* lock,
+proto::Error ConsumerService::LockGroup(const std::string& dest, const std::string& group, Dest** d,
+                                        std::unique_lock<std::mutex>* lock,
                                         proto::GroupCursor* cursor) {
   proto::Error err;
   *d = FindForGroup(dest, &err);
@@ -253,15 +254,14 @@ proto::Error ConsumerService::Get(const proto::GetRequest& req, proto::GetRespon
   if (d == nullptr) return err;
   CommitLog* log = d->log;
   MetaStore& meta = log->meta();
-  const uint32_t batch_size = Clamp(req.batch_size(), options_.default_max_records,
-                                    options_.max_records);
+  const uint32_t batch_size =
+      Clamp(req.batch_size(), options_.default_max_records, options_.max_records);
   // Where the batch starts: after the last outstanding batch, else the cursor.
   auto start_of = [&](proto::GroupCursor* c, uint64_t* start) -> proto::Error {
     if (proto::Error e = LoadCursor(meta, req.dest(), req.group(), c); e.code() != proto::OK) {
       return e;
     }
-    *start = c->outstanding().empty() ? c->acked_offset()
-                                      : c->outstanding().rbegin()->end_offset();
+    *start = c->outstanding().empty() ? c->acked_offset() : c->outstanding().rbegin()->end_offset();
     return Ok();
   };
   proto::GroupCursor c;
@@ -396,7 +396,7 @@ proto::Error ConsumerService::GetStatus(const proto::StatusRequest&, proto::Stat
   out->set_node_id(options_.node_id);
   {
     MutexLock lock(&role_mu_);
-    out->set_role(role_);
+    out->set_role(std::string(RoleName(role_)));
   }
   {
     ReaderLock lock(&dests_mu_);
@@ -421,20 +421,20 @@ proto::Error ConsumerService::GetStatus(const proto::StatusRequest&, proto::Stat
   return Ok();
 }
 
-void ConsumerService::SetRole(const std::string& role, const std::string& primary) {
+void ConsumerService::SetRole(Role role, const std::string& primary) {
   {
     MutexLock lock(&role_mu_);
     role_ = role;
     primary_ = primary;
   }
-  if (role == "primary") return;
+  if (role == Role::kPrimary) return;
   // A barrier: every group request that passed the role check holds its
   // destination's group lock until its write is done.
   ReaderLock lock(&dests_mu_);
   for (const auto& [name, d] : dests_) std::lock_guard<std::mutex> g(d->group_mu);
 }
 
-std::string ConsumerService::role() const {
+Role ConsumerService::role() const {
   MutexLock lock(&role_mu_);
   return role_;
 }
@@ -452,7 +452,7 @@ void ConsumerService::SetFenceHandler(
 }
 
 void ConsumerService::NoteClientEpoch(uint64_t seen) {
-  if (role() != "primary") return;
+  if (role() != Role::kPrimary) return;
   uint64_t epoch = 0;
   {
     ReaderLock lock(&dests_mu_);
@@ -469,7 +469,7 @@ void ConsumerService::NoteClientEpoch(uint64_t seen) {
   if (fence) {
     fence(seen, why);
   } else {
-    SetRole("standby", "");
+    SetRole(Role::kStandby, "");
   }
 }
 
@@ -510,10 +510,11 @@ proto::Error ConsumerService::Demote(const proto::DemoteRequest& req, proto::Rol
 
 proto::Error ConsumerService::CheckPrimary() const {
   MutexLock lock(&role_mu_);
-  if (role_ == "primary") return Ok();
-  proto::Error err = Err(proto::NOT_PRIMARY,
-                         "this node is a " + role_ + "; consumer groups are served by the primary" +
-                             (primary_.empty() ? " (not known here)" : " at " + primary_));
+  if (role_ == Role::kPrimary) return Ok();
+  proto::Error err =
+      Err(proto::NOT_PRIMARY, "this node is a " + std::string(RoleName(role_)) +
+                                  "; consumer groups are served by the primary" +
+                                  (primary_.empty() ? " (not known here)" : " at " + primary_));
   err.set_primary(primary_);
   return err;
 }

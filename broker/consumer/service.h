@@ -54,7 +54,7 @@ struct ServiceOptions {
   uint32_t max_wait_ms = 60000;
   uint32_t max_outstanding_batches = 1000;  // per group; then Get asks for an Ack
   std::string node_id;
-  std::string role = "primary";  // group requests are served by the primary only
+  Role role = Role::kPrimary;  // group requests are served by the primary only
   std::string primary;           // standby: the primary's consumer address, when known
   bool standby_reads = true;     // false: a standby answers Fetch and ListOffsets NOT_PRIMARY too
 };
@@ -96,8 +96,8 @@ class ConsumerService {
   // Leaving the primary role waits for group requests already past the
   // role check, so once it returns no group write of this node happens
   // (fencing: two nodes never both accept acks).
-  void SetRole(const std::string& role, const std::string& primary);
-  std::string role() const;
+  void SetRole(Role role, const std::string& primary);
+  Role role() const;
 
   // Role changes and the rest of a node's status are the daemon's
   // (broker/daemon/node.h); it installs these. Without a handler, Promote
@@ -136,7 +136,7 @@ class ConsumerService {
   Mutex hook_mu_;
   std::function<void()> hook_ GUARDED_BY(hook_mu_);
   mutable Mutex role_mu_;
-  std::string role_ GUARDED_BY(role_mu_);
+  Role role_ GUARDED_BY(role_mu_);
   std::string primary_ GUARDED_BY(role_mu_);
   Mutex handlers_mu_;
   PromoteHandler promote_ GUARDED_BY(handlers_mu_);

@@ -256,6 +256,12 @@ std::string RenderMetrics(const std::vector<std::unique_ptr<Destination>>& dests
          server->protocol_errors},
         {"sluice_server_sent_bytes_total", "counter", "Bytes of responses sent to consumers.",
          server->bytes_out},
+        {"sluice_server_long_polls_parked_total", "counter",
+         "Fetch/Get long polls that found nothing and waited.", server->polls_parked},
+        {"sluice_server_long_polls_woken_total", "counter",
+         "Long polls answered with records after a commit.", server->polls_woken},
+        {"sluice_server_long_polls_expired_total", "counter",
+         "Long polls answered empty at their wait_ms.", server->polls_expired},
     };
     for (const auto& c : kServer) {
       m.Family(c.name, c.type, c.help);
@@ -271,7 +277,7 @@ std::string RenderStatus(const Config& config,
   std::string out = "{\"node\":";
   AppendJsonString(config.node_id, &out);
   out += ",\"role\":";
-  AppendJsonString(ha ? ha->role() : config.role, &out);
+  AppendJsonString(ha ? ha->role() : std::string(RoleName(config.role)), &out);
   if (ha != nullptr) {
     out += ",\"epoch\":" + std::to_string(ha->epoch()) + ",\"ha_mode\":";
     AppendJsonString(ha->ha_mode(), &out);

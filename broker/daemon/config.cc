@@ -48,6 +48,9 @@ std::optional<uint64_t> ParseByteSize(std::string_view s) {
   return std::nullopt;
 }
 
+// Where ParseConfig records every key it asks for (ConfigKeysAsked).
+thread_local std::set<std::string>* tl_keys_asked = nullptr;
+
 // Reads typed keys of one TOML table and reports every key it did not ask
 // for as unknown.
 class Table {
@@ -55,7 +58,7 @@ class Table {
   Table(const toml::table* t, std::string path) : t_(t), path_(std::move(path)) {}
 
   Status Str(std::string_view key, std::string* out, bool required = false) {
-    seen_.insert(std::string(key));
+    Ask(key);
     const toml::node* n = t_ ? t_->get(key) : nullptr;
     if (n == nullptr) return required ? Missing(key) : Status::Ok();
     if (!n->is_string()) return Bad(key, "expected a string");
@@ -64,7 +67,7 @@ class Table {
   }
   Status Uint(std::string_view key, uint32_t* out, uint64_t lo, uint64_t hi,
               bool required = false) {
-    seen_.insert(std::string(key));
+    Ask(key);
     const toml::node* n = t_ ? t_->get(key) : nullptr;
     if (n == nullptr) return required ? Missing(key) : Status::Ok();
     if (!n->is_integer()) return Bad(key, "expected an integer");
@@ -76,7 +79,7 @@ class Table {
     return Status::Ok();
   }
   Status Bool(std::string_view key, bool* out) {
-    seen_.insert(std::string(key));
+    Ask(key);
     const toml::node* n = t_ ? t_->get(key) : nullptr;
     if (n == nullptr) return Status::Ok();
     if (!n->is_boolean()) return Bad(key, "expected true or false");
@@ -85,7 +88,7 @@ class Table {
   }
   // A number of hours (integer or fractional), as milliseconds.
   Status Hours(std::string_view key, uint64_t* ms) {
-    seen_.insert(std::string(key));
+    Ask(key);
     const toml::node* n = t_ ? t_->get(key) : nullptr;
     if (n == nullptr) return Status::Ok();
     constexpr double kMaxHours = 876000;  // 100 years
@@ -108,7 +111,7 @@ class Table {
   }
   // A byte count: an integer, or a string with a unit ("10GiB", "500 MB").
   Status Bytes(std::string_view key, uint64_t* out) {
-    seen_.insert(std::string(key));
+    Ask(key);
     const toml::node* n = t_ ? t_->get(key) : nullptr;
     if (n == nullptr) return Status::Ok();
     if (n->is_integer()) {
@@ -129,7 +132,7 @@ class Table {
     return Status::Ok();
   }
   Status Strings(std::string_view key, std::vector<std::string>* out) {
-    seen_.insert(std::string(key));
+    Ask(key);
     const toml::node* n = t_ ? t_->get(key) : nullptr;
     if (n == nullptr) return Status::Ok();
     if (!n->is_array()) return Bad(key, "expected an array of strings");
@@ -166,6 +169,13 @@ class Table {
   }
 
  private:
+  void Ask(std::string_view key) {
+    seen_.insert(std::string(key));
+    if (tl_keys_asked != nullptr) {
+      // "user[0]" and "destination[1]" are "user" and "destination".
+      tl_keys_asked->insert(path_.substr(0, path_.find('[')) + "." + std::string(key));
+    }
+  }
   Status Missing(std::string_view key) const {
     return Status::InvalidArgument(Key(key) + ": required");
   }
@@ -323,7 +333,7 @@ Status ParseHa(const toml::table& root, Config* c) {
     }
   }
   SLUICE_RETURN_IF_ERROR(st);
-  if (c->role == "standby" && c->ha.primary.empty()) {
+  if (c->role == Role::kStandby && c->ha.primary.empty()) {
     return Status::InvalidArgument(
         "node.role: a standby needs [ha] primary (the primary's [ha] listen address) and "
         "secret_file");
@@ -360,7 +370,9 @@ Result<Config> ParseConfig(std::string_view text, std::string_view source_name) 
   Table n(node, "node");
   SLUICE_RETURN_IF_ERROR(n.Str("id", &c.node_id, true));
   SLUICE_RETURN_IF_ERROR(n.Str("data_dir", &c.data_dir, true));
-  SLUICE_RETURN_IF_ERROR(n.OneOf("role", &c.role, {"primary", "standby"}));
+  std::string role(RoleName(c.role));
+  SLUICE_RETURN_IF_ERROR(n.OneOf("role", &role, {"primary", "standby"}));
+  c.role = *ParseRole(role);
   SLUICE_RETURN_IF_ERROR(n.Uint("failed_retry_seconds", &c.failed_retry_seconds, 1, 86400));
   SLUICE_RETURN_IF_ERROR(n.Uint("min_free_mb", &c.min_free_mb, 0, 1 << 20));
   SLUICE_RETURN_IF_ERROR(n.NoUnknownKeys());
@@ -392,6 +404,14 @@ Result<Config> ParseConfig(std::string_view text, std::string_view source_name) 
   SLUICE_RETURN_IF_ERROR(ParseServer(root, &c));
   SLUICE_RETURN_IF_ERROR(ParseHa(root, &c));
   return c;
+}
+
+std::set<std::string> ConfigKeysAsked(std::string_view toml_text) {
+  std::set<std::string> asked;
+  tl_keys_asked = &asked;
+  (void)ParseConfig(toml_text, "keys");
+  tl_keys_asked = nullptr;
+  return asked;
 }
 
 Result<Config> LoadConfig(const std::string& path) {

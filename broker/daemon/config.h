@@ -7,11 +7,13 @@
 #pragma once
 
 #include <cstdint>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "base/status.h"
+#include "base/types.h"
 
 namespace sluice::daemon {
 
@@ -22,6 +24,7 @@ struct RetentionConfig {
   uint64_t max_bytes = 0;       // retention_bytes: the log's size as stored
   bool respects_groups = true;  // never remove what a consumer group has not acked
   bool enabled() const { return max_age_ms != 0 || max_bytes != 0; }
+  bool operator==(const RetentionConfig&) const = default;
 };
 
 struct DestinationConfig {
@@ -45,6 +48,7 @@ struct DestinationConfig {
   std::string on_undecodable = "stop";
   // [storage]'s retention_* unless the destination sets its own.
   RetentionConfig retention;
+  bool operator==(const DestinationConfig&) const = default;
 };
 
 // [server]: the consumer protocol (docs/protocol.md).
@@ -56,6 +60,7 @@ struct ServerConfig {
   uint32_t frame_deadline_ms = 10000;
   uint32_t max_frame = 1u << 20;
   uint32_t max_output_bytes = 8u << 20;
+  bool operator==(const ServerConfig&) const = default;
 };
 
 // [[user]]: a consumer account; the password is the file's contents
@@ -63,6 +68,7 @@ struct ServerConfig {
 struct UserConfig {
   std::string name;
   std::string password_file;  // relative paths: from the working directory
+  bool operator==(const UserConfig&) const = default;
 };
 
 // [ha]: replication between a primary and its standbys (docs/replication.md).
@@ -87,12 +93,13 @@ struct HaConfig {
   // (even across the primary's restarts) until it has not reported for
   // this long; 0 never forgets one.
   uint32_t forget_standby_hours = 168;
+  bool operator==(const HaConfig&) const = default;
 };
 
 struct Config {
   std::string node_id;
   std::string data_dir;
-  std::string role = "primary";  // primary | standby
+  Role role = Role::kPrimary;
   // A destination stopped by a permanent error (authentication, settings,
   // ...) tries again this often; SIGHUP tries at once.
   uint32_t failed_retry_seconds = 60;
@@ -108,9 +115,14 @@ struct Config {
   HaConfig ha;
   std::vector<DestinationConfig> destinations;
   std::vector<std::string> inactive;  // configured sections not in effect yet
+  bool operator==(const Config&) const = default;
 };
 
 Result<Config> ParseConfig(std::string_view toml_text, std::string_view source_name);
+// Every "section.key" ParseConfig asks for while it parses `toml_text`
+// (asked whether present or not; a section the text lacks is not read).
+// For the test that the example config lists every key.
+std::set<std::string> ConfigKeysAsked(std::string_view toml_text);
 Result<Config> LoadConfig(const std::string& path);
 
 }  // namespace sluice::daemon

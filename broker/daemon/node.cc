@@ -4,8 +4,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -55,7 +55,7 @@ Result<std::string> ReadSecret(const std::string& path) {
   std::string s = ss.str();
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
   if (s.empty()) return Status::InvalidArgument("ha.secret_file: " + path + " is empty");
-  struct stat st{};
+  struct stat st {};
   if (::stat(path.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
     spdlog::warn("ha.secret_file {} can be read by other users; chmod 600 it", path);
   }
@@ -69,7 +69,7 @@ Node::Node(const Config& config, consumer::ConsumerService* service)
 
 Node::~Node() { Stop(); }
 
-std::string Node::role() const {
+std::optional<Role> Node::role() const {
   MutexLock lock(&mu_);
   return role_;
 }
@@ -100,10 +100,10 @@ std::vector<ha::HaDestination> Node::HaDestinations() const {
   return out;
 }
 
-Status Node::SaveRole(const std::string& role, const std::string& primary) const {
+Status Node::SaveRole(Role role, const std::string& primary) const {
   const std::string path = config_.data_dir + "/ROLE";
   const std::string tmp = path + ".tmp";
-  const std::string text = "role " + role + "\nprimary " + primary + "\n";
+  const std::string text = "role " + std::string(RoleName(role)) + "\nprimary " + primary + "\n";
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   bool ok = fd >= 0 && ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
             ::fsync(fd) == 0;
@@ -127,21 +127,30 @@ Status Node::Start() {
   }
   for (const auto& d : config_.destinations) {
     dests_.push_back(std::make_unique<Destination>(config_, d));
-    Status st = dests_.back()->Open(
-        [this, &d](CommitLog* log) { service_->AddDestination(d.name, log); });
+    Status st =
+        dests_.back()->Open([this, &d](CommitLog* log) { service_->AddDestination(d.name, log); });
     if (!st.ok()) return st.WithContext("destination " + d.name);
   }
   auto [saved_role, saved_primary] = ReadRole(config_.data_dir + "/ROLE");
-  std::string role = saved_role.empty() ? config_.role : saved_role;
+  Role role = config_.role;
+  if (!saved_role.empty()) {
+    std::optional<Role> saved = ParseRole(saved_role);
+    if (!saved) {
+      return Status::Corruption(config_.data_dir + "/ROLE: role '" + saved_role +
+                                "' is neither primary nor standby");
+    }
+    role = *saved;
+  }
   std::string primary = saved_primary.empty() ? config_.ha.primary : saved_primary;
-  if (!saved_role.empty() && saved_role != config_.role) {
-    spdlog::info("role {} from {}/ROLE (a promote or demote); node.role = {} only applies at "
-                 "first start",
-                 saved_role, config_.data_dir, config_.role);
+  if (!saved_role.empty() && role != config_.role) {
+    spdlog::info(
+        "role {} from {}/ROLE (a promote or demote); node.role = {} only applies at "
+        "first start",
+        saved_role, config_.data_dir, RoleName(config_.role));
   }
   StartRetention();
   MutexLock lock(&mu_);
-  if (role == "primary") {
+  if (role == Role::kPrimary) {
     // A log that starts out as a primary's begins epoch 1 (epoch 0 is a log
     // from before epochs were recorded).
     for (auto& d : dests_) {
@@ -153,15 +162,16 @@ Status Node::Start() {
     return BecomePrimary(0);
   }
   if (primary.empty()) {
-    return Status::InvalidArgument("this node is a standby but no primary is known: set [ha] "
-                                   "primary, or run `sluice demote --primary`");
+    return Status::InvalidArgument(
+        "this node is a standby but no primary is known: set [ha] "
+        "primary, or run `sluice demote --primary`");
   }
   return BecomeStandby(primary);
 }
 
 // REQUIRES: ingest stopped, no HaStandby running.
 Status Node::BecomePrimary(uint64_t min_epoch) {
-  if (role_ == "standby") {
+  if (role_ == Role::kStandby) {
     // A new epoch above every one any log has seen.
     uint64_t epoch = min_epoch;
     for (auto& d : dests_) {
@@ -203,8 +213,8 @@ Status Node::BecomePrimary(uint64_t min_epoch) {
       spdlog::info("destination {}: epoch {} begins at offset {}", d->name(), epoch, end);
     }
   }
-  SLUICE_RETURN_IF_ERROR(SaveRole("primary", ""));
-  role_ = "primary";
+  SLUICE_RETURN_IF_ERROR(SaveRole(Role::kPrimary, ""));
+  role_ = Role::kPrimary;
   primary_.clear();
   fenced_.clear();
   if (!config_.ha.listen.empty()) {
@@ -216,17 +226,17 @@ Status Node::BecomePrimary(uint64_t min_epoch) {
                  ha_primary_->port(), config_.ha.mode);
   }
   for (auto& d : dests_) d->StartIngest();
-  service_->SetRole("primary", "");
+  service_->SetRole(Role::kPrimary, "");
   return Status::Ok();
 }
 
 Status Node::BecomeStandby(const std::string& primary) {
-  service_->SetRole("standby", "");  // group requests stop before anything else
+  service_->SetRole(Role::kStandby, "");  // group requests stop before anything else
   for (auto& d : dests_) d->StopIngest();
   ha_primary_.reset();
   ha_standby_.reset();
-  SLUICE_RETURN_IF_ERROR(SaveRole("standby", primary));
-  role_ = "standby";
+  SLUICE_RETURN_IF_ERROR(SaveRole(Role::kStandby, primary));
+  role_ = Role::kStandby;
   primary_ = primary;
   if (!config_.ha.configured) {
     return Status::InvalidArgument("a standby needs an [ha] section (primary, secret_file)");
@@ -239,36 +249,37 @@ Status Node::BecomeStandby(const std::string& primary) {
 
 void Node::OnFenced(uint64_t epoch, const std::string& why) {
   // On an HA session thread: stop acks at once, leave the rest to Tick().
-  service_->SetRole("standby", "");
+  service_->SetRole(Role::kStandby, "");
   {
     MutexLock lock(&fence_mu_);
     fence_why_ = why + " (epoch " + std::to_string(epoch) + ")";
   }
   fence_pending_.store(true);
-  spdlog::error("FENCED: {}; this node stopped acting as primary: it accepts no group requests "
-                "and stops ingest. Make it a standby of the new primary with `sluice demote`",
-                why);
+  spdlog::error(
+      "FENCED: {}; this node stopped acting as primary: it accepts no group requests "
+      "and stops ingest. Make it a standby of the new primary with `sluice demote`",
+      why);
 }
 
 void Node::Tick() {
   MutexLock lock(&mu_);
   FinishFence();
-  if (role_ == "standby" && ha_standby_) {
-    service_->SetRole("standby", ha_standby_->primary_consumer_address());
+  if (role_ == Role::kStandby && ha_standby_) {
+    service_->SetRole(Role::kStandby, ha_standby_->primary_consumer_address());
   }
 }
 
 void Node::FinishFence() {
-  if (fence_pending_.exchange(false) && role_ == "primary") {
+  if (fence_pending_.exchange(false) && role_ == Role::kPrimary) {
     for (auto& d : dests_) d->StopIngest();
     ha_primary_.reset();
     {
       MutexLock l(&fence_mu_);
       fenced_ = fence_why_;
     }
-    role_ = "standby";
+    role_ = Role::kStandby;
     // No primary is known here: replication waits for `sluice demote`.
-    if (Status st = SaveRole("standby", ""); !st.ok()) spdlog::error("{}", st.ToString());
+    if (Status st = SaveRole(Role::kStandby, ""); !st.ok()) spdlog::error("{}", st.ToString());
   }
 }
 
@@ -346,9 +357,10 @@ Offset Node::RetentionFloor(Destination* dest) {
       m.set_durable_offset(p.durable_offset);
       m.set_seen_ms(p.last_report_ms);
       if (Status st = log->meta().PutStandby(p.node_id, m); !st.ok()) {
-        spdlog::error("destination {}: retention keeps everything: cannot store standby {}'s "
-                      "mark: {}",
-                      dest->name(), p.node_id, st.ToString());
+        spdlog::error(
+            "destination {}: retention keeps everything: cannot store standby {}'s "
+            "mark: {}",
+            dest->name(), p.node_id, st.ToString());
         return first;
       }
     }
@@ -380,7 +392,7 @@ void Node::Stop() {
 }
 
 void Node::FillRole(proto::RoleResponse* out) const {
-  out->set_role(role_);
+  out->set_role(role_ ? std::string(RoleName(*role_)) : std::string());
   uint64_t epoch = 0;
   for (const auto& d : dests_) {
     CommitLog* log = d->log();
@@ -400,7 +412,7 @@ void Node::FillRole(proto::RoleResponse* out) const {
 proto::Error Node::Promote(const proto::PromoteRequest& req, proto::RoleResponse* out) {
   MutexLock lock(&mu_);
   FinishFence();
-  if (role_ == "primary") {
+  if (role_ == Role::kPrimary) {
     FillRole(out);
     return proto::Error();  // already: nothing to do
   }
@@ -435,7 +447,7 @@ proto::Error Node::Demote(const proto::DemoteRequest& req, proto::RoleResponse* 
 
 void Node::FillStatus(proto::StatusResponse* out) const {
   MutexLock lock(&mu_);
-  out->set_role(role_);
+  out->set_role(role_ ? std::string(RoleName(*role_)) : std::string());
   out->set_ha_mode(config_.ha.configured ? config_.ha.mode : "");
   out->set_primary(primary_);
   out->set_fenced(fenced_);
@@ -457,7 +469,7 @@ void Node::FillStatus(proto::StatusResponse* out) const {
     }
     if (dest == nullptr) continue;
     CommitLog* log = const_cast<Destination*>(dest)->log();
-    if (role_ == "primary") {
+    if (role_ == Role::kPrimary) {
       s.set_source_lag_seconds(dest->lag_seconds());
       s.set_source_lag_bytes(dest->lag_bytes());
       s.set_xa_pending(dest->xa_pending());
@@ -476,13 +488,11 @@ void Node::FillStatus(proto::StatusResponse* out) const {
           sb->set_durable_offset(p.durable_offset);
           sb->set_lag_records(end > p.durable_offset ? end - p.durable_offset : 0);
           sb->set_lag_bytes(end_bytes > p.end_bytes ? end_bytes - p.end_bytes : 0);
-          const double lag_s = p.durable_offset >= end || p.caught_up_ms == 0
-                                   ? 0
-                                   : (now - p.caught_up_ms) / 1000.0;
+          const double lag_s =
+              p.durable_offset >= end || p.caught_up_ms == 0 ? 0 : (now - p.caught_up_ms) / 1000.0;
           sb->set_lag_seconds(lag_s);
-          sb->set_in_sync(p.connected &&
-                          (p.durable_offset >= log->HighWatermark().value() ||
-                           lag_s * 1000 < config_.ha.sync_timeout_ms));
+          sb->set_in_sync(p.connected && (p.durable_offset >= log->HighWatermark().value() ||
+                                          lag_s * 1000 < config_.ha.sync_timeout_ms));
         }
       }
     }

@@ -37,6 +37,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <memory>
+#include <optional>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -78,7 +79,7 @@ class Node {
   void FillStatus(proto::StatusResponse* out) const;
 
   const std::vector<std::unique_ptr<Destination>>& destinations() const { return dests_; }
-  std::string role() const;
+  std::optional<Role> role() const;  // none before Start() took one
   // auth::PasswordKey of the HA secret ("" without [ha]).
   const std::string& ha_key() const { return ha_key_; }
 
@@ -87,7 +88,7 @@ class Node {
   std::vector<ha::HaDestination> HaDestinations() const;
   Status BecomePrimary(uint64_t min_epoch) REQUIRES(mu_);
   Status BecomeStandby(const std::string& primary) REQUIRES(mu_);
-  Status SaveRole(const std::string& role, const std::string& primary) const;
+  Status SaveRole(Role role, const std::string& primary) const;
   void OnFenced(uint64_t epoch, const std::string& why);
   // Stops ingest and the HA listener after a fence.
   void FinishFence() REQUIRES(mu_);
@@ -106,7 +107,9 @@ class Node {
   std::string ha_key_;                               // constant after Start
 
   mutable Mutex mu_;
-  std::string role_ GUARDED_BY(mu_);
+  // None until Start() takes one: at first, BecomePrimary is no promotion
+  // (no new epoch, the standbys' marks kept).
+  std::optional<Role> role_ GUARDED_BY(mu_);
   std::string primary_ GUARDED_BY(mu_);  // a standby's primary (HA address)
   std::unique_ptr<ha::HaPrimary> ha_primary_ GUARDED_BY(mu_);
   std::unique_ptr<ha::HaStandby> ha_standby_ GUARDED_BY(mu_);

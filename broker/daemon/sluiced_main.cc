@@ -245,7 +245,7 @@ int main(int argc, char** argv) {
   // every destination is in, so a consumer never finds one missing.
   consumer::ServiceOptions service_options;
   service_options.node_id = config->node_id;
-  service_options.role = "standby";  // until the node has taken its role
+  service_options.role = Role::kStandby;  // until the node has taken its role
   service_options.standby_reads = config->ha.standby_reads;
   consumer::ConsumerService service(service_options);
   daemon::Node node(*config, &service);

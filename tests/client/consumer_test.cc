@@ -41,7 +41,7 @@ struct Node {
   std::string address() const { return "127.0.0.1:" + std::to_string(server->port()); }
 
   // Opens the log (again) and serves it on `listen`.
-  void Start(const consumer::ServerOptions& options, const std::string& role = "primary",
+  void Start(const consumer::ServerOptions& options, Role role = Role::kPrimary,
              const std::string& primary = "") {
     auto l = testing::OpenShopLog(dir);
     ASSERT_TRUE(l.ok()) << l.status().ToString();
@@ -133,7 +133,7 @@ TEST_F(ConsumerTest, FetchByOffsetReturnsEverythingCommitted) {
   uint64_t at = 0;
   size_t seen = 0;
   while (at < all_.size()) {
-    auto f = c->Fetch("shop", at, 7);
+    auto f = c->Fetch("shop", Offset(at), {.max_records = 7});
     ASSERT_TRUE(f.ok()) << f.status().ToString();
     ASSERT_GT(f->records_size(), 0);
     EXPECT_EQ(f->records(0).offset(), at);
@@ -158,7 +158,7 @@ TEST_F(ConsumerTest, PrefetchedAnswersOnlyAnswerTheirOwnRequest) {
   auto c = Open(ClientOptions(node_));
   ASSERT_TRUE(c->Connect().ok());
   const uint64_t before = node_.server->stats().requests.load();
-  auto first = c->Fetch("shop", 0, 5);
+  auto first = c->Fetch("shop", Offset(0), {.max_records = 5});
   ASSERT_TRUE(first.ok()) << first.status().ToString();
   ASSERT_EQ(first->records_size(), 5);
   // The Fetch sent ahead reaches the broker a moment later.
@@ -167,7 +167,7 @@ TEST_F(ConsumerTest, PrefetchedAnswersOnlyAnswerTheirOwnRequest) {
   }
   EXPECT_EQ(node_.server->stats().requests.load() - before, 2u) << "no Fetch was sent ahead";
   // Another offset: the answer sent ahead (offset 5) is read and dropped.
-  auto other = c->Fetch("shop", 2, 5);
+  auto other = c->Fetch("shop", Offset(2), {.max_records = 5});
   ASSERT_TRUE(other.ok()) << other.status().ToString();
   ASSERT_EQ(other->records_size(), 5);
   EXPECT_EQ(other->records(0).offset(), 2u);
@@ -177,8 +177,8 @@ TEST_F(ConsumerTest, PrefetchedAnswersOnlyAnswerTheirOwnRequest) {
   ASSERT_TRUE(range.ok()) << range.status().ToString();
   EXPECT_EQ(range->high_watermark(), 50u);
   // Other limits: not the answer sent ahead either.
-  ASSERT_EQ(c->Fetch("shop", 7, 5)->records_size(), 5);
-  auto three = c->Fetch("shop", 12, 3);
+  ASSERT_EQ(c->Fetch("shop", Offset(7), {.max_records = 5})->records_size(), 5);
+  auto three = c->Fetch("shop", Offset(12), {.max_records = 3});
   ASSERT_TRUE(three.ok());
   ASSERT_EQ(three->records_size(), 3);
   EXPECT_EQ(three->records(0).offset(), 12u);
@@ -186,7 +186,7 @@ TEST_F(ConsumerTest, PrefetchedAnswersOnlyAnswerTheirOwnRequest) {
   // at the end, so the wait is the caller's.
   uint64_t at = three->next_offset();
   while (at < 50) {
-    auto f = c->Fetch("shop", at, 5);
+    auto f = c->Fetch("shop", Offset(at), {.max_records = 5});
     ASSERT_TRUE(f.ok()) << f.status().ToString();
     ASSERT_EQ(f->records(0).offset(), at);
     ExpectCommitted(*f);
@@ -196,38 +196,45 @@ TEST_F(ConsumerTest, PrefetchedAnswersOnlyAnswerTheirOwnRequest) {
     std::this_thread::sleep_for(milliseconds(200));
     Commit(node_.log.get(), 2);
   });
-  auto polled = c->Fetch("shop", 50, 5, 0, 30000);
+  auto polled = c->Fetch("shop", Offset(50), {.max_records = 5, .wait_ms = 30000});
   committer.join();
   ASSERT_TRUE(polled.ok()) << polled.status().ToString();
   ASSERT_EQ(polled->records_size(), 2);
   EXPECT_EQ(polled->records(0).offset(), 50u);
 }
 
+// The commit wakes the parked request: the server's counters tell a wake
+// from a wait that ran out (no clock involved; with the wake-up broken the
+// poll expires after its 60 s and the counters say so).
 TEST_F(ConsumerTest, LongPollFetchWakesOnCommit) {
   Commit(node_.log.get(), 3);
   auto c = Open(ClientOptions(node_));
-  std::thread committer([&] {
-    std::this_thread::sleep_for(milliseconds(200));
-    Commit(node_.log.get(), 2);
-  });
-  const auto t0 = Clock::now();
-  auto f = c->Fetch("shop", 3, 0, 0, 10000);
-  committer.join();
+  const consumer::ServerStats& stats = node_.server->stats();
+  Result<proto::FetchResponse> f = Status::Unavailable("not fetched");
+  std::thread fetcher([&] { f = c->Fetch("shop", Offset(3), {.wait_ms = 60000}); });
+  for (int i = 0; i < 2000 && stats.polls_parked.load() == 0; ++i) {
+    std::this_thread::sleep_for(milliseconds(5));
+  }
+  ASSERT_EQ(stats.polls_parked.load(), 1u);
+  Commit(node_.log.get(), 2);
+  fetcher.join();
   ASSERT_TRUE(f.ok()) << f.status().ToString();
-  EXPECT_LT(MillisSince(t0), 5000);
+  EXPECT_EQ(stats.polls_woken.load(), 1u);
+  EXPECT_EQ(stats.polls_expired.load(), 0u);
   ASSERT_EQ(ExpectCommitted(*f), 2u);
   EXPECT_EQ(f->records(0).offset(), 3u);
 
   // Nothing new: the wait ends empty.
-  auto empty = c->Fetch("shop", 5, 0, 0, 100);
+  auto empty = c->Fetch("shop", Offset(5), {.wait_ms = 100});
   ASSERT_TRUE(empty.ok()) << empty.status().ToString();
   EXPECT_EQ(empty->records_size(), 0);
+  EXPECT_EQ(stats.polls_expired.load(), 1u);
 }
 
 TEST_F(ConsumerTest, ErrorsCarryTheBrokersAnswer) {
   Commit(node_.log.get(), 5);
   auto c = Open(ClientOptions(node_));
-  auto f = c->Fetch("shop", 9);
+  auto f = c->Fetch("shop", Offset(9));
   ASSERT_FALSE(f.ok());
   EXPECT_EQ(f.status().code(), Code::kOutOfRange);
   EXPECT_EQ(c->last_error().code(), proto::OFFSET_OUT_OF_RANGE);
@@ -236,7 +243,7 @@ TEST_F(ConsumerTest, ErrorsCarryTheBrokersAnswer) {
   EXPECT_EQ(f.status().message(), c->last_error().message());
   EXPECT_FALSE(f.status().message().empty());
 
-  auto unknown = c->Fetch("nope", 0);
+  auto unknown = c->Fetch("nope", Offset(0));
   EXPECT_EQ(unknown.status().code(), Code::kNotFound);
   EXPECT_EQ(c->last_error().code(), proto::UNKNOWN_DESTINATION);
 
@@ -245,7 +252,7 @@ TEST_F(ConsumerTest, ErrorsCarryTheBrokersAnswer) {
   EXPECT_EQ(c->last_error().code(), proto::NOT_SUBSCRIBED);
 
   // A success clears it.
-  ASSERT_TRUE(c->Fetch("shop", 0).ok());
+  ASSERT_TRUE(c->Fetch("shop", Offset(0)).ok());
   EXPECT_EQ(c->last_error().code(), proto::OK);
 }
 
@@ -310,7 +317,7 @@ TEST_F(ConsumerTest, AuthenticationWithRightAndWrongPasswords) {
   Commit(node_.log.get(), 2);
   auto good = Open(ClientOptions(node_));
   ASSERT_TRUE(good->Connect().ok());
-  ASSERT_TRUE(good->Fetch("shop", 0).ok());
+  ASSERT_TRUE(good->Fetch("shop", Offset(0)).ok());
 
   for (const auto& [user, password] :
        std::vector<std::pair<std::string, std::string>>{{"u", "wrong"}, {"nobody", "pw"}}) {
@@ -319,7 +326,7 @@ TEST_F(ConsumerTest, AuthenticationWithRightAndWrongPasswords) {
     o.password = password;
     auto bad = Open(o);
     const auto t0 = Clock::now();
-    auto f = bad->Fetch("shop", 0);
+    auto f = bad->Fetch("shop", Offset(0));
     ASSERT_FALSE(f.ok()) << user;
     EXPECT_EQ(f.status().code(), Code::kFailedPrecondition) << f.status().ToString();
     EXPECT_EQ(bad->last_error().code(), proto::AUTH_FAILED);
@@ -333,7 +340,7 @@ TEST_F(ConsumerTest, AuthenticationWithRightAndWrongPasswords) {
   o.user.clear();
   o.password.clear();
   auto anon = Open(o);
-  EXPECT_EQ(anon->Fetch("shop", 0).status().code(), Code::kFailedPrecondition);
+  EXPECT_EQ(anon->Fetch("shop", Offset(0)).status().code(), Code::kFailedPrecondition);
   EXPECT_EQ(anon->last_error().code(), proto::AUTH_FAILED);
 }
 
@@ -346,7 +353,7 @@ TEST_F(ConsumerTest, AnonymousModeReadsButHasNoGroups) {
   o.user.clear();
   o.password.clear();
   auto c = Open(o);
-  auto f = c->Fetch("shop", 0);
+  auto f = c->Fetch("shop", Offset(0));
   ASSERT_TRUE(f.ok()) << f.status().ToString();
   EXPECT_EQ(ExpectCommitted(*f), 4u);
   ASSERT_TRUE(c->ListOffsets("shop").ok());
@@ -362,7 +369,7 @@ TEST_F(ConsumerTest, ReconnectsToARestartedBroker) {
   Commit(node_.log.get(), 5);
   auto o = ClientOptions(node_);
   auto c = Open(o);
-  auto f = c->Fetch("shop", 0, 3);
+  auto f = c->Fetch("shop", Offset(0), {.max_records = 3});
   ASSERT_TRUE(f.ok());
   ASSERT_EQ(ExpectCommitted(*f), 3u);
   const int port = node_.server->port();
@@ -373,7 +380,7 @@ TEST_F(ConsumerTest, ReconnectsToARestartedBroker) {
   quick_options.retry_for_ms = 300;
   auto quick = Open(quick_options);
   const auto t0 = Clock::now();
-  auto down = quick->Fetch("shop", 0);
+  auto down = quick->Fetch("shop", Offset(0));
   EXPECT_EQ(down.status().code(), Code::kUnavailable) << down.status().ToString();
   EXPECT_GE(MillisSince(t0), 250);
   EXPECT_LT(MillisSince(t0), 3000);
@@ -387,14 +394,14 @@ TEST_F(ConsumerTest, ReconnectsToARestartedBroker) {
     node_.Start(so);
     Commit(node_.log.get(), 2);
   });
-  auto rest = c->Fetch("shop", f->next_offset(), 0, 0, 5000);
+  auto rest = c->Fetch("shop", Offset(f->next_offset()), {.wait_ms = 5000});
   restart.join();
   ASSERT_TRUE(rest.ok()) << rest.status().ToString();
   ASSERT_GE(ExpectCommitted(*rest), 2u);
   EXPECT_EQ(rest->records(0).offset(), 3u);
   uint64_t at = rest->next_offset();
   while (at < all_.size()) {
-    auto more = c->Fetch("shop", at);
+    auto more = c->Fetch("shop", Offset(at));
     ASSERT_TRUE(more.ok()) << more.status().ToString();
     ExpectCommitted(*more);
     at = more->next_offset();
@@ -418,7 +425,7 @@ TEST_F(ConsumerTest, ALongPollSurvivesABrokerRestart) {
     std::this_thread::sleep_for(milliseconds(200));
     Commit(node_.log.get(), 1);
   });
-  auto f = c->Fetch("shop", 2, 0, 0, 10000);
+  auto f = c->Fetch("shop", Offset(2), {.wait_ms = 10000});
   restart.join();
   ASSERT_TRUE(f.ok()) << f.status().ToString();
   ASSERT_EQ(ExpectCommitted(*f), 1u);
@@ -474,7 +481,7 @@ TEST_F(ConsumerTest, GroupRequestsFollowNotPrimaryToThePrimary) {
   // node_ is the primary with the records; other_ a standby naming it.
   Commit(node_.log.get(), 6);
   other_.dir = dir_.Sub("b");
-  other_.Start(options_, "standby", node_.address());
+  other_.Start(options_, Role::kStandby, node_.address());
   auto o = ClientOptions(other_);
   auto c = Open(o);
 
@@ -509,7 +516,7 @@ TEST_F(ConsumerTest, TriesTheBrokersInTurn) {
   auto o = ClientOptions(node_);
   o.brokers = {dead, node_.address()};
   auto c = Open(o);
-  auto f = c->Fetch("shop", 0);
+  auto f = c->Fetch("shop", Offset(0));
   ASSERT_TRUE(f.ok()) << f.status().ToString();
   EXPECT_EQ(c->broker(), node_.address());
 }
@@ -536,7 +543,7 @@ TEST_F(ConsumerTest, AFullBrokerIsRetried) {
     std::this_thread::sleep_for(milliseconds(300));
     holder.reset();
   });
-  auto f = waiting->Fetch("shop", 0);
+  auto f = waiting->Fetch("shop", Offset(0));
   release.join();
   ASSERT_TRUE(f.ok()) << f.status().ToString();
   EXPECT_EQ(ExpectCommitted(*f), 1u);
@@ -548,11 +555,11 @@ TEST_F(ConsumerTest, ResponsesAreBoundedByMaxFrame) {
   o.max_frame = 1024;
   auto c = Open(o);
   const auto t0 = Clock::now();
-  auto big = c->Fetch("shop", 0, 20);
+  auto big = c->Fetch("shop", Offset(0), {.max_records = 20});
   EXPECT_EQ(big.status().code(), Code::kInvalidArgument) << big.status().ToString();
   EXPECT_NE(big.status().message().find("max_frame"), std::string::npos);
   EXPECT_LT(MillisSince(t0), 2000) << "not retried";
-  auto small = c->Fetch("shop", 0, 2);
+  auto small = c->Fetch("shop", Offset(0), {.max_records = 2});
   ASSERT_TRUE(small.ok()) << small.status().ToString();
   EXPECT_EQ(ExpectCommitted(*small), 2u);
 }
@@ -564,7 +571,7 @@ TEST_F(ConsumerTest, InterruptEndsALongPoll) {
     c->Interrupt();
   });
   const auto t0 = Clock::now();
-  auto f = c->Fetch("shop", 0, 0, 0, 20000);
+  auto f = c->Fetch("shop", Offset(0), {.wait_ms = 20000});
   stopper.join();
   EXPECT_EQ(f.status().code(), Code::kAborted) << f.status().ToString();
   EXPECT_LT(MillisSince(t0), 3000);

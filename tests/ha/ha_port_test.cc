@@ -41,6 +41,7 @@
 #include "proto/ha.pb.h"
 #include "tests/storage/log_test_util.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/test_log.h"
 
 namespace sluice::ha {
 namespace {
@@ -135,10 +136,7 @@ class HaPortTest : public ::testing::Test {
     primary_.reset();
   }
   std::unique_ptr<CommitLog> OpenLog(const std::string& node) {
-    CommitLogOptions o;
-    o.path = dir_.Sub(node);
-    o.node_id = node;
-    o.destination = "shop";
+    CommitLogOptions o = testing::TestLogOptions(dir_.Sub(node), node, "shop");
     o.max_batch_bytes = 16 << 10;
     auto log = CommitLog::Open(o);
     EXPECT_TRUE(log.ok()) << log.status().ToString();

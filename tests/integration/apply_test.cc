@@ -74,20 +74,7 @@ class ApplyTest : public ::testing::Test {
   }
 
   // A port nothing listens on now (sluiced keeps it across restarts).
-  static int FreePort() {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    int port = 0;
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
-        ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0) {
-      port = ntohs(a.sin_port);
-    }
-    ::close(fd);
-    return port;
-  }
+  static int FreePort() { return testing::FreePort(); }
 
   std::vector<std::string> ApplyArgs() const {
     return {"--broker",        "127.0.0.1:" + std::to_string(port_),
@@ -324,7 +311,7 @@ TEST_F(ApplyTest, TargetErrorStopsWithTheOffsetAndTheServersMessage) {
   Run({"INSERT INTO shop.t SELECT seq, 1 FROM seq_10_to_59"});
   // The offset of the insert of id 13, read from the log.
   const uint64_t hw = CaughtUpHighWatermark();
-  auto fetched = consumer_->Fetch(kDest, 0, 100000, 0, 0);
+  auto fetched = consumer_->Fetch(kDest, Offset(0), {.max_records = 100000});
   ASSERT_TRUE(fetched.ok()) << fetched.status().ToString();
   int64_t want = -1;
   for (const auto& r : fetched->records()) {

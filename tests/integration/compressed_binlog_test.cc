@@ -22,6 +22,7 @@
 #include "tests/integration/type_workload.h"
 #include "tests/support/mariadb_fixture.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/test_log.h"
 
 namespace sluice::binlog {
 namespace {
@@ -183,10 +184,7 @@ TEST(CompressedBinlog, DecodesToTheRecordsOfAnUncompressedServer) {
   // The ingest pipeline (3 workers encoding records straight to wire bytes)
   // on the compressed files: the log holds the serial decoder's records.
   testing::TempDir dir;
-  CommitLogOptions lo;
-  lo.path = dir.Sub("log");
-  lo.node_id = "a";
-  lo.destination = "shop";
+  CommitLogOptions lo = testing::TestLogOptions(dir.Sub("log"), "a", "shop");
   auto log = CommitLog::Open(lo);
   ASSERT_TRUE(log.ok()) << log.status().ToString();
   auto files = zipped_db->BinlogFiles();

@@ -13,24 +13,13 @@
 
 #include "client/consumer.h"
 #include "tests/integration/sluiced_harness.h"
+#include "tests/support/free_port.h"
 #include "tests/support/http_get.h"
 
 namespace sluice::sluiced_test {
 namespace {
 
-// A port nothing listens on now (bound, then closed: another process could
-// take it in between, which these tests accept).
-int FreePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
+using testing::FreePort;
 
 std::string Addr(int port) { return "127.0.0.1:" + std::to_string(port); }
 
@@ -240,7 +229,7 @@ TEST_F(HaPairTest, SyncStandbyLogEqualsThePrimarysAndHoldsTheHighWatermark) {
     co.password = "readerpw";
     auto c = Consumer::Open(co);
     ASSERT_TRUE(c.ok());
-    auto f = (*c)->Fetch("shop", static_cast<uint64_t>(held), 100, 0, 300);
+    auto f = (*c)->Fetch("shop", Offset(static_cast<uint64_t>(held)), {.max_records = 100, .wait_ms = 300});
     ASSERT_TRUE(f.ok()) << f.status().ToString();
     EXPECT_EQ(f->records_size(), 0);
     EXPECT_EQ(f->high_watermark(), static_cast<uint64_t>(held));

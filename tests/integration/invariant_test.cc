@@ -36,26 +36,14 @@
 #include "tests/integration/apply_proc.h"
 #include "tests/integration/invariant_workload.h"
 #include "tests/integration/sluiced_harness.h"
+#include "tests/support/free_port.h"
 #include "tests/support/http_get.h"
 #include "tests/support/tcp_proxy.h"
 
 namespace sluice::sluiced_test {
 namespace {
 
-int FreePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  int port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0) {
-    port = ntohs(a.sin_port);
-  }
-  ::close(fd);
-  return port;
-}
+using testing::FreePort;
 
 std::string Addr(int port) { return "127.0.0.1:" + std::to_string(port); }
 

@@ -32,6 +32,7 @@
 #include "storage/commit_log.h"
 #include "tests/support/mariadb_fixture.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/test_log.h"
 
 namespace sluice::sluiced_test {
 
@@ -249,10 +250,7 @@ struct LogImage {
 // copy) and reads it from offset `from` on.
 inline Result<LogImage> ReadLog(const std::string& path, uint64_t from = 0,
                                 const std::string& node = kNode) {
-  CommitLogOptions o;
-  o.path = path;
-  o.node_id = node;
-  o.destination = kDest;
+  CommitLogOptions o = testing::TestLogOptions(path, node, kDest);
   SLUICE_ASSIGN_OR_RETURN(auto log, CommitLog::Open(o));
   LogImage img;
   img.high_watermark = log->HighWatermark().value();
@@ -435,10 +433,7 @@ inline LogImage RunToEnd(Sluiced* p, MariaDb* db, const std::string& data_dir, c
 // FileSource that ends at the end of the files), with sluiced's filter.
 inline LogImage IngestFiles(MariaDb* db, uint32_t chunk_records) {
   testing::TempDir dir;
-  CommitLogOptions lo;
-  lo.path = DestPath(dir.path());
-  lo.node_id = kNode;
-  lo.destination = kDest;
+  CommitLogOptions lo = testing::TestLogOptions(DestPath(dir.path()), kNode, kDest);
   {
     auto log = CommitLog::Open(lo);
     EXPECT_TRUE(log.ok()) << log.status().ToString();

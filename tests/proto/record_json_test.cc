@@ -13,7 +13,8 @@ proto::Column Col(uint32_t index, std::string name, uint32_t type) {
   return c;
 }
 
-// The example line of design.md ("Change record"), built field by field.
+// The example line of the project's design ("Change record", also in
+// docs/formats.md), built field by field.
 TEST(RecordJson, MatchesDesignExample) {
   proto::ChangeRecord r;
   r.set_format_version(proto::RECORD_FORMAT_V1);

@@ -5,15 +5,14 @@
 #include <cstdio>
 
 #include "tests/storage/crash_workload.h"
+#include "tests/support/test_log.h"
 
 int main(int argc, char** argv) {
   if (argc != 2) {
     std::fprintf(stderr, "usage: %s LOG_DIR\n", argv[0]);
     return 2;
   }
-  sluice::CommitLogOptions o;
-  o.path = argv[1];
-  o.node_id = "crash";
+  sluice::CommitLogOptions o = sluice::testing::TestLogOptions(argv[1], "crash");
   o.durability = sluice::Durability::kGroupCommit;
   o.max_batch_bytes = 8 << 10;
   auto log = sluice::CommitLog::Open(o);

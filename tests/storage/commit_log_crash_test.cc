@@ -12,6 +12,7 @@
 
 #include "tests/storage/crash_workload.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/test_log.h"
 
 namespace sluice {
 namespace {
@@ -63,9 +64,7 @@ TEST(CommitLogCrash, SigkillLeavesAPrefixOfWholeTransactions) {
     close(ready_fd);
     if (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) ++killed_mid_run;
 
-    CommitLogOptions o;
-    o.path = path;
-    o.node_id = "crash";
+    CommitLogOptions o = testing::TestLogOptions(path, "crash");
     o.durability = Durability::kSyncEveryCommit;
     auto log = CommitLog::Open(o);
     ASSERT_TRUE(log.ok()) << "round " << round << ": " << log.status().ToString();

@@ -13,6 +13,7 @@
 #include "storage/commit_log.h"
 #include "tests/storage/log_test_util.h"
 #include "tests/support/tmpfs.h"
+#include "tests/support/test_log.h"
 
 namespace sluice {
 namespace {
@@ -31,10 +32,7 @@ class CommitLogDiskFullTest : public ::testing::Test {
     if (!fs_.ok()) GTEST_SKIP() << fs_.error();
   }
   CommitLogOptions Options() {
-    CommitLogOptions o;
-    o.path = fs_.Sub("log");
-    o.node_id = "a";
-    o.destination = "shop";
+    CommitLogOptions o = testing::TestLogOptions(fs_.Sub("log"), "a", "shop");
     o.min_free_bytes = 8 * kMiB;
     return o;
   }

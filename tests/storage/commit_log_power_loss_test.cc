@@ -10,6 +10,7 @@
 #include "tests/storage/crash_workload.h"
 #include "tests/support/fault_injection_fs.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/test_log.h"
 
 namespace sluice {
 namespace {
@@ -18,8 +19,7 @@ void RunPowerLossRounds(Durability durability) {
   testing::TempDir dir;
   testing::FaultEnv fault;
   std::mt19937 rng(durability == Durability::kGroupCommit ? 7 : 11);
-  CommitLogOptions o;
-  o.path = dir.Sub("log");
+  CommitLogOptions o = testing::TestLogOptions(dir.Sub("log"));
   o.durability = durability;
   o.group_commit_ms = 2;
   o.max_batch_bytes = 8 << 10;

@@ -15,6 +15,7 @@
 #include "storage/commit_log.h"
 #include "tests/storage/log_test_util.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/test_log.h"
 
 namespace sluice {
 namespace {
@@ -39,10 +40,7 @@ std::map<std::string, std::string> Snapshot(const std::string& dir) {
 
 TEST(CommitLogReadOnly, InspectingALogLeavesItsDirectoryByteForByte) {
   testing::TempDir dir;
-  CommitLogOptions o;
-  o.path = dir.Sub("log");
-  o.node_id = "a";
-  o.destination = "shop";
+  CommitLogOptions o = testing::TestLogOptions(dir.Sub("log"), "a", "shop");
   std::vector<std::string> all;
   {
     auto log = CommitLog::Open(o);

@@ -6,6 +6,7 @@
 #include "storage/log_format.h"
 #include "tests/storage/log_test_util.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/test_log.h"
 
 namespace sluice {
 namespace {
@@ -25,10 +26,7 @@ class ReplicaTest : public ::testing::Test {
     standby_.reset();
   }
   std::unique_ptr<CommitLog> OpenLog(const std::string& name) {
-    CommitLogOptions o;
-    o.path = dir_.Sub(name);
-    o.node_id = name;
-    o.destination = "d";
+    CommitLogOptions o = testing::TestLogOptions(dir_.Sub(name), name, "d");
     o.max_batch_bytes = 1024;  // several batches per transaction
     auto log = CommitLog::Open(o);
     EXPECT_TRUE(log.ok()) << log.status().ToString();
@@ -227,8 +225,7 @@ TEST_F(ReplicaTest, TruncateToTheDivergencePointThenReplicateAgain) {
 
 TEST(MetaStoreReplication, ReplaceGroupsMakesTheGroupsExactlyThese) {
   testing::TempDir dir;
-  CommitLogOptions o;
-  o.path = dir.Sub("log");
+  CommitLogOptions o = testing::TestLogOptions(dir.Sub("log"));
   auto log = CommitLog::Open(o);
   ASSERT_TRUE(log.ok());
   MetaStore& m = (*log)->meta();

@@ -14,6 +14,7 @@
 #include "tests/storage/log_test_util.h"
 #include "tests/support/fault_injection_fs.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/test_log.h"
 
 namespace sluice {
 namespace {
@@ -27,18 +28,8 @@ using testing::TempDir;
 
 class CommitLogTest : public ::testing::Test {
  protected:
-  CommitLogOptions Options() {
-    CommitLogOptions o;
-    o.path = dir_.Sub("log");
-    o.node_id = "a";
-    o.destination = "shop";
-    return o;
-  }
-  std::unique_ptr<CommitLog> Open(const CommitLogOptions& o) {
-    auto log = CommitLog::Open(o);
-    EXPECT_TRUE(log.ok()) << log.status().ToString();
-    return log.ok() ? std::move(log).value() : nullptr;
-  }
+  CommitLogOptions Options() { return testing::TestLogOptions(dir_.Sub("log")); }
+  std::unique_ptr<CommitLog> Open(const CommitLogOptions& o) { return testing::OpenTestLog(o); }
   std::unique_ptr<CommitLog> Open() { return Open(Options()); }
 
   // Commits txn i of n records; returns its range.
@@ -719,8 +710,7 @@ class CommitLogCompressionTest : public ::testing::TestWithParam<std::pair<Compr
 
 TEST_P(CommitLogCompressionTest, SettingReachesRocksDbAndRoundTrips) {
   testing::TempDir dir;
-  CommitLogOptions o;
-  o.path = dir.Sub("log");
+  CommitLogOptions o = testing::TestLogOptions(dir.Sub("log"));
   o.compression = GetParam().first;
   std::vector<std::string> all;
   {
@@ -755,8 +745,7 @@ INSTANTIATE_TEST_SUITE_P(Codecs, CommitLogCompressionTest,
 // order, with the right contents (run under TSan by scripts/test.sh).
 TEST(CommitLogConcurrency, ReadersSeeOnlyWholeTransactions) {
   testing::TempDir dir;
-  CommitLogOptions o;
-  o.path = dir.Sub("log");
+  CommitLogOptions o = testing::TestLogOptions(dir.Sub("log"));
   o.group_commit_ms = 1;
   o.max_batch_bytes = 2048;
   auto opened = CommitLog::Open(o);
@@ -811,8 +800,7 @@ namespace {
 TEST(CommitLogGroupCommit, MetadataAloneIsSynced) {
   testing::TempDir dir;
   testing::FaultEnv fault;
-  CommitLogOptions o;
-  o.path = dir.Sub("log");
+  CommitLogOptions o = testing::TestLogOptions(dir.Sub("log"));
   o.group_commit_ms = 5;
   o.env = fault.env.get();
   {

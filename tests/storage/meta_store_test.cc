@@ -4,6 +4,7 @@
 
 #include "storage/commit_log.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/test_log.h"
 
 namespace sluice {
 namespace {
@@ -13,10 +14,7 @@ class MetaStoreTest : public ::testing::Test {
   void SetUp() override { Reopen(); }
   void Reopen() {
     log_.reset();
-    CommitLogOptions o;
-    o.path = dir_.Sub("log");
-    o.node_id = "node-a";
-    o.destination = "shop";
+    CommitLogOptions o = testing::TestLogOptions(dir_.Sub("log"), "node-a", "shop");
     auto log = CommitLog::Open(o);
     ASSERT_TRUE(log.ok()) << log.status().ToString();
     log_ = std::move(log).value();

@@ -14,15 +14,14 @@
 
 #include "proto/record.pb.h"
 #include "storage/commit_log.h"
+#include "tests/support/free_port.h"
+#include "tests/support/test_log.h"
 
 namespace sluice::testing {
 
 // The log of destination "shop" of node "n1" at `path`.
 inline Result<std::unique_ptr<CommitLog>> OpenShopLog(const std::string& path) {
-  CommitLogOptions o;
-  o.path = path;
-  o.node_id = "n1";
-  o.destination = "shop";
+  CommitLogOptions o = testing::TestLogOptions(path, "n1", "shop");
   return CommitLog::Open(o);
 }
 
@@ -55,21 +54,5 @@ inline std::vector<std::string> SimpleTxn(uint64_t offset, int n, size_t payload
   return recs;
 }
 
-// A 127.0.0.1 port nothing listens on: bound by the kernel's choice, then
-// released.
-inline int FreePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(a);
-  int port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0) {
-    port = ntohs(a.sin_port);
-  }
-  ::close(fd);
-  return port;
-}
 
 }  // namespace sluice::testing

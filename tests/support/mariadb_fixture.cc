@@ -22,6 +22,8 @@
 
 #include <mysql.h>
 
+#include "tests/support/free_port.h"
+
 namespace sluice::testing {
 namespace {
 
@@ -53,24 +55,6 @@ std::string FileTail(const std::string& path, size_t max = 3000) {
   return s.size() > max ? "..." + s.substr(s.size() - max) : s;
 }
 
-// A free TCP port on 127.0.0.1: bind port 0 and read what the kernel chose.
-Result<int> PickFreePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return Status::IoError("socket(): " + std::string(strerror(errno)));
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof addr;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    std::string err = strerror(errno);
-    ::close(fd);
-    return Status::IoError("cannot pick a free port on 127.0.0.1: " + err);
-  }
-  ::close(fd);
-  return static_cast<int>(ntohs(addr.sin_port));
-}
 
 // fork + exec `argv` (no shell) with stdout/stderr appended to `log`.
 // The child dies with us (PR_SET_PDEATHSIG: with the thread that forked
@@ -215,7 +199,7 @@ Result<std::unique_ptr<MariaDb>> MariaDb::Start(const MariaDbOptions& options) {
                                FileTail(install_log));
   }
 
-  SLUICE_ASSIGN_OR_RETURN(db->port_, PickFreePort());
+  SLUICE_ASSIGN_OR_RETURN(db->port_, testing::PickFreePort());
   SLUICE_RETURN_IF_ERROR(db->Launch());
 
   // Anonymous users would match 'repl' connecting from localhost before

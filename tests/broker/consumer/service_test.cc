@@ -10,6 +10,7 @@
 
 #include "proto/record.pb.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/test_log.h"
 
 namespace sluice::consumer {
 namespace {
@@ -25,10 +26,7 @@ class ServiceTest : public ::testing::Test {
   void Reopen(const RetentionOptions& retention = {}) {
     svc_.reset();
     log_.reset();
-    CommitLogOptions o;
-    o.path = dir_.Sub("log");
-    o.node_id = "n1";
-    o.destination = "shop";
+    CommitLogOptions o = testing::TestLogOptions(dir_.Sub("log"), "n1", "shop");
     o.retention = retention;
     auto log = CommitLog::Open(o);
     ASSERT_TRUE(log.ok()) << log.status().ToString();
@@ -374,7 +372,7 @@ TEST_F(ServiceTest, GroupErrorsAreClear) {
 // primary it names; after a promotion it serves them itself.
 TEST_F(ServiceTest, AStandbyNamesThePrimaryForGroups) {
   Commit(0, 3);
-  svc_->SetRole("standby", "127.0.0.1:7400");
+  svc_->SetRole(Role::kStandby, "127.0.0.1:7400");
   proto::Error e = Subscribe("g");
   EXPECT_EQ(e.code(), proto::NOT_PRIMARY);
   EXPECT_EQ(e.primary(), "127.0.0.1:7400");
@@ -389,7 +387,7 @@ TEST_F(ServiceTest, AStandbyNamesThePrimaryForGroups) {
   proto::StatusResponse st;
   ASSERT_EQ(svc_->GetStatus({}, &st).code(), proto::OK);
   EXPECT_EQ(st.role(), "standby");
-  svc_->SetRole("primary", "");
+  svc_->SetRole(Role::kPrimary, "");
   EXPECT_EQ(Subscribe("g").code(), proto::OK);
   EXPECT_EQ(Get("g", 10).records_size(), 3);
 }
@@ -429,13 +427,13 @@ TEST_F(ServiceTest, StandbyReadsCanBeTurnedOff) {
   options_.standby_reads = false;
   Reopen();
   Commit(0, 3);
-  svc_->SetRole("standby", "127.0.0.1:7400");
+  svc_->SetRole(Role::kStandby, "127.0.0.1:7400");
   Fetch(0, 0, 0, proto::NOT_PRIMARY);
   proto::ListOffsetsRequest lo;
   lo.set_dest("shop");
   proto::ListOffsetsResponse out;
   EXPECT_EQ(svc_->ListOffsets(lo, &out).code(), proto::NOT_PRIMARY);
-  svc_->SetRole("primary", "");
+  svc_->SetRole(Role::kPrimary, "");
   EXPECT_EQ(Fetch(0).records_size(), 3);
 }
 
@@ -450,11 +448,11 @@ TEST_F(ServiceTest, AClientsNewerEpochFencesThePrimary) {
   uint64_t fenced_at = 0;
   svc_->SetFenceHandler([&](uint64_t epoch, const std::string&) {
     fenced_at = epoch;
-    svc_->SetRole("standby", "");
+    svc_->SetRole(Role::kStandby, "");
   });
   svc_->NoteClientEpoch(2);  // not newer: nothing happens
   EXPECT_EQ(fenced_at, 0u);
-  EXPECT_EQ(svc_->role(), "primary");
+  EXPECT_EQ(svc_->role(), Role::kPrimary);
   svc_->NoteClientEpoch(5);
   EXPECT_EQ(fenced_at, 5u);
   EXPECT_EQ(Ack("g", batch.batch_id()).code(), proto::NOT_PRIMARY);
@@ -490,7 +488,7 @@ TEST_F(ServiceTest, LeavingThePrimaryRoleIsABarrierForGroupWrites) {
     }
   });
   std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  svc_->SetRole("standby", "");
+  svc_->SetRole(Role::kStandby, "");
   demoted.store(true);
   auto before = log_->meta().GetCursor("g");
   std::this_thread::sleep_for(std::chrono::milliseconds(50));

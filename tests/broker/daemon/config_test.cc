@@ -29,7 +29,7 @@ TEST(Config, MinimalWithDefaults) {
   auto c = ParseConfig(kMinimal, "test.toml");
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   EXPECT_EQ(c->node_id, "a");
-  EXPECT_EQ(c->role, "primary");
+  EXPECT_EQ(c->role, Role::kPrimary);
   ASSERT_EQ(c->destinations.size(), 1u);
   const auto& d = c->destinations[0];
   EXPECT_EQ(d.start, "earliest");
@@ -38,7 +38,8 @@ TEST(Config, MinimalWithDefaults) {
   EXPECT_TRUE(c->inactive.empty());
 }
 
-// The example of design.md ("Operating it") loads as written.
+// The example configuration of the project's design ("Operating it")
+// loads as written.
 TEST(Config, DesignExampleLoads) {
   auto c = ParseConfig(R"(
 [node]

@@ -18,6 +18,7 @@
 #include "broker/binlog/file_source.h"
 #include "tests/support/mariadb_fixture.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/test_log.h"
 
 namespace sluice::ingest {
 namespace {
@@ -90,10 +91,7 @@ class PipelineTest : public ::testing::Test {
   LogImage Ingest(IngestOptions o, Status* status = nullptr, IngestStats* stats_out = nullptr,
                   std::vector<std::string> files = {}) {
     testing::TempDir dir;
-    CommitLogOptions lo;
-    lo.path = dir.Sub("log");
-    lo.node_id = "a";
-    lo.destination = "shop";
+    CommitLogOptions lo = testing::TestLogOptions(dir.Sub("log"), "a", "shop");
     auto log = CommitLog::Open(lo);
     EXPECT_TRUE(log.ok()) << log.status().ToString();
     binlog::FileSourceOptions so;
@@ -260,10 +258,7 @@ TEST_F(PipelineTest, ShapesRemovedByRetentionAreRecordedAgain) {
   ASSERT_GT(alter, 100000u);
 
   testing::TempDir dir;
-  CommitLogOptions lo;
-  lo.path = dir.Sub("log");
-  lo.node_id = "a";
-  lo.destination = "shop";
+  CommitLogOptions lo = testing::TestLogOptions(dir.Sub("log"), "a", "shop");
   lo.retention.max_bytes = 1;  // everything committed may go
   auto log = CommitLog::Open(lo);
   ASSERT_TRUE(log.ok()) << log.status().ToString();
