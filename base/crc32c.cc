@@ -79,8 +79,7 @@ class StripeShift {
 
 // Consumes as many whole 3 * kStripe blocks of [*p, *p + *n) as there are.
 template <size_t kStripe>
-__attribute__((target("sse4.2"))) uint64_t ExtendStriped(uint64_t c, const uint8_t** p,
-                                                         size_t* n) {
+__attribute__((target("sse4.2"))) uint64_t ExtendStriped(uint64_t c, const uint8_t** p, size_t* n) {
   static_assert(kStripe % 8 == 0);
   static const StripeShift<kStripe> shift;
   while (*n >= 3 * kStripe) {

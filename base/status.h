@@ -46,7 +46,9 @@ class [[nodiscard]] Status {
   static Status NoSpace(std::string m) { return {Code::kNoSpace, std::move(m)}; }
   static Status Busy(std::string m) { return {Code::kBusy, std::move(m)}; }
   static Status OutOfRange(std::string m) { return {Code::kOutOfRange, std::move(m)}; }
-  static Status FailedPrecondition(std::string m) { return {Code::kFailedPrecondition, std::move(m)}; }
+  static Status FailedPrecondition(std::string m) {
+    return {Code::kFailedPrecondition, std::move(m)};
+  }
   static Status Aborted(std::string m) { return {Code::kAborted, std::move(m)}; }
   static Status Unavailable(std::string m) { return {Code::kUnavailable, std::move(m)}; }
   static Status TimedOut(std::string m) { return {Code::kTimedOut, std::move(m)}; }
@@ -71,7 +73,7 @@ class [[nodiscard]] Status {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  Result(T value) : v_(std::move(value)) {}         // NOLINT(google-explicit-constructor)
   Result(Status status) : v_(std::move(status)) {}  // NOLINT(google-explicit-constructor)
 
   bool ok() const { return std::holds_alternative<T>(v_); }
@@ -95,18 +97,17 @@ class [[nodiscard]] Result {
 }  // namespace sluice
 
 // Returns from the enclosing function when `expr` is not ok.
-#define SLUICE_RETURN_IF_ERROR(expr)          \
-  do {                                        \
-    ::sluice::Status _st = (expr);            \
-    if (!_st.ok()) return _st;                \
+#define SLUICE_RETURN_IF_ERROR(expr) \
+  do {                               \
+    ::sluice::Status _st = (expr);   \
+    if (!_st.ok()) return _st;       \
   } while (0)
 
 #define SLUICE_CONCAT_INNER(a, b) a##b
 #define SLUICE_CONCAT(a, b) SLUICE_CONCAT_INNER(a, b)
 
 // `SLUICE_ASSIGN_OR_RETURN(auto x, F());` binds x to F()'s value or returns its status.
-#define SLUICE_ASSIGN_OR_RETURN(lhs, expr)                                  \
-  auto SLUICE_CONCAT(_res_, __LINE__) = (expr);                             \
-  if (!SLUICE_CONCAT(_res_, __LINE__).ok())                                 \
-    return SLUICE_CONCAT(_res_, __LINE__).status();                         \
+#define SLUICE_ASSIGN_OR_RETURN(lhs, expr)                                                  \
+  auto SLUICE_CONCAT(_res_, __LINE__) = (expr);                                             \
+  if (!SLUICE_CONCAT(_res_, __LINE__).ok()) return SLUICE_CONCAT(_res_, __LINE__).status(); \
   lhs = std::move(SLUICE_CONCAT(_res_, __LINE__)).value()

@@ -51,9 +51,7 @@ using Epoch = NamedType<uint64_t, struct EpochTag>;
 // the enum and converts at those edges.
 enum class Role { kPrimary, kStandby };
 
-constexpr std::string_view RoleName(Role r) {
-  return r == Role::kPrimary ? "primary" : "standby";
-}
+constexpr std::string_view RoleName(Role r) { return r == Role::kPrimary ? "primary" : "standby"; }
 
 constexpr std::optional<Role> ParseRole(std::string_view name) {
   if (name == "primary") return Role::kPrimary;

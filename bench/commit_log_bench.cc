@@ -14,8 +14,8 @@
 // with `sluice log dump`).
 #include <algorithm>
 #include <chrono>
-#include <cstring>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <memory>
 #include <random>
@@ -58,8 +58,8 @@ std::string MakeRecord(uint64_t i, size_t txn_size, std::mt19937_64& rng) {
     };
     add(0, "id", 8)->set_int64(static_cast<int64_t>(i));
     add(1, "status", 15)->set_text(rng() % 2 ? "paid" : "shipped");
-    add(2, "total", 246)->set_decimal(std::to_string(rng() % 100000) + "." +
-                                      std::to_string(10 + rng() % 90));
+    add(2, "total", 246)
+        ->set_decimal(std::to_string(rng() % 100000) + "." + std::to_string(10 + rng() % 90));
   }
   r.set_ts(1764000000 + i / 100);
   r.mutable_pos()->set_file("binlog.000001");
@@ -200,8 +200,10 @@ void ChecksumRates(size_t size) {
   double copy_s = Seconds(start);
   double gb = static_cast<double>(rounds) * size / 1e9;
   char label[32];
-  if (size >= (1u << 20)) std::snprintf(label, sizeof label, "%zu MiB", size >> 20);
-  else std::snprintf(label, sizeof label, "%zu KiB", size >> 10);
+  if (size >= (1u << 20))
+    std::snprintf(label, sizeof label, "%zu MiB", size >> 20);
+  else
+    std::snprintf(label, sizeof label, "%zu KiB", size >> 10);
   std::printf("%-9s | %6.1f GB/s | %6.1f GB/s | %4.0f%% (crc %08x)\n", label, gb / crc_s,
               gb / copy_s, 100.0 * copy_s / crc_s, crc);
 }
@@ -214,9 +216,12 @@ int main(int argc, char** argv) {
   std::string keep;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
-    if (a == "--records") records = std::stoull(argv[i + 1]);
-    else if (a == "--dir") base = argv[i + 1];
-    else if (a == "--keep") keep = argv[i + 1];
+    if (a == "--records")
+      records = std::stoull(argv[i + 1]);
+    else if (a == "--dir")
+      base = argv[i + 1];
+    else if (a == "--keep")
+      keep = argv[i + 1];
     else {
       std::fprintf(stderr, "usage: %s [--records N] [--dir DIR] [--keep DIR]\n", argv[0]);
       return 2;
@@ -233,13 +238,15 @@ int main(int argc, char** argv) {
   };
   uint64_t pool_bytes = 0;
   for (const auto& r : make_pool(10)) pool_bytes += r.size();
-  std::printf("commit_log_bench: %zu records, %.0f bytes per record on average, LZ4, group commit\n\n",
-              records, static_cast<double>(pool_bytes) / kPool);
+  std::printf(
+      "commit_log_bench: %zu records, %.0f bytes per record on average, LZ4, group commit\n\n",
+      records, static_cast<double>(pool_bytes) / kPool);
   std::printf("%-8s | %-26s | %-26s | %-5s | %-26s | %-15s\n", "txn size",
               "sluice append rec/s (MB/s)", "raw RocksDB put rec/s", "ratio",
               "sluice read rec/s (MB/s)", "raw iterate rec/s");
-  std::printf("---------+----------------------------+----------------------------+-------+"
-              "----------------------------+----------------\n");
+  std::printf(
+      "---------+----------------------------+----------------------------+-------+"
+      "----------------------------+----------------\n");
   for (size_t txn : {1, 10, 1000}) {
     const std::vector<std::string> pool = make_pool(txn);
     std::filesystem::remove_all(base);

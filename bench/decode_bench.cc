@@ -24,11 +24,11 @@
 #include <string>
 #include <vector>
 
+#include "bench/workload.h"
 #include "broker/binlog/decoder.h"
 #include "broker/binlog/file_source.h"
 #include "broker/ingest/block_list.h"
 #include "broker/ingest/record_buffer.h"
-#include "bench/workload.h"
 #include "tests/support/mariadb_fixture.h"
 
 namespace {
@@ -54,7 +54,9 @@ class CountingSink : public binlog::DecoderSink {
   Status OnRow(proto::ChangeRecord* r) override { return Count(r); }
   Status OnDdl(proto::ChangeRecord* r) override { return Count(r); }
   Status OnTxnEnd(const binlog::TxnEnd&) override { return Status::Ok(); }
-  void OnWarning(const std::string& m) override { std::fprintf(stderr, "warning: %s\n", m.c_str()); }
+  void OnWarning(const std::string& m) override {
+    std::fprintf(stderr, "warning: %s\n", m.c_str());
+  }
   uint64_t records = 0, bytes = 0;
 
  private:
@@ -95,8 +97,8 @@ Run DecodeOnce(const std::vector<std::string>& files, Mode mode) {
   binlog::EventPlan plan;
   binlog::RowEncoder encoder;
   ingest::RecordBuffer encoded;  // a ring slot's buffer, as in the workers
-  ingest::BlockList blocks;       // and its blocks
-  std::string scratch;            // a worker's LZ4 output
+  ingest::BlockList blocks;      // and its blocks
+  std::string scratch;           // a worker's LZ4 output
   uint64_t encoded_records = 0, packed_records = 0, raw_bytes = 0, block_bytes = 0;
   auto start = Clock::now();
   for (;;) {
@@ -184,8 +186,7 @@ int main(int argc, char** argv) {
     }
   }
   std::unique_ptr<testing::MariaDb> server;
-  std::vector<std::string> files =
-      given.empty() ? RecordWorkload(rows, &server) : given;
+  std::vector<std::string> files = given.empty() ? RecordWorkload(rows, &server) : given;
   if (!keep.empty()) {
     std::filesystem::create_directories(keep);
     for (const auto& f : files)

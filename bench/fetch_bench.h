@@ -4,6 +4,7 @@
 #pragma once
 
 #include <fcntl.h>
+#include <hiredis/hiredis.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/mman.h>
@@ -12,7 +13,6 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include <hiredis/hiredis.h>
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -31,11 +31,11 @@
 #include <vector>
 #include "broker/consumer/server.h"
 #include "broker/consumer/service.h"
+#include "broker/ingest/block_list.h"
+#include "broker/ingest/record_buffer.h"
 #include "client/consumer.h"
 #include "proto/auth.h"
 #include "proto/record.pb.h"
-#include "broker/ingest/block_list.h"
-#include "broker/ingest/record_buffer.h"
 #include "storage/commit_log.h"
 #include "storage/log_format.h"
 #include "tests/support/free_port.h"
@@ -194,7 +194,8 @@ inline Status CommitTxn(CommitLog* log, std::span<const std::string_view> recs,
   blocks.Clear();
   for (size_t j = 0; j < recs.size(); ++j) {
     char txn[log_format::kMaxTxnField];
-    const size_t n = log_format::EncodeTxnField(static_cast<uint32_t>(j), j + 1 == recs.size(), txn);
+    const size_t n =
+        log_format::EncodeTxnField(static_cast<uint32_t>(j), j + 1 == recs.size(), txn);
     if (!recs[j].ends_with(std::string_view(txn, n))) {
       return Status::Internal("a pool record does not end with its txn field");
     }

@@ -36,7 +36,6 @@ void StopRedis() {
   ::waitpid(pid, nullptr, 0);
 }
 
-
 RedisPtr RedisConnect(int port) {
   timeval tv{2, 0};
   RedisPtr c(redisConnectWithTimeout("127.0.0.1", port, tv), &redisFree);

@@ -166,7 +166,8 @@ void CatchUp(const std::string& dir, size_t records) {
   {
     Pair pair;
     pair.Start(Options(), p.get(), s.get());
-    while (s->DurableOffset().value() < end) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    while (s->DurableOffset().value() < end)
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   const double secs = Seconds(Clock::now() - t0);
   std::printf("\n## catch-up from offset 0 (%llu records, %.0f MB of log)\n\n",
@@ -215,7 +216,8 @@ double AsyncLag(const std::string& dir, double rate, const char* what) {
   }
   const double load_secs = Seconds(Clock::now() - t0);
   const uint64_t end = p->CommittedEnd().value();
-  while (s->DurableOffset().value() < end) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  while (s->DurableOffset().value() < end)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
   std::this_thread::sleep_for(std::chrono::milliseconds(10));
   stop.store(true);
   sampler.join();
@@ -260,18 +262,20 @@ void SyncLatency(const std::string& dir, int commits) {
     auto range = p->CommitTransaction(one.views, Cp(i));
     if (!range.ok()) Die("commit");
     uint64_t seen = p->ChangeCount();
-    while (p->HighWatermark() < range->end) seen = p->WaitForChange(seen, std::chrono::milliseconds(100));
+    while (p->HighWatermark() < range->end)
+      seen = p->WaitForChange(seen, std::chrono::milliseconds(100));
     lat.push_back(Seconds(Clock::now() - t));
   }
   const double f99 = Pct(fsync, 0.99);
-  std::printf("\n## sync mode commit latency (%d one-record transactions, one at a time)\n\n", commits);
+  std::printf("\n## sync mode commit latency (%d one-record transactions, one at a time)\n\n",
+              commits);
   std::printf("| what | p50 ms | p99 ms |\n|---|---|---|\n");
   std::printf("| commit until the standby's report releases it | %.2f | %.2f |\n",
               Pct(lat, 0.5) * 1e3, Pct(lat, 0.99) * 1e3);
   std::printf("| local write 4 KiB + fdatasync (same run, same disk) | %.2f | %.2f |\n",
               Pct(fsync, 0.5) * 1e3, f99 * 1e3);
-  std::printf("\ngoal: sync p99 <= 2 x fdatasync p99 + 1 ms (%.2f ms): %s\n", (2 * f99 + 0.001) * 1e3,
-              Pct(lat, 0.99) <= 2 * f99 + 0.001 ? "met" : "NOT met");
+  std::printf("\ngoal: sync p99 <= 2 x fdatasync p99 + 1 ms (%.2f ms): %s\n",
+              (2 * f99 + 0.001) * 1e3, Pct(lat, 0.99) <= 2 * f99 + 0.001 ? "met" : "NOT met");
 }
 
 }  // namespace
@@ -290,14 +294,19 @@ int main(int argc, char** argv) {
   const char* tmp = std::getenv("TMPDIR");
   std::string dir = std::string(tmp ? tmp : "/tmp") + "/ha_bench_" + std::to_string(::getpid());
   std::filesystem::create_directories(dir);
-  std::printf("# ha_bench: replication on 127.0.0.1 (%u cores)\n", std::thread::hardware_concurrency());
+  std::printf("# ha_bench: replication on 127.0.0.1 (%u cores)\n",
+              std::thread::hardware_concurrency());
   CatchUp(dir, records);
-  std::printf("\n## standby lag, async mode, 5 s of 100-record transactions\n\n"
-              "| primary commits | records/s | p50 ms | p99 ms | max ms |\n|---|---|---|---|---|\n");
-  const double at_ingest = AsyncLag(dir, ingest_rate, "at sluiced's end-to-end ingest rate (--ingest-rate)");
+  std::printf(
+      "\n## standby lag, async mode, 5 s of 100-record transactions\n\n"
+      "| primary commits | records/s | p50 ms | p99 ms | max ms |\n|---|---|---|---|---|\n");
+  const double at_ingest =
+      AsyncLag(dir, ingest_rate, "at sluiced's end-to-end ingest rate (--ingest-rate)");
   AsyncLag(dir, 0, "as fast as the commit log takes them (no source)");
-  std::printf("\ngoal: standby lag under 1 s while the primary ingests at full speed (%.0fk records/s): %s\n",
-              ingest_rate / 1e3, at_ingest < 1.0 ? "met" : "NOT met");
+  std::printf(
+      "\ngoal: standby lag under 1 s while the primary ingests at full speed (%.0fk records/s): "
+      "%s\n",
+      ingest_rate / 1e3, at_ingest < 1.0 ? "met" : "NOT met");
   SyncLatency(dir, commits);
   std::filesystem::remove_all(dir);
   return 0;

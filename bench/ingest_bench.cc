@@ -53,9 +53,9 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
-#include <ctime>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -65,10 +65,10 @@
 #include <thread>
 #include <vector>
 
+#include "bench/workload.h"
 #include "broker/binlog/source_factory.h"
 #include "broker/ingest/pipeline.h"
 #include "storage/commit_log.h"
-#include "bench/workload.h"
 #include "tests/support/mariadb_fixture.h"
 #include "tests/support/temp_dir.h"
 
@@ -119,10 +119,10 @@ struct Figure {
   double sys = 0;   // of which system
   long minflt = 0;  // minor page faults
   double rss_mb = 0;
-  std::string note;  // why it is missing or what differs; empty when fine
-  std::string waits; // in-process: IngestStats::wait_ns by part
-  double startup = 0; // sluiced: exec to its commit log being open
-  double own = 0;     // zongji: its own clock, from its script's first line to the last row
+  std::string note;    // why it is missing or what differs; empty when fine
+  std::string waits;   // in-process: IngestStats::wait_ns by part
+  double startup = 0;  // sluiced: exec to its commit log being open
+  double own = 0;      // zongji: its own clock, from its script's first line to the last row
   bool ok() const { return seconds > 0; }
   void SetUsage(const rusage& ru) {
     sys = Tv(ru.ru_stime);
@@ -524,13 +524,15 @@ Figure RunSluiced(Launcher& launcher, testing::MariaDb& m, uint32_t server_id, c
   f.SetUsage(e.ru);
   // Its log's clock (local time, milliseconds) says when the commit log
   // was open: what follows is connecting, the dump, and ingest.
-  if (std::regex_search(log, sm, std::regex(R"(\d (\d\d):(\d\d):(\d\d)\.(\d{3})\] \[info\] )"
-                                            R"(destination bench: log at )"))) {
+  if (std::regex_search(log, sm,
+                        std::regex(R"(\d (\d\d):(\d\d):(\d\d)\.(\d{3})\] \[info\] )"
+                                   R"(destination bench: log at )"))) {
     const std::time_t tt = std::chrono::system_clock::to_time_t(wall0);
     std::tm tm{};
     ::localtime_r(&tt, &tm);
-    const double ms0 = std::chrono::duration<double, std::milli>(
-                           wall0.time_since_epoch() % std::chrono::seconds(1)).count();
+    const double ms0 = std::chrono::duration<double, std::milli>(wall0.time_since_epoch() %
+                                                                 std::chrono::seconds(1))
+                           .count();
     const double day0 = tm.tm_hour * 3600.0 + tm.tm_min * 60.0 + tm.tm_sec + ms0 / 1e3;
     const double day = std::stoi(sm[1]) * 3600.0 + std::stoi(sm[2]) * 60.0 + std::stoi(sm[3]) +
                        std::stoi(sm[4]) / 1e3;
@@ -617,8 +619,8 @@ Figure RunMariadbBinlog(Launcher& launcher, const testing::MariaDb& m, const Wor
 
 // Keeps the fastest run's figure; zongji's own clock, its fastest too.
 void KeepBest(Figure* best, const Figure& f) {
-  const double own = best->own > 0 && f.own > 0 ? std::min(best->own, f.own)
-                                                : std::max(best->own, f.own);
+  const double own =
+      best->own > 0 && f.own > 0 ? std::min(best->own, f.own) : std::max(best->own, f.own);
   if (f.ok() ? (!best->ok() || f.seconds < best->seconds) : !best->ok()) *best = f;
   best->own = own;
 }
@@ -710,9 +712,10 @@ int main(int argc, char** argv) {
   std::printf(" (same order)\n");
   if (inproc.ok()) std::printf("in-process wait seconds by part: %s\n", inproc.waits.c_str());
   if (sluiced.ok()) {
-    std::printf("sluiced exec to exit (SIGTERM once done, shutdown included): %.3f s; "
-                "exec to log open %.3f s; its CPU s and RSS are the whole lifetime's\n",
-                sluiced_exit, sluiced.startup);
+    std::printf(
+        "sluiced exec to exit (SIGTERM once done, shutdown included): %.3f s; "
+        "exec to log open %.3f s; its CPU s and RSS are the whole lifetime's\n",
+        sluiced_exit, sluiced.startup);
   }
 
   // Issue 4's goals, from this run's best figures.
@@ -724,8 +727,9 @@ int main(int argc, char** argv) {
   // The issue times from the dump's start: the in-process pipeline and
   // sluiced from its log open must both meet a goal; sluiced from exec
   // (its process start included) is shown beside them.
-  std::printf("\n| goal | in-process | sluiced (log open) | sluiced (exec, for reference) | |\n"
-              "|---|---|---|---|---|\n");
+  std::printf(
+      "\n| goal | in-process | sluiced (log open) | sluiced (exec, for reference) | |\n"
+      "|---|---|---|---|---|\n");
   auto goal = [&](const char* name, auto measure, auto met) {
     const Figure* fs[] = {&inproc, &from_open, &sluiced};
     std::printf("| %s |", name);
@@ -741,15 +745,19 @@ int main(int argc, char** argv) {
     std::snprintf(b, sizeof b, f, v);
     return std::string(b);
   };
-  goal(">= 1M rows/s end to end", [&](const Figure& f) { return fmt("%.2fM", rate(f) / 1e6); },
-       [&](const Figure& f) { return rate(f) >= 1e6; });
-  goal(">= 7x zongji", [&](const Figure& f) { return fmt("%.1fx", zr > 0 ? rate(f) / zr : 0); },
-       [&](const Figure& f) { return zr > 0 && rate(f) >= 7 * zr; });
-  goal(">= 50% of the raw stream",
-       [&](const Figure& f) { return fmt("%.0f%%", cr > 0 ? 100 * rate(f) / cr : 0); },
-       [&](const Figure& f) { return cr > 0 && rate(f) >= 0.5 * cr; });
-  goal("peak RSS < 512 MiB", [&](const Figure& f) { return fmt("%.0f MB", f.rss_mb); },
-       [&](const Figure& f) { return f.rss_mb < 512; });
+  goal(
+      ">= 1M rows/s end to end", [&](const Figure& f) { return fmt("%.2fM", rate(f) / 1e6); },
+      [&](const Figure& f) { return rate(f) >= 1e6; });
+  goal(
+      ">= 7x zongji", [&](const Figure& f) { return fmt("%.1fx", zr > 0 ? rate(f) / zr : 0); },
+      [&](const Figure& f) { return zr > 0 && rate(f) >= 7 * zr; });
+  goal(
+      ">= 50% of the raw stream",
+      [&](const Figure& f) { return fmt("%.0f%%", cr > 0 ? 100 * rate(f) / cr : 0); },
+      [&](const Figure& f) { return cr > 0 && rate(f) >= 0.5 * cr; });
+  goal(
+      "peak RSS < 512 MiB", [&](const Figure& f) { return fmt("%.0f MB", f.rss_mb); },
+      [&](const Figure& f) { return f.rss_mb < 512; });
   bool all = inproc.ok() && sluiced.ok() && zongji.ok() && ceiling.ok();
   return all ? 0 : 1;
 }

@@ -36,10 +36,13 @@ double RunRing(uint64_t n, size_t size, int workers, WaitKind wait, uint64_t* ch
     it.a = Mix(it.value);
     return Status::Ok();
   });
-  WorkerPool<Item> pool(&ring, {&s1}, workers, [](Item& it, SeqNo, int) {
-    it.b = Mix(it.a);
-    return Status::Ok();
-  }, 256);
+  WorkerPool<Item> pool(
+      &ring, {&s1}, workers,
+      [](Item& it, SeqNo, int) {
+        it.b = Mix(it.a);
+        return Status::Ok();
+      },
+      256);
   uint64_t sum = 0;
   BatchStage<Item> s3(&ring, {&pool}, [&](Item& it, SeqNo, bool) {
     sum += it.b;
@@ -155,8 +158,9 @@ int main(int argc, char** argv) {
     if (!std::strcmp(argv[i], "--items")) n = std::strtoull(argv[i + 1], nullptr, 10);
     if (!std::strcmp(argv[i], "--ring")) size = std::strtoull(argv[i + 1], nullptr, 10);
   }
-  std::printf("3 stages (serial -> pool -> serial), %llu items, ring/queue capacity %zu, %u cores\n\n",
-              static_cast<unsigned long long>(n), size, std::thread::hardware_concurrency());
+  std::printf(
+      "3 stages (serial -> pool -> serial), %llu items, ring/queue capacity %zu, %u cores\n\n",
+      static_cast<unsigned long long>(n), size, std::thread::hardware_concurrency());
   std::printf("| workers | ring wait | ring items/s | mutex+condvar items/s | ratio |\n");
   std::printf("|---|---|---|---|---|\n");
   for (int workers : {1, 2}) {

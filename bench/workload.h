@@ -25,20 +25,20 @@ inline Status WriteWorkload(testing::MariaDb& m, int rows) {
   const int chunk = 5000;
   for (int lo = 1; lo <= rows; lo += chunk) {
     int hi = std::min(rows, lo + chunk - 1);
-    SLUICE_RETURN_IF_ERROR(m.Execute(
-        "INSERT INTO t SELECT seq, seq % 1000, 1 + seq % 4, seq / 7, seq * 1.5, "
-        "CONCAT('customer-', seq), '2026-01-02 03:04:05.123456' + INTERVAL seq SECOND, "
-        "'2026-01-02 03:04:05.123' + INTERVAL seq SECOND, "
-        "CONCAT('{\"sku\": ', seq, ', \"qty\": 2}'), seq % 256 FROM seq_" +
-        std::to_string(lo) + "_to_" + std::to_string(hi)));
+    SLUICE_RETURN_IF_ERROR(
+        m.Execute("INSERT INTO t SELECT seq, seq % 1000, 1 + seq % 4, seq / 7, seq * 1.5, "
+                  "CONCAT('customer-', seq), '2026-01-02 03:04:05.123456' + INTERVAL seq SECOND, "
+                  "'2026-01-02 03:04:05.123' + INTERVAL seq SECOND, "
+                  "CONCAT('{\"sku\": ', seq, ', \"qty\": 2}'), seq % 256 FROM seq_" +
+                  std::to_string(lo) + "_to_" + std::to_string(hi)));
   }
   int updates = rows * 2 / 3;
   for (int lo = 1; lo <= updates; lo += chunk) {
     int hi = std::min(updates, lo + chunk - 1);
-    SLUICE_RETURN_IF_ERROR(m.Execute(
-        "UPDATE t SET e = 'shipped', amount = amount + 1, updated = updated + "
-        "INTERVAL 1 DAY, name = CONCAT(name, '!') WHERE id BETWEEN " +
-        std::to_string(lo) + " AND " + std::to_string(hi)));
+    SLUICE_RETURN_IF_ERROR(
+        m.Execute("UPDATE t SET e = 'shipped', amount = amount + 1, updated = updated + "
+                  "INTERVAL 1 DAY, name = CONCAT(name, '!') WHERE id BETWEEN " +
+                  std::to_string(lo) + " AND " + std::to_string(hi)));
   }
   return m.Execute("DELETE FROM t WHERE id > " + std::to_string(updates));
 }

@@ -1,7 +1,7 @@
 #include "client/admin.h"
 
-#include <chrono>
 #include <unistd.h>
+#include <chrono>
 
 #include <cstdio>
 
@@ -31,8 +31,8 @@ template <typename Fill>
 Result<proto::Response> Call(const AdminOptions& o, Fill fill) {
   NoInterrupt never;
   const auto deadline = Clock::now() + std::chrono::milliseconds(o.timeout_ms);
-  SLUICE_ASSIGN_OR_RETURN(auto conn, net::Connection::Dial(o.broker, o.timeout_ms, never.fds[0],
-                                                           64u << 20, "node"));
+  SLUICE_ASSIGN_OR_RETURN(
+      auto conn, net::Connection::Dial(o.broker, o.timeout_ms, never.fds[0], 64u << 20, "node"));
   proto::Request hello;
   hello.set_id(1);
   hello.mutable_hello()->set_protocol_version(1);
@@ -51,9 +51,10 @@ Result<proto::Response> Call(const AdminOptions& o, Fill fill) {
   const std::string key = auth::PasswordKey(o.secret);
   proto::Request req;
   req.set_id(2);
-  fill(&req, [&](const std::string& action) {
-    return auth::Proof(key, nonce, client_nonce + action);
-  }, client_nonce);
+  fill(
+      &req,
+      [&](const std::string& action) { return auth::Proof(key, nonce, client_nonce + action); },
+      client_nonce);
   out.clear();
   SLUICE_RETURN_IF_ERROR(frame::Append(req, &out));
   SLUICE_RETURN_IF_ERROR(conn->Send(out, deadline));
@@ -85,28 +86,31 @@ void AppendBool(std::string* out, const char* key, bool v) {
 }  // namespace
 
 Result<proto::StatusResponse> NodeStatus(const AdminOptions& o) {
-  SLUICE_ASSIGN_OR_RETURN(auto resp, Call(o, [](proto::Request* r, auto proof, const std::string& cn) {
-    r->mutable_status()->set_client_nonce(cn);
-    r->mutable_status()->set_proof(proof("|status"));
-  }));
+  SLUICE_ASSIGN_OR_RETURN(auto resp,
+                          Call(o, [](proto::Request* r, auto proof, const std::string& cn) {
+                            r->mutable_status()->set_client_nonce(cn);
+                            r->mutable_status()->set_proof(proof("|status"));
+                          }));
   return resp.status();
 }
 
 Result<proto::RoleResponse> Promote(const AdminOptions& o, uint64_t epoch) {
-  SLUICE_ASSIGN_OR_RETURN(auto resp, Call(o, [&](proto::Request* r, auto proof, const std::string& cn) {
-    r->mutable_promote()->set_epoch(epoch);
-    r->mutable_promote()->set_client_nonce(cn);
-    r->mutable_promote()->set_proof(proof("|promote"));
-  }));
+  SLUICE_ASSIGN_OR_RETURN(auto resp,
+                          Call(o, [&](proto::Request* r, auto proof, const std::string& cn) {
+                            r->mutable_promote()->set_epoch(epoch);
+                            r->mutable_promote()->set_client_nonce(cn);
+                            r->mutable_promote()->set_proof(proof("|promote"));
+                          }));
   return resp.promote();
 }
 
 Result<proto::RoleResponse> Demote(const AdminOptions& o, const std::string& primary) {
-  SLUICE_ASSIGN_OR_RETURN(auto resp, Call(o, [&](proto::Request* r, auto proof, const std::string& cn) {
-    r->mutable_demote()->set_primary(primary);
-    r->mutable_demote()->set_client_nonce(cn);
-    r->mutable_demote()->set_proof(proof("|demote|" + primary));
-  }));
+  SLUICE_ASSIGN_OR_RETURN(auto resp,
+                          Call(o, [&](proto::Request* r, auto proof, const std::string& cn) {
+                            r->mutable_demote()->set_primary(primary);
+                            r->mutable_demote()->set_client_nonce(cn);
+                            r->mutable_demote()->set_proof(proof("|demote|" + primary));
+                          }));
   return resp.demote();
 }
 
@@ -169,22 +173,28 @@ void PrintStatus(const proto::StatusResponse& s, bool json, std::ostream& out) {
           << "\n";
       if (d.xa_pending() > 0) {
         char xa[96];
-        std::snprintf(xa, sizeof xa, "    XA: %llu prepared, waiting for COMMIT/ROLLBACK; oldest %.0f s\n",
+        std::snprintf(xa, sizeof xa,
+                      "    XA: %llu prepared, waiting for COMMIT/ROLLBACK; oldest %.0f s\n",
                       static_cast<unsigned long long>(d.xa_pending()), d.xa_oldest_seconds());
         out << xa;
       }
       if (s.ha_mode() == "sync") {
-        out << "    sync: " << (d.degraded() ? "DEGRADED to async" : d.in_sync() ? "in sync" : "NOT IN SYNC (holding the high watermark)") << "\n";
+        out << "    sync: "
+            << (d.degraded()  ? "DEGRADED to async"
+                : d.in_sync() ? "in sync"
+                              : "NOT IN SYNC (holding the high watermark)")
+            << "\n";
       }
       for (const auto& sb : d.standbys()) {
         char buf[256];
-        std::snprintf(buf, sizeof buf,
-                      "    standby %s: %s, durable %llu, lag %llu records, %llu bytes, %.1f s, %s\n",
-                      sb.node_id().c_str(), sb.connected() ? "connected" : "disconnected",
-                      static_cast<unsigned long long>(sb.durable_offset()),
-                      static_cast<unsigned long long>(sb.lag_records()),
-                      static_cast<unsigned long long>(sb.lag_bytes()), sb.lag_seconds(),
-                      sb.in_sync() ? "in sync" : "not in sync");
+        std::snprintf(
+            buf, sizeof buf,
+            "    standby %s: %s, durable %llu, lag %llu records, %llu bytes, %.1f s, %s\n",
+            sb.node_id().c_str(), sb.connected() ? "connected" : "disconnected",
+            static_cast<unsigned long long>(sb.durable_offset()),
+            static_cast<unsigned long long>(sb.lag_records()),
+            static_cast<unsigned long long>(sb.lag_bytes()), sb.lag_seconds(),
+            sb.in_sync() ? "in sync" : "not in sync");
         out << buf;
       }
       if (d.standbys().empty() && !s.ha_mode().empty()) out << "    no standby has connected\n";

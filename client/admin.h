@@ -14,8 +14,8 @@
 namespace sluice::admin_client {
 
 struct AdminOptions {
-  std::string broker;   // the node's consumer address, host:port
-  std::string secret;   // the [ha] secret (the secret_file's contents)
+  std::string broker;  // the node's consumer address, host:port
+  std::string secret;  // the [ha] secret (the secret_file's contents)
   int timeout_ms = 30000;
 };
 

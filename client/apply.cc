@@ -49,8 +49,7 @@ bool AlreadyApplied(unsigned err) {
     case 1360:  // ER_TRG_DOES_NOT_EXIST
     case 1826:  // ER_FK_DUP_NAME
       return true;
-    default:
-      return false;
+    default: return false;
   }
 }
 
@@ -280,8 +279,7 @@ class Applier {
             (r.sql().empty() ? "" : " (statement: " + r.sql() + ")") +
             "; apply stops here: replay it by hand, then store offset " +
             std::to_string(offset + 1) + " in sluice_apply.offsets to go on"));
-      case proto::OP_SCHEMA:
-        break;
+      case proto::OP_SCHEMA: break;
       case proto::OP_DDL:
         if (Included(r)) SLUICE_RETURN_IF_ERROR(ApplyDdl(offset, r, where()));
         break;

@@ -23,8 +23,7 @@ bool PlainIntegerType(uint32_t mysql_type) {
     case 8:  // LONGLONG
     case 9:  // INT24
       return true;
-    default:
-      return false;
+    default: return false;
   }
 }
 
@@ -67,10 +66,8 @@ bool RowRun::Loadable(const MysqlTarget& target) const {
       case Kind::kDouble:
       case Kind::kFloat:
       case Kind::kText:
-      case Kind::kBinary:
-        break;
-      default:
-        return false;
+      case Kind::kBinary: break;
+      default: return false;
     }
   }
   return true;
@@ -108,33 +105,15 @@ void RowRun::FillLoad(std::string* data) const {
       if (k) data->push_back('\t');
       const proto::Value& v = ColumnOf(i, slots_[k]).value();
       switch (v.kind_case()) {
-        case proto::Value::kInt64:
-          AppendNumber(data, v.int64());
-          break;
-        case proto::Value::kUint64:
-          AppendNumber(data, v.uint64());
-          break;
-        case proto::Value::kEnumIndex:
-          AppendNumber(data, v.enum_index());
-          break;
-        case proto::Value::kFloat64:
-          AppendNumber(data, v.float64());
-          break;
-        case proto::Value::kDecimal:
-          AppendField(data, v.decimal());
-          break;
-        case proto::Value::kText:
-          AppendField(data, v.text());
-          break;
-        case proto::Value::kJson:
-          AppendField(data, v.json());
-          break;
-        case proto::Value::kEnumLabel:
-          AppendField(data, v.enum_label());
-          break;
-        case proto::Value::kBinary:
-          AppendField(data, v.binary());
-          break;
+        case proto::Value::kInt64: AppendNumber(data, v.int64()); break;
+        case proto::Value::kUint64: AppendNumber(data, v.uint64()); break;
+        case proto::Value::kEnumIndex: AppendNumber(data, v.enum_index()); break;
+        case proto::Value::kFloat64: AppendNumber(data, v.float64()); break;
+        case proto::Value::kDecimal: AppendField(data, v.decimal()); break;
+        case proto::Value::kText: AppendField(data, v.text()); break;
+        case proto::Value::kJson: AppendField(data, v.json()); break;
+        case proto::Value::kEnumLabel: AppendField(data, v.enum_label()); break;
+        case proto::Value::kBinary: AppendField(data, v.binary()); break;
         default:  // is_null (Loadable() let no other kind in)
           data->append("\\N");
           break;

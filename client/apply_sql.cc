@@ -15,14 +15,10 @@ constexpr uint32_t kMysqlTypeGeometry = 255;
 
 const char* OpName(proto::Op op) {
   switch (op) {
-    case proto::OP_INSERT:
-      return "insert";
-    case proto::OP_UPDATE:
-      return "update";
-    case proto::OP_DELETE:
-      return "delete";
-    default:
-      return "row change";
+    case proto::OP_INSERT: return "insert";
+    case proto::OP_UPDATE: return "update";
+    case proto::OP_DELETE: return "delete";
+    default: return "row change";
   }
 }
 
@@ -53,28 +49,17 @@ std::vector<int> KeyColumns(const proto::ChangeRecord& r) {
 bool SameValue(const proto::Value& a, const proto::Value& b) {
   if (a.kind_case() != b.kind_case()) return false;
   switch (a.kind_case()) {
-    case proto::Value::kInt64:
-      return a.int64() == b.int64();
-    case proto::Value::kUint64:
-      return a.uint64() == b.uint64();
-    case proto::Value::kFloat64:
-      return a.float64() == b.float64();
-    case proto::Value::kDecimal:
-      return a.decimal() == b.decimal();
-    case proto::Value::kText:
-      return a.text() == b.text();
-    case proto::Value::kBinary:
-      return a.binary() == b.binary();
-    case proto::Value::kJson:
-      return a.json() == b.json();
-    case proto::Value::kEnumLabel:
-      return a.enum_label() == b.enum_label();
-    case proto::Value::kEnumIndex:
-      return a.enum_index() == b.enum_index();
-    case proto::Value::kIsNull:
-      return true;
-    default:
-      return a.SerializeAsString() == b.SerializeAsString();
+    case proto::Value::kInt64: return a.int64() == b.int64();
+    case proto::Value::kUint64: return a.uint64() == b.uint64();
+    case proto::Value::kFloat64: return a.float64() == b.float64();
+    case proto::Value::kDecimal: return a.decimal() == b.decimal();
+    case proto::Value::kText: return a.text() == b.text();
+    case proto::Value::kBinary: return a.binary() == b.binary();
+    case proto::Value::kJson: return a.json() == b.json();
+    case proto::Value::kEnumLabel: return a.enum_label() == b.enum_label();
+    case proto::Value::kEnumIndex: return a.enum_index() == b.enum_index();
+    case proto::Value::kIsNull: return true;
+    default: return a.SerializeAsString() == b.SerializeAsString();
   }
 }
 
@@ -161,21 +146,17 @@ bool ParseTemporal(std::string_view s, uint32_t mysql_type, MYSQL_TIME* t) {
       t->hour = hours % 24;
       return true;
     }
-    default:
-      return false;
+    default: return false;
   }
 }
 
 enum_field_types TemporalBindType(uint32_t mysql_type) {
   switch (mysql_type) {
     case 10:
-    case 14:
-      return MYSQL_TYPE_DATE;
+    case 14: return MYSQL_TYPE_DATE;
     case 11:
-    case 19:
-      return MYSQL_TYPE_TIME;
-    default:
-      return MYSQL_TYPE_DATETIME;
+    case 19: return MYSQL_TYPE_TIME;
+    default: return MYSQL_TYPE_DATETIME;
   }
 }
 
@@ -251,27 +232,21 @@ bool RowRun::Upsertable(const proto::ChangeRecord& r, const Limits& limits) {
 
 RowRun::Kind RowRun::KindOf(const proto::Column& c) {
   switch (c.value().kind_case()) {
-    case proto::Value::kInt64:
-      return Kind::kInt;
+    case proto::Value::kInt64: return Kind::kInt;
     case proto::Value::kUint64:
-    case proto::Value::kEnumIndex:
-      return Kind::kUint;
+    case proto::Value::kEnumIndex: return Kind::kUint;
     case proto::Value::kFloat64:
       return c.mysql_type() == kMysqlTypeFloat ? Kind::kFloat : Kind::kDouble;
     case proto::Value::kDecimal:
     case proto::Value::kText:
     case proto::Value::kJson:
-    case proto::Value::kEnumLabel:
-      return Kind::kText;
+    case proto::Value::kEnumLabel: return Kind::kText;
     case proto::Value::kBinary:
       if (c.mysql_type() == kMysqlTypeGeometry) return Kind::kWkb;
       return Kind::kBinary;
-    case proto::Value::kGeometry:
-      return Kind::kGeom;
-    case proto::Value::kVector:
-      return Kind::kVector;
-    default:
-      return Kind::kNull;
+    case proto::Value::kGeometry: return Kind::kGeom;
+    case proto::Value::kVector: return Kind::kVector;
+    default: return Kind::kNull;
   }
 }
 
@@ -442,9 +417,7 @@ void RowRun::FillParams(bool times) {
       case Kind::kGeom:
         p.type = MYSQL_TYPE_BLOB;  // binary: no character set conversion
         break;
-      default:
-        p.type = MYSQL_TYPE_STRING;
-        break;
+      default: p.type = MYSQL_TYPE_STRING; break;
     }
     if (p.type == MYSQL_TYPE_STRING || p.type == MYSQL_TYPE_BLOB) {
       p.ptrs.assign(n, nullptr);
@@ -463,15 +436,9 @@ void RowRun::FillParams(bool times) {
         p.lens[i] = bytes.size();
       };
       switch (v.kind_case()) {
-        case proto::Value::kInt64:
-          p.ints[i] = v.int64();
-          break;
-        case proto::Value::kUint64:
-          p.ints[i] = static_cast<long long>(v.uint64());
-          break;
-        case proto::Value::kEnumIndex:
-          p.ints[i] = static_cast<long long>(v.enum_index());
-          break;
+        case proto::Value::kInt64: p.ints[i] = v.int64(); break;
+        case proto::Value::kUint64: p.ints[i] = static_cast<long long>(v.uint64()); break;
+        case proto::Value::kEnumIndex: p.ints[i] = static_cast<long long>(v.enum_index()); break;
         case proto::Value::kFloat64:
           if (s.kind == Kind::kFloat) {
             p.floats[i] = static_cast<float>(v.float64());
@@ -479,21 +446,11 @@ void RowRun::FillParams(bool times) {
             p.doubles[i] = v.float64();
           }
           break;
-        case proto::Value::kDecimal:
-          str(v.decimal());
-          break;
-        case proto::Value::kText:
-          str(v.text());
-          break;
-        case proto::Value::kJson:
-          str(v.json());
-          break;
-        case proto::Value::kEnumLabel:
-          str(v.enum_label());
-          break;
-        case proto::Value::kBinary:
-          str(v.binary());
-          break;
+        case proto::Value::kDecimal: str(v.decimal()); break;
+        case proto::Value::kText: str(v.text()); break;
+        case proto::Value::kJson: str(v.json()); break;
+        case proto::Value::kEnumLabel: str(v.enum_label()); break;
+        case proto::Value::kBinary: str(v.binary()); break;
         case proto::Value::kGeometry:
           str(v.geometry().wkb());
           srid.ints[i] = v.geometry().srid();

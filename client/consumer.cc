@@ -7,8 +7,8 @@
 #include <cerrno>
 #include <cstring>
 
-#include "proto/connection.h"
 #include "proto/auth.h"
+#include "proto/connection.h"
 
 namespace sluice {
 namespace {
@@ -23,38 +23,23 @@ static_assert(kClientNonceBytes >= auth::kMinClientNonceBytes &&
 Status ToStatus(const proto::Error& e) {
   Code code = Code::kInternal;
   switch (e.code()) {
-    case proto::OK:
-      return Status::Ok();
+    case proto::OK: return Status::Ok();
     case proto::BAD_REQUEST:
-    case proto::FRAME_TOO_LARGE:
-      code = Code::kInvalidArgument;
-      break;
+    case proto::FRAME_TOO_LARGE: code = Code::kInvalidArgument; break;
     case proto::UNSUPPORTED_VERSION:
     case proto::AUTH_FAILED:
     case proto::NOT_AUTHENTICATED:
     case proto::PERMISSION_DENIED:
-    case proto::NOT_SUBSCRIBED:
-      code = Code::kFailedPrecondition;
-      break;
+    case proto::NOT_SUBSCRIBED: code = Code::kFailedPrecondition; break;
     case proto::UNKNOWN_DESTINATION:
-    case proto::UNKNOWN_BATCH:
-      code = Code::kNotFound;
-      break;
-    case proto::OFFSET_OUT_OF_RANGE:
-      code = Code::kOutOfRange;
-      break;
+    case proto::UNKNOWN_BATCH: code = Code::kNotFound; break;
+    case proto::OFFSET_OUT_OF_RANGE: code = Code::kOutOfRange; break;
     case proto::NOT_PRIMARY:
     case proto::TOO_MANY_CONNECTIONS:
     case proto::STALE_EPOCH:
-    case proto::UNAVAILABLE:
-      code = Code::kUnavailable;
-      break;
-    case proto::TIMEOUT:
-      code = Code::kTimedOut;
-      break;
-    default:
-      code = Code::kInternal;
-      break;
+    case proto::UNAVAILABLE: code = Code::kUnavailable; break;
+    case proto::TIMEOUT: code = Code::kTimedOut; break;
+    default: code = Code::kInternal; break;
   }
   return Status(code, e.message().empty() ? proto::ErrorCode_Name(e.code()) : e.message());
 }
@@ -66,10 +51,8 @@ bool Retryable(const Status& st) {
     case Code::kIoError:
     case Code::kTimedOut:
     case Code::kUnavailable:
-    case Code::kCorruption:
-      return true;
-    default:
-      return false;
+    case Code::kCorruption: return true;
+    default: return false;
   }
 }
 
@@ -289,7 +272,7 @@ Status Consumer::RestoreGroups() {
 Status Consumer::EnsureConnected() {
   if (conn_) return Status::Ok();
   auto conn = net::Connection::Dial(brokers_[next_broker_], options_.connect_timeout_ms,
-                                       interrupt_r_, options_.max_frame);
+                                    interrupt_r_, options_.max_frame);
   if (!conn.ok()) {
     NextBroker();
     return conn.status();

@@ -26,7 +26,9 @@ class JsonSink : public binlog::DecoderSink {
     }
     return Status::Ok();
   }
-  void OnWarning(const std::string& message) override { err_ << "sluice: warning: " << message << "\n"; }
+  void OnWarning(const std::string& message) override {
+    err_ << "sluice: warning: " << message << "\n";
+  }
 
   // Prints a record still held at the end of the input.
   void Finish() {

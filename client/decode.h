@@ -11,9 +11,9 @@ namespace sluice {
 
 struct DecodeOptions {
   std::vector<std::string> files;
-  std::string from;            // "POS" (in the first file) or "FILE:POS"; "" = start
-  bool column_names = true;    // --column-keys=names | positions
-  bool stats = false;          // counts per event type and table to `err`
+  std::string from;          // "POS" (in the first file) or "FILE:POS"; "" = start
+  bool column_names = true;  // --column-keys=names | positions
+  bool stats = false;        // counts per event type and table to `err`
 };
 
 // Prints one JSON line per row change and DDL, in binlog order. On a corrupt

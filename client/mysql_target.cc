@@ -41,8 +41,7 @@ bool IsTransient(unsigned err) {
     case 1213:  // ER_LOCK_DEADLOCK
     case 4031:  // ER_CLIENT_INTERACTION_TIMEOUT (MySQL 8)
       return true;
-    default:
-      return false;
+    default: return false;
   }
 }
 

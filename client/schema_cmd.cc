@@ -17,8 +17,8 @@ struct Version {
 
 void PrintText(const std::string& table, size_t n, const Version& v, std::ostream& out) {
   const proto::ChangeRecord& r = v.record;
-  out << table << " version " << n << " from offset " << v.offset << " (" << r.pos().file()
-      << ":" << r.pos().pos();
+  out << table << " version " << n << " from offset " << v.offset << " (" << r.pos().file() << ":"
+      << r.pos().pos();
   if (!r.gtid().empty()) out << ", gtid " << r.gtid();
   out << ")\n";
   for (int i = 0; i < r.schema().columns_size(); ++i) {
@@ -48,7 +48,8 @@ Status PrintSchemaVersions(Consumer& c, const SchemaOptions& o, std::ostream& ou
   for (uint64_t at = range->first_offset(); at < stop && !c.interrupted();) {
     const auto max = static_cast<uint32_t>(std::min<uint64_t>(kMaxRecordsPerFetch, stop - at));
     auto got = c.Fetch(o.dest, Offset(at), {.max_records = max});
-    if (!got.ok()) return got.status().WithContext("fetching " + o.dest + " at " + std::to_string(at));
+    if (!got.ok())
+      return got.status().WithContext("fetching " + o.dest + " at " + std::to_string(at));
     if (got->records_size() == 0) {
       return Status::Internal("the broker returned no record at offset " + std::to_string(at) +
                               ", below the high watermark " + std::to_string(stop));
@@ -71,8 +72,8 @@ Status PrintSchemaVersions(Consumer& c, const SchemaOptions& o, std::ostream& ou
   }
   if (!o.table.empty() && versions.empty()) {
     return Status::NotFound("no schema record of " + o.table + " in " + o.dest + " (offsets " +
-                            std::to_string(range->first_offset()) + " to " +
-                            std::to_string(stop) + ")");
+                            std::to_string(range->first_offset()) + " to " + std::to_string(stop) +
+                            ")");
   }
   std::string line;
   for (const auto& [table, list] : versions) {

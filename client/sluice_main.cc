@@ -179,8 +179,9 @@ int main(int argc, char** argv) {
       "status", "print a node's role, epoch, offsets, source position and replication");
   auto* status_secret = add_node(status_cmd, false);
   auto* su = status_cmd->add_option("--user", st_user, "user name (instead of --secret-file)");
-  auto* sp = status_cmd->add_option("--password-file", st_password_file, "file holding the password")
-                 ->check(CLI::ExistingFile);
+  auto* sp =
+      status_cmd->add_option("--password-file", st_password_file, "file holding the password")
+          ->check(CLI::ExistingFile);
   su->needs(sp);
   sp->needs(su);
   su->excludes(status_secret);

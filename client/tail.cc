@@ -62,7 +62,9 @@ Status TailByOffset(Consumer& c, const TailOptions& o, std::ostream& out) {
   while (left > 0 && (o.follow || at < stop) && !c.interrupted()) {
     uint64_t max = std::min<uint64_t>(left, kMaxRecordsPerFetch);
     if (!o.follow) max = std::min(max, stop - at);
-    auto got = c.Fetch(o.dest, Offset(at), {.max_records = static_cast<uint32_t>(max), .wait_ms = o.follow ? o.wait_ms : 0});
+    auto got =
+        c.Fetch(o.dest, Offset(at),
+                {.max_records = static_cast<uint32_t>(max), .wait_ms = o.follow ? o.wait_ms : 0});
     if (!got.ok()) {
       return Failed(c, got.status(), "fetching " + o.dest + " from offset " + std::to_string(at));
     }

@@ -18,10 +18,11 @@ GroupTransfer::GroupTransfer(std::string dest, CommitLog* log, const HaOptions& 
     if (stored.ok() && stored->has_value()) {
       log_->StartGateAt(**stored);
       if (log_->HighWatermark() < log_->CommittedEnd()) {
-        spdlog::info("destination {}: high watermark {} as last released; [{}, {}) waits for a "
-                     "standby",
-                     dest_, log_->HighWatermark().value(), log_->HighWatermark().value(),
-                     log_->CommittedEnd().value());
+        spdlog::info(
+            "destination {}: high watermark {} as last released; [{}, {}) waits for a "
+            "standby",
+            dest_, log_->HighWatermark().value(), log_->HighWatermark().value(),
+            log_->CommittedEnd().value());
       }
     } else {
       log_->SetGate(true);
@@ -31,9 +32,10 @@ GroupTransfer::GroupTransfer(std::string dest, CommitLog* log, const HaOptions& 
 }
 
 void GroupTransfer::Persist(bool degraded) {
-  Status st = log_->StoreReleased(degraded ? std::nullopt
-                                           : std::optional<Offset>(log_->HighWatermark()));
-  if (!st.ok()) spdlog::warn("destination {}: storing the released offset: {}", dest_, st.ToString());
+  Status st =
+      log_->StoreReleased(degraded ? std::nullopt : std::optional<Offset>(log_->HighWatermark()));
+  if (!st.ok())
+    spdlog::warn("destination {}: storing the released offset: {}", dest_, st.ToString());
 }
 
 GroupTransfer::~GroupTransfer() { Stop(); }
@@ -122,8 +124,8 @@ void GroupTransfer::Update(int64_t now) {
     held_since_ms_ = hw < end ? now : 0;
     if (holding_) {
       holding_ = false;
-      spdlog::info("destination {}: a standby reported again; the high watermark moves ({})",
-                   dest_, hw);
+      spdlog::info("destination {}: a standby reported again; the high watermark moves ({})", dest_,
+                   hw);
     }
     return;
   }
@@ -139,23 +141,26 @@ void GroupTransfer::Update(int64_t now) {
     degraded_.store(true);
     log_->SetGate(false);
     Persist(true);  // async now: a restart shows everything, as in async mode
-    spdlog::error("destination {}: NOT IN SYNC: fewer than {} standby(s) acknowledged offset {} "
-                  "within sync_timeout_ms={}; degraded to async (on_sync_timeout = \"degrade\"): "
-                  "records are visible before a standby has them until one catches up",
-                  dest_, options_.sync_replicas, hw, options_.sync_timeout_ms);
+    spdlog::error(
+        "destination {}: NOT IN SYNC: fewer than {} standby(s) acknowledged offset {} "
+        "within sync_timeout_ms={}; degraded to async (on_sync_timeout = \"degrade\"): "
+        "records are visible before a standby has them until one catches up",
+        dest_, options_.sync_replicas, hw, options_.sync_timeout_ms);
   } else if (!holding_) {
     timeouts_.fetch_add(1);
     holding_ = true;
-    spdlog::warn("destination {}: NOT IN SYNC: fewer than {} standby(s) acknowledged offset {} "
-                 "within sync_timeout_ms={}; holding the high watermark there "
-                 "(on_sync_timeout = \"block\"): consumers see nothing newer until a standby "
-                 "catches up",
-                 dest_, options_.sync_replicas, hw, options_.sync_timeout_ms);
+    spdlog::warn(
+        "destination {}: NOT IN SYNC: fewer than {} standby(s) acknowledged offset {} "
+        "within sync_timeout_ms={}; holding the high watermark there "
+        "(on_sync_timeout = \"block\"): consumers see nothing newer until a standby "
+        "catches up",
+        dest_, options_.sync_replicas, hw, options_.sync_timeout_ms);
   }
 }
 
 void GroupTransfer::Loop() {
-  const auto tick = std::chrono::milliseconds(std::clamp<uint32_t>(options_.sync_timeout_ms / 10, 5, 100));
+  const auto tick =
+      std::chrono::milliseconds(std::clamp<uint32_t>(options_.sync_timeout_ms / 10, 5, 100));
   MutexLock lock(&mu_);
   while (!stop_) {
     cv_.WaitFor(&mu_, tick);

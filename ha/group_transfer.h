@@ -40,10 +40,10 @@ namespace sluice::ha {
 struct StandbyProgress {
   std::string node_id;
   bool connected = false;
-  uint64_t durable_offset = 0;   // its last report
-  uint64_t end_bytes = 0;        // logical log bytes below durable_offset
-  int64_t last_report_ms = 0;    // wall clock
-  int64_t caught_up_ms = 0;      // when it last reported the log's end
+  uint64_t durable_offset = 0;  // its last report
+  uint64_t end_bytes = 0;       // logical log bytes below durable_offset
+  int64_t last_report_ms = 0;   // wall clock
+  int64_t caught_up_ms = 0;     // when it last reported the log's end
 };
 
 class GroupTransfer {

@@ -161,7 +161,7 @@ void PendingHandshake::OnAuth(const proto::HaAuth& a) {
                             std::to_string(LastEpoch(theirs)) + ", newer than this node's " +
                             std::to_string(my_epoch) + ": another node was promoted since";
     Refuse(Refusal::kStaleEpoch, proto::STALE_EPOCH, why + "; this node stops acting as primary");
-    if (owner_->on_fenced_) owner_->on_fenced_(LastEpoch(theirs), why);
+    if (owner_->on_fenced_) owner_->on_fenced_(Epoch(LastEpoch(theirs)), why);
     return;
   }
   const Offset end = log->CommittedEnd();

@@ -97,8 +97,8 @@ class StandbySession {
   std::string frame_;  // the writer's output buffer
 
   mutable Mutex mu_;
-  CondVar cv_;                                  // the writer waits here for room in flight
-  uint64_t sent_bytes_ GUARDED_BY(mu_) = 0;     // log bytes below what was sent
+  CondVar cv_;                               // the writer waits here for room in flight
+  uint64_t sent_bytes_ GUARDED_BY(mu_) = 0;  // log bytes below what was sent
   uint64_t reported_bytes_ GUARDED_BY(mu_) = 0;
 };
 
@@ -266,8 +266,8 @@ HaPrimary::HaPrimary(const HaOptions& options, FenceCallback on_fenced)
     : options_(options), on_fenced_(std::move(on_fenced)) {}
 
 Result<std::unique_ptr<HaPrimary>> HaPrimary::Start(const HaOptions& options,
-                                                     std::vector<HaDestination> dests,
-                                                     FenceCallback on_fenced) {
+                                                    std::vector<HaDestination> dests,
+                                                    FenceCallback on_fenced) {
   if (options.secret_key.empty()) return Status::InvalidArgument("ha: no secret configured");
   if (options.sync && options.sync_replicas == 0) {
     return Status::InvalidArgument("ha.sync_replicas must be at least 1 in sync mode");

@@ -51,7 +51,7 @@ struct HaDestination {
 
 class HaPrimary {
  public:
-  using FenceCallback = std::function<void(uint64_t newer_epoch, const std::string& why)>;
+  using FenceCallback = std::function<void(Epoch newer_epoch, const std::string& why)>;
 
   // Binds options.listen ("IPv4:PORT"; port 0 picks one) and starts the
   // accept service and one GroupTransfer per destination. In sync mode the

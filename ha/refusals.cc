@@ -6,32 +6,19 @@ namespace sluice::ha {
 
 std::string_view RefusalName(Refusal r) {
   switch (r) {
-    case Refusal::kTooManyConnections:
-      return "too_many_connections";
-    case Refusal::kTooManySessions:
-      return "too_many_sessions";
-    case Refusal::kHandshakeTimeout:
-      return "handshake_timeout";
-    case Refusal::kFrameTooLarge:
-      return "frame_too_large";
-    case Refusal::kHungUp:
-      return "hung_up";
-    case Refusal::kBadRequest:
-      return "bad_request";
-    case Refusal::kUnsupportedVersion:
-      return "unsupported_version";
-    case Refusal::kWrongCluster:
-      return "wrong_cluster";
-    case Refusal::kUnknownDestination:
-      return "unknown_destination";
-    case Refusal::kBadProof:
-      return "bad_proof";
-    case Refusal::kStaleEpoch:
-      return "stale_epoch";
-    case Refusal::kOffsetOutOfRange:
-      return "offset_out_of_range";
-    case Refusal::kInternal:
-      return "internal";
+    case Refusal::kTooManyConnections: return "too_many_connections";
+    case Refusal::kTooManySessions: return "too_many_sessions";
+    case Refusal::kHandshakeTimeout: return "handshake_timeout";
+    case Refusal::kFrameTooLarge: return "frame_too_large";
+    case Refusal::kHungUp: return "hung_up";
+    case Refusal::kBadRequest: return "bad_request";
+    case Refusal::kUnsupportedVersion: return "unsupported_version";
+    case Refusal::kWrongCluster: return "wrong_cluster";
+    case Refusal::kUnknownDestination: return "unknown_destination";
+    case Refusal::kBadProof: return "bad_proof";
+    case Refusal::kStaleEpoch: return "stale_epoch";
+    case Refusal::kOffsetOutOfRange: return "offset_out_of_range";
+    case Refusal::kInternal: return "internal";
   }
   return "unknown";
 }

@@ -167,8 +167,8 @@ Status HaStandby::RunOnce(Replica* r) {
     return st;
   };
   auto refused = [&](const proto::ToStandby& m) {
-    return Status::FailedPrecondition("primary " + options_.primary + " refused: " +
-                                      m.refuse().message());
+    return Status::FailedPrecondition("primary " + options_.primary +
+                                      " refused: " + m.refuse().message());
   };
 
   proto::ToPrimary out;
@@ -207,10 +207,10 @@ Status HaStandby::RunOnce(Replica* r) {
   }
   conn.set_max_frame(options_.max_frame);  // proven: data frames from here on
   if (accept.epoch() < my_epoch) {
-    return Status::FailedPrecondition(
-        "primary " + options_.primary + " (" + primary_node + ") is at epoch " +
-        std::to_string(accept.epoch()) + " but this node has seen epoch " +
-        std::to_string(my_epoch) + ": it is a stale primary; not replicating from it");
+    return Status::FailedPrecondition("primary " + options_.primary + " (" + primary_node +
+                                      ") is at epoch " + std::to_string(accept.epoch()) +
+                                      " but this node has seen epoch " + std::to_string(my_epoch) +
+                                      ": it is a stale primary; not replicating from it");
   }
   const std::vector<proto::EpochEntry> primary_epochs(accept.epochs().begin(),
                                                       accept.epochs().end());
@@ -221,11 +221,12 @@ Status HaStandby::RunOnce(Replica* r) {
                               std::to_string(log->CommittedEnd().value()));
   }
   if (agreed < log->CommittedEnd()) {
-    spdlog::warn("ha: destination {}: this log diverged from primary {} at offset {}: "
-                 "truncating [{}, {}) (epoch history: ours ends in epoch {}, the primary's "
-                 "in {})",
-                 r->dest, primary_node, agreed.value(), agreed.value(),
-                 log->CommittedEnd().value(), my_epoch, accept.epoch());
+    spdlog::warn(
+        "ha: destination {}: this log diverged from primary {} at offset {}: "
+        "truncating [{}, {}) (epoch history: ours ends in epoch {}, the primary's "
+        "in {})",
+        r->dest, primary_node, agreed.value(), agreed.value(), log->CommittedEnd().value(),
+        my_epoch, accept.epoch());
     SLUICE_RETURN_IF_ERROR(log->Truncate(agreed));
     MutexLock lock(&r->mu);
     ++r->status.truncations;

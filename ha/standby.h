@@ -38,8 +38,8 @@ struct ReplicaStatus {
   std::string primary_node;
   uint64_t primary_epoch = 0;
   uint64_t primary_high_watermark = 0;
-  uint64_t truncations = 0;       // divergent suffixes removed
-  std::string last_error;         // why the last connection ended or was refused
+  uint64_t truncations = 0;  // divergent suffixes removed
+  std::string last_error;    // why the last connection ended or was refused
 };
 
 class HaStandby {

@@ -13,7 +13,7 @@
 
 namespace sluice::auth {
 
-constexpr size_t kNonceBytes = 32;         // the server's
+constexpr size_t kNonceBytes = 32;  // the server's
 constexpr size_t kMinClientNonceBytes = 16;
 constexpr size_t kMaxClientNonceBytes = 64;
 constexpr size_t kProofBytes = 32;

@@ -72,7 +72,8 @@ Result<std::unique_ptr<Connection>> Connection::Dial(const std::string& address,
   hints.ai_flags = AI_NUMERICSERV;
   addrinfo* found = nullptr;
   if (int rc = ::getaddrinfo(hp.host.c_str(), hp.port.c_str(), &hints, &found); rc != 0) {
-    return Status::IoError("resolving " + std::string(peer) + " " + address + ": " + ::gai_strerror(rc));
+    return Status::IoError("resolving " + std::string(peer) + " " + address + ": " +
+                           ::gai_strerror(rc));
   }
   const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
   Status last = Status::IoError(std::string(peer) + " " + address + " resolves to no address");
@@ -80,18 +81,20 @@ Result<std::unique_ptr<Connection>> Connection::Dial(const std::string& address,
     int fd =
         ::socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
     if (fd < 0) {
-      last = Status::IoError("socket for " + std::string(peer) + " " + address + ": " + Errno(errno));
+      last =
+          Status::IoError("socket for " + std::string(peer) + " " + address + ": " + Errno(errno));
       continue;
     }
     // Requests are small and each waits for its answer: Nagle would only
     // add latency.
     int one = 1;
     ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    std::unique_ptr<Connection> conn(new Connection(fd, address, std::string(peer) + " " + address,
-                                                    interrupt_fd, max_frame));
+    std::unique_ptr<Connection> conn(
+        new Connection(fd, address, std::string(peer) + " " + address, interrupt_fd, max_frame));
     if (::connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
       if (errno != EINPROGRESS) {
-        last = Status::IoError("connecting to " + std::string(peer) + " " + address + ": " + Errno(errno));
+        last = Status::IoError("connecting to " + std::string(peer) + " " + address + ": " +
+                               Errno(errno));
         continue;
       }
       Status st = conn->Wait(POLLOUT, deadline);
@@ -100,15 +103,16 @@ Result<std::unique_ptr<Connection>> Connection::Dial(const std::string& address,
         return st;
       }
       if (!st.ok()) {
-        last = Status::IoError("connecting to " + std::string(peer) + " " + address + ": no answer within " +
-                               std::to_string(timeout_ms) + " ms");
+        last = Status::IoError("connecting to " + std::string(peer) + " " + address +
+                               ": no answer within " + std::to_string(timeout_ms) + " ms");
         continue;
       }
       int err = 0;
       socklen_t len = sizeof(err);
       ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
       if (err != 0) {
-        last = Status::IoError("connecting to " + std::string(peer) + " " + address + ": " + Errno(err));
+        last = Status::IoError("connecting to " + std::string(peer) + " " + address + ": " +
+                               Errno(err));
         continue;
       }
     }

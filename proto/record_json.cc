@@ -41,15 +41,9 @@ void AppendValue(const proto::Column& col, std::string* out) {
   const proto::Value& v = col.value();
   switch (v.kind_case()) {
     case proto::Value::kIsNull:
-    case proto::Value::KIND_NOT_SET:
-      out->append("null");
-      return;
-    case proto::Value::kInt64:
-      AppendNumber(v.int64(), out);
-      return;
-    case proto::Value::kUint64:
-      AppendNumber(v.uint64(), out);
-      return;
+    case proto::Value::KIND_NOT_SET: out->append("null"); return;
+    case proto::Value::kInt64: AppendNumber(v.int64(), out); return;
+    case proto::Value::kUint64: AppendNumber(v.uint64(), out); return;
     case proto::Value::kFloat64:
       if (!std::isfinite(v.float64())) {
         out->append("null");
@@ -59,12 +53,8 @@ void AppendValue(const proto::Column& col, std::string* out) {
         AppendNumber(v.float64(), out);
       }
       return;
-    case proto::Value::kDecimal:
-      AppendJsonString(v.decimal(), out);
-      return;
-    case proto::Value::kText:
-      AppendJsonString(v.text(), out);
-      return;
+    case proto::Value::kDecimal: AppendJsonString(v.decimal(), out); return;
+    case proto::Value::kText: AppendJsonString(v.text(), out); return;
     case proto::Value::kBinary:
       out->push_back('"');
       AppendBase64(v.binary(), out);
@@ -73,12 +63,8 @@ void AppendValue(const proto::Column& col, std::string* out) {
     case proto::Value::kJson:
       out->append(v.json().empty() ? std::string_view("null") : std::string_view(v.json()));
       return;
-    case proto::Value::kEnumLabel:
-      AppendJsonString(v.enum_label(), out);
-      return;
-    case proto::Value::kEnumIndex:
-      AppendNumber(v.enum_index(), out);
-      return;
+    case proto::Value::kEnumLabel: AppendJsonString(v.enum_label(), out); return;
+    case proto::Value::kEnumIndex: AppendNumber(v.enum_index(), out); return;
     case proto::Value::kGeometry:
       out->append("{\"srid\":");
       AppendNumber(v.geometry().srid(), out);
@@ -92,8 +78,10 @@ void AppendValue(const proto::Column& col, std::string* out) {
       for (float f : v.vector().values()) {
         if (!first) out->push_back(',');
         first = false;
-        if (std::isfinite(f)) AppendNumber(f, out);  // shortest round-trip form of the float32
-        else out->append("null");
+        if (std::isfinite(f))
+          AppendNumber(f, out);  // shortest round-trip form of the float32
+        else
+          out->append("null");
       }
       out->push_back(']');
       return;
@@ -313,8 +301,10 @@ void AppendRecordJson(const proto::ChangeRecord& r, const JsonContext& ctx, std:
       out->append(",\"pk\":");
       AppendStringArray(r.pk(), out);
     }
-    if (r.op() == proto::OP_UPDATE || r.op() == proto::OP_DELETE) AppendImage("before", r.before(), out);
-    if (r.op() == proto::OP_UPDATE || r.op() == proto::OP_INSERT) AppendImage("after", r.after(), out);
+    if (r.op() == proto::OP_UPDATE || r.op() == proto::OP_DELETE)
+      AppendImage("before", r.before(), out);
+    if (r.op() == proto::OP_UPDATE || r.op() == proto::OP_INSERT)
+      AppendImage("after", r.after(), out);
   }
   out->append(",\"ts\":");
   AppendNumber(r.ts(), out);

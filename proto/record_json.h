@@ -31,8 +31,7 @@ struct JsonContext {
 };
 
 // Appends the JSON object (no trailing newline) to *out.
-void AppendRecordJson(const proto::ChangeRecord& record, const JsonContext& ctx,
-                      std::string* out);
+void AppendRecordJson(const proto::ChangeRecord& record, const JsonContext& ctx, std::string* out);
 
 inline std::string RecordToJson(const proto::ChangeRecord& record, const JsonContext& ctx = {}) {
   std::string out;

@@ -15,7 +15,9 @@ SLUICE_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 #   libmariadb-dev, zlib1g-dev            the replication client (Connector/C); binlog CRC32
 #   mariadb-server, mariadb-client        the throwaway servers of tests and benchmarks;
 #                                         mariadb-binlog, the decoder's oracle and peer
-#   clang, libclang-rt-14-dev             libFuzzer builds of the decoders
+#   clang, libclang-rt-14-dev             libFuzzer builds of the decoders; the
+#                                         thread-safety analysis (scripts/thread_safety.sh)
+#   clang-format                          test.sh's format check (.clang-format)
 #   redis-server, libhiredis-dev          fetch_bench's peer: Redis Streams read by a hiredis client
 #   jq                                    scripts/failover.sh reads `sluice status --json`
 #   curl                                  quickstart.sh shows the admin pages
@@ -23,7 +25,7 @@ SLUICE_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 SLUICE_PACKAGES=(g++ cmake ninja-build pkg-config git
   librocksdb-dev liblz4-dev libzstd-dev libprotobuf-dev protobuf-compiler libuv1-dev
   libgtest-dev libgmock-dev libcli11-dev libtomlplusplus-dev libspdlog-dev libfmt-dev
-  libmariadb-dev zlib1g-dev mariadb-server mariadb-client clang libclang-rt-14-dev
+  libmariadb-dev zlib1g-dev mariadb-server mariadb-client clang libclang-rt-14-dev clang-format
   redis-server libhiredis-dev jq curl iperf3)
 
 sluice_log() { printf '\033[1m==> %s\033[0m\n' "$*"; }

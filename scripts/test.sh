@@ -14,12 +14,20 @@ source "$(dirname "$0")/lib.sh"
 cd "$SLUICE_ROOT"
 
 sluice_install
+
+status=0
+# Formatting (.clang-format, Google style at 100 columns): every C++ file,
+# as clang-format 14 (Debian's) writes it. `clang-format -i FILE` fixes one.
+sluice_log "checking the format (clang-format --dry-run -Werror)"
+if ! git ls-files '*.cc' '*.h' | xargs clang-format --dry-run -Werror; then
+  sluice_log "format check FAILED: run clang-format -i on the files above"
+  status=1
+fi
 # The main build is Release (-O3): GCC's warnings at -O3 differ from -O2's
 # (a false -Wrestrict once broke a user's Release build), so one of our
 # configurations is the one users who want speed build.
 sluice_build build -DCMAKE_BUILD_TYPE=Release
 
-status=0
 sluice_log "running the tests (build/)"
 ctest --test-dir build --output-on-failure -j2 --timeout 600 || status=1
 

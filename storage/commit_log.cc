@@ -34,12 +34,9 @@ rocksdb::Slice AsSlice(std::string_view s) { return {s.data(), s.size()}; }
 
 rocksdb::CompressionType ToRocks(Compression c) {
   switch (c) {
-    case Compression::kNone:
-      return rocksdb::kNoCompression;
-    case Compression::kLz4:
-      return rocksdb::kLZ4Compression;
-    case Compression::kZstd:
-      return rocksdb::kZSTD;
+    case Compression::kNone: return rocksdb::kNoCompression;
+    case Compression::kLz4: return rocksdb::kLZ4Compression;
+    case Compression::kZstd: return rocksdb::kZSTD;
   }
   return rocksdb::kNoCompression;
 }
@@ -110,8 +107,8 @@ Status CommitLog::Init() {
   if (!options_.read_only) SLUICE_RETURN_IF_ERROR(OpenGuard());
   SLUICE_ASSIGN_OR_RETURN(
       db_, LogDb::Open(options_.path, db_opts, LogCfOptions(options_), options_.read_only));
-  meta_ = std::make_unique<MetaStore>(db_.get(),
-                                      options_.durability == Durability::kSyncEveryCommit);
+  meta_ =
+      std::make_unique<MetaStore>(db_.get(), options_.durability == Durability::kSyncEveryCommit);
 
   SLUICE_ASSIGN_OR_RETURN(auto node, meta_->Node());
   if (node && !options_.node_id.empty() && node->node_id() != options_.node_id) {
@@ -377,8 +374,7 @@ uint64_t CommitLog::Units::records() const {
 }
 
 void CommitLog::AddBatches(Units units, uint64_t source_ts, const std::string* checkpoint,
-                           rocksdb::ColumnFamilyHandle* log_cf,
-                           rocksdb::WriteBatch* wb) {
+                           rocksdb::ColumnFamilyHandle* log_cf, rocksdb::WriteBatch* wb) {
   const int64_t now = NowMs();
   const auto& items = units.items;
   size_t i = 0;
@@ -508,7 +504,7 @@ Status CommitLog::ReplaceIngestState(
 }
 
 Result<OffsetRange> CommitLog::CommitUnits(Units units, const proto::SourceCheckpoint& checkpoint,
-                                            std::span<const IngestStateWrite> state) {
+                                           std::span<const IngestStateWrite> state) {
   const uint64_t n = units.records();
   MutexLock lock(&mu_);
   if (!txn_open_) txn_base_ = pending_end_;

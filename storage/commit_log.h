@@ -348,14 +348,13 @@ class CommitLog {
                             std::vector<uint32_t>* counts);
   Result<OffsetRange> AppendUnits(Units units, uint64_t source_ts) EXCLUDES(mu_);
   Result<OffsetRange> CommitUnits(Units units, const proto::SourceCheckpoint& checkpoint,
-                                   std::span<const IngestStateWrite> state = {}) EXCLUDES(mu_);
+                                  std::span<const IngestStateWrite> state = {}) EXCLUDES(mu_);
   // `discarded`: a partial transaction was just removed from the tail.
   Status RecoverTail(bool discarded) REQUIRES(mu_);
   // Encodes records into batches and adds them to *wb. With `checkpoint`,
   // the last batch ends the transaction.
   void AddBatches(Units units, uint64_t source_ts, const std::string* checkpoint,
-                  rocksdb::ColumnFamilyHandle* log_cf,
-                  rocksdb::WriteBatch* wb) REQUIRES(mu_);
+                  rocksdb::ColumnFamilyHandle* log_cf, rocksdb::WriteBatch* wb) REQUIRES(mu_);
   Status Write(rocksdb::WriteBatch* wb, bool sync, std::string_view what);
   // A handle for a writer: the failure when the log has failed (a closed
   // instance is only possible then).
@@ -420,9 +419,9 @@ class CommitLog {
   mutable std::mutex change_mu_;
   mutable std::condition_variable change_cv_;
   std::shared_ptr<rocksdb::FileSystem> fs_;  // the Env's, constant after Init()
-  Mutex wal_sync_mu_;  // one Sync() at a time
+  Mutex wal_sync_mu_;                        // one Sync() at a time
   std::vector<std::string> synced_wals_ GUARDED_BY(wal_sync_mu_);
-  std::atomic<uint64_t> synced_seq_{0};      // RocksDB sequence covered by the last Sync()
+  std::atomic<uint64_t> synced_seq_{0};  // RocksDB sequence covered by the last Sync()
 
   // Group commit.
   Mutex sync_mu_;

@@ -43,7 +43,8 @@ Status CommitLog::StoreReleased(std::optional<Offset> released) {
   } else {
     wb.Delete(db.meta(), MetaStore::kReleasedKey);
   }
-  return Write(&wb, options_.durability == Durability::kSyncEveryCommit, "store the released offset");
+  return Write(&wb, options_.durability == Durability::kSyncEveryCommit,
+               "store the released offset");
 }
 
 void CommitLog::Release(Offset upto) {

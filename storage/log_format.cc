@@ -51,8 +51,7 @@ std::string ParseBlock(std::string_view* in, Block* b) {
         return "impossible block size";
       }
       break;
-    default:
-      return "unknown block codec " + std::to_string(b->codec);
+    default: return "unknown block codec " + std::to_string(b->codec);
   }
   b->stored = in->substr(0, stored_size);
   in->remove_prefix(stored_size);
@@ -65,9 +64,9 @@ std::string BatchKey(Offset base) { return coding::BigEndian64(base.value()); }
 
 Result<BatchView> DecodeBatch(std::string_view key, std::string_view value) {
   auto corrupt = [&](std::string_view what) {
-    std::string where = key.size() == 8
-                            ? "batch at offset " + std::to_string(coding::DecodeBigEndian64(key.data()))
-                            : "batch with a malformed key";
+    std::string where =
+        key.size() == 8 ? "batch at offset " + std::to_string(coding::DecodeBigEndian64(key.data()))
+                        : "batch with a malformed key";
     return Status::Corruption(where + ": " + std::string(what));
   };
   if (key.size() != 8) return corrupt("key is not 8 bytes");
@@ -138,7 +137,8 @@ Result<uint64_t> BlockRecords(std::string_view blocks) {
   while (!blocks.empty()) {
     Block blk;
     std::string what = ParseBlock(&blocks, &blk);
-    if (!what.empty()) return Status::InvalidArgument(what + " after record " + std::to_string(records));
+    if (!what.empty())
+      return Status::InvalidArgument(what + " after record " + std::to_string(records));
     records += blk.count;
   }
   return records;
@@ -217,9 +217,9 @@ bool RecordReader::LoadBlock() {
     block_ = blk.stored;
   } else {
     raw_.resize(blk.raw_size);
-    const int n = LZ4_decompress_safe(blk.stored.data(), raw_.data(),
-                                      static_cast<int>(blk.stored.size()),
-                                      static_cast<int>(blk.raw_size));
+    const int n =
+        LZ4_decompress_safe(blk.stored.data(), raw_.data(), static_cast<int>(blk.stored.size()),
+                            static_cast<int>(blk.raw_size));
     if (n < 0 || static_cast<uint64_t>(n) != blk.raw_size) {
       return Fail("block after record " + std::to_string(index_) + " does not decompress");
     }
@@ -248,8 +248,8 @@ bool RecordReader::Next(std::string_view* body, std::string_view* suffix) {
     return Fail("trailing bytes in the block of record " + std::to_string(index_));
   }
   const bool last = b_.header.txn_end() && index_ + 1 == b_.header.record_count;
-  *suffix = std::string_view(
-      suffix_, EncodeTxnField(b_.header.txn_records_before + index_, last, suffix_));
+  *suffix = std::string_view(suffix_,
+                             EncodeTxnField(b_.header.txn_records_before + index_, last, suffix_));
   ++index_;
   return true;
 }

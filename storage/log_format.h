@@ -99,8 +99,8 @@ std::string BatchKey(Offset base);
 // `checkpoint` must be empty unless header.flags has kTxnEnd.
 // REQUIRES: header.record_count == number of records.
 template <typename RecordRange>
-void EncodeBatch(const BatchHeader& header, std::string_view checkpoint,
-                 const RecordRange& records, std::string* dst);
+void EncodeBatch(const BatchHeader& header, std::string_view checkpoint, const RecordRange& records,
+                 std::string* dst);
 
 // Validates and decodes a batch stored under `key`. Every length is checked
 // against the buffer; a mismatch is Corruption naming the batch's offset.
@@ -156,11 +156,11 @@ class RecordReader {
   bool Fail(std::string what);
 
   const BatchView& b_;
-  std::string_view rest_;   // v1: records left; v2: blocks left
-  std::string_view block_;  // v2: framed records left in the current block
-  uint32_t block_left_ = 0; // v2: records left in the current block
+  std::string_view rest_;    // v1: records left; v2: blocks left
+  std::string_view block_;   // v2: framed records left in the current block
+  uint32_t block_left_ = 0;  // v2: records left in the current block
   uint32_t index_ = 0;
-  std::string raw_;         // v2: the current block, decompressed
+  std::string raw_;  // v2: the current block, decompressed
   char suffix_[kMaxTxnField];
   Status status_;
 };

@@ -118,8 +118,9 @@ struct AdminServer::Impl {
     uv_timer_init(&impl->loop, &c->timer);
     c->timer.data = c;
     c->open_handles = 2;
-    uv_timer_start(&c->timer, [](uv_timer_t* t) { CloseConn(static_cast<Conn*>(t->data)); },
-                   kReadTimeoutMs, 0);
+    uv_timer_start(
+        &c->timer, [](uv_timer_t* t) { CloseConn(static_cast<Conn*>(t->data)); }, kReadTimeoutMs,
+        0);
     uv_read_start(
         reinterpret_cast<uv_stream_t*>(&c->tcp),
         [](uv_handle_t*, size_t suggested, uv_buf_t* buf) {

@@ -318,16 +318,12 @@ Status DecodeNewDecimal(uint16_t meta, std::string_view* in, proto::Value* value
 int64_t FractionFromBinary(const char* p, unsigned fsp) {
   switch (fsp) {
     case 1:
-    case 2:
-      return static_cast<int64_t>(static_cast<int8_t>(p[0])) * 10000;
+    case 2: return static_cast<int64_t>(static_cast<int8_t>(p[0])) * 10000;
     case 3:
-    case 4:
-      return SignExtend(LoadBE(p, 2), 16) * 100;
+    case 4: return SignExtend(LoadBE(p, 2), 16) * 100;
     case 5:
-    case 6:
-      return SignExtend(LoadBE(p, 3), 24);
-    default:
-      return 0;
+    case 6: return SignExtend(LoadBE(p, 3), 24);
+    default: return 0;
   }
 }
 
@@ -476,8 +472,7 @@ bool IsLatin1(uint32_t collation) {
     case 1032:
     case 1071:  // MariaDB latin1_swedish_nopad_ci, latin1_nopad_bin
       return true;
-    default:
-      return false;
+    default: return false;
   }
 }
 
@@ -615,9 +610,7 @@ Status ReadColumnMeta(uint8_t type, std::string_view* in, uint16_t* meta) {
     case kTypeTime:
     case kTypeDateTime:
     case kTypeYear:
-    case kTypeNewDate:
-      *meta = 0;
-      return Status::Ok();
+    case kTypeNewDate: *meta = 0; return Status::Ok();
     case kTypeFloat:
     case kTypeDouble:
     case kTypeTimestamp2:
@@ -630,9 +623,7 @@ Status ReadColumnMeta(uint8_t type, std::string_view* in, uint16_t* meta) {
     case kTypeLongBlob:
     case kTypeBlob:
     case kTypeGeometry:
-    case kTypeBlobCompressed:
-      size = 1;
-      break;
+    case kTypeBlobCompressed: size = 1; break;
     case kTypeVarchar:
     case kTypeVarString:
     case kTypeVarcharCompressed:
@@ -640,9 +631,7 @@ Status ReadColumnMeta(uint8_t type, std::string_view* in, uint16_t* meta) {
     case kTypeNewDecimal:
     case kTypeEnum:
     case kTypeSet:
-    case kTypeString:
-      size = 2;
-      break;
+    case kTypeString: size = 2; break;
     default:
       return Status::Corruption("unsupported column type " + std::to_string(type) +
                                 " in table map");
@@ -679,16 +668,11 @@ void ResolveRealType(ColumnType* col) {
 
 Status DecodeColumnValue(const ColumnType& col, std::string_view* in, proto::Value* value) {
   switch (col.type) {
-    case kTypeTiny:
-      return DecodeInt(col, 1, in, value);
-    case kTypeShort:
-      return DecodeInt(col, 2, in, value);
-    case kTypeInt24:
-      return DecodeInt(col, 3, in, value);
-    case kTypeLong:
-      return DecodeInt(col, 4, in, value);
-    case kTypeLongLong:
-      return DecodeInt(col, 8, in, value);
+    case kTypeTiny: return DecodeInt(col, 1, in, value);
+    case kTypeShort: return DecodeInt(col, 2, in, value);
+    case kTypeInt24: return DecodeInt(col, 3, in, value);
+    case kTypeLong: return DecodeInt(col, 4, in, value);
+    case kTypeLongLong: return DecodeInt(col, 8, in, value);
     case kTypeFloat: {
       if (in->size() < 4) return Short(col.type, 4, in->size());
       const auto bits = static_cast<uint32_t>(LoadLE(in->data(), 4));
@@ -703,10 +687,8 @@ Status DecodeColumnValue(const ColumnType& col, std::string_view* in, proto::Val
       value->set_float64(std::bit_cast<double>(bits));
       return Status::Ok();
     }
-    case kTypeNewDecimal:
-      return DecodeNewDecimal(col.meta, in, value);
-    case kTypeDecimal:
-      return Status::Corruption("unsupported pre-5.0 DECIMAL");
+    case kTypeNewDecimal: return DecodeNewDecimal(col.meta, in, value);
+    case kTypeDecimal: return Status::Corruption("unsupported pre-5.0 DECIMAL");
     case kTypeYear: {
       if (in->empty()) return Short(col.type, 1, 0);
       const uint8_t y = static_cast<uint8_t>((*in)[0]);
@@ -718,12 +700,10 @@ Status DecodeColumnValue(const ColumnType& col, std::string_view* in, proto::Val
     case kTypeNewDate:
     case kTypeTime:
     case kTypeDateTime:
-    case kTypeTimestamp:
-      return DecodeOldTemporal(col.type, in, value);
+    case kTypeTimestamp: return DecodeOldTemporal(col.type, in, value);
     case kTypeTime2:
     case kTypeDateTime2:
-    case kTypeTimestamp2:
-      return DecodeTemporal2(col.type, col.meta, in, value);
+    case kTypeTimestamp2: return DecodeTemporal2(col.type, col.meta, in, value);
     case kTypeVarchar:
     case kTypeVarString: {
       std::string_view bytes;
@@ -792,8 +772,7 @@ Status DecodeColumnValue(const ColumnType& col, std::string_view* in, proto::Val
       in->remove_prefix(size);
       return Status::Ok();
     }
-    default:
-      return Unsupported(col.type);
+    default: return Unsupported(col.type);
   }
 }
 

@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <memory>
 
-
 namespace sluice::binlog {
 namespace {
 
@@ -123,22 +122,27 @@ Result<uint8_t> UncompressEvent(uint8_t type, std::string_view data, const Forma
     SLUICE_RETURN_IF_ERROR(Inflate(r.rest(), name + " statement", out));
     return U8(EventType::kQuery);
   }
-  if (type < U8(EventType::kWriteRowsCompressedV1) || type > U8(EventType::kDeleteRowsCompressedV2)) {
+  if (type < U8(EventType::kWriteRowsCompressedV1) ||
+      type > U8(EventType::kDeleteRowsCompressedV2)) {
     return Status::InvalidArgument(name + " is not a compressed event");
   }
   // row_log_event_uncompress: table id and flags, the v2 extra data when
   // the FDE gives the type a v2 post-header, the column count, the
   // columns-present bitmap(s); then the compressed rows.
   uint8_t phl = fd.PostHeaderLength(type);
-  if (phl == 0) phl = type >= U8(EventType::kWriteRowsCompressedV2) ? kRowsHeaderLenV2 : kRowsHeaderLenV1;
+  if (phl == 0)
+    phl = type >= U8(EventType::kWriteRowsCompressedV2) ? kRowsHeaderLenV2 : kRowsHeaderLenV1;
   const bool v2 = phl == kRowsHeaderLenV2;
   // As MariaDB maps them: a 166-168 with a v2 post-header (or 169-171 with
   // a v1 one) lands on no rows type and is refused.
-  const int mapped = v2 ? type - U8(EventType::kWriteRowsCompressedV2) + U8(EventType::kWriteRowsV2)
-                        : type - U8(EventType::kWriteRowsCompressedV1) + U8(EventType::kWriteRowsV1);
+  const int mapped =
+      v2 ? type - U8(EventType::kWriteRowsCompressedV2) + U8(EventType::kWriteRowsV2)
+         : type - U8(EventType::kWriteRowsCompressedV1) + U8(EventType::kWriteRowsV1);
   const auto plain = static_cast<uint8_t>(mapped);
-  const bool is_v2_type = plain >= U8(EventType::kWriteRowsV2) && plain <= U8(EventType::kDeleteRowsV2);
-  const bool is_v1_type = plain >= U8(EventType::kWriteRowsV1) && plain <= U8(EventType::kDeleteRowsV1);
+  const bool is_v2_type =
+      plain >= U8(EventType::kWriteRowsV2) && plain <= U8(EventType::kDeleteRowsV2);
+  const bool is_v1_type =
+      plain >= U8(EventType::kWriteRowsV1) && plain <= U8(EventType::kDeleteRowsV1);
   if (v2 ? !is_v2_type : !is_v1_type) {
     return Status::Corruption(name + " with a " + std::to_string(phl) +
                               "-byte post-header is no rows event MariaDB writes");
@@ -155,7 +159,8 @@ Result<uint8_t> UncompressEvent(uint8_t type, std::string_view data, const Forma
   if (!r.GetPackedInt(&width) || width > r.remaining() * 8) {
     return Status::Corruption(name + " truncated in its column count");
   }
-  const bool update = plain == U8(EventType::kUpdateRowsV1) || plain == U8(EventType::kUpdateRowsV2);
+  const bool update =
+      plain == U8(EventType::kUpdateRowsV1) || plain == U8(EventType::kUpdateRowsV2);
   const size_t bitmap = (width + 7) / 8;
   if (!r.Skip(bitmap) || (update && !r.Skip(bitmap))) {
     return Status::Corruption(name + " truncated in its column bitmaps");

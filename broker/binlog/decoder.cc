@@ -19,7 +19,7 @@ namespace {
 // MariaDB GTID event flags2 (sql/log_event.h Gtid_log_event).
 constexpr uint8_t kMariaGtidStandalone = 0x01;
 constexpr uint8_t kMariaGtidPreparedXa = 0x40;  // FL_PREPARED_XA: the group ends in XA PREPARE
-constexpr uint16_t kFlagIgnorable = 0x0080;  // LOG_EVENT_IGNORABLE_F
+constexpr uint16_t kFlagIgnorable = 0x0080;     // LOG_EVENT_IGNORABLE_F
 // A decompressed TRANSACTION_PAYLOAD larger than this is refused: it would
 // be a transaction bigger than any server writes into one payload event.
 constexpr uint64_t kMaxPayloadSize = uint64_t{1} << 30;
@@ -70,8 +70,7 @@ Decoder::Decoder(DecoderOptions options) : options_(options), fd_(FormatDescript
 Status Decoder::Plan(const RawEvent& event, EventPlan* plan) {
   plan->Clear();
   plan->file.assign(event.file);
-  return DecodeEvent(event.bytes, event.pos, event.pos + event.bytes.size(), /*inner=*/false,
-                     plan);
+  return DecodeEvent(event.bytes, event.pos, event.pos + event.bytes.size(), /*inner=*/false, plan);
 }
 
 Status Decoder::Decode(const RawEvent& event, DecoderSink* sink) {
@@ -110,8 +109,9 @@ Status Decoder::Execute(const EventPlan& plan, DecoderSink* sink) {
       case EventPlan::Action::kRows: {
         uint64_t& count = stats_.table_rows[a.table->db + "." + a.table->table];
         SeqSink numbered(seq, out, &count);
-        SLUICE_RETURN_IF_ERROR(DecodeAction(a, plan.file, options_.column_names, &scratch_, &numbered)
-                                   .WithContext(At(plan.file, a.pos)));
+        SLUICE_RETURN_IF_ERROR(
+            DecodeAction(a, plan.file, options_.column_names, &scratch_, &numbered)
+                .WithContext(At(plan.file, a.pos)));
         break;
       }
       case EventPlan::Action::kDdl: {
@@ -208,21 +208,23 @@ Status Decoder::DecodeEvent(std::string_view bytes, uint64_t pos, uint64_t end_p
 
   Status st;
   switch (type) {
-    case EventType::kQuery:
-      st = OnQuery(h, data, end_pos, plan);
-      break;
-    case EventType::kTableMap:
-      st = OnTableMap(h, data, end_pos, plan);
-      break;
-    case EventType::kWriteRowsV0: case EventType::kUpdateRowsV0: case EventType::kDeleteRowsV0:
-    case EventType::kWriteRowsV1: case EventType::kUpdateRowsV1: case EventType::kDeleteRowsV1:
-    case EventType::kWriteRowsV2: case EventType::kUpdateRowsV2: case EventType::kDeleteRowsV2:
-    case EventType::kPartialUpdateRows:
-      st = OnRows(h, data, pos, end_pos, plan);
-      break;
+    case EventType::kQuery: st = OnQuery(h, data, end_pos, plan); break;
+    case EventType::kTableMap: st = OnTableMap(h, data, end_pos, plan); break;
+    case EventType::kWriteRowsV0:
+    case EventType::kUpdateRowsV0:
+    case EventType::kDeleteRowsV0:
+    case EventType::kWriteRowsV1:
+    case EventType::kUpdateRowsV1:
+    case EventType::kDeleteRowsV1:
+    case EventType::kWriteRowsV2:
+    case EventType::kUpdateRowsV2:
+    case EventType::kDeleteRowsV2:
+    case EventType::kPartialUpdateRows: st = OnRows(h, data, pos, end_pos, plan); break;
     case EventType::kXid:
-      if (data.size() < 8) st = Status::Corruption("XID event truncated");
-      else EndTxn(h, end_pos, plan);
+      if (data.size() < 8)
+        st = Status::Corruption("XID event truncated");
+      else
+        EndTxn(h, end_pos, plan);
       break;
     case EventType::kXaPrepare: {
       Result<XaPrepare> xa = ParseXaPrepare(data);
@@ -265,7 +267,8 @@ Status Decoder::DecodeEvent(std::string_view bytes, uint64_t pos, uint64_t end_p
         break;
       }
       BeginTxn();
-      gtid_ = std::to_string(domain) + "-" + std::to_string(h.server_id) + "-" + std::to_string(seq);
+      gtid_ =
+          std::to_string(domain) + "-" + std::to_string(h.server_id) + "-" + std::to_string(seq);
       // MariaDB's GTID event replaces BEGIN: a transaction is open until
       // its XID/COMMIT, unless the group is one standalone statement (DDL).
       standalone_ = flags2 & kMariaGtidStandalone;
@@ -274,8 +277,10 @@ Status Decoder::DecodeEvent(std::string_view bytes, uint64_t pos, uint64_t end_p
       break;
     }
     case EventType::kTransactionPayload:
-      if (inner) st = Status::Corruption("TRANSACTION_PAYLOAD nested in another");
-      else st = OnPayload(data, pos, end_pos, plan);
+      if (inner)
+        st = Status::Corruption("TRANSACTION_PAYLOAD nested in another");
+      else
+        st = OnPayload(data, pos, end_pos, plan);
       break;
     case EventType::kIncident: {
       ByteReader r(data);
@@ -287,7 +292,7 @@ Status Decoder::DecodeEvent(std::string_view bytes, uint64_t pos, uint64_t end_p
         break;
       }
       plan->warnings.push_back("INCIDENT event " + std::to_string(kind) + " at " + At(file, pos) +
-                      ": the source reports lost changes: " + std::string(msg));
+                               ": the source reports lost changes: " + std::string(msg));
       break;
     }
     case EventType::kStartEncryption:
@@ -296,9 +301,12 @@ Status Decoder::DecodeEvent(std::string_view bytes, uint64_t pos, uint64_t end_p
           "the replication protocol, where the server sends it decrypted");
       break;
     case EventType::kQueryCompressed:
-    case EventType::kWriteRowsCompressedV1: case EventType::kUpdateRowsCompressedV1:
-    case EventType::kDeleteRowsCompressedV1: case EventType::kWriteRowsCompressedV2:
-    case EventType::kUpdateRowsCompressedV2: case EventType::kDeleteRowsCompressedV2: {
+    case EventType::kWriteRowsCompressedV1:
+    case EventType::kUpdateRowsCompressedV1:
+    case EventType::kDeleteRowsCompressedV1:
+    case EventType::kWriteRowsCompressedV2:
+    case EventType::kUpdateRowsCompressedV2:
+    case EventType::kDeleteRowsCompressedV2: {
       // MariaDB log_bin_compress=ON (compressed_event.h): decoded as the
       // uncompressed event, from plan->uncompressed (rows actions point into it).
       if (inner) {
@@ -336,7 +344,8 @@ Status Decoder::DecodeEvent(std::string_view bytes, uint64_t pos, uint64_t end_p
     default:
       if (!(h.flags & kFlagIgnorable)) {
         plan->warnings.push_back("unknown event type " + std::to_string(h.type) + " (" +
-                        std::to_string(bytes.size()) + " bytes) at " + At(file, pos) + " skipped");
+                                 std::to_string(bytes.size()) + " bytes) at " + At(file, pos) +
+                                 " skipped");
       }
       break;
   }
@@ -376,7 +385,8 @@ void Decoder::AddUndecodable(const EventHeader& h, std::string_view bytes, uint6
   ++stats_.undecodable_errors;
   plan->warnings.push_back(EventTypeName(h.type) + " event at " + At(plan->file, pos) +
                            " does not decode; stored as an error record (on_undecodable = "
-                           "\"skip\"): " + reason);
+                           "\"skip\"): " +
+                           reason);
   // Rows outside BEGIN end with their statement: the error stands for it.
   if (!in_txn_ && !standalone_ && IsRowsEventType(type)) EndTxn(h, end_pos, plan);
 }
@@ -442,8 +452,8 @@ Status Decoder::OnQuery(const EventHeader& h, std::string_view data, uint64_t en
   bool handled = false;
   SLUICE_RETURN_IF_ERROR(OnXaStatement(h, sql, db, end_pos, plan, &handled));
   if (handled) return Status::Ok();
-  if (StartsWithWord(sql, "SAVEPOINT") ||
-      StartsWithWord(sql, "ROLLBACK") || StartsWithWord(sql, "RELEASE") || !HasStatement(sql)) {
+  if (StartsWithWord(sql, "SAVEPOINT") || StartsWithWord(sql, "ROLLBACK") ||
+      StartsWithWord(sql, "RELEASE") || !HasStatement(sql)) {
     return Status::Ok();  // XA END/PREPARE/COMMIT, savepoints, comments: no row changes
   }
   const StatementTarget target = ParseStatementTarget(sql, db);
@@ -467,7 +477,8 @@ Status Decoder::OnQuery(const EventHeader& h, std::string_view data, uint64_t en
     e->set_kind(proto::CaptureError::STATEMENT);
     e->set_reason(
         "statement-based DML: its rows are not in the binlog, so sluice cannot capture them (the "
-        "session that ran it has binlog_format=" "STATEMENT or MIXED; SET GLOBAL binlog_format=ROW "
+        "session that ran it has binlog_format="
+        "STATEMENT or MIXED; SET GLOBAL binlog_format=ROW "
         "only applies to new sessions)");
     e->set_event_type(h.type);
     e->set_event_type_name(EventTypeName(h.type));
@@ -500,15 +511,12 @@ Status Decoder::OnXaStatement(const EventHeader& h, std::string_view sql, std::s
   switch (kind) {
     case XaStatement::kNone:
     case XaStatement::kEnd:
-    case XaStatement::kPrepare:
-      break;
+    case XaStatement::kPrepare: break;
     case XaStatement::kStart:
       in_txn_ = true;
       in_xa_ = true;
       break;
-    case XaStatement::kCommitOnePhase:
-      EndTxn(h, end_pos, plan);
-      break;
+    case XaStatement::kCommitOnePhase: EndTxn(h, end_pos, plan); break;
     case XaStatement::kRollback:
       prepared_xa_.erase(xid);
       EndTxn(h, end_pos, plan, XaPhase::kRollback, xid);
@@ -549,7 +557,7 @@ Status Decoder::OnXaStatement(const EventHeader& h, std::string_view sql, std::s
 }
 
 Status Decoder::OnTableMap(const EventHeader& h, std::string_view data, uint64_t end_pos,
-                          EventPlan* plan) {
+                           EventPlan* plan) {
   ByteReader r(data);
   uint64_t id;
   uint8_t phl = fd_.PostHeaderLength(static_cast<uint8_t>(EventType::kTableMap));
@@ -571,12 +579,12 @@ Status Decoder::OnTableMap(const EventHeader& h, std::string_view data, uint64_t
     Result<TableSchema> schema = options_.schema->Lookup(map->db, map->table);
     if (!schema.ok()) {
       plan->warnings.push_back("no column names for " + map->db + "." + map->table + ": " +
-                          schema.status().ToString());
+                               schema.status().ToString());
     } else if (!map->ApplySchema(*schema)) {
       plan->warnings.push_back("the schema of " + map->db + "." + map->table + " has " +
-                          std::to_string(schema->names.size()) + " columns, its table map " +
-                          std::to_string(map->columns.size()) +
-                          ": the table changed since; its columns are keyed by position");
+                               std::to_string(schema->names.size()) + " columns, its table map " +
+                               std::to_string(map->columns.size()) +
+                               ": the table changed since; its columns are keyed by position");
     }
   }
   CachedMap& slot = tables_[id];
@@ -614,8 +622,8 @@ void Decoder::MaybeAddSchema(const EventHeader& h, const CachedMap& cached, uint
   rec->set_gtid(gtid_);
 }
 
-Status Decoder::OnRows(const EventHeader& h, std::string_view data, uint64_t pos,
-                       uint64_t end_pos, EventPlan* plan) {
+Status Decoder::OnRows(const EventHeader& h, std::string_view data, uint64_t pos, uint64_t end_pos,
+                       EventPlan* plan) {
   SLUICE_ASSIGN_OR_RETURN(RowsEventHeader rows, ParseRowsHeader(h.type, data, fd_));
   auto it = tables_.find(rows.table_id);
   if (it == tables_.end()) {
@@ -635,8 +643,7 @@ Status Decoder::OnRows(const EventHeader& h, std::string_view data, uint64_t pos
   return Status::Ok();
 }
 
-Status Decoder::OnPayload(std::string_view data, uint64_t pos, uint64_t end_pos,
-                          EventPlan* plan) {
+Status Decoder::OnPayload(std::string_view data, uint64_t pos, uint64_t end_pos, EventPlan* plan) {
   // Header fields: { type (packed), length (packed), value } until type 0,
   // then the payload (MySQL libbinlogevents Transaction_payload_event).
   ByteReader r(data);
@@ -651,9 +658,12 @@ Status Decoder::OnPayload(std::string_view data, uint64_t pos, uint64_t end_pos,
     }
     ByteReader fr(field);
     if (!fr.GetPackedInt(&value)) return Status::Corruption("TRANSACTION_PAYLOAD field unreadable");
-    if (type == 1) size = value;
-    else if (type == 2) compression = value;
-    else if (type == 3) uncompressed = value;
+    if (type == 1)
+      size = value;
+    else if (type == 2)
+      compression = value;
+    else if (type == 3)
+      uncompressed = value;
   }
   std::string_view payload = r.rest();
   if (size != 0 && size != payload.size()) {

@@ -60,12 +60,12 @@ enum class XaPhase {
 
 struct TxnEnd {
   std::string file;
-  uint64_t pos = 0;     // just past the transaction's last event
-  std::string gtid;     // "" without GTIDs
+  uint64_t pos = 0;  // just past the transaction's last event
+  std::string gtid;  // "" without GTIDs
   uint32_t timestamp = 0;
-  uint32_t records = 0; // records the transaction produced
+  uint32_t records = 0;  // records the transaction produced
   XaPhase xa = XaPhase::kNone;
-  std::string xid;      // xa != kNone: the XA transaction (binlog/xa.h normal form)
+  std::string xid;  // xa != kNone: the XA transaction (binlog/xa.h normal form)
 };
 
 class DecoderSink : public RowSink {
@@ -97,15 +97,15 @@ struct EventPlan {
     size_t ddl = 0;                         // kDdl: index into ddls
     TxnEnd end;                             // kEnd (records is left 0: the executor counts)
   };
-  std::string file;                         // the event's binlog file
-  std::vector<Action> actions;              // the first `size` are this event's
+  std::string file;             // the event's binlog file
+  std::vector<Action> actions;  // the first `size` are this event's
   size_t size = 0;
-  std::vector<proto::ChangeRecord> ddls;    // the first `ddl_count` are this event's
+  std::vector<proto::ChangeRecord> ddls;  // the first `ddl_count` are this event's
   size_t ddl_count = 0;
   std::vector<std::string> warnings;
-  std::string payload;                      // a decompressed TRANSACTION_PAYLOAD
-  bool xa = false;                          // the decoder is inside an XA transaction (Add copies it)
-  std::string uncompressed;                 // a MariaDB compressed event's data, inflated
+  std::string payload;       // a decompressed TRANSACTION_PAYLOAD
+  bool xa = false;           // the decoder is inside an XA transaction (Add copies it)
+  std::string uncompressed;  // a MariaDB compressed event's data, inflated
 
   void Clear() {
     size = 0;
@@ -141,13 +141,13 @@ void FillUndecodable(uint8_t event_type, std::string_view bytes, uint64_t pos,
                      const std::string& reason, proto::ChangeRecord* rec);
 
 struct DecoderOptions {
-  bool column_names = true;           // false: key every column "@N"
+  bool column_names = true;  // false: key every column "@N"
   // on_undecodable = "skip": an event that does not decode becomes an
   // error record (OP_ERROR, UNDECODABLE, the raw event) in its transaction
   // and decoding goes on. Off: Plan() returns the error (the default).
   // A format description or an encryption start never decodes past.
   bool skip_undecodable = false;
-  SchemaResolver* schema = nullptr;   // not owned; may be null
+  SchemaResolver* schema = nullptr;  // not owned; may be null
   bool verify_checksums = true;
 };
 
@@ -196,19 +196,18 @@ class Decoder {
   Status DecodeEvent(std::string_view bytes, uint64_t pos, uint64_t end_pos, bool inner,
                      EventPlan* plan);
   Status OnQuery(const EventHeader& h, std::string_view data, uint64_t end_pos, EventPlan* plan);
-  Status OnTableMap(const EventHeader& h, std::string_view data, uint64_t end_pos,
-                    EventPlan* plan);
+  Status OnTableMap(const EventHeader& h, std::string_view data, uint64_t end_pos, EventPlan* plan);
 
   Status OnRows(const EventHeader& h, std::string_view data, uint64_t pos, uint64_t end_pos,
                 EventPlan* plan);
   Status OnPayload(std::string_view data, uint64_t pos, uint64_t end_pos, EventPlan* plan);
-  void EndTxn(const EventHeader& h, uint64_t end_pos, EventPlan* plan,
-              XaPhase xa = XaPhase::kNone, const std::string& xid = "");
+  void EndTxn(const EventHeader& h, uint64_t end_pos, EventPlan* plan, XaPhase xa = XaPhase::kNone,
+              const std::string& xid = "");
   Status OnXaStatement(const EventHeader& h, std::string_view sql, std::string_view db,
                        uint64_t end_pos, EventPlan* plan, bool* handled);
   static bool Skippable(EventType type);
-  void AddUndecodable(const EventHeader& h, std::string_view bytes, uint64_t pos,
-                      uint64_t end_pos, const std::string& reason, EventPlan* plan);
+  void AddUndecodable(const EventHeader& h, std::string_view bytes, uint64_t pos, uint64_t end_pos,
+                      const std::string& reason, EventPlan* plan);
   void BeginTxn();
   Status Execute(const EventPlan& plan, DecoderSink* sink);
 
@@ -231,10 +230,10 @@ class Decoder {
   // The shape (serialized proto::TableShape) last recorded per table,
   // keyed "db\0table": a schema record goes out when a table map's differs.
   std::unordered_map<std::string, std::string> shapes_;
-  std::string gtid_;            // GTID of the current transaction
-  bool in_txn_ = false;         // inside BEGIN ... COMMIT
-  bool standalone_ = false;     // MariaDB GTID flagged standalone: one statement
-  bool in_xa_ = false;          // the open transaction is an XA one (XA START, or MariaDB's flag)
+  std::string gtid_;         // GTID of the current transaction
+  bool in_txn_ = false;      // inside BEGIN ... COMMIT
+  bool standalone_ = false;  // MariaDB GTID flagged standalone: one statement
+  bool in_xa_ = false;       // the open transaction is an XA one (XA START, or MariaDB's flag)
   std::unordered_set<std::string> prepared_xa_;  // XA PREPAREd, outcome not read yet
   // Decode()'s own: the records of XA transactions, kept from their
   // PREPARE to their COMMIT (given then) or ROLLBACK (dropped).

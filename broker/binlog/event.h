@@ -95,7 +95,10 @@ constexpr size_t kChecksumSize = 4;
 constexpr uint16_t kFlagBinlogInUse = 0x0001;
 constexpr uint16_t kFlagArtificial = 0x0020;
 // The 4 bytes every binlog file starts with: 0xfe 'b' 'i' 'n'.
-constexpr std::string_view kBinlogMagic{"\xfe" "bin", 4};
+constexpr std::string_view kBinlogMagic{
+    "\xfe"
+    "bin",
+    4};
 
 struct EventHeader {
   uint32_t timestamp = 0;
@@ -121,9 +124,7 @@ struct FormatDescription {
   // post_header_len[type - 1]; 0 for types the server did not list.
   std::array<uint8_t, 256> post_header_len{};
 
-  uint8_t PostHeaderLength(uint8_t type) const {
-    return type == 0 ? 0 : post_header_len[type - 1];
-  }
+  uint8_t PostHeaderLength(uint8_t type) const { return type == 0 ? 0 : post_header_len[type - 1]; }
   // The default description for files whose FDE is not seen yet: MySQL 5.7
   // / MariaDB post-header lengths, no checksums.
   static FormatDescription Default();

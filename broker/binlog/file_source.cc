@@ -6,12 +6,12 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
-#include <thread>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "broker/binlog/event.h"
 
@@ -25,7 +25,8 @@ std::string BaseName(const std::string& path) { return fs::path(path).filename()
 bool HasNumericExtension(const std::string& name) {
   size_t dot = name.rfind('.');
   if (dot == std::string::npos || dot + 1 == name.size()) return false;
-  return std::all_of(name.begin() + dot + 1, name.end(), [](char c) { return c >= '0' && c <= '9'; });
+  return std::all_of(name.begin() + dot + 1, name.end(),
+                     [](char c) { return c >= '0' && c <= '9'; });
 }
 
 Status Errno(const std::string& what) {
@@ -40,8 +41,10 @@ Result<std::vector<std::string>> ListBinlogFiles(const std::string& dir) {
   for (const auto& e : fs::directory_iterator(dir, ec)) {
     if (!e.is_regular_file(ec)) continue;
     std::string name = e.path().filename().string();
-    if (name.ends_with(".index")) index_files.push_back(e.path().string());
-    else if (HasNumericExtension(name)) numbered.push_back(e.path().string());
+    if (name.ends_with(".index"))
+      index_files.push_back(e.path().string());
+    else if (HasNumericExtension(name))
+      numbered.push_back(e.path().string());
   }
   if (ec) return Status::IoError("cannot list binlog directory " + dir + ": " + ec.message());
   if (index_files.size() == 1) {
@@ -71,8 +74,9 @@ Result<std::unique_ptr<FileSource>> FileSource::Open(const FileSourceOptions& op
       return BaseName(p) == options.start.file || p == options.start.file;
     });
     if (it == s->paths_.end()) {
-      return Status::NotFound("start file " + options.start.file + " is not among the binlog files (" +
-                              BaseName(s->paths_.front()) + " .. " + BaseName(s->paths_.back()) + ")");
+      return Status::NotFound("start file " + options.start.file +
+                              " is not among the binlog files (" + BaseName(s->paths_.front()) +
+                              " .. " + BaseName(s->paths_.back()) + ")");
     }
     index = it - s->paths_.begin();
   }
@@ -170,8 +174,8 @@ Status FileSource::Next(RawEvent* event) {
                                   std::to_string(left) + " (the file is truncated)");
       }
     } else if (left > 0 && !last_file) {
-      return Status::Corruption(name_ + " at " + std::to_string(pos_) + ": " + std::to_string(left) +
-                                " stray bytes at the end of the file");
+      return Status::Corruption(name_ + " at " + std::to_string(pos_) + ": " +
+                                std::to_string(left) + " stray bytes at the end of the file");
     }
     if (!last_file && left == 0) {
       SLUICE_RETURN_IF_ERROR(OpenFile(index_ + 1, 4));
@@ -188,8 +192,8 @@ Status FileSource::Next(RawEvent* event) {
       return Status::TimedOut("no new event in " + name_);
     }
     if (left > 0) {
-      return Status::Corruption(name_ + " at " + std::to_string(pos_) + ": the last event is cut off (" +
-                                std::to_string(left) + " bytes)");
+      return Status::Corruption(name_ + " at " + std::to_string(pos_) +
+                                ": the last event is cut off (" + std::to_string(left) + " bytes)");
     }
     return Status::NotFound("end of " + name_);
   }

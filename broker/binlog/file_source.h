@@ -9,8 +9,8 @@
 //
 // At the end of the last file Next() returns NotFound, or with `follow`
 // TimedOut after half a second without growth: the file may still grow (a
-// live server's active binlog) and Next() looks again when called. A partial event at the end of a file that
-// is not the last is Corruption.
+// live server's active binlog) and Next() looks again when called. A partial event at the end of a
+// file that is not the last is Corruption.
 //
 // Thread safety: one thread uses a FileSource.
 #pragma once
@@ -52,14 +52,14 @@ class FileSource : public BinlogSource {
 
   FileSourceOptions options_;
   std::vector<std::string> paths_;
-  size_t index_ = 0;           // into paths_
-  std::string name_;           // file name of paths_[index_], without directory
+  size_t index_ = 0;  // into paths_
+  std::string name_;  // file name of paths_[index_], without directory
   int fd_ = -1;
   const char* map_ = nullptr;
   size_t map_size_ = 0;
-  uint64_t pos_ = 0;           // offset of the next event
-  uint64_t pending_fde_ = 0;   // offset to jump to after handing over the FDE; 0: none
-  int idle_polls_ = 0;         // follow mode: polls since the last event
+  uint64_t pos_ = 0;          // offset of the next event
+  uint64_t pending_fde_ = 0;  // offset to jump to after handing over the FDE; 0: none
+  int idle_polls_ = 0;        // follow mode: polls since the last event
 };
 
 // Lists the binlog files of a directory in order: from its `*.index` file

@@ -64,8 +64,8 @@ Result<std::string> CheckTag(std::string_view raw) {
     char c = raw[i];
     if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
     const bool ok = (c >= 'a' && c <= 'z') || c == '_' || (i > 0 && c >= '0' && c <= '9');
-    if (!ok) return Status::Corruption("GTID tag has an invalid character at byte " +
-                                       std::to_string(i));
+    if (!ok)
+      return Status::Corruption("GTID tag has an invalid character at byte " + std::to_string(i));
     tag.push_back(c);
   }
   return tag;
@@ -239,7 +239,8 @@ Result<std::string> ParsePreviousGtids(std::string_view data) {
   const auto format = static_cast<uint8_t>(head >> 56);
   if (format > 1) return corrupt("unknown GTID set format " + std::to_string(format));
   const bool tagged = format == 1;
-  const uint64_t n_sids = tagged ? (head & 0x00ffffffffffff00ULL) >> 8 : head & 0x00ffffffffffffffULL;
+  const uint64_t n_sids =
+      tagged ? (head & 0x00ffffffffffff00ULL) >> 8 : head & 0x00ffffffffffffffULL;
 
   std::string text;
   std::string_view prev_uuid;

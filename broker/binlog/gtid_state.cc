@@ -139,8 +139,8 @@ Result<std::string> GtidState::MissingFrom(std::string_view server_state,
       uint64_t seq;
       if (parts.size() != 3 || !Num(parts[0], &domain) || !Num(parts[1], &id) ||
           !Num(parts[2], &seq)) {
-        return Status::InvalidArgument("server GTID state '" + std::string(server_state) +
-                                       "': '" + std::string(item) + "' is not domain-server-seq");
+        return Status::InvalidArgument("server GTID state '" + std::string(server_state) + "': '" +
+                                       std::string(item) + "' is not domain-server-seq");
       }
       uint64_t& at = pairs[{domain, id}];
       at = std::max(at, seq);
@@ -164,8 +164,8 @@ Result<std::string> GtidState::MissingFrom(std::string_view server_state,
     auto pair = pairs.find({domain, id});
     if (pair != pairs.end() && pair->second >= seq) continue;
     if (auto o = own.find(domain); o != own.end() && o->second == last) continue;
-    const std::string ours = std::to_string(domain) + "-" + std::to_string(id) + "-" +
-                             std::to_string(seq);
+    const std::string ours =
+        std::to_string(domain) + "-" + std::to_string(id) + "-" + std::to_string(seq);
     auto end = domain_end.find(domain);
     if (end == domain_end.end()) {
       say("domain " + std::to_string(domain) + " up to " + ours +

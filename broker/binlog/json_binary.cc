@@ -265,12 +265,8 @@ Status AppendOpaque(const BinaryValue& v, uint8_t field_type, std::string_view d
                        "fraction over 999999");
       }
       return Status::Ok();
-    case kFieldVarString:
-      AppendQuoted(data, out);
-      return Status::Ok();
-    default:
-      AppendBase64Opaque(field_type, data, out);
-      return Status::Ok();
+    case kFieldVarString: AppendQuoted(data, out); return Status::Ok();
+    default: AppendBase64Opaque(field_type, data, out); return Status::Ok();
   }
 }
 
@@ -283,36 +279,17 @@ Status AppendScalar(const BinaryValue& v, std::string* out) {
   switch (v.type) {
     case kLiteral:
       switch (static_cast<uint8_t>(b[0])) {
-        case 0:
-          out->append("null");
-          return Status::Ok();
-        case 1:
-          out->append("true");
-          return Status::Ok();
-        case 2:
-          out->append("false");
-          return Status::Ok();
-        default:
-          return Corrupt(v.doc, b, "literal is not 0 (null), 1 (true) or 2 (false)");
+        case 0: out->append("null"); return Status::Ok();
+        case 1: out->append("true"); return Status::Ok();
+        case 2: out->append("false"); return Status::Ok();
+        default: return Corrupt(v.doc, b, "literal is not 0 (null), 1 (true) or 2 (false)");
       }
-    case kInt16:
-      AppendInt(static_cast<int16_t>(LoadLE(b.data(), 2)), out);
-      return Status::Ok();
-    case kUint16:
-      AppendInt(LoadLE(b.data(), 2), out);
-      return Status::Ok();
-    case kInt32:
-      AppendInt(static_cast<int32_t>(LoadLE(b.data(), 4)), out);
-      return Status::Ok();
-    case kUint32:
-      AppendInt(LoadLE(b.data(), 4), out);
-      return Status::Ok();
-    case kInt64:
-      AppendInt(static_cast<int64_t>(LoadLE(b.data(), 8)), out);
-      return Status::Ok();
-    case kUint64:
-      AppendInt(LoadLE(b.data(), 8), out);
-      return Status::Ok();
+    case kInt16: AppendInt(static_cast<int16_t>(LoadLE(b.data(), 2)), out); return Status::Ok();
+    case kUint16: AppendInt(LoadLE(b.data(), 2), out); return Status::Ok();
+    case kInt32: AppendInt(static_cast<int32_t>(LoadLE(b.data(), 4)), out); return Status::Ok();
+    case kUint32: AppendInt(LoadLE(b.data(), 4), out); return Status::Ok();
+    case kInt64: AppendInt(static_cast<int64_t>(LoadLE(b.data(), 8)), out); return Status::Ok();
+    case kUint64: AppendInt(LoadLE(b.data(), 8), out); return Status::Ok();
     case kDouble: {
       const double d = std::bit_cast<double>(LoadLE(b.data(), 8));
       if (!std::isfinite(d)) return Corrupt(v.doc, b, "double is not finite");
@@ -467,25 +444,13 @@ void AppendQuoted(std::string_view s, std::string* out) {
     run = i + 1;
     out->push_back('\\');
     switch (c) {
-      case '\b':
-        out->push_back('b');
-        break;
-      case '\t':
-        out->push_back('t');
-        break;
-      case '\n':
-        out->push_back('n');
-        break;
-      case '\f':
-        out->push_back('f');
-        break;
-      case '\r':
-        out->push_back('r');
-        break;
+      case '\b': out->push_back('b'); break;
+      case '\t': out->push_back('t'); break;
+      case '\n': out->push_back('n'); break;
+      case '\f': out->push_back('f'); break;
+      case '\r': out->push_back('r'); break;
       case '"':
-      case '\\':
-        out->push_back(static_cast<char>(c));
-        break;
+      case '\\': out->push_back(static_cast<char>(c)); break;
       default:
         out->append("u00");
         out->push_back(kHex[c >> 4]);

@@ -20,12 +20,9 @@ enum class Op : uint8_t { kReplace = 0, kInsert = 1, kRemove = 2 };
 
 const char* OpName(Op op) {
   switch (op) {
-    case Op::kReplace:
-      return "REPLACE";
-    case Op::kInsert:
-      return "INSERT";
-    case Op::kRemove:
-      return "REMOVE";
+    case Op::kReplace: return "REPLACE";
+    case Op::kInsert: return "INSERT";
+    case Op::kRemove: return "REMOVE";
   }
   return "?";
 }
@@ -193,24 +190,12 @@ bool ParseQuoted(std::string_view* in, std::string* out) {
     switch (e) {
       case '"':
       case '\\':
-      case '/':
-        out->push_back(e);
-        break;
-      case 'b':
-        out->push_back('\b');
-        break;
-      case 'f':
-        out->push_back('\f');
-        break;
-      case 'n':
-        out->push_back('\n');
-        break;
-      case 'r':
-        out->push_back('\r');
-        break;
-      case 't':
-        out->push_back('\t');
-        break;
+      case '/': out->push_back(e); break;
+      case 'b': out->push_back('\b'); break;
+      case 'f': out->push_back('\f'); break;
+      case 'n': out->push_back('\n'); break;
+      case 'r': out->push_back('\r'); break;
+      case 't': out->push_back('\t'); break;
       case 'u': {
         uint32_t cp;
         if (!hex4(&cp)) return false;
@@ -225,8 +210,7 @@ bool ParseQuoted(std::string_view* in, std::string* out) {
         AppendUtf8(cp, out);
         break;
       }
-      default:
-        return false;
+      default: return false;
     }
   }
   return false;

@@ -27,8 +27,9 @@ Status MysqlSource::CheckHasGtids(const std::string& ours) {
   if (!missing.ok()) return missing.status().WithContext("the server at " + Where());
   if (!missing->empty()) {
     return Status::FailedPrecondition(
-        "the server at " + Where() + " lacks transactions this destination already stored: " +
-        *missing + ". Reading from it would leave a gap, so it is refused. Bring back the server "
+        "the server at " + Where() +
+        " lacks transactions this destination already stored: " + *missing +
+        ". Reading from it would leave a gap, so it is refused. Bring back the server "
         "that has them, or, if they are lost for good, start the destination again with a new "
         "data directory");
   }
@@ -38,9 +39,10 @@ Status MysqlSource::CheckHasGtids(const std::string& ours) {
     SLUICE_ASSIGN_OR_RETURN(GtidState purged, GtidState::Parse(Value(rows, 1)));
     SLUICE_ASSIGN_OR_RETURN(std::string unread, purged.MissingFrom(ours));
     if (!unread.empty()) {
-      return Status::NotFound("the server at " + Where() + " purged transactions this "
-                              "destination has not read: " + unread +
-                              ". They are lost to sluice: start the destination again");
+      return Status::NotFound("the server at " + Where() +
+                              " purged transactions this "
+                              "destination has not read: " +
+                              unread + ". They are lost to sluice: start the destination again");
     }
   }
   return Status::Ok();
@@ -50,14 +52,16 @@ void MysqlSource::NoteGtidStateAt(const BinlogPosition& at, const std::string& e
   MYSQL* m = conn_->m;
   auto unknown = [&](const std::string& why) {
     warnings_.push_back("cannot learn the GTID state of " + Where() + " at " + at.ToString() +
-                        " (" + why + "): this destination follows a failover of its source "
+                        " (" + why +
+                        "): this destination follows a failover of its source "
                         "only from the next start on");
   };
   if (!IsSafeFileName(at.file)) return unknown("file name");
   if (is_mariadb_) {
-    auto rows = RunQuery(options_, is_mariadb_, m,
-                         "SELECT BINLOG_GTID_POS('" + at.file + "', " + std::to_string(at.pos) + ")",
-                         "reading BINLOG_GTID_POS");
+    auto rows =
+        RunQuery(options_, is_mariadb_, m,
+                 "SELECT BINLOG_GTID_POS('" + at.file + "', " + std::to_string(at.pos) + ")",
+                 "reading BINLOG_GTID_POS");
     if (!rows.ok()) return unknown(rows.status().ToString());
     if (rows->empty() || (*rows)[0].empty() || !(*rows)[0][0]) {
       return unknown("BINLOG_GTID_POS gave NULL");
@@ -85,10 +89,10 @@ void MysqlSource::NoteGtidStateAt(const BinlogPosition& at, const std::string& e
   uint64_t from = 4;
   for (int page = 0; !done && !ended; ++page) {
     // A page at a time: a large file is not read past `at`.
-    auto rows = RunQuery(options_, is_mariadb_, m,
-                         "SHOW BINLOG EVENTS IN '" + at.file + "' FROM " + std::to_string(from) +
-                             " LIMIT 1000",
-                         "reading the binlog's GTIDs (SHOW BINLOG EVENTS)");
+    auto rows = RunQuery(
+        options_, is_mariadb_, m,
+        "SHOW BINLOG EVENTS IN '" + at.file + "' FROM " + std::to_string(from) + " LIMIT 1000",
+        "reading the binlog's GTIDs (SHOW BINLOG EVENTS)");
     if (!rows.ok()) return unknown(rows.status().ToString());
     ended = rows->empty();  // the file's end: `at` is at or past its last event
     const uint64_t before = from;

@@ -116,7 +116,8 @@ Result<std::string> EncodeMysqlGtidSet(std::string_view text) {
 Result<SslMode> ParseSslMode(std::string_view text) {
   const std::string t = Lower(Trim(text));
   for (auto [name, mode] : {std::pair{"disabled", SslMode::kDisabled},
-                            {"preferred", SslMode::kPreferred}, {"required", SslMode::kRequired},
+                            {"preferred", SslMode::kPreferred},
+                            {"required", SslMode::kRequired},
                             {"verify-ca", SslMode::kVerifyCa},
                             {"verify-identity", SslMode::kVerifyIdentity}}) {
     if (t == name) return mode;
@@ -257,12 +258,11 @@ Status AddMysqlGtidsFromEvents(const std::vector<std::vector<std::optional<std::
   return Status::Ok();
 }
 
-ReconnectBackoff::ReconnectBackoff(std::chrono::milliseconds initial,
-                                   std::chrono::milliseconds max)
+ReconnectBackoff::ReconnectBackoff(std::chrono::milliseconds initial, std::chrono::milliseconds max)
     : initial_(initial),
       max_(max),
-      rng_(static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) |
-           1) {}
+      rng_(static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) | 1) {
+}
 
 std::chrono::milliseconds ReconnectBackoff::NextDelay() {
   auto d = initial_;

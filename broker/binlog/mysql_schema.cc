@@ -29,7 +29,8 @@ std::vector<std::string> ParseEnumLabels(std::string_view t) {
   return out;
 }
 
-MysqlSchemaResolver::MysqlSchemaResolver(MysqlSourceOptions options) : options_(std::move(options)) {}
+MysqlSchemaResolver::MysqlSchemaResolver(MysqlSourceOptions options)
+    : options_(std::move(options)) {}
 
 MysqlSchemaResolver::~MysqlSchemaResolver() {
   if (conn_ != nullptr) mysql_close(conn_);
@@ -68,8 +69,8 @@ Result<TableSchema> MysqlSchemaResolver::Query(const std::string& db, const std:
       "SELECT c.COLUMN_NAME, c.COLUMN_TYPE, c.COLUMN_KEY, COALESCE(co.ID, 0) "
       "FROM information_schema.COLUMNS c LEFT JOIN information_schema.COLLATIONS co "
       "ON co.COLLATION_NAME = c.COLLATION_NAME "
-      "WHERE c.TABLE_SCHEMA = '" + escape(db) + "' AND c.TABLE_NAME = '" + escape(table) +
-      "' ORDER BY c.ORDINAL_POSITION";
+      "WHERE c.TABLE_SCHEMA = '" +
+      escape(db) + "' AND c.TABLE_NAME = '" + escape(table) + "' ORDER BY c.ORDINAL_POSITION";
   if (mysql_real_query(conn_, sql.data(), sql.size()) != 0) {
     unsigned err = mysql_errno(conn_);
     Status st = Status(err == 2006 || err == 2013 ? Code::kUnavailable : Code::kFailedPrecondition,
@@ -82,7 +83,8 @@ Result<TableSchema> MysqlSchemaResolver::Query(const std::string& db, const std:
     return st;
   }
   MYSQL_RES* res = mysql_store_result(conn_);
-  if (res == nullptr) return Status::Unavailable(std::string("schema query: ") + mysql_error(conn_));
+  if (res == nullptr)
+    return Status::Unavailable(std::string("schema query: ") + mysql_error(conn_));
   TableSchema s;
   uint32_t index = 0;
   while (MYSQL_ROW row = mysql_fetch_row(res)) {

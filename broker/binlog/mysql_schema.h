@@ -21,7 +21,6 @@
 #include "broker/binlog/decoder.h"
 #include "broker/binlog/mysql_source.h"
 
-
 namespace sluice::binlog {
 
 class MysqlSchemaResolver : public SchemaResolver {

@@ -22,16 +22,16 @@ namespace {
 
 using coding::PutFixed32;
 using coding::PutFixed64;
+using mysql_query::MapError;
+using mysql_query::Row;
+using mysql_query::RunQuery;
+using mysql_query::Value;
 using mysql_text::IsMariadbGtidPos;
 using mysql_text::IsSafeFileName;
 using mysql_text::IsUuid;
 using mysql_text::Lower;
 using mysql_text::ParseUint;
 using mysql_text::Split;
-using mysql_query::MapError;
-using mysql_query::Row;
-using mysql_query::RunQuery;
-using mysql_query::Value;
 
 // Commands of the replication protocol (MySQL include/my_command.h).
 constexpr uint8_t kComBinlogDump = 0x12;
@@ -70,7 +70,6 @@ bool IsOpeningEvent(uint8_t type) {
 }
 
 }  // namespace
-
 
 namespace {
 
@@ -373,8 +372,7 @@ Status MysqlSource::StartDump(const MysqlStart& start, bool opening) {
       from.file_pos = {};
       break;
     }
-    default:
-      break;
+    default: break;
   }
   if (command == kComBinlogDump) {
     // COM_BINLOG_DUMP: pos u32, flags u16 (0: block at the end), server_id u32, file name.

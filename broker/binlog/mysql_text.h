@@ -78,10 +78,9 @@ inline bool IsMariadbGtidPos(std::string_view s) {
 
 // A binlog file name we may quote in SQL or a command: no path, no quotes.
 inline bool IsSafeFileName(std::string_view s) {
-  return !s.empty() && s.size() <= kMaxFileName &&
-         std::all_of(s.begin(), s.end(), [](char c) {
-           return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
-         });
+  return !s.empty() && s.size() <= kMaxFileName && std::all_of(s.begin(), s.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
+  });
 }
 
 }  // namespace sluice::binlog::mysql_text

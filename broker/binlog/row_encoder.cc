@@ -104,12 +104,8 @@ char* WriteValue(const proto::Value& v, char* p) {
       *p++ = Tag(1, 0);
       *p++ = v.is_null() ? 1 : 0;
       return p;
-    case proto::Value::kInt64:
-      *p++ = Tag(2, 0);
-      return PutVarint(p, ZigZag(v.int64()));
-    case proto::Value::kUint64:
-      *p++ = Tag(3, 0);
-      return PutVarint(p, v.uint64());
+    case proto::Value::kInt64: *p++ = Tag(2, 0); return PutVarint(p, ZigZag(v.int64()));
+    case proto::Value::kUint64: *p++ = Tag(3, 0); return PutVarint(p, v.uint64());
     case proto::Value::kFloat64: {
       *p++ = Tag(4, 1);
       double d = v.float64();
@@ -118,9 +114,7 @@ char* WriteValue(const proto::Value& v, char* p) {
       for (int i = 0; i < 8; ++i) *p++ = static_cast<char>(bits >> (8 * i));
       return p;
     }
-    case proto::Value::kEnumIndex:
-      *p++ = Tag(10, 0);
-      return PutVarint(p, v.enum_index());
+    case proto::Value::kEnumIndex: *p++ = Tag(10, 0); return PutVarint(p, v.enum_index());
     case proto::Value::kGeometry: {
       const proto::Geometry& g = v.geometry();
       *p++ = Tag(11, 2);
@@ -153,8 +147,7 @@ char* WriteValue(const proto::Value& v, char* p) {
       }
       return p;
     }
-    case proto::Value::KIND_NOT_SET:
-      return p;
+    case proto::Value::KIND_NOT_SET: return p;
     default: {
       int field;
       std::string_view b = BytesMember(v, &field);
@@ -180,8 +173,9 @@ void RowEncoder::StartEvent(const TableMap& table, const RowsContext& ctx, proto
   suffix_.clear();
   if (ctx.timestamp != 0) AppendVarintField(&suffix_, 8, ctx.timestamp);
   suffix_.push_back(Tag(9, 2));  // pos: always there (DecodeRows sets it)
-  const size_t pos_size = (ctx.file.empty() ? 0 : 1 + VarintLength(ctx.file.size()) + ctx.file.size()) +
-                          (ctx.end_pos == 0 ? 0 : 1 + VarintLength(ctx.end_pos));
+  const size_t pos_size =
+      (ctx.file.empty() ? 0 : 1 + VarintLength(ctx.file.size()) + ctx.file.size()) +
+      (ctx.end_pos == 0 ? 0 : 1 + VarintLength(ctx.end_pos));
   PutVarint64(&suffix_, pos_size);
   if (!ctx.file.empty()) AppendBytesField(&suffix_, 1, ctx.file);
   if (ctx.end_pos != 0) AppendVarintField(&suffix_, 2, ctx.end_pos);

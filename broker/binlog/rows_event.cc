@@ -306,16 +306,17 @@ Status ForEachRow(const TableMap& table, const RowsEventHeader& rows, Rows* out)
 
 RowsKind RowsKindOf(uint8_t type) {
   switch (static_cast<EventType>(type)) {
-    case EventType::kWriteRowsV0: case EventType::kWriteRowsV1: case EventType::kWriteRowsV2:
-      return RowsKind::kWrite;
-    case EventType::kUpdateRowsV0: case EventType::kUpdateRowsV1: case EventType::kUpdateRowsV2:
-      return RowsKind::kUpdate;
-    case EventType::kDeleteRowsV0: case EventType::kDeleteRowsV1: case EventType::kDeleteRowsV2:
-      return RowsKind::kDelete;
-    case EventType::kPartialUpdateRows:
-      return RowsKind::kPartialUpdate;
-    default:
-      return RowsKind::kNone;
+    case EventType::kWriteRowsV0:
+    case EventType::kWriteRowsV1:
+    case EventType::kWriteRowsV2: return RowsKind::kWrite;
+    case EventType::kUpdateRowsV0:
+    case EventType::kUpdateRowsV1:
+    case EventType::kUpdateRowsV2: return RowsKind::kUpdate;
+    case EventType::kDeleteRowsV0:
+    case EventType::kDeleteRowsV1:
+    case EventType::kDeleteRowsV2: return RowsKind::kDelete;
+    case EventType::kPartialUpdateRows: return RowsKind::kPartialUpdate;
+    default: return RowsKind::kNone;
   }
 }
 

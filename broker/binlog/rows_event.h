@@ -54,9 +54,9 @@ Result<RowsEventHeader> ParseRowsHeader(uint8_t type, std::string_view data,
 struct RowsContext {
   uint32_t timestamp = 0;
   std::string_view file;
-  uint64_t end_pos = 0;       // position of the event's end in `file`
-  std::string_view gtid;      // "" when the source has none
-  bool column_names = true;   // false: key every column "@N"
+  uint64_t end_pos = 0;      // position of the event's end in `file`
+  std::string_view gtid;     // "" when the source has none
+  bool column_names = true;  // false: key every column "@N"
 };
 
 // Receives each row change. `record` is reused for the next row once the

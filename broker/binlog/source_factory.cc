@@ -29,11 +29,8 @@ Result<std::unique_ptr<BinlogSource>> OpenFiles(const SourceSpec& spec) {
   }
   SLUICE_ASSIGN_OR_RETURN(MysqlStart start, MysqlStart::Parse(spec.start));
   switch (start.kind) {
-    case MysqlStart::Kind::kEarliest:
-      break;
-    case MysqlStart::Kind::kFilePos:
-      o.start = start.file_pos;
-      break;
+    case MysqlStart::Kind::kEarliest: break;
+    case MysqlStart::Kind::kFilePos: o.start = start.file_pos; break;
     case MysqlStart::Kind::kLatest: {
       std::vector<std::string> files = o.files;
       if (files.empty()) {
@@ -63,8 +60,9 @@ Result<std::unique_ptr<BinlogSource>> OpenBinlogSource(const SourceSpec& spec) {
   }
   SLUICE_ASSIGN_OR_RETURN(MysqlSourceOptions o, ParseMysqlUrl(url));
   if (spec.server_id == 0) {
-    return Status::InvalidArgument("server_id: a mysql:// source needs a non-zero server_id, "
-                                   "unique among the server's replicas");
+    return Status::InvalidArgument(
+        "server_id: a mysql:// source needs a non-zero server_id, "
+        "unique among the server's replicas");
   }
   o.server_id = spec.server_id;
   o.require_full_metadata = spec.require_full_metadata;

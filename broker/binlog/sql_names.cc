@@ -246,7 +246,8 @@ StatementTarget ParseStatementTarget(std::string_view sql, std::string_view defa
   if (p.Accept("DROP")) return Drop(p, default_db);
   if (p.Accept("ALTER")) return Alter(p, default_db);
   if (p.Accept("RENAME")) {
-    if (p.Accept("TABLE") || p.Accept("TABLES")) return TableTarget(p, StatementKind::kTable, default_db);
+    if (p.Accept("TABLE") || p.Accept("TABLES"))
+      return TableTarget(p, StatementKind::kTable, default_db);
     return StatementTarget{StatementKind::kOther, std::string(default_db), ""};
   }
   if (p.Accept("TRUNCATE")) {

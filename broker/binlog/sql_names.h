@@ -36,10 +36,10 @@
 namespace sluice::binlog {
 
 enum class StatementKind {
-  kOther,   // DDL the filters see as "db." (views, routines, users, ...)
-  kTable,   // a table DDL statement: CREATE/ALTER/DROP/RENAME/TRUNCATE TABLE, INDEX
+  kOther,     // DDL the filters see as "db." (views, routines, users, ...)
+  kTable,     // a table DDL statement: CREATE/ALTER/DROP/RENAME/TRUNCATE TABLE, INDEX
   kDatabase,  // CREATE/DROP/ALTER DATABASE
-  kDml,     // INSERT, REPLACE, UPDATE, DELETE, LOAD DATA: rows the binlog does not carry
+  kDml,       // INSERT, REPLACE, UPDATE, DELETE, LOAD DATA: rows the binlog does not carry
 };
 
 struct StatementTarget {

@@ -31,11 +31,17 @@ enum OptionalField : uint8_t {
 // signedness_binlog_test). VECTOR is not counted.
 bool IsNumeric(uint8_t t) {
   switch (t) {
-    case kTypeTiny: case kTypeShort: case kTypeInt24: case kTypeLong: case kTypeLongLong:
-    case kTypeNewDecimal: case kTypeFloat: case kTypeDouble: case kTypeYear: case kTypeDecimal:
-      return true;
-    default:
-      return false;
+    case kTypeTiny:
+    case kTypeShort:
+    case kTypeInt24:
+    case kTypeLong:
+    case kTypeLongLong:
+    case kTypeNewDecimal:
+    case kTypeFloat:
+    case kTypeDouble:
+    case kTypeYear:
+    case kTypeDecimal: return true;
+    default: return false;
   }
 }
 
@@ -50,11 +56,15 @@ bool IsNumeric(uint8_t t) {
 bool IsCharacter(uint8_t real_type, bool is_mariadb) {
   if (real_type == kTypeGeometry) return is_mariadb;
   switch (real_type) {
-    case kTypeString: case kTypeVarchar: case kTypeVarString: case kTypeBlob:
-    case kTypeTinyBlob: case kTypeMediumBlob: case kTypeLongBlob: case kTypeVector:
-      return true;
-    default:
-      return false;
+    case kTypeString:
+    case kTypeVarchar:
+    case kTypeVarString:
+    case kTypeBlob:
+    case kTypeTinyBlob:
+    case kTypeMediumBlob:
+    case kTypeLongBlob:
+    case kTypeVector: return true;
+    default: return false;
   }
 }
 
@@ -82,7 +92,8 @@ Status ApplyDefaultCharset(ByteReader r, const std::vector<size_t>& cols, TableM
   while (!r.empty()) {
     uint64_t idx, coll;
     if (!r.GetPackedInt(&idx) || !r.GetPackedInt(&coll)) return Short("charset exceptions");
-    if (idx >= cols.size()) return Status::Corruption("TABLE_MAP charset names column out of range");
+    if (idx >= cols.size())
+      return Status::Corruption("TABLE_MAP charset names column out of range");
     t->columns[cols[idx]].collation = static_cast<uint32_t>(coll);
   }
   return Status::Ok();
@@ -172,8 +183,10 @@ Status ParseOptionalMetadata(ByteReader r, bool is_mariadb, TableMap* t) {
         while (!v.empty()) {
           uint64_t idx, prefix;
           if (!v.GetPackedInt(&idx)) return Short("primary key");
-          if (type == kPrimaryKeyWithPrefix && !v.GetPackedInt(&prefix)) return Short("primary key");
-          if (idx >= n) return Status::Corruption("TABLE_MAP primary key names column out of range");
+          if (type == kPrimaryKeyWithPrefix && !v.GetPackedInt(&prefix))
+            return Short("primary key");
+          if (idx >= n)
+            return Status::Corruption("TABLE_MAP primary key names column out of range");
           t->pk_index.push_back(static_cast<uint32_t>(idx));
         }
         break;

@@ -33,9 +33,9 @@ struct FormatDescription;
 struct TableSchema {
   std::vector<std::string> names;
   std::vector<bool> is_unsigned;
-  std::vector<uint32_t> collations;                 // 0 when not a character column
-  std::vector<std::vector<std::string>> labels;     // ENUM/SET labels per column
-  std::vector<uint32_t> pk;                         // 0-based column indexes
+  std::vector<uint32_t> collations;              // 0 when not a character column
+  std::vector<std::vector<std::string>> labels;  // ENUM/SET labels per column
+  std::vector<uint32_t> pk;                      // 0-based column indexes
 };
 
 class TableMap {
@@ -46,13 +46,13 @@ class TableMap {
   std::vector<ColumnType> columns;
   // From the optional metadata or the schema; empty when unknown.
   std::vector<std::string> names;
-  std::vector<std::string> pk;               // primary-key column names
-  std::vector<uint32_t> pk_index;            // their 0-based indexes
+  std::vector<std::string> pk;     // primary-key column names
+  std::vector<uint32_t> pk_index;  // their 0-based indexes
   // ENUM/SET labels per column (index = column); ColumnType::labels points
   // into this, so a TableMap is neither copied nor moved once built.
   std::vector<std::vector<std::string>> labels;
-  bool has_full_metadata = false;            // names came with the event
-  std::vector<bool> nullable;                // per column: the table map's null bits
+  bool has_full_metadata = false;  // names came with the event
+  std::vector<bool> nullable;      // per column: the table map's null bits
 
   TableMap() = default;
   TableMap(const TableMap&) = delete;

@@ -51,7 +51,8 @@ std::string SqlType(const ColumnType& c, const std::optional<CharsetInfo>& cs) {
     case kTypeNewDecimal:
       return "decimal(" + Num(c.meta >> 8) + "," + Num(c.meta & 0xff) + ")" + sign;
     case kTypeDecimal: return "decimal";
-    case kTypeDate: case kTypeNewDate: return "date";
+    case kTypeDate:
+    case kTypeNewDate: return "date";
     case kTypeYear: return "year";
     case kTypeTime: return "time";
     case kTypeDateTime: return "datetime";
@@ -60,7 +61,8 @@ std::string SqlType(const ColumnType& c, const std::optional<CharsetInfo>& cs) {
     case kTypeDateTime2: return WithFsp("datetime", c.meta);
     case kTypeTimestamp2: return WithFsp("timestamp", c.meta);
     case kTypeBit: return "bit(" + Num((c.meta >> 8) * 8 + (c.meta & 0xff)) + ")";
-    case kTypeVarchar: case kTypeVarString:
+    case kTypeVarchar:
+    case kTypeVarString:
       return binary ? "varbinary(" + Num(c.meta) + ")" : "varchar" + Length(c.meta, cs);
     case kTypeString: {
       // Bits 4-5 of the first metadata byte, inverted, are bits 8-9 of the
@@ -71,7 +73,10 @@ std::string SqlType(const ColumnType& c, const std::optional<CharsetInfo>& cs) {
     }
     case kTypeEnum: return LabelList("enum", c.labels);
     case kTypeSet: return LabelList("set", c.labels);
-    case kTypeTinyBlob: case kTypeMediumBlob: case kTypeLongBlob: case kTypeBlob: {
+    case kTypeTinyBlob:
+    case kTypeMediumBlob:
+    case kTypeLongBlob:
+    case kTypeBlob: {
       // The length prefix's size says which of the four.
       static const char* const kBlobs[] = {"blob", "tinyblob", "blob", "mediumblob", "longblob"};
       static const char* const kTexts[] = {"text", "tinytext", "text", "mediumtext", "longtext"};
@@ -89,11 +94,16 @@ std::string SqlType(const ColumnType& c, const std::optional<CharsetInfo>& cs) {
 
 bool IsCharacterType(uint8_t t) {
   switch (t) {
-    case kTypeVarchar: case kTypeVarString: case kTypeString: case kTypeEnum: case kTypeSet:
-    case kTypeTinyBlob: case kTypeMediumBlob: case kTypeLongBlob: case kTypeBlob:
-      return true;
-    default:
-      return false;
+    case kTypeVarchar:
+    case kTypeVarString:
+    case kTypeString:
+    case kTypeEnum:
+    case kTypeSet:
+    case kTypeTinyBlob:
+    case kTypeMediumBlob:
+    case kTypeLongBlob:
+    case kTypeBlob: return true;
+    default: return false;
   }
 }
 

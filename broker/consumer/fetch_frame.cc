@@ -34,8 +34,8 @@ size_t RecordSize(const LogRecord& r) {
 }  // namespace
 
 void AppendFetchFrame(uint64_t request_id, const RecordSet& set, std::string* out) {
-  size_t fetch = VarintFieldSize(set.next_offset.value()) +
-                 VarintFieldSize(set.high_watermark.value());
+  size_t fetch =
+      VarintFieldSize(set.next_offset.value()) + VarintFieldSize(set.high_watermark.value());
   for (const LogRecord& r : set.records) {
     const size_t n = RecordSize(r);
     fetch += 1 + VarintLength(n) + n;

@@ -68,7 +68,7 @@ struct ConsumerServer::Impl {
     size_t out_pending = 0;      // bytes handed to uv_write, not yet written
     std::string spare;           // a written answer's buffer, for the next one
     bool reading = false;
-    bool closing = false;        // uv_close called
+    bool closing = false;  // uv_close called
     bool close_when_flushed = false;
 
     explicit Conn(uint32_t max_frame) : reader(max_frame) {}
@@ -282,11 +282,11 @@ struct ConsumerServer::Impl {
     c->last_activity = impl->Now();
     if (impl->conns.size() > impl->opt.max_connections) {
       impl->stats.connections_refused.fetch_add(1, std::memory_order_relaxed);
-      impl->Refuse(c, 0,
-                   Err(proto::TOO_MANY_CONNECTIONS,
-                       "the server has its maximum of " +
-                           std::to_string(impl->opt.max_connections) +
-                           " connections; retry later or use another broker"));
+      impl->Refuse(
+          c, 0,
+          Err(proto::TOO_MANY_CONNECTIONS, "the server has its maximum of " +
+                                               std::to_string(impl->opt.max_connections) +
+                                               " connections; retry later or use another broker"));
       impl->Arm(c);
       return;
     }
@@ -316,7 +316,8 @@ struct ConsumerServer::Impl {
       std::string_view payload;
       Result<bool> got = c->reader.Next(&payload);
       if (!got.ok()) {
-        Refuse(c, 0, Err(proto::FRAME_TOO_LARGE, got.status().message() + "; closing the connection"));
+        Refuse(c, 0,
+               Err(proto::FRAME_TOO_LARGE, got.status().message() + "; closing the connection"));
         return;
       }
       if (!*got) break;
@@ -350,10 +351,11 @@ struct ConsumerServer::Impl {
                            "with a proof of the HA secret"));
     }
     if (c->auth != Auth::kUser && c->auth != Auth::kAnonymous) {
-      return SendError(c, req.id(),
-                       Err(proto::NOT_AUTHENTICATED,
-                           c->auth == Auth::kNone ? "send Hello first"
-                                                  : "send Auth with the proof of the password first"));
+      return SendError(
+          c, req.id(),
+          Err(proto::NOT_AUTHENTICATED, c->auth == Auth::kNone
+                                            ? "send Hello first"
+                                            : "send Auth with the proof of the password first"));
     }
     if (c->auth == Auth::kAnonymous && IsGroupRequest(body)) {
       return SendError(c, req.id(),
@@ -404,18 +406,14 @@ struct ConsumerServer::Impl {
       case proto::Request::kSubscribe:
         e = svc->Subscribe(req.subscribe(), r.mutable_subscribe());
         break;
-      case proto::Request::kAck:
-        e = svc->Ack(req.ack(), r.mutable_ack());
-        break;
+      case proto::Request::kAck: e = svc->Ack(req.ack(), r.mutable_ack()); break;
       case proto::Request::kRollback:
         e = svc->Rollback(req.rollback(), r.mutable_rollback());
         break;
       case proto::Request::kUnsubscribe:
         e = svc->Unsubscribe(req.unsubscribe(), r.mutable_unsubscribe());
         break;
-      case proto::Request::kStatus:
-        e = svc->GetStatus(req.status(), r.mutable_status());
-        break;
+      case proto::Request::kStatus: e = svc->GetStatus(req.status(), r.mutable_status()); break;
       default:
         e = Err(proto::BAD_REQUEST,
                 "unknown request type (field " + std::to_string(static_cast<int>(req.body_case())) +
@@ -484,17 +482,17 @@ struct ConsumerServer::Impl {
     r.set_id(req.id());
     proto::HelloResponse* hr = r.mutable_hello();
     hr->set_protocol_version(kProtocolVersion);
-    if (h.seen_epoch() > 0) svc->NoteClientEpoch(h.seen_epoch());  // may fence this node
+    if (h.seen_epoch() > 0) svc->NoteClientEpoch(Epoch(h.seen_epoch()));  // may fence this node
     proto::StatusResponse st;
     svc->GetStatus({}, &st);
     hr->set_node_id(st.node_id());
     hr->set_role(st.role());
     hr->set_epoch(std::max(opt.epoch, st.epoch()));
     if (h.protocol_version() != kProtocolVersion) {
-      *r.mutable_error() =
-          Err(proto::UNSUPPORTED_VERSION, "protocol version " + std::to_string(h.protocol_version()) +
-                                              " is not spoken here; this server speaks version " +
-                                              std::to_string(kProtocolVersion));
+      *r.mutable_error() = Err(proto::UNSUPPORTED_VERSION,
+                               "protocol version " + std::to_string(h.protocol_version()) +
+                                   " is not spoken here; this server speaks version " +
+                                   std::to_string(kProtocolVersion));
       return Send(c, r);
     }
     c->user = h.user();
@@ -586,8 +584,7 @@ struct ConsumerServer::Impl {
     }
     if (client_nonce.size() < auth::kMinClientNonceBytes ||
         client_nonce.size() > auth::kMaxClientNonceBytes ||
-        !auth::ProofMatches(auth::Proof(opt.ha_key, c->nonce, client_nonce + action),
-                            proof)) {
+        !auth::ProofMatches(auth::Proof(opt.ha_key, c->nonce, client_nonce + action), proof)) {
       stats.auth_failures.fetch_add(1, std::memory_order_relaxed);
       proto::Response r;
       r.set_id(req.id());

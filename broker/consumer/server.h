@@ -45,13 +45,13 @@ struct ServerOptions {
   std::map<std::string, std::string> users;
   bool anonymous = false;
   // Limits.
-  uint32_t max_frame = 1u << 20;           // bytes of one request frame (requests are small)
+  uint32_t max_frame = 1u << 20;  // bytes of one request frame (requests are small)
   uint32_t max_connections = 1024;
-  uint32_t idle_timeout_ms = 300000;       // no request and no output moving
-  uint32_t frame_deadline_ms = 10000;      // from a frame's first byte to its last
-  uint32_t max_output_bytes = 8u << 20;    // unsent responses per connection
-  uint32_t max_wait_ms = 60000;            // of a Fetch or Get long poll
-  uint64_t epoch = 0;                      // HelloResponse.epoch
+  uint32_t idle_timeout_ms = 300000;     // no request and no output moving
+  uint32_t frame_deadline_ms = 10000;    // from a frame's first byte to its last
+  uint32_t max_output_bytes = 8u << 20;  // unsent responses per connection
+  uint32_t max_wait_ms = 60000;          // of a Fetch or Get long poll
+  uint64_t epoch = 0;                    // HelloResponse.epoch
   // auth::PasswordKey(the [ha] secret): proves Promote, Demote and Status
   // on any connection past Hello; "" refuses role changes.
   std::string ha_key;
@@ -60,11 +60,11 @@ struct ServerOptions {
 // Counters for /metrics and tests.
 struct ServerStats {
   std::atomic<uint64_t> connections_accepted{0};
-  std::atomic<uint64_t> connections_refused{0};   // max_connections
+  std::atomic<uint64_t> connections_refused{0};  // max_connections
   std::atomic<uint64_t> connections_open{0};
   std::atomic<uint64_t> requests{0};
   std::atomic<uint64_t> auth_failures{0};
-  std::atomic<uint64_t> protocol_errors{0};       // bad frames, deadlines, idle closes
+  std::atomic<uint64_t> protocol_errors{0};  // bad frames, deadlines, idle closes
   std::atomic<uint64_t> bytes_out{0};
   // Long polls (a Fetch or Get with wait_ms that found nothing): parked,
   // then answered either after a commit gave them records (woken) or

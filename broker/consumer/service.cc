@@ -446,26 +446,27 @@ void ConsumerService::SetRoleHandlers(PromoteHandler promote, DemoteHandler demo
 }
 
 void ConsumerService::SetFenceHandler(
-    std::function<void(uint64_t epoch, const std::string& why)> fence) {
+    std::function<void(Epoch epoch, const std::string& why)> fence) {
   MutexLock lock(&handlers_mu_);
   fence_ = std::move(fence);
 }
 
-void ConsumerService::NoteClientEpoch(uint64_t seen) {
+void ConsumerService::NoteClientEpoch(Epoch seen) {
   if (role() != Role::kPrimary) return;
-  uint64_t epoch = 0;
+  Epoch epoch(0);
   {
     ReaderLock lock(&dests_mu_);
-    for (const auto& [name, d] : dests_) epoch = std::max(epoch, d->log->CurrentEpoch().value());
+    for (const auto& [name, d] : dests_) epoch = std::max(epoch, d->log->CurrentEpoch());
   }
   if (seen <= epoch) return;
-  std::function<void(uint64_t, const std::string&)> fence;
+  std::function<void(Epoch, const std::string&)> fence;
   {
     MutexLock lock(&handlers_mu_);
     fence = fence_;
   }
-  const std::string why = "a consumer has seen epoch " + std::to_string(seen) +
-                          " on another node; this node is at epoch " + std::to_string(epoch);
+  const std::string why = "a consumer has seen epoch " + std::to_string(seen.value()) +
+                          " on another node; this node is at epoch " +
+                          std::to_string(epoch.value());
   if (fence) {
     fence(seen, why);
   } else {

@@ -48,15 +48,15 @@ namespace sluice::consumer {
 
 struct ServiceOptions {
   uint32_t default_max_records = 1000;
-  uint32_t max_records = 100000;        // per Fetch / Get
+  uint32_t max_records = 100000;  // per Fetch / Get
   uint32_t default_max_bytes = 4 << 20;
-  uint32_t max_bytes = 32 << 20;        // per Fetch; also bounds a Get's scan
+  uint32_t max_bytes = 32 << 20;  // per Fetch; also bounds a Get's scan
   uint32_t max_wait_ms = 60000;
   uint32_t max_outstanding_batches = 1000;  // per group; then Get asks for an Ack
   std::string node_id;
   Role role = Role::kPrimary;  // group requests are served by the primary only
-  std::string primary;           // standby: the primary's consumer address, when known
-  bool standby_reads = true;     // false: a standby answers Fetch and ListOffsets NOT_PRIMARY too
+  std::string primary;         // standby: the primary's consumer address, when known
+  bool standby_reads = true;   // false: a standby answers Fetch and ListOffsets NOT_PRIMARY too
 };
 
 class ConsumerService {
@@ -112,8 +112,8 @@ class ConsumerService {
   // A client has met epoch `seen` on another node (Hello.seen_epoch). On a
   // primary whose logs are all below it, calls the fence handler: a
   // failover replaced this node.
-  void NoteClientEpoch(uint64_t seen);
-  void SetFenceHandler(std::function<void(uint64_t epoch, const std::string& why)> fence);
+  void NoteClientEpoch(Epoch seen);
+  void SetFenceHandler(std::function<void(Epoch epoch, const std::string& why)> fence);
   // Adds to every StatusResponse (replication, source lag). May be set at any time.
   void SetStatusHook(std::function<void(proto::StatusResponse*)> hook);
 
@@ -142,7 +142,7 @@ class ConsumerService {
   PromoteHandler promote_ GUARDED_BY(handlers_mu_);
   DemoteHandler demote_ GUARDED_BY(handlers_mu_);
   std::function<void(proto::StatusResponse*)> status_hook_ GUARDED_BY(handlers_mu_);
-  std::function<void(uint64_t, const std::string&)> fence_ GUARDED_BY(handlers_mu_);
+  std::function<void(Epoch, const std::string&)> fence_ GUARDED_BY(handlers_mu_);
   // Destinations are only ever added (a Dest* stays valid): while sluiced
   // starts, requests may come in as the destinations are added. Read
   // re-entrantly, written only then: readers first.

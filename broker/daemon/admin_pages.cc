@@ -136,7 +136,8 @@ std::string RenderMetrics(const std::vector<std::unique_ptr<Destination>>& dests
     m.Sample("sluice_xa_oldest_pending_seconds", Dest(*d), d->xa_oldest_seconds());
   }
   m.Family("sluice_ring_occupancy", "gauge", "Parse-ring slots published and not yet committed.");
-  for (const auto& d : dests) m.Sample("sluice_ring_occupancy", Dest(*d), d->stats().ring_occupancy.load());
+  for (const auto& d : dests)
+    m.Sample("sluice_ring_occupancy", Dest(*d), d->stats().ring_occupancy.load());
   m.Family("sluice_source_lag_seconds", "gauge", "How far the log is behind the source's clock.");
   for (const auto& d : dests) m.Sample("sluice_source_lag_seconds", Dest(*d), d->lag_seconds());
   m.Family("sluice_source_lag_bytes", "gauge",
@@ -154,7 +155,8 @@ std::string RenderMetrics(const std::vector<std::unique_ptr<Destination>>& dests
     }
   }
   m.Family("sluice_log_first_offset", "gauge", "First offset retained in the log.");
-  for (const auto& d : dests) m.Sample("sluice_log_first_offset", Dest(*d), d->log()->FirstOffset().value());
+  for (const auto& d : dests)
+    m.Sample("sluice_log_first_offset", Dest(*d), d->log()->FirstOffset().value());
   m.Family("sluice_log_committed_end", "gauge",
            "One past the last record of the last transaction written to this node's log.");
   m.Family("sluice_log_bytes", "gauge",
@@ -187,13 +189,18 @@ std::string RenderMetrics(const std::vector<std::unique_ptr<Destination>>& dests
   for (const auto& d : dests) {
     m.Sample("sluice_retention_errors_total", Dest(*d), d->retention_errors());
   }
-  for (const auto& d : dests) m.Sample("sluice_log_committed_end", Dest(*d), d->log()->CommittedEnd().value());
-  m.Family("sluice_log_high_watermark", "gauge",
-           "One past the last record consumers may read (in sync mode: that enough standbys have).");
-  for (const auto& d : dests) m.Sample("sluice_log_high_watermark", Dest(*d), d->log()->HighWatermark().value());
+  for (const auto& d : dests)
+    m.Sample("sluice_log_committed_end", Dest(*d), d->log()->CommittedEnd().value());
+  m.Family(
+      "sluice_log_high_watermark", "gauge",
+      "One past the last record consumers may read (in sync mode: that enough standbys have).");
+  for (const auto& d : dests)
+    m.Sample("sluice_log_high_watermark", Dest(*d), d->log()->HighWatermark().value());
   m.Family("sluice_log_durable_offset", "gauge", "Every record below it is fsynced.");
-  for (const auto& d : dests) m.Sample("sluice_log_durable_offset", Dest(*d), d->log()->DurableOffset().value());
-  m.Family("sluice_commit_latency_seconds", "histogram", "Time to commit one transaction to the log.");
+  for (const auto& d : dests)
+    m.Sample("sluice_log_durable_offset", Dest(*d), d->log()->DurableOffset().value());
+  m.Family("sluice_commit_latency_seconds", "histogram",
+           "Time to commit one transaction to the log.");
   for (const auto& d : dests) {
     const auto& s = d->stats();
     uint64_t cum = 0;
@@ -207,7 +214,8 @@ std::string RenderMetrics(const std::vector<std::unique_ptr<Destination>>& dests
     m.Sample("sluice_commit_latency_seconds_sum", Dest(*d), s.commit_ns_total.load() / 1e9);
     m.Sample("sluice_commit_latency_seconds_count", Dest(*d), cum);
   }
-  m.Family("sluice_ingest_errors_total", "counter", "Ingest errors by kind (each restarts ingest).");
+  m.Family("sluice_ingest_errors_total", "counter",
+           "Ingest errors by kind (each restarts ingest).");
   for (const auto& d : dests) {
     for (Code c : {Code::kCorruption, Code::kIoError, Code::kNoSpace, Code::kUnavailable,
                    Code::kFailedPrecondition, Code::kNotFound, Code::kTimedOut, Code::kAborted,
@@ -231,8 +239,8 @@ std::string RenderMetrics(const std::vector<std::unique_ptr<Destination>>& dests
            "needs a fix; retrying: a transient one), 0 for the others.");
   for (const auto& d : dests) {
     for (IngestState st : kAllIngestStates) {
-      m.Sample("sluice_destination_state",
-               Dest(*d) + ",state=\"" + IngestStateName(st) + "\"", d->state() == st ? 1 : 0);
+      m.Sample("sluice_destination_state", Dest(*d) + ",state=\"" + IngestStateName(st) + "\"",
+               d->state() == st ? 1 : 0);
     }
   }
   if (server != nullptr) {
@@ -247,7 +255,8 @@ std::string RenderMetrics(const std::vector<std::unique_ptr<Destination>>& dests
          server->connections_accepted},
         {"sluice_server_connections_refused_total", "counter",
          "Consumer connections refused at server.max_connections.", server->connections_refused},
-        {"sluice_server_connections", "gauge", "Consumer connections open.", server->connections_open},
+        {"sluice_server_connections", "gauge", "Consumer connections open.",
+         server->connections_open},
         {"sluice_server_requests_total", "counter", "Consumer requests served.", server->requests},
         {"sluice_server_auth_failures_total", "counter", "Failed consumer authentications.",
          server->auth_failures},
@@ -347,7 +356,8 @@ admin::Handler MakeAdminHandler(const Config* config,
     if (node != nullptr) {
       for (const auto& d : *dests) ha.add_destinations()->set_name(d->name());
       node->FillStatus(&ha);
-      for (const auto& d : *dests) ha.set_epoch(std::max(ha.epoch(), d->log()->CurrentEpoch().value()));
+      for (const auto& d : *dests)
+        ha.set_epoch(std::max(ha.epoch(), d->log()->CurrentEpoch().value()));
       for (int i = 0; i < ha.destinations_size(); ++i) {
         ha.mutable_destinations(i)->set_committed_end((*dests)[i]->log()->CommittedEnd().value());
       }

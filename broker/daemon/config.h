@@ -84,7 +84,7 @@ struct HaConfig {
   std::string on_sync_timeout = "degrade";  // block | degrade
   std::string secret_file;                  // required: the shared secret, alone in the file
   uint32_t heartbeat_ms = 1000;
-  bool standby_reads = true;          // a standby serves Fetch by offset (up to what it has)
+  bool standby_reads = true;  // a standby serves Fetch by offset (up to what it has)
   // The HA port before a peer proves the secret (docs/replication.md).
   uint32_t handshake_timeout_ms = 10000;  // the whole handshake, either side
   uint32_t max_pending_handshakes = 16;   // primary: unauthenticated connections at once
@@ -109,8 +109,8 @@ struct Config {
   std::string admin_listen;  // "" = no admin listener
   ServerConfig server;
   std::vector<UserConfig> users;
-  std::string durability = "group";  // group | fsync (every commit)
-  RetentionConfig retention;         // [storage] retention_*: every destination's default
+  std::string durability = "group";        // group | fsync (every commit)
+  RetentionConfig retention;               // [storage] retention_*: every destination's default
   uint32_t retention_interval_ms = 30000;  // how often retention runs
   HaConfig ha;
   std::vector<DestinationConfig> destinations;

@@ -20,18 +20,12 @@ std::string RedactUrl(const std::string& url) {
 
 const char* IngestStateName(IngestState s) {
   switch (s) {
-    case IngestState::kStarting:
-      return "starting";
-    case IngestState::kRunning:
-      return "running";
-    case IngestState::kRetrying:
-      return "retrying";
-    case IngestState::kFailed:
-      return "failed";
-    case IngestState::kEnded:
-      return "ended";
-    case IngestState::kStopped:
-      return "stopped";
+    case IngestState::kStarting: return "starting";
+    case IngestState::kRunning: return "running";
+    case IngestState::kRetrying: return "retrying";
+    case IngestState::kFailed: return "failed";
+    case IngestState::kEnded: return "ended";
+    case IngestState::kStopped: return "stopped";
   }
   return "?";
 }
@@ -43,10 +37,8 @@ bool IsTransientIngestError(const Status& st) {
     case Code::kAborted:
     case Code::kBusy:
     case Code::kIoError:
-    case Code::kNoSpace:
-      return true;
-    default:
-      return false;
+    case Code::kNoSpace: return true;
+    default: return false;
   }
 }
 
@@ -312,8 +304,7 @@ void Destination::LogFailure(const Status& st, bool transient, std::chrono::mill
 std::string Destination::ResumeStart(const proto::SourceCheckpoint& cp, bool* by_gtid) const {
   *by_gtid = false;
   if (cp.file().empty()) return config_.start;
-  *by_gtid = cp.gtid_known() && !cp.gtid_set().empty() &&
-             config_.source.starts_with("mysql://") &&
+  *by_gtid = cp.gtid_known() && !cp.gtid_set().empty() && config_.source.starts_with("mysql://") &&
              binlog::MysqlStart::Parse(cp.gtid_set()).ok();
   return *by_gtid ? cp.gtid_set() : cp.file() + ":" + std::to_string(cp.pos());
 }

@@ -219,7 +219,7 @@ Status Node::BecomePrimary(uint64_t min_epoch) {
   fenced_.clear();
   if (!config_.ha.listen.empty()) {
     auto p = ha::HaPrimary::Start(HaOptionsFor(""), HaDestinations(),
-                                  [this](uint64_t e, const std::string& why) { OnFenced(e, why); });
+                                  [this](Epoch e, const std::string& why) { OnFenced(e, why); });
     if (!p.ok()) return p.status();
     ha_primary_ = std::move(*p);
     spdlog::info("ha: serving standbys on {} (port {}), mode {}", config_.ha.listen,
@@ -247,12 +247,12 @@ Status Node::BecomeStandby(const std::string& primary) {
   return Status::Ok();
 }
 
-void Node::OnFenced(uint64_t epoch, const std::string& why) {
+void Node::OnFenced(Epoch epoch, const std::string& why) {
   // On an HA session thread: stop acks at once, leave the rest to Tick().
   service_->SetRole(Role::kStandby, "");
   {
     MutexLock lock(&fence_mu_);
-    fence_why_ = why + " (epoch " + std::to_string(epoch) + ")";
+    fence_why_ = why + " (epoch " + std::to_string(epoch.value()) + ")";
   }
   fence_pending_.store(true);
   spdlog::error(

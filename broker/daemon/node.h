@@ -37,8 +37,8 @@
 #include <atomic>
 #include <condition_variable>
 #include <memory>
-#include <optional>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -71,7 +71,7 @@ class Node {
 
   // Stops acting as primary: a newer epoch exists (from a standby's
   // handshake or a consumer's Hello). Quick; any thread.
-  void Fence(uint64_t epoch, const std::string& why) { OnFenced(epoch, why); }
+  void Fence(Epoch epoch, const std::string& why) { OnFenced(epoch, why); }
   proto::Error Promote(const proto::PromoteRequest& req, proto::RoleResponse* out);
   proto::Error Demote(const proto::DemoteRequest& req, proto::RoleResponse* out);
   // Role, HA mode, replication and source lag, for StatusResponse,
@@ -89,7 +89,7 @@ class Node {
   Status BecomePrimary(uint64_t min_epoch) REQUIRES(mu_);
   Status BecomeStandby(const std::string& primary) REQUIRES(mu_);
   Status SaveRole(Role role, const std::string& primary) const;
-  void OnFenced(uint64_t epoch, const std::string& why);
+  void OnFenced(Epoch epoch, const std::string& why);
   // Stops ingest and the HA listener after a fence.
   void FinishFence() REQUIRES(mu_);
   void FillRole(proto::RoleResponse* out) const REQUIRES(mu_);

@@ -178,8 +178,8 @@ int RunCheck(const std::string& path, bool connect) {
           source_error = true;
         } else {
           say("warning", name + "failover host " + hosts[i].host + ":" +
-                             std::to_string(hosts[i].port) + " would not work: " +
-                             report.status().message());
+                             std::to_string(hosts[i].port) +
+                             " would not work: " + report.status().message());
         }
         continue;
       }
@@ -255,8 +255,7 @@ int main(int argc, char** argv) {
                           [&node](const proto::DemoteRequest& r, proto::RoleResponse* out) {
                             return node.Demote(r, out);
                           });
-  service.SetFenceHandler(
-      [&node](uint64_t epoch, const std::string& why) { node.Fence(epoch, why); });
+  service.SetFenceHandler([&node](Epoch epoch, const std::string& why) { node.Fence(epoch, why); });
   if (sluice::Status st = node.Start(); !st.ok()) {
     spdlog::error("{}", st.ToString());
     node.Stop();

@@ -7,8 +7,8 @@
 #include <mutex>
 #include <unordered_map>
 
-#include "broker/ingest/block_list.h"
 #include "broker/binlog/gtid_state.h"
+#include "broker/ingest/block_list.h"
 #include "broker/ingest/record_buffer.h"
 #include "broker/ring/ring.h"
 
@@ -138,18 +138,18 @@ class Pipeline::Impl {
   std::unordered_map<std::string, uint64_t> shape_offsets_ GUARDED_BY(shape_mu_);
 
   // Stage 3: the open transaction.
-  BlockList txn_;                      // its blocks not yet in the log
-  uint64_t seq_ = 0;                   // records taken so far
-  bool chunked_ = false;               // chunks of the open transaction are in the log
+  BlockList txn_;         // its blocks not yet in the log
+  uint64_t seq_ = 0;      // records taken so far
+  bool chunked_ = false;  // chunks of the open transaction are in the log
   uint64_t open_ts_ = 0;
   binlog::GtidState gtid_;
   bool gtid_known_ = false;  // gtid_ is the server's whole state (SourceCheckpoint.gtid_known)
   std::vector<std::string_view> views_;
   const bool compress_ = log_->options().compression != Compression::kNone;
   proto::SourceCheckpoint checkpoint_;
-  uint64_t txn_base_ = 0;                    // offset of the open transaction's first record
-  std::vector<IngestStateWrite> state_;      // written with the open transaction's commit
-  std::map<std::string, uint64_t> xa_ts_;    // prepared XA transactions: xid -> source time
+  uint64_t txn_base_ = 0;                  // offset of the open transaction's first record
+  std::vector<IngestStateWrite> state_;    // written with the open transaction's commit
+  std::map<std::string, uint64_t> xa_ts_;  // prepared XA transactions: xid -> source time
   // Stage 2: each worker's LZ4 output space (per worker, not per slot: a
   // ring of them would hold ring_size blocks of memory).
   std::vector<std::string> scratch_ = std::vector<std::string>(options_.parse_threads);
@@ -168,7 +168,10 @@ Status Pipeline::Impl::SeedShapes() {
     for (int i = 0; i < 8; ++i) offset = offset << 8 | static_cast<uint8_t>(value[i]);
     auto read = log_->Read(Offset(offset), 1, 0);
     if (!read.ok() || read->records.empty() || read->records[0].offset.value() != offset) continue;
-    if (!rec.ParseFromArray(read->records[0].data.data(), static_cast<int>(read->records[0].data.size())) || rec.op() != proto::OP_SCHEMA) continue;
+    if (!rec.ParseFromArray(read->records[0].data.data(),
+                            static_cast<int>(read->records[0].data.size())) ||
+        rec.op() != proto::OP_SCHEMA)
+      continue;
     std::string table_key = key.substr(kShapePrefix.size());
     std::string shape = value.substr(8);
     if (rec.db() + '\0' + rec.table() != table_key || rec.schema().SerializeAsString() != shape) {
@@ -191,7 +194,8 @@ Status Pipeline::Impl::SeedPreparedXa() {
   proto::PendingXa p;
   for (const auto& [key, value] : entries) {
     if (!p.ParseFromString(value)) {
-      return Status::Corruption("the prepared XA transaction " + key + " in the log's ingest "
+      return Status::Corruption("the prepared XA transaction " + key +
+                                " in the log's ingest "
                                 "state does not parse");
     }
     decoder_.SeedPreparedXa(p.xid());
@@ -270,8 +274,8 @@ Status Pipeline::Impl::Stage2(Slot& s, int worker, int64_t seq) {
         // stored whole, as an error record, or not at all.
         s.out.TruncateTo(before);
         proto::ChangeRecord& e = s.error;
-        binlog::FillUndecodable(static_cast<uint8_t>(s.bytes.size() > 4 ? s.bytes[4] : 0),
-                                s.bytes, s.pos, st.ToString(), &e);
+        binlog::FillUndecodable(static_cast<uint8_t>(s.bytes.size() > 4 ? s.bytes[4] : 0), s.bytes,
+                                s.pos, st.ToString(), &e);
         e.set_db(a.table->db);
         e.set_table(a.table->table);
         e.set_ts(a.timestamp);
@@ -321,8 +325,7 @@ Status Pipeline::Impl::Commit(const binlog::TxnEnd& end) {
   txn_.Views(txn_.size(), &views_);
   proto::PendingXa pending;
   switch (end.xa) {
-    case binlog::XaPhase::kNone:
-      break;
+    case binlog::XaPhase::kNone: break;
     case binlog::XaPhase::kPrepare:
       pending.set_xid(end.xid);
       pending.set_prepared_ts(end.timestamp);
@@ -330,8 +333,8 @@ Status Pipeline::Impl::Commit(const binlog::TxnEnd& end) {
       pending.set_gtid(end.gtid);
       pending.set_records(records);
       for (std::string_view v : views_) pending.add_blocks(std::string(v));
-      state_.push_back(IngestStateWrite{std::string(kXaPrefix) + end.xid,
-                                        pending.SerializeAsString()});
+      state_.push_back(
+          IngestStateWrite{std::string(kXaPrefix) + end.xid, pending.SerializeAsString()});
       xa_ts_[end.xid] = end.timestamp;
       views_.clear();  // the log gets only the checkpoint
       records = 0;
@@ -340,11 +343,12 @@ Status Pipeline::Impl::Commit(const binlog::TxnEnd& end) {
       // A prefix read: "1:78:" also finds "1:78:62" (another bqual).
       const std::string key = std::string(kXaPrefix) + end.xid;
       SLUICE_ASSIGN_OR_RETURN(auto found, log_->ReadIngestState(key));
-      auto it = std::find_if(found.begin(), found.end(),
-                             [&](const auto& e) { return e.first == key; });
+      auto it =
+          std::find_if(found.begin(), found.end(), [&](const auto& e) { return e.first == key; });
       if (it == found.end() || !pending.ParseFromString(it->second) || pending.xid() != end.xid) {
         return Status::Internal("XA COMMIT of " + end.xid + " at " + end.file + ":" +
-                                std::to_string(end.pos) + ": its prepared records are not in the "
+                                std::to_string(end.pos) +
+                                ": its prepared records are not in the "
                                 "log's ingest state");
       }
       // The prepared records, then whatever the commit group itself had.
@@ -378,8 +382,9 @@ Status Pipeline::Impl::CommitViews(const binlog::TxnEnd& end, uint64_t records) 
   auto start = std::chrono::steady_clock::now();
   SLUICE_RETURN_IF_ERROR(log_->CommitBlocks(views_, checkpoint_, state_).status());
   state_.clear();
-  auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                std::chrono::steady_clock::now() - start).count();
+  auto ns =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start)
+          .count();
   stats_->commit_ns_total.fetch_add(ns, std::memory_order_relaxed);
   size_t b = 0;
   while (b + 1 < IngestStats::kCommitBuckets && ns > IngestStats::kCommitBucketsMs[b] * 1e6) ++b;
@@ -411,9 +416,9 @@ Status Pipeline::Impl::Stage3(Slot& s) {
       // (Not an XA transaction's: the decoder does not count those as
       // recorded either, so both agree after a restart.)
       const proto::ChangeRecord& r = s.plan.ddls[a.ddl];
-      state_.push_back(IngestStateWrite{
-          std::string(kShapePrefix) + r.db() + '\0' + r.table(),
-          ShapeValue(txn_base_ + seq_, r.schema().SerializeAsString())});
+      state_.push_back(
+          IngestStateWrite{std::string(kShapePrefix) + r.db() + '\0' + r.table(),
+                           ShapeValue(txn_base_ + seq_, r.schema().SerializeAsString())});
       MutexLock lock(&shape_mu_);
       shape_offsets_[r.db() + '\0' + r.table()] = txn_base_ + seq_;
     }
@@ -447,7 +452,8 @@ Status Pipeline::Impl::Stage3(Slot& s) {
     if (options_.on_warning) {
       options_.on_warning("rows event at " + s.plan.file + " " + std::to_string(s.pos) +
                           " does not decode; stored as an error record (on_undecodable = "
-                          "\"skip\"): " + s.error.error().reason());
+                          "\"skip\"): " +
+                          s.error.error().reason());
     }
   }
   return Status::Ok();
@@ -500,7 +506,8 @@ Status Pipeline::Impl::Run(binlog::BinlogSource* source, const std::atomic<bool>
     if (st.code() == Code::kTimedOut) {
       st = Status::Ok();
       MarkCaughtUp();
-      stats_->ring_occupancy.store(ring.cursor()->Get() - s3.processed(), std::memory_order_relaxed);
+      stats_->ring_occupancy.store(ring.cursor()->Get() - s3.processed(),
+                                   std::memory_order_relaxed);
       continue;
     }
     if (st.code() == Code::kNotFound) {
@@ -520,8 +527,8 @@ Status Pipeline::Impl::Run(binlog::BinlogSource* source, const std::atomic<bool>
     ring.Publish(seq);
     stats_->ring_occupancy.store(seq - s3.processed(), std::memory_order_relaxed);
     stats_->position_pos.store(ev.pos + ev.bytes.size(), std::memory_order_relaxed);
-    if (ev.bytes.size() > 4 && static_cast<uint8_t>(ev.bytes[4]) ==
-                                   static_cast<uint8_t>(binlog::EventType::kHeartbeat)) {
+    if (ev.bytes.size() > 4 &&
+        static_cast<uint8_t>(ev.bytes[4]) == static_cast<uint8_t>(binlog::EventType::kHeartbeat)) {
       MarkCaughtUp();  // the server had nothing newer to send
     }
     stats_->events.fetch_add(1, std::memory_order_relaxed);

@@ -47,10 +47,10 @@
 namespace sluice::ingest {
 
 struct IngestOptions {
-  size_t ring_size = 256;         // slots; a power of two (each keeps its event and records)
-  int parse_threads = 2;          // stage-2 workers
+  size_t ring_size = 256;  // slots; a power of two (each keeps its event and records)
+  int parse_threads = 2;   // stage-2 workers
   ring::WaitKind wait = ring::WaitKind::kBlocking;
-  size_t chunk_records = 10000;   // a transaction beyond this streams in chunks
+  size_t chunk_records = 10000;  // a transaction beyond this streams in chunks
   // Regular expressions over "db.table"; empty include = everything. A DDL
   // whose table is unknown is matched as "db.".
   std::vector<std::string> include;
@@ -75,7 +75,7 @@ struct IngestOptions {
 struct IngestStats {
   std::atomic<uint64_t> events{0};
   std::atomic<uint64_t> event_bytes{0};
-  std::atomic<uint64_t> rows{0};               // row changes decoded (before filters: after)
+  std::atomic<uint64_t> rows{0};  // row changes decoded (before filters: after)
   std::atomic<uint64_t> records_committed{0};
   std::atomic<uint64_t> transactions{0};
   std::atomic<uint64_t> chunks{0};
@@ -91,15 +91,15 @@ struct IngestStats {
   // of the oldest one's XA PREPARE (0 when none).
   std::atomic<uint64_t> xa_pending{0};
   std::atomic<uint64_t> xa_oldest_prepared_ts{0};
-  std::atomic<uint64_t> last_event_ts{0};      // source time of the last committed txn
-  std::atomic<uint64_t> ring_full_waits{0};    // producer found the ring full
+  std::atomic<uint64_t> last_event_ts{0};    // source time of the last committed txn
+  std::atomic<uint64_t> ring_full_waits{0};  // producer found the ring full
   std::atomic<uint64_t> commit_ns_total{0};
   // Commit latency histogram: bucket i counts commits of at most
   // kCommitBucketsMs[i] ms (the last bucket is +Inf).
   static constexpr double kCommitBucketsMs[] = {0.1, 0.5, 1, 2, 5, 10, 25, 50, 100, 250, 1000};
   static constexpr size_t kCommitBuckets = std::size(kCommitBucketsMs) + 1;
   std::atomic<uint64_t> commit_latency[kCommitBuckets] = {};
-  std::atomic<int64_t> ring_occupancy{0};      // slots published and not yet committed
+  std::atomic<int64_t> ring_occupancy{0};  // slots published and not yet committed
   // Where the pipeline's threads wait, in ns summed over threads: the fetch
   // thread inside source.Next() (network and the source's own work) and
   // for a free slot (the ring is full: a later stage is the bottleneck);
@@ -109,8 +109,8 @@ struct IngestStats {
   static constexpr const char* kWaitPartNames[kWaitParts] = {"source_read", "ring_full", "plan",
                                                              "decode", "commit"};
   std::atomic<uint64_t> wait_ns[kWaitParts] = {};
-  std::atomic<uint64_t> position_pos{0};       // source position of the last event read
-  std::atomic<int64_t> caught_up_ms{0};        // wall ms of the last heartbeat / idle read
+  std::atomic<uint64_t> position_pos{0};  // source position of the last event read
+  std::atomic<int64_t> caught_up_ms{0};   // wall ms of the last heartbeat / idle read
 };
 
 class Pipeline {

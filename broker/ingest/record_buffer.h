@@ -132,8 +132,8 @@ class RecordBuffer final : public binlog::EncodedRowSink {
   std::unique_ptr<char[]> data_;
   size_t size_ = 0;
   size_t cap_ = 0;
-  size_t head_ = 0;     // where the open record's length goes
-  bool open_ = false;   // a record is being built
+  size_t head_ = 0;    // where the open record's length goes
+  bool open_ = false;  // a record is being built
   bool oversized_ = false;
   std::vector<size_t> ends_;
 };

@@ -4,15 +4,17 @@
 
 namespace sluice::net {
 
-Status Listen(uv_loop_t* loop, uv_tcp_t* server, const std::string& what,
-              const std::string& listen, uv_connection_cb on_connection, int* port) {
+Status Listen(uv_loop_t* loop, uv_tcp_t* server, const std::string& what, const std::string& listen,
+              uv_connection_cb on_connection, int* port) {
   const size_t colon = listen.rfind(':');
   char* end = nullptr;
-  const long p = colon == std::string::npos ? -1 : std::strtol(listen.c_str() + colon + 1, &end, 10);
+  const long p =
+      colon == std::string::npos ? -1 : std::strtol(listen.c_str() + colon + 1, &end, 10);
   sockaddr_in addr{};
   if (p < 0 || p > 65535 || end == nullptr || *end != '\0' ||
       uv_ip4_addr(listen.substr(0, colon).c_str(), static_cast<int>(p), &addr) != 0) {
-    return Status::InvalidArgument(what + " '" + listen + "': expected IPv4:PORT, e.g. 127.0.0.1:7400");
+    return Status::InvalidArgument(what + " '" + listen +
+                                   "': expected IPv4:PORT, e.g. 127.0.0.1:7400");
   }
   uv_tcp_init(loop, server);
   int rc = uv_tcp_bind(server, reinterpret_cast<const sockaddr*>(&addr), 0);

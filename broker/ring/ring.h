@@ -78,8 +78,9 @@ class Ring {
     if (wrap > cached_gating_) {
       const auto start = full_wait_ns_ != nullptr ? std::chrono::steady_clock::now()
                                                   : std::chrono::steady_clock::time_point();
-      wait_.WaitUntil([&] { return (cached_gating_ = MinimumSequence(gating_, next_ - 1)) >= wrap; },
-                      [&] { return Stopping(); });
+      wait_.WaitUntil(
+          [&] { return (cached_gating_ = MinimumSequence(gating_, next_ - 1)) >= wrap; },
+          [&] { return Stopping(); });
       if (full_wait_ns_ != nullptr) SequenceBarrier::AddWait(full_wait_ns_, start);
       if (cached_gating_ < wrap) return -1;
     }
@@ -153,9 +154,9 @@ class Ring {
   std::vector<T> slots_;
   const size_t mask_;
   WaitStrategy wait_;
-  Sequence cursor_;                      // last published, written by the producer
-  std::vector<const Sequence*> gating_;  // constant after SetGating
-  SeqNo next_ = 0;                       // producer-only
+  Sequence cursor_;                         // last published, written by the producer
+  std::vector<const Sequence*> gating_;     // constant after SetGating
+  SeqNo next_ = 0;                          // producer-only
   SeqNo cached_gating_ = kInitialSequence;  // producer-only
   std::atomic<uint64_t>* full_wait_ns_ = nullptr;
   std::atomic<bool> halted_{false};

@@ -72,9 +72,7 @@ class WaitStrategy {
     while (!ready()) {
       if (alerted()) return;
       switch (kind_) {
-        case WaitKind::kBusySpin:
-          Pause();
-          break;
+        case WaitKind::kBusySpin: Pause(); break;
         case WaitKind::kYield:
           if (++spins < 64) {
             Pause();
@@ -138,8 +136,8 @@ class WaitStrategy {
 // Alert() makes every waiter return (used to stop the ring).
 class SequenceBarrier {
  public:
-  SequenceBarrier(const Sequence* cursor, std::vector<const Sequence*> upstream,
-                  WaitStrategy* wait, const std::atomic<bool>* alerted)
+  SequenceBarrier(const Sequence* cursor, std::vector<const Sequence*> upstream, WaitStrategy* wait,
+                  const std::atomic<bool>* alerted)
       : cursor_(cursor), upstream_(std::move(upstream)), wait_(wait), alerted_(alerted) {}
 
   // Waits until `seq` is available to this stage; returns the highest

@@ -35,18 +35,23 @@ namespace bl = sluice::binlog;
 // The FORMAT_DESCRIPTION event of a MariaDB 10.11.19 binlog (binlog.000002
 // at 4, written by Debian's mariadbd with binlog_checksum=CRC32).
 constexpr std::string_view kMariaFdeHex =
-    "53cf066b0f01000000fc000000000100000000040031302e31312e31392d4d6172696144422d302b646562313275312d"
-    "6c6f6700000000000000000000000000000000000000000000000013380d000800120004040404120000e400041a0800"
-    "0000080808020000000a0a0a0000000000000a0a0a000000000000000000000000000000000000000000000000000000"
-    "000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000"
-    "000000000000000000000000000000000000000000000000000000000000000000000000000000000000000004130400"
+    "53cf066b0f01000000fc000000000100000000040031302e31312e31392d4d6172696144422d302b64656231327531"
+    "2d"
+    "6c6f6700000000000000000000000000000000000000000000000013380d000800120004040404120000e400041a08"
+    "00"
+    "0000080808020000000a0a0a0000000000000a0a0a0000000000000000000000000000000000000000000000000000"
+    "00"
+    "0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000"
+    "00"
+    "0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000041304"
+    "00"
     "0d0808080a0a0a0119ef868b";
 
 // MySQL 8.0.36 post-header lengths, type 1 first (libbinlogevents
 // control_events.cpp, Format_description_event).
-constexpr uint8_t kMysqlPostHeaders[] = {0, 13, 0, 8, 0, 0, 0, 0, 4, 0,  4, 0, 0, 0, 98, 0,
-                                         4, 26, 8, 0, 0, 0, 8, 8, 8, 2,  0, 0, 0, 10, 10, 10,
-                                         42, 42, 0, 18, 52, 0, 10, 40, 0};
+constexpr uint8_t kMysqlPostHeaders[] = {0,  13, 0,  8,  0,  0,  0, 0,  4,  0, 4,  0,  0, 0,
+                                         98, 0,  4,  26, 8,  0,  0, 0,  8,  8, 8,  2,  0, 0,
+                                         0,  10, 10, 10, 42, 42, 0, 18, 52, 0, 10, 40, 0};
 
 uint32_t Crc(std::string_view s) {
   return static_cast<uint32_t>(
@@ -153,14 +158,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   bool crc = !mysql;
   uint64_t pos = 4 + fde.size();
   while (in.size() >= 2) {
-    const size_t len = static_cast<uint8_t>(in[0]) | static_cast<size_t>(static_cast<uint8_t>(in[1])) << 8;
+    const size_t len =
+        static_cast<uint8_t>(in[0]) | static_cast<size_t>(static_cast<uint8_t>(in[1])) << 8;
     in.remove_prefix(2);
     std::string event(in.substr(0, len));
     in.remove_prefix(event.size());
     if (event.size() >= bl::kHeaderSize) {
       Put32(&event, 9, static_cast<uint32_t>(event.size()));
-      const bool is_fde = static_cast<uint8_t>(event[4]) ==
-                          static_cast<uint8_t>(bl::EventType::kFormatDescription);
+      const bool is_fde =
+          static_cast<uint8_t>(event[4]) == static_cast<uint8_t>(bl::EventType::kFormatDescription);
       if (fix_crc && (crc || is_fde)) FixCrc(&event);
       if (is_fde) {
         sluice::Result<bl::FormatDescription> f = bl::ParseFormatDescription(event);

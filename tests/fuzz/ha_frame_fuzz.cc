@@ -24,7 +24,8 @@ namespace {
 sluice::CommitLog* Log() {
   static std::unique_ptr<sluice::CommitLog> log = [] {
     const char* tmp = std::getenv("TMPDIR");
-    std::string dir = std::string(tmp ? tmp : "/tmp") + "/ha_frame_fuzz_" + std::to_string(::getpid());
+    std::string dir =
+        std::string(tmp ? tmp : "/tmp") + "/ha_frame_fuzz_" + std::to_string(::getpid());
     std::filesystem::remove_all(dir);
     sluice::CommitLogOptions o;
     o.path = dir;

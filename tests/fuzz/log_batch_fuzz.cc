@@ -46,8 +46,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // untrusted: it may come from a primary or a damaged disk that kept it).
   if (value.size() >= 4) {
     std::string resigned(value);
-    sluice::coding::EncodeFixed32(resigned.data(),
-                                  sluice::crc32c::Extend(0, resigned.data() + 4, resigned.size() - 4));
+    sluice::coding::EncodeFixed32(
+        resigned.data(), sluice::crc32c::Extend(0, resigned.data() + 4, resigned.size() - 4));
     Check(key, resigned);
   }
   return 0;

@@ -45,8 +45,8 @@ std::string Ev(int type, std::string_view body, uint16_t flags = 0) {
          std::string(body);
 }
 
-const std::string kUuid = B({0x3e, 0x11, 0xfa, 0x47, 0x71, 0xca, 0x11, 0xe1, 0x9e, 0x33, 0xc8,
-                             0x0a, 0xa9, 0x42, 0x95, 0x62});
+const std::string kUuid = B({0x3e, 0x11, 0xfa, 0x47, 0x71, 0xca, 0x11, 0xe1, 0x9e, 0x33, 0xc8, 0x0a,
+                             0xa9, 0x42, 0x95, 0x62});
 
 std::string Gtid(int type, int64_t gno) {
   return Ev(type, Le(0, 1) + kUuid + Le(static_cast<uint64_t>(gno), 8) + Le(2, 1) + Le(0, 8) +
@@ -55,8 +55,8 @@ std::string Gtid(int type, int64_t gno) {
 
 std::string Query(std::string_view sql) {
   const std::string status = B({0x00, 0, 0, 0, 0});
-  return Ev(2, Le(9, 4) + Le(0, 4) + Le(4, 1) + Le(0, 2) + Le(status.size(), 2) + status +
-                   "shop" + '\0' + std::string(sql));
+  return Ev(2, Le(9, 4) + Le(0, 4) + Le(4, 1) + Le(0, 2) + Le(status.size(), 2) + status + "shop" +
+                   '\0' + std::string(sql));
 }
 
 std::string Xid() { return Ev(16, Le(42, 8)); }
@@ -121,7 +121,9 @@ const std::string kTagged = B({
 });
 
 // MariaDB events: a CRC32 slot the target fills in (options bit 1).
-std::string MariaEv(int type, std::string_view body) { return Ev(type, std::string(body) + Le(0, 4)); }
+std::string MariaEv(int type, std::string_view body) {
+  return Ev(type, std::string(body) + Le(0, 4));
+}
 
 // MariaDB binlog_buf_compress: 0x80 | n, the length in n bytes most
 // significant first, then a zlib stream.
@@ -152,25 +154,26 @@ std::string MariaGtid(uint64_t seq, bool standalone) {
 // deleting rows of shop.notes (id INT, note VARCHAR(1000)), long and short.
 // v2: the 169-171 types with the v2 extra-data block.
 std::vector<std::string> MariaCompressed(bool v2) {
-  const std::string map = MariaEv(19, Le(40, 6) + Le(1, 2) + "\x04shop" + '\0' + "\x05notes" +
-                                          '\0' + Packed(2) + B({0x03, 0x0f}) + Packed(2) +
-                                          Le(4000, 2) + B({0x02}) + Tlv(1, B({0x00})) +
-                                          Tlv(2, Packed(45)) + Tlv(4, Str("id") + Str("note")));
+  const std::string map =
+      MariaEv(19, Le(40, 6) + Le(1, 2) + "\x04shop" + '\0' + "\x05notes" + '\0' + Packed(2) +
+                      B({0x03, 0x0f}) + Packed(2) + Le(4000, 2) + B({0x02}) + Tlv(1, B({0x00})) +
+                      Tlv(2, Packed(45)) + Tlv(4, Str("id") + Str("note")));
   auto row = [](uint32_t id, std::string_view note) {
     return B({0x00}) + Le(id, 4) + Le(note.size(), 2) + std::string(note);
   };
   const std::string big(300, 'n');
   const std::string head = Le(40, 6) + Le(1, 2) + (v2 ? Le(2, 2) : "");
   const int base = v2 ? 169 : 166;
-  return {MariaGtid(1, true),
-          MariaEv(165, MariaQueryHead() + Zipped("CREATE TABLE notes (id INT, note VARCHAR(1000))")),
-          MariaGtid(2, false),
-          map,
-          MariaEv(base, head + Packed(2) + B({0x03}) + Zipped(row(1, big) + row(2, "short"))),
-          MariaEv(base + 1, head + Packed(2) + B({0x03, 0x03}) +
-                                Zipped(row(2, "short") + row(2, "changed"))),
-          MariaEv(base + 2, head + Packed(2) + B({0x03}) + Zipped(row(1, big))),
-          MariaEv(16, Le(42, 8))};
+  return {
+      MariaGtid(1, true),
+      MariaEv(165, MariaQueryHead() + Zipped("CREATE TABLE notes (id INT, note VARCHAR(1000))")),
+      MariaGtid(2, false),
+      map,
+      MariaEv(base, head + Packed(2) + B({0x03}) + Zipped(row(1, big) + row(2, "short"))),
+      MariaEv(base + 1,
+              head + Packed(2) + B({0x03, 0x03}) + Zipped(row(2, "short") + row(2, "changed"))),
+      MariaEv(base + 2, head + Packed(2) + B({0x03}) + Zipped(row(1, big))),
+      MariaEv(16, Le(42, 8))};
 }
 
 std::string Seed(int options, const std::vector<std::string>& events) {
@@ -194,15 +197,17 @@ int main(int argc, char** argv) {
                             B({0x81, 0x0d, 0xfb, 0x38, 0xd2, 0x04, 0xd2}) + Le(kDoc.size(), 4) +
                             kDoc;
   const std::string docs_map =
-      Ev(19, Le(114, 6) + Le(1, 2) + "\x04shop" + '\0' + "\x04" "docs" + '\0' + Packed(2) +
-                 B({0x03, 0xf5}) + Packed(1) + B({0x04, 0x02}) + Tlv(1, B({0x00})) +
-                 Tlv(4, Str("id") + Str("doc")) + Tlv(8, Packed(0)));
+      Ev(19, Le(114, 6) + Le(1, 2) + "\x04shop" + '\0' +
+                 "\x04"
+                 "docs" +
+                 '\0' + Packed(2) + B({0x03, 0xf5}) + Packed(1) + B({0x04, 0x02}) +
+                 Tlv(1, B({0x00})) + Tlv(4, Str("id") + Str("doc")) + Tlv(8, Packed(0)));
   const std::string diffs = B({0x00}) + Str("$.a") + Str(B({0x05, 0x02, 0x00})) + B({0x01}) +
                             Str("$.c") + Str("\x0c\x03new") + B({0x02}) + Str("$.b[0]");
   const std::string partial_row = B({0x00}) + Le(1, 4) + Le(kDoc.size(), 4) + kDoc + Packed(1) +
                                   B({0x01, 0x00}) + Le(1, 4) + Le(diffs.size(), 4) + diffs;
-  const std::string inner = Query("BEGIN") + ItemsMap() +
-                            Rows(30, 113, "", Packed(7) + "\x7f", NullRow(9)) + Xid();
+  const std::string inner =
+      Query("BEGIN") + ItemsMap() + Rows(30, 113, "", Packed(7) + "\x7f", NullRow(9)) + Xid();
   const uint64_t tagged_head = (uint64_t{1} << 56) | (2 << 8) | 1;
 
   struct {
@@ -210,15 +215,14 @@ int main(int argc, char** argv) {
     std::string bytes;
   } seeds[] = {
       {"mysql80_rows",
-       Seed(kMysql, {Ev(35, Le(1, 8) + kUuid + Le(2, 8) + Interval(1, 6) + Interval(7, 8)),
-                     Gtid(33, 23), Query("BEGIN"), Ev(29, "\x0binsert (..)"), ItemsMap(),
-                     Rows(30, 113, B({0x01, 0x03, 0x00}), Packed(7) + "\x7f",
-                          FullRow() + NullRow(8)),
-                     Rows(31, 113, "", Packed(7) + "\x7f\x7f", FullRow() + after),
-                     Rows(32, 113, "", Packed(7) + "\x7f", NullRow(8)), Xid(),
-                     Gtid(34, 0), Query("CREATE TABLE t2 (i INT)"),
-                     Ev(26, Le(1, 2) + Str("lost events")), Ev(27, "binlog.000001", 0x20),
-                     Ev(200, "future"), Ev(201, "ignorable", 0x80)})},
+       Seed(kMysql,
+            {Ev(35, Le(1, 8) + kUuid + Le(2, 8) + Interval(1, 6) + Interval(7, 8)), Gtid(33, 23),
+             Query("BEGIN"), Ev(29, "\x0binsert (..)"), ItemsMap(),
+             Rows(30, 113, B({0x01, 0x03, 0x00}), Packed(7) + "\x7f", FullRow() + NullRow(8)),
+             Rows(31, 113, "", Packed(7) + "\x7f\x7f", FullRow() + after),
+             Rows(32, 113, "", Packed(7) + "\x7f", NullRow(8)), Xid(), Gtid(34, 0),
+             Query("CREATE TABLE t2 (i INT)"), Ev(26, Le(1, 2) + Str("lost events")),
+             Ev(27, "binlog.000001", 0x20), Ev(200, "future"), Ev(201, "ignorable", 0x80)})},
       {"mysql80_partial_json",
        Seed(kMysql, {Gtid(33, 25), Query("BEGIN"), docs_map,
                      Rows(39, 114, "", Packed(2) + "\x03\x03", partial_row), Xid()})},
@@ -230,19 +234,18 @@ int main(int argc, char** argv) {
                      Ev(42, kTagged), Query("BEGIN"), ItemsMap(),
                      Rows(30, 113, "", Packed(7) + "\x7f", NullRow(5)), Xid()})},
       {"mysql9_vector",
-       Seed(kMysql, {Gtid(33, 30), Query("BEGIN"),
-                     Ev(19, Le(120, 6) + Le(1, 2) + "\x04shop" + '\0' + "\x04vecs" + '\0' +
-                                Packed(3) + B({0xf2, 0xfc, 0xf2}) + Packed(3) +
-                                B({0x04, 0x02, 0x04, 0x07}) +
-                                Tlv(2, Packed(63) + Packed(1) + Packed(255)) +
-                                Tlv(13, Packed(2) + Packed(4)) +
-                                Tlv(4, Str("v2") + Str("t") + Str("v4")) + Tlv(12, B({0xe0}))),
-                     Rows(30, 120, "", Packed(3) + "\x07",
-                          B({0x00}) + Le(8, 4) + B({0, 0, 0xc0, 0x3f, 0, 0, 0x10, 0xc0}) +
-                              Le(5, 2) + "hello" + Le(16, 4) + std::string(12, '\0') +
-                              B({0xff, 0xff, 0x7f, 0x7f}) + B({0x01}) + Le(0, 2) + Le(4, 4) +
-                              B({0, 0, 0x80, 0x3f})),
-                     Xid()})},
+       Seed(kMysql,
+            {Gtid(33, 30), Query("BEGIN"),
+             Ev(19, Le(120, 6) + Le(1, 2) + "\x04shop" + '\0' + "\x04vecs" + '\0' + Packed(3) +
+                        B({0xf2, 0xfc, 0xf2}) + Packed(3) + B({0x04, 0x02, 0x04, 0x07}) +
+                        Tlv(2, Packed(63) + Packed(1) + Packed(255)) +
+                        Tlv(13, Packed(2) + Packed(4)) + Tlv(4, Str("v2") + Str("t") + Str("v4")) +
+                        Tlv(12, B({0xe0}))),
+             Rows(30, 120, "", Packed(3) + "\x07",
+                  B({0x00}) + Le(8, 4) + B({0, 0, 0xc0, 0x3f, 0, 0, 0x10, 0xc0}) + Le(5, 2) +
+                      "hello" + Le(16, 4) + std::string(12, '\0') + B({0xff, 0xff, 0x7f, 0x7f}) +
+                      B({0x01}) + Le(0, 2) + Le(4, 4) + B({0, 0, 0x80, 0x3f})),
+             Xid()})},
       // XA (MySQL sql/xa.cc, binlog.cc): XA START, rows, XA END, the
       // XA_PREPARE event (one_phase, formatID, gtrid and bqual lengths, xid),
       // then the second phase as a group of its own: a commit, and a

@@ -12,7 +12,8 @@
 int main(int argc, char** argv) {
   if (argc != 2) return 2;
   using namespace sluice;
-  auto write = [&](const std::string& name, const std::vector<const google::protobuf::MessageLite*>& msgs) {
+  auto write = [&](const std::string& name,
+                   const std::vector<const google::protobuf::MessageLite*>& msgs) {
     std::string out = "\x07";
     for (const auto* m : msgs) (void)frame::Append(*m, &out);
     std::ofstream(std::string(argv[1]) + "/" + name, std::ios::binary) << out;

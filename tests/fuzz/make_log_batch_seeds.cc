@@ -23,7 +23,10 @@ int main(int argc, char** argv) {
   h.record_count = 3;
   h.flags = kTxnEnd;
   h.epoch = 2;
-  write("txn_end_with_checkpoint", h, "\x0a\x0d" "binlog.000001\x10\x04", {"a", "", std::string(200, 'x')});
+  write("txn_end_with_checkpoint", h,
+        "\x0a\x0d"
+        "binlog.000001\x10\x04",
+        {"a", "", std::string(200, 'x')});
   // Version 2: an LZ4 block of 40 records, then a stored one of 2.
   std::string framed, blocks, scratch;
   for (int i = 0; i < 40; ++i) {
@@ -33,14 +36,22 @@ int main(int argc, char** argv) {
   }
   AppendBlock(framed, 40, true, &blocks, &scratch);
   const size_t first = blocks.size();
-  AppendBlock(std::string("\x01\0\0\0" "a" "\x02\0\0\0" "bc", 11), 2, false, &blocks, &scratch);
+  AppendBlock(std::string("\x01\0\0\0"
+                          "a"
+                          "\x02\0\0\0"
+                          "bc",
+                          11),
+              2, false, &blocks, &scratch);
   h.base_offset = sluice::Offset(2000);
   h.record_count = 42;
   h.txn_records_before = 7;
   std::vector<std::string_view> parts = {std::string_view(blocks).substr(0, first),
                                          std::string_view(blocks).substr(first)};
   std::string out = BatchKey(h.base_offset);
-  EncodeBlockBatch(h, "\x0a\x0d" "binlog.000001\x10\x04", parts, &out);
+  EncodeBlockBatch(h,
+                   "\x0a\x0d"
+                   "binlog.000001\x10\x04",
+                   parts, &out);
   std::ofstream(std::string(argv[1]) + "/blocks_lz4_and_stored", std::ios::binary) << out;
   return 0;
 }

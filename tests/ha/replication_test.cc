@@ -63,7 +63,7 @@ class ReplicationTest : public ::testing::Test {
     o.node_id = "a";
     o.consumer_address = "127.0.0.1:7400";
     auto p = HaPrimary::Start(o, {{"shop", primary_log_.get()}},
-                              [this](uint64_t epoch, const std::string&) { fenced_ = epoch; });
+                              [this](Epoch epoch, const std::string&) { fenced_ = epoch.value(); });
     ASSERT_TRUE(p.ok()) << p.status().ToString();
     primary_ = std::move(*p);
   }
@@ -71,7 +71,8 @@ class ReplicationTest : public ::testing::Test {
     if (o.secret_key.empty()) o = options_;
     o.node_id = "b";
     o.primary = "127.0.0.1:" + std::to_string(port ? port : primary_->port());
-    standby_ = std::make_unique<HaStandby>(o, std::vector<HaDestination>{{"shop", standby_log_.get()}});
+    standby_ =
+        std::make_unique<HaStandby>(o, std::vector<HaDestination>{{"shop", standby_log_.get()}});
     ASSERT_TRUE(standby_->Start().ok());
   }
   // `n` transactions of 1..50 records of ~100 bytes; every 7th is chunked.
@@ -158,13 +159,15 @@ TEST_F(ReplicationTest, SyncModeReleasesOnlyWhatTheStandbyHasOnDisk) {
   EXPECT_EQ(primary_log_->HighWatermark(), Offset(0));
   EXPECT_FALSE(primary_->transfer("shop")->in_sync());
   StartStandby();
-  ASSERT_TRUE(WaitFor([&] { return primary_log_->HighWatermark() == primary_log_->CommittedEnd(); }));
+  ASSERT_TRUE(
+      WaitFor([&] { return primary_log_->HighWatermark() == primary_log_->CommittedEnd(); }));
   EXPECT_GE(standby_log_->DurableOffset(), primary_log_->HighWatermark());
   EXPECT_TRUE(WaitFor([&] { return primary_->transfer("shop")->in_sync(); }));
   // Every commit waits for the standby's report, then shows.
   for (int i = 10; i < 30; ++i) {
     Load(1, i);
-    ASSERT_TRUE(WaitFor([&] { return primary_log_->HighWatermark() == primary_log_->CommittedEnd(); }));
+    ASSERT_TRUE(
+        WaitFor([&] { return primary_log_->HighWatermark() == primary_log_->CommittedEnd(); }));
     EXPECT_GE(standby_log_->DurableOffset(), primary_log_->HighWatermark());
   }
   // The standby goes away: "block" holds the high watermark.
@@ -179,7 +182,8 @@ TEST_F(ReplicationTest, SyncModeReleasesOnlyWhatTheStandbyHasOnDisk) {
   EXPECT_EQ(ReadAll(*primary_log_).size(), held.value());
   // It comes back: everything is released, nothing lost.
   StartStandby();
-  ASSERT_TRUE(WaitFor([&] { return primary_log_->HighWatermark() == primary_log_->CommittedEnd(); }));
+  ASSERT_TRUE(
+      WaitFor([&] { return primary_log_->HighWatermark() == primary_log_->CommittedEnd(); }));
   EXPECT_TRUE(WaitFor([&] { return primary_->transfer("shop")->in_sync(); }));
   ASSERT_TRUE(WaitFor([&] { return CaughtUp(); }));
   ExpectSameLog();
@@ -191,7 +195,8 @@ TEST_F(ReplicationTest, SyncDegradeGoesAsyncAfterTheTimeoutAndBackToSync) {
   StartPrimary();
   StartStandby();
   Load(10);
-  ASSERT_TRUE(WaitFor([&] { return primary_log_->HighWatermark() == primary_log_->CommittedEnd(); }));
+  ASSERT_TRUE(
+      WaitFor([&] { return primary_log_->HighWatermark() == primary_log_->CommittedEnd(); }));
   standby_.reset();
   Load(10, 10);
   EXPECT_LT(primary_log_->HighWatermark(), primary_log_->CommittedEnd());
@@ -207,7 +212,8 @@ TEST_F(ReplicationTest, SyncDegradeGoesAsyncAfterTheTimeoutAndBackToSync) {
   ASSERT_TRUE(WaitFor([&] { return primary_->transfer("shop")->in_sync(); }));
   EXPECT_TRUE(primary_log_->gated());
   Load(5, 30);
-  ASSERT_TRUE(WaitFor([&] { return primary_log_->HighWatermark() == primary_log_->CommittedEnd(); }));
+  ASSERT_TRUE(
+      WaitFor([&] { return primary_log_->HighWatermark() == primary_log_->CommittedEnd(); }));
   EXPECT_GE(standby_log_->DurableOffset(), primary_log_->HighWatermark());
   ASSERT_TRUE(WaitFor([&] { return CaughtUp(); }));
   ExpectSameLog();
@@ -284,8 +290,9 @@ TEST_F(ReplicationTest, IngestStateReplicatesBeforeTheBatchesAfterIt) {
   EXPECT_EQ(*got, (Entries{{"shape/shop\0t", "shape"}, {"xa/1:7831:", "prepared blocks"}}));
   ExpectSameLog();
   // XA COMMIT: the entry goes with the commit that writes its records.
-  ASSERT_TRUE(primary_log_->CommitBlocks({}, CheckpointAfter(200),
-                                         std::vector<IngestStateWrite>{{"xa/1:7831:", std::nullopt}})
+  ASSERT_TRUE(primary_log_
+                  ->CommitBlocks({}, CheckpointAfter(200),
+                                 std::vector<IngestStateWrite>{{"xa/1:7831:", std::nullopt}})
                   .ok());
   Load(1, 201);
   ASSERT_TRUE(WaitFor([&] {
@@ -343,8 +350,10 @@ TEST_F(ReplicationTest, LinkCutsAndStallsLoseNothing) {
     proxy.Cut();  // mid-stream
     Load(50, txn);
     txn += 50;
-    ASSERT_TRUE(WaitFor([&] { return primary_log_->HighWatermark() == primary_log_->CommittedEnd(); }))
-        << "round " << round;
+    ASSERT_TRUE(WaitFor([&] {
+      return primary_log_->HighWatermark() == primary_log_->CommittedEnd();
+    })) << "round "
+        << round;
   }
   // A stall past the timeout holds the high watermark (block), then heals.
   proxy.Stall(true);
@@ -354,9 +363,11 @@ TEST_F(ReplicationTest, LinkCutsAndStallsLoseNothing) {
   EXPECT_LT(primary_log_->HighWatermark(), primary_log_->CommittedEnd());
   EXPECT_FALSE(primary_->transfer("shop")->in_sync());
   proxy.Stall(false);
-  ASSERT_TRUE(WaitFor([&] { return primary_log_->HighWatermark() == primary_log_->CommittedEnd(); }));
+  ASSERT_TRUE(
+      WaitFor([&] { return primary_log_->HighWatermark() == primary_log_->CommittedEnd(); }));
   ASSERT_TRUE(WaitFor([&] { return CaughtUp(); }));
-  EXPECT_GE(proxy.connections(), 2);  // reconnected after cuts (a cut between connections hits none)
+  EXPECT_GE(proxy.connections(),
+            2);  // reconnected after cuts (a cut between connections hits none)
   ExpectSameLog();
 }
 
@@ -367,7 +378,8 @@ TEST_F(ReplicationTest, ALinkStallPastTheTimeoutDegradesThenSyncReturns) {
   sluice::testing::TcpProxy proxy(primary_->port());
   StartStandby(proxy.port());
   Load(50);
-  ASSERT_TRUE(WaitFor([&] { return primary_log_->HighWatermark() == primary_log_->CommittedEnd(); }));
+  ASSERT_TRUE(
+      WaitFor([&] { return primary_log_->HighWatermark() == primary_log_->CommittedEnd(); }));
   proxy.Stall(true);
   Load(50, 50);
   ASSERT_TRUE(WaitFor([&] { return primary_->transfer("shop")->degraded(); }, 5s));
@@ -387,7 +399,8 @@ TEST_F(ReplicationTest, ARestartedSyncPrimaryShowsOnlyWhatWasReleased) {
   StartPrimary();
   StartStandby();
   Load(20);
-  ASSERT_TRUE(WaitFor([&] { return primary_log_->HighWatermark() == primary_log_->CommittedEnd(); }));
+  ASSERT_TRUE(
+      WaitFor([&] { return primary_log_->HighWatermark() == primary_log_->CommittedEnd(); }));
   const Offset released = primary_log_->HighWatermark();
   standby_.reset();
   Load(20, 20);  // committed on the primary alone
@@ -400,7 +413,8 @@ TEST_F(ReplicationTest, ARestartedSyncPrimaryShowsOnlyWhatWasReleased) {
   EXPECT_EQ(primary_log_->HighWatermark(), released);
   EXPECT_EQ(ReadAll(*primary_log_).size(), released.value());
   StartStandby();
-  ASSERT_TRUE(WaitFor([&] { return primary_log_->HighWatermark() == primary_log_->CommittedEnd(); }));
+  ASSERT_TRUE(
+      WaitFor([&] { return primary_log_->HighWatermark() == primary_log_->CommittedEnd(); }));
   ASSERT_TRUE(WaitFor([&] { return CaughtUp(); }));
   ExpectSameLog();
 }

@@ -336,28 +336,17 @@ std::string EpochText(const std::string& utc) {
 
 const char* KindName(const proto::Value& v) {
   switch (v.kind_case()) {
-    case proto::Value::kIsNull:
-      return "null";
-    case proto::Value::kInt64:
-      return "int64";
-    case proto::Value::kUint64:
-      return "uint64";
-    case proto::Value::kFloat64:
-      return "float64";
-    case proto::Value::kDecimal:
-      return "decimal";
-    case proto::Value::kText:
-      return "text";
-    case proto::Value::kBinary:
-      return "binary";
-    case proto::Value::kJson:
-      return "json";
-    case proto::Value::kEnumLabel:
-      return "enum_label";
-    case proto::Value::kEnumIndex:
-      return "enum_index";
-    default:
-      return "unset";
+    case proto::Value::kIsNull: return "null";
+    case proto::Value::kInt64: return "int64";
+    case proto::Value::kUint64: return "uint64";
+    case proto::Value::kFloat64: return "float64";
+    case proto::Value::kDecimal: return "decimal";
+    case proto::Value::kText: return "text";
+    case proto::Value::kBinary: return "binary";
+    case proto::Value::kJson: return "json";
+    case proto::Value::kEnumLabel: return "enum_label";
+    case proto::Value::kEnumIndex: return "enum_index";
+    default: return "unset";
   }
 }
 

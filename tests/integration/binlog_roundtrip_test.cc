@@ -22,6 +22,7 @@
 #include "broker/binlog/mysql_source.h"
 #include "proto/record_json.h"
 #include "tests/integration/type_workload.h"
+#include "tests/support/hex.h"
 #include "tests/support/mariadb_fixture.h"
 #include "tests/support/row_encoding_check.h"
 
@@ -34,15 +35,7 @@ using testing::SqlRow;
 using testing_workload::Col;
 using Text = std::optional<std::string>;
 
-std::string Hex(std::string_view bytes) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string s;
-  for (unsigned char c : bytes) {
-    s.push_back(kHex[c >> 4]);
-    s.push_back(kHex[c & 15]);
-  }
-  return s;
-}
+using testing::Hex;
 
 // Our value as the text the SELECT below returns for it.
 Text AsText(const proto::Column& c) {
@@ -286,12 +279,14 @@ TEST_P(BinlogRoundTrip, EveryColumnTypeMatchesSelect) {
 }
 
 TEST_P(BinlogRoundTrip, HundredThousandRowTransaction) {
-  ASSERT_TRUE(Exec("CREATE DATABASE shop; USE shop; "
-                   "CREATE TABLE big (id INT PRIMARY KEY, v VARCHAR(20), n BIGINT UNSIGNED)"));
+  ASSERT_TRUE(
+      Exec("CREATE DATABASE shop; USE shop; "
+           "CREATE TABLE big (id INT PRIMARY KEY, v VARCHAR(20), n BIGINT UNSIGNED)"));
   OpenSource();
   Drain();
   int txns_before = sink_.txns;
-  ASSERT_TRUE(Exec("INSERT INTO big SELECT seq, CONCAT('v', seq), seq * 1000003 FROM seq_1_to_100000"));
+  ASSERT_TRUE(
+      Exec("INSERT INTO big SELECT seq, CONCAT('v', seq), seq * 1000003 FROM seq_1_to_100000"));
   Drain();
   size_t inserts = 0;
   for (const auto& r : sink_.records) inserts += r.op() == proto::OP_INSERT;

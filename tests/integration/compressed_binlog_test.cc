@@ -14,13 +14,13 @@
 #include <vector>
 
 #include "broker/binlog/decoder.h"
-#include "tests/support/record_collector.h"
 #include "broker/binlog/file_source.h"
 #include "broker/binlog/mysql_source.h"
 #include "broker/ingest/pipeline.h"
 #include "storage/commit_log.h"
 #include "tests/integration/type_workload.h"
 #include "tests/support/mariadb_fixture.h"
+#include "tests/support/record_collector.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/test_log.h"
 
@@ -48,8 +48,9 @@ std::vector<std::string> Workload() {
   // length of 10: logged uncompressed next to compressed ones).
   w.push_back("INSERT INTO notes VALUES (1, REPEAT('abcdefghij', 100), 1), (2, 'short', 2)");
   w.push_back("INSERT INTO notes (id) VALUES (3)");
-  w.push_back("BEGIN; UPDATE notes SET note = REPEAT('xyz', 400), tiny = 5 WHERE id = 2; "
-              "DELETE FROM notes WHERE id = 1; COMMIT");
+  w.push_back(
+      "BEGIN; UPDATE notes SET note = REPEAT('xyz', 400), tiny = 5 WHERE id = 2; "
+      "DELETE FROM notes WHERE id = 1; COMMIT");
   w.push_back("ALTER TABLE notes ADD COLUMN extra VARCHAR(50) DEFAULT 'e', COMMENT 'altered'");
   w.push_back("UPDATE notes SET extra = 'changed' WHERE id = 3");
   w.push_back("DROP TABLE types");
@@ -127,13 +128,14 @@ TEST(CompressedBinlog, DecodesToTheRecordsOfAnUncompressedServer) {
   EXPECT_GE(n(zipped, EventType::kWriteRowsV1), 1u);  // the row under 10 bytes
   for (int t = 165; t <= 171; ++t) EXPECT_EQ(plain.events[t], 0u) << t;
   for (int t = 169; t <= 171; ++t) EXPECT_EQ(zipped.events[t], 0u) << t;
-  std::printf("compressed binlog: %llu QUERY_COMPRESSED, %llu/%llu/%llu WRITE/UPDATE/DELETE_ROWS_"
-              "COMPRESSED_V1, %llu plain WRITE_ROWS_V1\n",
-              static_cast<unsigned long long>(n(zipped, EventType::kQueryCompressed)),
-              static_cast<unsigned long long>(n(zipped, EventType::kWriteRowsCompressedV1)),
-              static_cast<unsigned long long>(n(zipped, EventType::kUpdateRowsCompressedV1)),
-              static_cast<unsigned long long>(n(zipped, EventType::kDeleteRowsCompressedV1)),
-              static_cast<unsigned long long>(n(zipped, EventType::kWriteRowsV1)));
+  std::printf(
+      "compressed binlog: %llu QUERY_COMPRESSED, %llu/%llu/%llu WRITE/UPDATE/DELETE_ROWS_"
+      "COMPRESSED_V1, %llu plain WRITE_ROWS_V1\n",
+      static_cast<unsigned long long>(n(zipped, EventType::kQueryCompressed)),
+      static_cast<unsigned long long>(n(zipped, EventType::kWriteRowsCompressedV1)),
+      static_cast<unsigned long long>(n(zipped, EventType::kUpdateRowsCompressedV1)),
+      static_cast<unsigned long long>(n(zipped, EventType::kDeleteRowsCompressedV1)),
+      static_cast<unsigned long long>(n(zipped, EventType::kWriteRowsV1)));
 
   for (const auto& w : plain.sink.warnings) ADD_FAILURE() << "plain: " << w;
   for (const auto& w : zipped.sink.warnings) ADD_FAILURE() << "compressed: " << w;
@@ -206,8 +208,8 @@ TEST(CompressedBinlog, DecodesToTheRecordsOfAnUncompressedServer) {
     auto set = (*log)->Read(at, 10000, 64 << 20);
     ASSERT_TRUE(set.ok()) << set.status().ToString();
     for (const auto& r : set->records) {
-      ASSERT_TRUE(logged.emplace_back().ParseFromArray(r.data.data(),
-                                                       static_cast<int>(r.data.size())));
+      ASSERT_TRUE(
+          logged.emplace_back().ParseFromArray(r.data.data(), static_cast<int>(r.data.size())));
     }
     at = set->next_offset;
   }

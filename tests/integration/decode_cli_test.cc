@@ -52,10 +52,12 @@ class DecodeCli : public ::testing::Test {
     db_ = std::move(*db);
     // Two files: five single-row inserts, a rotation, a three-row insert.
     ASSERT_TRUE(db_->Execute("CREATE DATABASE shop; USE shop; "
-                             "CREATE TABLE t (id INT PRIMARY KEY, name VARCHAR(10))").ok());
+                             "CREATE TABLE t (id INT PRIMARY KEY, name VARCHAR(10))")
+                    .ok());
     for (int i = 1; i <= 5; ++i) {
       ASSERT_TRUE(db_->Execute("INSERT INTO t VALUES (" + std::to_string(i) + ", 'n" +
-                               std::to_string(i) + "')").ok());
+                               std::to_string(i) + "')")
+                      .ok());
     }
     ASSERT_TRUE(db_->Execute("FLUSH BINARY LOGS").ok());
     ASSERT_TRUE(db_->Execute("INSERT INTO t VALUES (6, 'n6'), (7, 'n7'), (8, 'n8')").ok());
@@ -97,8 +99,8 @@ TEST_F(DecodeCli, PrintsEveryRowInOrderAcrossFiles) {
   auto ins = Inserts(r.lines);
   ASSERT_EQ(ins.size(), 8u);
   for (int i = 1; i <= 8; ++i) {
-    std::string want = "\"after\":{\"id\":" + std::to_string(i) + ",\"name\":\"n" +
-                       std::to_string(i) + "\"}";
+    std::string want =
+        "\"after\":{\"id\":" + std::to_string(i) + ",\"name\":\"n" + std::to_string(i) + "\"}";
     EXPECT_NE(ins[i - 1].find(want), std::string::npos) << ins[i - 1];
     EXPECT_NE(ins[i - 1].find("\"db\":\"shop\",\"table\":\"t\",\"pk\":[\"id\"]"),
               std::string::npos);
@@ -223,12 +225,13 @@ TEST_F(DecodeCli, SourceFromConfig) {
   Status next;
   for (int i = 0; i < 10; ++i) {
     next = (*latest)->Next(&e);
-    if (!next.ok() || static_cast<uint8_t>(e.bytes[4]) !=
-                          static_cast<uint8_t>(EventType::kBinlogCheckpoint)) {
+    if (!next.ok() ||
+        static_cast<uint8_t>(e.bytes[4]) != static_cast<uint8_t>(EventType::kBinlogCheckpoint)) {
       break;
     }
   }
-  EXPECT_EQ(next.code(), Code::kTimedOut) << (next.ok() ? EventTypeName(static_cast<uint8_t>(e.bytes[4])) : std::string());
+  EXPECT_EQ(next.code(), Code::kTimedOut)
+      << (next.ok() ? EventTypeName(static_cast<uint8_t>(e.bytes[4])) : std::string());
 
   auto live = OpenBinlogSource({db_->ReplUrl(), "latest", 77});
   ASSERT_TRUE(live.ok()) << live.status().ToString();

@@ -13,6 +13,7 @@
 
 #include "broker/binlog/decoder.h"
 #include "broker/binlog/file_source.h"
+#include "tests/support/hex.h"
 #include "tests/support/mariadb_fixture.h"
 #include "tests/support/row_encoding_check.h"
 
@@ -21,15 +22,7 @@ namespace {
 
 using testing::MariaDb;
 
-std::string Hex(std::string_view bytes) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string s;
-  for (unsigned char c : bytes) {
-    s.push_back(kHex[c >> 4]);
-    s.push_back(kHex[c & 15]);
-  }
-  return s;
-}
+using testing::Hex;
 
 // "SRID:HEXWKB" of a geometry value, as the server's SELECT below renders it.
 std::string Render(const proto::Value& v) {
@@ -77,22 +70,25 @@ TEST(GeometryBinlog, SridAndWkbAreWhatTheServerReturns) {
                          "g GEOMETRY NULL)")
                   .ok());
   ASSERT_TRUE(
-      db.Execute("INSERT INTO geo.shapes VALUES "
-                 "(1, ST_GeomFromText('POINT(1 2)', 4326)),"
-                 "(2, ST_GeomFromText('POINT(1 2)')),"
-                 "(3, ST_GeomFromText('POLYGON((0 0,10 0,10 10,0 10,0 0),(2 2,3 2,3 3,2 2))', 4326)),"
-                 "(4, ST_GeomFromText('POLYGON((0 0,1 0,1 1,0 0))', 0)),"
-                 "(5, ST_GeomFromText('GEOMETRYCOLLECTION(POINT(-1.5 2.25),LINESTRING(0 0,1 1))', 3857)),"
-                 "(6, NULL)")
+      db.Execute(
+            "INSERT INTO geo.shapes VALUES "
+            "(1, ST_GeomFromText('POINT(1 2)', 4326)),"
+            "(2, ST_GeomFromText('POINT(1 2)')),"
+            "(3, ST_GeomFromText('POLYGON((0 0,10 0,10 10,0 10,0 0),(2 2,3 2,3 3,2 2))', 4326)),"
+            "(4, ST_GeomFromText('POLYGON((0 0,1 0,1 1,0 0))', 0)),"
+            "(5, ST_GeomFromText('GEOMETRYCOLLECTION(POINT(-1.5 2.25),LINESTRING(0 0,1 1))', "
+            "3857)),"
+            "(6, NULL)")
           .ok());
   const std::map<int64_t, std::string> inserted = ServerRows(db);
   ASSERT_EQ(inserted.size(), 6u);
   ASSERT_EQ(inserted.at(1).substr(0, 5), "4326:");  // the server kept the SRID
   ASSERT_EQ(inserted.at(2).substr(0, 2), "0:");
-  ASSERT_TRUE(db.Execute("UPDATE geo.shapes SET g = ST_GeomFromText('POINT(3 4)', 4326) WHERE id = 2;"
-                         "UPDATE geo.shapes SET g = ST_GeomFromText(ST_AsText(g), 0) WHERE id = 3;"
-                         "DELETE FROM geo.shapes WHERE id = 1")
-                  .ok());
+  ASSERT_TRUE(
+      db.Execute("UPDATE geo.shapes SET g = ST_GeomFromText('POINT(3 4)', 4326) WHERE id = 2;"
+                 "UPDATE geo.shapes SET g = ST_GeomFromText(ST_AsText(g), 0) WHERE id = 3;"
+                 "DELETE FROM geo.shapes WHERE id = 1")
+          .ok());
   const std::map<int64_t, std::string> updated = ServerRows(db);
   ASSERT_EQ(updated.at(2).substr(0, 5), "4326:");
   ASSERT_EQ(updated.at(3).substr(0, 2), "0:");

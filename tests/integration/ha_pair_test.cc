@@ -52,7 +52,8 @@ struct NodeProc {
 };
 
 // Polls `cond` every 20 ms until it holds or `limit` passes.
-bool WaitUntil(const std::function<bool()>& cond, std::chrono::seconds limit = std::chrono::seconds(60)) {
+bool WaitUntil(const std::function<bool()>& cond,
+               std::chrono::seconds limit = std::chrono::seconds(60)) {
   const auto deadline = Clock::now() + limit;
   while (Clock::now() < deadline) {
     if (cond()) return true;
@@ -111,8 +112,8 @@ class HaPairTest : public ::testing::Test {
         << "name = \"reader\"\npassword_file = \"" << dir_.Sub("reader.password") << "\"\n\n"
         << "[admin]\nlisten = \"" << Addr(n->admin_port) << "\"\n\n[ha]\nlisten = \"" << n->ha()
         << "\"\n"
-        << (primary_ha.empty() ? "" : "primary = \"" + primary_ha + "\"\n") << "mode = \""
-        << o.mode << "\"\nsync_timeout_ms = " << o.sync_timeout_ms << "\non_sync_timeout = \""
+        << (primary_ha.empty() ? "" : "primary = \"" + primary_ha + "\"\n") << "mode = \"" << o.mode
+        << "\"\nsync_timeout_ms = " << o.sync_timeout_ms << "\non_sync_timeout = \""
         << o.on_sync_timeout << "\"\nheartbeat_ms = 200\nsecret_file = \"" << secret_ << "\"\n\n"
         << (o.storage.empty() ? "" : "[storage]\n" + o.storage + "\n")
         << "[[destination]]\nname = \"shop\"\nsource = \"" << db_->ReplUrl() << "\"\n"
@@ -121,7 +122,8 @@ class HaPairTest : public ::testing::Test {
     out.close();
     n->proc = std::make_unique<Sluiced>(path, dir_.Sub(n->id + ".log"));
     n->proc->Start();
-    ASSERT_TRUE(WaitUntil([&] { return n->Plain("sluice_node_epoch") >= 0; }, std::chrono::seconds(30)))
+    ASSERT_TRUE(
+        WaitUntil([&] { return n->Plain("sluice_node_epoch") >= 0; }, std::chrono::seconds(30)))
         << n->proc->LogTail();
   }
 
@@ -182,18 +184,21 @@ void WaitReplicated(NodeProc* primary, NodeProc* standby, MariaDb* db) {
     const double end = primary->Metric("sluice_log_committed_end");
     return end > 0 && standby->Metric("sluice_log_committed_end") == end &&
            primary->Metric("sluice_log_high_watermark") == end;
-  })) << primary->Metrics() << "\n" << standby->proc->LogTail();
+  })) << primary->Metrics()
+      << "\n"
+      << standby->proc->LogTail();
 }
 
 TEST_F(HaPairTest, AsyncStandbyLogEqualsThePrimarys) {
   PairOptions o;
   StartPair(o);
   int next = 1;
-  Load(10, 2000, &next);    // before and while the standby connects
-  Load(1, 60000, &next);    // one transaction of 60k rows: chunked
-  Load(30, 1500, &next);    // 125k rows in all
+  Load(10, 2000, &next);  // before and while the standby connects
+  Load(1, 60000, &next);  // one transaction of 60k rows: chunked
+  Load(30, 1500, &next);  // 125k rows in all
   WaitReplicated(&a_, &b_, db_.get());
-  auto [rc, out] = Shell(Sluice() + " status --broker " + a_.consumer() + " --secret-file " + secret_);
+  auto [rc, out] =
+      Shell(Sluice() + " status --broker " + a_.consumer() + " --secret-file " + secret_);
   EXPECT_EQ(rc, 0) << out;
   EXPECT_NE(out.find("standby b: connected"), std::string::npos) << out;
   LogImage pa = StopAndCompare(&a_, &b_);
@@ -229,7 +234,8 @@ TEST_F(HaPairTest, SyncStandbyLogEqualsThePrimarysAndHoldsTheHighWatermark) {
     co.password = "readerpw";
     auto c = Consumer::Open(co);
     ASSERT_TRUE(c.ok());
-    auto f = (*c)->Fetch("shop", Offset(static_cast<uint64_t>(held)), {.max_records = 100, .wait_ms = 300});
+    auto f = (*c)->Fetch("shop", Offset(static_cast<uint64_t>(held)),
+                         {.max_records = 100, .wait_ms = 300});
     ASSERT_TRUE(f.ok()) << f.status().ToString();
     EXPECT_EQ(f->records_size(), 0);
     EXPECT_EQ(f->high_watermark(), static_cast<uint64_t>(held));
@@ -258,7 +264,8 @@ TEST_F(HaPairTest, SyncDegradeGoesOnAfterTheTimeoutAndSaysSo) {
       << a_.Metrics();
   EXPECT_EQ(a_.Metric("sluice_ha_degraded"), 1);
   EXPECT_NE(FileText(a_.proc->log_file()).find("NOT IN SYNC"), std::string::npos);
-  auto [rc, out] = Shell(Sluice() + " status --broker " + a_.consumer() + " --secret-file " + secret_);
+  auto [rc, out] =
+      Shell(Sluice() + " status --broker " + a_.consumer() + " --secret-file " + secret_);
   EXPECT_NE(out.find("DEGRADED"), std::string::npos) << out;
   b_.proc->Start();
   ASSERT_TRUE(WaitUntil([&] { return a_.Metric("sluice_ha_degraded") == 0; })) << a_.Metrics();
@@ -413,7 +420,8 @@ TEST_F(HaPairTest, FailoverUnderLoadFiveTimesLosesNothing) {
     loader_thread.join();
     // The old primary comes back (its data_dir says primary) and is demoted.
     primary->proc->Start();
-    ASSERT_TRUE(WaitUntil([&] { return primary->Plain("sluice_node_epoch") >= 0; })) << primary->proc->LogTail();
+    ASSERT_TRUE(WaitUntil([&] { return primary->Plain("sluice_node_epoch") >= 0; }))
+        << primary->proc->LogTail();
     auto [drc, dout] = Shell(Sluice() + " demote --broker " + primary->consumer() + " --primary " +
                              standby->ha() + " --secret-file " + secret_);
     ASSERT_EQ(drc, 0) << dout << "\n" << primary->proc->LogTail();
@@ -568,7 +576,9 @@ TEST_F(HaPairTest, FailoverDoesNotPromoteWhileAFrozenPrimaryIsUnfenced) {
   ASSERT_TRUE(WaitUntil([&] {
     end = b_.Metric("sluice_log_high_watermark");
     return end >= rows_end && end == b_.Metric("sluice_log_committed_end");
-  })) << b_.Metrics() << "\n" << b_.proc->LogTail();
+  })) << b_.Metrics()
+      << "\n"
+      << b_.proc->LogTail();
 
   // Group g resumes at the offset it acknowledged at the old primary: no
   // acknowledged record again, no record skipped.
@@ -674,7 +684,9 @@ TEST_F(HaPairTest, FailoverChecksItsFenceBeforePromoting) {
   ASSERT_TRUE(WaitUntil([&] {
     const double end = b_.Metric("sluice_log_high_watermark");
     return end >= 3 + (next - 1) && end == b_.Metric("sluice_log_committed_end");
-  })) << b_.Metrics() << "\n" << b_.proc->LogTail();
+  })) << b_.Metrics()
+      << "\n"
+      << b_.proc->LogTail();
   EXPECT_TRUE(b_.proc->Terminate());
 }
 

@@ -268,14 +268,15 @@ class InvariantTest : public ::testing::Test {
     std::printf(
         "invariant: seed %u: %llu row changes, %llu transactions (one of %llu rows), "
         "%llu XA commits, %llu XA rollbacks, %llu DDLs, %d sluiced kills, %d apply kills, "
-        "%d failovers, %d source failovers, %zu tables compared, %zu rows compared (source lock wait timeouts: "
+        "%d failovers, %d source failovers, %zu tables compared, %zu rows compared (source lock "
+        "wait timeouts: "
         "%llu)\n",
         seed_, static_cast<unsigned long long>(c.row_changes),
         static_cast<unsigned long long>(c.transactions),
         static_cast<unsigned long long>(c.big_rows), static_cast<unsigned long long>(c.xa_commits),
         static_cast<unsigned long long>(c.xa_rollbacks), static_cast<unsigned long long>(c.ddls),
-        sluiced_kills_, apply_kills_, failovers_, source_failovers_, tables_compared_, rows_compared_,
-        static_cast<unsigned long long>(c.lock_wait_timeouts));
+        sluiced_kills_, apply_kills_, failovers_, source_failovers_, tables_compared_,
+        rows_compared_, static_cast<unsigned long long>(c.lock_wait_timeouts));
     RecordProperty("row_changes", std::to_string(c.row_changes));
     RecordProperty("transactions", std::to_string(c.transactions));
     RecordProperty("xa_commits", std::to_string(c.xa_commits));
@@ -322,7 +323,8 @@ class InvariantTest : public ::testing::Test {
     ASSERT_TRUE(pos.ok() && !pos->empty() && (*pos)[0][0]) << pos.status().ToString();
     auto waited = replica_->Query("SELECT MASTER_GTID_WAIT('" + *(*pos)[0][0] + "', 120)");
     ASSERT_TRUE(waited.ok() && !waited->empty()) << waited.status().ToString();
-    ASSERT_EQ((*waited)[0][0].value_or("NULL"), "0") << "the replica never reached " << *(*pos)[0][0];
+    ASSERT_EQ((*waited)[0][0].value_or("NULL"), "0")
+        << "the replica never reached " << *(*pos)[0][0];
     ASSERT_TRUE(source_->Kill().ok());
     proxy_->Refuse(true);
     proxy_->Cut();

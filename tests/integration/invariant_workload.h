@@ -183,7 +183,8 @@ class Workload {
       Table& t = tables.back();
       if (col == "id" || col == "v" || col == "n" || col == "d" || col == "ts") continue;
       t.extras.emplace_back(col, *r[2] == "int");
-      if (col.size() > 1 && col[0] == 'x') t.extra_seq = std::max(t.extra_seq, std::stoi(col.substr(1)));
+      if (col.size() > 1 && col[0] == 'x')
+        t.extra_seq = std::max(t.extra_seq, std::stoi(col.substr(1)));
     }
     for (auto& t : tables) {
       auto max = db_->Query("SELECT COALESCE(MAX(id), 0) FROM `" + t.name + "`");

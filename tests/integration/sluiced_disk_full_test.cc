@@ -151,8 +151,8 @@ TEST_P(SluicedDiskFullStandbyTest, PausesOnAFullDiskAndResumesWhenFreed) {
     const std::string path = dir_.Sub(id + ".toml");
     std::ofstream out(path, std::ios::trunc);
     out << "[node]\nid = \"" << id << "\"\ndata_dir = \"" << data_dir << "\"\nrole = \""
-        << (ha.empty() ? "primary" : "standby") << "\"\nmin_free_mb = "
-        << (ha.empty() ? 16 : min_free_mb) << "\n\n"
+        << (ha.empty() ? "primary" : "standby")
+        << "\"\nmin_free_mb = " << (ha.empty() ? 16 : min_free_mb) << "\n\n"
         << "[admin]\nlisten = \"127.0.0.1:0\"\n\n[ha]\n"
         << (ha.empty() ? "listen = \"127.0.0.1:0\"\n" : "primary = \"" + ha + "\"\n")
         << "mode = \"async\"\nsecret_file = \"" << secret << "\"\n\n"
@@ -191,8 +191,8 @@ TEST_P(SluicedDiskFullStandbyTest, PausesOnAFullDiskAndResumesWhenFreed) {
   bool paused = false;
   for (int i = 0; i < 1200 && !paused && !standby.Poll(); ++i, SleepMs(100)) {
     const std::string log = FileText(standby.log_file());
-    paused = log.find("is full") != std::string::npos ||
-             log.find("No space left") != std::string::npos;
+    paused =
+        log.find("is full") != std::string::npos || log.find("No space left") != std::string::npos;
   }
   ASSERT_TRUE(paused) << standby.LogTail();
   SleepMs(1000);

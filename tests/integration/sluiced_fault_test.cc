@@ -5,8 +5,8 @@
 // byte, a run that had no fault, and the replayed tables must equal SELECT.
 #include <gtest/gtest.h>
 
-#include <algorithm>
 #include <mysql.h>
+#include <algorithm>
 
 #include <rocksdb/db.h>
 

@@ -30,6 +30,7 @@
 #include "broker/ingest/pipeline.h"
 #include "proto/record.pb.h"
 #include "storage/commit_log.h"
+#include "tests/support/hex.h"
 #include "tests/support/mariadb_fixture.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/test_log.h"
@@ -474,45 +475,27 @@ inline void ExpectTxnNumbering(const std::vector<proto::ChangeRecord>& recs) {
   }
 }
 
-inline std::string Hex(std::string_view bytes) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string s;
-  for (unsigned char c : bytes) {
-    s.push_back(kHex[c >> 4]);
-    s.push_back(kHex[c & 15]);
-  }
-  return s;
-}
+using testing::Hex;
 
 // A value as the text SELECT returns for it (binlog_roundtrip_test.cc).
 inline Text AsText(const proto::Column& c) {
   const proto::Value& v = c.value();
   switch (v.kind_case()) {
-    case proto::Value::kIsNull:
-      return std::nullopt;
-    case proto::Value::kInt64:
-      return std::to_string(v.int64());
-    case proto::Value::kUint64:
-      return std::to_string(v.uint64());
+    case proto::Value::kIsNull: return std::nullopt;
+    case proto::Value::kInt64: return std::to_string(v.int64());
+    case proto::Value::kUint64: return std::to_string(v.uint64());
     case proto::Value::kFloat64: {
       char buf[64];
       std::snprintf(buf, sizeof buf, "%.17g", v.float64());
       return std::string(buf);
     }
-    case proto::Value::kDecimal:
-      return v.decimal();
-    case proto::Value::kText:
-      return v.text();
-    case proto::Value::kBinary:
-      return Hex(v.binary());
-    case proto::Value::kJson:
-      return v.json();
-    case proto::Value::kEnumLabel:
-      return v.enum_label();
-    case proto::Value::kEnumIndex:
-      return std::to_string(v.enum_index());
-    default:
-      return std::string("<unset>");
+    case proto::Value::kDecimal: return v.decimal();
+    case proto::Value::kText: return v.text();
+    case proto::Value::kBinary: return Hex(v.binary());
+    case proto::Value::kJson: return v.json();
+    case proto::Value::kEnumLabel: return v.enum_label();
+    case proto::Value::kEnumIndex: return std::to_string(v.enum_index());
+    default: return std::string("<unset>");
   }
 }
 

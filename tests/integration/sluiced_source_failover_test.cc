@@ -35,7 +35,8 @@ TEST(SluicedSourceFailover, AReplicaBehindIsRefusedNamingWhatItLacksThenThePrima
   ASSERT_TRUE(replica->Execute("CREATE DATABASE shop").ok());
   Status st = replica->ReplicateFrom(*primary);
   ASSERT_TRUE(st.ok()) << st.ToString();
-  ASSERT_TRUE(primary->Execute("CREATE DATABASE shop; CREATE TABLE shop.t (id INT PRIMARY KEY)").ok());
+  ASSERT_TRUE(
+      primary->Execute("CREATE DATABASE shop; CREATE TABLE shop.t (id INT PRIMARY KEY)").ok());
   auto waited = replica->Query("SELECT MASTER_GTID_WAIT('" + GtidPos(primary) + "', 60)");
   ASSERT_TRUE(waited.ok() && (*waited)[0][0].value_or("") == "0");
   // The replica stops applying: from here on it falls behind.
@@ -44,8 +45,8 @@ TEST(SluicedSourceFailover, AReplicaBehindIsRefusedNamingWhatItLacksThenThePrima
 
   SluicedConfig c;
   c.data_dir = dir.Sub("data");
-  c.source = "mysql://repl:replpw@127.0.0.1:" + std::to_string(primary->port()) + ",127.0.0.1:" +
-             std::to_string(replica->port());
+  c.source = "mysql://repl:replpw@127.0.0.1:" + std::to_string(primary->port()) +
+             ",127.0.0.1:" + std::to_string(replica->port());
   c.server_id = 7301;
   c.admin_listen = "127.0.0.1:0";
   WriteConfig(dir.Sub("sluiced.toml"), c);

@@ -13,7 +13,6 @@
 #include <set>
 #include <sstream>
 
-
 #include "proto/auth.h"
 #include "tests/integration/sluiced_harness.h"
 #include "tests/support/frame_client.h"
@@ -302,8 +301,8 @@ TEST_F(SluicedTest, AdminPagesAgreeWithTheServerAndTheLog) {
   ASSERT_TRUE(img.ok()) << img.status().ToString();
   ASSERT_TRUE(Reached(*img, end)) << status;
   std::vector<proto::ChangeRecord> recs = img->Parsed();
-  const double rows = static_cast<double>(std::count_if(
-      recs.begin(), recs.end(), [](const auto& r) {
+  const double rows =
+      static_cast<double>(std::count_if(recs.begin(), recs.end(), [](const auto& r) {
         return r.op() == proto::OP_INSERT || r.op() == proto::OP_UPDATE ||
                r.op() == proto::OP_DELETE;
       }));
@@ -385,8 +384,10 @@ TEST_F(SluicedTest, ConsumersFetchOverTheNetworkWhatTheLogHolds) {
   const std::string pw_file = dir_.Sub("reader.password");
   std::ofstream(pw_file) << "correct horse\n";
   fs::permissions(pw_file, fs::perms::owner_read | fs::perms::owner_write);
-  config_.extra = "\n[server]\nlisten = \"127.0.0.1:0\"\n\n[[user]]\nname = \"reader\"\n"
-                  "password_file = \"" + pw_file + "\"\n";
+  config_.extra =
+      "\n[server]\nlisten = \"127.0.0.1:0\"\n\n[[user]]\nname = \"reader\"\n"
+      "password_file = \"" +
+      pw_file + "\"\n";
   WriteConfig(ConfigPath(), config_);
   Sluiced p(ConfigPath(), dir_.Sub("sluiced.log"));
   p.Start();

@@ -35,8 +35,7 @@ std::string Quote(const std::string& name) {
 
 Picture TakePicture(MariaDb& db) {
   Picture p;
-  const std::string user_dbs =
-      " NOT IN ('mysql','information_schema','performance_schema','sys')";
+  const std::string user_dbs = " NOT IN ('mysql','information_schema','performance_schema','sys')";
   auto add = [&](const std::string& sql, bool has_table) {
     auto rows = db.Query(sql);
     EXPECT_TRUE(rows.ok()) << sql << ": " << rows.status().ToString();
@@ -48,22 +47,33 @@ Picture TakePicture(MariaDb& db) {
     }
   };
   add("SELECT SCHEMA_NAME, DEFAULT_CHARACTER_SET_NAME FROM information_schema.SCHEMATA "
-      "WHERE SCHEMA_NAME" + user_dbs, false);
+      "WHERE SCHEMA_NAME" +
+          user_dbs,
+      false);
   add("SELECT TABLE_SCHEMA, TABLE_NAME, TABLE_COMMENT, AUTO_INCREMENT FROM "
-      "information_schema.TABLES WHERE TABLE_SCHEMA" + user_dbs, true);
+      "information_schema.TABLES WHERE TABLE_SCHEMA" +
+          user_dbs,
+      true);
   add("SELECT TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME, COLUMN_TYPE, ORDINAL_POSITION FROM "
-      "information_schema.COLUMNS WHERE TABLE_SCHEMA" + user_dbs, true);
+      "information_schema.COLUMNS WHERE TABLE_SCHEMA" +
+          user_dbs,
+      true);
   add("SELECT TABLE_SCHEMA, TABLE_NAME, INDEX_NAME, COLUMN_NAME FROM "
-      "information_schema.STATISTICS WHERE TABLE_SCHEMA" + user_dbs, true);
-  auto tables = db.Query("SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES "
-                         "WHERE TABLE_SCHEMA" + user_dbs);
+      "information_schema.STATISTICS WHERE TABLE_SCHEMA" +
+          user_dbs,
+      true);
+  auto tables = db.Query(
+      "SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES "
+      "WHERE TABLE_SCHEMA" +
+      user_dbs);
   EXPECT_TRUE(tables.ok());
   if (tables.ok()) {
     for (const auto& t : *tables) {
       std::string name = Quote(Text(t[0])) + "." + Quote(Text(t[1]));
       auto sum = db.Query("CHECKSUM TABLE " + name);
       EXPECT_TRUE(sum.ok()) << name;
-      if (sum.ok() && !sum->empty()) p[{Text(t[0]), Text(t[1])}].insert("sum|" + Text((*sum)[0][1]));
+      if (sum.ok() && !sum->empty())
+        p[{Text(t[0]), Text(t[1])}].insert("sum|" + Text((*sum)[0][1]));
     }
   }
   return p;
@@ -165,7 +175,7 @@ TEST(StatementTarget, DdlAndStatementDmlNameTheTableTheServerChanged) {
       {"TRUNCATE TABLE shop.t2"},
       {"USE `other db`", false},
       {"CREATE TABLE shop.t4 (id INT PRIMARY KEY, s VARCHAR(8))"},  // qualified beats USE
-      {"ALTER TABLE `x``y` ADD COLUMN z INT"},                       // USE applies
+      {"ALTER TABLE `x``y` ADD COLUMN z INT"},                      // USE applies
       {"SET SESSION sql_mode = 'ANSI_QUOTES'", false},
       {"CREATE TABLE \"shop\".\"q1\" (id INT PRIMARY KEY)"},
       {"SET SESSION sql_mode = DEFAULT", false},
@@ -212,8 +222,8 @@ TEST(StatementTarget, DdlAndStatementDmlNameTheTableTheServerChanged) {
   size_t statement_errors = 0;
   for (size_t i = 0; i < expected.size(); ++i) {
     const proto::ChangeRecord& r = records[i];
-    EXPECT_EQ((Target{r.db(), r.table()}), expected[i]) << "step: " << expected_sql[i]
-                                                        << "\nlogged: " << r.sql();
+    EXPECT_EQ((Target{r.db(), r.table()}), expected[i])
+        << "step: " << expected_sql[i] << "\nlogged: " << r.sql();
     if (expected_dml[i]) {
       EXPECT_EQ(r.op(), proto::OP_ERROR) << expected_sql[i];
       EXPECT_EQ(r.error().kind(), proto::CaptureError::STATEMENT);

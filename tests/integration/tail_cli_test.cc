@@ -345,7 +345,6 @@ TEST_F(TailCli, SeveralBrokersOneDown) {
   EXPECT_EQ(r.lines, expected_);
 }
 
-
 // `sluice schema`: each table's versions from the schema records of the
 // log, a repeated equal shape not being a new one, with the offset where
 // each starts; --json prints the schema records themselves.
@@ -371,9 +370,9 @@ TEST_F(TailCli, SchemaListsEachTablesVersionsWithTheirOffsets) {
     return r;
   };
   // Offsets 0..4: t v1, u v1, t v1 again (a restart), t v2, u v1 again.
-  const std::vector<proto::ChangeRecord> recs = {
-      shape("t", {"id"}), shape("u", {"id", "a"}), shape("t", {"id"}), shape("t", {"id", "b"}),
-      shape("u", {"id", "a"})};
+  const std::vector<proto::ChangeRecord> recs = {shape("t", {"id"}), shape("u", {"id", "a"}),
+                                                 shape("t", {"id"}), shape("t", {"id", "b"}),
+                                                 shape("u", {"id", "a"})};
   std::vector<std::string> bytes;
   for (const auto& r : recs) bytes.push_back(r.SerializeAsString());
   ASSERT_TRUE(testing::CommitTxn(log_.get(), bytes).ok());
@@ -390,7 +389,9 @@ TEST_F(TailCli, SchemaListsEachTablesVersionsWithTheirOffsets) {
   ASSERT_EQ(json.code, 0) << json.err;
   // Every table: shop.t's two versions, then shop.u's one.
   // (Committed as whole records, the log keeps their own txn field.)
-  auto with_txn = [&](size_t offset) { return RecordToJson(recs[offset], JsonContext{offset, "shop"}); };
+  auto with_txn = [&](size_t offset) {
+    return RecordToJson(recs[offset], JsonContext{offset, "shop"});
+  };
   EXPECT_EQ(json.lines, (std::vector<std::string>{with_txn(0), with_txn(3), with_txn(1)}));
 
   Ran none = Run({"schema", "--broker", broker_, "--dest", "shop", "--table", "shop.nope"});

@@ -8,8 +8,8 @@
 
 #include <set>
 
-#include "tests/integration/sluiced_harness.h"
 #include "proto/record_json.h"
+#include "tests/integration/sluiced_harness.h"
 #include "tests/support/http_get.h"
 
 namespace sluice::sluiced_test {
@@ -32,7 +32,8 @@ class XaTest : public ::testing::Test {
     ASSERT_TRUE(db.ok()) << db.status().ToString();
     db_ = std::move(*db);
     ASSERT_TRUE(db_->Execute("CREATE DATABASE shop; USE shop; "
-                             "CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(20))").ok());
+                             "CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(20))")
+                    .ok());
     config_.data_dir = dir_.Sub("data");
     config_.source = db_->ReplUrl();
     config_.server_id = 7301;
@@ -137,8 +138,9 @@ TEST_F(XaTest, RowsEnterTheLogAtCommitAndSurviveAKill) {
   Complete("XA COMMIT 'p'");
   Complete("XA COMMIT 'p','q'");
   // One phase: an ordinary transaction.
-  Exec("USE shop; XA START 'o'; INSERT INTO t VALUES (30, 'o'); XA END 'o'; "
-       "XA COMMIT 'o' ONE PHASE");
+  Exec(
+      "USE shop; XA START 'o'; INSERT INTO t VALUES (30, 'o'); XA END 'o'; "
+      "XA COMMIT 'o' ONE PHASE");
 
   // Prepared, then sluiced dies, then the commit (and a rollback) come.
   Prepare("k1", {40, 41});
@@ -165,8 +167,8 @@ TEST_F(XaTest, RowsEnterTheLogAtCommitAndSurviveAKill) {
   ASSERT_TRUE(Reached(img, *ServerEnd(db_.get())));
 
   // The log's row transactions are the source's commits, in commit order.
-  const std::vector<std::vector<int>> want = {{3},  {1, 2}, {6},  {21},     {20}, {22},
-                                              {10, 11}, {50}, {51}, {30}, {43}, {40, 41}, {44}};
+  const std::vector<std::vector<int>> want = {{3},  {1, 2}, {6},  {21}, {20},     {22}, {10, 11},
+                                              {50}, {51},   {30}, {43}, {40, 41}, {44}};
   EXPECT_EQ(Transactions(img), want);
   // And the replayed table equals the source's.
   auto recs = img.Parsed();

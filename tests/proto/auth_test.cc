@@ -1,5 +1,6 @@
 // The challenge-response primitives against published test vectors.
 #include "proto/auth.h"
+#include "tests/support/hex.h"
 
 #include <gtest/gtest.h>
 
@@ -8,15 +9,7 @@
 namespace sluice::auth {
 namespace {
 
-std::string Hex(const std::string& s) {
-  static const char* kDigits = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : s) {
-    out += kDigits[c >> 4];
-    out += kDigits[c & 15];
-  }
-  return out;
-}
+std::string Hex(const std::string& s) { return testing::HexLower(s); }
 
 // FIPS 180-2, appendix B.1.
 TEST(Auth, PasswordKeyIsSha256) {

@@ -126,7 +126,10 @@ TEST(FrameTest, LengthAtTheLimitIsAcceptedAndOneMoreIsNot) {
 
 TEST(FrameTest, TruncatedFrameWaitsAndGarbageDoesNotParse) {
   FrameReader reader;
-  reader.Feed(std::string("\x00\x00\x00\x10" "abc", 7));
+  reader.Feed(
+      std::string("\x00\x00\x00\x10"
+                  "abc",
+                  7));
   std::string_view payload;
   EXPECT_FALSE(*reader.Next(&payload));
   EXPECT_TRUE(reader.mid_frame());

@@ -116,9 +116,13 @@ TEST(RecordJson, StringEscapingAndUtf8) {
 
 // RFC 4648 section 10 test vectors.
 TEST(RecordJson, Base64Rfc4648) {
-  const std::pair<const char*, const char*> vectors[] = {
-      {"", ""},         {"f", "Zg=="},         {"fo", "Zm8="},        {"foo", "Zm9v"},
-      {"foob", "Zm9vYg=="}, {"fooba", "Zm9vYmE="}, {"foobar", "Zm9vYmFy"}};
+  const std::pair<const char*, const char*> vectors[] = {{"", ""},
+                                                         {"f", "Zg=="},
+                                                         {"fo", "Zm8="},
+                                                         {"foo", "Zm9v"},
+                                                         {"foob", "Zm9vYg=="},
+                                                         {"fooba", "Zm9vYmE="},
+                                                         {"foobar", "Zm9vYmFy"}};
   for (auto [in, want] : vectors) {
     std::string out;
     AppendBase64(in, &out);
@@ -178,12 +182,13 @@ TEST(RecordJson, SchemaRecord) {
   r.mutable_pos()->set_file("binlog.000001");
   r.mutable_pos()->set_pos(4);
   std::string json = RecordToJson(r);
-  EXPECT_EQ(json,
-            R"j({"op":"schema","db":"shop","table":"orders","pk":["id"],"columns":[)j"
-            R"j({"name":"id","type":"int unsigned","mysql_type":3,"unsigned":true,"nullable":false},)j"
-            R"j({"name":"status","type":"enum('new','paid')","mysql_type":247,"unsigned":false,)j"
-            R"j("nullable":true,"charset":"utf8mb4","labels":["new","paid"]}],)j"
-            R"j("ts":0,"pos":"binlog.000001:4","txn":{"seq":0,"last":false}})j");
+  EXPECT_EQ(
+      json,
+      R"j({"op":"schema","db":"shop","table":"orders","pk":["id"],"columns":[)j"
+      R"j({"name":"id","type":"int unsigned","mysql_type":3,"unsigned":true,"nullable":false},)j"
+      R"j({"name":"status","type":"enum('new','paid')","mysql_type":247,"unsigned":false,)j"
+      R"j("nullable":true,"charset":"utf8mb4","labels":["new","paid"]}],)j"
+      R"j("ts":0,"pos":"binlog.000001:4","txn":{"seq":0,"last":false}})j");
 }
 
 TEST(RecordJson, ErrorRecord) {

@@ -12,8 +12,8 @@
 
 #include "storage/commit_log.h"
 #include "tests/storage/log_test_util.h"
-#include "tests/support/tmpfs.h"
 #include "tests/support/test_log.h"
+#include "tests/support/tmpfs.h"
 
 namespace sluice {
 namespace {

@@ -66,8 +66,7 @@ TEST_F(ReplicaTest, StandbyLogEqualsThePrimarysRecordForRecord) {
   Replicate(3000);  // reads that end inside transactions
   EXPECT_EQ(standby_->CommittedEnd(), primary_->CommittedEnd());
   EXPECT_EQ(ReadAll(*standby_), ReadAll(*primary_));
-  EXPECT_EQ(standby_->Checkpoint().SerializeAsString(),
-            primary_->Checkpoint().SerializeAsString());
+  EXPECT_EQ(standby_->Checkpoint().SerializeAsString(), primary_->Checkpoint().SerializeAsString());
   EXPECT_EQ(standby_->CurrentEpoch(), Epoch(1));
   EXPECT_EQ(standby_->SizeBytes(), primary_->SizeBytes());
   // The same bytes survive a reopen of the standby.

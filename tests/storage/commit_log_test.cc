@@ -19,8 +19,8 @@
 namespace sluice {
 namespace {
 
-using testing::CheckpointAfter;
 using testing::AsRead;
+using testing::CheckpointAfter;
 using testing::MakeBlocks;
 using testing::MakeTxn;
 using testing::ReadAll;
@@ -706,7 +706,8 @@ std::string ReadRocksOptionsFile(const std::string& dir) {
   return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
 }
 
-class CommitLogCompressionTest : public ::testing::TestWithParam<std::pair<Compression, const char*>> {};
+class CommitLogCompressionTest
+    : public ::testing::TestWithParam<std::pair<Compression, const char*>> {};
 
 TEST_P(CommitLogCompressionTest, SettingReachesRocksDbAndRoundTrips) {
   testing::TempDir dir;
@@ -781,7 +782,8 @@ TEST(CommitLogConcurrency, ReadersSeeOnlyWholeTransactions) {
     if (!half.empty()) {
       ASSERT_TRUE(log.AppendChunk(half, 0).ok());
     }
-    ASSERT_TRUE(log.CommitTransaction(std::span(views).subspan(half.size()), CheckpointAfter(i)).ok());
+    ASSERT_TRUE(
+        log.CommitTransaction(std::span(views).subspan(half.size()), CheckpointAfter(i)).ok());
   }
   done = true;
   r1.join();

@@ -10,7 +10,8 @@
 namespace sluice::log_format {
 namespace {
 
-std::string Encode(const BatchHeader& h, std::string_view cp, const std::vector<std::string>& recs) {
+std::string Encode(const BatchHeader& h, std::string_view cp,
+                   const std::vector<std::string>& recs) {
   std::string out;
   EncodeBatch(h, cp, recs, &out);
   return out;
@@ -277,15 +278,15 @@ TEST(LogFormat, BlockHeadersThatLieAreRejected) {
   };
   const std::string one("\x01\0\0\0x", 5);  // the record "x" behind its length
   EXPECT_TRUE(batch(block(1, 5, 0, one), 1).ok());
-  EXPECT_FALSE(batch(block(1, 6, 0, one), 1).ok());               // stored size mismatch
-  EXPECT_FALSE(batch(block(0, 5, 0, one), 1).ok());               // empty block
-  EXPECT_FALSE(batch(block(1, 1 << 20, 1, one), 1).ok());         // LZ4 cannot expand that much
-  EXPECT_FALSE(batch(block(1, 5, 9, one), 1).ok());               // unknown codec
+  EXPECT_FALSE(batch(block(1, 6, 0, one), 1).ok());        // stored size mismatch
+  EXPECT_FALSE(batch(block(0, 5, 0, one), 1).ok());        // empty block
+  EXPECT_FALSE(batch(block(1, 1 << 20, 1, one), 1).ok());  // LZ4 cannot expand that much
+  EXPECT_FALSE(batch(block(1, 5, 9, one), 1).ok());        // unknown codec
   EXPECT_FALSE(batch(block(1, 100, 1, std::string(200, 'z')), 1).ok());  // more than LZ4's bound
-  EXPECT_FALSE(batch(block(2, 10, 0, one + one), 1).ok());        // more records than the header
-  EXPECT_FALSE(batch(block(1, 5, 0, one), 2).ok());               // fewer
+  EXPECT_FALSE(batch(block(2, 10, 0, one + one), 1).ok());  // more records than the header
+  EXPECT_FALSE(batch(block(1, 5, 0, one), 2).ok());         // fewer
   EXPECT_FALSE(batch(block(3, 8, 0, std::string(8, '\0')), 3).ok());  // 3 lengths need 12 bytes
-  EXPECT_FALSE(batch(block(1, 5, 0, one).substr(0, 6), 1).ok());  // runs past the end
+  EXPECT_FALSE(batch(block(1, 5, 0, one).substr(0, 6), 1).ok());      // runs past the end
   // A block whose count is right but whose records are not.
   auto b = batch(block(2, 8, 0, std::string("\x05\0\0\0wxyz", 8)), 2);
   ASSERT_TRUE(b.ok());

@@ -9,7 +9,6 @@
 
 #include <gtest/gtest.h>
 
-
 namespace rocksdb::crc32c {
 uint32_t Extend(uint32_t init_crc, const char* data, size_t n);
 }

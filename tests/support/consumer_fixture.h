@@ -54,5 +54,4 @@ inline std::vector<std::string> SimpleTxn(uint64_t offset, int n, size_t payload
   return recs;
 }
 
-
 }  // namespace sluice::testing

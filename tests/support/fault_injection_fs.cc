@@ -22,8 +22,8 @@ class TrackedFile : public rocksdb::FSWritableFileOwnerWrapper {
     if (s.ok()) Grow(data.size());
     return s;
   }
-  IOStatus Append(const Slice& data, const IOOptions& o,
-                  const rocksdb::DataVerificationInfo& info, IODebugContext* dbg) override {
+  IOStatus Append(const Slice& data, const IOOptions& o, const rocksdb::DataVerificationInfo& info,
+                  IODebugContext* dbg) override {
     IOStatus s = fs_->CheckWrite();
     if (s.ok()) s = target()->Append(data, o, info, dbg);
     if (s.ok()) Grow(data.size());

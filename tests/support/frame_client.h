@@ -56,7 +56,9 @@ class FrameClient {
 
   // Shrinks the receive buffer (a slow reader's window); before Connect
   // has no effect, so call it after.
-  void SetReceiveBuffer(int bytes) { ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes); }
+  void SetReceiveBuffer(int bytes) {
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes);
+  }
 
   bool SendRaw(std::string_view bytes) {
     while (!bytes.empty()) {
@@ -79,9 +81,9 @@ class FrameClient {
       std::string_view payload;
       auto next = reader_->Next(&payload);
       if (!next.ok()) return Got::kBadFrame;
-      if (*next) return r->ParseFromArray(payload.data(), static_cast<int>(payload.size()))
-                            ? Got::kResponse
-                            : Got::kBadFrame;
+      if (*next)
+        return r->ParseFromArray(payload.data(), static_cast<int>(payload.size())) ? Got::kResponse
+                                                                                   : Got::kBadFrame;
       const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
                             deadline - std::chrono::steady_clock::now())
                             .count();

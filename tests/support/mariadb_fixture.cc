@@ -55,7 +55,6 @@ std::string FileTail(const std::string& path, size_t max = 3000) {
   return s.size() > max ? "..." + s.substr(s.size() - max) : s;
 }
 
-
 // fork + exec `argv` (no shell) with stdout/stderr appended to `log`.
 // The child dies with us (PR_SET_PDEATHSIG: with the thread that forked
 // it, so start the fixture from a thread that outlives it) so a crashed
@@ -139,10 +138,10 @@ Result<MYSQL*> ConnectRoot(int port) {
   mysql_optionsv(m, MYSQL_OPT_READ_TIMEOUT, &rw_timeout);
   mysql_optionsv(m, MYSQL_OPT_WRITE_TIMEOUT, &rw_timeout);
   mysql_optionsv(m, MYSQL_OPT_PROTOCOL, &protocol);
-  if (mysql_real_connect(m, "127.0.0.1", "root", "", nullptr, static_cast<unsigned>(port),
-                         nullptr, CLIENT_MULTI_STATEMENTS) == nullptr) {
-    Status s = Status::Unavailable("connect to 127.0.0.1:" + std::to_string(port) + ": " +
-                                   mysql_error(m));
+  if (mysql_real_connect(m, "127.0.0.1", "root", "", nullptr, static_cast<unsigned>(port), nullptr,
+                         CLIENT_MULTI_STATEMENTS) == nullptr) {
+    Status s =
+        Status::Unavailable("connect to 127.0.0.1:" + std::to_string(port) + ": " + mysql_error(m));
     mysql_close(m);
     return s;
   }
@@ -207,8 +206,11 @@ Result<std::unique_ptr<MariaDb>> MariaDb::Start(const MariaDbOptions& options) {
   std::string setup =
       "DELETE FROM mysql.global_priv WHERE User='';"
       "FLUSH PRIVILEGES;"
-      "CREATE USER '" + std::string(kReplUser) + "'@'%' IDENTIFIED BY '" + kReplPassword + "';"
-      "GRANT REPLICATION SLAVE, BINLOG MONITOR, SELECT ON *.* TO '" + kReplUser + "'@'%';";
+      "CREATE USER '" +
+      std::string(kReplUser) + "'@'%' IDENTIFIED BY '" + kReplPassword +
+      "';"
+      "GRANT REPLICATION SLAVE, BINLOG MONITOR, SELECT ON *.* TO '" +
+      kReplUser + "'@'%';";
   SLUICE_RETURN_IF_ERROR(db->Execute(setup).WithContext("creating the replication user"));
   return db;
 }
@@ -268,8 +270,8 @@ Status MariaDb::Launch() {
   }
   (void)Stop();
   return Status::Unavailable("mariadbd did not accept connections within " +
-                             std::to_string(kStartTimeout.count()) + " s (" + last_error +
-                             "):\n" + FileTail(err_log));
+                             std::to_string(kStartTimeout.count()) + " s (" + last_error + "):\n" +
+                             FileTail(err_log));
 }
 
 Status MariaDb::Stop() {
@@ -302,8 +304,8 @@ Status MariaDb::Execute(std::string_view sql) {
 
 Status MariaDb::ExecuteDetached(std::string_view sql) {
   SLUICE_ASSIGN_OR_RETURN(MYSQL * m, ConnectRoot(port_));
-  Status st = mysql_real_query(m, sql.data(), sql.size()) != 0 ? ServerError(m, sql)
-                                                               : DrainResults(m, sql);
+  Status st =
+      mysql_real_query(m, sql.data(), sql.size()) != 0 ? ServerError(m, sql) : DrainResults(m, sql);
   mysql_close(m);
   return st;
 }

@@ -21,8 +21,8 @@ struct st_mysql;
 namespace sluice::testing {
 
 struct MariaDbOptions {
-  std::string row_metadata = "FULL";  // --binlog-row-metadata: FULL | MINIMAL | NO_LOG
-  std::string row_image = "FULL";     // --binlog-row-image
+  std::string row_metadata = "FULL";    // --binlog-row-metadata: FULL | MINIMAL | NO_LOG
+  std::string row_image = "FULL";       // --binlog-row-image
   std::vector<std::string> extra_args;  // more mariadbd flags
 };
 

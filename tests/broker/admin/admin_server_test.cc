@@ -42,12 +42,14 @@ TEST_F(AdminServerTest, ServesGetAndClosesTheConnection) {
 }
 
 TEST_F(AdminServerTest, QueryStringIsIgnoredAndUnknownPathIs404) {
-  EXPECT_EQ(Exchange(server_->port(), "GET /metrics?x=1 HTTP/1.1\r\n\r\n").rfind("HTTP/1.1 200", 0), 0u);
+  EXPECT_EQ(Exchange(server_->port(), "GET /metrics?x=1 HTTP/1.1\r\n\r\n").rfind("HTTP/1.1 200", 0),
+            0u);
   EXPECT_EQ(Exchange(server_->port(), "GET /nope HTTP/1.1\r\n\r\n").rfind("HTTP/1.1 404", 0), 0u);
 }
 
 TEST_F(AdminServerTest, BadRequestsGetClearErrors) {
-  EXPECT_EQ(Exchange(server_->port(), "POST /metrics HTTP/1.1\r\n\r\n").rfind("HTTP/1.1 405", 0), 0u);
+  EXPECT_EQ(Exchange(server_->port(), "POST /metrics HTTP/1.1\r\n\r\n").rfind("HTTP/1.1 405", 0),
+            0u);
   EXPECT_EQ(Exchange(server_->port(), "garbage\r\n\r\n").rfind("HTTP/1.1 400", 0), 0u);
   std::string huge = "GET /" + std::string(20000, 'a');
   EXPECT_EQ(Exchange(server_->port(), huge).rfind("HTTP/1.1 400", 0), 0u);
@@ -76,9 +78,11 @@ TEST(AdminServerStart, BusyPortAndBadAddressAreClear) {
   auto b = AdminServer::Start("127.0.0.1:" + std::to_string((*a)->port()),
                               [](const std::string&) { return Response{}; });
   EXPECT_EQ(b.status().code(), Code::kUnavailable);
-  EXPECT_NE(b.status().message().find("another process"), std::string::npos) << b.status().ToString();
-  EXPECT_EQ(AdminServer::Start("nonsense", [](const std::string&) { return Response{}; })
-                .status().code(), Code::kInvalidArgument);
+  EXPECT_NE(b.status().message().find("another process"), std::string::npos)
+      << b.status().ToString();
+  EXPECT_EQ(
+      AdminServer::Start("nonsense", [](const std::string&) { return Response{}; }).status().code(),
+      Code::kInvalidArgument);
   EXPECT_EQ((*a)->Stop(), 0);
 }
 

@@ -62,16 +62,12 @@ TEST(DecodeOldTimestamp, UnixSecondsInUtc) {
 std::string FractionBytes(uint32_t usec, int fsp) {
   switch (fsp) {
     case 1:
-    case 2:
-      return BE(usec / 10000, 1);
+    case 2: return BE(usec / 10000, 1);
     case 3:
-    case 4:
-      return BE(usec / 100, 2);
+    case 4: return BE(usec / 100, 2);
     case 5:
-    case 6:
-      return BE(usec, 3);
-    default:
-      return "";
+    case 6: return BE(usec, 3);
+    default: return "";
   }
 }
 

@@ -37,7 +37,8 @@ inline std::string LE(uint64_t v, int n) {
   return s;
 }
 
-inline ColumnType Col(uint8_t type, uint16_t meta = 0, uint32_t collation = 0, bool is_unsigned = false) {
+inline ColumnType Col(uint8_t type, uint16_t meta = 0, uint32_t collation = 0,
+                      bool is_unsigned = false) {
   ColumnType c;
   c.type = type;
   c.meta = meta;

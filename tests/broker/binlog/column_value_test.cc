@@ -351,7 +351,6 @@ TEST(DecodeDecimal, BadGroupsAndMetadataAreCorruption) {
   EXPECT_NE(st.message().find("pre-5.0"), std::string::npos) << st.message();
 }
 
-
 // ---- character and binary strings -------------------------------------------------
 // Length prefixes: libbinlogevents calc_field_size (VARCHAR: 1 byte when the
 // max length is < 256, else 2; CHAR likewise on its max length; BLOBs: the
@@ -504,7 +503,8 @@ TEST(DecodeGeometry, KeepsSridAndWkb) {
   Value zero = Decode(Col(kTypeGeometry, 4), LE(wkb.size() + 4, 4) + LE(0, 4) + wkb);
   EXPECT_EQ(zero.geometry().srid(), 0u);
   EXPECT_EQ(zero.geometry().wkb(), wkb);
-  Value max = Decode(Col(kTypeGeometry, 1), LE(wkb.size() + 4, 1) + B({0xff, 0xff, 0xff, 0xff}) + wkb);
+  Value max =
+      Decode(Col(kTypeGeometry, 1), LE(wkb.size() + 4, 1) + B({0xff, 0xff, 0xff, 0xff}) + wkb);
   EXPECT_EQ(max.geometry().srid(), 4294967295u);
   // Only an SRID: an empty WKB (not written by servers, but decodable).
   Value empty = Decode(Col(kTypeGeometry, 4), LE(4, 4) + LE(7, 4));

@@ -14,9 +14,9 @@
 
 #include "broker/binlog/compressed_event.h"
 #include "broker/binlog/decoder.h"
-#include "tests/support/record_collector.h"
 #include "broker/binlog/event.h"
 #include "tests/support/binlog_bytes.h"
+#include "tests/support/record_collector.h"
 #include "tests/support/row_encoding_check.h"
 
 namespace sluice::binlog {
@@ -311,11 +311,13 @@ TEST(CompressedEvents, TruncatedHeadsAreCorruption) {
   std::string out;
   // Every cut before the compressed part fails cleanly.
   for (size_t n = 0; n < QueryHead("shop").size(); ++n) {
-    Result<uint8_t> r = UncompressEvent(T(EventType::kQueryCompressed), query.substr(0, n), fd, &out);
+    Result<uint8_t> r =
+        UncompressEvent(T(EventType::kQueryCompressed), query.substr(0, n), fd, &out);
     EXPECT_TRUE(!r.ok() && r.status().code() == Code::kCorruption) << n;
   }
   for (size_t n = 0; n < 12; ++n) {
-    Result<uint8_t> r = UncompressEvent(T(EventType::kUpdateRowsCompressedV1), rows.substr(0, n), fd, &out);
+    Result<uint8_t> r =
+        UncompressEvent(T(EventType::kUpdateRowsCompressedV1), rows.substr(0, n), fd, &out);
     EXPECT_TRUE(!r.ok() && r.status().code() == Code::kCorruption) << n;
   }
   // A column count that its bitmaps cannot fit.
@@ -356,8 +358,8 @@ TEST(CompressedEvents, InsideATransactionPayloadIsCorruption) {
                             Le(size, 4) + Le(0, 4) + Le(0, 2) + body;
   // Payload header fields (type, length, value): compression 255 (none),
   // payload size; then type 0 and the payload.
-  const std::string payload = Packed(2) + Str(Packed(255)) + Packed(1) +
-                              Str(Packed(inner.size())) + Packed(0) + inner;
+  const std::string payload =
+      Packed(2) + Str(Packed(255)) + Packed(1) + Str(Packed(inner.size())) + Packed(0) + inner;
   Stream s;
   s.Add(T(EventType::kTransactionPayload), payload);
   Collector c;

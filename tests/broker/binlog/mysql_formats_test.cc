@@ -40,10 +40,10 @@
 #include <vector>
 
 #include "broker/binlog/decoder.h"
-#include "tests/support/record_collector.h"
 #include "broker/binlog/event.h"
 #include "broker/binlog/gtid.h"
 #include "tests/support/binlog_bytes.h"
+#include "tests/support/record_collector.h"
 #include "tests/support/row_encoding_check.h"
 
 namespace sluice::binlog {
@@ -59,8 +59,8 @@ constexpr uint8_t T(EventType t) { return static_cast<uint8_t>(t); }
 constexpr uint32_t kTime = 1700000000;
 constexpr std::string_view kFile = "binlog.000001";
 // 3e11fa47-71ca-11e1-9e33-c80aa9429562, the MySQL manual's GTID example uuid.
-const std::string kUuid = B({0x3e, 0x11, 0xfa, 0x47, 0x71, 0xca, 0x11, 0xe1, 0x9e, 0x33, 0xc8,
-                             0x0a, 0xa9, 0x42, 0x95, 0x62});
+const std::string kUuid = B({0x3e, 0x11, 0xfa, 0x47, 0x71, 0xca, 0x11, 0xe1, 0x9e, 0x33, 0xc8, 0x0a,
+                             0xa9, 0x42, 0x95, 0x62});
 constexpr std::string_view kUuidText = "3e11fa47-71ca-11e1-9e33-c80aa9429562";
 
 // Post-header lengths of MySQL 8.0.26+ (41 event types), type 1 first:
@@ -69,9 +69,9 @@ constexpr std::string_view kUuidText = "3e11fa47-71ca-11e1-9e33-c80aa9429562";
 // rows v2 10, GTID/ANONYMOUS_GTID 42, TRANSACTION_CONTEXT 18, VIEW_CHANGE
 // 52, PARTIAL_UPDATE_ROWS 10, and 40 for TRANSACTION_PAYLOAD: the 8.0 table
 // lists the constant TRANSACTION_PAYLOAD_EVENT there, not a length.
-const std::string kPostHeaders = B({0, 13, 0, 8, 0, 0, 0, 0, 4, 0,  4, 0, 0, 0, 98, 0, 4, 26, 8, 0,
-                                    0, 0, 8, 8, 8, 2, 0, 0, 0, 10, 10, 10, 42, 42, 0, 18, 52, 0,
-                                    10, 40, 0});
+const std::string kPostHeaders =
+    B({0, 13, 0, 8, 0, 0, 0, 0, 4,  0,  4,  0,  0,  0, 98, 0,  4, 26, 8,  0, 0,
+       0, 8,  8, 8, 2, 0, 0, 0, 10, 10, 10, 42, 42, 0, 18, 52, 0, 10, 40, 0});
 
 uint32_t Crc(std::string_view s) {
   return static_cast<uint32_t>(
@@ -93,8 +93,8 @@ std::string Event(uint8_t type, std::string_view body, uint32_t log_pos, uint16_
 std::string Fde(bool crc32_events, uint16_t flags = 0) {
   std::string v = "8.0.36";
   v.resize(50, '\0');
-  std::string body = Le(4, 2) + v + Le(kTime, 4) + Le(kHeaderSize, 1) + kPostHeaders +
-                     Le(crc32_events ? 1 : 0, 1);
+  std::string body =
+      Le(4, 2) + v + Le(kTime, 4) + Le(kHeaderSize, 1) + kPostHeaders + Le(crc32_events ? 1 : 0, 1);
   std::string e = Event(T(EventType::kFormatDescription), body, 4 + 19 + body.size() + 4,
                         flags & ~kFlagBinlogInUse, true);
   e[17] = static_cast<char>(flags & 0xff);
@@ -104,10 +104,10 @@ std::string Fde(bool crc32_events, uint16_t flags = 0) {
 // GTID_LOG_EVENT / ANONYMOUS_GTID_LOG_EVENT body as MySQL 8.0 writes it.
 std::string GtidBody(int64_t gno, std::string_view uuid = kUuid) {
   return Le(0, 1) + std::string(uuid) + Le(static_cast<uint64_t>(gno), 8) +
-         Le(2, 1) +                        // LOGICAL_TIMESTAMP_TYPECODE
-         Le(0, 8) + Le(1, 8) +             // last_committed, sequence_number
-         Le(1700000000000000, 7) +         // immediate_commit_timestamp, bit 55 clear
-         Packed(300) + Le(80036, 4);       // transaction_length, server version
+         Le(2, 1) +                   // LOGICAL_TIMESTAMP_TYPECODE
+         Le(0, 8) + Le(1, 8) +        // last_committed, sequence_number
+         Le(1700000000000000, 7) +    // immediate_commit_timestamp, bit 55 clear
+         Packed(300) + Le(80036, 4);  // transaction_length, server version
 }
 
 // QUERY_EVENT: thread id, exec time, db length, error code, status length,
@@ -128,14 +128,14 @@ constexpr uint64_t kItemsId = 113;
 std::string ItemsMap(uint64_t id = kItemsId) {
   std::string b = Le(id, 6) + Le(1, 2) + "\x04shop" + '\0' + "\x05items" + '\0';
   b += Packed(7) + B({0x03, 0x02, 0x0f, 0xfe, 0xfe, 0xf6, 0xf5});
-  const std::string meta = B({0x50, 0x00,    // VARCHAR: 80 bytes max
-                              0xf7, 0x01,    // STRING: real type ENUM, pack length 1
-                              0xf8, 0x01,    // STRING: real type SET, pack length 1
-                              0x0e, 0x04,    // NEWDECIMAL: precision 14, scale 4
-                              0x04});        // JSON: 4-byte length
+  const std::string meta = B({0x50, 0x00,       // VARCHAR: 80 bytes max
+                              0xf7, 0x01,       // STRING: real type ENUM, pack length 1
+                              0xf8, 0x01,       // STRING: real type SET, pack length 1
+                              0x0e, 0x04,       // NEWDECIMAL: precision 14, scale 4
+                              0x04});           // JSON: 4-byte length
   b += Packed(meta.size()) + meta + B({0x7e});  // null bits: all but id nullable
-  b += Tlv(1, B({0x80}));  // SIGNEDNESS of id, qty, price, MSB first: 1 0 0
-  b += Tlv(2, Packed(255));  // DEFAULT_CHARSET utf8mb4_0900_ai_ci (name)
+  b += Tlv(1, B({0x80}));                       // SIGNEDNESS of id, qty, price, MSB first: 1 0 0
+  b += Tlv(2, Packed(255));                     // DEFAULT_CHARSET utf8mb4_0900_ai_ci (name)
   b += Tlv(4, Str("id") + Str("qty") + Str("name") + Str("color") + Str("tags") + Str("price") +
                   Str("doc"));
   b += Tlv(10, Packed(255));  // ENUM_AND_SET_DEFAULT_CHARSET
@@ -147,16 +147,15 @@ std::string ItemsMap(uint64_t id = kItemsId) {
 
 // {"a": 1, "b": [true, "x"]} in binary JSON; offsets from the object's count.
 const std::string kDoc = B({
-    0x00,                    // small object
-    0x02, 0x00, 0x20, 0x00,  // 2 members, 32 bytes
-    0x12, 0x00, 0x01, 0x00,  // key "a" at 18
-    0x13, 0x00, 0x01, 0x00,  // key "b" at 19
-    0x05, 0x01, 0x00,        // int16 1, inlined
-    0x02, 0x14, 0x00,        // small array at 20
-    'a', 'b',
-    0x02, 0x00, 0x0c, 0x00,  // at 20: 2 elements, 12 bytes
-    0x04, 0x01, 0x00,        //   literal true, inlined
-    0x0c, 0x0a, 0x00,        //   string at 10 (from the array's count)
+    0x00,                                // small object
+    0x02, 0x00, 0x20, 0x00,              // 2 members, 32 bytes
+    0x12, 0x00, 0x01, 0x00,              // key "a" at 18
+    0x13, 0x00, 0x01, 0x00,              // key "b" at 19
+    0x05, 0x01, 0x00,                    // int16 1, inlined
+    0x02, 0x14, 0x00,                    // small array at 20
+    'a',  'b',  0x02, 0x00, 0x0c, 0x00,  // at 20: 2 elements, 12 bytes
+    0x04, 0x01, 0x00,                    //   literal true, inlined
+    0x0c, 0x0a, 0x00,                    //   string at 10 (from the array's count)
     0x01, 'x',
 });
 constexpr std::string_view kDocText = R"({"a": 1, "b": [true, "x"]})";
@@ -228,8 +227,8 @@ TEST_F(MysqlFormatsTest, WriteRowsV2WithOptionalMetadataAndExtraData) {
   Put(T(EventType::kRowsQuery), "\x1dINSERT INTO items VALUES (..)");
   Put(T(EventType::kTableMap), ItemsMap());
   // Extra row info: PART (1) with partition id 3 (rows_event.cpp Rows_event).
-  Put(T(EventType::kWriteRowsV2), RowsBody(kItemsId, 1, B({0x01, 0x03, 0x00}), Packed(7) + "\x7f",
-                                           FullRow() + NullRow(8)));
+  Put(T(EventType::kWriteRowsV2),
+      RowsBody(kItemsId, 1, B({0x01, 0x03, 0x00}), Packed(7) + "\x7f", FullRow() + NullRow(8)));
   Put(T(EventType::kXid), Le(4242, 8));
   const uint64_t end = pos_;
 
@@ -241,9 +240,9 @@ TEST_F(MysqlFormatsTest, WriteRowsV2WithOptionalMetadataAndExtraData) {
   EXPECT_EQ(s.db(), "shop");
   EXPECT_EQ(s.table(), "items");
   ASSERT_EQ(s.schema().columns_size(), 7);
-  const char* const kTypes[] = {"int unsigned", "smallint", "varchar(20)",
-                                "enum('red','green','blue')", "set('a','b','c')",
-                                "decimal(14,4)", "json"};
+  const char* const kTypes[] = {
+      "int unsigned",     "smallint",      "varchar(20)", "enum('red','green','blue')",
+      "set('a','b','c')", "decimal(14,4)", "json"};
   const char* const kNames[] = {"id", "qty", "name", "color", "tags", "price", "doc"};
   for (int i = 0; i < 7; ++i) {
     const proto::ColumnShape& c = s.schema().columns(i);
@@ -330,9 +329,11 @@ TEST_F(MysqlFormatsTest, UpdateAndDeleteRowsV2UnderAnonymousGtid) {
 // doc, '$.a', 2), '$.c', 'new'), '$.b[0]').
 constexpr uint64_t kDocsId = 114;
 std::string DocsMap() {
-  return Le(kDocsId, 6) + Le(1, 2) + "\x04shop" + '\0' + "\x04" "docs" + '\0' + Packed(2) +
-         B({0x03, 0xf5}) + Packed(1) + B({0x04}) + B({0x02}) + Tlv(1, B({0x00})) +
-         Tlv(4, Str("id") + Str("doc")) + Tlv(8, Packed(0));
+  return Le(kDocsId, 6) + Le(1, 2) + "\x04shop" + '\0' +
+         "\x04"
+         "docs" +
+         '\0' + Packed(2) + B({0x03, 0xf5}) + Packed(1) + B({0x04}) + B({0x02}) +
+         Tlv(1, B({0x00})) + Tlv(4, Str("id") + Str("doc")) + Tlv(8, Packed(0));
 }
 
 TEST_F(MysqlFormatsTest, PartialUpdateRowsAppliesJsonDiffs) {
@@ -342,15 +343,16 @@ TEST_F(MysqlFormatsTest, PartialUpdateRowsAppliesJsonDiffs) {
   // Json_diff::write_binary: operation, path (packed length + text), value
   // (packed length + binary JSON) unless REMOVE.
   const std::string diffs = B({0x00}) + Str("$.a") + Str(B({0x05, 0x02, 0x00})) +  // REPLACE 2
-                            B({0x01}) + Str("$.c") + Str("\x0c\x03new") +         // INSERT "new"
-                            B({0x02}) + Str("$.b[0]");                           // REMOVE
-  const std::string row1 = B({0x00}) + Le(1, 4) + Le(kDoc.size(), 4) + kDoc +  // before image
+                            B({0x01}) + Str("$.c") + Str("\x0c\x03new") +          // INSERT "new"
+                            B({0x02}) + Str("$.b[0]");                             // REMOVE
+  const std::string row1 = B({0x00}) + Le(1, 4) + Le(kDoc.size(), 4) + kDoc +      // before image
                            Packed(1) + B({0x01}) +  // value_options PARTIAL_JSON, partial bits
                            B({0x00}) + Le(1, 4) + Le(diffs.size(), 4) + diffs;
   // A second row whose JSON was replaced whole: value_options 0, no bits.
   const std::string row2 = B({0x00}) + Le(2, 4) + Le(5, 4) + B({0x02, 0x00, 0x00, 0x04, 0x00}) +
                            Packed(0) + B({0x00}) + Le(2, 4) + Le(2, 4) + B({0x04, 0x01});
-  Put(T(EventType::kPartialUpdateRows), RowsBody(kDocsId, 1, "", Packed(2) + "\x03\x03", row1 + row2));
+  Put(T(EventType::kPartialUpdateRows),
+      RowsBody(kDocsId, 1, "", Packed(2) + "\x03\x03", row1 + row2));
   Put(T(EventType::kXid), Le(1, 8));
 
   ASSERT_EQ(sink_.records.size(), 2u);
@@ -542,8 +544,8 @@ TEST_F(MysqlFormatsTest, TruncatedRowImageIsCorruption) {
   const std::string row = FullRow();
   const uint64_t at = pos_;
   // The JSON value's length says 33 bytes, 10 are there; size and CRC agree.
-  Status st = Feed(Ev(T(EventType::kWriteRowsV2),
-                      RowsBody(kItemsId, 1, "", Packed(7) + "\x7f", row.substr(0, row.size() - 23))));
+  Status st = Feed(Ev(T(EventType::kWriteRowsV2), RowsBody(kItemsId, 1, "", Packed(7) + "\x7f",
+                                                           row.substr(0, row.size() - 23))));
   EXPECT_EQ(st.code(), Code::kCorruption) << st.ToString();
   EXPECT_NE(st.message().find(At(at)), std::string::npos) << st.ToString();
   EXPECT_NE(st.message().find("column 7"), std::string::npos) << st.ToString();
@@ -553,7 +555,8 @@ TEST_F(MysqlFormatsTest, RowsForUnknownTableIdIsCorruption) {
   Start();
   Begin(8);
   Put(T(EventType::kTableMap), ItemsMap());
-  Status st = Feed(Ev(T(EventType::kWriteRowsV2), RowsBody(999, 1, "", Packed(7) + "\x7f", NullRow(1))));
+  Status st =
+      Feed(Ev(T(EventType::kWriteRowsV2), RowsBody(999, 1, "", Packed(7) + "\x7f", NullRow(1))));
   EXPECT_EQ(st.code(), Code::kCorruption) << st.ToString();
   EXPECT_NE(st.message().find("999"), std::string::npos) << st.ToString();
 }
@@ -567,7 +570,7 @@ TEST(MysqlGtidTest, UntaggedGtid) {
   // The 25 bytes of flags, uuid and gno are enough (5.6 wrote no more).
   EXPECT_TRUE(ParseMysqlGtid(GtidBody(23).substr(0, 25)).ok());
   EXPECT_EQ(ParseMysqlGtid(GtidBody(23).substr(0, 24)).status().code(), Code::kCorruption);
-  EXPECT_EQ(ParseMysqlGtid(GtidBody(0)).status().code(), Code::kCorruption);   // MIN_GNO is 1
+  EXPECT_EQ(ParseMysqlGtid(GtidBody(0)).status().code(), Code::kCorruption);  // MIN_GNO is 1
   EXPECT_EQ(ParseMysqlGtid(GtidBody(-5)).status().code(), Code::kCorruption);
   EXPECT_EQ(ParseMysqlGtid(GtidBody(INT64_MAX)).status().code(), Code::kCorruption);  // GNO_END
 }
@@ -576,19 +579,19 @@ TEST(MysqlGtidTest, UntaggedGtid) {
 // domain_1:65535, every varlen written out by hand (readme.md: 65535 signed
 // is f3 ff 0f; a byte >= 0x80 takes two bytes: ((v << 2) | 1) & 0xff, v >> 6).
 const std::string kTagged = B({
-    0x02,  // serialization_format_version 1
-    0x7e,  // message size 63
-    0x00,  // last non-ignorable field id: none
+    0x02,        // serialization_format_version 1
+    0x7e,        // message size 63
+    0x00,        // last non-ignorable field id: none
     0x00, 0x00,  // field 0, flags 0
-    0x02,  // field 1, uuid: 16 varlen bytes
-    0x7c, 0x22, 0xe9, 0x03, 0x8e, 0xe2, 0x29, 0x03, 0x22, 0x85, 0x03, 0x79, 0x02, 0x66, 0x21,
-    0x03, 0x14, 0xa5, 0x02, 0x84, 0x55, 0x02, 0xc4,
-    0x04, 0xf3, 0xff, 0x0f,  // field 2, gno 65535 (zigzag)
-    0x06, 0x10, 'd', 'o', 'm', 'a', 'i', 'n', '_', '1',  // field 3, tag (8 bytes)
-    0x08, 0x00,  // field 4, last_committed 0
-    0x0a, 0x04,  // field 5, sequence_number 1
-    0x0c, 0x7f, 0x00, 0x40, 0x1e, 0x18, 0x24, 0x0a, 0x06,  // field 6, 1700000000000000
-    0x10, 0xb1, 0x04,  // field 8 (7 left out: equal timestamps), transaction_length 300
+    0x02,        // field 1, uuid: 16 varlen bytes
+    0x7c, 0x22, 0xe9, 0x03, 0x8e, 0xe2, 0x29, 0x03, 0x22, 0x85, 0x03, 0x79, 0x02, 0x66, 0x21, 0x03,
+    0x14, 0xa5, 0x02, 0x84, 0x55, 0x02, 0xc4, 0x04, 0xf3, 0xff, 0x0f,  // field 2, gno
+                                                                       // 65535 (zigzag)
+    0x06, 0x10, 'd', 'o', 'm', 'a', 'i', 'n', '_', '1',                // field 3, tag (8 bytes)
+    0x08, 0x00,                                                        // field 4, last_committed 0
+    0x0a, 0x04,                                                        // field 5, sequence_number 1
+    0x0c, 0x7f, 0x00, 0x40, 0x1e, 0x18, 0x24, 0x0a, 0x06,              // field 6, 1700000000000000
+    0x10, 0xb1, 0x04,        // field 8 (7 left out: equal timestamps), transaction_length 300
     0x12, 0x83, 0xd0, 0x09,  // field 9, immediate_server_version 80400
 });
 
@@ -715,8 +718,7 @@ TEST_F(MysqlFormatsTest, Mysql9VectorTextVectorTableWithFullMetadata) {
   EXPECT_EQ(r.after(0).mysql_type(), 242u);
   EXPECT_EQ(Floats(Col(r.after(), "v2")), (std::vector<float>{1.5f, -2.25f}));
   EXPECT_EQ(Col(r.after(), "t").text(), "hello");
-  EXPECT_EQ(Floats(Col(r.after(), "v4")),
-            (std::vector<float>{0.0f, 1.0f, -0.5f, 3.40282347e38f}));
+  EXPECT_EQ(Floats(Col(r.after(), "v4")), (std::vector<float>{0.0f, 1.0f, -0.5f, 3.40282347e38f}));
   const proto::ChangeRecord& n = sink_.records[1];
   EXPECT_TRUE(Col(n.after(), "v2").is_null());
   EXPECT_EQ(Col(n.after(), "t").text(), "");
@@ -746,15 +748,15 @@ TEST_F(MysqlFormatsTest, Mysql9VectorTextVectorTableWithFullMetadata) {
 TEST_F(MysqlFormatsTest, Mysql9VectorColumnsCountAsCharsetColumns) {
   Start();
   // COLUMN_CHARSET form too: one collation per charset column, three here.
-  std::string map = Le(kVecsId, 6) + Le(1, 2) + "\x04shop" + '\0' + "\x04vecs" + '\0' +
-                    Packed(3) + B({0xf2, 0xfc, 0xf2}) + Packed(3) + B({0x04, 0x02, 0x04}) +
-                    B({0x07}) + Tlv(3, Packed(63) + Packed(45) + Packed(63)) +
+  std::string map = Le(kVecsId, 6) + Le(1, 2) + "\x04shop" + '\0' + "\x04vecs" + '\0' + Packed(3) +
+                    B({0xf2, 0xfc, 0xf2}) + Packed(3) + B({0x04, 0x02, 0x04}) + B({0x07}) +
+                    Tlv(3, Packed(63) + Packed(45) + Packed(63)) +
                     Tlv(4, Str("v2") + Str("t") + Str("v4"));
   Begin(31);
   Put(T(EventType::kTableMap), map);
   Put(T(EventType::kWriteRowsV2),
-      RowsBody(kVecsId, 1, "", Packed(3) + "\x07", B({0x00}) + Le(8, 4) + kV2 + Le(1, 2) + "x" +
-                                                       Le(16, 4) + kV4));
+      RowsBody(kVecsId, 1, "", Packed(3) + "\x07",
+               B({0x00}) + Le(8, 4) + kV2 + Le(1, 2) + "x" + Le(16, 4) + kV4));
   ASSERT_EQ(sink_.records.size(), 1u);
   EXPECT_EQ(Col(sink_.records[0].after(), "t").text(), "x");  // collation 45: a text column
   EXPECT_EQ(Floats(Col(sink_.records[0].after(), "v2")), (std::vector<float>{1.5f, -2.25f}));

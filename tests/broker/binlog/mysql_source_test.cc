@@ -56,7 +56,10 @@ std::vector<Ev> ReadBinlogFile(const std::string& path) {
   const std::string data = ss.str();
   std::vector<Ev> out;
   const std::string name = path.substr(path.rfind('/') + 1);
-  EXPECT_EQ(data.substr(0, 4), std::string("\xfe" "bin", 4)) << path;
+  EXPECT_EQ(data.substr(0, 4), std::string("\xfe"
+                                           "bin",
+                                           4))
+      << path;
   for (size_t pos = 4; pos + 19 <= data.size();) {
     const uint32_t size = coding::DecodeFixed32(data.data() + pos + 9);
     if (size < 19 || pos + size > data.size()) break;  // the tail being written
@@ -79,8 +82,9 @@ std::unique_ptr<MariaDb> StartDb(testing::MariaDbOptions options = {}) {
   auto db = MariaDb::Start(options);
   EXPECT_TRUE(db.ok()) << db.status().ToString();
   if (!db.ok()) return nullptr;
-  EXPECT_TRUE((*db)->Execute("CREATE DATABASE shop;"
-                             "CREATE TABLE shop.t (id INT PRIMARY KEY, v LONGBLOB)")
+  EXPECT_TRUE((*db)
+                  ->Execute("CREATE DATABASE shop;"
+                            "CREATE TABLE shop.t (id INT PRIMARY KEY, v LONGBLOB)")
                   .ok());
   return std::move(*db);
 }
@@ -339,8 +343,8 @@ TEST(MysqlSourceMariaDb, EarliestDeliversEveryEventAsOnDisk) {
   // Nothing skipped, nothing twice: exactly the disk's events, in order.
   ASSERT_LE(seen.size(), disk.size());
   EXPECT_EQ(seen, std::vector<Ev>(disk.begin(), disk.begin() + seen.size()));
-  EXPECT_EQ(src->position().ToString(), seen.back().file + ":" +
-                                            std::to_string(seen.back().pos + seen.back().bytes.size()));
+  EXPECT_EQ(src->position().ToString(),
+            seen.back().file + ":" + std::to_string(seen.back().pos + seen.back().bytes.size()));
 }
 
 TEST(MysqlSourceMariaDb, LatestSeesOnlyNewEvents) {
@@ -405,8 +409,8 @@ TEST(MysqlSourceMariaDb, WrongPasswordSaysAuthentication) {
   o.password = "not-the-password";
   auto src = MysqlSource::Open(o);
   ASSERT_EQ(src.status().code(), Code::kFailedPrecondition);
-  EXPECT_NE(src.status().message().find("authentication failed for user 'repl'"),
-            std::string::npos) << src.status().ToString();
+  EXPECT_NE(src.status().message().find("authentication failed for user 'repl'"), std::string::npos)
+      << src.status().ToString();
   EXPECT_EQ(src.status().message().find("not-the-password"), std::string::npos);
 }
 
@@ -493,7 +497,8 @@ TEST(MysqlSourceMariaDb, RestartMidStreamResumesWithoutGapOrDuplicate) {
   for (int i = 0; i < 100 && s.ok(); ++i) {
     RawEvent e;
     s = src->Next(&e);
-    if (s.ok() && InFile(e.bytes)) seen.push_back({std::string(e.file), e.pos, std::string(e.bytes)});
+    if (s.ok() && InFile(e.bytes))
+      seen.push_back({std::string(e.file), e.pos, std::string(e.bytes)});
   }
   ASSERT_EQ(s.code(), Code::kUnavailable) << s.ToString();
   EXPECT_NE(s.message().find("went away"), std::string::npos) << s.ToString();
@@ -574,8 +579,8 @@ TEST(MysqlSourceMariaDb, EventsOver16MiBArriveWhole) {
   big.extra_args = {"--max-allowed-packet=256M"};
   auto db = StartDb(big);
   ASSERT_TRUE(db);
-  ASSERT_TRUE(db->Execute("INSERT INTO shop.t VALUES (1, CONCAT('big-row', REPEAT('x', 40000000)))")
-                  .ok());
+  ASSERT_TRUE(
+      db->Execute("INSERT INTO shop.t VALUES (1, CONCAT('big-row', REPEAT('x', 40000000)))").ok());
   auto src = OpenOrFail(OptionsFor(*db));
   ASSERT_TRUE(src);
   std::vector<Ev> seen;
@@ -601,7 +606,8 @@ bool RunOpenssl(std::vector<std::string> args) {
     _exit(127);
   }
   int status = 0;
-  return pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+  return pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+         WEXITSTATUS(status) == 0;
 }
 
 bool MakeCert(const testing::TempDir& dir, const std::string& name) {
@@ -614,7 +620,8 @@ TEST(MysqlSourceMariaDb, TlsModes) {
   testing::TempDir certs;
   if (!MakeCert(certs, "server") || !MakeCert(certs, "other")) GTEST_SKIP() << "no openssl";
   testing::MariaDbOptions tls;
-  tls.extra_args = {"--ssl-cert=" + certs.Sub("server.pem"), "--ssl-key=" + certs.Sub("server.key")};
+  tls.extra_args = {"--ssl-cert=" + certs.Sub("server.pem"),
+                    "--ssl-key=" + certs.Sub("server.key")};
   auto db = StartDb(tls);
   ASSERT_TRUE(db);
   auto o = OptionsFor(*db);

@@ -21,7 +21,8 @@ class SourceHostsTest : public ::testing::Test {
     auto db = MariaDb::Start();
     ASSERT_TRUE(db.ok()) << db.status().ToString();
     db_ = std::move(*db);
-    ASSERT_TRUE(db_->Execute("CREATE DATABASE shop; CREATE TABLE shop.t (id INT PRIMARY KEY)").ok());
+    ASSERT_TRUE(
+        db_->Execute("CREATE DATABASE shop; CREATE TABLE shop.t (id INT PRIMARY KEY)").ok());
     Insert(5);
   }
 

@@ -227,7 +227,8 @@ TEST_F(ServerTest, PipelinedRequestsAreAnsweredInOrder) {
   Commit(10);
   auto c = Login();
   std::string bytes;
-  for (uint64_t i = 0; i < 50; ++i) ASSERT_TRUE(frame::Append(FetchReq(100 + i, i % 10, 1), &bytes).ok());
+  for (uint64_t i = 0; i < 50; ++i)
+    ASSERT_TRUE(frame::Append(FetchReq(100 + i, i % 10, 1), &bytes).ok());
   ASSERT_TRUE(c->SendRaw(bytes));
   for (uint64_t i = 0; i < 50; ++i) {
     proto::Response r;
@@ -298,8 +299,8 @@ TEST_F(ServerTest, AuthenticationAndAnonymousAccess) {
     proto::Request a;
     a.set_id(2);
     a.mutable_auth()->set_client_nonce(std::string(16, 'c'));
-    a.mutable_auth()->set_proof(auth::Proof(auth::PasswordKey("s3cret"), h.hello().nonce(),
-                                            std::string(16, 'c')));
+    a.mutable_auth()->set_proof(
+        auth::Proof(auth::PasswordKey("s3cret"), h.hello().nonce(), std::string(16, 'c')));
     EXPECT_EQ(c.Call(a).error().code(), proto::AUTH_FAILED);
   }
   // A proof is good for one connection only: replayed on another (with
@@ -314,8 +315,8 @@ TEST_F(ServerTest, AuthenticationAndAnonymousAccess) {
     proto::Request a;
     a.set_id(2);
     a.mutable_auth()->set_client_nonce(std::string(16, 'c'));
-    a.mutable_auth()->set_proof(auth::Proof(auth::PasswordKey("s3cret"), h1.hello().nonce(),
-                                            std::string(16, 'c')));
+    a.mutable_auth()->set_proof(
+        auth::Proof(auth::PasswordKey("s3cret"), h1.hello().nonce(), std::string(16, 'c')));
     EXPECT_EQ(c2.Call(a).error().code(), proto::AUTH_FAILED);
     EXPECT_EQ(c1.Call(a).error().code(), proto::OK);
   }

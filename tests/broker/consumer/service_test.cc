@@ -291,7 +291,8 @@ TEST_F(ServiceTest, GroupAckRollbackAndRedelivery) {
   proto::GetResponse b5 = Get("g", 5);
   EXPECT_EQ(b5.batch_id(), 5u);
   ASSERT_EQ(b5.records_size(), 5);
-  for (int i = 0; i < 5; ++i) EXPECT_EQ(b5.records(i).SerializeAsString(), b3.records(i).SerializeAsString());
+  for (int i = 0; i < 5; ++i)
+    EXPECT_EQ(b5.records(i).SerializeAsString(), b3.records(i).SerializeAsString());
   EXPECT_EQ(Ack("g", 3).code(), proto::UNKNOWN_BATCH);
   // Rollback from one batch keeps the earlier ones.
   proto::GetResponse b6 = Get("g", 5);
@@ -446,14 +447,14 @@ TEST_F(ServiceTest, AClientsNewerEpochFencesThePrimary) {
   auto batch = Get("g", 10);
   ASSERT_EQ(batch.records_size(), 3);
   uint64_t fenced_at = 0;
-  svc_->SetFenceHandler([&](uint64_t epoch, const std::string&) {
-    fenced_at = epoch;
+  svc_->SetFenceHandler([&](Epoch epoch, const std::string&) {
+    fenced_at = epoch.value();
     svc_->SetRole(Role::kStandby, "");
   });
-  svc_->NoteClientEpoch(2);  // not newer: nothing happens
+  svc_->NoteClientEpoch(Epoch(2));  // not newer: nothing happens
   EXPECT_EQ(fenced_at, 0u);
   EXPECT_EQ(svc_->role(), Role::kPrimary);
-  svc_->NoteClientEpoch(5);
+  svc_->NoteClientEpoch(Epoch(5));
   EXPECT_EQ(fenced_at, 5u);
   EXPECT_EQ(Ack("g", batch.batch_id()).code(), proto::NOT_PRIMARY);
   auto cursor = log_->meta().GetCursor("g");

@@ -71,11 +71,21 @@ std::vector<KeyLine> KeyLines(const std::vector<std::string>& lines) {
 // files, the source), not defaults: required keys, or keys whose absence
 // means "off" (no listener, no filter), or one mode shown over the default.
 const std::set<std::string> kExamples = {
-    "node.id",           "node.data_dir",         "admin.listen",
-    "server.listen",     "user.name",             "user.password_file",
-    "ha.listen",         "ha.primary",            "ha.mode",
-    "ha.secret_file",    "destination.name",      "destination.source",
-    "destination.server_id", "destination.include", "destination.retention_hours",
+    "node.id",
+    "node.data_dir",
+    "admin.listen",
+    "server.listen",
+    "user.name",
+    "user.password_file",
+    "ha.listen",
+    "ha.primary",
+    "ha.mode",
+    "ha.secret_file",
+    "destination.name",
+    "destination.source",
+    "destination.server_id",
+    "destination.include",
+    "destination.retention_hours",
     "destination.retention_bytes",
 };
 

@@ -61,24 +61,29 @@ class PipelineTest : public ::testing::Test {
     db_ = std::move(*db);
     // A mixed workload: ~120k row changes, small and large transactions,
     // DDL in between, three tables (one the filter test drops).
-    ASSERT_TRUE(db_->Execute(
-        "CREATE DATABASE shop; USE shop; "
-        "CREATE TABLE orders (id INT PRIMARY KEY, status VARCHAR(20), total DECIMAL(10,2), "
-        "  at DATETIME(3)); "
-        "CREATE TABLE items (id BIGINT PRIMARY KEY, sku VARCHAR(40), qty INT UNSIGNED); "
-        "CREATE TABLE tmp_log (id INT PRIMARY KEY, msg TEXT)").ok());
+    ASSERT_TRUE(
+        db_->Execute(
+               "CREATE DATABASE shop; USE shop; "
+               "CREATE TABLE orders (id INT PRIMARY KEY, status VARCHAR(20), total DECIMAL(10,2), "
+               "  at DATETIME(3)); "
+               "CREATE TABLE items (id BIGINT PRIMARY KEY, sku VARCHAR(40), qty INT UNSIGNED); "
+               "CREATE TABLE tmp_log (id INT PRIMARY KEY, msg TEXT)")
+            .ok());
     for (int i = 0; i < 200; ++i) {
       std::string id = std::to_string(i);
       ASSERT_TRUE(db_->Execute("INSERT INTO orders VALUES (" + id + ", 'new', " + id +
                                ".5, '2026-01-01 00:00:00.123'); INSERT INTO tmp_log VALUES (" + id +
-                               ", 'x')").ok());
+                               ", 'x')")
+                      .ok());
     }
     ASSERT_TRUE(db_->Execute("INSERT INTO items SELECT seq, CONCAT('sku-', seq), seq % 7 "
-                             "FROM seq_1_to_100000").ok());  // one 100k-row transaction
+                             "FROM seq_1_to_100000")
+                    .ok());  // one 100k-row transaction
     ASSERT_TRUE(db_->Execute("ALTER TABLE orders ADD COLUMN note VARCHAR(10)").ok());
     ASSERT_TRUE(db_->Execute("UPDATE items SET qty = qty + 1 WHERE id <= 15000").ok());
     ASSERT_TRUE(db_->Execute("BEGIN; UPDATE orders SET status = 'paid' WHERE id < 100; "
-                             "DELETE FROM tmp_log WHERE id < 50; COMMIT").ok());
+                             "DELETE FROM tmp_log WHERE id < 50; COMMIT")
+                    .ok());
     ASSERT_TRUE(db_->Execute("DELETE FROM items WHERE id > 95000").ok());
     ASSERT_TRUE(db_->Execute("FLUSH BINARY LOGS").ok());
     auto files = db_->BinlogFiles();
@@ -197,8 +202,9 @@ TEST_F(PipelineTest, SameLogForAnyWorkersRingSizeAndDelays) {
     size_t ring;
     ring::WaitKind wait;
   };
-  for (Shape sh : {Shape{2, 2, ring::WaitKind::kYield}, Shape{3, 8, ring::WaitKind::kBlocking},
-                   Shape{4, 64, ring::WaitKind::kYield}, Shape{2, 4096, ring::WaitKind::kBlocking}}) {
+  for (Shape sh :
+       {Shape{2, 2, ring::WaitKind::kYield}, Shape{3, 8, ring::WaitKind::kBlocking},
+        Shape{4, 64, ring::WaitKind::kYield}, Shape{2, 4096, ring::WaitKind::kBlocking}}) {
     SCOPED_TRACE(::testing::Message() << sh.workers << " workers, ring " << sh.ring);
     IngestOptions o;
     o.parse_threads = sh.workers;
@@ -371,7 +377,6 @@ TEST_F(PipelineTest, CorruptEventStopsAtTheLastWholeTransaction) {
   EXPECT_EQ(img.checkpoint.pos(), prev_xid_end);
 }
 
-
 // An event whose bytes are sound (its CRC is right) but whose content does
 // not decode: in a copy of the binlog, the first orders insert's DECIMAL
 // (a worker's decode error) and the second one's TABLE_MAP column type
@@ -404,9 +409,9 @@ TEST_F(PipelineTest, UndecodableEventsAreErrorRecordsWhenSkipped) {
     bytes.assign(std::istreambuf_iterator<char>(in), {});
   }
   auto fix_crc = [&](std::pair<uint64_t, uint64_t> e) {
-    uint32_t crc = static_cast<uint32_t>(
-        crc32(0, reinterpret_cast<const Bytef*>(bytes.data() + e.first),
-              static_cast<uInt>(e.second - e.first - 4)));
+    uint32_t crc =
+        static_cast<uint32_t>(crc32(0, reinterpret_cast<const Bytef*>(bytes.data() + e.first),
+                                    static_cast<uInt>(e.second - e.first - 4)));
     for (int i = 0; i < 4; ++i) bytes[e.second - 4 + i] = static_cast<char>(crc >> (8 * i));
   };
   // Row 0 (0, 'new', 0.50, ...): after the rows header (8), the column count

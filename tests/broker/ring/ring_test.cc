@@ -14,11 +14,11 @@ namespace sluice::ring {
 namespace {
 
 struct Slot {
-  int64_t item = -1;        // written by the producer
-  int64_t stage1 = -1;      // written by stage 1
-  int64_t worked = -1;      // written by the worker that handled it
+  int64_t item = -1;            // written by the producer
+  int64_t stage1 = -1;          // written by stage 1
+  int64_t worked = -1;          // written by the worker that handled it
   std::atomic<int> handled{0};  // how many workers touched it (must be 1)
-  int64_t done_item = -1;   // written by stage 3 (the producer checks it before reuse)
+  int64_t done_item = -1;       // written by stage 3 (the producer checks it before reuse)
   Slot() = default;
   Slot(const Slot&) {}  // vector<Slot> needs it; never copied after construction
 };
@@ -51,7 +51,8 @@ std::vector<int64_t> RunPipeline(const Params& p, int64_t n, uint64_t seed) {
         if (p.random_delays) {
           thread_local std::mt19937_64 rng(seed + worker);
           if (rng() % 64 == 0) std::this_thread::yield();
-          if (rng() % 4096 == 0) std::this_thread::sleep_for(std::chrono::microseconds(rng() % 200));
+          if (rng() % 4096 == 0)
+            std::this_thread::sleep_for(std::chrono::microseconds(rng() % 200));
         }
         s.worked = s.stage1 + 1;
         seen[static_cast<size_t>(seq)].fetch_add(1);
@@ -78,7 +79,8 @@ std::vector<int64_t> RunPipeline(const Params& p, int64_t n, uint64_t seed) {
     if (seq < 0) break;
     Slot& s = ring[seq];
     // Back-pressure: the slot's previous item went all the way through.
-    if (seq >= static_cast<SeqNo>(p.ring_size) && s.done_item != seq - static_cast<SeqNo>(p.ring_size)) {
+    if (seq >= static_cast<SeqNo>(p.ring_size) &&
+        s.done_item != seq - static_cast<SeqNo>(p.ring_size)) {
       ++errors;
     }
     s.item = i;
@@ -91,7 +93,8 @@ std::vector<int64_t> RunPipeline(const Params& p, int64_t n, uint64_t seed) {
   EXPECT_EQ(errors.load(), 0);
   for (int64_t i = 0; i < n; ++i) {
     if (seen[static_cast<size_t>(i)].load() != 1) {
-      ADD_FAILURE() << "item " << i << " handled " << seen[static_cast<size_t>(i)].load() << " times";
+      ADD_FAILURE() << "item " << i << " handled " << seen[static_cast<size_t>(i)].load()
+                    << " times";
       break;
     }
   }
@@ -116,21 +119,22 @@ TEST_P(RingMatrix, EveryItemOnceInOrder) {
 
 std::string Name(const ::testing::TestParamInfo<Params>& info) {
   const Params& p = info.param;
-  const char* w = p.wait == WaitKind::kBusySpin ? "Spin" : p.wait == WaitKind::kYield ? "Yield" : "Block";
+  const char* w = p.wait == WaitKind::kBusySpin ? "Spin"
+                  : p.wait == WaitKind::kYield  ? "Yield"
+                                                : "Block";
   return std::string(w) + "_ring" + std::to_string(p.ring_size) + "_w" + std::to_string(p.workers) +
          "_claim" + std::to_string(p.claim_batch) + (p.random_delays ? "_delays" : "");
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Shapes, RingMatrix,
-    ::testing::Values(Params{1024, 1, WaitKind::kYield, 64, false},
-                      Params{1024, 2, WaitKind::kYield, 64, true},
-                      Params{8, 2, WaitKind::kYield, 4, true},
-                      Params{2, 3, WaitKind::kYield, 1, true},
-                      Params{256, 4, WaitKind::kBlocking, 16, true},
-                      Params{64, 2, WaitKind::kBlocking, 1, false},
-                      Params{4096, 2, WaitKind::kBusySpin, 256, false}),
-    Name);
+INSTANTIATE_TEST_SUITE_P(Shapes, RingMatrix,
+                         ::testing::Values(Params{1024, 1, WaitKind::kYield, 64, false},
+                                           Params{1024, 2, WaitKind::kYield, 64, true},
+                                           Params{8, 2, WaitKind::kYield, 4, true},
+                                           Params{2, 3, WaitKind::kYield, 1, true},
+                                           Params{256, 4, WaitKind::kBlocking, 16, true},
+                                           Params{64, 2, WaitKind::kBlocking, 1, false},
+                                           Params{4096, 2, WaitKind::kBusySpin, 256, false}),
+                         Name);
 
 // Property test: random shapes, random worker delays; order and exactly-once
 // must hold for every one.
