@@ -113,6 +113,9 @@ class ReplicationTest : public ::testing::Test {
   // byte (records, offsets, epochs, checkpoints), the same records read.
   void ExpectSameLog() {
     ASSERT_EQ(standby_log_->CommittedEnd(), primary_log_->CommittedEnd());
+    // The standby shows what the primary made visible, told a moment later.
+    ASSERT_TRUE(
+        WaitFor([&] { return standby_log_->HighWatermark() == primary_log_->HighWatermark(); }));
     EXPECT_TRUE(AllBatches(*standby_log_) == AllBatches(*primary_log_));
     EXPECT_EQ(ReadAll(*standby_log_), ReadAll(*primary_log_));
     EXPECT_EQ(standby_log_->Checkpoint().SerializeAsString(),
