@@ -1,16 +1,15 @@
-// ConsumerServer: the consumer protocol over TCP (docs/protocol.md), a thin
-// adapter in front of ConsumerService. One libuv loop thread owns every
-// socket: it reads frames, checks the connection's handshake and rights,
-// and hands each request to the service as a C++ call. The service never
-// blocks the loop: Fetch and Get are called without a wait, and when they
-// have nothing to return the request is parked until a commit (the
-// service's commit hook does uv_async_send) or its wait ends. Reads are
-// bounded by the service's max_bytes / max_records.
+// ConsumerServer: the consumer protocol over TCP (docs/protocol.md). Three
+// parts: the connection machinery (net::FrameServer: the libuv loop,
+// limits, timers, long-poll parking), the handshake (handshake.h: who a
+// connection is and what it may send) and the dispatch (session.h: each
+// request as a C++ call on the ConsumerService, role requests on the
+// node's RoleAdmin). This file wires them and installs the service's
+// commit hook, which wakes parked Fetch and Get requests.
 //
 //   ServerOptions o;  o.listen = "127.0.0.1:0";  o.anonymous = true;
 //   auto server = ConsumerServer::Start(o, &service);
 //   ... (*server)->port() ...
-//   (*server)->Stop();
+//   int rc = (*server)->Stop();   // 0: every libuv handle was closed
 //
 // Limits (ServerOptions) guard the loop against peers: a frame above
 // max_frame is answered FRAME_TOO_LARGE and the connection closed; a frame
@@ -22,7 +21,8 @@
 // buffered for). Requests of one connection are answered in order, one at
 // a time: while one is parked the next is not read.
 //
-// Thread safety: Start and Stop from one thread; port() from any.
+// Thread safety: Start and Stop from one thread; port() and stats() from
+// any.
 #pragma once
 
 #include <atomic>
@@ -32,7 +32,9 @@
 #include <string>
 
 #include "base/status.h"
+#include "broker/consumer/role_admin.h"
 #include "broker/consumer/service.h"
+#include "broker/net/frame_server.h"
 
 namespace sluice::consumer {
 
@@ -55,23 +57,16 @@ struct ServerOptions {
   // auth::PasswordKey(the [ha] secret): proves Promote, Demote and Status
   // on any connection past Hello; "" refuses role changes.
   std::string ha_key;
+  // Where role requests and client epochs go, and who adds the node's
+  // part of a status (the daemon's Node). Not owned; null: role requests
+  // answer UNAVAILABLE.
+  RoleAdmin* admin = nullptr;
 };
 
-// Counters for /metrics and tests.
-struct ServerStats {
-  std::atomic<uint64_t> connections_accepted{0};
-  std::atomic<uint64_t> connections_refused{0};  // max_connections
-  std::atomic<uint64_t> connections_open{0};
-  std::atomic<uint64_t> requests{0};
+// Counters for /metrics and tests: the connection machinery's, and
+// refused proofs.
+struct ServerStats : net::FrameServerStats {
   std::atomic<uint64_t> auth_failures{0};
-  std::atomic<uint64_t> protocol_errors{0};  // bad frames, deadlines, idle closes
-  std::atomic<uint64_t> bytes_out{0};
-  // Long polls (a Fetch or Get with wait_ms that found nothing): parked,
-  // then answered either after a commit gave them records (woken) or
-  // empty at their deadline (expired).
-  std::atomic<uint64_t> polls_parked{0};
-  std::atomic<uint64_t> polls_woken{0};
-  std::atomic<uint64_t> polls_expired{0};
 };
 
 class ConsumerServer {
@@ -85,17 +80,18 @@ class ConsumerServer {
   ConsumerServer(const ConsumerServer&) = delete;
   ConsumerServer& operator=(const ConsumerServer&) = delete;
 
-  int port() const { return port_; }
-  const ServerStats& stats() const;
-  // Closes every connection (parked requests are answered UNAVAILABLE)
-  // and joins the loop thread. Idempotent.
-  void Stop();
+  int port() const { return frames_->port(); }
+  const ServerStats& stats() const { return stats_; }
+  // Closes every connection (parked requests are answered UNAVAILABLE),
+  // joins the loop thread and closes the loop. Returns uv_loop_close's
+  // result: 0, or UV_EBUSY when a handle was left open. Idempotent.
+  int Stop();
 
  private:
-  struct Impl;
-  explicit ConsumerServer(std::unique_ptr<Impl> impl, int port);
-  std::unique_ptr<Impl> impl_;
-  int port_ = 0;
+  ConsumerServer() = default;
+  ServerStats stats_;
+  std::unique_ptr<net::Protocol> protocol_;
+  std::unique_ptr<net::FrameServer> frames_;
 };
 
 }  // namespace sluice::consumer

@@ -6,26 +6,16 @@
 #include <unordered_map>
 
 #include "proto/record.pb.h"
+#include "proto/wire_error.h"
 
 namespace sluice::consumer {
 namespace {
 
-proto::Error Ok() { return proto::Error(); }
-
-proto::Error Err(proto::ErrorCode code, std::string message) {
-  proto::Error e;
-  e.set_code(code);
-  e.set_message(std::move(message));
-  return e;
-}
-
-// Storage errors: the client can only try again, here or elsewhere.
-proto::Error StorageErr(const Status& st) {
-  return Err(proto::UNAVAILABLE, "storage: " + st.ToString());
-}
+proto::Error StorageErr(const Status& st) { return proto::FromStatus(st, "storage"); }
 
 proto::Error OutOfRange(uint64_t offset, CommitLog* log) {
-  proto::Error e = Err(proto::OFFSET_OUT_OF_RANGE,
+  proto::Error e =
+      proto::MakeError(proto::OFFSET_OUT_OF_RANGE,
                        "offset " + std::to_string(offset) + " is outside the log's range [" +
                            std::to_string(log->FirstOffset().value()) + ", " +
                            std::to_string(log->HighWatermark().value()) + "]");
@@ -46,11 +36,11 @@ proto::Error LoadCursor(MetaStore& meta, const std::string& dest, const std::str
   auto cur = meta.GetCursor(group);
   if (!cur.ok()) return StorageErr(cur.status());
   if (!cur->has_value()) {
-    return Err(proto::NOT_SUBSCRIBED,
-               "group '" + group + "' is not subscribed to '" + dest + "': Subscribe first");
+    return proto::MakeError(proto::NOT_SUBSCRIBED, "group '" + group + "' is not subscribed to '" +
+                                                       dest + "': Subscribe first");
   }
   *c = **cur;
-  return Ok();
+  return proto::NoError();
 }
 
 // The group's outstanding batch `id`; UNKNOWN_BATCH when it is not one.
@@ -60,17 +50,18 @@ proto::Error FindOutstanding(const proto::GroupCursor& c, const std::string& gro
   for (const auto& b : outstanding) {
     if (b.batch_id() == id) {
       *batch = b;
-      return Ok();
+      return proto::NoError();
     }
   }
   std::string have = outstanding.empty()
                          ? "none is outstanding"
                          : "outstanding: " + std::to_string(outstanding.begin()->batch_id()) +
                                ".." + std::to_string(outstanding.rbegin()->batch_id());
-  return Err(proto::UNKNOWN_BATCH, "batch " + std::to_string(id) + " of group '" + group +
-                                       "' is not outstanding (acknowledged, rolled back or "
-                                       "never handed out); " +
-                                       have);
+  return proto::MakeError(proto::UNKNOWN_BATCH,
+                          "batch " + std::to_string(id) + " of group '" + group +
+                              "' is not outstanding (acknowledged, rolled back or "
+                              "never handed out); " +
+                              have);
 }
 
 }  // namespace
@@ -113,8 +104,8 @@ ConsumerService::Dest* ConsumerService::Find(const std::string& name, proto::Err
   if (it == dests_.end()) {
     std::string known;
     for (const auto& [n, d] : dests_) known += (known.empty() ? "" : ", ") + n;
-    *err = Err(proto::UNKNOWN_DESTINATION,
-               "no destination '" + name + "' here (this node serves: " + known + ")");
+    *err = proto::MakeError(proto::UNKNOWN_DESTINATION,
+                            "no destination '" + name + "' here (this node serves: " + known + ")");
     return nullptr;
   }
   return it->second.get();
@@ -161,7 +152,7 @@ proto::Error ConsumerService::FetchRecords(const proto::FetchRequest& req, Recor
     return StorageErr(set.status());
   }
   *out = std::move(set).value();
-  return Ok();
+  return proto::NoError();
 }
 
 proto::Error ConsumerService::Fetch(const proto::FetchRequest& req, proto::FetchResponse* out) {
@@ -175,7 +166,7 @@ proto::Error ConsumerService::Fetch(const proto::FetchRequest& req, proto::Fetch
   }
   out->set_next_offset(set.next_offset.value());
   out->set_high_watermark(set.high_watermark.value());
-  return Ok();
+  return proto::NoError();
 }
 
 proto::Error ConsumerService::ListOffsets(const proto::ListOffsetsRequest& req,
@@ -191,7 +182,7 @@ proto::Error ConsumerService::ListOffsets(const proto::ListOffsetsRequest& req,
   const uint64_t first = log->FirstOffset().value(), hw = log->HighWatermark().value();
   out->set_first_offset(first);
   out->set_high_watermark(hw);
-  if (req.timestamp() == 0) return Ok();
+  if (req.timestamp() == 0) return proto::NoError();
   // Binary search on the records' source time: the first offset whose ts is
   // at or after the timestamp. Source times follow commit order closely
   // enough for this (a transaction's records share its time).
@@ -204,8 +195,8 @@ proto::Error ConsumerService::ListOffsets(const proto::ListOffsetsRequest& req,
     proto::ChangeRecord rec;
     const auto& data = set->records[0].data;
     if (!rec.ParseFromArray(data.data(), static_cast<int>(data.size()))) {
-      return Err(proto::INTERNAL, "the record at offset " + std::to_string(mid) +
-                                      " does not parse: the log is damaged");
+      return proto::MakeError(proto::INTERNAL, "the record at offset " + std::to_string(mid) +
+                                                   " does not parse: the log is damaged");
     }
     if (rec.ts() < req.timestamp()) {
       lo = mid + 1;
@@ -214,7 +205,7 @@ proto::Error ConsumerService::ListOffsets(const proto::ListOffsetsRequest& req,
     }
   }
   out->set_timestamp_offset(lo);
-  return Ok();
+  return proto::NoError();
 }
 
 proto::Error ConsumerService::Subscribe(const proto::SubscribeRequest& req,
@@ -223,11 +214,13 @@ proto::Error ConsumerService::Subscribe(const proto::SubscribeRequest& req,
   proto::Error err;
   Dest* d = FindForGroup(req.dest(), &err);
   if (d == nullptr) return err;
-  if (!ValidName(req.group())) return Err(proto::BAD_REQUEST, "a group name is 1 to 256 bytes");
+  if (!ValidName(req.group()))
+    return proto::MakeError(proto::BAD_REQUEST, "a group name is 1 to 256 bytes");
   try {
     std::regex check(req.filter());
   } catch (const std::regex_error& e) {
-    return Err(proto::BAD_REQUEST, "filter '" + req.filter() + "' is not a regex: " + e.what());
+    return proto::MakeError(proto::BAD_REQUEST,
+                            "filter '" + req.filter() + "' is not a regex: " + e.what());
   }
   std::lock_guard<std::mutex> lock(d->group_mu);
   if (proto::Error e = CheckPrimary(); e.code() != proto::OK) return e;
@@ -244,7 +237,7 @@ proto::Error ConsumerService::Subscribe(const proto::SubscribeRequest& req,
   c.set_filter(req.filter());
   if (Status st = meta.PutCursor(req.group(), c); !st.ok()) return StorageErr(st);
   out->set_acked_offset(c.acked_offset());
-  return Ok();
+  return proto::NoError();
 }
 
 proto::Error ConsumerService::Get(const proto::GetRequest& req, proto::GetResponse* out) {
@@ -262,7 +255,7 @@ proto::Error ConsumerService::Get(const proto::GetRequest& req, proto::GetRespon
       return e;
     }
     *start = c->outstanding().empty() ? c->acked_offset() : c->outstanding().rbegin()->end_offset();
-    return Ok();
+    return proto::NoError();
   };
   proto::GroupCursor c;
   uint64_t start = 0;
@@ -278,11 +271,12 @@ proto::Error ConsumerService::Get(const proto::GetRequest& req, proto::GetRespon
   if (proto::Error e = start_of(&c, &start); e.code() != proto::OK) return e;
   if (start < log->FirstOffset().value()) return OutOfRange(start, log);
   const uint64_t hw = log->HighWatermark().value();
-  if (start >= hw) return Ok();  // batch_id 0: nothing new
+  if (start >= hw) return proto::NoError();  // batch_id 0: nothing new
   if (static_cast<uint32_t>(c.outstanding_size()) >= options_.max_outstanding_batches) {
-    return Err(proto::BAD_REQUEST,
-               "group '" + req.group() + "' has " + std::to_string(c.outstanding_size()) +
-                   " batches not acknowledged, the most it may have; Ack or Rollback first");
+    return proto::MakeError(
+        proto::BAD_REQUEST,
+        "group '" + req.group() + "' has " + std::to_string(c.outstanding_size()) +
+            " batches not acknowledged, the most it may have; Ack or Rollback first");
   }
 
   std::optional<std::regex> filter;
@@ -305,8 +299,9 @@ proto::Error ConsumerService::Get(const proto::GetRequest& req, proto::GetRespon
       bool keep = true;
       if (filter) {
         if (!rec.ParseFromArray(r.data.data(), static_cast<int>(r.data.size()))) {
-          return Err(proto::INTERNAL, "the record at offset " + std::to_string(r.offset.value()) +
-                                          " does not parse: the log is damaged");
+          return proto::MakeError(proto::INTERNAL, "the record at offset " +
+                                                       std::to_string(r.offset.value()) +
+                                                       " does not parse: the log is damaged");
         }
         std::string name = rec.db() + "." + rec.table();
         auto it = matches.find(name);
@@ -332,7 +327,7 @@ proto::Error ConsumerService::Get(const proto::GetRequest& req, proto::GetRespon
   }
   out->set_batch_id(batch.batch_id());
   out->set_end_offset(at);
-  return Ok();
+  return proto::NoError();
 }
 
 proto::Error ConsumerService::Ack(const proto::AckRequest& req, proto::AckResponse* out) {
@@ -352,7 +347,7 @@ proto::Error ConsumerService::Ack(const proto::AckRequest& req, proto::AckRespon
   c.set_acked_offset(batch.end_offset());
   if (Status st = meta.Ack(req.group(), req.batch_id(), c); !st.ok()) return StorageErr(st);
   out->set_acked_offset(c.acked_offset());
-  return Ok();
+  return proto::NoError();
 }
 
 proto::Error ConsumerService::Rollback(const proto::RollbackRequest& req,
@@ -376,7 +371,7 @@ proto::Error ConsumerService::Rollback(const proto::RollbackRequest& req,
   }
   if (Status st = meta.Rollback(req.group(), from, c); !st.ok()) return StorageErr(st);
   out->set_acked_offset(c.acked_offset());
-  return Ok();
+  return proto::NoError();
 }
 
 proto::Error ConsumerService::Unsubscribe(const proto::UnsubscribeRequest& req,
@@ -388,7 +383,7 @@ proto::Error ConsumerService::Unsubscribe(const proto::UnsubscribeRequest& req,
   std::lock_guard<std::mutex> lock(d->group_mu);
   if (proto::Error e = CheckPrimary(); e.code() != proto::OK) return e;
   if (Status st = d->log->meta().DeleteGroup(req.group()); !st.ok()) return StorageErr(st);
-  return Ok();
+  return proto::NoError();
 }
 
 proto::Error ConsumerService::GetStatus(const proto::StatusRequest&, proto::StatusResponse* out) {
@@ -412,13 +407,7 @@ proto::Error ConsumerService::GetStatus(const proto::StatusRequest&, proto::Stat
       out->set_epoch(std::max<uint64_t>(out->epoch(), d->log->CurrentEpoch().value()));
     }
   }
-  std::function<void(proto::StatusResponse*)> hook;
-  {
-    MutexLock l(&handlers_mu_);
-    hook = status_hook_;
-  }
-  if (hook) hook(out);
-  return Ok();
+  return proto::NoError();
 }
 
 void ConsumerService::SetRole(Role role, const std::string& primary) {
@@ -439,83 +428,13 @@ Role ConsumerService::role() const {
   return role_;
 }
 
-void ConsumerService::SetRoleHandlers(PromoteHandler promote, DemoteHandler demote) {
-  MutexLock lock(&handlers_mu_);
-  promote_ = std::move(promote);
-  demote_ = std::move(demote);
-}
-
-void ConsumerService::SetFenceHandler(
-    std::function<void(Epoch epoch, const std::string& why)> fence) {
-  MutexLock lock(&handlers_mu_);
-  fence_ = std::move(fence);
-}
-
-void ConsumerService::NoteClientEpoch(Epoch seen) {
-  if (role() != Role::kPrimary) return;
-  Epoch epoch(0);
-  {
-    ReaderLock lock(&dests_mu_);
-    for (const auto& [name, d] : dests_) epoch = std::max(epoch, d->log->CurrentEpoch());
-  }
-  if (seen <= epoch) return;
-  std::function<void(Epoch, const std::string&)> fence;
-  {
-    MutexLock lock(&handlers_mu_);
-    fence = fence_;
-  }
-  const std::string why = "a consumer has seen epoch " + std::to_string(seen.value()) +
-                          " on another node; this node is at epoch " +
-                          std::to_string(epoch.value());
-  if (fence) {
-    fence(seen, why);
-  } else {
-    SetRole(Role::kStandby, "");
-  }
-}
-
-void ConsumerService::SetStatusHook(std::function<void(proto::StatusResponse*)> hook) {
-  MutexLock lock(&handlers_mu_);
-  status_hook_ = std::move(hook);
-}
-
-namespace {
-
-// Calls a handler copied under handlers_mu_, so a handler set meanwhile
-// never races the call.
-template <typename Handler, typename Request>
-proto::Error CallHandler(const Handler& h, const Request& req, proto::RoleResponse* out) {
-  if (!h) return Err(proto::UNAVAILABLE, "this node takes no role changes");
-  return h(req, out);
-}
-
-}  // namespace
-
-proto::Error ConsumerService::Promote(const proto::PromoteRequest& req, proto::RoleResponse* out) {
-  PromoteHandler h;
-  {
-    MutexLock lock(&handlers_mu_);
-    h = promote_;
-  }
-  return CallHandler(h, req, out);
-}
-
-proto::Error ConsumerService::Demote(const proto::DemoteRequest& req, proto::RoleResponse* out) {
-  DemoteHandler h;
-  {
-    MutexLock lock(&handlers_mu_);
-    h = demote_;
-  }
-  return CallHandler(h, req, out);
-}
-
 proto::Error ConsumerService::CheckPrimary() const {
   MutexLock lock(&role_mu_);
-  if (role_ == Role::kPrimary) return Ok();
-  proto::Error err =
-      Err(proto::NOT_PRIMARY, "this node is a " + std::string(RoleName(role_)) +
-                                  "; consumer groups are served by the primary" +
-                                  (primary_.empty() ? " (not known here)" : " at " + primary_));
+  if (role_ == Role::kPrimary) return proto::NoError();
+  proto::Error err = proto::MakeError(
+      proto::NOT_PRIMARY, "this node is a " + std::string(RoleName(role_)) +
+                              "; consumer groups are served by the primary" +
+                              (primary_.empty() ? " (not known here)" : " at " + primary_));
   err.set_primary(primary_);
   return err;
 }

@@ -99,24 +99,6 @@ class ConsumerService {
   void SetRole(Role role, const std::string& primary);
   Role role() const;
 
-  // Role changes and the rest of a node's status are the daemon's
-  // (broker/daemon/node.h); it installs these. Without a handler, Promote
-  // and Demote answer UNAVAILABLE. The caller has checked the proof.
-  using PromoteHandler =
-      std::function<proto::Error(const proto::PromoteRequest&, proto::RoleResponse*)>;
-  using DemoteHandler =
-      std::function<proto::Error(const proto::DemoteRequest&, proto::RoleResponse*)>;
-  void SetRoleHandlers(PromoteHandler promote, DemoteHandler demote);
-  proto::Error Promote(const proto::PromoteRequest& req, proto::RoleResponse* out);
-  proto::Error Demote(const proto::DemoteRequest& req, proto::RoleResponse* out);
-  // A client has met epoch `seen` on another node (Hello.seen_epoch). On a
-  // primary whose logs are all below it, calls the fence handler: a
-  // failover replaced this node.
-  void NoteClientEpoch(Epoch seen);
-  void SetFenceHandler(std::function<void(Epoch epoch, const std::string& why)> fence);
-  // Adds to every StatusResponse (replication, source lag). May be set at any time.
-  void SetStatusHook(std::function<void(proto::StatusResponse*)> hook);
-
  private:
   struct Dest;
   Dest* Find(const std::string& name, proto::Error* err);
@@ -138,11 +120,6 @@ class ConsumerService {
   mutable Mutex role_mu_;
   Role role_ GUARDED_BY(role_mu_);
   std::string primary_ GUARDED_BY(role_mu_);
-  Mutex handlers_mu_;
-  PromoteHandler promote_ GUARDED_BY(handlers_mu_);
-  DemoteHandler demote_ GUARDED_BY(handlers_mu_);
-  std::function<void(proto::StatusResponse*)> status_hook_ GUARDED_BY(handlers_mu_);
-  std::function<void(Epoch, const std::string&)> fence_ GUARDED_BY(handlers_mu_);
   // Destinations are only ever added (a Dest* stays valid): while sluiced
   // starts, requests may come in as the destinations are added. Read
   // re-entrantly, written only then: readers first.

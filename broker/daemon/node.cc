@@ -20,16 +20,10 @@
 #include "ha/epochs.h"
 #include "proto/auth.h"
 #include "proto/connection.h"
+#include "proto/wire_error.h"
 
 namespace sluice::daemon {
 namespace {
-
-proto::Error Err(proto::ErrorCode code, std::string message) {
-  proto::Error e;
-  e.set_code(code);
-  e.set_message(std::move(message));
-  return e;
-}
 
 // Reads data_dir/ROLE: {role, primary}; nullopt-like empty role when absent.
 std::pair<std::string, std::string> ReadRole(const std::string& path) {
@@ -261,6 +255,17 @@ void Node::OnFenced(Epoch epoch, const std::string& why) {
       why);
 }
 
+void Node::NoteClientEpoch(Epoch seen) {
+  if (service_->role() != Role::kPrimary) return;
+  Epoch epoch(0);
+  for (const auto& d : dests_) {
+    if (d->log() != nullptr) epoch = std::max(epoch, d->log()->CurrentEpoch());
+  }
+  if (seen <= epoch) return;
+  OnFenced(seen, "a consumer has seen epoch " + std::to_string(seen.value()) +
+                     " on another node; this node is at epoch " + std::to_string(epoch.value()));
+}
+
 void Node::Tick() {
   MutexLock lock(&mu_);
   FinishFence();
@@ -420,7 +425,7 @@ proto::Error Node::Promote(const proto::PromoteRequest& req, proto::RoleResponse
   ha_standby_.reset();
   if (Status st = BecomePrimary(req.epoch()); !st.ok()) {
     spdlog::error("promote failed: {}", st.ToString());
-    return Err(proto::INTERNAL, "promote failed: " + st.ToString());
+    return proto::MakeError(proto::INTERNAL, "promote failed: " + st.ToString());
   }
   FillRole(out);
   return proto::Error();
@@ -431,15 +436,17 @@ proto::Error Node::Demote(const proto::DemoteRequest& req, proto::RoleResponse* 
   FinishFence();
   const std::string primary = req.primary();
   if (!net::ParseHostPort(primary).ok()) {
-    return Err(proto::BAD_REQUEST, "demote: --primary '" + primary +
-                                       "' is not host:port (the new primary's [ha] listen)");
+    return proto::MakeError(
+        proto::BAD_REQUEST,
+        "demote: --primary '" + primary + "' is not host:port (the new primary's [ha] listen)");
   }
   if (!config_.ha.configured) {
-    return Err(proto::UNAVAILABLE, "this node has no [ha] section, so it cannot be a standby");
+    return proto::MakeError(proto::UNAVAILABLE,
+                            "this node has no [ha] section, so it cannot be a standby");
   }
   spdlog::warn("demote: this node becomes a standby of {}", primary);
   if (Status st = BecomeStandby(primary); !st.ok()) {
-    return Err(proto::INTERNAL, "demote failed: " + st.ToString());
+    return proto::MakeError(proto::INTERNAL, "demote failed: " + st.ToString());
   }
   FillRole(out);
   return proto::Error();

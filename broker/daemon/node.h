@@ -44,6 +44,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "broker/consumer/role_admin.h"
 #include "broker/consumer/service.h"
 #include "broker/daemon/config.h"
 #include "broker/daemon/destination.h"
@@ -52,11 +53,12 @@
 
 namespace sluice::daemon {
 
-class Node {
+// The consumer server's RoleAdmin: role requests reach the node here.
+class Node final : public consumer::RoleAdmin {
  public:
   // REQUIRES: service outlives the Node.
   Node(const Config& config, consumer::ConsumerService* service);
-  ~Node();  // Stop()s
+  ~Node() override;  // Stop()s
   Node(const Node&) = delete;
   Node& operator=(const Node&) = delete;
 
@@ -72,11 +74,12 @@ class Node {
   // Stops acting as primary: a newer epoch exists (from a standby's
   // handshake or a consumer's Hello). Quick; any thread.
   void Fence(Epoch epoch, const std::string& why) { OnFenced(epoch, why); }
-  proto::Error Promote(const proto::PromoteRequest& req, proto::RoleResponse* out);
-  proto::Error Demote(const proto::DemoteRequest& req, proto::RoleResponse* out);
+  proto::Error Promote(const proto::PromoteRequest& req, proto::RoleResponse* out) override;
+  proto::Error Demote(const proto::DemoteRequest& req, proto::RoleResponse* out) override;
+  void NoteClientEpoch(Epoch seen) override;
   // Role, HA mode, replication and source lag, for StatusResponse,
   // `sluice status` and the admin pages.
-  void FillStatus(proto::StatusResponse* out) const;
+  void FillStatus(proto::StatusResponse* out) const override;
 
   const std::vector<std::unique_ptr<Destination>>& destinations() const { return dests_; }
   std::optional<Role> role() const;  // none before Start() took one

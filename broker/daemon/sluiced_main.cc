@@ -249,13 +249,6 @@ int main(int argc, char** argv) {
   service_options.standby_reads = config->ha.standby_reads;
   consumer::ConsumerService service(service_options);
   daemon::Node node(*config, &service);
-  service.SetStatusHook([&node](proto::StatusResponse* s) { node.FillStatus(s); });
-  service.SetRoleHandlers([&node](const proto::PromoteRequest& r,
-                                  proto::RoleResponse* out) { return node.Promote(r, out); },
-                          [&node](const proto::DemoteRequest& r, proto::RoleResponse* out) {
-                            return node.Demote(r, out);
-                          });
-  service.SetFenceHandler([&node](Epoch epoch, const std::string& why) { node.Fence(epoch, why); });
   if (sluice::Status st = node.Start(); !st.ok()) {
     spdlog::error("{}", st.ToString());
     node.Stop();
@@ -275,6 +268,7 @@ int main(int argc, char** argv) {
     so.max_frame = config->server.max_frame;
     so.max_output_bytes = config->server.max_output_bytes;
     so.ha_key = node.ha_key();
+    so.admin = &node;
     auto s = consumer::ConsumerServer::Start(so, &service);
     if (!s.ok()) {
       spdlog::error("server: {}", s.status().ToString());

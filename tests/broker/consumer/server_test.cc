@@ -63,7 +63,9 @@ class ServerTest : public ::testing::Test {
     options_.users["reader"] = auth::PasswordKey("s3cret");
   }
   void TearDown() override {
-    if (server_) server_->Stop();
+    if (server_) {
+      EXPECT_EQ(server_->Stop(), 0) << "a libuv handle was left open";
+    }
   }
 
   void StartServer() {
@@ -110,10 +112,13 @@ class ServerTest : public ::testing::Test {
   }
 
   // Waits (bounded) until the server has `n` connections open.
-  bool WaitOpen(uint64_t n) {
-    for (int i = 0; i < 500; ++i) {
-      if (server_->stats().connections_open.load() == n) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  bool WaitOpen(uint64_t n) { return WaitFor(server_->stats().connections_open, n); }
+
+  // Waits (bounded) until `counter` reaches `n`.
+  static bool WaitFor(const std::atomic<uint64_t>& counter, uint64_t n) {
+    for (int i = 0; i < 1000; ++i) {
+      if (counter.load() >= n) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
     return false;
   }
@@ -245,11 +250,17 @@ TEST_F(ServerTest, LongPollWakesOnCommit) {
   ASSERT_NO_FATAL_FAILURE(StartServer());
   Commit(2);
   auto c = Login();
+  const ServerStats& stats = server_->stats();
   ASSERT_TRUE(c->Send(FetchReq(30, 2, 0, 60000)));
+  ASSERT_TRUE(WaitFor(stats.polls_parked, 1)) << "the Fetch was not parked";
   proto::Response r;
-  ASSERT_EQ(c->Receive(&r, 200), Got::kTimeout);  // parked: nothing yet
+  ASSERT_EQ(c->Receive(&r, 0), Got::kTimeout);  // parked: nothing yet
   Commit(3);
   ASSERT_EQ(c->Receive(&r, 30000), Got::kResponse);
+  // Answered by the commit's wake-up (counted just after the answer went
+  // out), not by the end of its 60 s wait.
+  EXPECT_TRUE(WaitFor(stats.polls_woken, 1));
+  EXPECT_EQ(stats.polls_expired.load(), 0u);
   EXPECT_EQ(r.id(), 30u);
   ASSERT_EQ(r.fetch().records_size(), 3);
   EXPECT_EQ(r.fetch().records(0).record(), all_[2]);
@@ -272,10 +283,13 @@ TEST_F(ServerTest, LongPollWakesOnCommit) {
   ASSERT_EQ(c->Call(get).get().records_size(), 5);
   get.set_id(34);
   get.mutable_get()->set_timeout_ms(60000);
+  const uint64_t parked = stats.polls_parked.load();
   ASSERT_TRUE(c->Send(get));
-  ASSERT_EQ(c->Receive(&r, 200), Got::kTimeout);
+  ASSERT_TRUE(WaitFor(stats.polls_parked, parked + 1)) << "the Get was not parked";
   Commit(1);
   ASSERT_EQ(c->Receive(&r, 30000), Got::kResponse);
+  EXPECT_TRUE(WaitFor(stats.polls_woken, 2));
+  EXPECT_EQ(stats.polls_expired.load(), 1u);  // Fetch 31's
   EXPECT_EQ(r.id(), 34u);
   ASSERT_EQ(r.get().records_size(), 1);
   EXPECT_EQ(r.get().records(0).offset(), 5u);
@@ -528,6 +542,144 @@ TEST_F(ServerTest, AReaderThatNeverReadsIsPausedNotBuffered) {
     ASSERT_EQ(r.fetch().records_size(), 10000);
   }
   EXPECT_GT(server_->stats().bytes_out.load(), 90 * one);
+}
+
+// Stop() closes a loop with open and parked connections completely
+// (libuv's uv_loop_close: 0, not UV_EBUSY), and the parked request hears
+// why.
+TEST_F(ServerTest, StopClosesEveryHandleWithParkedAndIdleConnections) {
+  ASSERT_NO_FATAL_FAILURE(StartServer());
+  Commit(1);
+  auto parked = Login();
+  auto idle = Login();
+  FrameClient mid_frame;  // a frame begun, never finished
+  ASSERT_TRUE(mid_frame.Connect(server_->port()));
+  ASSERT_TRUE(mid_frame.SendRaw(std::string("\0\0\0\x20", 4)));
+  ASSERT_TRUE(parked->Send(FetchReq(7, 1, 0, 60000)));
+  ASSERT_TRUE(WaitFor(server_->stats().polls_parked, 1));
+  EXPECT_EQ(server_->Stop(), 0);
+  proto::Response r;
+  ASSERT_EQ(parked->Receive(&r, 5000), Got::kResponse);
+  EXPECT_EQ(r.id(), 7u);
+  EXPECT_EQ(r.error().code(), proto::UNAVAILABLE);
+  EXPECT_EQ(idle->Receive(&r, 5000), Got::kClosed);
+  EXPECT_EQ(server_->Stop(), 0);  // idempotent
+}
+
+// Role requests go to the node's RoleAdmin, each only with the HA
+// secret's proof over this connection's nonce; a client's newer epoch is
+// reported to it. (A recording RoleAdmin: the node's own behaviour is
+// tests/broker/daemon/node_test.cc's.)
+class RecordingAdmin : public RoleAdmin {
+ public:
+  proto::Error Promote(const proto::PromoteRequest&, proto::RoleResponse* out) override {
+    ++promotes;
+    out->set_role("primary");
+    return proto::Error();
+  }
+  proto::Error Demote(const proto::DemoteRequest& req, proto::RoleResponse* out) override {
+    demoted_to = req.primary();
+    out->set_role("standby");
+    return proto::Error();
+  }
+  void NoteClientEpoch(Epoch seen) override { seen_epoch = seen.value(); }
+  void FillStatus(proto::StatusResponse* out) const override { out->set_ha_mode("sync"); }
+  std::atomic<int> promotes{0};
+  std::string demoted_to;
+  std::atomic<uint64_t> seen_epoch{0};
+};
+
+TEST_F(ServerTest, RoleRequestsReachTheRoleAdminOnlyWithTheHaProof) {
+  RecordingAdmin admin;
+  const std::string ha_key = auth::PasswordKey("the ha secret");
+  options_.admin = &admin;
+  options_.ha_key = ha_key;
+  ASSERT_NO_FATAL_FAILURE(StartServer());
+  auto role_request = [&](FrameClient* c, const std::string& nonce, const std::string& key,
+                          const std::string& demote_to) {
+    proto::Request r;
+    r.set_id(40);
+    const std::string cn(16, 'n');
+    if (demote_to.empty()) {
+      r.mutable_promote()->set_client_nonce(cn);
+      r.mutable_promote()->set_proof(auth::Proof(key, nonce, cn + "|promote"));
+    } else {
+      r.mutable_demote()->set_primary(demote_to);
+      r.mutable_demote()->set_client_nonce(cn);
+      r.mutable_demote()->set_proof(auth::Proof(key, nonce, cn + "|demote|" + demote_to));
+    }
+    return c->Call(r);
+  };
+  // An HA admin connection, right proof: the admin gets the request.
+  FrameClient c;
+  ASSERT_TRUE(c.Connect(server_->port()));
+  proto::Request h = Hello();
+  h.mutable_hello()->set_ha_admin(true);
+  h.mutable_hello()->set_seen_epoch(9);
+  proto::Response hr = c.Call(h);
+  ASSERT_EQ(hr.error().code(), proto::OK) << hr.error().message();
+  EXPECT_EQ(admin.seen_epoch.load(), 9u);
+  proto::Response r = role_request(&c, hr.hello().nonce(), ha_key, "");
+  ASSERT_EQ(r.error().code(), proto::OK) << r.error().message();
+  EXPECT_EQ(r.promote().role(), "primary");
+  EXPECT_EQ(admin.promotes.load(), 1);
+  r = role_request(&c, hr.hello().nonce(), ha_key, "127.0.0.1:1");
+  ASSERT_EQ(r.error().code(), proto::OK) << r.error().message();
+  EXPECT_EQ(admin.demoted_to, "127.0.0.1:1");
+  // The status has the node's part.
+  proto::Request st = StatusReq(41);
+  st.mutable_status()->set_client_nonce(std::string(16, 's'));
+  st.mutable_status()->set_proof(
+      auth::Proof(ha_key, hr.hello().nonce(), std::string(16, 's') + "|status"));
+  r = c.Call(st);
+  ASSERT_EQ(r.error().code(), proto::OK) << r.error().message();
+  EXPECT_EQ(r.status().ha_mode(), "sync");
+  // Other requests are not an admin connection's.
+  EXPECT_EQ(c.Call(FetchReq(42, 0)).error().code(), proto::NOT_AUTHENTICATED);
+  // A wrong key: AUTH_FAILED, closed, and the admin never hears of it.
+  FrameClient bad;
+  ASSERT_TRUE(bad.Connect(server_->port()));
+  proto::Response bh = bad.Call(h);
+  r = role_request(&bad, bh.hello().nonce(), auth::PasswordKey("a guess"), "");
+  EXPECT_EQ(r.error().code(), proto::AUTH_FAILED);
+  EXPECT_EQ(bad.Receive(&r, 5000), Got::kClosed);
+  EXPECT_EQ(admin.promotes.load(), 1);
+  // A proof made for another connection's nonce fails too.
+  auto user = Login();
+  r = role_request(user.get(), hr.hello().nonce(), ha_key, "");
+  EXPECT_EQ(r.error().code(), proto::AUTH_FAILED);
+  EXPECT_EQ(admin.promotes.load(), 1);
+}
+
+// Without a RoleAdmin (an embedded server), role requests are refused
+// plainly, and without an HA secret they are not even proven.
+TEST_F(ServerTest, RoleRequestsWithoutAnAdminOrASecretAreRefused) {
+  const std::string ha_key = auth::PasswordKey("k");
+  options_.ha_key = ha_key;
+  ASSERT_NO_FATAL_FAILURE(StartServer());
+  auto promote = [&](const std::string& key) {
+    FrameClient c;
+    EXPECT_TRUE(c.Connect(server_->port()));
+    proto::Request h = Hello();
+    h.mutable_hello()->set_ha_admin(true);
+    proto::Response hr = c.Call(h);
+    proto::Request p;
+    p.set_id(50);
+    const std::string cn(16, 'n');
+    p.mutable_promote()->set_client_nonce(cn);
+    p.mutable_promote()->set_proof(auth::Proof(key, hr.hello().nonce(), cn + "|promote"));
+    return c.Call(p).error();
+  };
+  proto::Error e = promote(ha_key);
+  EXPECT_EQ(e.code(), proto::UNAVAILABLE);
+  EXPECT_NE(e.message().find("no role changes"), std::string::npos) << e.message();
+  EXPECT_EQ(server_->Stop(), 0);
+  server_.reset();
+  options_.ha_key.clear();
+  ASSERT_NO_FATAL_FAILURE(StartServer());
+  e = promote(ha_key);
+  EXPECT_EQ(e.code(), proto::PERMISSION_DENIED);
+  EXPECT_NE(e.message().find("secret_file"), std::string::npos) << e.message();
 }
 
 }  // namespace

@@ -438,30 +438,6 @@ TEST_F(ServiceTest, StandbyReadsCanBeTurnedOff) {
   EXPECT_EQ(Fetch(0).records_size(), 3);
 }
 
-// A client that met a newer epoch fences this primary: the fence handler
-// runs, and no group request is accepted from then on.
-TEST_F(ServiceTest, AClientsNewerEpochFencesThePrimary) {
-  ASSERT_TRUE(log_->BeginEpoch(Epoch(2)).ok());
-  Commit(0, 3);
-  ASSERT_EQ(Subscribe("g").code(), proto::OK);
-  auto batch = Get("g", 10);
-  ASSERT_EQ(batch.records_size(), 3);
-  uint64_t fenced_at = 0;
-  svc_->SetFenceHandler([&](Epoch epoch, const std::string&) {
-    fenced_at = epoch.value();
-    svc_->SetRole(Role::kStandby, "");
-  });
-  svc_->NoteClientEpoch(Epoch(2));  // not newer: nothing happens
-  EXPECT_EQ(fenced_at, 0u);
-  EXPECT_EQ(svc_->role(), Role::kPrimary);
-  svc_->NoteClientEpoch(Epoch(5));
-  EXPECT_EQ(fenced_at, 5u);
-  EXPECT_EQ(Ack("g", batch.batch_id()).code(), proto::NOT_PRIMARY);
-  auto cursor = log_->meta().GetCursor("g");
-  ASSERT_TRUE(cursor.ok() && cursor->has_value());
-  EXPECT_EQ((*cursor)->acked_offset(), 0u);  // the ack was not applied
-}
-
 // Leaving the primary role waits for a group write already past its role
 // check: after SetRole returns, nothing of this node's groups changes.
 TEST_F(ServiceTest, LeavingThePrimaryRoleIsABarrierForGroupWrites) {

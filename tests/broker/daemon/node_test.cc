@@ -99,6 +99,27 @@ TEST_F(NodeTest, ARestartedPrimaryKeepsItsEpochAndAPromotionBeginsANewOne) {
   EXPECT_NE(RoleFile().find("role primary"), std::string::npos) << RoleFile();
 }
 
+// A consumer that met a newer epoch elsewhere (Hello.seen_epoch, through
+// the consumer server's RoleAdmin) fences this primary; one at its own
+// epoch does not.
+TEST_F(NodeTest, AClientsNewerEpochFencesThePrimary) {
+  auto node = StartNode();
+  ASSERT_NE(node, nullptr);
+  ASSERT_EQ(LogEpoch(*node), Epoch(1));
+  consumer::RoleAdmin* admin = node.get();
+  admin->NoteClientEpoch(Epoch(1));  // not newer: nothing happens
+  EXPECT_EQ(service_.role(), Role::kPrimary);
+  proto::StatusResponse s;
+  admin->FillStatus(&s);
+  EXPECT_EQ(s.fenced(), "");
+  admin->NoteClientEpoch(Epoch(5));
+  EXPECT_EQ(service_.role(), Role::kStandby);  // group requests stop at once
+  node->Tick();
+  s.Clear();
+  admin->FillStatus(&s);
+  EXPECT_NE(s.fenced().find("epoch 5"), std::string::npos) << s.fenced();
+}
+
 TEST_F(NodeTest, AFenceFromAnotherThreadEndsTheRoleOfPrimary) {
   auto node = StartNode();
   ASSERT_NE(node, nullptr);
