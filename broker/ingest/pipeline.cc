@@ -116,7 +116,7 @@ class Pipeline::Impl {
   Status CommitViews(const binlog::TxnEnd& end, uint64_t records);
   void PublishXaStats();
   Status Stage1(Slot& s);
-  Status Stage2(Slot& s, int worker, int64_t seq);
+  Status Stage2(Slot& s, int worker, ring::SeqNo seq);
   Status Stage3(Slot& s);
   Status FlushChunk();
   Status Commit(const binlog::TxnEnd& end);
@@ -254,8 +254,8 @@ Status Pipeline::Impl::Stage1(Slot& s) {
   return Status::Ok();
 }
 
-Status Pipeline::Impl::Stage2(Slot& s, int worker, int64_t seq) {
-  if (options_.worker_hook) options_.worker_hook(worker, seq);
+Status Pipeline::Impl::Stage2(Slot& s, int worker, ring::SeqNo seq) {
+  if (options_.worker_hook) options_.worker_hook(worker, seq.value());
   s.out.Clear(kSlotKeepBytes);
   s.undecodable = 0;
   s.counts.assign(s.plan.size, 0);
@@ -516,7 +516,7 @@ Status Pipeline::Impl::Run(binlog::BinlogSource* source, const std::atomic<bool>
     }
     if (!st.ok()) break;
     ring::SeqNo seq = ring.Claim();
-    if (seq < 0) break;  // a stage failed; its error is in ring.status()
+    if (!seq.valid()) break;  // a stage failed; its error is in ring.status()
     Slot& s = ring[seq];
     if (s.bytes.capacity() > kSlotKeepBytes && ev.bytes.size() <= kSlotKeepBytes) {
       std::string().swap(s.bytes);  // a huge event passed through: let it go

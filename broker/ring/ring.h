@@ -8,7 +8,7 @@
 //   BatchStage<T> s3(&ring, {&s2}, handler3);         // serial again, in order
 //   ring.SetGating({&s3});
 //   s1.Start(); s2.Start(); s3.Start();
-//   for (...) { SeqNo s = ring.Claim(); fill(ring[s]); ring.Publish(s); }
+//   for (...) { SeqNo s = ring.Claim(); if (!s.valid()) break; fill(ring[s]); ring.Publish(s); }
 //   ring.DrainAndHalt();  s3.Stop(); s2.Stop(); s1.Stop();
 //
 // Slots are constructed once and reused: handlers keep buffers in them (no
@@ -60,7 +60,7 @@ class Ring {
   Ring& operator=(const Ring&) = delete;
 
   size_t size() const { return slots_.size(); }
-  T& operator[](SeqNo s) { return slots_[static_cast<size_t>(s) & mask_]; }
+  T& operator[](SeqNo s) { return slots_[static_cast<size_t>(s.value()) & mask_]; }
 
   // The stages whose progress frees slots for the producer (the last ones).
   // REQUIRES: called before the first Claim().
@@ -70,11 +70,11 @@ class Ring {
       for (const Sequence* s : st->sequences()) gating_.push_back(s);
   }
 
-  // Claims the next slot, waiting while the ring is full. Returns a value
-  // < 0 when the ring was halted (by an error or DrainAndHalt()).
+  // Claims the next slot, waiting while the ring is full. Returns one that
+  // is not valid() when the ring was halted (by an error or DrainAndHalt()).
   SeqNo Claim() {
     SeqNo next = next_;
-    SeqNo wrap = next - static_cast<SeqNo>(slots_.size());
+    SeqNo wrap = next - static_cast<int64_t>(slots_.size());
     if (wrap > cached_gating_) {
       const auto start = full_wait_ns_ != nullptr ? std::chrono::steady_clock::now()
                                                   : std::chrono::steady_clock::time_point();
@@ -82,9 +82,9 @@ class Ring {
           [&] { return (cached_gating_ = MinimumSequence(gating_, next_ - 1)) >= wrap; },
           [&] { return Stopping(); });
       if (full_wait_ns_ != nullptr) SequenceBarrier::AddWait(full_wait_ns_, start);
-      if (cached_gating_ < wrap) return -1;
+      if (cached_gating_ < wrap) return kInitialSequence;
     }
-    if (Stopping()) return -1;
+    if (Stopping()) return kInitialSequence;
     ++next_;
     return next;
   }
@@ -156,11 +156,11 @@ class Ring {
   WaitStrategy wait_;
   Sequence cursor_;                         // last published, written by the producer
   std::vector<const Sequence*> gating_;     // constant after SetGating
-  SeqNo next_ = 0;                          // producer-only
+  SeqNo next_{0};                           // producer-only
   SeqNo cached_gating_ = kInitialSequence;  // producer-only
   std::atomic<uint64_t>* full_wait_ns_ = nullptr;
   std::atomic<bool> halted_{false};
-  static constexpr SeqNo kNoFailure = std::numeric_limits<SeqNo>::max();
+  static constexpr SeqNo kNoFailure = SeqNo::Max();
   std::atomic<SeqNo> failed_at_{kNoFailure};  // lowest slot a handler failed on
   mutable Mutex error_mu_;
   Status error_ GUARDED_BY(error_mu_);
@@ -287,7 +287,7 @@ class WorkerPool : public StageBase {
       // Claim [first, last]. Our sequence then says "nothing below first is
       // ours": downstream may pass whatever other workers finished, so an
       // idle worker never holds the ring back (or the producer deadlocks).
-      SeqNo first = claimed_.fetch_add(claim_batch_, std::memory_order_acq_rel) + 1;
+      SeqNo first(claimed_.fetch_add(claim_batch_, std::memory_order_acq_rel) + 1);
       SeqNo last = first + claim_batch_ - 1;
       mine.Set(first - 1);
       ring_->wait()->Signal();
@@ -313,7 +313,7 @@ class WorkerPool : public StageBase {
   SequenceBarrier barrier_;
   Handler handler_;
   const int claim_batch_;
-  alignas(64) std::atomic<SeqNo> claimed_{kInitialSequence};  // highest claimed slot
+  alignas(64) std::atomic<int64_t> claimed_{kInitialSequence.value()};  // highest claimed slot
   std::unique_ptr<Sequence[]> sequences_;
   const int workers_;
   std::vector<std::thread> threads_;

@@ -24,26 +24,39 @@
 #include <thread>
 #include <vector>
 
+#include "base/types.h"
+
 namespace sluice::ring {
 
-// A position in a ring: its own type so it is not mixed up with offsets.
-using SeqNo = int64_t;
-constexpr SeqNo kInitialSequence = -1;
+// A position in a ring: its own type so it is not mixed up with offsets
+// or counts. The first slot is 0; a distance between two is an int64_t.
+class SeqNo : public NamedType<int64_t, struct SeqNoTag> {
+ public:
+  using NamedType::NamedType;
+  constexpr SeqNo(NamedType v) : NamedType(v) {}  // NOLINT(google-explicit-constructor)
+  constexpr SeqNo operator+(int64_t n) const { return SeqNo(value() + n); }
+  constexpr SeqNo operator-(int64_t n) const { return SeqNo(value() - n); }
+  constexpr int64_t operator-(SeqNo o) const { return value() - o.value(); }
+  constexpr SeqNo& operator++() { return *this = *this + 1; }
+  // A slot, not "none" (Ring::Claim() returns a negative one once halted).
+  constexpr bool valid() const { return value() >= 0; }
+};
+constexpr SeqNo kInitialSequence(-1);
 
 // One cache line per sequence: no false sharing between the stages that
 // write them.
 struct alignas(64) Sequence {
-  std::atomic<SeqNo> value{kInitialSequence};
-  char pad[64 - sizeof(std::atomic<SeqNo>)];
+  std::atomic<int64_t> value{kInitialSequence.value()};
+  char pad[64 - sizeof(std::atomic<int64_t>)];
 
-  SeqNo Get() const { return value.load(std::memory_order_acquire); }
-  void Set(SeqNo v) { value.store(v, std::memory_order_release); }
+  SeqNo Get() const { return SeqNo(value.load(std::memory_order_acquire)); }
+  void Set(SeqNo v) { value.store(v.value(), std::memory_order_release); }
 };
 static_assert(sizeof(Sequence) == 64);
 
 // The lowest of several sequences (acquire loads); `floor` when empty.
 inline SeqNo MinimumSequence(const std::vector<const Sequence*>& seqs, SeqNo floor) {
-  SeqNo m = std::numeric_limits<SeqNo>::max();
+  SeqNo m = SeqNo::Max();
   for (const Sequence* s : seqs) m = std::min(m, s->Get());
   return seqs.empty() ? floor : m;
 }

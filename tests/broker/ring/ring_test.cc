@@ -38,7 +38,7 @@ std::vector<int64_t> RunPipeline(const Params& p, int64_t n, uint64_t seed) {
   std::vector<std::atomic<int>> seen(n);
   std::atomic<int64_t> errors{0};
   BatchStage<Slot> s1(&ring, {}, [&](Slot& s, SeqNo seq, bool) {
-    if (s.item != seq) ++errors;  // the producer's write is visible
+    if (s.item != seq.value()) ++errors;  // the producer's write is visible
     s.stage1 = s.item * 3;
     s.handled.store(0, std::memory_order_relaxed);
     return Status::Ok();
@@ -46,7 +46,7 @@ std::vector<int64_t> RunPipeline(const Params& p, int64_t n, uint64_t seed) {
   WorkerPool<Slot> pool(
       &ring, {&s1}, p.workers,
       [&](Slot& s, SeqNo seq, int worker) {
-        if (s.stage1 != seq * 3) ++errors;  // stage 1's write is visible
+        if (s.stage1 != seq.value() * 3) ++errors;  // stage 1's write is visible
         if (s.handled.fetch_add(1) != 0) ++errors;
         if (p.random_delays) {
           thread_local std::mt19937_64 rng(seed + worker);
@@ -55,16 +55,17 @@ std::vector<int64_t> RunPipeline(const Params& p, int64_t n, uint64_t seed) {
             std::this_thread::sleep_for(std::chrono::microseconds(rng() % 200));
         }
         s.worked = s.stage1 + 1;
-        seen[static_cast<size_t>(seq)].fetch_add(1);
+        seen[static_cast<size_t>(seq.value())].fetch_add(1);
         return Status::Ok();
       },
       p.claim_batch);
   std::vector<int64_t> out;
   out.reserve(n);
-  SeqNo expect = 0;
+  SeqNo expect(0);
   BatchStage<Slot> s3(&ring, {&pool}, [&](Slot& s, SeqNo seq, bool) {
-    if (seq != expect++) ++errors;
-    if (s.worked != seq * 3 + 1) ++errors;  // every worker's write is visible
+    if (seq != expect) ++errors;
+    ++expect;
+    if (s.worked != seq.value() * 3 + 1) ++errors;  // every worker's write is visible
     out.push_back(s.item);
     s.done_item = s.item;
     return Status::Ok();
@@ -75,12 +76,12 @@ std::vector<int64_t> RunPipeline(const Params& p, int64_t n, uint64_t seed) {
   s3.Start();
   for (int64_t i = 0; i < n; ++i) {
     SeqNo seq = ring.Claim();
-    EXPECT_GE(seq, 0);
-    if (seq < 0) break;
+    EXPECT_TRUE(seq.valid());
+    if (!seq.valid()) break;
     Slot& s = ring[seq];
     // Back-pressure: the slot's previous item went all the way through.
-    if (seq >= static_cast<SeqNo>(p.ring_size) &&
-        s.done_item != seq - static_cast<SeqNo>(p.ring_size)) {
+    if (seq.value() >= static_cast<int64_t>(p.ring_size) &&
+        s.done_item != seq.value() - static_cast<int64_t>(p.ring_size)) {
       ++errors;
     }
     s.item = i;
@@ -163,9 +164,9 @@ TEST(RingErrors, WorkerErrorHaltsEverything) {
   WorkerPool<Slot> pool(&ring, {&s1}, 2, [](Slot& s, SeqNo, int) {
     return s.item == 1000 ? Status::Corruption("bad event 1000") : Status::Ok();
   });
-  std::atomic<SeqNo> last_done{-1};
+  std::atomic<int64_t> last_done{-1};
   BatchStage<Slot> s3(&ring, {&pool}, [&](Slot&, SeqNo seq, bool) {
-    last_done.store(seq);
+    last_done.store(seq.value());
     return Status::Ok();
   });
   ring.SetGating({&s3});
@@ -175,7 +176,7 @@ TEST(RingErrors, WorkerErrorHaltsEverything) {
   bool refused = false;
   for (int64_t i = 0; i < 100000; ++i) {
     SeqNo seq = ring.Claim();
-    if (seq < 0) {
+    if (!seq.valid()) {
       refused = true;
       break;
     }
@@ -204,7 +205,7 @@ TEST(RingErrors, HaltWakesIdleStages) {
     EXPECT_TRUE(ring.DrainAndHalt().ok());
     pool.Stop();
     s1.Stop();
-    EXPECT_LT(ring.Claim(), 0);
+    EXPECT_FALSE(ring.Claim().valid());
   }
 }
 
