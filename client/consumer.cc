@@ -213,14 +213,14 @@ Status Consumer::Handshake() {
   hello->set_protocol_version(kProtocolVersion);
   hello->set_client(options_.client);
   hello->set_user(options_.user);
-  hello->set_seen_epoch(max_epoch_);
+  hello->set_seen_epoch(max_epoch_.value());
   SLUICE_RETURN_IF_ERROR(Exchange(&req, &resp, 0));
   if (resp.error().code() != proto::OK) return Answered(resp.error());
   if (!resp.has_hello()) {
     return Status::Corruption("broker " + conn_->address() +
                               " answered Hello without a HelloResponse");
   }
-  max_epoch_ = std::max(max_epoch_, resp.hello().epoch());
+  max_epoch_ = std::max(max_epoch_, Epoch(resp.hello().epoch()));
   if (!resp.hello().auth_required()) return Status::Ok();
   if (options_.user.empty()) {
     return Status::FailedPrecondition("broker " + conn_->address() +

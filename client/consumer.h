@@ -177,7 +177,7 @@ class Consumer {
   size_t next_broker_ = 0;            // index into brokers_ of the next to dial
   bool redirected_ = false;           // the last failure was a NOT_PRIMARY naming the primary
   std::unique_ptr<net::Connection> conn_;
-  uint64_t max_epoch_ = 0;  // the highest epoch any broker said (Hello.seen_epoch: fencing)
+  Epoch max_epoch_{0};  // the highest epoch any broker said (Hello.seen_epoch: fencing)
   uint64_t next_id_ = 0;
   // The Fetch sent ahead on conn_ (prefetch), whose answer is not read yet.
   struct Ahead {

@@ -5,10 +5,10 @@
 
 namespace sluice::ha {
 
-uint64_t EpochAt(std::span<const proto::EpochEntry> history, uint64_t offset) {
-  uint64_t epoch = 0;
+Epoch EpochAt(std::span<const proto::EpochEntry> history, Offset offset) {
+  Epoch epoch(0);
   for (const auto& e : history) {
-    if (e.start_offset() <= offset) epoch = e.epoch();
+    if (Offset(e.start_offset()) <= offset) epoch = Epoch(e.epoch());
   }
   return epoch;
 }
@@ -24,14 +24,14 @@ Offset DivergencePoint(std::span<const proto::EpochEntry> a, Offset a_end,
   std::sort(points.begin(), points.end());
   for (uint64_t p : points) {
     if (p >= end) break;
-    if (EpochAt(a, p) != EpochAt(b, p)) return Offset(p);
+    if (EpochAt(a, Offset(p)) != EpochAt(b, Offset(p))) return Offset(p);
   }
   return Offset(end);
 }
 
-uint64_t LastEpoch(std::span<const proto::EpochEntry> history) {
-  uint64_t epoch = 0;
-  for (const auto& e : history) epoch = std::max<uint64_t>(epoch, e.epoch());
+Epoch LastEpoch(std::span<const proto::EpochEntry> history) {
+  Epoch epoch(0);
+  for (const auto& e : history) epoch = std::max(epoch, Epoch(e.epoch()));
   return epoch;
 }
 

@@ -14,7 +14,7 @@ namespace sluice::ha {
 
 // The epoch a history puts `offset` in: that of the last entry starting at
 // or below it (0 when none does).
-uint64_t EpochAt(std::span<const proto::EpochEntry> history, uint64_t offset);
+Epoch EpochAt(std::span<const proto::EpochEntry> history, Offset offset);
 
 // The largest offset X such that both logs agree on [0, X): the first
 // offset below min(a_end, b_end) where their epochs differ, else
@@ -23,6 +23,6 @@ Offset DivergencePoint(std::span<const proto::EpochEntry> a, Offset a_end,
                        std::span<const proto::EpochEntry> b, Offset b_end);
 
 // The highest epoch in a history (0 when empty).
-uint64_t LastEpoch(std::span<const proto::EpochEntry> history);
+Epoch LastEpoch(std::span<const proto::EpochEntry> history);
 
 }  // namespace sluice::ha

@@ -58,8 +58,7 @@ void GroupTransfer::Stop() {
   if (thread_.joinable()) thread_.join();
 }
 
-void GroupTransfer::Report(const std::string& node_id, uint64_t durable_offset,
-                           uint64_t end_bytes) {
+void GroupTransfer::Report(const std::string& node_id, Offset durable_offset, uint64_t end_bytes) {
   MutexLock lock(&mu_);
   const int64_t now = WallClockMs();
   StandbyProgress& s = standbys_[node_id];
@@ -68,7 +67,7 @@ void GroupTransfer::Report(const std::string& node_id, uint64_t durable_offset,
   s.durable_offset = durable_offset;
   s.end_bytes = end_bytes;
   s.last_report_ms = now;
-  if (durable_offset >= log_->CommittedEnd().value()) s.caught_up_ms = now;
+  if (durable_offset >= log_->CommittedEnd()) s.caught_up_ms = now;
   Update(now);
 }
 
@@ -99,7 +98,7 @@ void GroupTransfer::Update(int64_t now) {
   if (!options_.sync) return;
   const uint64_t end = log_->CommittedEnd().value();
   std::vector<uint64_t> durable;
-  for (const auto& [name, s] : standbys_) durable.push_back(s.durable_offset);
+  for (const auto& [name, s] : standbys_) durable.push_back(s.durable_offset.value());
   std::sort(durable.begin(), durable.end(), std::greater<>());
   const bool enough = durable.size() >= options_.sync_replicas;
   const uint64_t agreed = enough ? std::min(durable[options_.sync_replicas - 1], end) : 0;

@@ -40,10 +40,10 @@ namespace sluice::ha {
 struct StandbyProgress {
   std::string node_id;
   bool connected = false;
-  uint64_t durable_offset = 0;  // its last report
-  uint64_t end_bytes = 0;       // logical log bytes below durable_offset
-  int64_t last_report_ms = 0;   // wall clock
-  int64_t caught_up_ms = 0;     // when it last reported the log's end
+  Offset durable_offset;       // its last report
+  uint64_t end_bytes = 0;      // logical log bytes below durable_offset
+  int64_t last_report_ms = 0;  // wall clock
+  int64_t caught_up_ms = 0;    // when it last reported the log's end
 };
 
 class GroupTransfer {
@@ -59,7 +59,7 @@ class GroupTransfer {
   // Idempotent. Leaves the gate as it is.
   void Stop();
 
-  void Report(const std::string& node_id, uint64_t durable_offset, uint64_t end_bytes);
+  void Report(const std::string& node_id, Offset durable_offset, uint64_t end_bytes);
   void Connected(const std::string& node_id, bool connected);
 
   std::vector<StandbyProgress> Standbys() const;

@@ -155,13 +155,14 @@ void PendingHandshake::OnAuth(const proto::HaAuth& a) {
   std::vector<proto::EpochEntry> theirs(a.epochs().begin(), a.epochs().end());
   auto mine = log->EpochHistory();
   if (!mine.ok()) return Refuse(Refusal::kInternal, proto::INTERNAL, mine.status().ToString());
-  const uint64_t my_epoch = log->CurrentEpoch().value();
+  const Epoch my_epoch = log->CurrentEpoch();
   if (LastEpoch(theirs) > my_epoch) {
     const std::string why = "standby " + node + " has seen epoch " +
-                            std::to_string(LastEpoch(theirs)) + ", newer than this node's " +
-                            std::to_string(my_epoch) + ": another node was promoted since";
+                            std::to_string(LastEpoch(theirs).value()) +
+                            ", newer than this node's " + std::to_string(my_epoch.value()) +
+                            ": another node was promoted since";
     Refuse(Refusal::kStaleEpoch, proto::STALE_EPOCH, why + "; this node stops acting as primary");
-    if (owner_->on_fenced_) owner_->on_fenced_(Epoch(LastEpoch(theirs)), why);
+    if (owner_->on_fenced_) owner_->on_fenced_(LastEpoch(theirs), why);
     return;
   }
   const Offset end = log->CommittedEnd();
@@ -181,10 +182,10 @@ void PendingHandshake::OnAuth(const proto::HaAuth& a) {
   acc->set_proof(auth::Proof(options.secret_key, a.client_nonce(), nonce_));
   acc->set_truncate_to(agreed.value());
   for (const auto& e : *mine) *acc->add_epochs() = e;
-  acc->set_epoch(my_epoch);
+  acc->set_epoch(my_epoch.value());
   acc->set_consumer_address(options.consumer_address);
   acc->set_high_watermark(log->HighWatermark().value());
-  agreed_.start = agreed.value();
+  agreed_.start = agreed;
   if (agreed.value() < a.log_end()) {
     spdlog::warn(
         "ha: standby {} ({}) diverged from destination {} at offset {}; it truncates "

@@ -39,7 +39,7 @@ struct AgreedSession {
   CommitLog* log = nullptr;
   GroupTransfer* transfer = nullptr;
   std::string dest, node_id;
-  uint64_t start = 0;  // the agreed offset: the session sends from here
+  Offset start;  // the agreed offset: the session sends from here
 };
 
 // Sends refuse{code, message} to a peer if the socket takes it at once

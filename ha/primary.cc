@@ -90,7 +90,7 @@ class StandbySession {
   const std::unique_ptr<net::Connection> conn_;
   CommitLog* const log_;
   GroupTransfer* const transfer_;
-  const uint64_t start_;  // agreed offset: the writer starts here
+  const Offset start_;  // agreed offset: the writer starts here
   const std::string dest_, node_id_;
   std::thread reader_, writer_;
   std::atomic<bool> closed_{false}, done_{false};
@@ -126,7 +126,7 @@ void StandbySession::ReadService() {
       reported_bytes_ = r.end_bytes();
     }
     cv_.SignalAll();
-    transfer_->Report(node_id_, r.durable_offset(), r.end_bytes());
+    transfer_->Report(node_id_, Offset(r.durable_offset()), r.end_bytes());
   }
   if (!closed_.load()) {
     spdlog::warn("ha: standby {} ({}) of destination {} is gone: {}", node_id_, conn_->address(),
@@ -165,7 +165,7 @@ Status StandbySession::SendIngestState() {
 }
 
 void StandbySession::WriteService() {
-  uint64_t next = start_;
+  uint64_t next = start_.value();
   uint64_t groups_version = ~uint64_t{0};
   uint64_t state_version = ~uint64_t{0};
   uint64_t sent_hw = ~uint64_t{0};

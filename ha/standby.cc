@@ -186,7 +186,7 @@ Status HaStandby::RunOnce(Replica* r) {
   const std::string primary_node = in.challenge().node_id();
 
   SLUICE_ASSIGN_OR_RETURN(auto epochs, log->EpochHistory());
-  const uint64_t my_epoch = LastEpoch(epochs);
+  const Epoch my_epoch = LastEpoch(epochs);
   const std::string client_nonce = auth::RandomBytes(32);
   out.Clear();
   auto* a = out.mutable_auth();
@@ -206,11 +206,11 @@ Status HaStandby::RunOnce(Replica* r) {
                                       "and [ha] primary");
   }
   conn.set_max_frame(options_.max_frame);  // proven: data frames from here on
-  if (accept.epoch() < my_epoch) {
-    return Status::FailedPrecondition("primary " + options_.primary + " (" + primary_node +
-                                      ") is at epoch " + std::to_string(accept.epoch()) +
-                                      " but this node has seen epoch " + std::to_string(my_epoch) +
-                                      ": it is a stale primary; not replicating from it");
+  if (Epoch(accept.epoch()) < my_epoch) {
+    return Status::FailedPrecondition(
+        "primary " + options_.primary + " (" + primary_node + ") is at epoch " +
+        std::to_string(accept.epoch()) + " but this node has seen epoch " +
+        std::to_string(my_epoch.value()) + ": it is a stale primary; not replicating from it");
   }
   const std::vector<proto::EpochEntry> primary_epochs(accept.epochs().begin(),
                                                       accept.epochs().end());
@@ -226,7 +226,7 @@ Status HaStandby::RunOnce(Replica* r) {
         "truncating [{}, {}) (epoch history: ours ends in epoch {}, the primary's "
         "in {})",
         r->dest, primary_node, agreed.value(), agreed.value(), log->CommittedEnd().value(),
-        my_epoch, accept.epoch());
+        my_epoch.value(), accept.epoch());
     SLUICE_RETURN_IF_ERROR(log->Truncate(agreed));
     MutexLock lock(&r->mu);
     ++r->status.truncations;
@@ -239,8 +239,8 @@ Status HaStandby::RunOnce(Replica* r) {
     MutexLock lock(&r->mu);
     r->status.connected = true;
     r->status.primary_node = primary_node;
-    r->status.primary_epoch = accept.epoch();
-    r->status.primary_high_watermark = accept.high_watermark();
+    r->status.primary_epoch = Epoch(accept.epoch());
+    r->status.primary_high_watermark = Offset(accept.high_watermark());
     r->status.last_error.clear();
   }
   spdlog::info("ha: destination {}: replicating from primary {} ({}, epoch {}) at offset {}",
@@ -290,7 +290,7 @@ Status HaStandby::RunOnce(Replica* r) {
     log->Release(Offset(hw));
     {
       MutexLock lock(&r->mu);
-      r->status.primary_high_watermark = hw;
+      r->status.primary_high_watermark = Offset(hw);
     }
     SLUICE_RETURN_IF_ERROR(Report(r));
   }

@@ -36,8 +36,8 @@ struct ReplicaStatus {
   std::string dest;
   bool connected = false;
   std::string primary_node;
-  uint64_t primary_epoch = 0;
-  uint64_t primary_high_watermark = 0;
+  Epoch primary_epoch;
+  Offset primary_high_watermark;
   uint64_t truncations = 0;  // divergent suffixes removed
   std::string last_error;    // why the last connection ended or was refused
 };

@@ -153,7 +153,7 @@ Status Node::Start() {
         SLUICE_RETURN_IF_ERROR(log->BeginEpoch(Epoch(1)));
       }
     }
-    return BecomePrimary(0);
+    return BecomePrimary(Epoch(0));
   }
   if (primary.empty()) {
     return Status::InvalidArgument(
@@ -164,14 +164,14 @@ Status Node::Start() {
 }
 
 // REQUIRES: ingest stopped, no HaStandby running.
-Status Node::BecomePrimary(uint64_t min_epoch) {
+Status Node::BecomePrimary(Epoch min_epoch) {
   if (role_ == Role::kStandby) {
     // A new epoch above every one any log has seen.
-    uint64_t epoch = min_epoch;
+    Epoch epoch = min_epoch;
     for (auto& d : dests_) {
       auto history = d->log()->EpochHistory();
       if (!history.ok()) return history.status();
-      epoch = std::max(epoch, ha::LastEpoch(*history) + 1);
+      epoch = std::max(epoch, Epoch(ha::LastEpoch(*history).value() + 1));
     }
     for (auto& d : dests_) {
       CommitLog* log = d->log();
@@ -179,7 +179,7 @@ Status Node::BecomePrimary(uint64_t min_epoch) {
       // Marks of standbys from an earlier time as primary are another
       // pair's: this primary waits for the standbys that report to it.
       SLUICE_RETURN_IF_ERROR(ForgetStandbys(log));
-      SLUICE_RETURN_IF_ERROR(log->BeginEpoch(Epoch(epoch)));
+      SLUICE_RETURN_IF_ERROR(log->BeginEpoch(epoch));
       // Replicated groups may point past what reached this node (async):
       // clamp them to its log, so their next Get starts at a real record.
       const uint64_t end = log->CommittedEnd().value();
@@ -198,13 +198,13 @@ Status Node::BecomePrimary(uint64_t min_epoch) {
             changed = true;
           }
         }
-        cursor.set_epoch(epoch);
+        cursor.set_epoch(epoch.value());
         if (changed) SLUICE_RETURN_IF_ERROR(log->meta().PutCursor(name, cursor));
       }
       log->SetGate(false);
       // Everything it has is released from here on (it is the primary).
       if (config_.ha.mode == "sync") SLUICE_RETURN_IF_ERROR(log->StoreReleased(Offset(end)));
-      spdlog::info("destination {}: epoch {} begins at offset {}", d->name(), epoch, end);
+      spdlog::info("destination {}: epoch {} begins at offset {}", d->name(), epoch.value(), end);
     }
   }
   SLUICE_RETURN_IF_ERROR(SaveRole(Role::kPrimary, ""));
@@ -356,10 +356,11 @@ Offset Node::RetentionFloor(Destination* dest) {
       // Gone longer than the horizon (and forgotten below): not again.
       if (forget_ms > 0 && now - p.last_report_ms > forget_ms) continue;
       proto::StandbyMark& m = marks[p.node_id];
-      if (m.durable_offset() == p.durable_offset && m.seen_ms() >= p.last_report_ms - 60000) {
+      if (Offset(m.durable_offset()) == p.durable_offset &&
+          m.seen_ms() >= p.last_report_ms - 60000) {
         continue;  // written recently enough
       }
-      m.set_durable_offset(p.durable_offset);
+      m.set_durable_offset(p.durable_offset.value());
       m.set_seen_ms(p.last_report_ms);
       if (Status st = log->meta().PutStandby(p.node_id, m); !st.ok()) {
         spdlog::error(
@@ -423,7 +424,7 @@ proto::Error Node::Promote(const proto::PromoteRequest& req, proto::RoleResponse
   }
   spdlog::warn("promote: this node becomes the primary");
   ha_standby_.reset();
-  if (Status st = BecomePrimary(req.epoch()); !st.ok()) {
+  if (Status st = BecomePrimary(Epoch(req.epoch())); !st.ok()) {
     spdlog::error("promote failed: {}", st.ToString());
     return proto::MakeError(proto::INTERNAL, "promote failed: " + st.ToString());
   }
@@ -486,19 +487,19 @@ void Node::FillStatus(proto::StatusResponse* out) const {
       if (ha::GroupTransfer* t = ha_primary_->transfer(s.name())) {
         s.set_in_sync(t->in_sync());
         s.set_degraded(t->degraded());
-        const uint64_t end = log->CommittedEnd().value();
+        const Offset end = log->CommittedEnd();
         const uint64_t end_bytes = log->EndBytes();
         for (const auto& p : t->Standbys()) {
           auto* sb = s.add_standbys();
           sb->set_node_id(p.node_id);
           sb->set_connected(p.connected);
-          sb->set_durable_offset(p.durable_offset);
+          sb->set_durable_offset(p.durable_offset.value());
           sb->set_lag_records(end > p.durable_offset ? end - p.durable_offset : 0);
           sb->set_lag_bytes(end_bytes > p.end_bytes ? end_bytes - p.end_bytes : 0);
           const double lag_s =
               p.durable_offset >= end || p.caught_up_ms == 0 ? 0 : (now - p.caught_up_ms) / 1000.0;
           sb->set_lag_seconds(lag_s);
-          sb->set_in_sync(p.connected && (p.durable_offset >= log->HighWatermark().value() ||
+          sb->set_in_sync(p.connected && (p.durable_offset >= log->HighWatermark() ||
                                           lag_s * 1000 < config_.ha.sync_timeout_ms));
         }
       }
@@ -506,7 +507,7 @@ void Node::FillStatus(proto::StatusResponse* out) const {
     for (const auto& r : replicas) {
       if (r.dest != s.name()) continue;
       s.set_replicating(r.connected);
-      s.set_primary_high_watermark(r.primary_high_watermark);
+      s.set_primary_high_watermark(r.primary_high_watermark.value());
       s.set_replication_error(r.last_error);
     }
   }

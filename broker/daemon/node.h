@@ -89,7 +89,7 @@ class Node final : public consumer::RoleAdmin {
  private:
   ha::HaOptions HaOptionsFor(const std::string& primary) const;
   std::vector<ha::HaDestination> HaDestinations() const;
-  Status BecomePrimary(uint64_t min_epoch) REQUIRES(mu_);
+  Status BecomePrimary(Epoch min_epoch) REQUIRES(mu_);
   Status BecomeStandby(const std::string& primary) REQUIRES(mu_);
   Status SaveRole(Role role, const std::string& primary) const;
   void OnFenced(Epoch epoch, const std::string& why);

@@ -21,13 +21,13 @@ std::vector<proto::EpochEntry> H(std::initializer_list<std::pair<uint64_t, uint6
 
 TEST(Epochs, EpochAtTakesTheLastEntryStartingAtOrBelow) {
   auto h = H({{1, 0}, {2, 100}, {4, 100}, {5, 250}});
-  EXPECT_EQ(EpochAt(h, 0), 1u);
-  EXPECT_EQ(EpochAt(h, 99), 1u);
-  EXPECT_EQ(EpochAt(h, 100), 4u);  // epoch 2 began and ended at 100, empty
-  EXPECT_EQ(EpochAt(h, 249), 4u);
-  EXPECT_EQ(EpochAt(h, 1000), 5u);
-  EXPECT_EQ(EpochAt({}, 7), 0u);
-  EXPECT_EQ(LastEpoch(h), 5u);
+  EXPECT_EQ(EpochAt(h, Offset(0)), Epoch(1));
+  EXPECT_EQ(EpochAt(h, Offset(99)), Epoch(1));
+  EXPECT_EQ(EpochAt(h, Offset(100)), Epoch(4));  // epoch 2 began and ended at 100, empty
+  EXPECT_EQ(EpochAt(h, Offset(249)), Epoch(4));
+  EXPECT_EQ(EpochAt(h, Offset(1000)), Epoch(5));
+  EXPECT_EQ(EpochAt({}, Offset(7)), Epoch(0));
+  EXPECT_EQ(LastEpoch(h), Epoch(5));
 }
 
 TEST(Epochs, SameHistoryAgreesUpToTheShorterEnd) {

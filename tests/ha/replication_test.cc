@@ -148,7 +148,7 @@ TEST_F(ReplicationTest, AsyncStandbyCatchesUpFromZeroAndFollows) {
   EXPECT_EQ(sb[0].node_id, "b");
   EXPECT_TRUE(WaitFor([&] {
     return primary_->transfer("shop")->Standbys()[0].durable_offset ==
-           primary_log_->CommittedEnd().value();
+           primary_log_->CommittedEnd();
   }));
 }
 
