@@ -84,8 +84,11 @@ std::string RowRun::LoadSql() const {
     if (integer && !PlainIntegerType(c.mysql_type())) {
       const std::string var = "@v" + std::to_string(k);
       fields += var;
-      set += (set.empty() ? " SET " : ", ") + name + " = CAST(" + var +
-             (slots_[k].kind == Kind::kInt ? " AS SIGNED)" : " AS UNSIGNED)");
+      set += set.empty() ? " SET " : ", ";
+      set += name;
+      set += " = CAST(";
+      set += var;
+      set += slots_[k].kind == Kind::kInt ? " AS SIGNED)" : " AS UNSIGNED)";
     } else {
       fields += name;
     }

@@ -358,7 +358,12 @@ std::string RowRun::Sql(size_t rows) const {
       values += (values.empty() ? "" : ", ") + placeholder(s.kind);
       bool key = false;
       for (const auto& pk : r.pk()) key = key || pk == r.after(s.column).name();
-      if (!key) update += (update.empty() ? "" : ", ") + name + " = VALUES(" + name + ")";
+      if (key) continue;
+      if (!update.empty()) update += ", ";
+      update += name;
+      update += " = VALUES(";
+      update += name;
+      update += ")";
     }
     sql = "INSERT INTO " + table + " (" + names + ") VALUES (" + values + ")";
     for (size_t i = 1; i < rows; ++i) sql += ", (" + values + ")";

@@ -258,8 +258,11 @@ Status Consumer::RestoreGroups() {
       Status st = Answered(resp.error());
       if (Retryable(st)) return st;
       // The group cannot be had back; later requests for it say NOT_SUBSCRIBED.
-      st =
-          st.WithContext("subscribing group " + group + " of " + dest + " again after a reconnect");
+      st = st.WithContext(std::string("subscribing group ")
+                              .append(group)
+                              .append(" of ")
+                              .append(dest)
+                              .append(" again after a reconnect"));
       groups_.erase(it);
       Disconnect();
       return st;

@@ -266,7 +266,7 @@ HaPrimary::HaPrimary(const HaOptions& options, FenceCallback on_fenced)
     : options_(options), on_fenced_(std::move(on_fenced)) {}
 
 Result<std::unique_ptr<HaPrimary>> HaPrimary::Start(const HaOptions& options,
-                                                    std::vector<HaDestination> dests,
+                                                    const std::vector<HaDestination>& dests,
                                                     FenceCallback on_fenced) {
   if (options.secret_key.empty()) return Status::InvalidArgument("ha: no secret configured");
   if (options.sync && options.sync_replicas == 0) {

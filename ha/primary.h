@@ -57,7 +57,7 @@ class HaPrimary {
   // accept service and one GroupTransfer per destination. In sync mode the
   // logs' gates are on from here.
   static Result<std::unique_ptr<HaPrimary>> Start(const HaOptions& options,
-                                                  std::vector<HaDestination> dests,
+                                                  const std::vector<HaDestination>& dests,
                                                   FenceCallback on_fenced);
   ~HaPrimary();  // Stop()s
   HaPrimary(const HaPrimary&) = delete;

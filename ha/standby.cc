@@ -34,7 +34,7 @@ struct HaStandby::Replica {
   ReplicaStatus status GUARDED_BY(mu);
 };
 
-HaStandby::HaStandby(const HaOptions& options, std::vector<HaDestination> dests)
+HaStandby::HaStandby(const HaOptions& options, const std::vector<HaDestination>& dests)
     : options_(options) {
   for (const auto& d : dests) {
     auto r = std::make_unique<Replica>();

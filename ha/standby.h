@@ -44,7 +44,7 @@ struct ReplicaStatus {
 
 class HaStandby {
  public:
-  HaStandby(const HaOptions& options, std::vector<HaDestination> dests);
+  HaStandby(const HaOptions& options, const std::vector<HaDestination>& dests);
   ~HaStandby();  // Stop()s
   HaStandby(const HaStandby&) = delete;
   HaStandby& operator=(const HaStandby&) = delete;

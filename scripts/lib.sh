@@ -18,6 +18,7 @@ SLUICE_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 #   clang, libclang-rt-14-dev             libFuzzer builds of the decoders; the
 #                                         thread-safety analysis (scripts/thread_safety.sh)
 #   clang-format                          test.sh's format check (.clang-format)
+#   clang-tidy                            test.sh's lint (.clang-tidy, scripts/clang_tidy.sh)
 #   redis-server, libhiredis-dev          fetch_bench's peer: Redis Streams read by a hiredis client
 #   jq                                    scripts/failover.sh reads `sluice status --json`
 #   curl                                  quickstart.sh shows the admin pages
@@ -26,6 +27,7 @@ SLUICE_PACKAGES=(g++ cmake ninja-build pkg-config git
   librocksdb-dev liblz4-dev libzstd-dev libprotobuf-dev protobuf-compiler libuv1-dev
   libgtest-dev libgmock-dev libcli11-dev libtomlplusplus-dev libspdlog-dev libfmt-dev
   libmariadb-dev zlib1g-dev mariadb-server mariadb-client clang libclang-rt-14-dev clang-format
+  clang-tidy
   redis-server libhiredis-dev jq curl iperf3)
 
 sluice_log() { printf '\033[1m==> %s\033[0m\n' "$*"; }

@@ -305,7 +305,7 @@ Status CommitLog::CheckFreeSpace() const {
 
 Status CommitLog::Recover() {
   if (!failed_.load(std::memory_order_acquire)) return Status::Ok();
-  const Status failure = FailureStatus();
+  Status failure = FailureStatus();
   if (failure.code() != Code::kNoSpace) return failure;
   MutexLock wal_lock(&wal_sync_mu_);
   MutexLock lock(&mu_);

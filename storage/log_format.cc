@@ -200,7 +200,7 @@ size_t EncodeTxnField(uint32_t seq, bool last, char* out) {
 
 RecordReader::RecordReader(const BatchView& b) : b_(b), rest_(b.records) {}
 
-bool RecordReader::Fail(std::string what) {
+bool RecordReader::Fail(const std::string& what) {
   status_ = Status::Corruption("batch at offset " + std::to_string(b_.header.base_offset.value()) +
                                ": " + what);
   rest_ = {};

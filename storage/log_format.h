@@ -153,7 +153,7 @@ class RecordReader {
 
  private:
   bool LoadBlock();
-  bool Fail(std::string what);
+  bool Fail(const std::string& what);
 
   const BatchView& b_;
   std::string_view rest_;    // v1: records left; v2: blocks left

@@ -248,8 +248,8 @@ Status DecodeNewDecimal(uint16_t meta, std::string_view* in, proto::Value* value
   const int intg = precision - scale;
   const int intg_words = intg / 9, intg_lead = intg % 9;
   const int frac_words = scale / 9, frac_tail = scale % 9;
-  const size_t size = static_cast<size_t>(intg_words * 4 + kDigitBytes[intg_lead] + frac_words * 4 +
-                                          kDigitBytes[frac_tail]);
+  const size_t size = static_cast<size_t>(intg_words) * 4 + kDigitBytes[intg_lead] +
+                      static_cast<size_t>(frac_words) * 4 + kDigitBytes[frac_tail];
   if (in->size() < size) return Short(kTypeNewDecimal, size, in->size());
 
   char bytes[40];  // at most 8 words + 2 leftover groups = 32 + 8

@@ -435,7 +435,7 @@ proto::Error Node::Promote(const proto::PromoteRequest& req, proto::RoleResponse
 proto::Error Node::Demote(const proto::DemoteRequest& req, proto::RoleResponse* out) {
   MutexLock lock(&mu_);
   FinishFence();
-  const std::string primary = req.primary();
+  const std::string& primary = req.primary();
   if (!net::ParseHostPort(primary).ok()) {
     return proto::MakeError(
         proto::BAD_REQUEST,
