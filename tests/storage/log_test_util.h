@@ -2,8 +2,12 @@
 #pragma once
 
 #include <algorithm>
+#include <chrono>
+#include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -11,6 +15,8 @@
 #include "base/coding.h"
 #include "storage/commit_log.h"
 #include "storage/log_format.h"
+#include "tests/support/temp_dir.h"
+#include "tests/support/test_log.h"
 
 namespace sluice::testing {
 
@@ -104,5 +110,42 @@ inline std::vector<std::string> ReadAll(const CommitLog& log, Offset from = Offs
   }
   return out;
 }
+
+// Polls `cond` every 5 ms until it holds or `limit` has passed; returns
+// whether it holds. For what no seam signals (a background syncer, another
+// thread's progress): the deadline only bounds a failing test, and the
+// caller's assertion says what did not happen.
+inline bool WaitFor(const std::function<bool()>& cond,
+                    std::chrono::milliseconds limit = std::chrono::seconds(30)) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (cond()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return cond();
+}
+
+// A commit log of node "a", destination "shop", in a temp dir of its own.
+class LogTest : public ::testing::Test {
+ protected:
+  // What Open() opens: the library's defaults (a test or a derived fixture
+  // changes what it is about).
+  virtual CommitLogOptions Options() { return TestLogOptions(dir_.Sub("log")); }
+  std::unique_ptr<CommitLog> Open(const CommitLogOptions& o) { return OpenTestLog(o); }
+  std::unique_ptr<CommitLog> Open() { return Open(Options()); }
+
+  // Commits transaction i of n records (batch version 1); appends them to
+  // *all when given; returns its range.
+  OffsetRange Commit(CommitLog& log, uint64_t i, size_t n, std::vector<std::string>* all) {
+    auto t = MakeTxn(i, n);
+    auto views = t.Views();
+    auto r = log.CommitTransaction(views, CheckpointAfter(i));
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    if (all) all->insert(all->end(), t.records.begin(), t.records.end());
+    return r.ok() ? *r : OffsetRange{};
+  }
+
+  TempDir dir_;
+};
 
 }  // namespace sluice::testing
