@@ -23,7 +23,6 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
-#include <functional>
 #include <map>
 #include <string>
 #include <thread>
@@ -50,15 +49,7 @@ using namespace std::chrono_literals;
 using sluice::testing::CheckpointAfter;
 using sluice::testing::MakeTxn;
 using sluice::testing::ReadAll;
-
-bool WaitFor(const std::function<bool()>& cond, std::chrono::milliseconds limit = 30s) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(5ms);
-  }
-  return cond();
-}
+using sluice::testing::WaitFor;
 
 // A number from /proc/self/status ("VmRSS" in kB, "Threads").
 long ProcStatus(const std::string& key) {
@@ -185,8 +176,14 @@ TEST_F(HaPortTest, UnauthenticatedPeersCostNeitherMemoryNorThreadsAndTheStandbyG
   const int port = primary_->port();
   StartStandby(port);
   ASSERT_TRUE(WaitFor([&] { return CaughtUp(); }));
-  // Settle: the standby's session threads exist, RocksDB's are started.
-  std::this_thread::sleep_for(200ms);
+  // The baseline once the session runs on both sides: the primary's read
+  // service has handed on a report of the log's end (its write service
+  // sent what the standby has).
+  ASSERT_TRUE(WaitFor([&] {
+    auto sb = primary_->transfer("shop")->Standbys();
+    return sb.size() == 1 && sb[0].connected &&
+           sb[0].durable_offset == primary_log_->CommittedEnd();
+  }));
   const long rss0 = ProcStatus("VmRSS"), threads0 = ProcStatus("Threads");
   ASSERT_GT(rss0, 0);
   Peak peak;
@@ -217,7 +214,7 @@ TEST_F(HaPortTest, UnauthenticatedPeersCostNeitherMemoryNorThreadsAndTheStandbyG
       if (round % 20 == 0) Load(5);
       peak.Sample();
       if (!any) break;
-      std::this_thread::sleep_for(10ms);
+      std::this_thread::sleep_for(10ms);  // paces the attack; the refusals are waited for below
     }
     ASSERT_TRUE(WaitFor([&] { return Refused(Refusal::kFrameTooLarge) == 4; }));
     for (size_t i = 0; i < fds.size(); ++i) {
@@ -274,7 +271,7 @@ TEST_F(HaPortTest, UnauthenticatedPeersCostNeitherMemoryNorThreadsAndTheStandbyG
       }
       peak.Sample();
       if (!any) break;
-      std::this_thread::sleep_for(50ms);
+      std::this_thread::sleep_for(50ms);  // the trickle itself: what the deadline is against
     }
     ASSERT_TRUE(WaitFor([&] { return Refused(Refusal::kHandshakeTimeout) == before + 3; }));
     for (int fd : fds) ::close(fd);

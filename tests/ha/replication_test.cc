@@ -2,8 +2,6 @@
 // sockets: HaPrimary on one log, HaStandby on the other, sometimes through
 // a TcpProxy that cuts or stalls the link.
 #include <chrono>
-#include <functional>
-#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -23,16 +21,7 @@ using namespace std::chrono_literals;
 using sluice::testing::CheckpointAfter;
 using sluice::testing::MakeTxn;
 using sluice::testing::ReadAll;
-
-// Polls `cond` every 5 ms for up to `limit`.
-bool WaitFor(const std::function<bool()>& cond, std::chrono::milliseconds limit = 20s) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(5ms);
-  }
-  return cond();
-}
+using sluice::testing::WaitFor;
 
 class ReplicationTest : public ::testing::Test {
  protected:
@@ -147,8 +136,7 @@ TEST_F(ReplicationTest, AsyncStandbyCatchesUpFromZeroAndFollows) {
   ASSERT_EQ(sb.size(), 1u);
   EXPECT_EQ(sb[0].node_id, "b");
   EXPECT_TRUE(WaitFor([&] {
-    return primary_->transfer("shop")->Standbys()[0].durable_offset ==
-           primary_log_->CommittedEnd();
+    return primary_->transfer("shop")->Standbys()[0].durable_offset == primary_log_->CommittedEnd();
   }));
 }
 
@@ -157,8 +145,9 @@ TEST_F(ReplicationTest, SyncModeReleasesOnlyWhatTheStandbyHasOnDisk) {
   options_.degrade_on_timeout = false;  // block
   StartPrimary();
   Load(10);
-  // No standby yet: nothing is visible, however long we wait.
-  std::this_thread::sleep_for(600ms);
+  // No standby yet: nothing is visible, not even once the primary has
+  // waited past sync_timeout_ms and said so.
+  ASSERT_TRUE(WaitFor([&] { return primary_->transfer("shop")->sync_timeouts() > 0; }));
   EXPECT_EQ(primary_log_->HighWatermark(), Offset(0));
   EXPECT_FALSE(primary_->transfer("shop")->in_sync());
   StartStandby();
@@ -178,7 +167,9 @@ TEST_F(ReplicationTest, SyncModeReleasesOnlyWhatTheStandbyHasOnDisk) {
   standby_.reset();
   const Offset held = primary_log_->HighWatermark();
   Load(20, 30);
-  std::this_thread::sleep_for(1s);  // > sync_timeout_ms
+  // The primary waits past sync_timeout_ms (it counts the timeout) and
+  // still holds the high watermark.
+  ASSERT_TRUE(WaitFor([&] { return primary_->transfer("shop")->sync_timeouts() > timeouts; }));
   EXPECT_EQ(primary_log_->HighWatermark(), held);
   EXPECT_FALSE(primary_->transfer("shop")->in_sync());
   EXPECT_EQ(primary_->transfer("shop")->sync_timeouts(), timeouts + 1);
@@ -324,9 +315,13 @@ TEST_F(ReplicationTest, RefusesAWrongSecretAndAnotherCluster) {
   ASSERT_TRUE(WaitFor([&] { return !standby_->Replicas()[0].last_error.empty(); }));
   EXPECT_NE(standby_->Replicas()[0].last_error.find("cluster"), std::string::npos)
       << standby_->Replicas()[0].last_error;
+  // The standby asks again (it retries with backoff) after the records
+  // exist, and is refused again: nothing was replicated.
   Load(3);
-  std::this_thread::sleep_for(200ms);
-  EXPECT_EQ(standby_log_->CommittedEnd(), Offset(0));  // nothing was replicated
+  const uint64_t refused = primary_->refusals().count(Refusal::kWrongCluster);
+  ASSERT_TRUE(
+      WaitFor([&] { return primary_->refusals().count(Refusal::kWrongCluster) > refused; }));
+  EXPECT_EQ(standby_log_->CommittedEnd(), Offset(0));
 }
 
 TEST_F(ReplicationTest, AStandbyWithANewerEpochFencesThePrimary) {
@@ -359,10 +354,11 @@ TEST_F(ReplicationTest, LinkCutsAndStallsLoseNothing) {
         << round;
   }
   // A stall past the timeout holds the high watermark (block), then heals.
+  const uint64_t timeouts = primary_->transfer("shop")->sync_timeouts();
   proxy.Stall(true);
   Load(20, txn);
   txn += 20;
-  std::this_thread::sleep_for(800ms);
+  ASSERT_TRUE(WaitFor([&] { return primary_->transfer("shop")->sync_timeouts() > timeouts; }));
   EXPECT_LT(primary_log_->HighWatermark(), primary_log_->CommittedEnd());
   EXPECT_FALSE(primary_->transfer("shop")->in_sync());
   proxy.Stall(false);

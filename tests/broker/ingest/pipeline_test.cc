@@ -213,6 +213,7 @@ TEST_F(PipelineTest, SameLogForAnyWorkersRingSizeAndDelays) {
     o.chunk_records = 777;  // chunk boundaries must not change anything either
     o.worker_hook = [](int worker, int64_t seq) {
       thread_local std::mt19937 rng(static_cast<unsigned>(worker * 7919 + 1));
+      // The delays under test: workers fall behind one another at random.
       if (rng() % 512 == 0) std::this_thread::sleep_for(std::chrono::microseconds(rng() % 300));
       (void)seq;
     };
@@ -275,9 +276,16 @@ TEST_F(PipelineTest, ShapesRemovedByRetentionAreRecordedAgain) {
   CommitLog* l = log->get();
   Status retention;
   HookedSource src(std::move(*files), "ALTER TABLE orders", [&] {
-    // Everything before the ALTER is read; wait (bounded) until it is in.
-    for (int i = 0; i < 30000 && l->CommittedEnd().value() < alter; ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    // Everything before the ALTER is read; wait until it is committed (each
+    // commit wakes WaitForChange), then remove it.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    uint64_t seen = l->ChangeCount();
+    while (l->CommittedEnd().value() < alter && std::chrono::steady_clock::now() < deadline) {
+      seen = l->WaitForChange(seen, std::chrono::milliseconds(100));
+    }
+    if (l->CommittedEnd().value() < alter) {
+      ADD_FAILURE() << "ingest committed " << l->CommittedEnd().value() << " of the " << alter
+                    << " records before the ALTER within 60 s";
     }
     retention = l->ApplyRetention(0).status();
   });
