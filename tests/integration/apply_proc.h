@@ -1,23 +1,15 @@
-// A `sluice apply` child process for the integration tests: spawned with
-// posix_spawn (SLUICE_BIN must name the built `sluice`), stdout to
-// /dev/null, stderr appended to a file across runs, stopped by its pid
-// only (SIGTERM or SIGKILL), with bounded waits.
+// A `sluice apply` child process for the integration tests (SLUICE_BIN must
+// name the built `sluice`): a testing::ChildProcess with stdout to
+// /dev/null, stderr appended to a file across runs, stopped by its pid only
+// (SIGTERM or SIGKILL), with bounded waits.
 #pragma once
-
-#include <fcntl.h>
-#include <gtest/gtest.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "tests/integration/sluiced_harness.h"
-
-extern char** environ;
+#include "tests/support/child_process.h"
 
 namespace sluice::sluiced_test {
 
@@ -25,56 +17,30 @@ namespace sluice::sluiced_test {
 class ApplyProc {
  public:
   explicit ApplyProc(std::string err_file) : err_(std::move(err_file)) {}
-  ~ApplyProc() { Kill(); }
 
   void Start(std::vector<std::string> args) {
-    ASSERT_LE(pid_, 0);
+    ASSERT_FALSE(child_.running());
     args.insert(args.begin(), {SLUICE_BIN, "apply"});
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 2, err_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    ASSERT_EQ(posix_spawn(&pid_, SLUICE_BIN, &fa, nullptr, argv.data(), environ), 0);
-    posix_spawn_file_actions_destroy(&fa);
+    auto child = testing::ChildProcess::Start(
+        args, {.stdout_path = "/dev/null", .stderr_path = err_, .append = true});
+    ASSERT_TRUE(child.ok()) << child.status().ToString();
+    child_ = std::move(*child);
   }
   bool running() {
     Poll();
-    return pid_ > 0;
+    return child_.running();
   }
   // The exit code once exited (-1 for a signal); nullopt while running.
-  std::optional<int> Poll() {
-    if (pid_ <= 0) return code_;
-    int ws = 0;
-    if (::waitpid(pid_, &ws, WNOHANG) != pid_) return std::nullopt;
-    pid_ = -1;
-    code_ = WIFEXITED(ws) ? WEXITSTATUS(ws) : -1;
-    return code_;
-  }
-  std::optional<int> Wait(int ms) {
-    for (int i = 0; i < ms / 10; ++i) {
-      if (auto c = Poll()) return c;
-      SleepMs(10);
-    }
-    return Poll();
-  }
+  std::optional<int> Poll() { return Code(child_.Poll()); }
+  std::optional<int> Wait(int ms) { return Code(child_.WaitFor(std::chrono::milliseconds(ms))); }
   void Kill() {
-    if (pid_ <= 0) return;
-    ::kill(pid_, SIGKILL);  // our own child, by pid
-    int ws = 0;
-    ::waitpid(pid_, &ws, 0);
-    pid_ = -1;
-    code_ = -1;
+    if (child_.running()) child_.Kill();  // our own child, by pid
   }
-  // SIGTERM; true when it exited 0 within 20 s.
+  // SIGTERM; true when it exited 0 within 20 s (else it is killed).
   bool Terminate() {
-    if (pid_ <= 0) return false;
-    ::kill(pid_, SIGTERM);
-    auto c = Wait(20000);
-    if (!c) Kill();
-    return c && *c == 0;
+    if (!child_.running()) return false;
+    auto ended = child_.Terminate(std::chrono::seconds(20));
+    return ended && ended->success();
   }
   std::string err() const { return FileText(err_); }
   // The end of err(), for failure messages.
@@ -84,9 +50,13 @@ class ApplyProc {
   }
 
  private:
+  static std::optional<int> Code(const std::optional<testing::ExitStatus>& ended) {
+    if (!ended) return std::nullopt;
+    return ended->exited() ? ended->code() : -1;
+  }
+
   std::string err_;
-  pid_t pid_ = -1;
-  std::optional<int> code_;
+  testing::ChildProcess child_;  // SIGKILLed and reaped when the object goes
 };
 
 }  // namespace sluice::sluiced_test

@@ -23,11 +23,6 @@
 //     before logging (Field_string::pack); our value has the pad back.
 #include <gtest/gtest.h>
 
-#include <fcntl.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -38,15 +33,13 @@
 #include <optional>
 #include <set>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "broker/binlog/decoder.h"
 #include "broker/binlog/file_source.h"
 #include "tests/integration/type_workload.h"
+#include "tests/support/child_process.h"
 #include "tests/support/mariadb_fixture.h"
-
-extern char** environ;
 
 namespace sluice::binlog {
 namespace {
@@ -154,43 +147,19 @@ Status RunMariadbBinlog(const std::vector<std::string>& files, const std::string
   std::vector<std::string> argv = {"/usr/bin/mariadb-binlog", "--no-defaults",
                                    "--base64-output=decode-rows", "-vv"};
   argv.insert(argv.end(), files.begin(), files.end());
-  std::vector<std::string> env = {"TZ=UTC"};
-  for (char** e = environ; *e != nullptr; ++e) {
-    if (std::strncmp(*e, "TZ=", 3) != 0) env.emplace_back(*e);
-  }
-  std::vector<char*> args, envp;
-  for (auto& a : argv) args.push_back(a.data());
-  for (auto& e : env) envp.push_back(e.data());
-  args.push_back(nullptr);
-  envp.push_back(nullptr);
   const std::string err_path = out_path + ".err";
-
-  const pid_t pid = ::fork();
-  if (pid < 0) return Status::IoError("fork(): " + std::string(std::strerror(errno)));
-  if (pid == 0) {
-    const int out = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    const int err = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (out < 0 || err < 0) _exit(126);
-    ::dup2(out, STDOUT_FILENO);
-    ::dup2(err, STDERR_FILENO);
-    ::close_range(3, ~0U, 0);
-    ::execve(args[0], args.data(), envp.data());
-    _exit(127);
+  SLUICE_ASSIGN_OR_RETURN(
+      auto child, testing::ChildProcess::Start(
+                      argv, {.stdout_path = out_path, .stderr_path = err_path, .env = {"TZ=UTC"}}));
+  const auto ended = child.WaitFor(std::chrono::minutes(2));
+  if (!ended) {
+    child.Kill();
+    return Status::TimedOut("mariadb-binlog ran for over two minutes");
   }
-  int wstatus = 0;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(2);
-  while (::waitpid(pid, &wstatus, WNOHANG) != pid) {
-    if (std::chrono::steady_clock::now() > deadline) {
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, &wstatus, 0);
-      return Status::TimedOut("mariadb-binlog ran for over two minutes");
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  if (!WIFEXITED(wstatus) || WEXITSTATUS(wstatus) != 0) {
+  if (!ended->success()) {
     std::ifstream err(err_path);
     std::string text((std::istreambuf_iterator<char>(err)), std::istreambuf_iterator<char>());
-    return Status::Internal("mariadb-binlog failed (wait status " + std::to_string(wstatus) +
+    return Status::Internal("mariadb-binlog failed (" + ended->ToString() +
                             "): " + text.substr(0, 2000));
   }
   return Status::Ok();

@@ -22,9 +22,9 @@
 #include "broker/binlog/mysql_source.h"
 #include "proto/record_json.h"
 #include "tests/integration/type_workload.h"
-#include "tests/support/hex.h"
 #include "tests/support/mariadb_fixture.h"
 #include "tests/support/row_encoding_check.h"
+#include "tests/support/sql_text.h"
 
 namespace sluice::binlog {
 namespace {
@@ -35,31 +35,7 @@ using testing::SqlRow;
 using testing_workload::Col;
 using Text = std::optional<std::string>;
 
-using testing::Hex;
-
-// Our value as the text the SELECT below returns for it.
-Text AsText(const proto::Column& c) {
-  const proto::Value& v = c.value();
-  switch (v.kind_case()) {
-    case proto::Value::kIsNull: return std::nullopt;
-    case proto::Value::kInt64: return std::to_string(v.int64());
-    case proto::Value::kUint64: return std::to_string(v.uint64());
-    case proto::Value::kFloat64: {
-      char buf[64];
-      std::snprintf(buf, sizeof buf, "%.17g", v.float64());
-      return std::string(buf);
-    }
-    case proto::Value::kDecimal: return v.decimal();
-    case proto::Value::kText: return v.text();
-    case proto::Value::kBinary: return Hex(v.binary());
-    case proto::Value::kJson: return v.json();
-    case proto::Value::kEnumLabel: return v.enum_label();
-    case proto::Value::kEnumIndex: return std::to_string(v.enum_index());
-    case proto::Value::kGeometry:  // type_workload.h selects "SRID:HEX(WKB)"
-      return std::to_string(v.geometry().srid()) + ":" + Hex(v.geometry().wkb());
-    default: return std::string("<unset>");
-  }
-}
+using testing::SelectText;
 
 // Collects every record; checks transaction numbering as it goes.
 class Collector : public DecoderSink {
@@ -97,7 +73,7 @@ std::map<std::string, Image> Replay(const std::vector<proto::ChangeRecord>& reco
   auto row_of = [](const google::protobuf::RepeatedPtrField<proto::Column>& cols) {
     std::map<std::string, Text> row;
     for (const auto& c : cols) {
-      row[c.name().empty() ? "@" + std::to_string(c.index() + 1) : c.name()] = AsText(c);
+      row[c.name().empty() ? "@" + std::to_string(c.index() + 1) : c.name()] = SelectText(c);
     }
     return row;
   };

@@ -3,7 +3,6 @@
 // on 127.0.0.1 and the same HA secret; `sluice` and scripts/failover.sh as
 // an operator runs them. Logs are compared offline after SIGTERM.
 #include <gtest/gtest.h>
-#include <spawn.h>
 
 #include <atomic>
 #include <map>
@@ -13,6 +12,7 @@
 
 #include "client/consumer.h"
 #include "tests/integration/sluiced_harness.h"
+#include "tests/support/child_process.h"
 #include "tests/support/free_port.h"
 #include "tests/support/http_get.h"
 
@@ -62,15 +62,12 @@ bool WaitUntil(const std::function<bool()>& cond,
   return cond();
 }
 
-// Runs a command line, returns its exit status and output.
+// Runs a command line (sh -c), returns its exit code (-1 for a signal or
+// when it could not run) and its output, stderr included.
 std::pair<int, std::string> Shell(const std::string& cmd) {
-  std::string out;
-  FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
-  if (p == nullptr) return {-1, ""};
-  char buf[4096];
-  while (size_t n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
-  const int st = ::pclose(p);
-  return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out};
+  auto r = testing::RunCapture({"/bin/sh", "-c", cmd + " 2>&1"});
+  if (!r.ok()) return {-1, r.status().ToString()};
+  return {r->status.exited() ? r->status.code() : -1, r->out};
 }
 
 class HaPairTest : public ::testing::Test {
@@ -219,11 +216,16 @@ TEST_F(HaPairTest, SyncStandbyLogEqualsThePrimarysAndHoldsTheHighWatermark) {
   EXPECT_EQ(a_.Metric("sluice_ha_in_sync"), 1);
 
   // The standby dies: block holds the high watermark; nothing is lost.
+  const size_t log_before = FileText(a_.proc->log_file()).size();
   b_.proc->Kill();
   const double held = a_.Metric("sluice_log_high_watermark");
   Load(3, 100, &next);
   ASSERT_TRUE(WaitUntil([&] { return a_.Metric("sluice_log_committed_end") == held + 300; }));
-  SleepMs(1500);  // past sync_timeout_ms
+  // Past sync_timeout_ms: the primary says it holds the high watermark.
+  ASSERT_TRUE(WaitUntil([&] {
+    return FileText(a_.proc->log_file()).find("holding the high watermark", log_before) !=
+           std::string::npos;
+  })) << a_.proc->LogTail();
   EXPECT_EQ(a_.Metric("sluice_log_high_watermark"), held);
   EXPECT_EQ(a_.Metric("sluice_ha_in_sync"), 0);
   // A consumer sees nothing past it.
@@ -621,19 +623,11 @@ TEST_F(HaPairTest, FailoverChecksItsFenceBeforePromoting) {
       if (n->proc) n->proc->Kill();
     }
   } reaper{&a_};
-  // A process that is not sluiced, for a wrong --old-pid.
-  pid_t other = -1;
-  const char* sleep_argv[] = {"sleep", "600", nullptr};
-  ASSERT_EQ(::posix_spawnp(&other, "sleep", nullptr, nullptr, const_cast<char* const*>(sleep_argv),
-                           environ),
-            0);
-  struct ReapOther {
-    pid_t pid;
-    ~ReapOther() {
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, nullptr, 0);
-    }
-  } reap_other{other};
+  // A process that is not sluiced, for a wrong --old-pid (killed and
+  // reaped when the test ends).
+  auto sleeper = testing::ChildProcess::Start({"sleep", "600"});
+  ASSERT_TRUE(sleeper.ok()) << sleeper.status().ToString();
+  const pid_t other = sleeper->pid();
   int next = 1;
   Load(2, 500, &next);
   WaitReplicated(&a_, &b_, db_.get());

@@ -1,8 +1,8 @@
-// What the sluiced tests share: a sluiced child process (fork/exec, stopped
-// by its pid only, bounded waits), its config file, an offline image of a
-// destination's commit log, the source's end position, an in-process
-// reference ingest of the binlog files, and a replay of records compared
-// with SELECT, value by value.
+// What the sluiced tests share: a sluiced child process (ChildProcess:
+// stopped by its pid only, bounded waits), its config file, an offline
+// image of a destination's commit log, the source's end position, an
+// in-process reference ingest of the binlog files, and a replay of records
+// compared with SELECT, value by value.
 //
 // Every sluiced config has one destination "shop" (include 'shop\..*': the
 // fixture's own mysql.* setup is not the workload) on node "n1".
@@ -11,8 +11,6 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -30,8 +28,9 @@
 #include "broker/ingest/pipeline.h"
 #include "proto/record.pb.h"
 #include "storage/commit_log.h"
-#include "tests/support/hex.h"
+#include "tests/support/child_process.h"
 #include "tests/support/mariadb_fixture.h"
+#include "tests/support/sql_text.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/test_log.h"
 
@@ -121,12 +120,11 @@ class Sluiced {
  public:
   Sluiced(std::string config, std::string log_file)
       : config_(std::move(config)), log_file_(std::move(log_file)) {}
-  ~Sluiced() { Kill(); }
   Sluiced(const Sluiced&) = delete;
   Sluiced& operator=(const Sluiced&) = delete;
 
-  bool running() const { return pid_ > 0; }
-  pid_t pid() const { return pid_; }
+  bool running() const { return child_.running(); }
+  pid_t pid() const { return child_.pid(); }
   const std::string& log_file() const { return log_file_; }
   std::string LogTail(size_t max = 4000) const {
     std::string s = FileText(log_file_);
@@ -150,69 +148,38 @@ class Sluiced {
 
   void Start() {
     ASSERT_FALSE(running());
-    const pid_t parent = ::getpid();
-    // vfork, not fork: the test process holds whole log images (hundreds
-    // of MB), and after a fork its first allocations stall for a second
-    // or more on copy-on-write faults, long enough to miss what the test
-    // watches for. The child only makes system calls until execv.
-    const int log_fd = ::open(log_file_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    const char* argv[] = {SLUICED_BIN, "--config", config_.c_str(), nullptr};
-    pid_t pid = ::vfork();
-    ASSERT_GE(pid, 0) << "vfork failed";
-    if (pid == 0) {
-      ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive the test
-      if (::getppid() != parent) _exit(126);
-      if (log_fd >= 0) {
-        ::dup2(log_fd, STDOUT_FILENO);
-        ::dup2(log_fd, STDERR_FILENO);
-      }
-      ::close_range(3, ~0U, 0);
-      ::execv(argv[0], const_cast<char* const*>(argv));
-      _exit(127);
-    }
-    if (log_fd >= 0) ::close(log_fd);
-    pid_ = pid;
+    auto child = testing::ChildProcess::Start(
+        {SLUICED_BIN, "--config", config_},
+        {.stdout_path = log_file_, .append = true, .stderr_to_stdout = true});
+    ASSERT_TRUE(child.ok()) << child.status().ToString();
+    child_ = std::move(*child);
   }
 
-  // The exit status when it has exited (and is reaped); nullopt while it runs.
+  // The wait status when it has exited (and is reaped); nullopt while it runs.
   std::optional<int> Poll() {
-    if (pid_ <= 0) return last_status_;
-    int ws = 0;
-    if (::waitpid(pid_, &ws, WNOHANG) != pid_) return std::nullopt;
-    pid_ = -1;
-    last_status_ = ws;
-    return ws;
+    auto ended = child_.Poll();
+    return ended ? std::optional<int>(ended->wait_status()) : std::nullopt;
   }
 
   // SIGTERM, then waits up to `timeout`; true when it exited with status 0.
   bool Terminate(std::chrono::seconds timeout = std::chrono::seconds(60)) {
-    if (pid_ <= 0) return false;
-    ::kill(pid_, SIGTERM);
-    const auto deadline = Clock::now() + timeout;
-    while (Clock::now() < deadline) {
-      if (auto ws = Poll()) return WIFEXITED(*ws) && WEXITSTATUS(*ws) == 0;
-      SleepMs(10);
-    }
-    ADD_FAILURE() << "sluiced pid " << pid_ << " did not stop within " << timeout.count()
-                  << " s of SIGTERM:\n"
+    if (!running()) return false;
+    const pid_t pid = child_.pid();
+    if (auto ended = child_.Terminate(timeout)) return ended->success();
+    ADD_FAILURE() << "sluiced pid " << pid << " did not stop within " << timeout.count()
+                  << " s of SIGTERM (then killed):\n"
                   << LogTail();
-    Kill();
     return false;
   }
 
   void Kill() {
-    if (pid_ <= 0) return;
-    ::kill(pid_, SIGKILL);
-    int ws = 0;
-    ::waitpid(pid_, &ws, 0);  // SIGKILL cannot be caught: the wait is bounded
-    last_status_ = ws;
-    pid_ = -1;
+    if (running()) child_.Kill();
   }
 
   // CPU time used so far (utime + stime, clock ticks); 0 when not running.
   uint64_t CpuTicks() const {
-    if (pid_ <= 0) return 0;
-    std::string stat = FileText("/proc/" + std::to_string(pid_) + "/stat");
+    if (!running()) return 0;
+    std::string stat = FileText("/proc/" + std::to_string(pid()) + "/stat");
     size_t close = stat.rfind(')');
     if (close == std::string::npos || close + 2 > stat.size()) return 0;
     std::istringstream in(stat.substr(close + 2));
@@ -227,8 +194,7 @@ class Sluiced {
 
  private:
   std::string config_, log_file_;
-  pid_t pid_ = -1;
-  std::optional<int> last_status_;
+  testing::ChildProcess child_;  // SIGKILLed and reaped when the object goes
 };
 
 // A destination's log, read offline: every record's bytes as stored.
@@ -475,36 +441,12 @@ inline void ExpectTxnNumbering(const std::vector<proto::ChangeRecord>& recs) {
   }
 }
 
-using testing::Hex;
-
-// A value as the text SELECT returns for it (binlog_roundtrip_test.cc).
-inline Text AsText(const proto::Column& c) {
-  const proto::Value& v = c.value();
-  switch (v.kind_case()) {
-    case proto::Value::kIsNull: return std::nullopt;
-    case proto::Value::kInt64: return std::to_string(v.int64());
-    case proto::Value::kUint64: return std::to_string(v.uint64());
-    case proto::Value::kFloat64: {
-      char buf[64];
-      std::snprintf(buf, sizeof buf, "%.17g", v.float64());
-      return std::string(buf);
-    }
-    case proto::Value::kDecimal: return v.decimal();
-    case proto::Value::kText: return v.text();
-    case proto::Value::kBinary: return Hex(v.binary());
-    case proto::Value::kJson: return v.json();
-    case proto::Value::kEnumLabel: return v.enum_label();
-    case proto::Value::kEnumIndex: return std::to_string(v.enum_index());
-    default: return std::string("<unset>");
-  }
-}
-
 using Row = std::map<std::string, Text>;
 using Image = std::map<std::string, Row>;  // primary-key text -> row
 
 inline Row RowOf(const google::protobuf::RepeatedPtrField<proto::Column>& cols) {
   Row row;
-  for (const auto& c : cols) row[c.name()] = AsText(c);
+  for (const auto& c : cols) row[c.name()] = testing::SelectText(c);
   return row;
 }
 

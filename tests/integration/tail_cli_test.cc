@@ -3,15 +3,13 @@
 // it prints is compared with proto/record_json.h's rendering of the records
 // the test committed, and with what `sluice log dump` prints for the same log.
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <fstream>
+#include <functional>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -22,10 +20,9 @@
 #include "proto/auth.h"
 #include "proto/record.pb.h"
 #include "proto/record_json.h"
+#include "tests/support/child_process.h"
 #include "tests/support/consumer_fixture.h"
 #include "tests/support/temp_dir.h"
-
-extern char** environ;
 
 namespace sluice {
 namespace {
@@ -53,56 +50,40 @@ int64_t OffsetOf(const std::string& line) {
   return std::stoll(line.substr(key.size()));
 }
 
-// One run of the sluice binary, started with posix_spawn; stdout and stderr
-// go to files.
+// Polls `cond` every 10 ms until it holds or 20 s have passed; whether it held.
+bool Eventually(const std::function<bool()>& cond) {
+  const auto deadline = Clock::now() + std::chrono::seconds(20);
+  while (!cond()) {
+    if (Clock::now() > deadline) return false;
+    std::this_thread::sleep_for(milliseconds(10));
+  }
+  return true;
+}
+
+// One run of the sluice binary; stdout and stderr go to files.
 class Sluice {
  public:
   Sluice(const std::string& dir, std::vector<std::string> args)
       : out_(dir + "/out"), err_(dir + "/err") {
     args.insert(args.begin(), SLUICE_BIN);
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, out_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&fa, 2, err_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (posix_spawn(&pid_, SLUICE_BIN, &fa, nullptr, argv.data(), environ) != 0) pid_ = -1;
-    posix_spawn_file_actions_destroy(&fa);
-  }
-  ~Sluice() {
-    if (pid_ > 0 && !done_) {
-      ::kill(pid_, SIGKILL);  // our own child, by pid
-      Wait(10000);
-    }
+    auto child = testing::ChildProcess::Start(args, {.stdout_path = out_, .stderr_path = err_});
+    EXPECT_TRUE(child.ok()) << child.status().ToString();
+    if (child.ok()) child_ = std::move(*child);
   }
 
   // The exit code, or -1 when it did not exit within `ms` (or died by a signal).
   int Wait(int ms) {
-    const auto deadline = Clock::now() + milliseconds(ms);
-    while (pid_ > 0 && !done_) {
-      int status = 0;
-      const pid_t r = ::waitpid(pid_, &status, WNOHANG);
-      if (r == pid_) {
-        done_ = true;
-        code_ = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-        break;
-      }
-      if (Clock::now() > deadline) return -1;
-      std::this_thread::sleep_for(milliseconds(10));
-    }
-    return code_;
+    auto ended = child_.WaitFor(milliseconds(ms));
+    return ended && ended->exited() ? ended->code() : -1;
   }
-  void Signal(int sig) { ::kill(pid_, sig); }
+  void Signal(int sig) { child_.Signal(sig); }
 
   std::vector<std::string> lines() const { return ReadLines(out_); }
   std::string err() const { return ReadFile(err_); }
 
  private:
   std::string out_, err_;
-  pid_t pid_ = -1;
-  bool done_ = false;
-  int code_ = -1;
+  testing::ChildProcess child_;  // SIGKILLed and reaped when the object goes
 };
 
 class TailCli : public ::testing::Test {
@@ -280,9 +261,13 @@ TEST_F(TailCli, FollowWaitsForNewRecords) {
   Commit(2);
   Sluice s(dir_.path(), {"tail", "--broker", broker_, "--dest", "shop", "--from", "latest",
                          "--follow", "--count", "3"});
-  std::this_thread::sleep_for(milliseconds(300));
+  // It has read "latest" (2) and waits in a long poll; then it has printed
+  // the first new record, before the other three are committed.
+  ASSERT_TRUE(Eventually([&] { return server_->stats().polls_parked.load() >= 1; }))
+      << "no long poll from tail:\n"
+      << s.err();
   Commit(1);
-  std::this_thread::sleep_for(milliseconds(100));
+  ASSERT_TRUE(Eventually([&] { return s.lines().size() == 1; })) << "no first line:\n" << s.err();
   Commit(3);
   ASSERT_EQ(s.Wait(20000), 0) << s.err();
   EXPECT_EQ(s.lines(), Expected(2, 5));
@@ -295,10 +280,7 @@ TEST_F(TailCli, FollowStopsOnSigterm) {
     std::vector<std::string> args = {"tail", "--broker", broker_, "--dest", "shop", "--follow"};
     args.insert(args.end(), extra.begin(), extra.end());
     Sluice s(dir_.path(), args);
-    const auto deadline = Clock::now() + std::chrono::seconds(20);
-    while (s.lines().size() < all_.size() && Clock::now() < deadline) {
-      std::this_thread::sleep_for(milliseconds(20));
-    }
+    Eventually([&] { return s.lines().size() >= all_.size(); });
     ASSERT_EQ(s.lines(), expected_) << s.err();
     const auto t0 = Clock::now();
     s.Signal(SIGTERM);

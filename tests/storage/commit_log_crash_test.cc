@@ -3,7 +3,6 @@
 // of whole transactions whose checkpoint matches the last one.
 #include <poll.h>
 #include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <random>
@@ -11,27 +10,12 @@
 #include <gtest/gtest.h>
 
 #include "tests/storage/crash_workload.h"
+#include "tests/support/child_process.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/test_log.h"
 
 namespace sluice {
 namespace {
-
-// Starts the child with its stdout on a pipe; *ready_fd reads it.
-pid_t SpawnChild(const std::string& dir, int* ready_fd) {
-  int fds[2];
-  if (pipe(fds) != 0) return -1;
-  pid_t pid = fork();
-  if (pid == 0) {
-    close(fds[0]);
-    dup2(fds[1], STDOUT_FILENO);
-    execl(SLUICE_CRASH_CHILD, SLUICE_CRASH_CHILD, dir.c_str(), static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  close(fds[1]);
-  *ready_fd = fds[0];
-  return pid;
-}
 
 // Waits (at most 30 s) for the child's "ready" line: its log is open.
 bool WaitReady(int fd) {
@@ -49,20 +33,18 @@ TEST(CommitLogCrash, SigkillLeavesAPrefixOfWholeTransactions) {
   uint64_t last = 0;
   int grew = 0, killed_mid_run = 0;
   for (int round = 0; round < kKills; ++round) {
-    int ready_fd = -1;
-    pid_t pid = SpawnChild(path, &ready_fd);
-    ASSERT_GT(pid, 0);
+    // Its stdout on a pipe (stdout_fd()), for the "ready" line.
+    auto child = testing::ChildProcess::Start({SLUICE_CRASH_CHILD, path}, {.stdout_pipe = true});
+    ASSERT_TRUE(child.ok()) << child.status().ToString();
     // Most kills land while transactions are being appended; one in five
     // at any moment, including while the log opens and recovers its tail.
     if (round % 5 != 0) {
-      ASSERT_TRUE(WaitReady(ready_fd)) << "round " << round;
+      ASSERT_TRUE(WaitReady(child->stdout_fd())) << "round " << round;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms(rng)));
-    ASSERT_EQ(kill(pid, SIGKILL), 0);
-    int status = 0;
-    ASSERT_EQ(waitpid(pid, &status, 0), pid);
-    close(ready_fd);
-    if (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) ++killed_mid_run;
+    ASSERT_TRUE(child->Signal(SIGKILL));
+    const testing::ExitStatus status = child->Wait();
+    if (status.signaled() && status.signal() == SIGKILL) ++killed_mid_run;
 
     CommitLogOptions o = testing::TestLogOptions(path, "crash");
     o.durability = Durability::kSyncEveryCommit;

@@ -2,7 +2,6 @@
 // clear NoSpace and resume once space is freed, opening onto a full disk
 // ends in a clear error (never an abort, whatever the RocksDB build), and a
 // read-only open works with no space at all.
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -12,6 +11,7 @@
 
 #include "storage/commit_log.h"
 #include "tests/storage/log_test_util.h"
+#include "tests/support/child_process.h"
 #include "tests/support/test_log.h"
 #include "tests/support/tmpfs.h"
 
@@ -49,8 +49,7 @@ class CommitLogDiskFullTest : public ::testing::Test {
   // for a NoSpace naming the path and the free bytes, 11 for a successful
   // open, 12 for another error; a signal (an abort) is -signal.
   int OpenInChild(const CommitLogOptions& o) {
-    const pid_t pid = ::fork();
-    if (pid == 0) {
+    auto child = testing::ChildProcess::Fork([&o]() -> int {
       auto log = CommitLog::Open(o);
       if (log.ok()) ::_exit(11);
       const std::string msg = log.status().ToString();
@@ -59,11 +58,11 @@ class CommitLogDiskFullTest : public ::testing::Test {
                          msg.find("free") != std::string::npos;
       if (!clear) fprintf(stderr, "child: %s\n", msg.c_str());
       ::_exit(clear ? 10 : 12);
-    }
-    int status = 0;
-    if (pid < 0 || ::waitpid(pid, &status, 0) != pid) return -1000;
-    if (WIFSIGNALED(status)) return -WTERMSIG(status);
-    return WEXITSTATUS(status);
+    });
+    if (!child.ok()) return -1000;
+    const testing::ExitStatus status = child->Wait();
+    if (status.signaled()) return -status.signal();
+    return status.code();
   }
 
   // More than the log's write buffer (64 MiB): RocksDB resumes by itself only when

@@ -1,13 +1,9 @@
 #include "tests/support/mariadb_fixture.h"
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <netinet/in.h>
-#include <signal.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -32,7 +28,6 @@ using Clock = std::chrono::steady_clock;
 constexpr auto kInstallTimeout = std::chrono::seconds(120);
 constexpr auto kStartTimeout = std::chrono::seconds(60);
 constexpr auto kStopTimeout = std::chrono::seconds(60);
-constexpr auto kKillTimeout = std::chrono::seconds(10);
 
 // mysql_library_init is not thread-safe; mysql_init would call it lazily.
 void LibraryInit() {
@@ -55,49 +50,13 @@ std::string FileTail(const std::string& path, size_t max = 3000) {
   return s.size() > max ? "..." + s.substr(s.size() - max) : s;
 }
 
-// fork + exec `argv` (no shell) with stdout/stderr appended to `log`.
-// The child dies with us (PR_SET_PDEATHSIG: with the thread that forked
-// it, so start the fixture from a thread that outlives it) so a crashed
-// test leaves no server behind.
-Result<pid_t> Spawn(const std::vector<std::string>& argv, const std::string& log) {
-  std::vector<char*> args;
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  const pid_t parent = ::getpid();
-  pid_t pid = ::fork();
-  if (pid < 0) return Status::IoError("fork(): " + std::string(strerror(errno)));
-  if (pid == 0) {
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != parent) _exit(126);
-    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    if (fd >= 0) {
-      ::dup2(fd, STDOUT_FILENO);
-      ::dup2(fd, STDERR_FILENO);
-    }
-    int devnull = ::open("/dev/null", O_RDONLY);
-    if (devnull >= 0) ::dup2(devnull, STDIN_FILENO);
-    ::close_range(3, ~0U, 0);
-    ::execv(args[0], args.data());
-    _exit(127);
-  }
-  return pid;
-}
-
-// Waits for `pid` up to `timeout`; true when it has exited (and is reaped).
-bool WaitExit(pid_t pid, Clock::duration timeout, int* wstatus) {
-  const auto deadline = Clock::now() + timeout;
-  for (;;) {
-    pid_t r = ::waitpid(pid, wstatus, WNOHANG);
-    if (r == pid || (r < 0 && errno == ECHILD)) return true;
-    if (Clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-}
-
-std::string DescribeExit(int wstatus) {
-  if (WIFEXITED(wstatus)) return "exited with status " + std::to_string(WEXITSTATUS(wstatus));
-  if (WIFSIGNALED(wstatus)) return "killed by signal " + std::to_string(WTERMSIG(wstatus));
-  return "ended";
+// Starts `argv` (no shell) with stdin on /dev/null and stdout and stderr
+// appended to `log`. The child dies with the thread that started it
+// (ChildProcess), so start the fixture from a thread that outlives it.
+Result<ChildProcess> Spawn(const std::vector<std::string>& argv, const std::string& log) {
+  return ChildProcess::Start(
+      argv,
+      {.stdin_path = "/dev/null", .stdout_path = log, .append = true, .stderr_to_stdout = true});
 }
 
 // Flags both mariadb-install-db and mariadbd get. Each server has its own
@@ -186,15 +145,14 @@ Result<std::unique_ptr<MariaDb>> MariaDb::Start(const MariaDbOptions& options) {
                                       "--skip-name-resolve"};
   for (auto& f : CommonServerFlags(db->dir_)) install.push_back(f);
   const std::string install_log = db->dir_ + "/install.log";
-  SLUICE_ASSIGN_OR_RETURN(pid_t ipid, Spawn(install, install_log));
-  int wstatus = 0;
-  if (!WaitExit(ipid, kInstallTimeout, &wstatus)) {
-    ::kill(ipid, SIGKILL);
-    WaitExit(ipid, kKillTimeout, &wstatus);
+  SLUICE_ASSIGN_OR_RETURN(ChildProcess installer, Spawn(install, install_log));
+  const auto installed = installer.WaitFor(kInstallTimeout);
+  if (!installed) {
+    installer.Kill();
     return Status::Unavailable("mariadb-install-db timed out:\n" + FileTail(install_log));
   }
-  if (!WIFEXITED(wstatus) || WEXITSTATUS(wstatus) != 0) {
-    return Status::Unavailable("mariadb-install-db " + DescribeExit(wstatus) + ":\n" +
+  if (!installed->success()) {
+    return Status::Unavailable("mariadb-install-db " + installed->ToString() + ":\n" +
                                FileTail(install_log));
   }
 
@@ -247,15 +205,13 @@ Status MariaDb::Launch() {
                                    "--innodb-flush-log-at-trx-commit=2"};
   for (auto& f : CommonServerFlags(dir_)) argv.push_back(f);
   for (const auto& a : options_.extra_args) argv.push_back(a);
-  SLUICE_ASSIGN_OR_RETURN(pid_, Spawn(argv, dir_ + "/mariadbd.out"));
+  SLUICE_ASSIGN_OR_RETURN(server_, Spawn(argv, dir_ + "/mariadbd.out"));
 
   const auto deadline = Clock::now() + kStartTimeout;
   std::string last_error;
   for (;;) {
-    int wstatus = 0;
-    if (::waitpid(pid_, &wstatus, WNOHANG) == pid_) {
-      pid_ = -1;
-      return Status::Unavailable("mariadbd " + DescribeExit(wstatus) + " during startup:\n" +
+    if (auto ended = server_.Poll()) {
+      return Status::Unavailable("mariadbd " + ended->ToString() + " during startup:\n" +
                                  FileTail(err_log));
     }
     auto m = ConnectRoot(port_);
@@ -276,16 +232,8 @@ Status MariaDb::Launch() {
 
 Status MariaDb::Stop() {
   conn_.reset();
-  if (pid_ <= 0) return Status::Ok();
-  const pid_t pid = pid_;
-  pid_ = -1;
-  int wstatus = 0;
-  ::kill(pid, SIGTERM);
-  if (WaitExit(pid, kStopTimeout, &wstatus)) return Status::Ok();
-  ::kill(pid, SIGKILL);
-  if (!WaitExit(pid, kKillTimeout, &wstatus)) {
-    return Status::Internal("mariadbd pid " + std::to_string(pid) + " survived SIGKILL");
-  }
+  if (!server_.running()) return Status::Ok();
+  if (server_.Terminate(kStopTimeout)) return Status::Ok();
   return Status::Aborted("mariadbd did not stop within " + std::to_string(kStopTimeout.count()) +
                          " s of SIGTERM and was killed");
 }
@@ -333,14 +281,7 @@ Status MariaDb::ReplicateFrom(MariaDb& primary) {
 }
 
 Status MariaDb::Kill() {
-  if (pid_ <= 0) return Status::Ok();
-  const pid_t pid = pid_;
-  pid_ = -1;
-  int wstatus = 0;
-  ::kill(pid, SIGKILL);
-  if (!WaitExit(pid, kKillTimeout, &wstatus)) {
-    return Status::Internal("mariadbd pid " + std::to_string(pid) + " survived SIGKILL");
-  }
+  if (server_.running()) server_.Kill();
   return Status::Ok();
 }
 

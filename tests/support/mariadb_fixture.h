@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "tests/support/child_process.h"
 
 struct st_mysql;
 
@@ -93,7 +94,7 @@ class MariaDb {
   int port_ = 0;
   std::string dir_;
   MariaDbOptions options_;
-  int pid_ = -1;
+  ChildProcess server_;  // mariadbd
   struct Conn;
   std::unique_ptr<Conn> conn_;  // root connection, reopened after Restart()
 };

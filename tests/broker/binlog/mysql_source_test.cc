@@ -3,10 +3,9 @@
 // first tests need no server.
 #include "broker/binlog/mysql_source.h"
 
-#include <fcntl.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -16,6 +15,7 @@
 
 #include "base/coding.h"
 #include "broker/binlog/source_factory.h"
+#include "tests/support/child_process.h"
 #include "tests/support/mariadb_fixture.h"
 #include "tests/support/temp_dir.h"
 
@@ -550,6 +550,15 @@ TEST(MysqlSourceMariaDb, HeartbeatsPassThroughAndSilenceTimesOut) {
   EXPECT_EQ(seen.front().pos, at.pos);
 }
 
+// The state letter of thread `tid` of this process ('R' running, 'S'
+// asleep in a wait); 0 when unknown.
+char ThreadState(pid_t tid) {
+  std::ifstream in("/proc/self/task/" + std::to_string(tid) + "/stat");
+  const std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const size_t close = stat.rfind(") ");
+  return close == std::string::npos || close + 2 >= stat.size() ? 0 : stat[close + 2];
+}
+
 TEST(MysqlSourceMariaDb, CancelUnblocksNext) {
   auto db = StartDb();
   ASSERT_TRUE(db);
@@ -559,12 +568,22 @@ TEST(MysqlSourceMariaDb, CancelUnblocksNext) {
   o.read_timeout = seconds(30);
   auto src = OpenOrFail(o);
   ASSERT_TRUE(src);
+  const pid_t reader = ::gettid();
+  std::atomic<bool> reading{false};
   std::thread canceller([&] {
-    std::this_thread::sleep_for(milliseconds(300));
+    // Once this thread waits in Next() (asleep in the kernel, for the
+    // socket): Cancel() must wake it. (A Cancel() before would only make
+    // the next Next() return Aborted.)
+    const auto deadline = std::chrono::steady_clock::now() + seconds(5);
+    while (!(reading.load() && ThreadState(reader) == 'S') &&
+           std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(milliseconds(5));
+    }
     src->Cancel();
   });
   Status s;
   const auto started = std::chrono::steady_clock::now();
+  reading.store(true);
   for (int i = 0; i < 10 && s.ok(); ++i) {
     RawEvent e;
     s = src->Next(&e);
@@ -594,20 +613,8 @@ TEST(MysqlSourceMariaDb, EventsOver16MiBArriveWhole) {
 // Runs `openssl args...`; true when it exits 0.
 bool RunOpenssl(std::vector<std::string> args) {
   args.insert(args.begin(), "openssl");
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  pid_t pid = fork();
-  if (pid == 0) {
-    int devnull = open("/dev/null", O_WRONLY);
-    dup2(devnull, STDOUT_FILENO);
-    dup2(devnull, STDERR_FILENO);
-    execvp("openssl", argv.data());
-    _exit(127);
-  }
-  int status = 0;
-  return pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
-         WEXITSTATUS(status) == 0;
+  auto r = testing::RunCapture(args);
+  return r.ok() && r->status.success();
 }
 
 bool MakeCert(const testing::TempDir& dir, const std::string& name) {
