@@ -20,28 +20,19 @@
 #include "proto/record.pb.h"
 #include "tests/support/consumer_fixture.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/wait_for.h"
 
 namespace sluice {
 namespace {
 
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
+// Steps are ordered by the server's counters (a poll is parked, a
+// connection was refused): WaitFor(counter, n), within its 30 s.
+using testing::WaitFor;
 
 int64_t MillisSince(Clock::time_point t) {
   return std::chrono::duration_cast<milliseconds>(Clock::now() - t).count();
-}
-
-// Waits until the server's counter `n` is at least `want`: what orders a
-// test's steps (a poll is parked, a connection was refused). The server
-// counts as it goes, an answer may reach the client first. False after
-// 30 s, which only bounds a failing test.
-bool Reaches(const std::atomic<uint64_t>& n, uint64_t want) {
-  const auto deadline = Clock::now() + std::chrono::seconds(30);
-  while (n.load() < want) {
-    if (Clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(milliseconds(5));
-  }
-  return true;
 }
 
 // One broker: a destination "shop" (its log in `dir`), the service, the
@@ -177,7 +168,7 @@ TEST_F(ConsumerTest, PrefetchedAnswersOnlyAnswerTheirOwnRequest) {
   ASSERT_TRUE(first.ok()) << first.status().ToString();
   ASSERT_EQ(first->records_size(), 5);
   // The Fetch sent ahead reaches the broker a moment later.
-  EXPECT_TRUE(Reaches(stats.requests, before + 2)) << "no Fetch was sent ahead";
+  EXPECT_TRUE(WaitFor(stats.requests, before + 2)) << "no Fetch was sent ahead";
   EXPECT_EQ(stats.requests.load() - before, 2u);
   // Another offset: the answer sent ahead (offset 5) is read and dropped.
   auto other = c->Fetch("shop", Offset(2), {.max_records = 5});
@@ -208,7 +199,7 @@ TEST_F(ConsumerTest, PrefetchedAnswersOnlyAnswerTheirOwnRequest) {
   const uint64_t parked = stats.polls_parked.load();
   std::thread committer([&] {
     // Once the broker has parked the poll: a commit wakes it.
-    EXPECT_TRUE(Reaches(stats.polls_parked, parked + 1)) << "the Fetch at the end never waited";
+    EXPECT_TRUE(WaitFor(stats.polls_parked, parked + 1)) << "the Fetch at the end never waited";
     Commit(node_.log.get(), 2);
   });
   auto polled = c->Fetch("shop", Offset(50), {.max_records = 5, .wait_ms = 30000});
@@ -227,13 +218,13 @@ TEST_F(ConsumerTest, LongPollFetchWakesOnCommit) {
   const consumer::ServerStats& stats = node_.server->stats();
   Result<proto::FetchResponse> f = Status::Unavailable("not fetched");
   std::thread fetcher([&] { f = c->Fetch("shop", Offset(3), {.wait_ms = 60000}); });
-  EXPECT_TRUE(Reaches(stats.polls_parked, 1)) << "the Fetch was never parked";
+  EXPECT_TRUE(WaitFor(stats.polls_parked, 1)) << "the Fetch was never parked";
   Commit(node_.log.get(), 2);
   fetcher.join();
   ASSERT_EQ(stats.polls_parked.load(), 1u);
   ASSERT_TRUE(f.ok()) << f.status().ToString();
   // The server counts an answer right after sending it: wait for the count.
-  EXPECT_TRUE(Reaches(stats.polls_woken, 1)) << "answered, but not by a wake-up";
+  EXPECT_TRUE(WaitFor(stats.polls_woken, 1)) << "answered, but not by a wake-up";
   EXPECT_EQ(stats.polls_woken.load(), 1u);
   EXPECT_EQ(stats.polls_expired.load(), 0u);
   ASSERT_EQ(ExpectCommitted(*f), 2u);
@@ -243,7 +234,7 @@ TEST_F(ConsumerTest, LongPollFetchWakesOnCommit) {
   auto empty = c->Fetch("shop", Offset(5), {.wait_ms = 100});
   ASSERT_TRUE(empty.ok()) << empty.status().ToString();
   EXPECT_EQ(empty->records_size(), 0);
-  EXPECT_TRUE(Reaches(stats.polls_expired, 1));
+  EXPECT_TRUE(WaitFor(stats.polls_expired, 1));
   EXPECT_EQ(stats.polls_expired.load(), 1u);
   EXPECT_EQ(stats.polls_woken.load(), 1u);
 }
@@ -316,7 +307,7 @@ TEST_F(ConsumerTest, GroupSubscribeGetAck) {
   ASSERT_TRUE(c->Ack("shop", "g", b4->batch_id()).ok());
   // A long poll that a commit ends, once the broker has parked it.
   std::thread committer([&] {
-    EXPECT_TRUE(Reaches(stats.polls_parked, parked + 1)) << "the Get was never parked";
+    EXPECT_TRUE(WaitFor(stats.polls_parked, parked + 1)) << "the Get was never parked";
     Commit(node_.log.get(), 1);
   });
   auto b5 = c->Get("shop", "g", 100, 10000);
@@ -324,7 +315,7 @@ TEST_F(ConsumerTest, GroupSubscribeGetAck) {
   ASSERT_TRUE(b5.ok()) << b5.status().ToString();
   ASSERT_EQ(ExpectCommitted(*b5), 1u);
   EXPECT_EQ(b5->records(0).offset(), 12u);
-  EXPECT_TRUE(Reaches(stats.polls_woken, woken + 1)) << "answered, but not by a wake-up";
+  EXPECT_TRUE(WaitFor(stats.polls_woken, woken + 1)) << "answered, but not by a wake-up";
   ASSERT_TRUE(c->Ack("shop", "g", b5->batch_id()).ok());
   // Nothing new: the 50 ms wait runs out with no batch.
   auto none = c->Get("shop", "g", 100, 50);
@@ -449,14 +440,14 @@ TEST_F(ConsumerTest, ALongPollSurvivesABrokerRestart) {
   // The Fetch is parked when the broker stops (answered UNAVAILABLE or cut),
   // sent again to the restarted broker and parked there until a commit.
   std::thread restart([&] {
-    EXPECT_TRUE(Reaches(node_.server->stats().polls_parked, 1)) << "never parked before";
+    EXPECT_TRUE(WaitFor(node_.server->stats().polls_parked, 1)) << "never parked before";
     node_.Stop();
     // The downtime under test: the client's retries meet a closed port.
     std::this_thread::sleep_for(milliseconds(300));
     auto so = options_;
     so.listen = "127.0.0.1:" + std::to_string(port);
     node_.Start(so);
-    EXPECT_TRUE(Reaches(node_.server->stats().polls_parked, 1)) << "never parked after";
+    EXPECT_TRUE(WaitFor(node_.server->stats().polls_parked, 1)) << "never parked after";
     Commit(node_.log.get(), 1);
   });
   auto f = c->Fetch("shop", Offset(2), {.wait_ms = 10000});
@@ -464,7 +455,7 @@ TEST_F(ConsumerTest, ALongPollSurvivesABrokerRestart) {
   ASSERT_TRUE(f.ok()) << f.status().ToString();
   ASSERT_EQ(ExpectCommitted(*f), 1u);
   EXPECT_EQ(f->records(0).offset(), 2u);
-  EXPECT_TRUE(Reaches(node_.server->stats().polls_woken, 1)) << "answered, but not by a wake-up";
+  EXPECT_TRUE(WaitFor(node_.server->stats().polls_woken, 1)) << "answered, but not by a wake-up";
 }
 
 TEST_F(ConsumerTest, BatchesLostByAReconnectAreRedelivered) {
@@ -578,7 +569,7 @@ TEST_F(ConsumerTest, AFullBrokerIsRetried) {
   const consumer::ServerStats& stats = node_.server->stats();
   const uint64_t refusals = stats.connections_refused.load();
   std::thread release([&] {
-    EXPECT_TRUE(Reaches(stats.connections_refused, refusals + 1)) << "never refused";
+    EXPECT_TRUE(WaitFor(stats.connections_refused, refusals + 1)) << "never refused";
     holder.reset();
   });
   auto f = waiting->Fetch("shop", Offset(0));
@@ -609,7 +600,7 @@ TEST_F(ConsumerTest, InterruptEndsALongPoll) {
   const consumer::ServerStats& stats = node_.server->stats();
   std::thread stopper([&] {
     // Once the broker has parked the Fetch, the client is in its wait.
-    EXPECT_TRUE(Reaches(stats.polls_parked, 1)) << "the Fetch was never parked";
+    EXPECT_TRUE(WaitFor(stats.polls_parked, 1)) << "the Fetch was never parked";
     c->Interrupt();
   });
   auto f = c->Fetch("shop", Offset(0), {.wait_ms = 20000});

@@ -15,11 +15,14 @@
 #include "tests/support/child_process.h"
 #include "tests/support/free_port.h"
 #include "tests/support/http_get.h"
+#include "tests/support/wait_for.h"
 
 namespace sluice::sluiced_test {
 namespace {
 
 using testing::FreePort;
+using testing::RunShell;
+using testing::WaitFor;
 
 std::string Addr(int port) { return "127.0.0.1:" + std::to_string(port); }
 
@@ -51,24 +54,9 @@ struct NodeProc {
   }
 };
 
-// Polls `cond` every 20 ms until it holds or `limit` passes.
-bool WaitUntil(const std::function<bool()>& cond,
-               std::chrono::seconds limit = std::chrono::seconds(60)) {
-  const auto deadline = Clock::now() + limit;
-  while (Clock::now() < deadline) {
-    if (cond()) return true;
-    SleepMs(20);
-  }
-  return cond();
-}
-
-// Runs a command line (sh -c), returns its exit code (-1 for a signal or
-// when it could not run) and its output, stderr included.
-std::pair<int, std::string> Shell(const std::string& cmd) {
-  auto r = testing::RunCapture({"/bin/sh", "-c", cmd + " 2>&1"});
-  if (!r.ok()) return {-1, r.status().ToString()};
-  return {r->status.exited() ? r->status.code() : -1, r->out};
-}
+// WaitFor's limit and pace here: /metrics is scraped every 20 ms.
+constexpr std::chrono::seconds kWait(60);
+constexpr std::chrono::milliseconds kPoll(20);
 
 class HaPairTest : public ::testing::Test {
  protected:
@@ -119,8 +107,8 @@ class HaPairTest : public ::testing::Test {
     out.close();
     n->proc = std::make_unique<Sluiced>(path, dir_.Sub(n->id + ".log"));
     n->proc->Start();
-    ASSERT_TRUE(
-        WaitUntil([&] { return n->Plain("sluice_node_epoch") >= 0; }, std::chrono::seconds(30)))
+    ASSERT_TRUE(WaitFor([&] { return n->Plain("sluice_node_epoch") >= 0; },
+                        std::chrono::seconds(30), kPoll))
         << n->proc->LogTail();
   }
 
@@ -177,12 +165,14 @@ class HaPairTest : public ::testing::Test {
 // and the standby's log ends where the primary's does.
 void WaitReplicated(NodeProc* primary, NodeProc* standby, MariaDb* db) {
   WaitQuiet(db, primary->proc.get(), Clock::now() + std::chrono::seconds(120));
-  ASSERT_TRUE(WaitUntil([&] {
-    const double end = primary->Metric("sluice_log_committed_end");
-    return end > 0 && standby->Metric("sluice_log_committed_end") == end &&
-           primary->Metric("sluice_log_high_watermark") == end;
-  })) << primary->Metrics()
-      << "\n"
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        const double end = primary->Metric("sluice_log_committed_end");
+        return end > 0 && standby->Metric("sluice_log_committed_end") == end &&
+               primary->Metric("sluice_log_high_watermark") == end;
+      },
+      kWait, kPoll))
+      << primary->Metrics() << "\n"
       << standby->proc->LogTail();
 }
 
@@ -195,7 +185,7 @@ TEST_F(HaPairTest, AsyncStandbyLogEqualsThePrimarys) {
   Load(30, 1500, &next);  // 125k rows in all
   WaitReplicated(&a_, &b_, db_.get());
   auto [rc, out] =
-      Shell(Sluice() + " status --broker " + a_.consumer() + " --secret-file " + secret_);
+      RunShell(Sluice() + " status --broker " + a_.consumer() + " --secret-file " + secret_);
   EXPECT_EQ(rc, 0) << out;
   EXPECT_NE(out.find("standby b: connected"), std::string::npos) << out;
   LogImage pa = StopAndCompare(&a_, &b_);
@@ -220,12 +210,16 @@ TEST_F(HaPairTest, SyncStandbyLogEqualsThePrimarysAndHoldsTheHighWatermark) {
   b_.proc->Kill();
   const double held = a_.Metric("sluice_log_high_watermark");
   Load(3, 100, &next);
-  ASSERT_TRUE(WaitUntil([&] { return a_.Metric("sluice_log_committed_end") == held + 300; }));
+  ASSERT_TRUE(
+      WaitFor([&] { return a_.Metric("sluice_log_committed_end") == held + 300; }, kWait, kPoll));
   // Past sync_timeout_ms: the primary says it holds the high watermark.
-  ASSERT_TRUE(WaitUntil([&] {
-    return FileText(a_.proc->log_file()).find("holding the high watermark", log_before) !=
-           std::string::npos;
-  })) << a_.proc->LogTail();
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return FileText(a_.proc->log_file()).find("holding the high watermark", log_before) !=
+               std::string::npos;
+      },
+      kWait, kPoll))
+      << a_.proc->LogTail();
   EXPECT_EQ(a_.Metric("sluice_log_high_watermark"), held);
   EXPECT_EQ(a_.Metric("sluice_ha_in_sync"), 0);
   // A consumer sees nothing past it.
@@ -261,16 +255,17 @@ TEST_F(HaPairTest, SyncDegradeGoesOnAfterTheTimeoutAndSaysSo) {
   b_.proc->Kill();
   Load(3, 100, &next);
   const double end = 3000 + 300 + 3;
-  ASSERT_TRUE(WaitUntil([&] { return a_.Metric("sluice_log_high_watermark") == end; },
-                        std::chrono::seconds(20)))
+  ASSERT_TRUE(WaitFor([&] { return a_.Metric("sluice_log_high_watermark") == end; },
+                      std::chrono::seconds(20), kPoll))
       << a_.Metrics();
   EXPECT_EQ(a_.Metric("sluice_ha_degraded"), 1);
   EXPECT_NE(FileText(a_.proc->log_file()).find("NOT IN SYNC"), std::string::npos);
   auto [rc, out] =
-      Shell(Sluice() + " status --broker " + a_.consumer() + " --secret-file " + secret_);
+      RunShell(Sluice() + " status --broker " + a_.consumer() + " --secret-file " + secret_);
   EXPECT_NE(out.find("DEGRADED"), std::string::npos) << out;
   b_.proc->Start();
-  ASSERT_TRUE(WaitUntil([&] { return a_.Metric("sluice_ha_degraded") == 0; })) << a_.Metrics();
+  ASSERT_TRUE(WaitFor([&] { return a_.Metric("sluice_ha_degraded") == 0; }, kWait, kPoll))
+      << a_.Metrics();
   EXPECT_EQ(a_.Metric("sluice_ha_in_sync"), 1);
   WaitReplicated(&a_, &b_, db_.get());
   StopAndCompare(&a_, &b_);
@@ -284,9 +279,13 @@ TEST_F(HaPairTest, RefusesAWrongSecretWithAClearMessage) {
   std::ofstream(secret_) << "not-the-secret\n";
   StartNode(&b_, "standby", a_.ha(), o);
   secret_ = good;
-  ASSERT_TRUE(WaitUntil([&] {
-    return FileText(b_.proc->log_file()).find("did not prove the HA secret") != std::string::npos;
-  })) << b_.proc->LogTail();
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return FileText(b_.proc->log_file()).find("did not prove the HA secret") !=
+               std::string::npos;
+      },
+      kWait, kPoll))
+      << b_.proc->LogTail();
   EXPECT_NE(FileText(a_.proc->log_file()).find("(bad_proof): standby 'b' did not prove"),
             std::string::npos);
   // Counted by reason on /metrics (docs/replication.md, "Before the proof").
@@ -294,8 +293,8 @@ TEST_F(HaPairTest, RefusesAWrongSecretWithAClearMessage) {
   EXPECT_EQ(a_.Plain("sluice_ha_refused_total{reason=\"frame_too_large\"}"), 0);
   EXPECT_EQ(b_.Metric("sluice_log_committed_end"), 0);
   // A role change with the wrong secret is refused too.
-  auto [rc, out] = Shell(Sluice() + " promote --broker " + a_.consumer() + " --secret-file " +
-                         dir_.Sub("wrong.secret"));
+  auto [rc, out] = RunShell(Sluice() + " promote --broker " + a_.consumer() + " --secret-file " +
+                            dir_.Sub("wrong.secret"));
   EXPECT_EQ(rc, 1) << out;
   EXPECT_NE(out.find("HA secret"), std::string::npos) << out;
 }
@@ -410,9 +409,9 @@ TEST_F(HaPairTest, FailoverUnderLoadFiveTimesLosesNothing) {
     // pid from being reused by another process, which --old-pid would kill.
     const pid_t old_pid = primary->proc->pid();
     ::kill(old_pid, SIGKILL);
-    auto [rc, out] = Shell("SLUICE_BIN=" + Sluice() + " " + SLUICE_FAILOVER + " --secret-file " +
-                           secret_ + " --old " + primary->consumer() + " --candidate " +
-                           standby->consumer() + " --old-pid " + std::to_string(old_pid));
+    auto [rc, out] = RunShell("SLUICE_BIN=" + Sluice() + " " + SLUICE_FAILOVER + " --secret-file " +
+                              secret_ + " --old " + primary->consumer() + " --candidate " +
+                              standby->consumer() + " --old-pid " + std::to_string(old_pid));
     primary->proc->Kill();  // reaps it
     ASSERT_EQ(rc, 0) << out << "\n" << standby->proc->LogTail();
     EXPECT_NE(out.find("fence: killed pid"), std::string::npos) << out;
@@ -422,20 +421,21 @@ TEST_F(HaPairTest, FailoverUnderLoadFiveTimesLosesNothing) {
     loader_thread.join();
     // The old primary comes back (its data_dir says primary) and is demoted.
     primary->proc->Start();
-    ASSERT_TRUE(WaitUntil([&] { return primary->Plain("sluice_node_epoch") >= 0; }))
+    ASSERT_TRUE(WaitFor([&] { return primary->Plain("sluice_node_epoch") >= 0; }, kWait, kPoll))
         << primary->proc->LogTail();
-    auto [drc, dout] = Shell(Sluice() + " demote --broker " + primary->consumer() + " --primary " +
-                             standby->ha() + " --secret-file " + secret_);
+    auto [drc, dout] = RunShell(Sluice() + " demote --broker " + primary->consumer() +
+                                " --primary " + standby->ha() + " --secret-file " + secret_);
     ASSERT_EQ(drc, 0) << dout << "\n" << primary->proc->LogTail();
     std::swap(primary, standby);
     WaitReplicated(primary, standby, db_.get());
-    ASSERT_TRUE(WaitUntil([&] { return seen.end() > at_failover; }))
+    ASSERT_TRUE(WaitFor([&] { return seen.end() > at_failover; }, kWait, kPoll))
         << "the group saw nothing new after the failover: " << seen.last_error;
     std::printf("round %d: failover to the first new record at the group in %.2f s\n", round,
                 std::chrono::duration<double>(Clock::now() - killed).count());
   }
   const uint64_t end = static_cast<uint64_t>(primary->Metric("sluice_log_high_watermark"));
-  ASSERT_TRUE(WaitUntil([&] { return seen.end() == end; })) << seen.end() << " of " << end;
+  ASSERT_TRUE(WaitFor([&] { return seen.end() == end; }, kWait, kPoll))
+      << seen.end() << " of " << end;
   stop.store(true);
   tail.join();
   std::printf("group's last error: %s\n", seen.last_error.c_str());
@@ -527,7 +527,7 @@ TEST_F(HaPairTest, FailoverDoesNotPromoteWhileAFrozenPrimaryIsUnfenced) {
   // The freeze, then more changes at the source, past the sync timeout.
   const pid_t frozen = a_.proc->pid();
   ASSERT_EQ(::kill(frozen, SIGSTOP), 0);
-  ASSERT_TRUE(WaitUntil([&] { return ProcState(frozen) == 'T'; }, std::chrono::seconds(10)))
+  ASSERT_TRUE(WaitFor([&] { return ProcState(frozen) == 'T'; }, std::chrono::seconds(10), kPoll))
       << "state " << ProcState(frozen);
   Load(2, 100, &next);
   SleepMs(static_cast<int>(o.sync_timeout_ms) + 500);
@@ -537,7 +537,7 @@ TEST_F(HaPairTest, FailoverDoesNotPromoteWhileAFrozenPrimaryIsUnfenced) {
                                " --secret-file " + secret_ + " --old " + a_.consumer() +
                                " --candidate " + b_.consumer() + " --probe-timeout 10";
   {
-    auto [rc, out] = Shell(failover);
+    auto [rc, out] = RunShell(failover);
     EXPECT_EQ(rc, 1) << out;
     EXPECT_NE(out.find("candidate " + b_.consumer() + ": standby"), std::string::npos) << out;
     EXPECT_NE(out.find("does not answer"), std::string::npos) << out;
@@ -548,8 +548,8 @@ TEST_F(HaPairTest, FailoverDoesNotPromoteWhileAFrozenPrimaryIsUnfenced) {
   EXPECT_EQ(b_.Plain("sluice_node_primary"), 0);
   EXPECT_EQ(b_.Plain("sluice_node_epoch"), epoch);
   {
-    auto [rc, out] = Shell(Sluice() + " status --broker " + b_.consumer() + " --secret-file " +
-                           secret_ + " --json");
+    auto [rc, out] = RunShell(Sluice() + " status --broker " + b_.consumer() + " --secret-file " +
+                              secret_ + " --json");
     ASSERT_EQ(rc, 0) << out;
     EXPECT_NE(out.find("\"role\":\"standby\""), std::string::npos) << out;
   }
@@ -557,7 +557,8 @@ TEST_F(HaPairTest, FailoverDoesNotPromoteWhileAFrozenPrimaryIsUnfenced) {
 
   // A fence command that kills the frozen process by its pid.
   {
-    auto [rc, out] = Shell(failover + " --fence-cmd 'kill -KILL " + std::to_string(frozen) + "'");
+    auto [rc, out] =
+        RunShell(failover + " --fence-cmd 'kill -KILL " + std::to_string(frozen) + "'");
     ASSERT_EQ(rc, 0) << out << "\n" << b_.proc->LogTail();
     EXPECT_NE(out.find("fence: fence command"), std::string::npos) << out;
     EXPECT_NE(out.find("does not answer after the fence"), std::string::npos) << out;
@@ -569,17 +570,20 @@ TEST_F(HaPairTest, FailoverDoesNotPromoteWhileAFrozenPrimaryIsUnfenced) {
   EXPECT_TRUE(WIFSIGNALED(*ws) && WTERMSIG(*ws) == SIGKILL) << *ws;
 
   // The new primary serves: it ingests what the source wrote meanwhile.
-  EXPECT_TRUE(WaitUntil([&] { return b_.Plain("sluice_node_primary") == 1; })) << b_.Metrics();
+  EXPECT_TRUE(WaitFor([&] { return b_.Plain("sluice_node_primary") == 1; }, kWait, kPoll))
+      << b_.Metrics();
   EXPECT_GT(b_.Plain("sluice_node_epoch"), epoch);
   Load(1, 50, &next);
   // The two DDL records, the table's schema record and every row.
   const double rows_end = 3 + (next - 1);
   double end = 0;
-  ASSERT_TRUE(WaitUntil([&] {
-    end = b_.Metric("sluice_log_high_watermark");
-    return end >= rows_end && end == b_.Metric("sluice_log_committed_end");
-  })) << b_.Metrics()
-      << "\n"
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        end = b_.Metric("sluice_log_high_watermark");
+        return end >= rows_end && end == b_.Metric("sluice_log_committed_end");
+      },
+      kWait, kPoll))
+      << b_.Metrics() << "\n"
       << b_.proc->LogTail();
 
   // Group g resumes at the offset it acknowledged at the old primary: no
@@ -607,7 +611,7 @@ TEST_F(HaPairTest, FailoverDoesNotPromoteWhileAFrozenPrimaryIsUnfenced) {
 // Stops `pid` with SIGSTOP and waits until it is stopped.
 bool Freeze(pid_t pid) {
   return ::kill(pid, SIGSTOP) == 0 &&
-         WaitUntil([&] { return ProcState(pid) == 'T'; }, std::chrono::seconds(10));
+         WaitFor([&] { return ProcState(pid) == 'T'; }, std::chrono::seconds(10), kPoll);
 }
 
 // The other fences, the primary frozen. A pid that is not a sluiced's is
@@ -643,7 +647,7 @@ TEST_F(HaPairTest, FailoverChecksItsFenceBeforePromoting) {
 
   ASSERT_TRUE(Freeze(frozen));
   {
-    auto [rc, out] = Shell(failover + " --old-pid " + std::to_string(other));
+    auto [rc, out] = RunShell(failover + " --old-pid " + std::to_string(other));
     EXPECT_EQ(rc, 1) << out;
     EXPECT_NE(out.find("not sluiced"), std::string::npos) << out;
     EXPECT_EQ(out.find("promoting"), std::string::npos) << out;
@@ -651,7 +655,8 @@ TEST_F(HaPairTest, FailoverChecksItsFenceBeforePromoting) {
   }
   expect_still_standby();
   {
-    auto [rc, out] = Shell(failover + " --fence-cmd 'kill -CONT " + std::to_string(frozen) + "'");
+    auto [rc, out] =
+        RunShell(failover + " --fence-cmd 'kill -CONT " + std::to_string(frozen) + "'");
     EXPECT_EQ(rc, 1) << out;
     EXPECT_NE(out.find("fence: fence command"), std::string::npos) << out;
     EXPECT_NE(out.find("still answers after the fence"), std::string::npos) << out;
@@ -662,7 +667,7 @@ TEST_F(HaPairTest, FailoverChecksItsFenceBeforePromoting) {
 
   ASSERT_TRUE(Freeze(frozen));
   {
-    auto [rc, out] = Shell(failover + " --old-pid " + std::to_string(frozen));
+    auto [rc, out] = RunShell(failover + " --old-pid " + std::to_string(frozen));
     ASSERT_EQ(rc, 0) << out << "\n" << b_.proc->LogTail();
     EXPECT_NE(out.find("fence: killed pid"), std::string::npos) << out;
     EXPECT_NE(out.find("pid " + std::to_string(frozen) + " is gone"), std::string::npos) << out;
@@ -672,14 +677,17 @@ TEST_F(HaPairTest, FailoverChecksItsFenceBeforePromoting) {
   const std::optional<int> ws = a_.proc->Poll();
   ASSERT_TRUE(ws.has_value());
   EXPECT_TRUE(WIFSIGNALED(*ws) && WTERMSIG(*ws) == SIGKILL) << *ws;
-  EXPECT_TRUE(WaitUntil([&] { return b_.Plain("sluice_node_primary") == 1; })) << b_.Metrics();
+  EXPECT_TRUE(WaitFor([&] { return b_.Plain("sluice_node_primary") == 1; }, kWait, kPoll))
+      << b_.Metrics();
   EXPECT_GT(b_.Plain("sluice_node_epoch"), epoch);
   Load(1, 100, &next);
-  ASSERT_TRUE(WaitUntil([&] {
-    const double end = b_.Metric("sluice_log_high_watermark");
-    return end >= 3 + (next - 1) && end == b_.Metric("sluice_log_committed_end");
-  })) << b_.Metrics()
-      << "\n"
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        const double end = b_.Metric("sluice_log_high_watermark");
+        return end >= 3 + (next - 1) && end == b_.Metric("sluice_log_committed_end");
+      },
+      kWait, kPoll))
+      << b_.Metrics() << "\n"
       << b_.proc->LogTail();
   EXPECT_TRUE(b_.proc->Terminate());
 }
@@ -702,15 +710,22 @@ TEST_F(HaPairTest, SyncRetentionWaitsForTheStandby) {
   Load(20, 500, &next);
   // Degraded to async after sync_timeout_ms: the high watermark no longer
   // holds anything back, only the standby's report does.
-  // (At least 10000 records: a schema record retention removed is recorded
-  // again.)
-  ASSERT_TRUE(WaitUntil([&] {
-    const double hw = a_.Metric("sluice_log_high_watermark");
-    return hw >= had + 10000 && hw == a_.Metric("sluice_log_committed_end");
-  })) << a_.Metrics();
+  // passes(from): the high watermark is the committed end, `from` + 10000
+  // or more (at least 10000 records: a schema record retention removed is
+  // recorded again).
+  const auto passes = [&](double from) {
+    return WaitFor(
+        [&] {
+          const double hw = a_.Metric("sluice_log_high_watermark");
+          return hw >= from + 10000 && hw == a_.Metric("sluice_log_committed_end");
+        },
+        kWait, kPoll);
+  };
+  ASSERT_TRUE(passes(had)) << a_.Metrics();
   EXPECT_EQ(a_.Metric("sluice_ha_degraded"), 1);
   const double runs = a_.Metric("sluice_retention_runs_total");
-  ASSERT_TRUE(WaitUntil([&] { return a_.Metric("sluice_retention_runs_total") >= runs + 3; }));
+  ASSERT_TRUE(
+      WaitFor([&] { return a_.Metric("sluice_retention_runs_total") >= runs + 3; }, kWait, kPoll));
   // Past the limit, and retention held at the standby's end.
   EXPECT_GT(a_.Metric("sluice_log_bytes"), 65536);
   EXPECT_LE(a_.Metric("sluice_log_first_offset"), had);
@@ -720,21 +735,21 @@ TEST_F(HaPairTest, SyncRetentionWaitsForTheStandby) {
   // process that heard it).
   a_.proc->Kill();
   a_.proc->Start();
-  ASSERT_TRUE(WaitUntil([&] { return a_.Plain("sluice_node_epoch") >= 0; })) << a_.proc->LogTail();
+  ASSERT_TRUE(WaitFor([&] { return a_.Plain("sluice_node_epoch") >= 0; }, kWait, kPoll))
+      << a_.proc->LogTail();
   const double before = a_.Metric("sluice_log_high_watermark");
   Load(20, 500, &next);
-  ASSERT_TRUE(WaitUntil([&] {
-    const double hw = a_.Metric("sluice_log_high_watermark");
-    return hw >= before + 10000 && hw == a_.Metric("sluice_log_committed_end");
-  })) << a_.Metrics();
+  ASSERT_TRUE(passes(before)) << a_.Metrics();
   const double runs2 = a_.Metric("sluice_retention_runs_total");
-  ASSERT_TRUE(WaitUntil([&] { return a_.Metric("sluice_retention_runs_total") >= runs2 + 3; }));
+  ASSERT_TRUE(
+      WaitFor([&] { return a_.Metric("sluice_retention_runs_total") >= runs2 + 3; }, kWait, kPoll));
   EXPECT_GT(a_.Metric("sluice_log_bytes"), 65536);
   EXPECT_LE(a_.Metric("sluice_log_first_offset"), had) << "retention forgot the standby";
   // It comes back and catches up; then retention goes on.
   b_.proc->Start();
   WaitReplicated(&a_, &b_, db_.get());
-  ASSERT_TRUE(WaitUntil([&] { return a_.Metric("sluice_log_bytes") <= 65536; })) << a_.Metrics();
+  ASSERT_TRUE(WaitFor([&] { return a_.Metric("sluice_log_bytes") <= 65536; }, kWait, kPoll))
+      << a_.Metrics();
   EXPECT_GT(a_.Metric("sluice_log_first_offset"), had);
   EXPECT_TRUE(a_.proc->Terminate());
   EXPECT_TRUE(b_.proc->Terminate());
@@ -754,12 +769,15 @@ TEST_F(HaPairTest, AsyncStandbyBehindRetentionIsRefusedClearly) {
   const double had = b_.Metric("sluice_log_committed_end");
   b_.proc->Kill();
   Load(20, 500, &next);
-  ASSERT_TRUE(WaitUntil([&] { return a_.Metric("sluice_log_first_offset") > had; }))
+  ASSERT_TRUE(WaitFor([&] { return a_.Metric("sluice_log_first_offset") > had; }, kWait, kPoll))
       << a_.Metrics();
   b_.proc->Start();
-  ASSERT_TRUE(WaitUntil([&] {
-    return FileText(b_.proc->log_file()).find("retention removed them") != std::string::npos;
-  })) << b_.proc->LogTail();
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return FileText(b_.proc->log_file()).find("retention removed them") != std::string::npos;
+      },
+      kWait, kPoll))
+      << b_.proc->LogTail();
   EXPECT_NE(FileText(a_.proc->log_file()).find("(offset_out_of_range): standby b needs records"),
             std::string::npos)
       << a_.proc->LogTail();

@@ -23,11 +23,9 @@
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
-#include <functional>
 #include <mutex>
 #include <random>
 #include <thread>
@@ -36,35 +34,20 @@
 #include "tests/integration/apply_proc.h"
 #include "tests/integration/invariant_workload.h"
 #include "tests/integration/sluiced_harness.h"
+#include "tests/support/child_process.h"
 #include "tests/support/free_port.h"
 #include "tests/support/http_get.h"
 #include "tests/support/tcp_proxy.h"
+#include "tests/support/wait_for.h"
 
 namespace sluice::sluiced_test {
 namespace {
 
 using testing::FreePort;
+using testing::RunShell;
+using testing::WaitFor;
 
 std::string Addr(int port) { return "127.0.0.1:" + std::to_string(port); }
-
-bool WaitUntil(const std::function<bool()>& cond, std::chrono::seconds limit) {
-  const auto deadline = Clock::now() + limit;
-  while (Clock::now() < deadline) {
-    if (cond()) return true;
-    SleepMs(20);
-  }
-  return cond();
-}
-
-std::pair<int, std::string> Shell(const std::string& cmd) {
-  std::string out;
-  FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
-  if (p == nullptr) return {-1, ""};
-  char buf[4096];
-  while (size_t n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
-  const int st = ::pclose(p);
-  return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out};
-}
 
 // One sluiced node: its ports (kept across restarts), data dir and process.
 struct Node {
@@ -147,7 +130,9 @@ class InvariantTest : public ::testing::Test {
     if (!n->proc)
       n->proc = std::make_unique<Sluiced>(dir_.Sub(n->id + ".toml"), dir_.Sub(n->id + ".log"));
     n->proc->Start();
-    ASSERT_TRUE(WaitUntil([&] { return n->Up(); }, std::chrono::seconds(30))) << n->proc->LogTail();
+    ASSERT_TRUE(
+        WaitFor([&] { return n->Up(); }, std::chrono::seconds(30), std::chrono::milliseconds(20)))
+        << n->proc->LogTail();
   }
 
   std::string Brokers() const {
@@ -480,16 +465,16 @@ class InvariantTest : public ::testing::Test {
     ::kill((*primary)->proc->pid(), SIGKILL);
     (*primary)->proc->Kill();  // reaps it
     ++sluiced_kills_;
-    auto [rc, out] = Shell(std::string("SLUICE_BIN=") + SLUICE_BIN + " " + SLUICE_FAILOVER +
-                           " --secret-file " + secret_ + " --old " + (*primary)->consumer() +
-                           " --candidate " + (*standby)->consumer() + " --force");
+    auto [rc, out] = RunShell(std::string("SLUICE_BIN=") + SLUICE_BIN + " " + SLUICE_FAILOVER +
+                              " --secret-file " + secret_ + " --old " + (*primary)->consumer() +
+                              " --candidate " + (*standby)->consumer() + " --force");
     ASSERT_EQ(rc, 0) << out << "\n" << (*standby)->proc->LogTail();
     EXPECT_NE(out.find("fence: none (--force)"), std::string::npos) << out;
     ++failovers_;
     ASSERT_NO_FATAL_FAILURE(StartNode(*primary));
     auto [drc, dout] =
-        Shell(std::string(SLUICE_BIN) + " demote --broker " + (*primary)->consumer() +
-              " --primary " + (*standby)->ha() + " --secret-file " + secret_);
+        RunShell(std::string(SLUICE_BIN) + " demote --broker " + (*primary)->consumer() +
+                 " --primary " + (*standby)->ha() + " --secret-file " + secret_);
     ASSERT_EQ(drc, 0) << dout << "\n" << (*primary)->proc->LogTail();
     std::swap(*primary, *standby);
   }

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "tests/integration/sluiced_harness.h"
+#include "tests/support/child_process.h"
 #include "tests/support/http_get.h"
 #include "tests/support/tmpfs.h"
 
@@ -109,12 +110,11 @@ TEST_F(SluicedDiskFullTest, StartsOntoAFullDiskEndInAClearErrorAndIngestResumesW
   // read-only, it writes nothing.
   ASSERT_TRUE(fs_.FillLeaving(0));
   for (int attempt = 0; attempt < 3; ++attempt) {
-    const std::string out = dir_.Sub("info.txt");
-    const std::string cmd = std::string(SLUICE_BIN) + " log info --path " + DestPath(c.data_dir) +
-                            " > " + out + " 2>&1";
-    const int ws = std::system(cmd.c_str());
-    EXPECT_TRUE(WIFEXITED(ws) && WEXITSTATUS(ws) == 0) << FileText(out);
-    EXPECT_NE(FileText(out).find("high watermark"), std::string::npos) << FileText(out);
+    auto info = testing::RunCapture({SLUICE_BIN, "log", "info", "--path", DestPath(c.data_dir)});
+    ASSERT_TRUE(info.ok()) << info.status().ToString();
+    const std::string out = info->out + info->err;
+    EXPECT_TRUE(info->status.success()) << info->status.ToString() << "\n" << out;
+    EXPECT_NE(out.find("high watermark"), std::string::npos) << out;
   }
 
   // 3. Space freed: ingest resumes by itself, and the log equals a

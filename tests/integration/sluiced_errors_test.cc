@@ -14,10 +14,10 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <stdio.h>
 #include <sys/socket.h>
 
 #include "tests/integration/sluiced_harness.h"
+#include "tests/support/child_process.h"
 #include "tests/support/http_get.h"
 
 namespace sluice::sluiced_test {
@@ -28,18 +28,19 @@ struct CheckRun {
   std::string out;
 };
 
-// `sluiced --check --config FILE [--connect]`, its output and exit code.
+// `sluiced --check --config FILE [--connect]`, its output (stdout, then
+// stderr) and exit code.
 CheckRun RunCheck(const std::string& config, bool connect) {
-  std::string cmd = std::string(SLUICED_BIN) + " --check --config '" + config + "'" +
-                    (connect ? " --connect" : "") + " 2>&1";
+  std::vector<std::string> argv = {SLUICED_BIN, "--check", "--config", config};
+  if (connect) argv.push_back("--connect");
   CheckRun r;
-  FILE* p = ::popen(cmd.c_str(), "r");
-  if (p == nullptr) return r;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  const int ws = ::pclose(p);
-  r.exit_code = WIFEXITED(ws) ? WEXITSTATUS(ws) : -1;
+  auto run = testing::RunCapture(argv);
+  if (!run.ok()) {
+    r.out = run.status().ToString();
+    return r;
+  }
+  r.out = run->out + run->err;
+  r.exit_code = run->status.exited() ? run->status.code() : -1;
   return r;
 }
 

@@ -23,6 +23,7 @@
 #include "tests/support/child_process.h"
 #include "tests/support/consumer_fixture.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/wait_for.h"
 
 namespace sluice {
 namespace {
@@ -50,15 +51,9 @@ int64_t OffsetOf(const std::string& line) {
   return std::stoll(line.substr(key.size()));
 }
 
-// Polls `cond` every 10 ms until it holds or 20 s have passed; whether it held.
-bool Eventually(const std::function<bool()>& cond) {
-  const auto deadline = Clock::now() + std::chrono::seconds(20);
-  while (!cond()) {
-    if (Clock::now() > deadline) return false;
-    std::this_thread::sleep_for(milliseconds(10));
-  }
-  return true;
-}
+// WaitFor's limit and pace here.
+constexpr std::chrono::seconds kWait(20);
+constexpr std::chrono::milliseconds kPoll(10);
 
 // One run of the sluice binary; stdout and stderr go to files.
 class Sluice {
@@ -263,11 +258,13 @@ TEST_F(TailCli, FollowWaitsForNewRecords) {
                          "--follow", "--count", "3"});
   // It has read "latest" (2) and waits in a long poll; then it has printed
   // the first new record, before the other three are committed.
-  ASSERT_TRUE(Eventually([&] { return server_->stats().polls_parked.load() >= 1; }))
+  ASSERT_TRUE(testing::WaitFor(server_->stats().polls_parked, 1, kWait, kPoll))
       << "no long poll from tail:\n"
       << s.err();
   Commit(1);
-  ASSERT_TRUE(Eventually([&] { return s.lines().size() == 1; })) << "no first line:\n" << s.err();
+  ASSERT_TRUE(testing::WaitFor([&] { return s.lines().size() == 1; }, kWait, kPoll))
+      << "no first line:\n"
+      << s.err();
   Commit(3);
   ASSERT_EQ(s.Wait(20000), 0) << s.err();
   EXPECT_EQ(s.lines(), Expected(2, 5));
@@ -280,7 +277,7 @@ TEST_F(TailCli, FollowStopsOnSigterm) {
     std::vector<std::string> args = {"tail", "--broker", broker_, "--dest", "shop", "--follow"};
     args.insert(args.end(), extra.begin(), extra.end());
     Sluice s(dir_.path(), args);
-    Eventually([&] { return s.lines().size() >= all_.size(); });
+    testing::WaitFor([&] { return s.lines().size() >= all_.size(); }, kWait, kPoll);
     ASSERT_EQ(s.lines(), expected_) << s.err();
     const auto t0 = Clock::now();
     s.Signal(SIGTERM);

@@ -2,12 +2,9 @@
 #pragma once
 
 #include <algorithm>
-#include <chrono>
-#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -17,6 +14,7 @@
 #include "storage/log_format.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/test_log.h"
+#include "tests/support/wait_for.h"  // WaitFor, which the log tests use
 
 namespace sluice::testing {
 
@@ -109,20 +107,6 @@ inline std::vector<std::string> ReadAll(const CommitLog& log, Offset from = Offs
     next = set->next_offset;
   }
   return out;
-}
-
-// Polls `cond` every 5 ms until it holds or `limit` has passed; returns
-// whether it holds. For what no seam signals (a background syncer, another
-// thread's progress): the deadline only bounds a failing test, and the
-// caller's assertion says what did not happen.
-inline bool WaitFor(const std::function<bool()>& cond,
-                    std::chrono::milliseconds limit = std::chrono::seconds(30)) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  return cond();
 }
 
 // A commit log of node "a", destination "shop", in a temp dir of its own.

@@ -326,4 +326,10 @@ Result<Captured> RunCapture(const std::vector<std::string>& argv,
   return Captured{*ended, std::move(text[0]), std::move(text[1])};
 }
 
+ShellRun RunShell(const std::string& cmd, std::chrono::milliseconds timeout) {
+  auto r = RunCapture({"/bin/sh", "-c", cmd + " 2>&1"}, timeout);
+  if (!r.ok()) return {-1, r.status().ToString()};
+  return {r->status.exited() ? r->status.code() : -1, std::move(r->out)};
+}
+
 }  // namespace sluice::testing

@@ -19,9 +19,12 @@
 //   auto ended = p->Terminate(std::chrono::seconds(60));  // SIGTERM, then SIGKILL
 //   EXPECT_TRUE(ended && ended->success()) << (ended ? ended->ToString() : "killed");
 //
-//   // A short command line, run to its end with its output captured:
-//   auto r = testing::RunCapture({"/bin/sh", "-c", cmd + " 2>&1"});
+//   // A program run to its end with its output captured:
+//   auto r = testing::RunCapture({SLUICE_BIN, "log", "info", "--path", dir});
 //   ASSERT_TRUE(r.ok() && r->status.success()) << ...;
+//
+//   // A command line as an operator types it (pipes, quotes, VAR=value):
+//   auto [rc, out] = testing::RunShell("SLUICE_BIN=" + bin + " failover.sh ...");
 //
 // Thread safety: one thread at a time uses a ChildProcess object; distinct
 // objects may be used from different threads.
@@ -70,6 +73,20 @@ struct Captured {
 // SIGKILLed) when that takes longer than `timeout`.
 Result<Captured> RunCapture(const std::vector<std::string>& argv,
                             std::chrono::milliseconds timeout = std::chrono::minutes(5));
+
+// A command line run by RunShell(): its exit code, or -1 when a signal
+// ended it or it could not be run; its stdout and stderr, interleaved as
+// written (or why it could not be run).
+struct ShellRun {
+  int code = -1;
+  std::string out;
+};
+
+// Runs `cmd` with /bin/sh -c, its stderr on its stdout (2>&1), through
+// RunCapture(): for command lines with the shell's syntax; a program and
+// its arguments go to RunCapture() or ChildProcess::Start() as argv.
+ShellRun RunShell(const std::string& cmd,
+                  std::chrono::milliseconds timeout = std::chrono::minutes(5));
 
 // Where a child's standard streams go and what it gets in its environment.
 // A path left "" keeps the test's own stream. (Every member has an

@@ -17,12 +17,17 @@
 #include "tests/support/consumer_fixture.h"
 #include "tests/support/frame_client.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/wait_for.h"
 
 namespace sluice::consumer {
 namespace {
 
 using testing::FrameClient;
 using Got = FrameClient::Got;
+using testing::WaitFor;
+
+// How long WaitFor() waits for a server counter.
+constexpr std::chrono::seconds kWait(5);
 
 proto::Request Hello(const std::string& user = "", uint32_t version = 1) {
   proto::Request r;
@@ -112,16 +117,7 @@ class ServerTest : public ::testing::Test {
   }
 
   // Waits (bounded) until the server has `n` connections open.
-  bool WaitOpen(uint64_t n) { return WaitFor(server_->stats().connections_open, n); }
-
-  // Waits (bounded) until `counter` reaches `n`.
-  static bool WaitFor(const std::atomic<uint64_t>& counter, uint64_t n) {
-    for (int i = 0; i < 1000; ++i) {
-      if (counter.load() >= n) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-    return false;
-  }
+  bool WaitOpen(uint64_t n) { return WaitFor(server_->stats().connections_open, n, kWait); }
 
   ::sluice::testing::TempDir dir_;
   std::unique_ptr<CommitLog> log_;
@@ -252,14 +248,14 @@ TEST_F(ServerTest, LongPollWakesOnCommit) {
   auto c = Login();
   const ServerStats& stats = server_->stats();
   ASSERT_TRUE(c->Send(FetchReq(30, 2, 0, 60000)));
-  ASSERT_TRUE(WaitFor(stats.polls_parked, 1)) << "the Fetch was not parked";
+  ASSERT_TRUE(WaitFor(stats.polls_parked, 1, kWait)) << "the Fetch was not parked";
   proto::Response r;
   ASSERT_EQ(c->Receive(&r, 0), Got::kTimeout);  // parked: nothing yet
   Commit(3);
   ASSERT_EQ(c->Receive(&r, 30000), Got::kResponse);
   // Answered by the commit's wake-up (counted just after the answer went
   // out), not by the end of its 60 s wait.
-  EXPECT_TRUE(WaitFor(stats.polls_woken, 1));
+  EXPECT_TRUE(WaitFor(stats.polls_woken, 1, kWait));
   EXPECT_EQ(stats.polls_expired.load(), 0u);
   EXPECT_EQ(r.id(), 30u);
   ASSERT_EQ(r.fetch().records_size(), 3);
@@ -285,10 +281,10 @@ TEST_F(ServerTest, LongPollWakesOnCommit) {
   get.mutable_get()->set_timeout_ms(60000);
   const uint64_t parked = stats.polls_parked.load();
   ASSERT_TRUE(c->Send(get));
-  ASSERT_TRUE(WaitFor(stats.polls_parked, parked + 1)) << "the Get was not parked";
+  ASSERT_TRUE(WaitFor(stats.polls_parked, parked + 1, kWait)) << "the Get was not parked";
   Commit(1);
   ASSERT_EQ(c->Receive(&r, 30000), Got::kResponse);
-  EXPECT_TRUE(WaitFor(stats.polls_woken, 2));
+  EXPECT_TRUE(WaitFor(stats.polls_woken, 2, kWait));
   EXPECT_EQ(stats.polls_expired.load(), 1u);  // Fetch 31's
   EXPECT_EQ(r.id(), 34u);
   ASSERT_EQ(r.get().records_size(), 1);
@@ -556,7 +552,7 @@ TEST_F(ServerTest, StopClosesEveryHandleWithParkedAndIdleConnections) {
   ASSERT_TRUE(mid_frame.Connect(server_->port()));
   ASSERT_TRUE(mid_frame.SendRaw(std::string("\0\0\0\x20", 4)));
   ASSERT_TRUE(parked->Send(FetchReq(7, 1, 0, 60000)));
-  ASSERT_TRUE(WaitFor(server_->stats().polls_parked, 1));
+  ASSERT_TRUE(WaitFor(server_->stats().polls_parked, 1, kWait));
   EXPECT_EQ(server_->Stop(), 0);
   proto::Response r;
   ASSERT_EQ(parked->Receive(&r, 5000), Got::kResponse);
