@@ -19,6 +19,7 @@
 #include "proto/auth.h"
 #include "proto/record.pb.h"
 #include "tests/support/consumer_fixture.h"
+#include "tests/support/in_process_broker.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/wait_for.h"
 
@@ -36,39 +37,8 @@ int64_t MillisSince(Clock::time_point t) {
 }
 
 // One broker: a destination "shop" (its log in `dir`), the service, the
-// network server.
-struct Node {
-  std::string dir;
-  std::unique_ptr<CommitLog> log;
-  std::unique_ptr<consumer::ConsumerService> svc;
-  std::unique_ptr<consumer::ConsumerServer> server;
-
-  std::string address() const { return "127.0.0.1:" + std::to_string(server->port()); }
-
-  // Opens the log (again) and serves it on `listen`.
-  void Start(const consumer::ServerOptions& options, Role role = Role::kPrimary,
-             const std::string& primary = "") {
-    auto l = testing::OpenShopLog(dir);
-    ASSERT_TRUE(l.ok()) << l.status().ToString();
-    log = std::move(*l);
-    consumer::ServiceOptions so;
-    so.node_id = "n1";
-    svc = std::make_unique<consumer::ConsumerService>(so);
-    svc->SetRole(role, primary);
-    auto s = consumer::ConsumerServer::Start(options, svc.get());
-    ASSERT_TRUE(s.ok()) << s.status().ToString();
-    server = std::move(*s);
-    svc->AddDestination("shop", log.get());
-  }
-
-  // Stops serving and closes the log; Start on the same port brings it back.
-  void Stop() {
-    if (server) server->Stop();
-    server.reset();
-    svc.reset();
-    log.reset();
-  }
-};
+// network server; Stop and Start again on the same port is a restart.
+using Node = testing::InProcessBroker;
 
 class ConsumerTest : public ::testing::Test {
  protected:
@@ -79,8 +49,8 @@ class ConsumerTest : public ::testing::Test {
     node_.Start(options_);
   }
   void TearDown() override {
-    node_.Stop();
-    other_.Stop();
+    EXPECT_EQ(node_.Stop(), 0) << "a libuv handle was left open";
+    EXPECT_EQ(other_.Stop(), 0) << "a libuv handle was left open";
   }
 
   ConsumerOptions ClientOptions(const Node& n) {

@@ -38,6 +38,7 @@
 #include "proto/connection.h"
 #include "proto/frame.h"
 #include "proto/ha.pb.h"
+#include "tests/ha/ha_pair_fixture.h"
 #include "tests/storage/log_test_util.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/test_log.h"
@@ -108,45 +109,12 @@ bool StillOpen(int fd) {
   }
 }
 
-class HaPortTest : public ::testing::Test {
+class HaPortTest : public HaPairTestBase {
  protected:
   void SetUp() override {
-    primary_log_ = OpenLog("a");
-    standby_log_ = OpenLog("b");
-    options_.secret_key = auth::PasswordKey("s3cret");
-    options_.listen = "127.0.0.1:0";
-    options_.heartbeat_ms = 100;
-    options_.dead_after_ms = 5000;
-    options_.backoff_initial_ms = 20;
-    options_.backoff_max_ms = 200;
+    HaPairTestBase::SetUp();
     options_.handshake_timeout_ms = 1000;
     options_.max_pending_handshakes = 16;
-  }
-  void TearDown() override {
-    standby_.reset();
-    primary_.reset();
-  }
-  std::unique_ptr<CommitLog> OpenLog(const std::string& node) {
-    CommitLogOptions o = testing::TestLogOptions(dir_.Sub(node), node, "shop");
-    o.max_batch_bytes = 16 << 10;
-    auto log = CommitLog::Open(o);
-    EXPECT_TRUE(log.ok()) << log.status().ToString();
-    return std::move(*log);
-  }
-  void StartPrimary() {
-    HaOptions o = options_;
-    o.node_id = "a";
-    auto p = HaPrimary::Start(o, {{"shop", primary_log_.get()}}, nullptr);
-    ASSERT_TRUE(p.ok()) << p.status().ToString();
-    primary_ = std::move(*p);
-  }
-  void StartStandby(int port) {
-    HaOptions o = options_;
-    o.node_id = "b";
-    o.primary = "127.0.0.1:" + std::to_string(port);
-    standby_ =
-        std::make_unique<HaStandby>(o, std::vector<HaDestination>{{"shop", standby_log_.get()}});
-    ASSERT_TRUE(standby_->Start().ok());
   }
   void Load(int n) {
     for (int i = next_txn_; i < next_txn_ + n; ++i) {
@@ -155,17 +123,8 @@ class HaPortTest : public ::testing::Test {
     }
     next_txn_ += n;
   }
-  bool CaughtUp() {
-    return standby_log_->CommittedEnd() == primary_log_->CommittedEnd() &&
-           standby_log_->HighWatermark() == primary_log_->HighWatermark();
-  }
   uint64_t Refused(Refusal r) const { return primary_->refusals().count(r); }
 
-  sluice::testing::TempDir dir_;
-  std::unique_ptr<CommitLog> primary_log_, standby_log_;
-  HaOptions options_;
-  std::unique_ptr<HaPrimary> primary_;
-  std::unique_ptr<HaStandby> standby_;
   int next_txn_ = 0;
 };
 

@@ -9,6 +9,7 @@
 #include "ha/primary.h"
 #include "ha/standby.h"
 #include "proto/auth.h"
+#include "tests/ha/ha_pair_fixture.h"
 #include "tests/storage/log_test_util.h"
 #include "tests/support/tcp_proxy.h"
 #include "tests/support/temp_dir.h"
@@ -23,46 +24,14 @@ using sluice::testing::MakeTxn;
 using sluice::testing::ReadAll;
 using sluice::testing::WaitFor;
 
-class ReplicationTest : public ::testing::Test {
+class ReplicationTest : public HaPairTestBase {
  protected:
   void SetUp() override {
-    primary_log_ = OpenLog("a");
-    standby_log_ = OpenLog("b");
-    options_.secret_key = auth::PasswordKey("s3cret");
-    options_.listen = "127.0.0.1:0";
-    options_.heartbeat_ms = 100;
+    HaPairTestBase::SetUp();
     options_.dead_after_ms = 2000;
-    options_.backoff_initial_ms = 20;
-    options_.backoff_max_ms = 200;
     options_.sync_timeout_ms = 300;
-  }
-  void TearDown() override {
-    standby_.reset();
-    primary_.reset();
-  }
-  std::unique_ptr<CommitLog> OpenLog(const std::string& node) {
-    CommitLogOptions o = testing::TestLogOptions(dir_.Sub(node), node, "shop");
-    o.max_batch_bytes = 16 << 10;
-    auto log = CommitLog::Open(o);
-    EXPECT_TRUE(log.ok()) << log.status().ToString();
-    return std::move(*log);
-  }
-  void StartPrimary() {
-    HaOptions o = options_;
-    o.node_id = "a";
-    o.consumer_address = "127.0.0.1:7400";
-    auto p = HaPrimary::Start(o, {{"shop", primary_log_.get()}},
-                              [this](Epoch epoch, const std::string&) { fenced_ = epoch.value(); });
-    ASSERT_TRUE(p.ok()) << p.status().ToString();
-    primary_ = std::move(*p);
-  }
-  void StartStandby(int port = 0, HaOptions o = {}) {
-    if (o.secret_key.empty()) o = options_;
-    o.node_id = "b";
-    o.primary = "127.0.0.1:" + std::to_string(port ? port : primary_->port());
-    standby_ =
-        std::make_unique<HaStandby>(o, std::vector<HaDestination>{{"shop", standby_log_.get()}});
-    ASSERT_TRUE(standby_->Start().ok());
+    primary_consumer_address_ = "127.0.0.1:7400";
+    on_fenced_ = [this](Epoch epoch, const std::string&) { fenced_ = epoch.value(); };
   }
   // `n` transactions of 1..50 records of ~100 bytes; every 7th is chunked.
   uint64_t Load(int n, int first = 0) {
@@ -78,10 +47,6 @@ class ReplicationTest : public ::testing::Test {
       records += t.records.size();
     }
     return records;
-  }
-  bool CaughtUp() {
-    return standby_log_->CommittedEnd() == primary_log_->CommittedEnd() &&
-           standby_log_->HighWatermark() == primary_log_->HighWatermark();
   }
   // Every stored batch of a log, in order.
   static std::vector<std::string> AllBatches(const CommitLog& log) {
@@ -111,11 +76,6 @@ class ReplicationTest : public ::testing::Test {
               primary_log_->Checkpoint().SerializeAsString());
   }
 
-  sluice::testing::TempDir dir_;
-  std::unique_ptr<CommitLog> primary_log_, standby_log_;
-  HaOptions options_;
-  std::unique_ptr<HaPrimary> primary_;
-  std::unique_ptr<HaStandby> standby_;
   std::atomic<uint64_t> fenced_{0};
 };
 

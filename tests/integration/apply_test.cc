@@ -25,6 +25,7 @@
 #include "tests/integration/sluiced_harness.h"
 #include "tests/integration/type_workload.h"
 #include "tests/support/consumer_fixture.h"
+#include "tests/support/in_process_broker.h"
 
 namespace sluice::sluiced_test {
 namespace {
@@ -497,22 +498,13 @@ class ApplyRefuses : public ::testing::Test {
     target_ = std::move(*dst);
     ASSERT_TRUE(
         target_->Execute("CREATE DATABASE shop; CREATE TABLE shop.t (id INT PRIMARY KEY)").ok());
-    auto log = testing::OpenShopLog(dir_.Sub("log"));
-    ASSERT_TRUE(log.ok()) << log.status().ToString();
-    log_ = std::move(*log);
-    svc_ = std::make_unique<consumer::ConsumerService>(consumer::ServiceOptions{});
-    consumer::ServerOptions so;
-    so.listen = "127.0.0.1:0";
-    so.users["u"] = auth::PasswordKey("pw");
-    auto server = consumer::ConsumerServer::Start(so, svc_.get());
-    ASSERT_TRUE(server.ok()) << server.status().ToString();
-    server_ = std::move(*server);
-    svc_->AddDestination("shop", log_.get());
+    broker_.dir = dir_.Sub("log");
+    ASSERT_NO_FATAL_FAILURE(broker_.Start());
     std::ofstream(dir_.Sub("pw")) << "pw\n";
   }
   void TearDown() override {
     apply_.reset();
-    if (server_) server_->Stop();
+    EXPECT_EQ(broker_.Stop(), 0) << "a libuv handle was left open";
   }
 
   static proto::ChangeRecord Insert(int id, bool named) {
@@ -533,14 +525,14 @@ class ApplyRefuses : public ::testing::Test {
     return r;
   }
   void Commit(const proto::ChangeRecord& r) {
-    ASSERT_TRUE(testing::CommitTxn(log_.get(), {r.SerializeAsString()}).ok());
+    ASSERT_TRUE(testing::CommitTxn(broker_.log.get(), {r.SerializeAsString()}).ok());
   }
   // Runs apply until it exits (30 s at most); its exit code.
   int RunApply() {
     apply_ = std::make_unique<ApplyProc>(dir_.Sub("apply.err"));
-    apply_->Start({"--broker", "127.0.0.1:" + std::to_string(server_->port()), "--dest", "shop",
-                   "--target", "mysql://root:@127.0.0.1:" + std::to_string(target_->port()),
-                   "--user", "u", "--password-file", dir_.Sub("pw")});
+    apply_->Start({"--broker", broker_.address(), "--dest", "shop", "--target",
+                   "mysql://root:@127.0.0.1:" + std::to_string(target_->port()), "--user", "u",
+                   "--password-file", dir_.Sub("pw")});
     return apply_->Wait(30000).value_or(-2);
   }
   std::string Stored() {
@@ -550,9 +542,7 @@ class ApplyRefuses : public ::testing::Test {
 
   testing::TempDir dir_;
   std::unique_ptr<MariaDb> target_;
-  std::unique_ptr<CommitLog> log_;
-  std::unique_ptr<consumer::ConsumerService> svc_;
-  std::unique_ptr<consumer::ConsumerServer> server_;
+  testing::InProcessBroker broker_;
   std::unique_ptr<ApplyProc> apply_;
 };
 

@@ -14,6 +14,7 @@
 #include "broker/binlog/event.h"
 #include "broker/binlog/file_source.h"
 #include "broker/binlog/source_factory.h"
+#include "tests/support/child_process.h"
 #include "tests/support/mariadb_fixture.h"
 #include "tests/support/temp_dir.h"
 
@@ -29,16 +30,16 @@ struct RunResult {
   std::string err;
 };
 
-RunResult RunSluice(const std::string& args, const std::string& dir) {
-  std::string out = dir + "/out.txt", err = dir + "/err.txt";
-  std::string cmd = std::string(SLUICE_BIN) + " " + args + " >" + out + " 2>" + err;
-  int rc = std::system(cmd.c_str());
-  RunResult r{WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, {}, {}};
-  std::ifstream o(out);
-  for (std::string line; std::getline(o, line);) r.lines.push_back(line);
-  std::stringstream e;
-  e << std::ifstream(err).rdbuf();
-  r.err = e.str();
+// Runs `sluice ARGS` (ARGS split at spaces: temp paths have none).
+RunResult RunSluice(const std::string& args) {
+  std::vector<std::string> argv = {SLUICE_BIN};
+  std::istringstream words(args);
+  for (std::string w; words >> w;) argv.push_back(w);
+  auto ran = testing::RunCapture(argv);
+  if (!ran.ok()) return RunResult{-1, {}, ran.status().ToString()};
+  RunResult r{ran->status.exited() ? ran->status.code() : -1, {}, ran->err};
+  std::istringstream out(ran->out);
+  for (std::string line; std::getline(out, line);) r.lines.push_back(line);
   return r;
 }
 
@@ -94,7 +95,7 @@ std::vector<std::string> Inserts(const std::vector<std::string>& lines) {
 }
 
 TEST_F(DecodeCli, PrintsEveryRowInOrderAcrossFiles) {
-  RunResult r = RunSluice("decode " + Files(), dir());
+  RunResult r = RunSluice("decode " + Files());
   ASSERT_EQ(r.exit_code, 0) << r.err;
   auto ins = Inserts(r.lines);
   ASSERT_EQ(ins.size(), 8u);
@@ -115,7 +116,7 @@ TEST_F(DecodeCli, PrintsEveryRowInOrderAcrossFiles) {
 }
 
 TEST_F(DecodeCli, PositionKeysAndStats) {
-  RunResult r = RunSluice("decode --column-keys=positions --stats " + Files(), dir());
+  RunResult r = RunSluice("decode --column-keys=positions --stats " + Files());
   ASSERT_EQ(r.exit_code, 0) << r.err;
   auto ins = Inserts(r.lines);
   ASSERT_EQ(ins.size(), 8u);
@@ -137,7 +138,7 @@ TEST_F(DecodeCli, FromPositionStartsAtThatEvent) {
     }
   }
   ASSERT_EQ(gtid_pos.size(), 5u);
-  RunResult r = RunSluice("decode --from " + std::to_string(gtid_pos[3]) + " " + Files(), dir());
+  RunResult r = RunSluice("decode --from " + std::to_string(gtid_pos[3]) + " " + Files());
   ASSERT_EQ(r.exit_code, 0) << r.err;
   auto ins = Inserts(r.lines);
   ASSERT_EQ(ins.size(), 5u);  // rows 4..8
@@ -160,7 +161,7 @@ TEST_F(DecodeCli, CorruptEventPrintsWhatCameBeforeAndNamesTheOffset) {
     f.seekp(static_cast<std::streamoff>(rows_pos[3] + 25));
     f.put('\x5a');
   }
-  RunResult r = RunSluice("decode " + copy, dir());
+  RunResult r = RunSluice("decode " + copy);
   EXPECT_NE(r.exit_code, 0);
   EXPECT_EQ(Inserts(r.lines).size(), 3u);
   EXPECT_NE(r.err.find(name + " at " + std::to_string(rows_pos[3])), std::string::npos) << r.err;
@@ -172,7 +173,7 @@ TEST_F(DecodeCli, TruncatedLastEventIsAnError) {
   std::string copy = dir() + "/" + name;
   fs::copy_file(files_[1], copy);
   fs::resize_file(copy, fs::file_size(copy) - 10);
-  RunResult r = RunSluice("decode " + copy, dir());
+  RunResult r = RunSluice("decode " + copy);
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.err.find("cut off"), std::string::npos) << r.err;
 }

@@ -22,6 +22,7 @@
 #include "proto/record_json.h"
 #include "tests/support/child_process.h"
 #include "tests/support/consumer_fixture.h"
+#include "tests/support/in_process_broker.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/wait_for.h"
 
@@ -91,26 +92,11 @@ class TailCli : public ::testing::Test {
   void TearDown() override { StopBroker(); }
 
   void StartBroker() {
-    auto log = testing::OpenShopLog(dir_.Sub("log"));
-    ASSERT_TRUE(log.ok()) << log.status().ToString();
-    log_ = std::move(*log);
-    svc_ = std::make_unique<consumer::ConsumerService>(consumer::ServiceOptions{});
-    consumer::ServerOptions so;
-    so.listen = "127.0.0.1:0";
-    so.anonymous = true;
-    so.users["u"] = auth::PasswordKey("pw");
-    auto server = consumer::ConsumerServer::Start(so, svc_.get());
-    ASSERT_TRUE(server.ok()) << server.status().ToString();
-    server_ = std::move(*server);
-    svc_->AddDestination("shop", log_.get());
-    broker_ = "127.0.0.1:" + std::to_string(server_->port());
+    broker_.dir = dir_.Sub("log");
+    broker_.options.anonymous = true;
+    broker_.Start();
   }
-  void StopBroker() {
-    if (server_) server_->Stop();
-    server_.reset();
-    svc_.reset();
-    log_.reset();
-  }
+  void StopBroker() { EXPECT_EQ(broker_.Stop(), 0) << "a libuv handle was left open"; }
 
   // Commits a transaction of `n` records: inserts, updates and deletes with
   // a few column types, and a DDL now and then.
@@ -158,7 +144,7 @@ class TailCli : public ::testing::Test {
       expected_.push_back(RecordToJson(r, JsonContext{k, "shop"}));
       all_.push_back(recs.back());
     }
-    ASSERT_TRUE(testing::CommitTxn(log_.get(), recs).ok());
+    ASSERT_TRUE(testing::CommitTxn(broker_.log.get(), recs).ok());
   }
 
   std::vector<std::string> Expected(size_t from, size_t to) const {
@@ -178,17 +164,14 @@ class TailCli : public ::testing::Test {
   }
 
   testing::TempDir dir_;
-  std::unique_ptr<CommitLog> log_;
-  std::unique_ptr<consumer::ConsumerService> svc_;
-  std::unique_ptr<consumer::ConsumerServer> server_;
-  std::string broker_;
+  testing::InProcessBroker broker_;
   std::vector<std::string> all_;       // by offset
   std::vector<std::string> expected_;  // record_json.h lines, by offset
 };
 
 TEST_F(TailCli, PrintsWhatLogDumpPrints) {
   for (int t = 0; t < 12; ++t) Commit(1 + t % 4);
-  auto r = Run({"tail", "--broker", broker_, "--dest", "shop"});
+  auto r = Run({"tail", "--broker", broker_.address(), "--dest", "shop"});
   ASSERT_EQ(r.code, 0) << r.err;
   ASSERT_EQ(r.lines.size(), all_.size()) << r.err;
   for (size_t i = 0; i < r.lines.size(); ++i) EXPECT_EQ(OffsetOf(r.lines[i]), int64_t(i));
@@ -203,33 +186,34 @@ TEST_F(TailCli, PrintsWhatLogDumpPrints) {
 
 TEST_F(TailCli, FromAndCount) {
   Commit(10);
-  auto latest = Run({"tail", "--broker", broker_, "--dest", "shop", "--from", "latest"});
+  auto latest = Run({"tail", "--broker", broker_.address(), "--dest", "shop", "--from", "latest"});
   EXPECT_EQ(latest.code, 0) << latest.err;
   EXPECT_TRUE(latest.lines.empty());
 
-  auto mid = Run({"tail", "--broker", broker_, "--dest", "shop", "--from", "3", "--count", "4"});
+  auto mid =
+      Run({"tail", "--broker", broker_.address(), "--dest", "shop", "--from", "3", "--count", "4"});
   ASSERT_EQ(mid.code, 0) << mid.err;
   EXPECT_EQ(mid.lines, Expected(3, 7));
 
-  auto beyond = Run({"tail", "--broker", broker_, "--dest", "shop", "--from", "11"});
+  auto beyond = Run({"tail", "--broker", broker_.address(), "--dest", "shop", "--from", "11"});
   EXPECT_EQ(beyond.code, 1);
   EXPECT_NE(beyond.err.find("[0, 10]"), std::string::npos) << beyond.err;
 
-  auto off = Run({"offsets", "--broker", broker_, "--dest", "shop"});
+  auto off = Run({"offsets", "--broker", broker_.address(), "--dest", "shop"});
   ASSERT_EQ(off.code, 0) << off.err;
   EXPECT_EQ(off.lines,
             std::vector<std::string>{R"({"dest":"shop","first_offset":0,"high_watermark":10})"});
 
-  auto unknown = Run({"offsets", "--broker", broker_, "--dest", "nope"});
+  auto unknown = Run({"offsets", "--broker", broker_.address(), "--dest", "nope"});
   EXPECT_EQ(unknown.code, 1);
   EXPECT_NE(unknown.err.find("nope"), std::string::npos) << unknown.err;
 }
 
 TEST_F(TailCli, GroupResumesWhereItAcked) {
   Commit(5);
-  const std::vector<std::string> group = {"tail", "--broker",        broker_,       "--dest",
-                                          "shop", "--group",         "g",           "--user",
-                                          "u",    "--password-file", dir_.Sub("pw")};
+  const std::vector<std::string> group = {
+      "tail",   "--broker", broker_.address(), "--dest",      "shop", "--group", "g",
+      "--user", "u",        "--password-file", dir_.Sub("pw")};
   auto first = Run(group);
   ASSERT_EQ(first.code, 0) << first.err;
   EXPECT_EQ(first.lines, Expected(0, 5));
@@ -247,18 +231,18 @@ TEST_F(TailCli, GroupResumesWhereItAcked) {
   EXPECT_EQ(rest.lines, Expected(7, 8));
 
   // Groups need a user on this (anonymous-enabled) broker.
-  auto anon = Run({"tail", "--broker", broker_, "--dest", "shop", "--group", "g"});
+  auto anon = Run({"tail", "--broker", broker_.address(), "--dest", "shop", "--group", "g"});
   EXPECT_EQ(anon.code, 1);
   EXPECT_NE(anon.err.find("anonymous"), std::string::npos) << anon.err;
 }
 
 TEST_F(TailCli, FollowWaitsForNewRecords) {
   Commit(2);
-  Sluice s(dir_.path(), {"tail", "--broker", broker_, "--dest", "shop", "--from", "latest",
-                         "--follow", "--count", "3"});
+  Sluice s(dir_.path(), {"tail", "--broker", broker_.address(), "--dest", "shop", "--from",
+                         "latest", "--follow", "--count", "3"});
   // It has read "latest" (2) and waits in a long poll; then it has printed
   // the first new record, before the other three are committed.
-  ASSERT_TRUE(testing::WaitFor(server_->stats().polls_parked, 1, kWait, kPoll))
+  ASSERT_TRUE(testing::WaitFor(broker_.server->stats().polls_parked, 1, kWait, kPoll))
       << "no long poll from tail:\n"
       << s.err();
   Commit(1);
@@ -274,7 +258,8 @@ TEST_F(TailCli, FollowStopsOnSigterm) {
   Commit(2);
   for (const auto& extra : std::vector<std::vector<std::string>>{
            {}, {"--group", "g", "--user", "u", "--password-file", dir_.Sub("pw")}}) {
-    std::vector<std::string> args = {"tail", "--broker", broker_, "--dest", "shop", "--follow"};
+    std::vector<std::string> args = {"tail",   "--broker", broker_.address(),
+                                     "--dest", "shop",     "--follow"};
     args.insert(args.end(), extra.begin(), extra.end());
     Sluice s(dir_.path(), args);
     testing::WaitFor([&] { return s.lines().size() >= all_.size(); }, kWait, kPoll);
@@ -289,13 +274,13 @@ TEST_F(TailCli, FollowStopsOnSigterm) {
 
 TEST_F(TailCli, AuthenticationAndUsageErrors) {
   Commit(1);
-  auto ok = Run({"tail", "--broker", broker_, "--dest", "shop", "--user", "u", "--password-file",
-                 dir_.Sub("pw")});
+  auto ok = Run({"tail", "--broker", broker_.address(), "--dest", "shop", "--user", "u",
+                 "--password-file", dir_.Sub("pw")});
   ASSERT_EQ(ok.code, 0) << ok.err;
   EXPECT_EQ(ok.lines, expected_);
 
-  auto bad = Run({"tail", "--broker", broker_, "--dest", "shop", "--user", "u", "--password-file",
-                  dir_.Sub("bad-pw")});
+  auto bad = Run({"tail", "--broker", broker_.address(), "--dest", "shop", "--user", "u",
+                  "--password-file", dir_.Sub("bad-pw")});
   EXPECT_EQ(bad.code, 1);
   EXPECT_NE(bad.err.find("authentication failed"), std::string::npos) << bad.err;
   EXPECT_TRUE(bad.lines.empty());
@@ -303,11 +288,11 @@ TEST_F(TailCli, AuthenticationAndUsageErrors) {
   // Usage errors: exit code 2.
   for (const auto& args : std::vector<std::vector<std::string>>{
            {"tail", "--dest", "shop"},
-           {"tail", "--broker", broker_, "--dest", "shop", "--from", "yesterday"},
-           {"tail", "--broker", broker_, "--dest", "shop", "--from", "1", "--group", "g"},
-           {"tail", "--broker", broker_, "--dest", "shop", "--user", "u"},
+           {"tail", "--broker", broker_.address(), "--dest", "shop", "--from", "yesterday"},
+           {"tail", "--broker", broker_.address(), "--dest", "shop", "--from", "1", "--group", "g"},
+           {"tail", "--broker", broker_.address(), "--dest", "shop", "--user", "u"},
            {"tail", "--broker", "127.0.0.1", "--dest", "shop"},
-           {"offsets", "--broker", broker_}}) {
+           {"offsets", "--broker", broker_.address()}}) {
     auto r = Run(args);
     EXPECT_EQ(r.code, 2) << args.back() << ": " << r.err;
     EXPECT_FALSE(r.err.empty());
@@ -319,7 +304,7 @@ TEST_F(TailCli, SeveralBrokersOneDown) {
   const int port = testing::FreePort();
   ASSERT_NE(port, 0);
   const std::string dead = "127.0.0.1:" + std::to_string(port);
-  auto r = Run({"tail", "--broker", dead + "," + broker_, "--dest", "shop"});
+  auto r = Run({"tail", "--broker", dead + "," + broker_.address(), "--dest", "shop"});
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(r.lines, expected_);
 }
@@ -354,9 +339,9 @@ TEST_F(TailCli, SchemaListsEachTablesVersionsWithTheirOffsets) {
                                                  shape("u", {"id", "a"})};
   std::vector<std::string> bytes;
   for (const auto& r : recs) bytes.push_back(r.SerializeAsString());
-  ASSERT_TRUE(testing::CommitTxn(log_.get(), bytes).ok());
+  ASSERT_TRUE(testing::CommitTxn(broker_.log.get(), bytes).ok());
 
-  Ran text = Run({"schema", "--broker", broker_, "--dest", "shop", "--table", "shop.t"});
+  Ran text = Run({"schema", "--broker", broker_.address(), "--dest", "shop", "--table", "shop.t"});
   ASSERT_EQ(text.code, 0) << text.err;
   ASSERT_EQ(text.lines.size(), 2u + 1 + 1 + 2 + 1) << text.err;
   EXPECT_EQ(text.lines[0], "shop.t version 1 from offset 0 (binlog.000001:100)");
@@ -364,7 +349,7 @@ TEST_F(TailCli, SchemaListsEachTablesVersionsWithTheirOffsets) {
   EXPECT_EQ(text.lines[2], "  primary key (id)");
   EXPECT_EQ(text.lines[3], "shop.t version 2 from offset 3 (binlog.000001:100)");
 
-  Ran json = Run({"schema", "--broker", broker_, "--dest", "shop", "--json"});
+  Ran json = Run({"schema", "--broker", broker_.address(), "--dest", "shop", "--json"});
   ASSERT_EQ(json.code, 0) << json.err;
   // Every table: shop.t's two versions, then shop.u's one.
   // (Committed as whole records, the log keeps their own txn field.)
@@ -373,7 +358,8 @@ TEST_F(TailCli, SchemaListsEachTablesVersionsWithTheirOffsets) {
   };
   EXPECT_EQ(json.lines, (std::vector<std::string>{with_txn(0), with_txn(3), with_txn(1)}));
 
-  Ran none = Run({"schema", "--broker", broker_, "--dest", "shop", "--table", "shop.nope"});
+  Ran none =
+      Run({"schema", "--broker", broker_.address(), "--dest", "shop", "--table", "shop.nope"});
   EXPECT_EQ(none.code, 1);
   EXPECT_NE(none.err.find("no schema record of shop.nope"), std::string::npos) << none.err;
 }
