@@ -26,6 +26,7 @@
 #include "tests/integration/type_workload.h"
 #include "tests/support/consumer_fixture.h"
 #include "tests/support/in_process_broker.h"
+#include "tests/support/same_tables.h"
 
 namespace sluice::sluiced_test {
 namespace {
@@ -140,47 +141,8 @@ class ApplyTest : public ::testing::Test {
     WaitApplied(hw);
   }
 
-  std::vector<std::string> Tables(MariaDb* db) {
-    auto rows = db->Query(
-        "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'shop' "
-        "ORDER BY TABLE_NAME");
-    EXPECT_TRUE(rows.ok()) << rows.status().ToString();
-    std::vector<std::string> out;
-    if (rows.ok()) {
-      for (const auto& r : *rows) out.push_back(*r[0]);
-    }
-    return out;
-  }
-
-  // Every table of `shop`: same tables, same CHECKSUM TABLE, same rows
-  // (ordered by every column), read from both servers.
-  void ExpectSameShop() {
-    const auto tables = Tables(source_.get());
-    ASSERT_FALSE(tables.empty());
-    ASSERT_EQ(tables, Tables(target_.get()));
-    for (const auto& t : tables) {
-      const std::string name = "shop.`" + t + "`";
-      auto a = source_->Query("CHECKSUM TABLE " + name);
-      auto b = target_->Query("CHECKSUM TABLE " + name);
-      ASSERT_TRUE(a.ok() && b.ok()) << t;
-      EXPECT_EQ((*a)[0][1], (*b)[0][1]) << "CHECKSUM TABLE " << t;
-      auto cols = source_->Query(
-          "SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'shop' AND "
-          "TABLE_NAME = '" +
-          t + "'");
-      ASSERT_TRUE(cols.ok());
-      std::string order;
-      for (int i = 1; i <= std::stoi(*(*cols)[0][0]); ++i) {
-        order += (i > 1 ? "," : "") + std::to_string(i);
-      }
-      const std::string q = "SELECT * FROM " + name + " ORDER BY " + order;
-      auto ra = source_->Query(q);
-      auto rb = target_->Query(q);
-      ASSERT_TRUE(ra.ok() && rb.ok()) << q;
-      ASSERT_EQ(ra->size(), rb->size()) << t;
-      for (size_t i = 0; i < ra->size(); ++i) ASSERT_EQ((*ra)[i], (*rb)[i]) << t << " row " << i;
-    }
-  }
+  // The oracle (tests/support/same_tables.h) over `shop`.
+  void ExpectSameShop() { testing::ExpectSameTables(source_.get(), target_.get(), "shop"); }
 
   testing::TempDir dir_;
   std::unique_ptr<MariaDb> source_, target_;

@@ -37,6 +37,7 @@
 #include "tests/support/child_process.h"
 #include "tests/support/free_port.h"
 #include "tests/support/http_get.h"
+#include "tests/support/same_tables.h"
 #include "tests/support/tcp_proxy.h"
 #include "tests/support/wait_for.h"
 
@@ -195,58 +196,14 @@ class InvariantTest : public ::testing::Test {
     FAIL() << "apply stored " << StoredOffset() << ", not " << hw << "\n" << apply_->ErrTail();
   }
 
-  std::vector<std::string> Tables(MariaDb* db) {
-    auto rows = db->Query(
-        "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'shop' "
-        "ORDER BY TABLE_NAME");
-    EXPECT_TRUE(rows.ok()) << rows.status().ToString();
-    std::vector<std::string> out;
-    if (rows.ok()) {
-      for (const auto& r : *rows) out.push_back(*r[0]);
-    }
-    return out;
-  }
-
-  // The oracle: same tables, same CHECKSUM TABLE, same rows in primary-key
-  // order, value by value, each side read from its own server.
+  // The oracle (tests/support/same_tables.h): same tables, columns,
+  // CHECKSUM TABLE and rows in primary-key order, value by value, each
+  // side read from its own server. Every table here has a primary key.
   void ExpectTargetEqualsSource() {
-    const auto tables = Tables(source_.get());
-    ASSERT_FALSE(tables.empty());
-    ASSERT_EQ(tables, Tables(target_.get())) << "the set of tables of shop";
-    size_t rows_compared = 0;
-    for (const auto& t : tables) {
-      const std::string name = "shop.`" + t + "`";
-      auto a = source_->Query("CHECKSUM TABLE " + name);
-      auto b = target_->Query("CHECKSUM TABLE " + name);
-      ASSERT_TRUE(a.ok() && b.ok()) << t;
-      EXPECT_EQ((*a)[0][1], (*b)[0][1]) << "CHECKSUM TABLE " << t;
-      auto key = source_->Query(
-          "SELECT COLUMN_NAME FROM information_schema.KEY_COLUMN_USAGE WHERE TABLE_SCHEMA = "
-          "'shop' AND TABLE_NAME = '" +
-          t + "' AND CONSTRAINT_NAME = 'PRIMARY' ORDER BY ORDINAL_POSITION");
-      ASSERT_TRUE(key.ok() && !key->empty()) << t << " has no primary key";
-      std::string order;
-      for (const auto& k : *key) order += (order.empty() ? "`" : ", `") + *k[0] + "`";
-      const std::string q = "SELECT * FROM " + name + " ORDER BY " + order;
-      auto ra = source_->Query(q);
-      auto rb = target_->Query(q);
-      ASSERT_TRUE(ra.ok() && rb.ok()) << q;
-      auto ca = source_->Query("SHOW COLUMNS FROM " + name);
-      auto cb = target_->Query("SHOW COLUMNS FROM " + name);
-      ASSERT_TRUE(ca.ok() && cb.ok());
-      EXPECT_EQ(*ca, *cb) << "columns of " << t;
-      ASSERT_EQ(ra->size(), rb->size()) << "rows of " << t;
-      for (size_t i = 0; i < ra->size(); ++i) {
-        ASSERT_EQ((*ra)[i].size(), (*rb)[i].size()) << t << " row " << i;
-        for (size_t k = 0; k < (*ra)[i].size(); ++k) {
-          ASSERT_EQ((*ra)[i][k], (*rb)[i][k])
-              << t << " row " << i << " (key " << (*ra)[i][0].value_or("NULL") << ") column " << k;
-        }
-      }
-      rows_compared += ra->size();
-    }
-    tables_compared_ = tables.size();
-    rows_compared_ = rows_compared;
+    testing::Compared c;
+    ASSERT_NO_FATAL_FAILURE(testing::ExpectSameTables(source_.get(), target_.get(), "shop", &c));
+    tables_compared_ = c.tables;
+    rows_compared_ = c.rows;
   }
 
   void Report(const Counts& c) {
