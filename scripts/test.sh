@@ -36,8 +36,8 @@ ctest --test-dir build --output-on-failure -j2 --timeout 600 || status=1
 if [ "${SLUICE_SANITIZERS:-1}" != 0 ]; then
   sluice_log "thread-safety analysis (clang -Wthread-safety)"
   ./scripts/thread_safety.sh build || status=1
-  # clang-tidy's allow-list (.clang-tidy) on the sources the last commit
-  # changed; SLUICE_TIDY_ALL=1 for every file.
+  # clang-tidy's allow-list (.clang-tidy) on the sources the last ten
+  # commits changed; SLUICE_TIDY_ALL=1 for every file.
   sluice_log "clang-tidy (.clang-tidy allow-list)"
   ./scripts/clang_tidy.sh build || status=1
 fi
