@@ -30,7 +30,7 @@ Result<std::unique_ptr<ConsumerServer>> ConsumerServer::Start(const ServerOption
   return server;
 }
 
-int ConsumerServer::Stop() { return frames_->Stop(); }
+int ConsumerServer::Stop() { return frames_ ? frames_->Stop() : 0; }
 
 ConsumerServer::~ConsumerServer() { Stop(); }
 

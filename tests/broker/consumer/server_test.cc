@@ -680,3 +680,23 @@ TEST_F(ServerTest, RoleRequestsWithoutAnAdminOrASecretAreRefused) {
 
 }  // namespace
 }  // namespace sluice::consumer
+
+namespace sluice::consumer {
+namespace {
+
+// A listen address already taken is a clear error from Start, not a crash
+// (the half-built server is destroyed on that path).
+TEST_F(ServerTest, AnAddressInUseIsAClearErrorFromStart) {
+  ASSERT_NO_FATAL_FAILURE(StartServer());
+  ServerOptions o = options_;
+  o.listen = "127.0.0.1:" + std::to_string(server_->port());
+  ConsumerService other(ServiceOptions{});
+  auto second = ConsumerServer::Start(o, &other);
+  ASSERT_FALSE(second.ok());
+  EXPECT_NE(second.status().ToString().find("server.listen"), std::string::npos)
+      << second.status().ToString();
+  ASSERT_NO_FATAL_FAILURE(ExpectOthersServed());
+}
+
+}  // namespace
+}  // namespace sluice::consumer
