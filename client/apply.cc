@@ -7,7 +7,9 @@
 #include <deque>
 #include <future>
 #include <optional>
+#include <map>
 #include <regex>
+#include <set>
 #include <thread>
 
 #include <google/protobuf/arena.h>
@@ -29,6 +31,16 @@ constexpr const char* kCreateTable =
     " source_gtid VARCHAR(600) NOT NULL DEFAULT '' COMMENT 'gtid of the last applied txn',"
     " updated_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),"
     " PRIMARY KEY (dest, grp)) ENGINE=InnoDB";
+// The tables inside a snapshot at the stored offset (between a BEGIN mark
+// and its END, docs/snapshots.md): their changes apply leniently.
+constexpr const char* kCreateSnapshots =
+    "CREATE TABLE IF NOT EXISTS sluice_apply.snapshots ("
+    " dest VARBINARY(255) NOT NULL,"
+    " grp VARBINARY(255) NOT NULL,"
+    " db VARBINARY(255) NOT NULL,"
+    " tbl VARBINARY(255) NOT NULL,"
+    " id VARBINARY(255) NOT NULL COMMENT 'the snapshot whose BEGIN mark was applied',"
+    " PRIMARY KEY (dest, grp, db, tbl, id)) ENGINE=InnoDB";
 
 // Errors a DDL gives when it already ran: accepted only for the one DDL a
 // crash may have left executed without its offset stored.
@@ -128,6 +140,8 @@ class Applier {
     pending_gtid_.clear();
     SLUICE_RETURN_IF_ERROR(T(target_->Execute(kCreateSchema)));
     SLUICE_RETURN_IF_ERROR(T(target_->Execute(kCreateTable)));
+    SLUICE_RETURN_IF_ERROR(T(target_->Execute(kCreateSnapshots)));
+    SLUICE_RETURN_IF_ERROR(LoadSnapshots());
     auto row = target_->QueryRow(
         "SELECT next_offset, ddl_pending, source_pos, source_gtid FROM "
         "sluice_apply.offsets WHERE dest = " +
@@ -280,22 +294,42 @@ class Applier {
             "; apply stops here: replay it by hand, then store offset " +
             std::to_string(offset + 1) + " in sluice_apply.offsets to go on"));
       case proto::OP_SCHEMA: break;
+      case proto::OP_SNAPSHOT:
+        if (Included(r)) SLUICE_RETURN_IF_ERROR(NoteSnapshot(r));
+        break;
       case proto::OP_DDL:
         if (Included(r)) SLUICE_RETURN_IF_ERROR(ApplyDdl(offset, r, where()));
         break;
       case proto::OP_INSERT:
       case proto::OP_UPDATE:
-      case proto::OP_DELETE: {
+      case proto::OP_DELETE:
+      case proto::OP_READ: {
         if (!Included(r)) break;
         Status ok = CheckRowRecord(r, target_->is_mariadb());
         if (!ok.ok()) return Refuse(ok.WithContext("cannot apply " + where()));
         RowRun::Limits limits = o_.run;
         if (offset < exact_until_) limits.max_rows = 1, limits.upsert = false;
-        const std::string& db = TargetDb(r.db());
-        if (!run_.Fits(r, db, limits)) SLUICE_RETURN_IF_ERROR(FlushRun());
-        SLUICE_RETURN_IF_ERROR(Begin());
-        run_.Add(r, offset, db, limits);
-        ++txn_rows_;
+        limits.lenient = !snapshots_.empty() && snapshots_.count(r.db() + '\0' + r.table()) > 0;
+        if (limits.lenient && r.op() == proto::OP_UPDATE && !RowRun::Upsertable(r, limits)) {
+          // An update that moves its key (or of a table without one) while
+          // the target may lack the row: the old row goes if it is there,
+          // the new one is upserted.
+          auto* del = google::protobuf::Arena::CreateMessage<proto::ChangeRecord>(arena);
+          auto* put = google::protobuf::Arena::CreateMessage<proto::ChangeRecord>(arena);
+          for (auto* part : {del, put}) {
+            part->set_db(r.db());
+            part->set_table(r.table());
+            *part->mutable_pk() = r.pk();
+          }
+          del->set_op(proto::OP_DELETE);
+          *del->mutable_before() = r.before();
+          put->set_op(proto::OP_READ);
+          *put->mutable_after() = r.after();
+          SLUICE_RETURN_IF_ERROR(AddRow(*del, offset, limits));
+          SLUICE_RETURN_IF_ERROR(AddRow(*put, offset, limits));
+        } else {
+          SLUICE_RETURN_IF_ERROR(AddRow(r, offset, limits));
+        }
         break;
       }
       default:
@@ -309,6 +343,60 @@ class Applier {
       pending_gtid_ = r.gtid();
       if (!since_) since_ = Clock::now();
       if (Due()) SLUICE_RETURN_IF_ERROR(Commit());
+    }
+    return Status::Ok();
+  }
+
+  Status AddRow(const proto::ChangeRecord& r, uint64_t offset, const RowRun::Limits& limits) {
+    const std::string& db = TargetDb(r.db());
+    if (!run_.Fits(r, db, limits)) SLUICE_RETURN_IF_ERROR(FlushRun());
+    SLUICE_RETURN_IF_ERROR(Begin());
+    run_.Add(r, offset, db, limits);
+    ++txn_rows_;
+    return Status::Ok();
+  }
+
+  // The tables inside a snapshot, as the target stores them.
+  Status LoadSnapshots() {
+    snapshots_.clear();
+    auto rows = target_->QueryRows("SELECT db, tbl, id FROM sluice_apply.snapshots WHERE dest = " +
+                               target_->Quote(o_.dest) + " AND grp = " + target_->Quote(o_.group));
+    if (!rows.ok()) return T(rows.status());
+    for (const auto& row : *rows) {
+      if (row.size() < 3 || !row[0] || !row[1] || !row[2]) continue;
+      snapshots_[*row[0] + '\0' + *row[1]].insert(*row[2]);
+    }
+    return Status::Ok();
+  }
+
+  // A snapshot mark: the table's changes are lenient from its BEGIN to its
+  // END (stored in the target transaction of the records around it).
+  Status NoteSnapshot(const proto::ChangeRecord& r) {
+    const std::string key = r.db() + '\0' + r.table();
+    const bool begin = r.snapshot().phase() == proto::SnapshotMark::BEGIN;
+    auto& ids = snapshots_[key];
+    if (begin == (ids.count(r.snapshot().id()) > 0)) {
+      if (ids.empty()) snapshots_.erase(key);
+      return Status::Ok();  // (a mark seen before: a restart between them)
+    }
+    SLUICE_RETURN_IF_ERROR(FlushRun());
+    SLUICE_RETURN_IF_ERROR(Drain());
+    SLUICE_RETURN_IF_ERROR(Begin());
+    const std::string where = " WHERE dest = " + target_->Quote(o_.dest) + " AND grp = " +
+                              target_->Quote(o_.group) + " AND db = " + target_->Quote(r.db()) +
+                              " AND tbl = " + target_->Quote(r.table()) +
+                              " AND id = " + target_->Quote(r.snapshot().id());
+    if (begin) {
+      SLUICE_RETURN_IF_ERROR(T(target_->Execute(
+          "INSERT IGNORE INTO sluice_apply.snapshots (dest, grp, db, tbl, id) VALUES (" +
+          target_->Quote(o_.dest) + ", " + target_->Quote(o_.group) + ", " +
+          target_->Quote(r.db()) + ", " + target_->Quote(r.table()) + ", " +
+          target_->Quote(r.snapshot().id()) + ")")));
+      ids.insert(r.snapshot().id());
+    } else {
+      SLUICE_RETURN_IF_ERROR(T(target_->Execute("DELETE FROM sluice_apply.snapshots" + where)));
+      ids.erase(r.snapshot().id());
+      if (ids.empty()) snapshots_.erase(key);
     }
     return Status::Ok();
   }
@@ -422,7 +510,11 @@ class Applier {
       // 1049: unknown database: the statement may create it, or qualify its names.
       if (!use.ok() && target_->last_errno() != 1049) return use.WithContext("DDL at " + where);
     }
-    Status st = T(target_->Execute(r.sql()));
+    // A snapshot creates the databases of its tables; under --rename the
+    // target's name is the one to create.
+    const bool create_db = r.has_snapshot() && r.table().empty() && db != r.db();
+    Status st = T(target_->Execute(create_db ? "CREATE DATABASE IF NOT EXISTS " + QuoteIdent(db)
+                                             : r.sql()));
     target_->ClearStatements();  // table shapes may have changed
     if (!st.ok()) {
       if (!(retry && AlreadyApplied(target_->last_errno()))) {
@@ -482,6 +574,8 @@ class Applier {
   bool connected_ = false;  // this session reached the target
   bool retry_exact_ = false;
   uint64_t exact_until_ = 0;  // below it, one row per statement
+  // "db\0table" -> the snapshots it is inside (NoteSnapshot).
+  std::map<std::string, std::set<std::string>> snapshots_;
 
   uint64_t committed_ = 0;             // stored next offset
   std::optional<uint64_t> ddl_retry_;  // the DDL a crash may have left executed

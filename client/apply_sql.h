@@ -73,6 +73,11 @@ class RowRun {
     // Updates that keep their primary key run as INSERT ... ON DUPLICATE KEY
     // UPDATE (see below); false: always UPDATE ... WHERE.
     bool upsert = true;
+    // The table is inside a snapshot (between its BEGIN and END marks,
+    // docs/snapshots.md): the target may lack rows the source has, so
+    // updates are upserts and nothing counts affected rows. Snapshot rows
+    // (`read`) are always upserts and never counted.
+    bool lenient = false;
   };
 
   bool empty() const { return records_.empty(); }
@@ -84,6 +89,11 @@ class RowRun {
   size_t rows() const { return records_.size(); }
   uint64_t first_offset() const { return offsets_.front(); }
   uint64_t last_offset() const { return offsets_.back(); }
+
+  // Whether `r` runs as INSERT ... ON DUPLICATE KEY UPDATE: a snapshot row,
+  // or an update that keeps its primary key (when limits allow upserts or
+  // the table is in a snapshot).
+  static bool Upsertable(const proto::ChangeRecord& r, const Limits& limits);
 
   // True when `r` (REQUIRES: CheckRowRecord ok) can join this run without
   // passing `limits`; always true for an empty run.
@@ -141,7 +151,6 @@ class RowRun {
   };
 
   static Kind KindOf(const proto::Column& c);
-  static bool Upsertable(const proto::ChangeRecord& r, const Limits& limits);
   const proto::Column& ColumnOf(size_t row, const Slot& s) const;
   void BuildSlots();
   // `times`: temporal text as MYSQL_TIME (the server then does not parse
@@ -169,6 +178,7 @@ class RowRun {
   std::string db_;         // the target database
   bool keyed_ = false;     // WHERE by primary key (else every before column, LIMIT 1)
   bool upsert_ = false;    // updates as INSERT ... ON DUPLICATE KEY UPDATE
+  bool lenient_ = false;   // Limits::lenient, or snapshot rows: affected rows not counted
   uint64_t expected_ = 0;  // affected rows the run must count
   std::vector<Slot> slots_;
   size_t bytes_ = 0;

@@ -155,18 +155,25 @@ Status MysqlTarget::Execute(std::string_view sql) {
 }
 
 Result<std::vector<std::optional<std::string>>> MysqlTarget::QueryRow(std::string_view sql) {
+  SLUICE_ASSIGN_OR_RETURN(auto rows, QueryRows(sql));
+  if (rows.empty()) return std::vector<std::optional<std::string>>{};
+  return std::move(rows.front());
+}
+
+Result<std::vector<std::vector<std::optional<std::string>>>> MysqlTarget::QueryRows(
+    std::string_view sql) {
   last_errno_ = 0;
   if (mysql_real_query(m_, sql.data(), sql.size()) != 0) {
     return Error(mysql_errno(m_), mysql_error(m_), sql);
   }
   MYSQL_RES* res = mysql_store_result(m_);
   if (res == nullptr) return Error(mysql_errno(m_), mysql_error(m_), sql);
-  std::vector<std::optional<std::string>> out;
-  if (MYSQL_ROW row = mysql_fetch_row(res)) {
+  std::vector<std::vector<std::optional<std::string>>> out;
+  while (MYSQL_ROW row = mysql_fetch_row(res)) {
     const unsigned long* len = mysql_fetch_lengths(res);
+    auto& r = out.emplace_back();
     for (unsigned i = 0; i < mysql_num_fields(res); ++i) {
-      out.push_back(row[i] ? std::optional<std::string>(std::string(row[i], len[i]))
-                           : std::nullopt);
+      r.push_back(row[i] ? std::optional<std::string>(std::string(row[i], len[i])) : std::nullopt);
     }
   }
   mysql_free_result(res);

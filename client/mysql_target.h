@@ -69,6 +69,8 @@ class MysqlTarget {
   Status Execute(std::string_view sql);
   // The first row of a query, as text (nullopt for NULL); empty when none.
   Result<std::vector<std::optional<std::string>>> QueryRow(std::string_view sql);
+  // Every row of a query, as QueryRow gives the first.
+  Result<std::vector<std::vector<std::optional<std::string>>>> QueryRows(std::string_view sql);
   // `s` quoted as a string literal for this connection.
   std::string Quote(std::string_view s);
   // The server's errno of the last failure (0 when none).

@@ -120,8 +120,26 @@ std::string_view OpName(proto::Op op) {
     case proto::OP_DDL: return "ddl";
     case proto::OP_SCHEMA: return "schema";
     case proto::OP_ERROR: return "error";
+    case proto::OP_READ: return "read";
+    case proto::OP_SNAPSHOT: return "snapshot";
     default: return "unknown";
   }
+}
+
+// "snapshot":{"id":...,"phase":"begin"|"end","rows":N} on a snapshot
+// marker; {"id":...,"chunk":N} on a row; {"id":...} on its DDL and schema.
+void AppendSnapshot(proto::Op op, const proto::SnapshotMark& m, std::string* out) {
+  out->append(",\"snapshot\":{\"id\":");
+  AppendJsonString(m.id(), out);
+  if (op == proto::OP_SNAPSHOT) {
+    out->append(m.phase() == proto::SnapshotMark::END ? ",\"phase\":\"end\",\"rows\":"
+                                                      : ",\"phase\":\"begin\",\"rows\":");
+    AppendNumber(m.rows(), out);
+  } else if (op == proto::OP_READ) {
+    out->append(",\"chunk\":");
+    AppendNumber(m.chunk(), out);
+  }
+  out->push_back('}');
 }
 
 std::string_view ErrorKindName(proto::CaptureError::Kind kind) {
@@ -303,9 +321,10 @@ void AppendRecordJson(const proto::ChangeRecord& r, const JsonContext& ctx, std:
     }
     if (r.op() == proto::OP_UPDATE || r.op() == proto::OP_DELETE)
       AppendImage("before", r.before(), out);
-    if (r.op() == proto::OP_UPDATE || r.op() == proto::OP_INSERT)
+    if (r.op() == proto::OP_UPDATE || r.op() == proto::OP_INSERT || r.op() == proto::OP_READ)
       AppendImage("after", r.after(), out);
   }
+  if (r.has_snapshot()) AppendSnapshot(r.op(), r.snapshot(), out);
   out->append(",\"ts\":");
   AppendNumber(r.ts(), out);
   out->append(",\"pos\":");

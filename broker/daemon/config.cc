@@ -217,6 +217,8 @@ Status ParseDestination(const toml::node& node, size_t i, Config* c) {
   SLUICE_RETURN_IF_ERROR(t.OneOf("wait", &d.wait, {"blocking", "yield", "spin"}));
   SLUICE_RETURN_IF_ERROR(t.OneOf("column_names", &d.column_names, {"names", "positions"}));
   SLUICE_RETURN_IF_ERROR(t.OneOf("on_undecodable", &d.on_undecodable, {"stop", "skip"}));
+  SLUICE_RETURN_IF_ERROR(t.OneOf("snapshot", &d.snapshot, {"never", "initial"}));
+  SLUICE_RETURN_IF_ERROR(t.Uint("snapshot_chunk_rows", &d.snapshot_chunk_rows, 1, 1000000));
   d.retention = c->retention;
   SLUICE_RETURN_IF_ERROR(ParseRetention(&t, &d.retention));
   SLUICE_RETURN_IF_ERROR(t.NoUnknownKeys());
@@ -228,6 +230,9 @@ Status ParseDestination(const toml::node& node, size_t i, Config* c) {
   }
   if (!d.source.starts_with("mysql://") && !d.source.starts_with("file:///")) {
     return t.Bad("source", "expected mysql://user:password@host:port or file:///dir");
+  }
+  if (d.snapshot == "initial" && !d.source.starts_with("mysql://")) {
+    return t.Bad("snapshot", "\"initial\" needs a mysql:// source (a snapshot reads the tables)");
   }
   if (d.source.starts_with("mysql://") && d.server_id == 0) {
     return t.Bad("server_id",

@@ -46,6 +46,11 @@ struct DestinationConfig {
   // restarts from the checkpoint and stops there again until fixed).
   // "skip": it is stored as an error record and ingest goes on.
   std::string on_undecodable = "stop";
+  // "initial": an empty log begins with a snapshot of every included table
+  // (docs/snapshots.md), and ingest starts at its position (`start` is
+  // then unused). "never": only changes from `start` on.
+  std::string snapshot = "never";
+  uint32_t snapshot_chunk_rows = 10000;  // rows per snapshot chunk
   // [storage]'s retention_* unless the destination sets its own.
   RetentionConfig retention;
   bool operator==(const DestinationConfig&) const = default;

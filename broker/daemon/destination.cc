@@ -65,8 +65,39 @@ Status Destination::Open(const std::function<void(CommitLog*)>& on_open) {
   spdlog::info("destination {}: log at {}, offsets [{}, {}), checkpoint {}:{}", config_.name,
                o.path, log_->FirstOffset().value(), log_->HighWatermark().value(),
                log_->Checkpoint().file(), log_->Checkpoint().pos());
+  if (config_.source.starts_with("mysql://")) {
+    snapshot::SnapshotOptions so;
+    so.source = config_.source;
+    so.chunk_rows = config_.snapshot_chunk_rows;
+    so.include = config_.include;
+    so.exclude = config_.exclude;
+    so.ingest_server = [this] { return source_server(); };
+    so.on_warning = [this](const std::string& w) {
+      spdlog::warn("destination {}: {}", config_.name, w);
+      MutexLock lock(&mu_);
+      last_warning_ = w;
+    };
+    snapshotter_ = std::make_unique<snapshot::Snapshotter>(so, log_.get(), &gate_);
+  }
   if (on_open) on_open(log_.get());
   return Status::Ok();
+}
+
+Result<std::string> Destination::RequestSnapshot(const std::vector<std::string>& tables) {
+  if (snapshotter_ == nullptr) {
+    return Status::FailedPrecondition("destination " + config_.name +
+                                      " reads binlog files: snapshots need a mysql:// source");
+  }
+  if (!thread_.joinable()) {
+    return Status::Unavailable("destination " + config_.name +
+                               " does not ingest on this node (a standby): ask the primary");
+  }
+  return snapshotter_->Request(tables, std::chrono::seconds(60));
+}
+
+std::vector<snapshot::JobProgress> Destination::snapshots() const {
+  if (snapshotter_ == nullptr) return {};
+  return snapshotter_->progress();
 }
 
 void Destination::StartIngest() {
@@ -81,9 +112,11 @@ void Destination::StartIngest() {
     SetThreadName("sl-lag");
     LagLoop();
   });
+  if (snapshotter_ != nullptr) snapshotter_->Start();
 }
 
 void Destination::StopIngest() {
+  if (snapshotter_ != nullptr) snapshotter_->Stop();
   stop_.store(true, std::memory_order_release);
   {
     MutexLock lock(&mu_);
@@ -317,6 +350,14 @@ Status Destination::RunOnce() {
   proto::SourceCheckpoint cp = log_->Checkpoint();
   bool by_gtid = false;
   spec.start = ResumeStart(cp, &by_gtid);
+  if (config_.snapshot == "initial" && cp.file().empty() &&
+      log_->CommittedEnd() == log_->FirstOffset()) {
+    // An empty log begins with the initial snapshot's start, which also
+    // sets where ingest begins.
+    SLUICE_RETURN_IF_ERROR(snapshotter_->StartInitial());
+    cp = log_->Checkpoint();
+    spec.start = ResumeStart(cp, &by_gtid);
+  }
   spec.learn_gtid_state = !cp.gtid_known();
   SLUICE_ASSIGN_OR_RETURN(auto source, binlog::OpenBinlogSource(spec));
   {
@@ -341,6 +382,7 @@ Status Destination::RunOnce() {
   io.include = config_.include;
   io.skip_undecodable = config_.on_undecodable == "skip";
   io.exclude = config_.exclude;
+  io.gate = &gate_;
   io.on_warning = [this](const std::string& w) {
     spdlog::warn("destination {}: {}", config_.name, w);
     MutexLock lock(&mu_);

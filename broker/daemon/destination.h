@@ -33,6 +33,8 @@
 #include "base/thread_annotations.h"
 #include "broker/daemon/config.h"
 #include "broker/ingest/pipeline.h"
+#include "broker/ingest/snapshot_gate.h"
+#include "broker/snapshot/snapshotter.h"
 #include "storage/commit_log.h"
 
 namespace sluice::binlog {
@@ -111,6 +113,13 @@ class Destination {
   // checkpoint's GTID state (*by_gtid) or its file:pos.
   std::string ResumeStart(const proto::SourceCheckpoint& cp, bool* by_gtid) const;
 
+  // Snapshots (docs/snapshots.md): asks for one of `tables` ("db.table");
+  // the id once its start is in the log. Unavailable when ingest does not
+  // run here (a standby), FailedPrecondition for a source that cannot.
+  Result<std::string> RequestSnapshot(const std::vector<std::string>& tables);
+  // Every snapshot the log knows, with its progress. REQUIRES: Open() succeeded.
+  std::vector<snapshot::JobProgress> snapshots() const;
+
   // Retention (docs/operations.md, "Retention"): removes from the front of
   // the log what config().retention allows, never a record at or above
   // `keep_from` (see CommitLog::ApplyRetention), and counts what it
@@ -141,6 +150,8 @@ class Destination {
   const DestinationConfig config_;
   std::unique_ptr<CommitLog> log_;
   ingest::IngestStats stats_;
+  ingest::SnapshotGate gate_;
+  std::unique_ptr<snapshot::Snapshotter> snapshotter_;  // mysql:// sources
   std::atomic<bool> stop_{false};
   std::thread thread_;
   std::thread lag_thread_;

@@ -7,6 +7,7 @@
 #include <mutex>
 #include <unordered_map>
 
+#include "base/coding.h"
 #include "broker/binlog/gtid_state.h"
 #include "broker/ingest/block_list.h"
 #include "broker/ingest/record_buffer.h"
@@ -118,10 +119,14 @@ class Pipeline::Impl {
   Status Stage1(Slot& s);
   Status Stage2(Slot& s, int worker, ring::SeqNo seq);
   Status Stage3(Slot& s);
+  // Stage 3 with the snapshot gate held (snapshot_gate.h).
+  Status GatedStage3(Slot& s);
+  void NoteForGate(const Slot& s, size_t action, size_t first_record);
   Status FlushChunk();
   Status Commit(const binlog::TxnEnd& end);
 
   const IngestOptions options_;
+  SnapshotGate* const gate_ = options_.gate;
   CommitLog* const log_;
   IngestStats* const stats_;
 
@@ -398,10 +403,59 @@ Status Pipeline::Impl::CommitViews(const binlog::TxnEnd& end, uint64_t records) 
   return Status::Ok();
 }
 
+// The end of the slot's event, for the snapshot gate: unknown for what the
+// server made up (heartbeats, the fake rotate and format events of a new
+// connection), which say nothing of what was handled.
+static std::optional<BinlogPosition> HandledEnd(const std::string& bytes, const std::string& file) {
+  constexpr size_t kHeader = 19;
+  constexpr uint16_t kArtificial = 0x20;
+  if (bytes.size() < kHeader || file.empty()) return std::nullopt;
+  const auto* p = reinterpret_cast<const uint8_t*>(bytes.data());
+  const uint32_t log_pos = coding::DecodeFixed32(bytes.data() + 13);
+  const uint16_t flags = static_cast<uint16_t>(p[17] | p[18] << 8);
+  if (log_pos == 0 || (flags & kArtificial) != 0 ||
+      p[4] == static_cast<uint8_t>(binlog::EventType::kHeartbeat)) {
+    return std::nullopt;
+  }
+  return BinlogPosition{file, log_pos};
+}
+
+Status Pipeline::Impl::GatedStage3(Slot& s) {
+  if (gate_ == nullptr) return Stage3(s);
+  gate_->BeginSlot();
+  Status st = Stage3(s);
+  std::optional<BinlogPosition> end = st.ok() ? HandledEnd(s.bytes, s.file) : std::nullopt;
+  gate_->EndSlot(end ? &*end : nullptr, seq_ != 0 || chunked_ || !txn_.empty());
+  return st;
+}
+
+// Tells the gate what action `i` of the slot did to a watched table.
+void Pipeline::Impl::NoteForGate(const Slot& s, size_t i, size_t first_record) {
+  const auto& a = s.plan.actions[i];
+  if (a.kind == binlog::EventPlan::Action::kEnd) {
+    if (a.end.xa == binlog::XaPhase::kCommit) gate_->NoteXaCommit();
+    return;
+  }
+  if (a.kind == binlog::EventPlan::Action::kDdl) {
+    const proto::ChangeRecord& d = s.plan.ddls[a.ddl];
+    if (d.op() == proto::OP_DDL) gate_->NoteDdl(d.db(), d.table());
+    return;
+  }
+  // An XA transaction's rows enter the log at its XA COMMIT, which the
+  // gate treats on its own.
+  if (a.xa || !gate_->Watches(a.table->db, a.table->table)) return;
+  for (size_t r = 0; r < s.counts[i]; ++r) gate_->NoteRow(s.out.record(first_record + r));
+}
+
 Status Pipeline::Impl::Stage3(Slot& s) {
   size_t k = 0;  // next block of the slot
+  size_t first_record = 0;  // of the action in s.out
   for (size_t i = 0; i < s.plan.size; ++i) {
     const auto& a = s.plan.actions[i];
+    if (gate_ != nullptr && (!s.skip[i] || a.kind == binlog::EventPlan::Action::kEnd)) {
+      NoteForGate(s, i, first_record);
+    }
+    if (!s.skip[i] && a.kind != binlog::EventPlan::Action::kEnd) first_record += s.counts[i];
     if (a.kind == binlog::EventPlan::Action::kEnd) {
       SLUICE_RETURN_IF_ERROR(Commit(a.end));
       continue;
@@ -483,7 +537,7 @@ Status Pipeline::Impl::Run(binlog::BinlogSource* source, const std::atomic<bool>
       [this](Slot& s, ring::SeqNo seq, int w) { return Stage2(s, w, seq); },
       /*claim_batch=*/16);
   ring::BatchStage<Slot> s3(&ring, {&s2}, [this, &ring](Slot& s, ring::SeqNo seq, bool end) {
-    Status st = Stage3(s);
+    Status st = GatedStage3(s);
     // At the end of a batch: what is still in flight (0 once caught up).
     if (end) stats_->ring_occupancy.store(ring.cursor()->Get() - seq, std::memory_order_relaxed);
     return st;
@@ -493,6 +547,10 @@ Status Pipeline::Impl::Run(binlog::BinlogSource* source, const std::atomic<bool>
   s1.CountWaitsIn(&stats_->wait_ns[IngestStats::kPlanWait]);
   s2.CountWaitsIn(&stats_->wait_ns[IngestStats::kDecodeWait]);
   s3.CountWaitsIn(&stats_->wait_ns[IngestStats::kCommitWait]);
+  if (gate_ != nullptr) {
+    const proto::SourceCheckpoint cp = log_->Checkpoint();
+    gate_->Started(BinlogPosition{cp.file(), cp.pos()});
+  }
   s1.Start("sl-plan");
   s2.Start("sl-decode");
   s3.Start("sl-commit");
@@ -539,6 +597,7 @@ Status Pipeline::Impl::Run(binlog::BinlogSource* source, const std::atomic<bool>
   s2.Stop();
   s1.Stop();
   if (st.ok()) st = ring_status;
+  if (gate_ != nullptr) gate_->Stopped();
   // A transaction that did not end stays invisible; its chunks go.
   if (chunked_ || !txn_.empty()) {
     Status d = log_->DiscardOpenTransaction();

@@ -41,6 +41,7 @@
 #include "base/status.h"
 #include "broker/binlog/binlog_source.h"
 #include "broker/binlog/decoder.h"
+#include "broker/ingest/snapshot_gate.h"
 #include "broker/ring/sequence.h"
 #include "storage/commit_log.h"
 
@@ -65,6 +66,9 @@ struct IngestOptions {
   // decode) with what a person should know: INCIDENT events, skipped
   // unknown events, error records stored.
   std::function<void(const std::string&)> on_warning;
+  // Where snapshot chunks join the log (snapshot_gate.h); may be null. Not
+  // owned; outlives the pipeline.
+  SnapshotGate* gate = nullptr;
   // Tests: called by a worker before it decodes a slot (to inject delays).
   std::function<void(int worker, int64_t seq)> worker_hook;
 

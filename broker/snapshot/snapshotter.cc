@@ -1,0 +1,642 @@
+#include "broker/snapshot/snapshotter.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <regex>
+
+#include "base/clock.h"
+#include "base/thread_name.h"
+#include "broker/ingest/block_list.h"
+#include "broker/ingest/record_buffer.h"
+#include "broker/snapshot/table_reader.h"
+
+namespace sluice::snapshot {
+namespace {
+
+using TableName = std::pair<std::string, std::string>;
+
+uint64_t NowSeconds() { return static_cast<uint64_t>(WallClockMs() / 1000); }
+
+std::string StateName(proto::SnapshotTable::State s) {
+  switch (s) {
+    case proto::SnapshotTable::PENDING: return "pending";
+    case proto::SnapshotTable::COPYING: return "copying";
+    case proto::SnapshotTable::DONE: return "done";
+    case proto::SnapshotTable::FAILED: return "failed";
+    default: return "unknown";
+  }
+}
+
+proto::ChangeRecord Mark(const std::string& id, const TableName& t,
+                         proto::SnapshotMark::Phase phase, uint64_t rows,
+                         const binlog::BinlogPosition& p) {
+  proto::ChangeRecord r;
+  r.set_format_version(proto::RECORD_FORMAT_V1);
+  r.set_op(proto::OP_SNAPSHOT);
+  r.set_db(t.first);
+  r.set_table(t.second);
+  r.set_ts(NowSeconds());
+  r.mutable_pos()->set_file(p.file);
+  r.mutable_pos()->set_pos(p.pos);
+  r.mutable_snapshot()->set_id(id);
+  r.mutable_snapshot()->set_phase(phase);
+  r.mutable_snapshot()->set_rows(rows);
+  return r;
+}
+
+// SHOW CREATE TABLE's (or DATABASE's) statement, made idempotent: a sink
+// that has the table (an on-demand snapshot of a table it holds) keeps it.
+std::string CreateIfNotExists(const std::string& create_sql) {
+  for (std::string_view create : {"CREATE TABLE ", "CREATE DATABASE "}) {
+    if (create_sql.starts_with(create)) {
+      return std::string(create) + "IF NOT EXISTS " + create_sql.substr(create.size());
+    }
+  }
+  return create_sql;
+}
+
+// The databases of `descs`, each created if missing: a sink that starts
+// from an empty server has them before their tables.
+Status AppendDatabases(TableReader* reader, const std::string& id,
+                       const std::vector<TableDesc>& descs, const binlog::BinlogPosition& p,
+                       std::vector<proto::ChangeRecord>* out) {
+  std::vector<std::string> dbs;
+  for (const auto& d : descs) {
+    if (std::find(dbs.begin(), dbs.end(), d.db) == dbs.end()) dbs.push_back(d.db);
+  }
+  for (const auto& db : dbs) {
+    SLUICE_ASSIGN_OR_RETURN(std::string sql, reader->CreateDatabaseSql(db));
+    proto::ChangeRecord r;
+    r.set_format_version(proto::RECORD_FORMAT_V1);
+    r.set_op(proto::OP_DDL);
+    r.set_db(db);
+    r.set_sql(CreateIfNotExists(sql));
+    r.set_ts(NowSeconds());
+    r.mutable_pos()->set_file(p.file);
+    r.mutable_pos()->set_pos(p.pos);
+    r.mutable_snapshot()->set_id(id);
+    out->push_back(std::move(r));
+  }
+  return Status::Ok();
+}
+
+// The start of a table's copy: its BEGIN mark, definition and shape.
+void AppendTableStart(const std::string& id, const TableDesc& d, const binlog::BinlogPosition& p,
+                      std::vector<proto::ChangeRecord>* out) {
+  const TableName t{d.db, d.table};
+  out->push_back(Mark(id, t, proto::SnapshotMark::BEGIN, 0, p));
+  proto::ChangeRecord ddl;
+  ddl.set_format_version(proto::RECORD_FORMAT_V1);
+  ddl.set_op(proto::OP_DDL);
+  ddl.set_db(d.db);
+  ddl.set_table(d.table);
+  ddl.set_sql(CreateIfNotExists(d.create_sql));
+  ddl.set_ts(NowSeconds());
+  ddl.mutable_pos()->set_file(p.file);
+  ddl.mutable_pos()->set_pos(p.pos);
+  ddl.mutable_snapshot()->set_id(id);
+  out->push_back(std::move(ddl));
+}
+
+proto::ChangeRecord SchemaRecord(const std::string& id, const TableDesc& d,
+                                 const binlog::BinlogPosition& p) {
+  proto::ChangeRecord s;
+  s.set_format_version(proto::RECORD_FORMAT_V1);
+  s.set_op(proto::OP_SCHEMA);
+  s.set_db(d.db);
+  s.set_table(d.table);
+  *s.mutable_schema() = d.shape;
+  for (const auto& k : d.shape.pk()) s.add_pk(k);
+  s.set_ts(NowSeconds());
+  s.mutable_pos()->set_file(p.file);
+  s.mutable_pos()->set_pos(p.pos);
+  s.mutable_snapshot()->set_id(id);
+  return s;
+}
+
+// A key for a person: "(17, 'abc')".
+std::string KeyText(const proto::ChangeRecord& row, const std::vector<uint32_t>& key) {
+  std::string out = "(";
+  for (size_t i = 0; i < key.size(); ++i) {
+    if (i) out += ", ";
+    for (const auto& c : row.after()) {
+      if (c.index() != key[i]) continue;
+      const proto::Value& v = c.value();
+      switch (v.kind_case()) {
+        case proto::Value::kInt64: out += std::to_string(v.int64()); break;
+        case proto::Value::kUint64: out += std::to_string(v.uint64()); break;
+        case proto::Value::kDecimal: out += v.decimal(); break;
+        case proto::Value::kText: out += "'" + v.text().substr(0, 64) + "'"; break;
+        case proto::Value::kEnumLabel: out += "'" + v.enum_label() + "'"; break;
+        case proto::Value::kBinary: out += "<" + std::to_string(v.binary().size()) + " bytes>"; break;
+        default: out += "?";
+      }
+    }
+  }
+  return out + ")";
+}
+
+std::vector<uint32_t> KeyColumns(const TableDesc& d) { return d.key; }
+
+// Writes records (and the job's progress) as one log transaction, at the
+// log's current checkpoint or at `checkpoint`.
+Status CommitRecords(CommitLog* log, const ingest::RecordBuffer& records,
+                     const proto::SnapshotJob& job, const proto::SourceCheckpoint* checkpoint) {
+  ingest::BlockList blocks;
+  std::string scratch;
+  const bool compress = log->options().compression != Compression::kNone;
+  if (!records.empty()) blocks.Pack(records, 0, records.count(), compress, &scratch);
+  std::vector<std::string_view> views;
+  blocks.Views(blocks.size(), &views);
+  IngestStateWrite state{std::string(kJobPrefix) + job.id(), job.SerializeAsString()};
+  const proto::SourceCheckpoint cp = checkpoint != nullptr ? *checkpoint : log->Checkpoint();
+  return log->CommitBlocks(views, cp, std::span<const IngestStateWrite>(&state, 1)).status();
+}
+
+bool AllEnded(const proto::SnapshotJob& job) {
+  return std::all_of(job.tables().begin(), job.tables().end(), [](const auto& t) {
+    return t.state() == proto::SnapshotTable::DONE || t.state() == proto::SnapshotTable::FAILED;
+  });
+}
+
+}  // namespace
+
+struct Snapshotter::Pending {
+  std::vector<TableName> tables;
+  bool answered = false;
+  Status status;
+  std::string id;
+};
+
+Snapshotter::Snapshotter(SnapshotOptions options, CommitLog* log, ingest::SnapshotGate* gate)
+    : options_(std::move(options)), log_(log), gate_(gate) {}
+
+Snapshotter::~Snapshotter() { Stop(); }
+
+bool Snapshotter::Included(const std::string& db, const std::string& table) const {
+  const std::string name = db + "." + table;
+  bool want = options_.include.empty();
+  for (const auto& re : options_.include) want = want || std::regex_match(name, std::regex(re));
+  for (const auto& re : options_.exclude) want = want && !std::regex_match(name, std::regex(re));
+  return want;
+}
+
+Status Snapshotter::StartInitial() {
+  SLUICE_ASSIGN_OR_RETURN(auto reader, TableReader::Open(options_.source, ""));
+  SLUICE_ASSIGN_OR_RETURN(auto all, reader->ListTables());
+  constexpr int kAttempts = 20;
+  for (int attempt = 0; attempt < kAttempts; ++attempt) {
+    proto::SnapshotJob job;
+    job.set_id("initial");
+    job.set_created_ms(static_cast<uint64_t>(WallClockMs()));
+    std::vector<TableDesc> descs;
+    for (const auto& [db, table] : all) {
+      if (!Included(db, table)) continue;
+      auto d = reader->Describe(db, table);
+      proto::SnapshotTable* t = job.add_tables();
+      t->set_db(db);
+      t->set_table(table);
+      if (!d.ok()) {
+        if (d.status().code() != Code::kFailedPrecondition) return d.status();
+        t->set_state(proto::SnapshotTable::FAILED);
+        t->set_error(d.status().message());
+        continue;
+      }
+      t->set_state(proto::SnapshotTable::PENDING);
+      for (uint32_t k : d->key) t->add_key_columns(d->columns[k].name);
+      descs.push_back(std::move(*d));
+    }
+    // The definitions must be the ones at P: read them again after P,
+    // and start over if a DDL came between (it may be before P in the
+    // binlog, where ingest would not see it).
+    SLUICE_ASSIGN_OR_RETURN(binlog::BinlogPosition p, reader->SnapshotPosition());
+    bool same = true;
+    for (const auto& d : descs) {
+      auto again = reader->Describe(d.db, d.table);
+      same = same && again.ok() && again->create_sql == d.create_sql;
+    }
+    if (!same) continue;
+    std::vector<proto::ChangeRecord> head;
+    SLUICE_RETURN_IF_ERROR(AppendDatabases(reader.get(), job.id(), descs, p, &head));
+    for (const auto& d : descs) {
+      AppendTableStart(job.id(), d, p, &head);
+      head.push_back(SchemaRecord(job.id(), d, p));
+    }
+    job.set_done(AllEnded(job));
+    ingest::RecordBuffer buf;
+    for (const auto& r : head) buf.AppendMessage(r);
+    proto::SourceCheckpoint cp;
+    cp.set_file(p.file);
+    cp.set_pos(p.pos);
+    cp.set_gtid_known(false);  // ingest learns the server's GTID state at P
+    cp.set_ts(NowSeconds());
+    SLUICE_RETURN_IF_ERROR(CommitRecords(log_, buf, job, &cp));
+    for (const auto& t : job.tables()) {
+      if (t.state() == proto::SnapshotTable::FAILED && options_.on_warning) {
+        options_.on_warning("the initial snapshot leaves out " + t.db() + "." + t.table() + ": " +
+                            t.error());
+      }
+    }
+    spdlog::info("initial snapshot of {} tables starts at {}", descs.size(), p.ToString());
+    Publish(job);
+    return Status::Ok();
+  }
+  return Status::Aborted("the tables' definitions kept changing while the initial snapshot "
+                         "started; it tries again");
+}
+
+Result<std::string> Snapshotter::Request(const std::vector<std::string>& tables,
+                                         std::chrono::milliseconds timeout) {
+  auto p = std::make_shared<Pending>();
+  for (const auto& name : tables) {
+    size_t dot = name.find('.');
+    if (dot == std::string::npos || dot == 0 || dot + 1 == name.size()) {
+      return Status::InvalidArgument("table '" + name + "' is not of the form db.table");
+    }
+    TableName t{name.substr(0, dot), name.substr(dot + 1)};
+    if (!Included(t.first, t.second)) {
+      return Status::InvalidArgument("table " + name +
+                                     " is not captured by this destination (its include / "
+                                     "exclude filters)");
+    }
+    if (std::find(p->tables.begin(), p->tables.end(), t) == p->tables.end()) p->tables.push_back(t);
+  }
+  if (p->tables.empty()) return Status::InvalidArgument("no table to snapshot");
+  MutexLock lock(&mu_);
+  requests_.push_back(p);
+  cv_.SignalAll();
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!p->answered && !stop_.load() && cv_.WaitUntil(&mu_, deadline)) {
+  }
+  if (!p->answered) {
+    // Still queued: taken back, so nothing starts that the caller was told failed.
+    auto it = std::find(requests_.begin(), requests_.end(), p);
+    if (it != requests_.end()) {
+      requests_.erase(it);
+      return Status::TimedOut(
+          "the snapshot did not start in time (is ingest running on this node?)");
+    }
+    while (!p->answered) cv_.Wait(&mu_);  // being started now: wait for the outcome
+  }
+  if (!p->status.ok()) return p->status;
+  return p->id;
+}
+
+// Starts an on-demand job: its start goes into the log through the gate,
+// at a place where the definitions read are still the tables'.
+Status Snapshotter::StartJob(const std::vector<TableName>& tables, const std::string& id) {
+  SLUICE_ASSIGN_OR_RETURN(auto reader,
+                          TableReader::Open(options_.source, options_.ingest_server()));
+  for (int attempt = 0; !stop_.load(); ++attempt) {
+    ingest::SnapshotGate::Watch watch;
+    watch.ddl_tables = tables;
+    auto armed = gate_->Arm(watch);
+    if (!armed.ok()) {
+      if (attempt > 50) return armed.status();
+      SleepUnlessStopped(std::chrono::milliseconds(200));
+      continue;
+    }
+    proto::SnapshotJob job;
+    job.set_id(id);
+    job.set_created_ms(static_cast<uint64_t>(WallClockMs()));
+    std::vector<TableDesc> descs;
+    for (const auto& [db, table] : tables) {
+      auto d = reader->Describe(db, table);
+      if (!d.ok()) {
+        gate_->Disarm();
+        return d.status();
+      }
+      proto::SnapshotTable* t = job.add_tables();
+      t->set_db(db);
+      t->set_table(table);
+      t->set_state(proto::SnapshotTable::PENDING);
+      for (uint32_t k : d->key) t->add_key_columns(d->columns[k].name);
+      descs.push_back(std::move(*d));
+    }
+    SLUICE_ASSIGN_OR_RETURN(binlog::BinlogPosition p, reader->SnapshotPosition());
+    if (ingest::ComparePositions(p, armed->handled) < 0) {
+      gate_->Disarm();  // ingest read past the snapshot's position already: again
+      SleepUnlessStopped(std::chrono::milliseconds(20));
+      continue;
+    }
+    std::vector<proto::ChangeRecord> head;
+    Status dbs = AppendDatabases(reader.get(), id, descs, p, &head);
+    if (!dbs.ok()) {
+      gate_->Disarm();
+      return dbs;
+    }
+    for (const auto& d : descs) {
+      AppendTableStart(id, d, p, &head);
+      head.push_back(SchemaRecord(id, d, p));
+    }
+    ingest::RecordBuffer buf;
+    for (const auto& r : head) buf.AppendMessage(r);
+    const std::string server = reader->server();
+    Status st = gate_->CommitWhenCaughtUp(
+        *armed, p,
+        [&](const ingest::TouchedKeys&) -> Status {
+          if (options_.ingest_server() != server) return Status::Aborted("the source moved");
+          return CommitRecords(log_, buf, job, nullptr);
+        },
+        &stop_);
+    if (st.code() == Code::kAborted) continue;
+    SLUICE_RETURN_IF_ERROR(st);
+    spdlog::info("snapshot {} of {} tables starts at {}", id, tables.size(), p.ToString());
+    Publish(job);
+    return Status::Ok();
+  }
+  return Status::Unavailable("stopping");
+}
+
+void Snapshotter::Start() {
+  if (thread_.joinable()) return;
+  stop_.store(false);
+  thread_ = std::thread([this] {
+    SetThreadName("sl-snapshot");
+    Loop();
+  });
+}
+
+void Snapshotter::Stop() {
+  stop_.store(true);
+  {
+    MutexLock lock(&mu_);
+    cv_.SignalAll();
+  }
+  if (thread_.joinable()) thread_.join();
+  MutexLock lock(&mu_);
+  for (auto& p : requests_) {
+    p->answered = true;
+    p->status = Status::Unavailable("the node stopped ingesting before the snapshot started");
+  }
+  requests_.clear();
+  cv_.SignalAll();
+}
+
+bool Snapshotter::SleepUnlessStopped(std::chrono::milliseconds d) {
+  const auto deadline = std::chrono::steady_clock::now() + d;
+  MutexLock lock(&mu_);
+  while (!stop_.load() && cv_.WaitUntil(&mu_, deadline)) {
+  }
+  return !stop_.load();
+}
+
+void Snapshotter::Publish(const proto::SnapshotJob& job) {
+  MutexLock lock(&mu_);
+  running_ = job;
+}
+
+void Snapshotter::ServeRequests() {
+  for (;;) {
+    std::shared_ptr<Pending> p;
+    std::string id;
+    {
+      MutexLock lock(&mu_);
+      if (requests_.empty()) return;
+      p = requests_.front();
+      requests_.erase(requests_.begin());
+      id = std::to_string(WallClockMs()) + "-" + std::to_string(++next_id_);
+    }
+    Status st = StartJob(p->tables, id);
+    MutexLock lock(&mu_);
+    p->answered = true;
+    p->status = st;
+    p->id = id;
+    cv_.SignalAll();
+  }
+}
+
+void Snapshotter::Loop() {
+  std::string logged;
+  auto delay = std::chrono::milliseconds(500);
+  while (!stop_.load()) {
+    ServeRequests();
+    auto entries = log_->ReadIngestState(kJobPrefix);
+    std::optional<proto::SnapshotJob> next;
+    if (entries.ok()) {
+      for (const auto& [key, value] : *entries) {
+        proto::SnapshotJob job;
+        if (!job.ParseFromString(value) || job.done()) continue;
+        if (!next || job.created_ms() < next->created_ms()) next = std::move(job);
+      }
+    }
+    if (!next) {
+      MutexLock lock(&mu_);
+      if (requests_.empty() && !stop_.load()) cv_.WaitFor(&mu_, std::chrono::seconds(1));
+      continue;
+    }
+    Status st = RunJob(&*next);
+    if (stop_.load()) break;
+    if (st.ok()) {
+      delay = std::chrono::milliseconds(500);
+      logged.clear();
+      continue;
+    }
+    if (st.ToString() != logged) {
+      spdlog::warn("snapshot {}: {}; trying again in {} ms", next->id(), st.ToString(),
+                   delay.count());
+      if (options_.on_warning) options_.on_warning("snapshot " + next->id() + ": " + st.ToString());
+      logged = st.ToString();
+    }
+    SleepUnlessStopped(delay);
+    delay = std::min(delay * 2, std::chrono::milliseconds(30000));
+  }
+}
+
+Status Snapshotter::RunJob(proto::SnapshotJob* job) {
+  Publish(*job);
+  for (int i = 0; i < job->tables_size() && !stop_.load(); ++i) {
+    const auto state = job->tables(i).state();
+    if (state == proto::SnapshotTable::DONE || state == proto::SnapshotTable::FAILED) continue;
+    SLUICE_RETURN_IF_ERROR(CopyTable(job, i));
+  }
+  if (stop_.load()) return Status::Ok();
+  if (!job->done()) {
+    // Every table ended before this run (failed at the start): say so in the log.
+    job->set_done(true);
+    SLUICE_RETURN_IF_ERROR(CommitRecords(log_, ingest::RecordBuffer(), *job, nullptr));
+  }
+  spdlog::info("snapshot {} done", job->id());
+  Publish(*job);
+  return Status::Ok();
+}
+
+Status Snapshotter::CopyTable(proto::SnapshotJob* job, int index) {
+  const TableName name{job->tables(index).db(), job->tables(index).table()};
+  SLUICE_ASSIGN_OR_RETURN(auto reader,
+                          TableReader::Open(options_.source, options_.ingest_server()));
+  auto desc = reader->Describe(name.first, name.second);
+  bool new_shape = false;
+  const uint64_t started = static_cast<uint64_t>(WallClockMs());
+  while (!stop_.load()) {
+    ServeRequests();
+    const proto::SnapshotTable t = job->tables(index);
+    proto::SnapshotJob next = *job;
+    proto::SnapshotTable* nt = next.mutable_tables(index);
+    if (!desc.ok() && desc.status().code() != Code::kNotFound) return desc.status();
+    if (!desc.ok()) {
+      // Dropped since the job started: the DROP is in the log; the table ends here.
+      nt->set_state(proto::SnapshotTable::DONE);
+      nt->set_error("the table was dropped during the snapshot");
+      nt->set_done_ms(static_cast<uint64_t>(WallClockMs()));
+      next.set_done(AllEnded(next));
+      ingest::RecordBuffer buf;
+      buf.AppendMessage(Mark(job->id(), name, proto::SnapshotMark::END, nt->rows(), {}));
+      SLUICE_RETURN_IF_ERROR(CommitRecords(log_, buf, next, nullptr));
+      *job = next;
+      Publish(*job);
+      return Status::Ok();
+    }
+    if (reader->server() != options_.ingest_server() && !options_.ingest_server().empty()) {
+      SLUICE_ASSIGN_OR_RETURN(reader, TableReader::Open(options_.source, options_.ingest_server()));
+    }
+    ingest::SnapshotGate::Watch watch;
+    watch.db = t.db();
+    watch.table = t.table();
+    watch.key_columns = KeyColumns(*desc);
+    watch.ddl_tables = {name};
+    auto armed = gate_->Arm(watch);
+    if (!armed.ok()) {
+      SleepUnlessStopped(std::chrono::milliseconds(200));
+      continue;
+    }
+    proto::SnapshotKey last;
+    std::vector<std::string> after;
+    if (!t.last_key().empty() && last.ParseFromString(t.last_key())) {
+      after.assign(last.values().begin(), last.values().end());
+    }
+    auto chunk = reader->ReadChunk(*desc, after, options_.chunk_rows);
+    if (!chunk.ok()) {
+      gate_->Disarm();
+      // 1412: the table's definition changed since the snapshot began.
+      if (chunk.status().message().find("1412") != std::string::npos ||
+          chunk.status().message().find("definition has changed") != std::string::npos) {
+        desc = reader->Describe(t.db(), t.table());
+        new_shape = true;
+        continue;
+      }
+      return chunk.status();
+    }
+    if (options_.chunk_hook) options_.chunk_hook(t.db() + "." + t.table(), t.chunks());
+    if (ingest::ComparePositions(chunk->position, armed->handled) < 0) {
+      gate_->Disarm();
+      job->mutable_tables(index)->set_retries(t.retries() + 1);
+      SleepUnlessStopped(std::chrono::milliseconds(20));
+      continue;
+    }
+    // The rows serialized, with their keys, before stage 3 is held.
+    ingest::RecordBuffer rows;
+    std::vector<std::string> keys;
+    keys.reserve(chunk->rows.size());
+    for (auto& r : chunk->rows) {
+      r.mutable_snapshot()->set_id(job->id());
+      r.mutable_snapshot()->set_chunk(t.chunks());
+      keys.push_back(ingest::KeyOf(r.after(), desc->key).value_or(""));
+      rows.AppendMessage(r);
+    }
+    const std::string server = reader->server();
+    const std::string last_text =
+        chunk->rows.empty() ? t.last_key_text() : KeyText(chunk->rows.back(), desc->key);
+    Status st = gate_->CommitWhenCaughtUp(
+        *armed, chunk->position,
+        [&](const ingest::TouchedKeys& touched) -> Status {
+          if (options_.ingest_server() != server) return Status::Aborted("the source moved");
+          ingest::RecordBuffer buf;
+          if (new_shape) buf.AppendMessage(SchemaRecord(job->id(), *desc, chunk->position));
+          uint64_t kept = 0;
+          for (size_t i = 0; i < keys.size(); ++i) {
+            if (touched.size() > 0 && touched.Contains(keys[i])) continue;
+            buf.Append(rows.record(i));
+            buf.EndRecord();
+            ++kept;
+          }
+          if (nt->state() == proto::SnapshotTable::PENDING) {
+            nt->set_state(proto::SnapshotTable::COPYING);
+            nt->set_started_ms(started);
+          }
+          nt->set_rows(nt->rows() + kept);
+          nt->set_dropped(nt->dropped() + (keys.size() - kept));
+          nt->set_chunks(nt->chunks() + 1);
+          if (!chunk->bounds.empty()) {
+            proto::SnapshotKey k;
+            for (const auto& b : chunk->bounds) k.add_values(b);
+            nt->set_last_key(k.SerializeAsString());
+            nt->set_last_key_text(last_text);
+          }
+          if (chunk->last) {
+            nt->set_state(proto::SnapshotTable::DONE);
+            nt->set_done_ms(static_cast<uint64_t>(WallClockMs()));
+            buf.AppendMessage(
+                Mark(job->id(), name, proto::SnapshotMark::END, nt->rows(), chunk->position));
+          }
+          next.set_done(AllEnded(next));
+          return CommitRecords(log_, buf, next, nullptr);
+        },
+        &stop_);
+    if (st.code() == Code::kAborted) {
+      // A DDL, an XA COMMIT or a restart in the window: read it again, on
+      // the table's shape of now.
+      job->mutable_tables(index)->set_retries(job->tables(index).retries() + 1);
+      auto again = reader->Describe(t.db(), t.table());
+      if (again.ok() && desc.ok() && again->create_sql != desc->create_sql) new_shape = true;
+      desc = std::move(again);
+      continue;
+    }
+    if (stop_.load() && !st.ok()) return Status::Ok();
+    SLUICE_RETURN_IF_ERROR(st);
+    new_shape = false;
+    *job = next;
+    Publish(*job);
+    if (job->tables(index).state() == proto::SnapshotTable::DONE) return Status::Ok();
+  }
+  return Status::Ok();
+}
+
+std::vector<JobProgress> Snapshotter::progress() const {
+  std::vector<proto::SnapshotJob> jobs;
+  auto entries = log_->ReadIngestState(kJobPrefix);
+  if (entries.ok()) {
+    for (const auto& [key, value] : *entries) {
+      proto::SnapshotJob job;
+      if (job.ParseFromString(value)) jobs.push_back(std::move(job));
+    }
+  }
+  {
+    MutexLock lock(&mu_);
+    for (auto& j : jobs) {
+      if (j.id() == running_.id() && !j.done()) j = running_;
+    }
+  }
+  std::sort(jobs.begin(), jobs.end(),
+            [](const auto& a, const auto& b) { return a.created_ms() < b.created_ms(); });
+  std::vector<JobProgress> out;
+  const uint64_t now = static_cast<uint64_t>(WallClockMs());
+  for (const auto& j : jobs) {
+    JobProgress p;
+    p.id = j.id();
+    p.done = j.done();
+    for (const auto& t : j.tables()) {
+      TableProgress tp;
+      tp.db = t.db();
+      tp.table = t.table();
+      tp.state = StateName(t.state());
+      tp.rows = t.rows();
+      tp.dropped = t.dropped();
+      tp.chunks = t.chunks();
+      tp.retries = t.retries();
+      tp.last_key = t.last_key_text();
+      tp.error = t.error();
+      const uint64_t end = t.done_ms() != 0 ? t.done_ms() : now;
+      if (t.started_ms() != 0 && end > t.started_ms()) {
+        tp.rows_per_second = static_cast<double>(t.rows() + t.dropped()) * 1000.0 /
+                             static_cast<double>(end - t.started_ms());
+      }
+      p.tables.push_back(std::move(tp));
+    }
+    out.push_back(std::move(p));
+  }
+  return out;
+}
+
+}  // namespace sluice::snapshot
