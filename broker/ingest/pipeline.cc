@@ -547,10 +547,8 @@ Status Pipeline::Impl::Run(binlog::BinlogSource* source, const std::atomic<bool>
   s1.CountWaitsIn(&stats_->wait_ns[IngestStats::kPlanWait]);
   s2.CountWaitsIn(&stats_->wait_ns[IngestStats::kDecodeWait]);
   s3.CountWaitsIn(&stats_->wait_ns[IngestStats::kCommitWait]);
-  if (gate_ != nullptr) {
-    const proto::SourceCheckpoint cp = log_->Checkpoint();
-    gate_->Started(BinlogPosition{cp.file(), cp.pos()});
-  }
+  // Everything before where the source starts reading is in the log.
+  if (gate_ != nullptr) gate_->Started(source->position());
   s1.Start("sl-plan");
   s2.Start("sl-decode");
   s3.Start("sl-commit");

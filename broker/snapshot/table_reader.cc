@@ -186,7 +186,7 @@ Result<std::unique_ptr<TableReader>> TableReader::Open(const std::string& url,
     return Status::Unavailable(std::string("snapshot connection: ") + mysql_error(r->conn_));
   }
   SLUICE_RETURN_IF_ERROR(r->Exec(
-      "SET SESSION time_zone = '+00:00', SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ",
+      "SET SESSION time_zone = '+00:00', SESSION tx_isolation = 'REPEATABLE-READ'",
       "setting up the snapshot session"));
   SLUICE_ASSIGN_OR_RETURN(auto rows,
                           r->Query("SELECT @@version, @@global.binlog_format, "
