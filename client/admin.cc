@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 #include <chrono>
+#include <thread>
 
 #include <cstdio>
 
@@ -83,7 +84,86 @@ void AppendBool(std::string* out, const char* key, bool v) {
   *out += std::string(",\"") + key + "\":" + (v ? "true" : "false");
 }
 
+void PrintSnapshots(const proto::DestinationStatus& d, std::ostream& out) {
+  for (const auto& s : d.snapshots()) {
+    out << "    snapshot " << s.id() << ": "
+        << (!s.error().empty() ? "REFUSED: " + s.error() : s.done() ? "done" : "running") << "\n";
+    for (const auto& t : s.tables()) {
+      char buf[512];
+      std::snprintf(buf, sizeof buf,
+                    "      %s.%s: %s, %llu rows (%llu replaced by newer changes), %llu chunks, "
+                    "%.0f rows/s%s%s%s%s\n",
+                    t.db().c_str(), t.table().c_str(), t.state().c_str(),
+                    static_cast<unsigned long long>(t.rows()),
+                    static_cast<unsigned long long>(t.dropped()),
+                    static_cast<unsigned long long>(t.chunks()), t.rows_per_second(),
+                    t.last_key().empty() ? "" : ", key reached ", t.last_key().c_str(),
+                    t.error().empty() ? "" : ": ", t.error().c_str());
+      out << buf;
+    }
+  }
+}
+
 }  // namespace
+
+Result<std::string> StartSnapshot(const AdminOptions& o, const std::string& dest,
+                                  const std::vector<std::string>& tables) {
+  proto::SnapshotRequest sr;
+  sr.set_dest(dest);
+  for (const auto& t : tables) sr.add_tables(t);
+  SLUICE_ASSIGN_OR_RETURN(auto resp,
+                          Call(o, [&](proto::Request* r, auto proof, const std::string& cn) {
+                            *r->mutable_snapshot() = sr;
+                            r->mutable_snapshot()->set_client_nonce(cn);
+                            r->mutable_snapshot()->set_proof(
+                                proof(auth::SnapshotAction(dest, tables)));
+                          }));
+  return resp.snapshot().id();
+}
+
+Status RunSnapshot(const AdminOptions& o, const std::string& dest,
+                   const std::vector<std::string>& tables, bool wait, int timeout_s,
+                   std::ostream& out) {
+  SLUICE_ASSIGN_OR_RETURN(std::string id, StartSnapshot(o, dest, tables));
+  out << "snapshot " << id << " asked for" << std::endl;
+  const auto deadline = Clock::now() + std::chrono::seconds(timeout_s);
+  std::string last;
+  for (bool started = false;;) {
+    SLUICE_ASSIGN_OR_RETURN(auto st, NodeStatus(o));
+    const proto::SnapshotStatus* found = nullptr;
+    for (const auto& d : st.destinations()) {
+      if (d.name() != dest) continue;
+      for (const auto& s : d.snapshots()) {
+        if (s.id() == id) found = &s;
+      }
+    }
+    if (found != nullptr && !found->error().empty()) {
+      return Status::FailedPrecondition("snapshot " + id + " refused: " + found->error());
+    }
+    if (found != nullptr && !started) {
+      started = true;
+      out << "snapshot " << id << " started" << std::endl;
+      if (!wait) return Status::Ok();
+    }
+    if (found != nullptr) {
+      std::string now;
+      for (const auto& t : found->tables()) {
+        now += "  " + t.db() + "." + t.table() + ": " + t.state() + ", " +
+               std::to_string(t.rows()) + " rows\n";
+      }
+      if (now != last) out << now << std::flush;
+      last = now;
+      if (found->done()) {
+        out << "snapshot " << id << " done" << std::endl;
+        return Status::Ok();
+      }
+    } else if (Clock::now() > deadline) {
+      return Status::TimedOut("snapshot " + id + " did not start within " +
+                              std::to_string(timeout_s) + " s (is ingest running on the node?)");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(found ? 1000 : 100));
+  }
+}
 
 Result<proto::StatusResponse> NodeStatus(const AdminOptions& o) {
   SLUICE_ASSIGN_OR_RETURN(auto resp,
@@ -148,6 +228,7 @@ void PrintStatus(const proto::StatusResponse& s, bool json, std::ostream& out) {
       AppendNum(&j, "primary_high_watermark", d.primary_high_watermark());
       Append(&j, "replication_error", d.replication_error());
       AppendStandbysJson(d, &j);
+      AppendSnapshotsJson(d, &j);
       j += "}";
     }
     j += "]}";
@@ -198,6 +279,7 @@ void PrintStatus(const proto::StatusResponse& s, bool json, std::ostream& out) {
         out << buf;
       }
       if (d.standbys().empty() && !s.ha_mode().empty()) out << "    no standby has connected\n";
+      PrintSnapshots(d, out);
     } else {
       out << "    replication: " << (d.replicating() ? "connected" : "NOT connected")
           << ", primary's high watermark " << d.primary_high_watermark();

@@ -9,6 +9,7 @@
 //   sluice status --broker H:P (--secret-file F | --user U --password-file F) [--json]
 //   sluice promote --broker H:P --secret-file F [--epoch N]
 //   sluice demote --broker H:P --primary HOST:HAPORT --secret-file F
+//   sluice snapshot --broker H:P --secret-file F --dest NAME --table DB.T [--table ...] [--wait]
 //   sluice apply --broker H:P[,H:P...] --dest NAME --target mysql://U:PW@HOST:PORT
 //               [--group G] [--include REGEX] [--rename SRC=DST]... [--user U --password-file F]
 // Exit codes: 0 done, 1 failed (the reason on stderr), 2 usage error.
@@ -196,6 +197,20 @@ int main(int argc, char** argv) {
   demote_cmd->add_option("--primary", new_primary, "HOST:PORT of the new primary's [ha] listen")
       ->required();
 
+  std::string snap_dest;
+  std::vector<std::string> snap_tables;
+  bool snap_wait = false;
+  int snap_timeout_s = 60;
+  auto* snapshot_cmd = app.add_subcommand(
+      "snapshot", "copy tables into a destination's log while it streams (docs/snapshots.md)");
+  add_node(snapshot_cmd, true);
+  snapshot_cmd->add_option("--dest", snap_dest, "the destination")->required();
+  snapshot_cmd->add_option("--table", snap_tables, "DB.TABLE to copy (repeat for more)")
+      ->required();
+  snapshot_cmd->add_flag("--wait", snap_wait, "print progress until the snapshot is done");
+  snapshot_cmd->add_option("--timeout", snap_timeout_s,
+                           "seconds to wait for the snapshot to start (default 60)");
+
   ConnectFlags apply_conn;
   sluice::apply::ApplyOptions apply_opts;
   std::string target_url;
@@ -252,7 +267,8 @@ int main(int argc, char** argv) {
       return sluice::PrintOffsets(c, off_conn.dest, std::cout);
     });
   }
-  if (status_cmd->parsed() || promote_cmd->parsed() || demote_cmd->parsed()) {
+  if (status_cmd->parsed() || promote_cmd->parsed() || demote_cmd->parsed() ||
+      snapshot_cmd->parsed()) {
     sluice::admin_client::AdminOptions ao;
     ao.broker = node_broker;
     if (!secret_file.empty()) {
@@ -283,6 +299,15 @@ int main(int argc, char** argv) {
         return 1;
       }
       sluice::admin_client::PrintStatus(*got, json, std::cout);
+      return 0;
+    }
+    if (snapshot_cmd->parsed()) {
+      sluice::Status st = sluice::admin_client::RunSnapshot(ao, snap_dest, snap_tables, snap_wait,
+                                                            snap_timeout_s, std::cout);
+      if (!st.ok()) {
+        std::cerr << "sluice: " << st.message() << "\n";
+        return 1;
+      }
       return 0;
     }
     auto role = promote_cmd->parsed() ? sluice::admin_client::Promote(ao, promote_epoch)

@@ -30,4 +30,18 @@ bool ProofMatches(std::string_view want, std::string_view got);
 // `n` bytes from the system's CSPRNG (getrandom).
 std::string RandomBytes(size_t n);
 
+// What a snapshot request's proof covers after the client nonce
+// (proto/protocol.proto, "snapshots"): "|snapshot|" dest "|" tables joined by ",".
+template <typename Tables>
+std::string SnapshotAction(std::string_view dest, const Tables& tables) {
+  std::string action = "|snapshot|" + std::string(dest) + "|";
+  bool first = true;
+  for (const auto& t : tables) {
+    if (!first) action += ",";
+    action += t;
+    first = false;
+  }
+  return action;
+}
+
 }  // namespace sluice::auth

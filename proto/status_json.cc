@@ -27,4 +27,38 @@ void AppendStandbysJson(const proto::DestinationStatus& d, std::string* out) {
   *out += "]";
 }
 
+void AppendSnapshotsJson(const proto::DestinationStatus& d, std::string* j) {
+  *j += ",\"snapshots\":[";
+  for (int i = 0; i < d.snapshots_size(); ++i) {
+    const auto& s = d.snapshots(i);
+    *j += i ? ",{\"id\":" : "{\"id\":";
+    AppendJsonString(s.id(), j);
+    *j += s.done() ? ",\"done\":true" : ",\"done\":false";
+    *j += ",\"error\":";
+    AppendJsonString(s.error(), j);
+    *j += ",\"tables\":[";
+    for (int k = 0; k < s.tables_size(); ++k) {
+      const auto& t = s.tables(k);
+      *j += k ? ",{\"table\":" : "{\"table\":";
+      AppendJsonString(t.db() + "." + t.table(), j);
+      *j += ",\"state\":";
+      AppendJsonString(t.state(), j);
+      *j += ",\"rows\":" + std::to_string(t.rows());
+      *j += ",\"dropped\":" + std::to_string(t.dropped());
+      *j += ",\"chunks\":" + std::to_string(t.chunks());
+      *j += ",\"retries\":" + std::to_string(t.retries());
+      *j += ",\"last_key\":";
+      AppendJsonString(t.last_key(), j);
+      char rate[32];
+      std::snprintf(rate, sizeof rate, "%.0f", t.rows_per_second());
+      *j += std::string(",\"rows_per_second\":") + rate;
+      *j += ",\"error\":";
+      AppendJsonString(t.error(), j);
+      *j += "}";
+    }
+    *j += "]}";
+  }
+  *j += "]";
+}
+
 }  // namespace sluice

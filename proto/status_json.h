@@ -12,4 +12,9 @@ namespace sluice {
 // "lag_records":...,"lag_bytes":...,"lag_seconds":...,"in_sync":...},...]
 void AppendStandbysJson(const proto::DestinationStatus& d, std::string* out);
 
+// Appends ,"snapshots":[{"id":...,"done":...,"error":...,"tables":[{"table":"db.t",
+// "state":...,"rows":...,"dropped":...,"chunks":...,"retries":...,"last_key":...,
+// "rows_per_second":...,"error":...},...]},...]
+void AppendSnapshotsJson(const proto::DestinationStatus& d, std::string* out);
+
 }  // namespace sluice

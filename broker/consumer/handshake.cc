@@ -81,6 +81,7 @@ proto::Error Handshake::Authenticate(const proto::Auth& a) {
 bool Handshake::IsRoleRequest(const proto::Request& req) {
   return req.body_case() == proto::Request::kPromote ||
          req.body_case() == proto::Request::kDemote ||
+         req.body_case() == proto::Request::kSnapshot ||
          (req.body_case() == proto::Request::kStatus && !req.status().proof().empty());
 }
 
@@ -98,6 +99,11 @@ proto::Error Handshake::ProveRole(const proto::Request& req) const {
       client_nonce = req.demote().client_nonce();
       proof = req.demote().proof();
       action = "|demote|" + req.demote().primary();
+      break;
+    case proto::Request::kSnapshot:
+      client_nonce = req.snapshot().client_nonce();
+      proof = req.snapshot().proof();
+      action = auth::SnapshotAction(req.snapshot().dest(), req.snapshot().tables());
       break;
     default:
       client_nonce = req.status().client_nonce();

@@ -202,6 +202,8 @@ class ConsumerSession final : public net::Session {
         e = proto::MakeError(proto::UNAVAILABLE, "this node takes no role changes");
       } else if (req.body_case() == proto::Request::kPromote) {
         e = admin->Promote(req.promote(), r.mutable_promote());
+      } else if (req.body_case() == proto::Request::kSnapshot) {
+        e = admin->Snapshot(req.snapshot(), r.mutable_snapshot());
       } else {
         e = admin->Demote(req.demote(), r.mutable_demote());
       }

@@ -135,6 +135,46 @@ std::string RenderMetrics(const std::vector<std::unique_ptr<Destination>>& dests
   for (const auto& d : dests) {
     m.Sample("sluice_xa_oldest_pending_seconds", Dest(*d), d->xa_oldest_seconds());
   }
+  // Snapshots (docs/snapshots.md): per table of every snapshot the log knows.
+  struct SnapshotSeries {
+    const char* name;
+    const char* type;
+    const char* help;
+    double (*get)(const snapshot::TableProgress&);
+  };
+  static const SnapshotSeries kSnapshot[] = {
+      {"sluice_snapshot_rows_total", "counter", "Rows a snapshot wrote to the log.",
+       [](const snapshot::TableProgress& t) { return static_cast<double>(t.rows); }},
+      {"sluice_snapshot_rows_replaced_total", "counter",
+       "Rows of a snapshot's chunks left out because a newer change of the row is in the log "
+       "(the merge rule).",
+       [](const snapshot::TableProgress& t) { return static_cast<double>(t.dropped); }},
+      {"sluice_snapshot_chunks_total", "counter", "Chunks a snapshot wrote.",
+       [](const snapshot::TableProgress& t) { return static_cast<double>(t.chunks); }},
+      {"sluice_snapshot_chunk_retries_total", "counter",
+       "Chunks read again (a DDL, an XA COMMIT or an ingest restart inside the chunk's window).",
+       [](const snapshot::TableProgress& t) { return static_cast<double>(t.retries); }},
+      {"sluice_snapshot_rows_per_second", "gauge", "A table's copy rate (read rows per second).",
+       [](const snapshot::TableProgress& t) { return t.rows_per_second; }},
+      {"sluice_snapshot_done", "gauge", "1 once the table's copy has ended (END mark), else 0.",
+       [](const snapshot::TableProgress& t) {
+         return t.state == "done" || t.state == "failed" ? 1.0 : 0.0;
+       }},
+  };
+  std::vector<std::pair<std::string, std::vector<snapshot::JobProgress>>> jobs;
+  for (const auto& d : dests) jobs.emplace_back(Dest(*d), d->snapshots());
+  for (const auto& series : kSnapshot) {
+    m.Family(series.name, series.type, series.help);
+    for (const auto& [dest, list] : jobs) {
+      for (const auto& j : list) {
+        for (const auto& t : j.tables) {
+          m.Sample(series.name,
+                   dest + ",snapshot=\"" + j.id + "\",table=\"" + t.db + "." + t.table + "\"",
+                   series.get(t));
+        }
+      }
+    }
+  }
   m.Family("sluice_ring_occupancy", "gauge", "Parse-ring slots published and not yet committed.");
   for (const auto& d : dests)
     m.Sample("sluice_ring_occupancy", Dest(*d), d->stats().ring_occupancy.load());
@@ -341,6 +381,7 @@ std::string RenderStatus(const Config& config,
       out += ",\"replication_error\":";
       AppendJsonString(h.replication_error(), &out);
       AppendStandbysJson(h, &out);
+      AppendSnapshotsJson(h, &out);
     }
     out += "}";
   }

@@ -92,7 +92,7 @@ Result<std::string> Destination::RequestSnapshot(const std::vector<std::string>&
     return Status::Unavailable("destination " + config_.name +
                                " does not ingest on this node (a standby): ask the primary");
   }
-  return snapshotter_->Request(tables, std::chrono::seconds(60));
+  return snapshotter_->Request(tables);
 }
 
 std::vector<snapshot::JobProgress> Destination::snapshots() const {

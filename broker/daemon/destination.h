@@ -114,8 +114,9 @@ class Destination {
   std::string ResumeStart(const proto::SourceCheckpoint& cp, bool* by_gtid) const;
 
   // Snapshots (docs/snapshots.md): asks for one of `tables` ("db.table");
-  // the id once its start is in the log. Unavailable when ingest does not
-  // run here (a standby), FailedPrecondition for a source that cannot.
+  // its id (it starts in the background: snapshots() follows it).
+  // Unavailable when ingest does not run here (a standby),
+  // FailedPrecondition for a source that cannot.
   Result<std::string> RequestSnapshot(const std::vector<std::string>& tables);
   // Every snapshot the log knows, with its progress. REQUIRES: Open() succeeded.
   std::vector<snapshot::JobProgress> snapshots() const;

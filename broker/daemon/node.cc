@@ -432,6 +432,33 @@ proto::Error Node::Promote(const proto::PromoteRequest& req, proto::RoleResponse
   return proto::Error();
 }
 
+proto::Error Node::Snapshot(const proto::SnapshotRequest& req, proto::SnapshotResponse* out) {
+  MutexLock lock(&mu_);
+  if (role_ != Role::kPrimary) {
+    return proto::MakeError(proto::NOT_PRIMARY,
+                            "this node is not the primary: ask the primary for a snapshot");
+  }
+  for (const auto& d : dests_) {
+    if (d->name() != req.dest()) continue;
+    std::vector<std::string> tables(req.tables().begin(), req.tables().end());
+    auto id = d->RequestSnapshot(tables);
+    if (!id.ok()) {
+      const Code c = id.status().code();
+      return proto::MakeError(c == Code::kInvalidArgument     ? proto::BAD_REQUEST
+                              : c == Code::kFailedPrecondition ? proto::PERMISSION_DENIED
+                                                               : proto::UNAVAILABLE,
+                              id.status().message());
+    }
+    std::string names;
+    for (const auto& t : tables) names += (names.empty() ? "" : ", ") + t;
+    spdlog::info("destination {}: snapshot {} of {} asked for", d->name(), *id, names);
+    out->set_id(*id);
+    return proto::Error();
+  }
+  return proto::MakeError(proto::UNKNOWN_DESTINATION,
+                          "no destination '" + req.dest() + "' on this node");
+}
+
 proto::Error Node::Demote(const proto::DemoteRequest& req, proto::RoleResponse* out) {
   MutexLock lock(&mu_);
   FinishFence();
@@ -477,6 +504,25 @@ void Node::FillStatus(proto::StatusResponse* out) const {
     }
     if (dest == nullptr) continue;
     CommitLog* log = const_cast<Destination*>(dest)->log();
+    for (const auto& j : dest->snapshots()) {
+      auto* ss = s.add_snapshots();
+      ss->set_id(j.id);
+      ss->set_done(j.done);
+      ss->set_error(j.error);
+      for (const auto& t : j.tables) {
+        auto* ts = ss->add_tables();
+        ts->set_db(t.db);
+        ts->set_table(t.table);
+        ts->set_state(t.state);
+        ts->set_rows(t.rows);
+        ts->set_dropped(t.dropped);
+        ts->set_chunks(t.chunks);
+        ts->set_retries(t.retries);
+        ts->set_last_key(t.last_key);
+        ts->set_rows_per_second(t.rows_per_second);
+        ts->set_error(t.error);
+      }
+    }
     if (role_ == Role::kPrimary) {
       s.set_source_lag_seconds(dest->lag_seconds());
       s.set_source_lag_bytes(dest->lag_bytes());

@@ -76,6 +76,7 @@ class Node final : public consumer::RoleAdmin {
   void Fence(Epoch epoch, const std::string& why) { OnFenced(epoch, why); }
   proto::Error Promote(const proto::PromoteRequest& req, proto::RoleResponse* out) override;
   proto::Error Demote(const proto::DemoteRequest& req, proto::RoleResponse* out) override;
+  proto::Error Snapshot(const proto::SnapshotRequest& req, proto::SnapshotResponse* out) override;
   void NoteClientEpoch(Epoch seen) override;
   // Role, HA mode, replication and source lag, for StatusResponse,
   // `sluice status` and the admin pages.

@@ -164,8 +164,6 @@ bool AllEnded(const proto::SnapshotJob& job) {
 
 struct Snapshotter::Pending {
   std::vector<TableName> tables;
-  bool answered = false;
-  Status status;
   std::string id;
 };
 
@@ -246,8 +244,7 @@ Status Snapshotter::StartInitial() {
                          "started; it tries again");
 }
 
-Result<std::string> Snapshotter::Request(const std::vector<std::string>& tables,
-                                         std::chrono::milliseconds timeout) {
+Result<std::string> Snapshotter::Request(const std::vector<std::string>& tables) {
   auto p = std::make_shared<Pending>();
   for (const auto& name : tables) {
     size_t dot = name.find('.');
@@ -264,22 +261,9 @@ Result<std::string> Snapshotter::Request(const std::vector<std::string>& tables,
   }
   if (p->tables.empty()) return Status::InvalidArgument("no table to snapshot");
   MutexLock lock(&mu_);
+  p->id = std::to_string(WallClockMs()) + "-" + std::to_string(++next_id_);
   requests_.push_back(p);
   cv_.SignalAll();
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!p->answered && !stop_.load() && cv_.WaitUntil(&mu_, deadline)) {
-  }
-  if (!p->answered) {
-    // Still queued: taken back, so nothing starts that the caller was told failed.
-    auto it = std::find(requests_.begin(), requests_.end(), p);
-    if (it != requests_.end()) {
-      requests_.erase(it);
-      return Status::TimedOut(
-          "the snapshot did not start in time (is ingest running on this node?)");
-    }
-    while (!p->answered) cv_.Wait(&mu_);  // being started now: wait for the outcome
-  }
-  if (!p->status.ok()) return p->status;
   return p->id;
 }
 
@@ -367,11 +351,13 @@ void Snapshotter::Stop() {
   if (thread_.joinable()) thread_.join();
   MutexLock lock(&mu_);
   for (auto& p : requests_) {
-    p->answered = true;
-    p->status = Status::Unavailable("the node stopped ingesting before the snapshot started");
+    JobProgress j;
+    j.id = p->id;
+    j.done = true;
+    j.error = "the node stopped ingesting before the snapshot started";
+    refused_.push_back(std::move(j));
   }
   requests_.clear();
-  cv_.SignalAll();
 }
 
 bool Snapshotter::SleepUnlessStopped(std::chrono::milliseconds d) {
@@ -390,20 +376,24 @@ void Snapshotter::Publish(const proto::SnapshotJob& job) {
 void Snapshotter::ServeRequests() {
   for (;;) {
     std::shared_ptr<Pending> p;
-    std::string id;
     {
       MutexLock lock(&mu_);
       if (requests_.empty()) return;
       p = requests_.front();
       requests_.erase(requests_.begin());
-      id = std::to_string(WallClockMs()) + "-" + std::to_string(++next_id_);
     }
-    Status st = StartJob(p->tables, id);
+    Status st = StartJob(p->tables, p->id);
+    if (st.ok() || stop_.load()) continue;
+    spdlog::warn("snapshot {} refused: {}", p->id, st.ToString());
+    if (options_.on_warning) options_.on_warning("snapshot " + p->id + " refused: " + st.message());
     MutexLock lock(&mu_);
-    p->answered = true;
-    p->status = st;
-    p->id = id;
-    cv_.SignalAll();
+    JobProgress j;
+    j.id = p->id;
+    j.done = true;
+    j.error = st.message();
+    refused_.push_back(std::move(j));
+    constexpr size_t kKeepRefused = 16;
+    if (refused_.size() > kKeepRefused) refused_.erase(refused_.begin());
   }
 }
 
@@ -602,11 +592,13 @@ std::vector<JobProgress> Snapshotter::progress() const {
       if (job.ParseFromString(value)) jobs.push_back(std::move(job));
     }
   }
+  std::vector<JobProgress> refused;
   {
     MutexLock lock(&mu_);
     for (auto& j : jobs) {
       if (j.id() == running_.id() && !j.done()) j = running_;
     }
+    refused = refused_;
   }
   std::sort(jobs.begin(), jobs.end(),
             [](const auto& a, const auto& b) { return a.created_ms() < b.created_ms(); });
@@ -636,6 +628,7 @@ std::vector<JobProgress> Snapshotter::progress() const {
     }
     out.push_back(std::move(p));
   }
+  for (auto& r : refused) out.push_back(std::move(r));
   return out;
 }
 

@@ -65,6 +65,7 @@ struct TableProgress {
 struct JobProgress {
   std::string id;
   bool done = false;
+  std::string error;  // a request refused before it started (no such table, no key, ...)
   std::vector<TableProgress> tables;
 };
 
@@ -84,11 +85,12 @@ class Snapshotter {
   // Tables without one are listed in the job as failed, and warned of.
   Status StartInitial();
 
-  // Asks for a snapshot of `tables` ("db.table"), each of which must exist,
-  // pass the destination's filters and have a usable key. Returns the
-  // job's id once its start is in the log (or the error that refused it).
-  Result<std::string> Request(const std::vector<std::string>& tables,
-                              std::chrono::milliseconds timeout);
+  // Asks for a snapshot of `tables` ("db.table"), each of which must pass
+  // the destination's filters (InvalidArgument otherwise). Returns the
+  // job's id at once; the worker starts it (progress() then lists it), or
+  // refuses it when a table does not exist or has no usable key
+  // (progress() lists it with the error, and the log says it).
+  Result<std::string> Request(const std::vector<std::string>& tables);
 
   // The worker thread: goes on with the jobs the log's ingest state holds,
   // then waits for requests.
@@ -120,6 +122,7 @@ class Snapshotter {
   mutable Mutex mu_;
   CondVar cv_;  // a request came, a request was answered, Stop()
   std::vector<std::shared_ptr<Pending>> requests_ GUARDED_BY(mu_);
+  std::vector<JobProgress> refused_ GUARDED_BY(mu_);  // the last few refused requests
   // The running job's progress, as of its last chunk; and each table's
   // copy start (for rows/s).
   proto::SnapshotJob running_ GUARDED_BY(mu_);

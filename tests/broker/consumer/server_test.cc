@@ -578,8 +578,14 @@ class RecordingAdmin : public RoleAdmin {
     out->set_role("standby");
     return proto::Error();
   }
+  proto::Error Snapshot(const proto::SnapshotRequest& req, proto::SnapshotResponse* out) override {
+    snapshot_dest = req.dest();
+    out->set_id("s1");
+    return proto::Error();
+  }
   void NoteClientEpoch(Epoch seen) override { seen_epoch = seen.value(); }
   void FillStatus(proto::StatusResponse* out) const override { out->set_ha_mode("sync"); }
+  std::string snapshot_dest;
   std::atomic<int> promotes{0};
   std::string demoted_to;
   std::atomic<uint64_t> seen_epoch{0};

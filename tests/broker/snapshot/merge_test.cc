@@ -211,7 +211,7 @@ TEST_F(MergeTest, ChangesInTheWindowWinOverTheChunk) {
     ExecuteIngested("UPDATE shop.t SET id = 17 WHERE id = 7");
     ExecuteIngested("INSERT INTO shop.t VALUES (11, 'new', 110)");
   });
-  auto id = snapshotter_->Request({"shop.t"}, std::chrono::seconds(30));
+  auto id = snapshotter_->Request({"shop.t"});
   ASSERT_TRUE(id.ok()) << id.status().ToString();
   ASSERT_NO_FATAL_FAILURE(WaitDone(*id));
   ASSERT_EQ(hooked.load(), 1);
@@ -254,7 +254,7 @@ TEST_F(MergeTest, ADdlInTheWindowReadsTheChunkAgainOnTheNewShape) {
     if (table != "shop.t" || chunk != 0 || hooked++ > 0) return;
     ExecuteIngested("ALTER TABLE shop.t ADD COLUMN w INT NOT NULL DEFAULT 7");
   });
-  auto id = snapshotter_->Request({"shop.t"}, std::chrono::seconds(30));
+  auto id = snapshotter_->Request({"shop.t"});
   ASSERT_TRUE(id.ok()) << id.status().ToString();
   ASSERT_NO_FATAL_FAILURE(WaitDone(*id));
   EXPECT_EQ(hooked.load(), 2);  // read twice
@@ -283,12 +283,16 @@ TEST_F(MergeTest, ADdlInTheWindowReadsTheChunkAgainOnTheNewShape) {
 TEST_F(MergeTest, RefusesATableWithoutAKeyAndSaysWhy) {
   ASSERT_TRUE(db_->Execute("CREATE TABLE shop.nokey (a INT, b INT)").ok());
   StartSnapshotter({});
-  auto id = snapshotter_->Request({"shop.nokey"}, std::chrono::seconds(30));
-  ASSERT_FALSE(id.ok());
-  EXPECT_NE(id.status().message().find("no primary key and no unique key of NOT NULL columns"),
+  auto id = snapshotter_->Request({"shop.nokey"});
+  ASSERT_TRUE(id.ok()) << id.status().ToString();
+  ASSERT_NO_FATAL_FAILURE(WaitDone(*id));
+  auto progress = snapshotter_->progress();
+  ASSERT_EQ(progress.size(), 1u);
+  EXPECT_NE(progress[0].error.find("no primary key and no unique key of NOT NULL columns"),
             std::string::npos)
-      << id.status().ToString();
-  auto bad = snapshotter_->Request({"other.t"}, std::chrono::seconds(30));
+      << progress[0].error;
+  EXPECT_TRUE(progress[0].tables.empty());
+  auto bad = snapshotter_->Request({"other.t"});
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.status().message().find("not captured by this destination"), std::string::npos);
 }
