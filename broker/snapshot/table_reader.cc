@@ -130,10 +130,10 @@ Status TextToValue(const ColumnDesc& c, const std::optional<std::string>& text, 
     }
     case Render::kFloat:
     case Render::kDouble: {
+      // (ReadChunk selects a FLOAT as a DOUBLE: its exact value widened,
+      // which is what the decoder gives.)
       char* end = nullptr;
-      // A FLOAT is a float the decoder widens to double: parse it as one.
-      const double v = RenderOf(c) == Render::kFloat ? static_cast<double>(std::strtof(t.c_str(), &end))
-                                                     : std::strtod(t.c_str(), &end);
+      const double v = std::strtod(t.c_str(), &end);
       if (end != t.c_str() + t.size()) return bad();
       out->set_float64(v);
       return Status::Ok();
@@ -412,7 +412,11 @@ Result<Chunk> TableReader::ReadChunk(const TableDesc& d, const std::vector<std::
                                      size_t limit) {
   std::string sql = "SELECT ";
   for (size_t i = 0; i < d.columns.size(); ++i) {
-    sql += (i ? ", " : "") + Quoted(d.columns[i].name);
+    // A FLOAT's text has 6 significant digits (lossy); as a DOUBLE it is
+    // exact, and a DOUBLE's text is the shortest that reads back the same.
+    const bool single = RenderOf(d.columns[i]) == Render::kFloat;
+    sql += (i ? ", " : "") + (single ? "(" + Quoted(d.columns[i].name) + " + 0e0)"
+                                     : Quoted(d.columns[i].name));
   }
   for (uint32_t k : d.key) sql += ", " + BoundExpr(d.columns[k]);
   sql += " FROM " + Quoted(d.db) + "." + Quoted(d.table) + " FORCE INDEX (" +

@@ -33,6 +33,7 @@
 #include "client/consumer.h"
 #include "tests/integration/apply_proc.h"
 #include "tests/integration/invariant_workload.h"
+#include "tests/integration/snapshot_workload.h"
 #include "tests/integration/sluiced_harness.h"
 #include "tests/support/child_process.h"
 #include "tests/support/free_port.h"
@@ -125,7 +126,8 @@ class InvariantTest : public ::testing::Test {
     out << "[[destination]]\nname = \"shop\"\nsource = \""
         << (source_url_.empty() ? source_->ReplUrl() : source_url_) << "\"\n"
         << "server_id = " << (n->id == "a" ? 7201 : 7202) << "\ninclude = ['" << kInclude
-        << "']\nchunk_records = 2000\nparse_threads = 2\n";
+        << "']\nchunk_records = 2000\nparse_threads = 2\n"
+        << (snapshot_ ? "snapshot = \"initial\"\nsnapshot_chunk_rows = 2000\n" : "");
   }
   void StartNode(Node* n) {
     if (!n->proc)
@@ -278,18 +280,62 @@ class InvariantTest : public ::testing::Test {
                 (*pos)[0][0]->c_str());
   }
 
-  enum class Scenario { kKills, kFailover, kSourceFailover };
+  // The primary's /status, "" when it does not answer.
+  std::string StatusJson(const Node* n) { return testing::HttpGetBody(n->admin_port, "/status"); }
+  // Whether a snapshot on the node is still copying (a kill now lands in one).
+  bool SnapshotRunning(const Node* n) {
+    const std::string st = StatusJson(n);
+    return st.find("\"state\":\"copying\"") != std::string::npos ||
+           st.find("\"state\":\"pending\"") != std::string::npos;
+  }
+  // Sums a snapshot table field over the node's /status.
+  static uint64_t SumField(const std::string& json, const std::string& key) {
+    uint64_t sum = 0;
+    const std::string needle = "\"" + key + "\":";
+    for (size_t at = json.find(needle); at != std::string::npos; at = json.find(needle, at + 1)) {
+      sum += std::strtoull(json.c_str() + at + needle.size(), nullptr, 10);
+    }
+    return sum;
+  }
+
+  // `sluice snapshot` of two tables on the primary, mid-run.
+  void OnDemandSnapshot(const Node* primary) {
+    auto [rc, out] = RunShell(std::string(SLUICE_BIN) + " snapshot --broker " +
+                              primary->consumer() + " --secret-file " + secret_ +
+                              " --dest shop --table shop.s_int --table shop.s_comp 2>&1");
+    ASSERT_EQ(rc, 0) << out << "\n" << primary->proc->LogTail();
+    EXPECT_NE(out.find("started"), std::string::npos) << out;
+    ++on_demand_snapshots_;
+    std::printf("invariant: %s", out.c_str());
+  }
+
+  enum class Scenario { kKills, kFailover, kSourceFailover, kSnapshot };
 
   // The whole scenario. kFailover: nodes a (primary) and b (standby) run as
   // a pair and the primary role moves once, about halfway. kSourceFailover:
   // the source's primary dies about halfway and its replica takes over.
   void RunScenario(Scenario scenario) {
-    const bool failover = scenario == Scenario::kFailover;
+    snapshot_ = scenario == Scenario::kSnapshot;
+    const bool failover = scenario == Scenario::kFailover || snapshot_;
     if (scenario == Scenario::kSourceFailover) {
       ASSERT_NO_FATAL_FAILURE(StartReplica());
     }
+    SnapshotTables snap(source_.get(), seed_ ^ 0x9e3779b9u);
+    if (snapshot_) {
+      // Rows that exist before sluiced starts, and a target with nothing:
+      // apply creates the database and the tables from the snapshot.
+      Status st = snap.Create(200000);
+      ASSERT_TRUE(st.ok()) << st.ToString();
+      ASSERT_TRUE(target_->Execute("DROP DATABASE shop").ok());
+    }
     WriteNodeConfig(&a_, failover, "primary", "");
     StartNode(&a_);
+    if (snapshot_) {
+      // The workload's own tables come after the initial snapshot's start.
+      ASSERT_TRUE(WaitFor([&] { return StatusJson(&a_).find("\"id\":\"initial\"") != std::string::npos; },
+                          std::chrono::seconds(60), std::chrono::milliseconds(50)))
+          << a_.proc->LogTail();
+    }
     if (failover) {
       WriteNodeConfig(&b_, true, "standby", a_.ha());
       StartNode(&b_);
@@ -306,22 +352,31 @@ class InvariantTest : public ::testing::Test {
     auto ms = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
     const auto workload_time = std::chrono::seconds(30);
     std::thread writer([&] { w.Run(&stop, std::chrono::milliseconds(ms(5000, 20000))); });
+    std::thread snap_writer([&] {
+      if (snapshot_) snap.Run(&stop);
+    });
     struct Joiner {
       std::atomic<bool>* stop;
       std::thread* t;
+      std::thread* t2;
       ~Joiner() {
         stop->store(true);
         if (t->joinable()) t->join();
+        if (t2->joinable()) t2->join();
       }
-    } joiner{&stop, &writer};
+    } joiner{&stop, &writer, &snap_writer};
 
     const auto start = Clock::now();
-    auto next_sluiced_kill = start + std::chrono::milliseconds(ms(1500, 5000));
+    // With snapshots the first kill lands while the initial copy runs.
+    auto next_sluiced_kill =
+        start + std::chrono::milliseconds(snapshot_ ? ms(300, 1200) : ms(1500, 5000));
     auto next_apply_kill = start + std::chrono::milliseconds(ms(1000, 4000));
     const auto failover_at = start + std::chrono::milliseconds(ms(12000, 18000));
     bool failed_over = scenario == Scenario::kKills;
     bool big_kills_set = false;
-    while (Clock::now() - start < workload_time && w.error().empty()) {
+    const auto on_demand_at = start + std::chrono::milliseconds(ms(6000, 10000));
+    bool on_demand_done = !snapshot_;
+    while (Clock::now() - start < workload_time && w.error().empty() && snap.error().empty()) {
       SleepMs(50);
       if (auto code = apply_->Poll()) {
         FAIL() << "apply exited by itself (" << *code << "):\n" << apply_->ErrTail();
@@ -361,12 +416,21 @@ class InvariantTest : public ::testing::Test {
         failed_over = true;
         continue;
       }
+      if (!on_demand_done && now >= on_demand_at) {
+        ASSERT_NO_FATAL_FAILURE(OnDemandSnapshot(primary));
+        on_demand_done = true;
+        // and the next one while the on-demand copy runs
+        next_sluiced_kill = Clock::now() + std::chrono::milliseconds(ms(200, 1000));
+        continue;
+      }
       if (now >= next_sluiced_kill) {
         // A node dies and comes back in the role its data dir holds: the
         // primary (its standby reconnects), or, in a pair, one time in
         // three the standby (it reconnects and catches up; in sync mode
         // the primary's high watermark waits for it).
-        Node* victim = standby != nullptr && ms(0, 2) == 0 ? standby : primary;
+        const bool copying = snapshot_ && SnapshotRunning(primary);
+        Node* victim = standby != nullptr && !copying && ms(0, 2) == 0 ? standby : primary;
+        if (copying) ++kills_in_snapshot_;
         victim->proc->Kill();
         ++sluiced_kills_;
         SleepMs(ms(0, 400));
@@ -383,7 +447,32 @@ class InvariantTest : public ::testing::Test {
     }
     stop.store(true);
     writer.join();
+    snap_writer.join();
     ASSERT_TRUE(w.error().empty()) << "the workload failed (seed " << seed_ << "): " << w.error();
+    ASSERT_TRUE(snap.error().empty()) << snap.error();
+    if (snapshot_) {
+      EXPECT_TRUE(on_demand_done);
+      // Every snapshot ends (the new primary went on with what the old
+      // one had begun).
+      ASSERT_TRUE(WaitFor([&] { return !SnapshotRunning(primary) &&
+                                       StatusJson(primary).find("\"done\":false") ==
+                                           std::string::npos; },
+                          std::chrono::seconds(180), std::chrono::milliseconds(200)))
+          << StatusJson(primary) << "\n" << primary->proc->LogTail();
+      const std::string st = StatusJson(primary);
+      std::printf(
+          "invariant: snapshots: %llu source rows before the start, %llu changes to them during "
+          "the copies, %d on-demand, %llu rows copied, %llu left out for newer changes, %llu "
+          "chunks, %llu chunks read again, %d sluiced kills while a snapshot ran\n",
+          200000ULL, static_cast<unsigned long long>(snap.changes()), on_demand_snapshots_,
+          static_cast<unsigned long long>(SumField(st, "rows")),
+          static_cast<unsigned long long>(SumField(st, "dropped")),
+          static_cast<unsigned long long>(SumField(st, "chunks")),
+          static_cast<unsigned long long>(SumField(st, "retries")), kills_in_snapshot_);
+      RecordProperty("snapshot_rows", std::to_string(SumField(st, "rows")));
+      RecordProperty("kills_in_snapshot", std::to_string(kills_in_snapshot_));
+      EXPECT_GT(snap.changes(), 0u);
+    }
     w.Finish();
     ASSERT_TRUE(w.error().empty()) << w.error();
     if (failover) {
@@ -446,6 +535,8 @@ class InvariantTest : public ::testing::Test {
   Node a_, b_;
   std::unique_ptr<ApplyProc> apply_;
   int sluiced_kills_ = 0, apply_kills_ = 0, failovers_ = 0;
+  bool snapshot_ = false;
+  int on_demand_snapshots_ = 0, kills_in_snapshot_ = 0;
   size_t tables_compared_ = 0, rows_compared_ = 0;
 };
 
@@ -463,6 +554,16 @@ TEST_F(InvariantTest, TargetEqualsSourceAcrossAFailover) { RunScenario(Scenario:
 TEST_F(InvariantTest, TargetEqualsSourceAcrossASourceFailover) {
   RunScenario(Scenario::kSourceFailover);
 }
+
+// Snapshots (docs/snapshots.md): 200,000 rows over four tables exist
+// before sluiced starts (int, composite, case-insensitive string and
+// unique-not-primary keys); the destination has snapshot = "initial" and
+// the target starts empty. A second workload changes those tables while
+// they are copied (values, keys, deletes, inserts); `sluice snapshot`
+// copies two of them again mid-run; sluiced is SIGKILLed at random
+// moments (inside chunks too) and the pair fails over once. At the end
+// the target, built by apply from the log alone, equals the source.
+TEST_F(InvariantTest, TargetEqualsSourceWithSnapshots) { RunScenario(Scenario::kSnapshot); }
 
 }  // namespace
 }  // namespace sluice::sluiced_test
