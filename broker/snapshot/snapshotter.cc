@@ -436,6 +436,14 @@ void Snapshotter::Loop() {
 
 Status Snapshotter::RunJob(proto::SnapshotJob* job) {
   Publish(*job);
+  // Said once per run: after a restart or on a new primary, where the
+  // copy goes on from (the last chunk the log holds).
+  for (const auto& t : job->tables()) {
+    if (t.state() == proto::SnapshotTable::COPYING) {
+      spdlog::info("snapshot {}: {}.{} continues after key {} ({} rows in the log, {} chunks)",
+                   job->id(), t.db(), t.table(), t.last_key_text(), t.rows(), t.chunks());
+    }
+  }
   for (int i = 0; i < job->tables_size() && !stop_.load(); ++i) {
     const auto state = job->tables(i).state();
     if (state == proto::SnapshotTable::DONE || state == proto::SnapshotTable::FAILED) continue;

@@ -57,6 +57,7 @@ struct SluicedConfig {
   std::string admin_listen;  // "" = no admin listener
   std::string storage;       // more [storage] keys, as they are (retention_*)
   std::string extra;         // more TOML, appended as it is ([server], [[user]])
+  std::string destination_extra;  // more keys of the [[destination]] table
 };
 
 inline void WriteConfig(const std::string& path, const SluicedConfig& c) {
@@ -67,7 +68,8 @@ inline void WriteConfig(const std::string& path, const SluicedConfig& c) {
       << "[[destination]]\nname = \"" << kDest << "\"\nsource = \"" << c.source << "\"\n"
       << (c.server_id != 0 ? "server_id = " + std::to_string(c.server_id) + "\n" : "")
       << "start = \"" << c.start << "\"\ninclude = ['" << kInclude << "']\n"
-      << "chunk_records = " << c.chunk_records << "\nparse_threads = 2\n";
+      << "chunk_records = " << c.chunk_records << "\nparse_threads = 2\n"
+      << c.destination_extra;
   if (!c.admin_listen.empty()) out << "\n[admin]\nlisten = \"" << c.admin_listen << "\"\n";
   out << c.extra;
 }
