@@ -212,7 +212,7 @@ Status Snapshotter::StartInitial() {
     bool same = true;
     for (const auto& d : descs) {
       auto again = reader->Describe(d.db, d.table);
-      same = same && again.ok() && again->create_sql == d.create_sql;
+      same = same && again.ok() && DefinitionKey(again->create_sql) == DefinitionKey(d.create_sql);
     }
     if (!same) continue;
     std::vector<proto::ChangeRecord> head;
@@ -507,9 +507,12 @@ Status Snapshotter::CopyTable(proto::SnapshotJob* job, int index) {
     auto chunk = reader->ReadChunk(*desc, after, options_.chunk_rows);
     if (!chunk.ok()) {
       gate_->Disarm();
-      // 1412: the table's definition changed since the snapshot began.
-      if (chunk.status().message().find("1412") != std::string::npos ||
+      // The definition changed (between chunks, or 1412 inside one): the
+      // chunk is read again on the new shape, behind a new schema record.
+      if (chunk.status().code() == Code::kAborted ||
+          chunk.status().message().find("1412") != std::string::npos ||
           chunk.status().message().find("definition has changed") != std::string::npos) {
+        job->mutable_tables(index)->set_retries(t.retries() + 1);
         desc = reader->Describe(t.db(), t.table());
         new_shape = true;
         continue;
@@ -577,7 +580,10 @@ Status Snapshotter::CopyTable(proto::SnapshotJob* job, int index) {
       // the table's shape of now.
       job->mutable_tables(index)->set_retries(job->tables(index).retries() + 1);
       auto again = reader->Describe(t.db(), t.table());
-      if (again.ok() && desc.ok() && again->create_sql != desc->create_sql) new_shape = true;
+      if (again.ok() && desc.ok() &&
+          DefinitionKey(again->create_sql) != DefinitionKey(desc->create_sql)) {
+        new_shape = true;
+      }
       desc = std::move(again);
       continue;
     }

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <map>
+#include <regex>
 
 #include "broker/binlog/mysql_query.h"
 #include "broker/binlog/mysql_schema.h"
@@ -102,6 +103,11 @@ std::string BoundLiteral(const ColumnDesc& c, const std::string& text) {
 }
 
 }  // namespace
+
+std::string DefinitionKey(const std::string& create_sql) {
+  static const std::regex kCounter(" AUTO_INCREMENT=[0-9]+");
+  return std::regex_replace(create_sql, kCounter, "");
+}
 
 Status TextToValue(const ColumnDesc& c, const std::optional<std::string>& text, proto::Value* out) {
   if (!text) {
@@ -280,7 +286,12 @@ Result<TableDesc> TableReader::Describe(const std::string& db, const std::string
             "c.TABLE_SCHEMA = '" + Escape(db) + "' AND c.TABLE_NAME = '" + Escape(table) +
                 "' ORDER BY c.ORDINAL_POSITION",
             "reading the columns of " + name));
-  if (cols.empty()) return Status::NotFound("table " + name + " does not exist");
+  if (cols.empty()) {
+    // information_schema shows a user only what it may use.
+    return Status::NotFound("table " + name + " does not exist, or the user '" + options_.user +
+                            "' may not SELECT it (GRANT SELECT ON " + name + " TO '" +
+                            options_.user + "')");
+  }
   for (const auto& r : cols) {
     ColumnDesc c;
     c.name = r[0].value_or("");
@@ -348,6 +359,9 @@ Result<TableDesc> TableReader::Describe(const std::string& db, const std::string
                                         ", which cannot bound chunks exactly");
     }
   }
+  // The privilege the chunks need, checked now (the error names the grant).
+  SLUICE_RETURN_IF_ERROR(Query("SELECT 1 FROM " + Quoted(db) + "." + Quoted(table) + " LIMIT 0",
+                               "reading " + name).status());
   SLUICE_ASSIGN_OR_RETURN(auto create,
                           Query("SHOW CREATE TABLE " + Quoted(db) + "." + Quoted(table),
                                 "reading the definition of " + name));
@@ -444,6 +458,18 @@ Result<Chunk> TableReader::ReadChunk(const TableDesc& d, const std::vector<std::
   Chunk chunk;
   SLUICE_ASSIGN_OR_RETURN(chunk.position, BeginSnapshot());
   const std::string what = "reading a chunk of " + d.db + "." + d.table;
+  // The rows below are of the shape described only while the definition
+  // is the one described (a DDL after this point makes the SELECT fail
+  // with 1412, "Table definition has changed").
+  auto create = Query("SHOW CREATE TABLE " + Quoted(d.db) + "." + Quoted(d.table), what);
+  if (!create.ok() || create->empty() || create->front().size() < 2 || !create->front()[1] ||
+      DefinitionKey(*create->front()[1]) != DefinitionKey(d.create_sql)) {
+    (void)Exec("ROLLBACK", "ending the snapshot");
+    if (!create.ok() && create.status().code() != Code::kFailedPrecondition) {
+      return create.status();
+    }
+    return Status::Aborted("the definition of " + d.db + "." + d.table + " changed");
+  }
   if (mysql_real_query(conn_, sql.data(), sql.size()) != 0) {
     Status st = binlog::mysql_query::MapError(options_, true, conn_, what);
     (void)Exec("ROLLBACK", "ending the snapshot");

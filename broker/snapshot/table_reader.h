@@ -90,7 +90,8 @@ class TableReader {
   // grant).
   Result<TableDesc> Describe(const std::string& db, const std::string& table);
   // The rows after `after` (bound literals of the previous chunk's last
-  // row; empty: from the start), at most `limit`.
+  // row; empty: from the start), at most `limit`. Aborted when the table's
+  // definition is no longer `desc`'s (describe it again).
   Result<Chunk> ReadChunk(const TableDesc& desc, const std::vector<std::string>& after,
                           size_t limit);
   // SHOW CREATE DATABASE's statement for `db`.
@@ -112,6 +113,11 @@ class TableReader {
   std::string server_;
   st_mysql* conn_ = nullptr;
 };
+
+// A table's definition as SHOW CREATE TABLE gives it, without the table's
+// AUTO_INCREMENT counter (which inserts move): what must stay the same for
+// a chunk's rows to be of the shape its table was described with.
+std::string DefinitionKey(const std::string& create_sql);
 
 // Exposed for tests: a text value of the server as a record value, the
 // way the binlog decoder renders the column (nullopt: SQL NULL).

@@ -461,10 +461,11 @@ class InvariantTest : public ::testing::Test {
           << StatusJson(primary) << "\n" << primary->proc->LogTail();
       const std::string st = StatusJson(primary);
       std::printf(
-          "invariant: snapshots: %llu source rows before the start, %llu changes to them during "
-          "the copies, %d on-demand, %llu rows copied, %llu left out for newer changes, %llu "
+          "invariant: snapshots: %llu source rows before the start, %llu changes and %llu DDLs to "
+          "them during the copies, %d on-demand, %llu rows copied, %llu left out for newer changes, %llu "
           "chunks, %llu chunks read again, %d sluiced kills while a snapshot ran\n",
-          200000ULL, static_cast<unsigned long long>(snap.changes()), on_demand_snapshots_,
+          200000ULL, static_cast<unsigned long long>(snap.changes()),
+          static_cast<unsigned long long>(snap.ddls()), on_demand_snapshots_,
           static_cast<unsigned long long>(SumField(st, "rows")),
           static_cast<unsigned long long>(SumField(st, "dropped")),
           static_cast<unsigned long long>(SumField(st, "chunks")),

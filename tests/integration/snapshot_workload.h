@@ -7,7 +7,8 @@
 //           non-ASCII text (the server orders and bounds the chunks)
 //   s_ukey  no primary key, a NOT NULL unique key
 // The changes: value updates, updates that move a row's key, deletes,
-// inserts, in small transactions on a connection of their own.
+// inserts, in small transactions on a connection of their own, and now and
+// then a column added to s_comp.
 #pragma once
 
 #include <atomic>
@@ -57,6 +58,19 @@ class SnapshotTables {
   // Random small transactions until *stop (or the first error).
   void Run(const std::atomic<bool>* stop) {
     while (!stop->load() && error_.empty()) {
+      if (Uniform(0, 299) == 0) {
+        // A column added while the table may be in the middle of a copy
+        // (docs/snapshots.md: the chunk is read again on the new shape).
+        ++ddl_seq_;
+        Status st = db_->ExecuteDetached("ALTER TABLE shop.s_comp ADD COLUMN c" +
+                                         std::to_string(ddl_seq_) + " INT NOT NULL DEFAULT " +
+                                         std::to_string(ddl_seq_));
+        if (!st.ok()) {
+          error_ = "snapshot workload: " + st.ToString();
+          return;
+        }
+        ++ddls_;
+      }
       std::string txn = "START TRANSACTION;";
       const int n = Uniform(1, 5);
       for (int i = 0; i < n; ++i) txn += Statement() + ";";
@@ -74,6 +88,7 @@ class SnapshotTables {
   }
 
   uint64_t changes() const { return changes_.load(); }
+  uint64_t ddls() const { return ddls_.load(); }
   const std::string& error() const { return error_; }
 
  private:
@@ -113,6 +128,8 @@ class SnapshotTables {
   std::mt19937 rng_;
   size_t n_int_ = 0, n_comp_ = 0, n_str_ = 0, n_ukey_ = 0;
   std::atomic<uint64_t> changes_{0};
+  std::atomic<uint64_t> ddls_{0};
+  int ddl_seq_ = 0;
   std::string error_;
 };
 
