@@ -29,6 +29,14 @@ int ComparePositions(const BinlogPosition& a, const BinlogPosition& b) {
   return a.pos < b.pos ? -1 : 1;
 }
 
+void AppendKeyValue(const proto::Value& v, std::string* key) {
+  const std::string bytes = v.SerializeAsString();
+  char len[4];
+  coding::EncodeFixed32(len, static_cast<uint32_t>(bytes.size()));
+  key->append(len, 4);
+  *key += bytes;
+}
+
 std::optional<std::string> KeyOf(const google::protobuf::RepeatedPtrField<proto::Column>& image,
                                  const std::vector<uint32_t>& key_columns) {
   std::string key;
@@ -44,11 +52,7 @@ std::optional<std::string> KeyOf(const google::protobuf::RepeatedPtrField<proto:
       }
     }
     if (c == nullptr) return std::nullopt;
-    const std::string v = c->value().SerializeAsString();
-    char len[4];
-    coding::EncodeFixed32(len, static_cast<uint32_t>(v.size()));
-    key.append(len, 4);
-    key += v;
+    AppendKeyValue(c->value(), &key);
   }
   return key;
 }
@@ -79,7 +83,7 @@ void SnapshotGate::Disarm() {
 
 Status SnapshotGate::CommitWhenCaughtUp(const Armed& armed, const BinlogPosition& p,
                                         const std::function<Status(const TouchedKeys&)>& write,
-                                        const std::atomic<bool>* stop) {
+                                        const std::atomic<bool>* stop, bool keep_window) {
   MutexLock lock(&mu_);
   for (;;) {
     if (stop->load(std::memory_order_acquire)) return Status::Unavailable("stopping");
@@ -93,8 +97,10 @@ Status SnapshotGate::CommitWhenCaughtUp(const Armed& armed, const BinlogPosition
     cv_.WaitFor(&mu_, std::chrono::milliseconds(200));
   }
   Status st = write(touched_);
-  armed_ = false;
-  touched_.Clear();
+  if (!keep_window || !st.ok()) {
+    armed_ = false;
+    touched_.Clear();
+  }
   return st;
 }
 

@@ -55,6 +55,10 @@ using binlog::BinlogPosition;
 // suffix all the same: the caller makes sure both come from one server.
 int ComparePositions(const BinlogPosition& a, const BinlogPosition& b);
 
+// Appends one key column's value to a key (KeyOf's form): its serialized
+// bytes behind their length.
+void AppendKeyValue(const proto::Value& v, std::string* key);
+
 // The key of a row as bytes: the serialized values of the columns at
 // `key_columns` (0-based ordinals) in `image`, each behind its length.
 // nullopt when the image lacks one of them.
@@ -92,10 +96,15 @@ class SnapshotGate {
   // Unavailable while no pipeline runs (the caller waits and tries again).
   Result<Armed> Arm(Watch watch) EXCLUDES(mu_);
   // See the header comment. `write` runs with stage 3 held; its error is
-  // returned. Cancelled when *stop became true first.
+  // returned. Unavailable when *stop became true first. With
+  // `keep_window` the window stays open after a write (and its keys
+  // noted): a later chunk read after `armed` may be committed in the same
+  // window, since noting from an earlier W leaves out more rows, never
+  // fewer, and every row left out has a newer change in the log.
   Status CommitWhenCaughtUp(const Armed& armed, const BinlogPosition& p,
                             const std::function<Status(const TouchedKeys&)>& write,
-                            const std::atomic<bool>* stop) EXCLUDES(mu_);
+                            const std::atomic<bool>* stop, bool keep_window = false)
+      EXCLUDES(mu_);
   void Disarm() EXCLUDES(mu_);
 
   // --- the pipeline ---

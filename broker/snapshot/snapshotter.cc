@@ -3,6 +3,8 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <future>
+#include <optional>
 #include <regex>
 
 #include "base/clock.h"
@@ -115,32 +117,19 @@ proto::ChangeRecord SchemaRecord(const std::string& id, const TableDesc& d,
   return s;
 }
 
-// A key for a person: "(17, 'abc')".
-std::string KeyText(const proto::ChangeRecord& row, const std::vector<uint32_t>& key) {
-  std::string out = "(";
-  for (size_t i = 0; i < key.size(); ++i) {
-    if (i) out += ", ";
-    for (const auto& c : row.after()) {
-      if (c.index() != key[i]) continue;
-      const proto::Value& v = c.value();
-      switch (v.kind_case()) {
-        case proto::Value::kInt64: out += std::to_string(v.int64()); break;
-        case proto::Value::kUint64: out += std::to_string(v.uint64()); break;
-        case proto::Value::kDecimal: out += v.decimal(); break;
-        case proto::Value::kText: out += "'" + v.text().substr(0, 64) + "'"; break;
-        case proto::Value::kEnumLabel: out += "'" + v.enum_label() + "'"; break;
-        case proto::Value::kBinary: out += "<" + std::to_string(v.binary().size()) + " bytes>"; break;
-        default: out += "?";
-      }
-    }
-  }
-  return out + ")";
-}
-
 std::vector<uint32_t> KeyColumns(const TableDesc& d) { return d.key; }
 
-// Writes records (and the job's progress) as one log transaction, at the
+// Writes blocks (and the job's progress) as one log transaction, at the
 // log's current checkpoint or at `checkpoint`.
+Status CommitViews(CommitLog* log, std::span<const std::string_view> views,
+                   const proto::SnapshotJob& job,
+                   const proto::SourceCheckpoint* checkpoint = nullptr) {
+  IngestStateWrite state{std::string(kJobPrefix) + job.id(), job.SerializeAsString()};
+  const proto::SourceCheckpoint cp = checkpoint != nullptr ? *checkpoint : log->Checkpoint();
+  return log->CommitBlocks(views, cp, std::span<const IngestStateWrite>(&state, 1)).status();
+}
+
+// The same for records not yet packed.
 Status CommitRecords(CommitLog* log, const ingest::RecordBuffer& records,
                      const proto::SnapshotJob& job, const proto::SourceCheckpoint* checkpoint) {
   ingest::BlockList blocks;
@@ -149,9 +138,7 @@ Status CommitRecords(CommitLog* log, const ingest::RecordBuffer& records,
   if (!records.empty()) blocks.Pack(records, 0, records.count(), compress, &scratch);
   std::vector<std::string_view> views;
   blocks.Views(blocks.size(), &views);
-  IngestStateWrite state{std::string(kJobPrefix) + job.id(), job.SerializeAsString()};
-  const proto::SourceCheckpoint cp = checkpoint != nullptr ? *checkpoint : log->Checkpoint();
-  return log->CommitBlocks(views, cp, std::span<const IngestStateWrite>(&state, 1)).status();
+  return CommitViews(log, views, job, checkpoint);
 }
 
 bool AllEnded(const proto::SnapshotJob& job) {
@@ -460,21 +447,169 @@ Status Snapshotter::RunJob(proto::SnapshotJob* job) {
   return Status::Ok();
 }
 
+// A chunk read and on its way into the log.
+struct Snapshotter::ChunkInFlight {
+  Chunk chunk;
+  ChunkRows rows;
+  ingest::BlockList packed;  // rows, packed and compressed
+  std::string scratch;       // the compressor's
+  bool new_shape = false;    // a schema record goes first
+  proto::SnapshotJob next;   // the job once it is in (set by CommitChunk)
+};
+
+// Packs a chunk and writes it through the gate, in the window `armed`
+// opened (kept open for the chunks after it). `job` is the job as the log
+// holds it before this chunk.
+Status Snapshotter::CommitChunk(const ingest::SnapshotGate::Armed& armed, const TableDesc& desc,
+                                int index, const proto::SnapshotJob& job,
+                                const std::string& server, uint64_t started, ChunkInFlight* c) {
+  constexpr size_t kKeepBytes = 64 << 20;
+  const bool compress = log_->options().compression != Compression::kNone;
+  c->packed.Clear(kKeepBytes);
+  if (c->rows.records.count() > 0) {
+    c->packed.Pack(c->rows.records, 0, c->rows.records.count(), compress, &c->scratch);
+  }
+  const TableName name{desc.db, desc.table};
+  return gate_->CommitWhenCaughtUp(
+      armed, c->chunk.position,
+      [&](const ingest::TouchedKeys& touched) -> Status {
+        if (options_.ingest_server() != server) return Status::Aborted("the source moved");
+        c->next = job;
+        proto::SnapshotTable* nt = c->next.mutable_tables(index);
+        const ChunkRows& rows = c->rows;
+        std::vector<bool> keep(rows.keys.size(), true);
+        uint64_t kept = rows.keys.size();
+        if (touched.size() > 0) {
+          for (size_t i = 0; i < rows.keys.size(); ++i) {
+            if (touched.Contains(rows.keys[i])) keep[i] = false, --kept;
+          }
+        }
+        if (nt->state() == proto::SnapshotTable::PENDING) {
+          nt->set_state(proto::SnapshotTable::COPYING);
+          nt->set_started_ms(started);
+        }
+        nt->set_rows(nt->rows() + kept);
+        nt->set_dropped(nt->dropped() + (rows.keys.size() - kept));
+        nt->set_chunks(nt->chunks() + 1);
+        if (!c->chunk.bounds.empty()) {
+          proto::SnapshotKey k;
+          for (const auto& b : c->chunk.bounds) k.add_values(b);
+          nt->set_last_key(k.SerializeAsString());
+          nt->set_last_key_text(c->chunk.last_key_text);
+        }
+        ingest::RecordBuffer head, tail;
+        if (c->new_shape) head.AppendMessage(SchemaRecord(job.id(), desc, c->chunk.position));
+        if (c->chunk.last) {
+          nt->set_state(proto::SnapshotTable::DONE);
+          nt->set_done_ms(static_cast<uint64_t>(WallClockMs()));
+          tail.AppendMessage(
+              Mark(job.id(), name, proto::SnapshotMark::END, nt->rows(), c->chunk.position));
+        }
+        c->next.set_done(AllEnded(c->next));
+        // The transaction: [schema] rows [END], as views of two lists.
+        ingest::BlockList ends;
+        if (!head.empty()) ends.Pack(head, 0, head.count(), compress, &c->scratch);
+        const size_t head_blocks = ends.size();
+        if (kept != rows.keys.size()) {
+          ingest::RecordBuffer kept_rows;
+          for (size_t i = 0; i < rows.keys.size(); ++i) {
+            if (!keep[i]) continue;
+            kept_rows.Append(rows.records.record(i));
+            kept_rows.EndRecord();
+          }
+          c->packed.Clear(kKeepBytes);
+          if (!kept_rows.empty()) {
+            c->packed.Pack(kept_rows, 0, kept_rows.count(), compress, &c->scratch);
+          }
+        }
+        if (!tail.empty()) ends.Pack(tail, 0, tail.count(), compress, &c->scratch);
+        std::vector<std::string_view> views, part;
+        ends.Views(head_blocks, &views);
+        c->packed.Views(c->packed.size(), &part);
+        views.insert(views.end(), part.begin(), part.end());
+        ends.Views(ends.size(), &part);
+        views.insert(views.end(), part.begin() + static_cast<std::ptrdiff_t>(head_blocks),
+                     part.end());
+        return CommitViews(log_, views, c->next);
+      },
+      &stop_, /*keep_window=*/true);
+}
+
+// Copies a table chunk by chunk. Two chunks are in play at a time: while
+// one is packed and written (another thread), the next is read. Both are
+// in one window of the gate, opened before the first of them was read and
+// kept open for up to kChunksPerWindow chunks (then it is closed, which
+// bounds the keys it notes). Any failure of a window (a DDL, an XA COMMIT,
+// an ingest restart) drops the chunk read ahead too: the copy goes on from
+// the last chunk in the log, in a new window.
 Status Snapshotter::CopyTable(proto::SnapshotJob* job, int index) {
+  constexpr int kChunksPerWindow = 16;
   const TableName name{job->tables(index).db(), job->tables(index).table()};
   SLUICE_ASSIGN_OR_RETURN(auto reader,
                           TableReader::Open(options_.source, options_.ingest_server()));
   auto desc = reader->Describe(name.first, name.second);
   bool new_shape = false;
   const uint64_t started = static_cast<uint64_t>(WallClockMs());
+  ChunkInFlight slots[2];
+  int cur = 0;
+  std::future<Status> inflight;  // the commit of slots[cur ^ 1]
+  std::optional<ingest::SnapshotGate::Armed> armed;
+  int in_window = 0;
+  // Where the reader is: after the last chunk read (ahead of the log by
+  // the one in flight).
+  std::vector<std::string> after;
+  uint64_t chunk_no = 0;
+  auto from_log = [&] {
+    const proto::SnapshotTable& t = job->tables(index);
+    proto::SnapshotKey last;
+    after.clear();
+    if (!t.last_key().empty() && last.ParseFromString(t.last_key())) {
+      after.assign(last.values().begin(), last.values().end());
+    }
+    chunk_no = t.chunks();
+  };
+  from_log();
+  // Waits for the chunk in flight: Ok (it is in the log), Aborted (its
+  // window failed: start over from the log), or an error.
+  auto land = [&]() -> Status {
+    if (!inflight.valid()) return Status::Ok();
+    Status st = inflight.get();
+    if (st.ok()) {
+      *job = slots[cur ^ 1].next;
+      Publish(*job);
+      return st;
+    }
+    gate_->Disarm();
+    armed.reset();
+    if (st.code() == Code::kAborted) {
+      // A DDL, an XA COMMIT or a restart in the window: read again from the
+      // log's last chunk, on the table's shape of now.
+      job->mutable_tables(index)->set_retries(job->tables(index).retries() + 1);
+      auto again = reader->Describe(name.first, name.second);
+      if (again.ok() && desc.ok() &&
+          DefinitionKey(again->create_sql) != DefinitionKey(desc->create_sql)) {
+        new_shape = true;
+      }
+      desc = std::move(again);
+      from_log();
+    }
+    return st;
+  };
+  struct Landing {  // the chunk in flight lands before CopyTable returns
+    std::future<Status>* f;
+    ~Landing() {
+      if (f->valid()) f->wait();
+    }
+  } landing{&inflight};
+
   while (!stop_.load()) {
-    ServeRequests();
-    const proto::SnapshotTable t = job->tables(index);
-    proto::SnapshotJob next = *job;
-    proto::SnapshotTable* nt = next.mutable_tables(index);
     if (!desc.ok() && desc.status().code() != Code::kNotFound) return desc.status();
     if (!desc.ok()) {
+      Status st = land();
+      if (!st.ok() && st.code() != Code::kAborted) return st;
       // Dropped since the job started: the DROP is in the log; the table ends here.
+      proto::SnapshotJob next = *job;
+      proto::SnapshotTable* nt = next.mutable_tables(index);
       nt->set_state(proto::SnapshotTable::DONE);
       nt->set_error("the table was dropped during the snapshot");
       nt->set_done_ms(static_cast<uint64_t>(WallClockMs()));
@@ -486,115 +621,97 @@ Status Snapshotter::CopyTable(proto::SnapshotJob* job, int index) {
       Publish(*job);
       return Status::Ok();
     }
-    if (reader->server() != options_.ingest_server() && !options_.ingest_server().empty()) {
-      SLUICE_ASSIGN_OR_RETURN(reader, TableReader::Open(options_.source, options_.ingest_server()));
-    }
-    ingest::SnapshotGate::Watch watch;
-    watch.db = t.db();
-    watch.table = t.table();
-    watch.key_columns = KeyColumns(*desc);
-    watch.ddl_tables = {name};
-    auto armed = gate_->Arm(watch);
-    if (!armed.ok()) {
-      SleepUnlessStopped(std::chrono::milliseconds(200));
-      continue;
-    }
-    proto::SnapshotKey last;
-    std::vector<std::string> after;
-    if (!t.last_key().empty() && last.ParseFromString(t.last_key())) {
-      after.assign(last.values().begin(), last.values().end());
-    }
-    auto chunk = reader->ReadChunk(*desc, after, options_.chunk_rows);
-    if (!chunk.ok()) {
+    if (!armed || in_window >= kChunksPerWindow) {
+      Status st = land();
+      if (st.code() == Code::kAborted) continue;
+      SLUICE_RETURN_IF_ERROR(st);
+      if (job->tables(index).state() == proto::SnapshotTable::DONE) return Status::Ok();
       gate_->Disarm();
+      armed.reset();
+      // Between windows (a request's start takes the gate's window).
+      ServeRequests();
+      if (reader->server() != options_.ingest_server() && !options_.ingest_server().empty()) {
+        SLUICE_ASSIGN_OR_RETURN(reader,
+                                TableReader::Open(options_.source, options_.ingest_server()));
+      }
+      ingest::SnapshotGate::Watch watch;
+      watch.db = name.first;
+      watch.table = name.second;
+      watch.key_columns = KeyColumns(*desc);
+      watch.ddl_tables = {name};
+      auto a = gate_->Arm(watch);
+      if (!a.ok()) {
+        SleepUnlessStopped(std::chrono::milliseconds(200));
+        continue;
+      }
+      armed = *a;
+      in_window = 0;
+    }
+    ChunkInFlight& c = slots[cur];
+    proto::SnapshotMark stamp;
+    stamp.set_id(job->id());
+    stamp.set_chunk(chunk_no);
+    auto chunk = reader->ReadChunk(*desc, after, options_.chunk_rows, stamp.SerializeAsString(),
+                                   &c.rows);
+    if (!chunk.ok()) {
+      Status st = land();
+      if (st.code() != Code::kAborted) SLUICE_RETURN_IF_ERROR(st);
+      gate_->Disarm();
+      armed.reset();
       // The definition changed (between chunks, or 1412 inside one): the
       // chunk is read again on the new shape, behind a new schema record.
       if (chunk.status().code() == Code::kAborted ||
           chunk.status().message().find("1412") != std::string::npos ||
           chunk.status().message().find("definition has changed") != std::string::npos) {
-        job->mutable_tables(index)->set_retries(t.retries() + 1);
-        desc = reader->Describe(t.db(), t.table());
+        job->mutable_tables(index)->set_retries(job->tables(index).retries() + 1);
+        desc = reader->Describe(name.first, name.second);
         new_shape = true;
+        from_log();
         continue;
       }
       return chunk.status();
     }
-    if (options_.chunk_hook) options_.chunk_hook(t.db() + "." + t.table(), t.chunks());
+    if (options_.chunk_hook) options_.chunk_hook(name.first + "." + name.second, chunk_no);
     if (ingest::ComparePositions(chunk->position, armed->handled) < 0) {
+      // Ingest had read past the chunk's position when the window opened.
+      Status st = land();
+      if (st.code() != Code::kAborted) SLUICE_RETURN_IF_ERROR(st);
       gate_->Disarm();
-      job->mutable_tables(index)->set_retries(t.retries() + 1);
+      armed.reset();
+      job->mutable_tables(index)->set_retries(job->tables(index).retries() + 1);
+      from_log();
       SleepUnlessStopped(std::chrono::milliseconds(20));
       continue;
     }
-    // The rows serialized, with their keys, before stage 3 is held.
-    ingest::RecordBuffer rows;
-    std::vector<std::string> keys;
-    keys.reserve(chunk->rows.size());
-    for (auto& r : chunk->rows) {
-      r.mutable_snapshot()->set_id(job->id());
-      r.mutable_snapshot()->set_chunk(t.chunks());
-      keys.push_back(ingest::KeyOf(r.after(), desc->key).value_or(""));
-      rows.AppendMessage(r);
-    }
-    const std::string server = reader->server();
-    const std::string last_text =
-        chunk->rows.empty() ? t.last_key_text() : KeyText(chunk->rows.back(), desc->key);
-    Status st = gate_->CommitWhenCaughtUp(
-        *armed, chunk->position,
-        [&](const ingest::TouchedKeys& touched) -> Status {
-          if (options_.ingest_server() != server) return Status::Aborted("the source moved");
-          ingest::RecordBuffer buf;
-          if (new_shape) buf.AppendMessage(SchemaRecord(job->id(), *desc, chunk->position));
-          uint64_t kept = 0;
-          for (size_t i = 0; i < keys.size(); ++i) {
-            if (touched.size() > 0 && touched.Contains(keys[i])) continue;
-            buf.Append(rows.record(i));
-            buf.EndRecord();
-            ++kept;
-          }
-          if (nt->state() == proto::SnapshotTable::PENDING) {
-            nt->set_state(proto::SnapshotTable::COPYING);
-            nt->set_started_ms(started);
-          }
-          nt->set_rows(nt->rows() + kept);
-          nt->set_dropped(nt->dropped() + (keys.size() - kept));
-          nt->set_chunks(nt->chunks() + 1);
-          if (!chunk->bounds.empty()) {
-            proto::SnapshotKey k;
-            for (const auto& b : chunk->bounds) k.add_values(b);
-            nt->set_last_key(k.SerializeAsString());
-            nt->set_last_key_text(last_text);
-          }
-          if (chunk->last) {
-            nt->set_state(proto::SnapshotTable::DONE);
-            nt->set_done_ms(static_cast<uint64_t>(WallClockMs()));
-            buf.AppendMessage(
-                Mark(job->id(), name, proto::SnapshotMark::END, nt->rows(), chunk->position));
-          }
-          next.set_done(AllEnded(next));
-          return CommitRecords(log_, buf, next, nullptr);
-        },
-        &stop_);
-    if (st.code() == Code::kAborted) {
-      // A DDL, an XA COMMIT or a restart in the window: read it again, on
-      // the table's shape of now.
-      job->mutable_tables(index)->set_retries(job->tables(index).retries() + 1);
-      auto again = reader->Describe(t.db(), t.table());
-      if (again.ok() && desc.ok() &&
-          DefinitionKey(again->create_sql) != DefinitionKey(desc->create_sql)) {
-        new_shape = true;
-      }
-      desc = std::move(again);
-      continue;
-    }
-    if (stop_.load() && !st.ok()) return Status::Ok();
+    c.chunk = std::move(*chunk);
+    // The chunk before this one must be in the log before this one goes.
+    Status st = land();
+    if (st.code() == Code::kAborted) continue;  // this chunk goes too
     SLUICE_RETURN_IF_ERROR(st);
+    c.new_shape = new_shape;
     new_shape = false;
-    *job = next;
-    Publish(*job);
-    if (job->tables(index).state() == proto::SnapshotTable::DONE) return Status::Ok();
+    after = c.chunk.bounds.empty() ? after : c.chunk.bounds;
+    ++chunk_no;
+    ++in_window;
+    const bool last = c.chunk.last;
+    inflight = std::async(std::launch::async,
+                          [this, a = *armed, d = *desc, index, base = *job,
+                           server = reader->server(), started, &c] {
+                            SetThreadName("sl-snap-commit");
+                            return CommitChunk(a, d, index, base, server, started, &c);
+                          });
+    cur ^= 1;
+    if (last) {
+      st = land();
+      if (st.code() == Code::kAborted) continue;
+      SLUICE_RETURN_IF_ERROR(st);
+      gate_->Disarm();
+      return Status::Ok();
+    }
   }
-  return Status::Ok();
+  Status st = land();
+  gate_->Disarm();
+  return stop_.load() ? Status::Ok() : st;
 }
 
 std::vector<JobProgress> Snapshotter::progress() const {

@@ -35,6 +35,7 @@
 #include "base/status.h"
 #include "base/thread_annotations.h"
 #include "broker/ingest/snapshot_gate.h"
+#include "broker/snapshot/table_reader.h"
 #include "proto/meta.pb.h"
 #include "storage/commit_log.h"
 
@@ -109,6 +110,10 @@ class Snapshotter {
   Status StartJob(const std::vector<std::pair<std::string, std::string>>& tables,
                   const std::string& id);
   Status CopyTable(proto::SnapshotJob* job, int index);
+  struct ChunkInFlight;
+  Status CommitChunk(const ingest::SnapshotGate::Armed& armed, const TableDesc& desc, int index,
+                     const proto::SnapshotJob& job, const std::string& server, uint64_t started,
+                     ChunkInFlight* c);
   bool Included(const std::string& db, const std::string& table) const;
   bool SleepUnlessStopped(std::chrono::milliseconds d);
   void Publish(const proto::SnapshotJob& job);

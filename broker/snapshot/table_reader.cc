@@ -9,6 +9,7 @@
 #include <regex>
 
 #include "broker/binlog/mysql_query.h"
+#include "broker/ingest/snapshot_gate.h"
 #include "broker/binlog/mysql_schema.h"
 
 namespace sluice::snapshot {
@@ -60,6 +61,7 @@ const std::map<std::string, TypeInfo>& Types() {
 }
 
 Render RenderOf(const ColumnDesc& c) {
+  if (c.render >= 0) return static_cast<Render>(c.render);
   auto it = Types().find(c.data_type);
   Render r = it == Types().end() ? Render::kText : it->second.render;
   // A character type with the binary character set is a binary string.
@@ -104,20 +106,38 @@ std::string BoundLiteral(const ColumnDesc& c, const std::string& text) {
 
 }  // namespace
 
+std::string KeyText(const std::vector<const proto::Value*>& key) {
+  std::string out = "(";
+  for (size_t i = 0; i < key.size(); ++i) {
+    if (i) out += ", ";
+    const proto::Value& v = *key[i];
+    switch (v.kind_case()) {
+      case proto::Value::kInt64: out += std::to_string(v.int64()); break;
+      case proto::Value::kUint64: out += std::to_string(v.uint64()); break;
+      case proto::Value::kDecimal: out += v.decimal(); break;
+      case proto::Value::kText: out += "'" + v.text().substr(0, 64) + "'"; break;
+      case proto::Value::kEnumLabel: out += "'" + v.enum_label() + "'"; break;
+      case proto::Value::kBinary: out += "<" + std::to_string(v.binary().size()) + " bytes>"; break;
+      default: out += "?";
+    }
+  }
+  return out + ")";
+}
+
 std::string DefinitionKey(const std::string& create_sql) {
   static const std::regex kCounter(" AUTO_INCREMENT=[0-9]+");
   return std::regex_replace(create_sql, kCounter, "");
 }
 
-Status TextToValue(const ColumnDesc& c, const std::optional<std::string>& text, proto::Value* out) {
+Status TextToValue(const ColumnDesc& c, std::optional<std::string_view> text, proto::Value* out) {
   if (!text) {
     out->set_is_null(true);
     return Status::Ok();
   }
-  const std::string& t = *text;
+  const std::string_view t = *text;
   auto bad = [&] {
     return Status::Corruption("column " + c.name + " (" + c.column_type + "): the server sent '" +
-                              t.substr(0, 64) + "', which is not a value of its type");
+                              std::string(t.substr(0, 64)) + "', which is not a value of its type");
   };
   switch (RenderOf(c)) {
     case Render::kInt: {
@@ -138,17 +158,17 @@ Status TextToValue(const ColumnDesc& c, const std::optional<std::string>& text, 
     case Render::kDouble: {
       // (ReadChunk selects a FLOAT as a DOUBLE: its exact value widened,
       // which is what the decoder gives.)
-      char* end = nullptr;
-      const double v = std::strtod(t.c_str(), &end);
-      if (end != t.c_str() + t.size()) return bad();
+      double v = 0;
+      auto [p, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
+      if (ec != std::errc() || p != t.data() + t.size()) return bad();
       out->set_float64(v);
       return Status::Ok();
     }
-    case Render::kDecimal: out->set_decimal(t); return Status::Ok();
-    case Render::kText: out->set_text(t); return Status::Ok();
-    case Render::kBinary: out->set_binary(t); return Status::Ok();
-    case Render::kEnum: out->set_enum_label(t); return Status::Ok();
-    case Render::kJson: out->set_json(t); return Status::Ok();
+    case Render::kDecimal: out->mutable_decimal()->assign(t.data(), t.size()); return Status::Ok();
+    case Render::kText: out->mutable_text()->assign(t.data(), t.size()); return Status::Ok();
+    case Render::kBinary: out->mutable_binary()->assign(t.data(), t.size()); return Status::Ok();
+    case Render::kEnum: out->mutable_enum_label()->assign(t.data(), t.size()); return Status::Ok();
+    case Render::kJson: out->mutable_json()->assign(t.data(), t.size()); return Status::Ok();
     case Render::kBit: {
       if (t.size() > 8) return bad();
       uint64_t v = 0;
@@ -164,7 +184,7 @@ Status TextToValue(const ColumnDesc& c, const std::optional<std::string>& text, 
                   static_cast<uint32_t>(static_cast<uint8_t>(t[1])) << 8 |
                   static_cast<uint32_t>(static_cast<uint8_t>(t[2])) << 16 |
                   static_cast<uint32_t>(static_cast<uint8_t>(t[3])) << 24);
-      g->set_wkb(t.substr(4));
+      g->set_wkb(std::string(t.substr(4)));
       return Status::Ok();
     }
   }
@@ -188,7 +208,8 @@ Result<std::unique_ptr<TableReader>> TableReader::Open(const std::string& url,
   r->options_ = o;
   r->server_ = o.host + ":" + std::to_string(o.port);
   SLUICE_ASSIGN_OR_RETURN(r->conn_, binlog::ConnectMysql(o));
-  if (mysql_set_character_set(r->conn_, "utf8mb4") != 0) {
+  if (mysql_set_server_option(r->conn_, MYSQL_OPTION_MULTI_STATEMENTS_ON) != 0 ||
+      mysql_set_character_set(r->conn_, "utf8mb4") != 0) {
     return Status::Unavailable(std::string("snapshot connection: ") + mysql_error(r->conn_));
   }
   SLUICE_RETURN_IF_ERROR(r->Exec(
@@ -232,6 +253,7 @@ std::string TableReader::Escape(const std::string& s) {
 }
 
 Status TableReader::Exec(const std::string& sql, const std::string& what) {
+  SLUICE_RETURN_IF_ERROR(FinishCommit());
   if (mysql_real_query(conn_, sql.data(), sql.size()) != 0) {
     return binlog::mysql_query::MapError(options_, true, conn_, what);
   }
@@ -240,6 +262,7 @@ Status TableReader::Exec(const std::string& sql, const std::string& what) {
 }
 
 Result<std::vector<Row>> TableReader::Query(const std::string& sql, const std::string& what) {
+  SLUICE_RETURN_IF_ERROR(FinishCommit());
   if (mysql_real_query(conn_, sql.data(), sql.size()) != 0) {
     return binlog::mysql_query::MapError(options_, true, conn_, what);
   }
@@ -314,6 +337,7 @@ Result<TableDesc> TableReader::Describe(const std::string& db, const std::string
       c.labels = binlog::ParseEnumLabels(c.column_type);
     }
     if (c.charset.empty() && RenderOf(c) == Render::kBinary) c.charset = "binary";
+    c.render = static_cast<int>(RenderOf(c));
     d.columns.push_back(std::move(c));
   }
   // The key: the primary key, else the first unique key whose columns are
@@ -382,6 +406,22 @@ Result<TableDesc> TableReader::Describe(const std::string& db, const std::string
   }
   for (uint32_t k : d.key) d.shape.add_pk(d.columns[k].name);
   d.shape.set_names_known(true);
+  auto map = std::make_shared<binlog::TableMap>();
+  map->db = d.db;
+  map->table = d.table;
+  for (const auto& c : d.columns) {
+    binlog::ColumnType ct;
+    ct.type = ct.real_type = static_cast<uint8_t>(c.mysql_type);
+    ct.is_unsigned = c.is_unsigned;
+    map->columns.push_back(ct);
+    map->names.push_back(c.name);
+  }
+  for (uint32_t k : d.key) {
+    map->pk.push_back(d.columns[k].name);
+    map->pk_index.push_back(k);
+  }
+  map->has_full_metadata = true;
+  d.map = std::move(map);
   return d;
 }
 
@@ -394,10 +434,7 @@ Result<std::string> TableReader::CreateDatabaseSql(const std::string& db) {
   return *rows[0][1];
 }
 
-Result<binlog::BinlogPosition> TableReader::BeginSnapshot() {
-  SLUICE_RETURN_IF_ERROR(Exec("START TRANSACTION WITH CONSISTENT SNAPSHOT", "starting a snapshot"));
-  SLUICE_ASSIGN_OR_RETURN(auto rows, Query("SHOW STATUS LIKE 'binlog_snapshot_%'",
-                                           "reading the snapshot's binlog position"));
+binlog::BinlogPosition TableReader::SnapshotPositionOf(const std::vector<Row>& rows) {
   binlog::BinlogPosition p;
   p.file.clear();
   p.pos = 0;
@@ -408,6 +445,53 @@ Result<binlog::BinlogPosition> TableReader::BeginSnapshot() {
       p.pos = std::strtoull(r[1].value_or("0").c_str(), nullptr, 10);
     }
   }
+  return p;
+}
+
+Result<std::vector<Row>> TableReader::NextStoredResult(const std::string& what) {
+  // The current result is the one before: none (START TRANSACTION), or
+  // one already taken.
+  if (MYSQL_RES* res = mysql_store_result(conn_)) mysql_free_result(res);
+  if (mysql_next_result(conn_) != 0) {
+    return binlog::mysql_query::MapError(options_, true, conn_, what);
+  }
+  MYSQL_RES* res = mysql_store_result(conn_);
+  if (res == nullptr) return binlog::mysql_query::MapError(options_, true, conn_, what);
+  std::vector<Row> rows;
+  const unsigned n = mysql_num_fields(res);
+  while (MYSQL_ROW row = mysql_fetch_row(res)) {
+    const unsigned long* len = mysql_fetch_lengths(res);
+    Row r(n);
+    for (unsigned i = 0; i < n; ++i) {
+      if (row[i] != nullptr) r[i] = std::string(row[i], len[i]);
+    }
+    rows.push_back(std::move(r));
+  }
+  mysql_free_result(res);
+  return rows;
+}
+
+void TableReader::DrainResults() {
+  do {
+    if (MYSQL_RES* res = mysql_store_result(conn_)) mysql_free_result(res);
+  } while (mysql_next_result(conn_) == 0);
+}
+
+Status TableReader::FinishCommit() {
+  if (!commit_pending_) return Status::Ok();
+  commit_pending_ = false;
+  if (mysql_read_query_result(conn_) != 0) {
+    return binlog::mysql_query::MapError(options_, true, conn_, "ending the snapshot");
+  }
+  return Status::Ok();
+}
+
+Result<binlog::BinlogPosition> TableReader::BeginSnapshot() {
+  SLUICE_RETURN_IF_ERROR(FinishCommit());
+  SLUICE_RETURN_IF_ERROR(Exec("START TRANSACTION WITH CONSISTENT SNAPSHOT", "starting a snapshot"));
+  SLUICE_ASSIGN_OR_RETURN(auto rows, Query("SHOW STATUS LIKE 'binlog_snapshot_%'",
+                                           "reading the snapshot's binlog position"));
+  binlog::BinlogPosition p = SnapshotPositionOf(rows);
   if (p.file.empty()) {
     (void)Exec("ROLLBACK", "ending the snapshot");
     return Status::FailedPrecondition("server " + server_ +
@@ -423,7 +507,7 @@ Result<binlog::BinlogPosition> TableReader::SnapshotPosition() {
 }
 
 Result<Chunk> TableReader::ReadChunk(const TableDesc& d, const std::vector<std::string>& after,
-                                     size_t limit) {
+                                     size_t limit, const std::string& stamp, ChunkRows* out) {
   std::string sql = "SELECT ";
   for (size_t i = 0; i < d.columns.size(); ++i) {
     // A FLOAT's text has 6 significant digits (lossy); as a DOUBLE it is
@@ -456,22 +540,44 @@ Result<Chunk> TableReader::ReadChunk(const TableDesc& d, const std::vector<std::
   sql += " LIMIT " + std::to_string(limit);
 
   Chunk chunk;
-  SLUICE_ASSIGN_OR_RETURN(chunk.position, BeginSnapshot());
   const std::string what = "reading a chunk of " + d.db + "." + d.table;
-  // The rows below are of the shape described only while the definition
-  // is the one described (a DDL after this point makes the SELECT fail
-  // with 1412, "Table definition has changed").
-  auto create = Query("SHOW CREATE TABLE " + Quoted(d.db) + "." + Quoted(d.table), what);
-  if (!create.ok() || create->empty() || create->front().size() < 2 || !create->front()[1] ||
-      DefinitionKey(*create->front()[1]) != DefinitionKey(d.create_sql)) {
-    (void)Exec("ROLLBACK", "ending the snapshot");
-    if (!create.ok() && create.status().code() != Code::kFailedPrecondition) {
-      return create.status();
-    }
-    return Status::Aborted("the definition of " + d.db + "." + d.table + " changed");
-  }
-  if (mysql_real_query(conn_, sql.data(), sql.size()) != 0) {
+  SLUICE_RETURN_IF_ERROR(FinishCommit());
+  // One round trip: the snapshot, its position, the definition it sees,
+  // and the rows (multi-statements; the results come back in order).
+  const std::string batch = "START TRANSACTION WITH CONSISTENT SNAPSHOT; SHOW STATUS LIKE "
+                            "'binlog_snapshot_%'; SHOW CREATE TABLE " +
+                            Quoted(d.db) + "." + Quoted(d.table) + "; " + sql;
+  if (mysql_real_query(conn_, batch.data(), batch.size()) != 0) {
     Status st = binlog::mysql_query::MapError(options_, true, conn_, what);
+    (void)Exec("ROLLBACK", "ending the snapshot");
+    return st;
+  }
+  // START TRANSACTION, then SHOW STATUS.
+  auto status_rows = NextStoredResult(what);
+  auto create = status_rows.ok() ? NextStoredResult(what) : status_rows;
+  Status head = create.status();
+  if (status_rows.ok()) {
+    chunk.position = SnapshotPositionOf(*status_rows);
+    if (chunk.position.file.empty() && head.ok()) {
+      head = Status::FailedPrecondition("server " + server_ +
+                                        " reports no binlog_snapshot_file: is log_bin on?");
+    }
+  }
+  // The rows are of the shape described only while the definition is the
+  // one described (a DDL after the snapshot began makes the SELECT fail
+  // with 1412, "Table definition has changed").
+  if (head.ok() && (create->empty() || create->front().size() < 2 || !create->front()[1] ||
+                    DefinitionKey(*create->front()[1]) != DefinitionKey(d.create_sql))) {
+    head = Status::Aborted("the definition of " + d.db + "." + d.table + " changed");
+  }
+  if (!head.ok()) {
+    DrainResults();
+    (void)Exec("ROLLBACK", "ending the snapshot");
+    return head;
+  }
+  if (mysql_next_result(conn_) != 0) {
+    Status st = binlog::mysql_query::MapError(options_, true, conn_, what);
+    DrainResults();
     (void)Exec("ROLLBACK", "ending the snapshot");
     return st;
   }
@@ -482,47 +588,82 @@ Result<Chunk> TableReader::ReadChunk(const TableDesc& d, const std::vector<std::
     return st;
   }
   const size_t ncols = d.columns.size();
-  const uint64_t now = static_cast<uint64_t>(
+  const uint32_t now = static_cast<uint32_t>(
       std::chrono::duration_cast<std::chrono::seconds>(
           std::chrono::system_clock::now().time_since_epoch())
           .count());
-  Status st;
+  binlog::RowsContext ctx;
+  ctx.timestamp = now;
+  ctx.file = chunk.position.file;
+  ctx.end_pos = chunk.position.pos;
+  binlog::RowEncoder& enc = encoder_;
+  enc.StartEvent(*d.map, ctx, proto::OP_READ);
+  binlog::RowEncoder::Image& image = enc.after();
+  image.present = true;
+  image.columns.resize(ncols);
+  for (size_t i = 0; i < ncols; ++i) image.columns[i] = static_cast<uint32_t>(i);
+  if (image.values.size() < ncols) image.values.resize(ncols);
+  out->records.Clear(32 << 20);
+  out->keys.clear();
+  // Each record ends with the snapshot's stamp (field 15).
+  struct Stamped final : binlog::EncodedRowSink {
+    ingest::RecordBuffer* buf;
+    std::string field;
+    char* Extend(size_t n) override { return buf->Extend(n); }
+    void EndRecord() override {
+      buf->Append(field);
+      buf->EndRecord();
+    }
+  } sink;
+  sink.buf = &out->records;
+  sink.field.push_back(static_cast<char>(15 << 3 | 2));
+  for (size_t n = stamp.size(); ; n >>= 7) {
+    if (n < 0x80) {
+      sink.field.push_back(static_cast<char>(n));
+      break;
+    }
+    sink.field.push_back(static_cast<char>((n & 0x7f) | 0x80));
+  }
+  sink.field += stamp;
   std::vector<std::string> bounds;
+  Status st;
   while (MYSQL_ROW row = mysql_fetch_row(res)) {
     const unsigned long* len = mysql_fetch_lengths(res);
-    proto::ChangeRecord& r = chunk.rows.emplace_back();
-    r.set_format_version(proto::RECORD_FORMAT_V1);
-    r.set_op(proto::OP_READ);
-    r.set_db(d.db);
-    r.set_table(d.table);
-    for (uint32_t k : d.key) r.add_pk(d.columns[k].name);
-    r.set_ts(now);
-    r.mutable_pos()->set_file(chunk.position.file);
-    r.mutable_pos()->set_pos(chunk.position.pos);
     for (size_t i = 0; i < ncols && st.ok(); ++i) {
-      const ColumnDesc& c = d.columns[i];
-      proto::Column* col = r.add_after();
-      col->set_index(c.index);
-      col->set_name(c.name);
-      col->set_mysql_type(c.mysql_type);
-      col->set_is_unsigned(c.is_unsigned);
-      std::optional<std::string> text;
+      std::optional<std::string_view> text;
       if (row[i] != nullptr) text.emplace(row[i], len[i]);
       chunk.bytes += len[i];
-      st = TextToValue(c, text, col->mutable_value());
+      st = TextToValue(d.columns[i], text, &image.values[i]);
     }
     if (!st.ok()) break;
+    enc.WriteRow(&sink);
+    std::string key;
+    for (uint32_t k : d.key) ingest::AppendKeyValue(image.values[k], &key);
+    out->keys.push_back(std::move(key));
+    ++chunk.rows;
     bounds.clear();
     for (size_t k = 0; k < d.key.size(); ++k) {
       bounds.emplace_back(row[ncols + k] ? std::string(row[ncols + k], len[ncols + k]) : "");
     }
   }
+  if (st.ok() && chunk.rows > 0) {
+    std::vector<const proto::Value*> key;
+    for (uint32_t k : d.key) key.push_back(&image.values[k]);
+    chunk.last_key_text = KeyText(key);
+  }
   if (st.ok() && mysql_errno(conn_) != 0) st = binlog::mysql_query::MapError(options_, true, conn_, what);
   mysql_free_result(res);
-  Status end = Exec(st.ok() ? "COMMIT" : "ROLLBACK", "ending the snapshot");
-  if (!st.ok()) return st.WithContext(d.db + "." + d.table);
-  SLUICE_RETURN_IF_ERROR(end);
-  chunk.last = chunk.rows.size() < limit;
+  DrainResults();
+  if (!st.ok()) {
+    (void)Exec("ROLLBACK", "ending the snapshot");
+    return st.WithContext(d.db + "." + d.table);
+  }
+  // The read view ends now; its answer is read before the next query.
+  if (mysql_send_query(conn_, "COMMIT", 6) != 0) {
+    return binlog::mysql_query::MapError(options_, true, conn_, "ending the snapshot");
+  }
+  commit_pending_ = true;
+  chunk.last = chunk.rows < limit;
   chunk.bounds = std::move(bounds);
   return chunk;
 }

@@ -34,6 +34,9 @@
 #include "base/status.h"
 #include "broker/binlog/binlog_source.h"
 #include "broker/binlog/mysql_source.h"
+#include "broker/binlog/rows_event.h"
+#include "broker/binlog/table_map.h"
+#include "broker/ingest/record_buffer.h"
 #include "proto/record.pb.h"
 
 namespace sluice::snapshot {
@@ -49,6 +52,7 @@ struct ColumnDesc {
   bool nullable = false;
   uint32_t mysql_type = 0;     // enum_field_types as the binlog's table map has it
   std::vector<std::string> labels;  // ENUM / SET
+  int render = -1;                  // how its text becomes a value (set by Describe; -1: look it up)
 };
 
 struct TableDesc {
@@ -58,12 +62,22 @@ struct TableDesc {
   std::string key_name;           // "PRIMARY" or the unique index's name
   std::string create_sql;         // SHOW CREATE TABLE, as the server gives it
   proto::TableShape shape;        // for the schema record
+  // The table as the decoder's RowEncoder takes it: `read` records are
+  // written in the same wire form as ingest's rows.
+  std::shared_ptr<const binlog::TableMap> map;
+};
+
+// A chunk's rows, as the log stores them: reused from chunk to chunk.
+struct ChunkRows {
+  ingest::RecordBuffer records;    // one `read` record per row (no txn field), in key order
+  std::vector<std::string> keys;   // each row's key, as ingest::KeyOf gives it
 };
 
 struct Chunk {
   binlog::BinlogPosition position;  // P: the rows are the table's as of here
-  std::vector<proto::ChangeRecord> rows;  // op READ, after image only
+  size_t rows = 0;
   std::vector<std::string> bounds;  // the last row's key as SQL literals (empty when no row)
+  std::string last_key_text;        // the same for a person: "(17, 'abc')"
   bool last = false;                // fewer rows than asked for: the table ends here
   uint64_t bytes = 0;               // text bytes the server sent
 };
@@ -92,8 +106,10 @@ class TableReader {
   // The rows after `after` (bound literals of the previous chunk's last
   // row; empty: from the start), at most `limit`. Aborted when the table's
   // definition is no longer `desc`'s (describe it again).
+  // The rows go to *out (cleared first) as `read` records that carry
+  // `stamp` (a serialized SnapshotMark: the snapshot's id and the chunk).
   Result<Chunk> ReadChunk(const TableDesc& desc, const std::vector<std::string>& after,
-                          size_t limit);
+                          size_t limit, const std::string& stamp, ChunkRows* out);
   // SHOW CREATE DATABASE's statement for `db`.
   Result<std::string> CreateDatabaseSql(const std::string& db);
   // The binlog position of a consistent snapshot taken now (no rows).
@@ -107,11 +123,20 @@ class TableReader {
                                                                      const std::string& what);
   Status Exec(const std::string& sql, const std::string& what);
   Result<binlog::BinlogPosition> BeginSnapshot();
+  using Row = std::vector<std::optional<std::string>>;
+  static binlog::BinlogPosition SnapshotPositionOf(const std::vector<Row>& status_rows);
+  // Of a multi-statement query: moves to the next result and stores it.
+  Result<std::vector<Row>> NextStoredResult(const std::string& what);
+  void DrainResults();
+  // Reads the answer to a COMMIT sent without waiting.
+  Status FinishCommit();
   std::string Escape(const std::string& s);
 
   binlog::MysqlSourceOptions options_;
   std::string server_;
   st_mysql* conn_ = nullptr;
+  binlog::RowEncoder encoder_;
+  bool commit_pending_ = false;  // a COMMIT was sent, its answer not read
 };
 
 // A table's definition as SHOW CREATE TABLE gives it, without the table's
@@ -119,9 +144,11 @@ class TableReader {
 // a chunk's rows to be of the shape its table was described with.
 std::string DefinitionKey(const std::string& create_sql);
 
+// A key for a person: "(17, 'abc')", from a row's values in key order.
+std::string KeyText(const std::vector<const proto::Value*>& key);
+
 // Exposed for tests: a text value of the server as a record value, the
 // way the binlog decoder renders the column (nullopt: SQL NULL).
-Status TextToValue(const ColumnDesc& c, const std::optional<std::string>& text,
-                   proto::Value* out);
+Status TextToValue(const ColumnDesc& c, std::optional<std::string_view> text, proto::Value* out);
 
 }  // namespace sluice::snapshot

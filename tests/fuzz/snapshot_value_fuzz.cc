@@ -26,14 +26,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   c.column_type = c.data_type;
   c.is_unsigned = (data[1] & 1) != 0;
   c.charset = (data[1] & 4) != 0 ? "binary" : "utf8mb4";
-  std::optional<std::string> text;
+  std::optional<std::string_view> text;
   if ((data[1] & 2) == 0) text.emplace(reinterpret_cast<const char*>(data + 2), size - 2);
   sluice::proto::Value v;
   sluice::Status st = sluice::snapshot::TextToValue(c, text, &v);
   if (!st.ok() && st.code() != Code::kCorruption) __builtin_trap();
   if (st.ok() && v.kind_case() == sluice::proto::Value::KIND_NOT_SET) __builtin_trap();
   (void)v.SerializeAsString();
-  (void)sluice::snapshot::DefinitionKey(text.value_or(""));
+  (void)sluice::snapshot::DefinitionKey(std::string(text.value_or("")));
 
   sluice::proto::SnapshotJob job;
   if (job.ParseFromArray(data + 2, static_cast<int>(size - 2))) {

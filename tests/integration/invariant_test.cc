@@ -288,8 +288,10 @@ class InvariantTest : public ::testing::Test {
     return st.find("\"state\":\"copying\"") != std::string::npos ||
            st.find("\"state\":\"pending\"") != std::string::npos;
   }
-  // Sums a snapshot table field over the node's /status.
-  static uint64_t SumField(const std::string& json, const std::string& key) {
+  // Sums a snapshot table field over the node's /status (its "snapshots").
+  static uint64_t SumField(const std::string& status, const std::string& key) {
+    const size_t at = status.find("\"snapshots\":");
+    const std::string json = at == std::string::npos ? "" : status.substr(at);
     uint64_t sum = 0;
     const std::string needle = "\"" + key + "\":";
     for (size_t at = json.find(needle); at != std::string::npos; at = json.find(needle, at + 1)) {

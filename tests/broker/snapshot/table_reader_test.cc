@@ -24,7 +24,7 @@ ColumnDesc Col(const std::string& type, bool is_unsigned = false,
   return c;
 }
 
-proto::Value V(const ColumnDesc& c, std::optional<std::string> text) {
+proto::Value V(const ColumnDesc& c, std::optional<std::string_view> text) {
   proto::Value v;
   Status st = TextToValue(c, text, &v);
   EXPECT_TRUE(st.ok()) << st.ToString();
