@@ -76,12 +76,16 @@ Status MapError(const MysqlSourceOptions& o, bool mariadb, MYSQL* m, std::string
 Result<std::vector<Row>> RunQuery(const MysqlSourceOptions& o, bool mariadb, MYSQL* m,
                                   std::string_view sql, std::string_view what) {
   if (mysql_real_query(m, sql.data(), sql.size()) != 0) return MapError(o, mariadb, m, what);
-  std::vector<Row> rows;
   MYSQL_RES* res = mysql_store_result(m);
   if (res == nullptr) {
     if (mysql_field_count(m) != 0) return MapError(o, mariadb, m, what);
-    return rows;
+    return std::vector<Row>{};
   }
+  return TakeRows(res);
+}
+
+std::vector<Row> TakeRows(MYSQL_RES* res) {
+  std::vector<Row> rows;
   const unsigned n = mysql_num_fields(res);
   while (MYSQL_ROW row = mysql_fetch_row(res)) {
     const unsigned long* len = mysql_fetch_lengths(res);

@@ -33,6 +33,9 @@ Status MapError(const MysqlSourceOptions& o, bool mariadb, unsigned err, std::st
                 std::string_view what);
 Status MapError(const MysqlSourceOptions& o, bool mariadb, MYSQL* m, std::string_view what);
 
+// Every row of a result as text (NULL as nullopt); frees `res`.
+std::vector<Row> TakeRows(MYSQL_RES* res);
+
 // One statement's rows as text (NULL as nullopt); errors by MapError.
 Result<std::vector<Row>> RunQuery(const MysqlSourceOptions& o, bool mariadb, MYSQL* m,
                                   std::string_view sql, std::string_view what);

@@ -263,26 +263,7 @@ Status TableReader::Exec(const std::string& sql, const std::string& what) {
 
 Result<std::vector<Row>> TableReader::Query(const std::string& sql, const std::string& what) {
   SLUICE_RETURN_IF_ERROR(FinishCommit());
-  if (mysql_real_query(conn_, sql.data(), sql.size()) != 0) {
-    return binlog::mysql_query::MapError(options_, true, conn_, what);
-  }
-  MYSQL_RES* res = mysql_store_result(conn_);
-  if (res == nullptr) {
-    if (mysql_field_count(conn_) == 0) return std::vector<Row>{};
-    return binlog::mysql_query::MapError(options_, true, conn_, what);
-  }
-  std::vector<Row> rows;
-  const unsigned n = mysql_num_fields(res);
-  while (MYSQL_ROW row = mysql_fetch_row(res)) {
-    const unsigned long* len = mysql_fetch_lengths(res);
-    Row r(n);
-    for (unsigned i = 0; i < n; ++i) {
-      if (row[i] != nullptr) r[i] = std::string(row[i], len[i]);
-    }
-    rows.push_back(std::move(r));
-  }
-  mysql_free_result(res);
-  return rows;
+  return binlog::mysql_query::RunQuery(options_, true, conn_, sql, what);
 }
 
 Result<std::vector<std::pair<std::string, std::string>>> TableReader::ListTables() {
@@ -457,18 +438,7 @@ Result<std::vector<Row>> TableReader::NextStoredResult(const std::string& what) 
   }
   MYSQL_RES* res = mysql_store_result(conn_);
   if (res == nullptr) return binlog::mysql_query::MapError(options_, true, conn_, what);
-  std::vector<Row> rows;
-  const unsigned n = mysql_num_fields(res);
-  while (MYSQL_ROW row = mysql_fetch_row(res)) {
-    const unsigned long* len = mysql_fetch_lengths(res);
-    Row r(n);
-    for (unsigned i = 0; i < n; ++i) {
-      if (row[i] != nullptr) r[i] = std::string(row[i], len[i]);
-    }
-    rows.push_back(std::move(r));
-  }
-  mysql_free_result(res);
-  return rows;
+  return binlog::mysql_query::TakeRows(res);
 }
 
 void TableReader::DrainResults() {
