@@ -89,10 +89,17 @@ double CpuSeconds(const rusage& ru) {
 }
 
 Measure Dump(testing::MariaDb& db, const std::string& table) {
-  std::vector<std::string> args = {"mariadb-dump",      "--no-defaults", "--single-transaction",
-                                   "-h",                "127.0.0.1",     "-P",
-                                   std::to_string(db.port()), "-u",       "root",
-                                   "bench",             table};
+  std::vector<std::string> args = {"mariadb-dump",
+                                   "--no-defaults",
+                                   "--single-transaction",
+                                   "-h",
+                                   "127.0.0.1",
+                                   "-P",
+                                   std::to_string(db.port()),
+                                   "-u",
+                                   "root",
+                                   "bench",
+                                   table};
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -179,8 +186,7 @@ Measure CopyHere(testing::MariaDb& db, const std::string& table, const std::stri
 }
 
 // CopyHere in a child process; its figures come back through a pipe.
-Measure Copy(testing::MariaDb& db, const std::string& table, const std::string& dir,
-             size_t chunk) {
+Measure Copy(testing::MariaDb& db, const std::string& table, const std::string& dir, size_t chunk) {
   int fds[2];
   if (::pipe(fds) != 0) return {};
   std::fflush(nullptr);
@@ -213,8 +219,10 @@ void Fill(testing::MariaDb& db, const std::string& table, size_t rows) {
 
 double DataMb(testing::MariaDb& db, const std::string& table) {
   (void)db.Query("ANALYZE TABLE bench." + table);
-  auto rows = db.Query("SELECT DATA_LENGTH FROM information_schema.TABLES WHERE TABLE_SCHEMA = "
-                       "'bench' AND TABLE_NAME = '" + table + "'");
+  auto rows = db.Query(
+      "SELECT DATA_LENGTH FROM information_schema.TABLES WHERE TABLE_SCHEMA = "
+      "'bench' AND TABLE_NAME = '" +
+      table + "'");
   if (!rows.ok() || rows->empty() || !(*rows)[0][0]) return 0;
   return std::stod(*(*rows)[0][0]) / 1e6;
 }
@@ -253,11 +261,12 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "snapshot_bench: a run failed\n");
     return 1;
   }
-  std::printf("snapshot_bench: %zu rows of (id INT PRIMARY KEY, a VARCHAR(32), b INT, c DATETIME), "
-              "%.0f MB of data, chunks of %zu rows, best of %d\n",
-              rows, mb, chunk, runs);
-  std::printf("%-22s %12s %8s %8s %14s %8s %12s\n", "", "rows/s", "MB/s", "CPU s",
-              "server CPU s", "wall s", "peak RSS MB");
+  std::printf(
+      "snapshot_bench: %zu rows of (id INT PRIMARY KEY, a VARCHAR(32), b INT, c DATETIME), "
+      "%.0f MB of data, chunks of %zu rows, best of %d\n",
+      rows, mb, chunk, runs);
+  std::printf("%-22s %12s %8s %8s %14s %8s %12s\n", "", "rows/s", "MB/s", "CPU s", "server CPU s",
+              "wall s", "peak RSS MB");
   auto line = [&](const char* name, const Measure& m, size_t n) {
     std::printf("%-22s %12.0f %8.1f %8.2f %14.2f %8.2f %12.0f\n", name,
                 static_cast<double>(n) / m.wall, mb / m.wall, m.cpu, m.server_cpu, m.wall,
@@ -267,10 +276,11 @@ int main(int argc, char** argv) {
   line("sluice snapshot", best_copy, rows);
   std::printf("%-22s %12.2f   (goal >= 0.70)\n", "sluice / mariadb-dump",
               best_dump.wall / best_copy.wall);
-  std::printf("sluice snapshot of %zu rows: peak RSS %.0f MB (%zu rows: %.0f MB); rows in the log: "
-              "%llu and %llu\n",
-              small, small_copy.rss_mb, rows, best_copy.rss_mb,
-              static_cast<unsigned long long>(small_copy.rows),
-              static_cast<unsigned long long>(best_copy.rows));
+  std::printf(
+      "sluice snapshot of %zu rows: peak RSS %.0f MB (%zu rows: %.0f MB); rows in the log: "
+      "%llu and %llu\n",
+      small, small_copy.rss_mb, rows, best_copy.rss_mb,
+      static_cast<unsigned long long>(small_copy.rows),
+      static_cast<unsigned long long>(best_copy.rows));
   return 0;
 }

@@ -87,7 +87,10 @@ void AppendBool(std::string* out, const char* key, bool v) {
 void PrintSnapshots(const proto::DestinationStatus& d, std::ostream& out) {
   for (const auto& s : d.snapshots()) {
     out << "    snapshot " << s.id() << ": "
-        << (!s.error().empty() ? "REFUSED: " + s.error() : s.done() ? "done" : "running") << "\n";
+        << (!s.error().empty() ? "REFUSED: " + s.error()
+            : s.done()         ? "done"
+                               : "running")
+        << "\n";
     for (const auto& t : s.tables()) {
       char buf[512];
       std::snprintf(buf, sizeof buf,
@@ -111,13 +114,12 @@ Result<std::string> StartSnapshot(const AdminOptions& o, const std::string& dest
   proto::SnapshotRequest sr;
   sr.set_dest(dest);
   for (const auto& t : tables) sr.add_tables(t);
-  SLUICE_ASSIGN_OR_RETURN(auto resp,
-                          Call(o, [&](proto::Request* r, auto proof, const std::string& cn) {
-                            *r->mutable_snapshot() = sr;
-                            r->mutable_snapshot()->set_client_nonce(cn);
-                            r->mutable_snapshot()->set_proof(
-                                proof(auth::SnapshotAction(dest, tables)));
-                          }));
+  SLUICE_ASSIGN_OR_RETURN(
+      auto resp, Call(o, [&](proto::Request* r, auto proof, const std::string& cn) {
+        *r->mutable_snapshot() = sr;
+        r->mutable_snapshot()->set_client_nonce(cn);
+        r->mutable_snapshot()->set_proof(proof(auth::SnapshotAction(dest, tables)));
+      }));
   return resp.snapshot().id();
 }
 

@@ -6,8 +6,8 @@
 #include <chrono>
 #include <deque>
 #include <future>
-#include <optional>
 #include <map>
+#include <optional>
 #include <regex>
 #include <set>
 #include <thread>
@@ -359,8 +359,9 @@ class Applier {
   // The tables inside a snapshot, as the target stores them.
   Status LoadSnapshots() {
     snapshots_.clear();
-    auto rows = target_->QueryRows("SELECT db, tbl, id FROM sluice_apply.snapshots WHERE dest = " +
-                               target_->Quote(o_.dest) + " AND grp = " + target_->Quote(o_.group));
+    auto rows = target_->QueryRows(
+        "SELECT db, tbl, id FROM sluice_apply.snapshots WHERE dest = " + target_->Quote(o_.dest) +
+        " AND grp = " + target_->Quote(o_.group));
     if (!rows.ok()) return T(rows.status());
     for (const auto& row : *rows) {
       if (row.size() < 3 || !row[0] || !row[1] || !row[2]) continue;
@@ -382,10 +383,10 @@ class Applier {
     SLUICE_RETURN_IF_ERROR(FlushRun());
     SLUICE_RETURN_IF_ERROR(Drain());
     SLUICE_RETURN_IF_ERROR(Begin());
-    const std::string where = " WHERE dest = " + target_->Quote(o_.dest) + " AND grp = " +
-                              target_->Quote(o_.group) + " AND db = " + target_->Quote(r.db()) +
-                              " AND tbl = " + target_->Quote(r.table()) +
-                              " AND id = " + target_->Quote(r.snapshot().id());
+    const std::string where =
+        " WHERE dest = " + target_->Quote(o_.dest) + " AND grp = " + target_->Quote(o_.group) +
+        " AND db = " + target_->Quote(r.db()) + " AND tbl = " + target_->Quote(r.table()) +
+        " AND id = " + target_->Quote(r.snapshot().id());
     if (begin) {
       SLUICE_RETURN_IF_ERROR(T(target_->Execute(
           "INSERT IGNORE INTO sluice_apply.snapshots (dest, grp, db, tbl, id) VALUES (" +
@@ -513,8 +514,8 @@ class Applier {
     // A snapshot creates the databases of its tables; under --rename the
     // target's name is the one to create.
     const bool create_db = r.has_snapshot() && r.table().empty() && db != r.db();
-    Status st = T(target_->Execute(create_db ? "CREATE DATABASE IF NOT EXISTS " + QuoteIdent(db)
-                                             : r.sql()));
+    Status st = T(
+        target_->Execute(create_db ? "CREATE DATABASE IF NOT EXISTS " + QuoteIdent(db) : r.sql()));
     target_->ClearStatements();  // table shapes may have changed
     if (!st.ok()) {
       if (!(retry && AlreadyApplied(target_->last_errno()))) {

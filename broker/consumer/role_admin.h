@@ -21,7 +21,8 @@ class RoleAdmin {
   virtual proto::Error Promote(const proto::PromoteRequest& req, proto::RoleResponse* out) = 0;
   virtual proto::Error Demote(const proto::DemoteRequest& req, proto::RoleResponse* out) = 0;
   // Starts a snapshot (sluice snapshot); answers with its id at once.
-  virtual proto::Error Snapshot(const proto::SnapshotRequest& req, proto::SnapshotResponse* out) = 0;
+  virtual proto::Error Snapshot(const proto::SnapshotRequest& req,
+                                proto::SnapshotResponse* out) = 0;
   // A client has met epoch `seen` on another node (Hello.seen_epoch). A
   // primary whose logs are all below it was replaced by a failover and
   // fences itself.

@@ -444,7 +444,7 @@ proto::Error Node::Snapshot(const proto::SnapshotRequest& req, proto::SnapshotRe
     auto id = d->RequestSnapshot(tables);
     if (!id.ok()) {
       const Code c = id.status().code();
-      return proto::MakeError(c == Code::kInvalidArgument     ? proto::BAD_REQUEST
+      return proto::MakeError(c == Code::kInvalidArgument      ? proto::BAD_REQUEST
                               : c == Code::kFailedPrecondition ? proto::PERMISSION_DENIED
                                                                : proto::UNAVAILABLE,
                               id.status().message());

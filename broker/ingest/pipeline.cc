@@ -448,7 +448,7 @@ void Pipeline::Impl::NoteForGate(const Slot& s, size_t i, size_t first_record) {
 }
 
 Status Pipeline::Impl::Stage3(Slot& s) {
-  size_t k = 0;  // next block of the slot
+  size_t k = 0;             // next block of the slot
   size_t first_record = 0;  // of the action in s.out
   for (size_t i = 0; i < s.plan.size; ++i) {
     const auto& a = s.plan.actions[i];

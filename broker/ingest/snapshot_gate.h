@@ -103,8 +103,7 @@ class SnapshotGate {
   // fewer, and every row left out has a newer change in the log.
   Status CommitWhenCaughtUp(const Armed& armed, const BinlogPosition& p,
                             const std::function<Status(const TouchedKeys&)>& write,
-                            const std::atomic<bool>* stop, bool keep_window = false)
-      EXCLUDES(mu_);
+                            const std::atomic<bool>* stop, bool keep_window = false) EXCLUDES(mu_);
   void Disarm() EXCLUDES(mu_);
 
   // --- the pipeline ---

@@ -99,8 +99,9 @@ Status Snapshotter::StartInitial() {
     Publish(job);
     return Status::Ok();
   }
-  return Status::Aborted("the tables' definitions kept changing while the initial snapshot "
-                         "started; it tries again");
+  return Status::Aborted(
+      "the tables' definitions kept changing while the initial snapshot "
+      "started; it tries again");
 }
 
 Result<std::string> Snapshotter::Request(const std::vector<std::string>& tables) {
@@ -333,8 +334,8 @@ struct Snapshotter::ChunkInFlight {
 // opened (kept open for the chunks after it). `job` is the job as the log
 // holds it before this chunk.
 Status Snapshotter::CommitChunk(const ingest::SnapshotGate::Armed& armed, const TableDesc& desc,
-                                int index, const proto::SnapshotJob& job,
-                                const std::string& server, uint64_t started, ChunkInFlight* c) {
+                                int index, const proto::SnapshotJob& job, const std::string& server,
+                                uint64_t started, ChunkInFlight* c) {
   constexpr size_t kKeepBytes = 64 << 20;
   const bool compress = log_->options().compression != Compression::kNone;
   c->packed.Clear(kKeepBytes);
@@ -523,8 +524,8 @@ Status Snapshotter::CopyTable(proto::SnapshotJob* job, int index) {
     proto::SnapshotMark stamp;
     stamp.set_id(job->id());
     stamp.set_chunk(chunk_no);
-    auto chunk = reader->ReadChunk(*desc, after, options_.chunk_rows, stamp.SerializeAsString(),
-                                   &c.rows);
+    auto chunk =
+        reader->ReadChunk(*desc, after, options_.chunk_rows, stamp.SerializeAsString(), &c.rows);
     if (!chunk.ok()) {
       Status st = land();
       if (st.code() != Code::kAborted) SLUICE_RETURN_IF_ERROR(st);
@@ -566,12 +567,11 @@ Status Snapshotter::CopyTable(proto::SnapshotJob* job, int index) {
     ++chunk_no;
     ++in_window;
     const bool last = c.chunk.last;
-    inflight = std::async(std::launch::async,
-                          [this, a = *armed, d = *desc, index, base = *job,
-                           server = reader->server(), started, &c] {
-                            SetThreadName("sl-snap-commit");
-                            return CommitChunk(a, d, index, base, server, started, &c);
-                          });
+    inflight = std::async(std::launch::async, [this, a = *armed, d = *desc, index, base = *job,
+                                               server = reader->server(), started, &c] {
+      SetThreadName("sl-snap-commit");
+      return CommitChunk(a, d, index, base, server, started, &c);
+    });
     cur ^= 1;
     if (last) {
       st = land();

@@ -42,8 +42,8 @@
 namespace sluice::snapshot {
 
 struct SnapshotOptions {
-  std::string source;              // the destination's source URL
-  size_t chunk_rows = 10000;       // rows per chunk (and the bound of memory: one chunk)
+  std::string source;                // the destination's source URL
+  size_t chunk_rows = 10000;         // rows per chunk (and the bound of memory: one chunk)
   std::vector<std::string> include;  // the destination's filters, over "db.table"
   std::vector<std::string> exclude;
   // The server ("host:port") ingest reads now; chunks are read there, so

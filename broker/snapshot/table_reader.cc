@@ -9,8 +9,8 @@
 #include <regex>
 
 #include "broker/binlog/mysql_query.h"
-#include "broker/ingest/snapshot_gate.h"
 #include "broker/binlog/mysql_schema.h"
+#include "broker/ingest/snapshot_gate.h"
 
 namespace sluice::snapshot {
 namespace {
@@ -19,14 +19,42 @@ using Row = std::vector<std::optional<std::string>>;
 
 // enum_field_types, as a binlog table map names a column's type.
 enum : uint32_t {
-  kTiny = 1, kShort = 2, kLong = 3, kFloat = 4, kDouble = 5, kLongLong = 8, kInt24 = 9,
-  kDate = 10, kYear = 13, kVarchar = 15, kBit = 16, kTimestamp2 = 17, kDateTime2 = 18,
-  kTime2 = 19, kJson = 245, kNewDecimal = 246, kEnum = 247, kSet = 248, kBlob = 252,
-  kString = 254, kGeometry = 255,
+  kTiny = 1,
+  kShort = 2,
+  kLong = 3,
+  kFloat = 4,
+  kDouble = 5,
+  kLongLong = 8,
+  kInt24 = 9,
+  kDate = 10,
+  kYear = 13,
+  kVarchar = 15,
+  kBit = 16,
+  kTimestamp2 = 17,
+  kDateTime2 = 18,
+  kTime2 = 19,
+  kJson = 245,
+  kNewDecimal = 246,
+  kEnum = 247,
+  kSet = 248,
+  kBlob = 252,
+  kString = 254,
+  kGeometry = 255,
 };
 
 // How a column's text becomes a value, by DATA_TYPE.
-enum class Render { kInt, kFloat, kDouble, kDecimal, kText, kBinary, kEnum, kBit, kGeometry, kJson };
+enum class Render {
+  kInt,
+  kFloat,
+  kDouble,
+  kDecimal,
+  kText,
+  kBinary,
+  kEnum,
+  kBit,
+  kGeometry,
+  kJson
+};
 
 struct TypeInfo {
   uint32_t mysql_type;
@@ -35,22 +63,38 @@ struct TypeInfo {
 
 const std::map<std::string, TypeInfo>& Types() {
   static const auto* types = new std::map<std::string, TypeInfo>{
-      {"tinyint", {kTiny, Render::kInt}},        {"smallint", {kShort, Render::kInt}},
-      {"mediumint", {kInt24, Render::kInt}},     {"int", {kLong, Render::kInt}},
-      {"bigint", {kLongLong, Render::kInt}},     {"year", {kYear, Render::kInt}},
-      {"float", {kFloat, Render::kFloat}},       {"double", {kDouble, Render::kDouble}},
-      {"decimal", {kNewDecimal, Render::kDecimal}}, {"date", {kDate, Render::kText}},
-      {"time", {kTime2, Render::kText}},         {"datetime", {kDateTime2, Render::kText}},
-      {"timestamp", {kTimestamp2, Render::kText}}, {"char", {kString, Render::kText}},
-      {"varchar", {kVarchar, Render::kText}},    {"tinytext", {kBlob, Render::kText}},
-      {"text", {kBlob, Render::kText}},          {"mediumtext", {kBlob, Render::kText}},
-      {"longtext", {kBlob, Render::kText}},      {"binary", {kString, Render::kBinary}},
-      {"varbinary", {kVarchar, Render::kBinary}}, {"tinyblob", {kBlob, Render::kBinary}},
-      {"blob", {kBlob, Render::kBinary}},        {"mediumblob", {kBlob, Render::kBinary}},
-      {"longblob", {kBlob, Render::kBinary}},    {"enum", {kEnum, Render::kEnum}},
-      {"set", {kSet, Render::kEnum}},            {"bit", {kBit, Render::kBit}},
-      {"json", {kJson, Render::kJson}},          {"geometry", {kGeometry, Render::kGeometry}},
-      {"point", {kGeometry, Render::kGeometry}}, {"linestring", {kGeometry, Render::kGeometry}},
+      {"tinyint", {kTiny, Render::kInt}},
+      {"smallint", {kShort, Render::kInt}},
+      {"mediumint", {kInt24, Render::kInt}},
+      {"int", {kLong, Render::kInt}},
+      {"bigint", {kLongLong, Render::kInt}},
+      {"year", {kYear, Render::kInt}},
+      {"float", {kFloat, Render::kFloat}},
+      {"double", {kDouble, Render::kDouble}},
+      {"decimal", {kNewDecimal, Render::kDecimal}},
+      {"date", {kDate, Render::kText}},
+      {"time", {kTime2, Render::kText}},
+      {"datetime", {kDateTime2, Render::kText}},
+      {"timestamp", {kTimestamp2, Render::kText}},
+      {"char", {kString, Render::kText}},
+      {"varchar", {kVarchar, Render::kText}},
+      {"tinytext", {kBlob, Render::kText}},
+      {"text", {kBlob, Render::kText}},
+      {"mediumtext", {kBlob, Render::kText}},
+      {"longtext", {kBlob, Render::kText}},
+      {"binary", {kString, Render::kBinary}},
+      {"varbinary", {kVarchar, Render::kBinary}},
+      {"tinyblob", {kBlob, Render::kBinary}},
+      {"blob", {kBlob, Render::kBinary}},
+      {"mediumblob", {kBlob, Render::kBinary}},
+      {"longblob", {kBlob, Render::kBinary}},
+      {"enum", {kEnum, Render::kEnum}},
+      {"set", {kSet, Render::kEnum}},
+      {"bit", {kBit, Render::kBit}},
+      {"json", {kJson, Render::kJson}},
+      {"geometry", {kGeometry, Render::kGeometry}},
+      {"point", {kGeometry, Render::kGeometry}},
+      {"linestring", {kGeometry, Render::kGeometry}},
       {"polygon", {kGeometry, Render::kGeometry}},
       {"multipoint", {kGeometry, Render::kGeometry}},
       {"multilinestring", {kGeometry, Render::kGeometry}},
@@ -212,13 +256,12 @@ Result<std::unique_ptr<TableReader>> TableReader::Open(const std::string& url,
       mysql_set_character_set(r->conn_, "utf8mb4") != 0) {
     return Status::Unavailable(std::string("snapshot connection: ") + mysql_error(r->conn_));
   }
-  SLUICE_RETURN_IF_ERROR(r->Exec(
-      "SET SESSION time_zone = '+00:00', SESSION tx_isolation = 'REPEATABLE-READ'",
-      "setting up the snapshot session"));
-  SLUICE_ASSIGN_OR_RETURN(auto rows,
-                          r->Query("SELECT @@version, @@global.binlog_format, "
-                                   "@@global.binlog_row_image",
-                                   "reading the server's settings"));
+  SLUICE_RETURN_IF_ERROR(
+      r->Exec("SET SESSION time_zone = '+00:00', SESSION tx_isolation = 'REPEATABLE-READ'",
+              "setting up the snapshot session"));
+  SLUICE_ASSIGN_OR_RETURN(auto rows, r->Query("SELECT @@version, @@global.binlog_format, "
+                                              "@@global.binlog_row_image",
+                                              "reading the server's settings"));
   const std::string version = rows.empty() || !rows[0][0] ? "" : *rows[0][0];
   const std::string format = rows.empty() || !rows[0][1] ? "" : *rows[0][1];
   const std::string image = rows.empty() || !rows[0][2] ? "" : *rows[0][2];
@@ -287,7 +330,8 @@ Result<TableDesc> TableReader::Describe(const std::string& db, const std::string
       Query("SELECT c.COLUMN_NAME, c.DATA_TYPE, c.COLUMN_TYPE, COALESCE(c.CHARACTER_SET_NAME, ''), "
             "COALESCE(co.ID, 0), c.IS_NULLABLE FROM information_schema.COLUMNS c LEFT JOIN "
             "information_schema.COLLATIONS co ON co.COLLATION_NAME = c.COLLATION_NAME WHERE "
-            "c.TABLE_SCHEMA = '" + Escape(db) + "' AND c.TABLE_NAME = '" + Escape(table) +
+            "c.TABLE_SCHEMA = '" +
+                Escape(db) + "' AND c.TABLE_NAME = '" + Escape(table) +
                 "' ORDER BY c.ORDINAL_POSITION",
             "reading the columns of " + name));
   if (cols.empty()) {
@@ -325,8 +369,9 @@ Result<TableDesc> TableReader::Describe(const std::string& db, const std::string
   // all NOT NULL (InnoDB's choice of clustered index too).
   SLUICE_ASSIGN_OR_RETURN(
       auto idx, Query("SELECT INDEX_NAME, COLUMN_NAME, NULLABLE FROM information_schema.STATISTICS "
-                      "WHERE TABLE_SCHEMA = '" + Escape(db) + "' AND TABLE_NAME = '" +
-                          Escape(table) + "' AND NON_UNIQUE = 0 AND SUB_PART IS NULL "
+                      "WHERE TABLE_SCHEMA = '" +
+                          Escape(db) + "' AND TABLE_NAME = '" + Escape(table) +
+                          "' AND NON_UNIQUE = 0 AND SUB_PART IS NULL "
                           "ORDER BY INDEX_NAME = 'PRIMARY' DESC, INDEX_NAME, SEQ_IN_INDEX",
                       "reading the keys of " + name));
   std::map<std::string, std::pair<std::vector<std::string>, bool>> keys;  // name -> cols, usable
@@ -358,15 +403,17 @@ Result<TableDesc> TableReader::Describe(const std::string& db, const std::string
   for (uint32_t k : d.key) {
     const ColumnDesc& c = d.columns[k];
     const Render r = RenderOf(c);
-    if (r == Render::kFloat || r == Render::kDouble || r == Render::kGeometry || r == Render::kJson) {
+    if (r == Render::kFloat || r == Render::kDouble || r == Render::kGeometry ||
+        r == Render::kJson) {
       return Status::FailedPrecondition("cannot snapshot " + name + ": its key column " + c.name +
                                         " is " + c.column_type +
                                         ", which cannot bound chunks exactly");
     }
   }
   // The privilege the chunks need, checked now (the error names the grant).
-  SLUICE_RETURN_IF_ERROR(Query("SELECT 1 FROM " + Quoted(db) + "." + Quoted(table) + " LIMIT 0",
-                               "reading " + name).status());
+  SLUICE_RETURN_IF_ERROR(
+      Query("SELECT 1 FROM " + Quoted(db) + "." + Quoted(table) + " LIMIT 0", "reading " + name)
+          .status());
   SLUICE_ASSIGN_OR_RETURN(auto create,
                           Query("SHOW CREATE TABLE " + Quoted(db) + "." + Quoted(table),
                                 "reading the definition of " + name));
@@ -483,12 +530,12 @@ Result<Chunk> TableReader::ReadChunk(const TableDesc& d, const std::vector<std::
     // A FLOAT's text has 6 significant digits (lossy); as a DOUBLE it is
     // exact, and a DOUBLE's text is the shortest that reads back the same.
     const bool single = RenderOf(d.columns[i]) == Render::kFloat;
-    sql += (i ? ", " : "") + (single ? "(" + Quoted(d.columns[i].name) + " + 0e0)"
-                                     : Quoted(d.columns[i].name));
+    sql += (i ? ", " : "") +
+           (single ? "(" + Quoted(d.columns[i].name) + " + 0e0)" : Quoted(d.columns[i].name));
   }
   for (uint32_t k : d.key) sql += ", " + BoundExpr(d.columns[k]);
-  sql += " FROM " + Quoted(d.db) + "." + Quoted(d.table) + " FORCE INDEX (" +
-         Quoted(d.key_name) + ")";
+  sql +=
+      " FROM " + Quoted(d.db) + "." + Quoted(d.table) + " FORCE INDEX (" + Quoted(d.key_name) + ")";
   if (!after.empty()) {
     // (k1, k2, ...) > (v1, v2, ...), spelled out so the optimizer sees
     // ranges of the index.
@@ -499,14 +546,15 @@ Result<Chunk> TableReader::ReadChunk(const TableDesc& d, const std::vector<std::
         term += Quoted(d.columns[d.key[j]].name) + " = " +
                 BoundLiteral(d.columns[d.key[j]], after[j]) + " AND ";
       }
-      term += Quoted(d.columns[d.key[i]].name) + " > " +
-              BoundLiteral(d.columns[d.key[i]], after[i]);
+      term +=
+          Quoted(d.columns[d.key[i]].name) + " > " + BoundLiteral(d.columns[d.key[i]], after[i]);
       where += (i ? " OR (" : "(") + term + ")";
     }
     sql += " WHERE " + where;
   }
   sql += " ORDER BY ";
-  for (size_t i = 0; i < d.key.size(); ++i) sql += (i ? ", " : "") + Quoted(d.columns[d.key[i]].name);
+  for (size_t i = 0; i < d.key.size(); ++i)
+    sql += (i ? ", " : "") + Quoted(d.columns[d.key[i]].name);
   sql += " LIMIT " + std::to_string(limit);
 
   Chunk chunk;
@@ -514,9 +562,10 @@ Result<Chunk> TableReader::ReadChunk(const TableDesc& d, const std::vector<std::
   SLUICE_RETURN_IF_ERROR(FinishCommit());
   // One round trip: the snapshot, its position, the definition it sees,
   // and the rows (multi-statements; the results come back in order).
-  const std::string batch = "START TRANSACTION WITH CONSISTENT SNAPSHOT; SHOW STATUS LIKE "
-                            "'binlog_snapshot_%'; SHOW CREATE TABLE " +
-                            Quoted(d.db) + "." + Quoted(d.table) + "; " + sql;
+  const std::string batch =
+      "START TRANSACTION WITH CONSISTENT SNAPSHOT; SHOW STATUS LIKE "
+      "'binlog_snapshot_%'; SHOW CREATE TABLE " +
+      Quoted(d.db) + "." + Quoted(d.table) + "; " + sql;
   if (mysql_real_query(conn_, batch.data(), batch.size()) != 0) {
     Status st = binlog::mysql_query::MapError(options_, true, conn_, what);
     (void)Exec("ROLLBACK", "ending the snapshot");
@@ -558,10 +607,10 @@ Result<Chunk> TableReader::ReadChunk(const TableDesc& d, const std::vector<std::
     return st;
   }
   const size_t ncols = d.columns.size();
-  const uint32_t now = static_cast<uint32_t>(
-      std::chrono::duration_cast<std::chrono::seconds>(
-          std::chrono::system_clock::now().time_since_epoch())
-          .count());
+  const uint32_t now =
+      static_cast<uint32_t>(std::chrono::duration_cast<std::chrono::seconds>(
+                                std::chrono::system_clock::now().time_since_epoch())
+                                .count());
   binlog::RowsContext ctx;
   ctx.timestamp = now;
   ctx.file = chunk.position.file;
@@ -587,7 +636,7 @@ Result<Chunk> TableReader::ReadChunk(const TableDesc& d, const std::vector<std::
   } sink;
   sink.buf = &out->records;
   sink.field.push_back(static_cast<char>(15 << 3 | 2));
-  for (size_t n = stamp.size(); ; n >>= 7) {
+  for (size_t n = stamp.size();; n >>= 7) {
     if (n < 0x80) {
       sink.field.push_back(static_cast<char>(n));
       break;
@@ -621,7 +670,8 @@ Result<Chunk> TableReader::ReadChunk(const TableDesc& d, const std::vector<std::
     for (uint32_t k : d.key) key.push_back(&image.values[k]);
     chunk.last_key_text = KeyText(key);
   }
-  if (st.ok() && mysql_errno(conn_) != 0) st = binlog::mysql_query::MapError(options_, true, conn_, what);
+  if (st.ok() && mysql_errno(conn_) != 0)
+    st = binlog::mysql_query::MapError(options_, true, conn_, what);
   mysql_free_result(res);
   DrainResults();
   if (!st.ok()) {

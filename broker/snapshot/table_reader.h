@@ -43,25 +43,25 @@ namespace sluice::snapshot {
 
 struct ColumnDesc {
   std::string name;
-  uint32_t index = 0;          // 0-based ordinal
-  std::string data_type;       // information_schema DATA_TYPE ("int", "varchar", ...)
-  std::string column_type;     // COLUMN_TYPE ("int(10) unsigned", "enum('a','b')")
-  std::string charset;         // "" for non-character columns, "binary" for binary strings
+  uint32_t index = 0;       // 0-based ordinal
+  std::string data_type;    // information_schema DATA_TYPE ("int", "varchar", ...)
+  std::string column_type;  // COLUMN_TYPE ("int(10) unsigned", "enum('a','b')")
+  std::string charset;      // "" for non-character columns, "binary" for binary strings
   uint32_t collation = 0;
   bool is_unsigned = false;
   bool nullable = false;
-  uint32_t mysql_type = 0;     // enum_field_types as the binlog's table map has it
+  uint32_t mysql_type = 0;          // enum_field_types as the binlog's table map has it
   std::vector<std::string> labels;  // ENUM / SET
-  int render = -1;                  // how its text becomes a value (set by Describe; -1: look it up)
+  int render = -1;  // how its text becomes a value (set by Describe; -1: look it up)
 };
 
 struct TableDesc {
   std::string db, table;
   std::vector<ColumnDesc> columns;
-  std::vector<uint32_t> key;      // ordinals of the key columns, in key order
-  std::string key_name;           // "PRIMARY" or the unique index's name
-  std::string create_sql;         // SHOW CREATE TABLE, as the server gives it
-  proto::TableShape shape;        // for the schema record
+  std::vector<uint32_t> key;  // ordinals of the key columns, in key order
+  std::string key_name;       // "PRIMARY" or the unique index's name
+  std::string create_sql;     // SHOW CREATE TABLE, as the server gives it
+  proto::TableShape shape;    // for the schema record
   // The table as the decoder's RowEncoder takes it: `read` records are
   // written in the same wire form as ingest's rows.
   std::shared_ptr<const binlog::TableMap> map;
@@ -69,8 +69,8 @@ struct TableDesc {
 
 // A chunk's rows, as the log stores them: reused from chunk to chunk.
 struct ChunkRows {
-  ingest::RecordBuffer records;    // one `read` record per row (no txn field), in key order
-  std::vector<std::string> keys;   // each row's key, as ingest::KeyOf gives it
+  ingest::RecordBuffer records;   // one `read` record per row (no txn field), in key order
+  std::vector<std::string> keys;  // each row's key, as ingest::KeyOf gives it
 };
 
 struct Chunk {

@@ -15,10 +15,10 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using sluice::Code;
   static const char* kTypes[] = {
-      "tinyint", "smallint", "mediumint", "int",      "bigint",  "year",     "float",
-      "double",  "decimal",  "date",      "time",     "datetime", "timestamp", "char",
-      "varchar", "text",     "binary",    "varbinary", "blob",    "enum",     "set",
-      "bit",     "json",     "geometry",  "point",    "inet6",   "unknown"};
+      "tinyint", "smallint", "mediumint", "int",       "bigint",   "year",      "float",
+      "double",  "decimal",  "date",      "time",      "datetime", "timestamp", "char",
+      "varchar", "text",     "binary",    "varbinary", "blob",     "enum",      "set",
+      "bit",     "json",     "geometry",  "point",     "inet6",    "unknown"};
   if (size < 2) return 0;
   sluice::snapshot::ColumnDesc c;
   c.name = "c";

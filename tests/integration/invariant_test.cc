@@ -33,8 +33,8 @@
 #include "client/consumer.h"
 #include "tests/integration/apply_proc.h"
 #include "tests/integration/invariant_workload.h"
-#include "tests/integration/snapshot_workload.h"
 #include "tests/integration/sluiced_harness.h"
+#include "tests/integration/snapshot_workload.h"
 #include "tests/support/child_process.h"
 #include "tests/support/free_port.h"
 #include "tests/support/http_get.h"
@@ -334,8 +334,9 @@ class InvariantTest : public ::testing::Test {
     StartNode(&a_);
     if (snapshot_) {
       // The workload's own tables come after the initial snapshot's start.
-      ASSERT_TRUE(WaitFor([&] { return StatusJson(&a_).find("\"id\":\"initial\"") != std::string::npos; },
-                          std::chrono::seconds(60), std::chrono::milliseconds(50)))
+      ASSERT_TRUE(
+          WaitFor([&] { return StatusJson(&a_).find("\"id\":\"initial\"") != std::string::npos; },
+                  std::chrono::seconds(60), std::chrono::milliseconds(50)))
           << a_.proc->LogTail();
     }
     if (failover) {
@@ -456,15 +457,19 @@ class InvariantTest : public ::testing::Test {
       EXPECT_TRUE(on_demand_done);
       // Every snapshot ends (the new primary went on with what the old
       // one had begun).
-      ASSERT_TRUE(WaitFor([&] { return !SnapshotRunning(primary) &&
-                                       StatusJson(primary).find("\"done\":false") ==
-                                           std::string::npos; },
-                          std::chrono::seconds(180), std::chrono::milliseconds(200)))
-          << StatusJson(primary) << "\n" << primary->proc->LogTail();
+      ASSERT_TRUE(WaitFor(
+          [&] {
+            return !SnapshotRunning(primary) &&
+                   StatusJson(primary).find("\"done\":false") == std::string::npos;
+          },
+          std::chrono::seconds(180), std::chrono::milliseconds(200)))
+          << StatusJson(primary) << "\n"
+          << primary->proc->LogTail();
       const std::string st = StatusJson(primary);
       std::printf(
           "invariant: snapshots: %llu source rows before the start, %llu changes and %llu DDLs to "
-          "them during the copies, %d on-demand, %llu rows copied, %llu left out for newer changes, %llu "
+          "them during the copies, %d on-demand, %llu rows copied, %llu left out for newer "
+          "changes, %llu "
           "chunks, %llu chunks read again, %d sluiced kills while a snapshot ran\n",
           200000ULL, static_cast<unsigned long long>(snap.changes()),
           static_cast<unsigned long long>(snap.ddls()), on_demand_snapshots_,

@@ -54,9 +54,9 @@ struct SluicedConfig {
   std::string start = "earliest";
   uint32_t chunk_records = 2000;
   std::string durability = "group";
-  std::string admin_listen;  // "" = no admin listener
-  std::string storage;       // more [storage] keys, as they are (retention_*)
-  std::string extra;         // more TOML, appended as it is ([server], [[user]])
+  std::string admin_listen;       // "" = no admin listener
+  std::string storage;            // more [storage] keys, as they are (retention_*)
+  std::string extra;              // more TOML, appended as it is ([server], [[user]])
   std::string destination_extra;  // more keys of the [[destination]] table
 };
 

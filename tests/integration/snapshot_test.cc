@@ -44,8 +44,7 @@ class SnapshotTest : public ::testing::Test {
     c.source = db_->ReplUrl();
     c.server_id = 7401;
     c.admin_listen = "127.0.0.1:" + std::to_string(admin_port_);
-    c.destination_extra =
-        "snapshot = \"" + snapshot + "\"\nsnapshot_chunk_rows = 10000\n";
+    c.destination_extra = "snapshot = \"" + snapshot + "\"\nsnapshot_chunk_rows = 10000\n";
     c.extra = "\n[server]\nlisten = \"127.0.0.1:" + std::to_string(server_port_) +
               "\"\nanonymous = true\n\n[ha]\nsecret_file = \"" + secret_ + "\"\n";
     WriteConfig(dir_.Sub("n1.toml"), c);
@@ -54,8 +53,8 @@ class SnapshotTest : public ::testing::Test {
   }
   void Restart() {
     proc_->Start();
-    ASSERT_TRUE(WaitFor([&] { return Metric("sluice_node_epoch").has_value(); },
-                        std::chrono::seconds(30)))
+    ASSERT_TRUE(
+        WaitFor([&] { return Metric("sluice_node_epoch").has_value(); }, std::chrono::seconds(30)))
         << proc_->LogTail();
   }
   std::optional<double> Metric(const std::string& series) {
@@ -71,16 +70,19 @@ class SnapshotTest : public ::testing::Test {
 
 TEST_F(SnapshotTest, AKilledCopyResumesAtItsLastChunkAndHoldsEachRowOnce) {
   constexpr int kRows = 1000000;
-  ASSERT_TRUE(db_->Execute("USE shop; CREATE TABLE shop.big (id INT PRIMARY KEY, a VARCHAR(20), b INT, "
-                           "c DATETIME); INSERT INTO shop.big SELECT seq, CONCAT('row', seq), "
-                           "seq % 977, '2025-01-01' + INTERVAL seq MINUTE FROM seq_1_to_" +
-                           std::to_string(kRows))
-                  .ok());
+  ASSERT_TRUE(
+      db_->Execute("USE shop; CREATE TABLE shop.big (id INT PRIMARY KEY, a VARCHAR(20), b INT, "
+                   "c DATETIME); INSERT INTO shop.big SELECT seq, CONCAT('row', seq), "
+                   "seq % 977, '2025-01-01' + INTERVAL seq MINUTE FROM seq_1_to_" +
+                   std::to_string(kRows))
+          .ok());
   Start("initial");
-  const std::string rows = "sluice_snapshot_rows_total{dest=\"shop\",snapshot=\"initial\","
-                           "table=\"shop.big\"}";
-  const std::string done = "sluice_snapshot_done{dest=\"shop\",snapshot=\"initial\","
-                           "table=\"shop.big\"}";
+  const std::string rows =
+      "sluice_snapshot_rows_total{dest=\"shop\",snapshot=\"initial\","
+      "table=\"shop.big\"}";
+  const std::string done =
+      "sluice_snapshot_done{dest=\"shop\",snapshot=\"initial\","
+      "table=\"shop.big\"}";
   int kills = 0;
   for (double at : {150000.0, 500000.0}) {
     // Killed once the copy has passed `at` rows (and is not done).
@@ -134,22 +136,21 @@ TEST_F(SnapshotTest, RefusesTablesItCannotCopyAndSaysWhy) {
                            "CREATE TABLE shop.nullkey (a INT NULL, UNIQUE KEY (a))")
                   .ok());
   Start("never");
-  const std::string sluice = std::string(SLUICE_BIN) + " snapshot --broker 127.0.0.1:" +
-                             std::to_string(server_port_) + " --secret-file " + secret_ +
-                             " --dest shop --timeout 30 ";
+  const std::string sluice = std::string(SLUICE_BIN) +
+                             " snapshot --broker 127.0.0.1:" + std::to_string(server_port_) +
+                             " --secret-file " + secret_ + " --dest shop --timeout 30 ";
   for (const char* table : {"shop.nokey", "shop.nullkey"}) {
     auto [rc, out] = RunShell(sluice + "--table " + table + " 2>&1");
     EXPECT_EQ(rc, 1) << out;
-    EXPECT_NE(out.find("no primary key and no unique key of NOT NULL columns"),
-              std::string::npos)
+    EXPECT_NE(out.find("no primary key and no unique key of NOT NULL columns"), std::string::npos)
         << out;
   }
   auto [rc, out] = RunShell(sluice + "--table mysql.user 2>&1");
   EXPECT_EQ(rc, 1) << out;
   EXPECT_NE(out.find("not captured by this destination"), std::string::npos) << out;
-  auto [wrc, wout] = RunShell(std::string(SLUICE_BIN) + " snapshot --broker 127.0.0.1:" +
-                              std::to_string(server_port_) + " --secret-file " +
-                              dir_.Sub("n1.toml") + " --dest shop --table shop.nokey 2>&1");
+  auto [wrc, wout] = RunShell(
+      std::string(SLUICE_BIN) + " snapshot --broker 127.0.0.1:" + std::to_string(server_port_) +
+      " --secret-file " + dir_.Sub("n1.toml") + " --dest shop --table shop.nokey 2>&1");
   EXPECT_EQ(wrc, 1) << wout;
   EXPECT_NE(wout.find("does not match this node's HA secret"), std::string::npos) << wout;
 }

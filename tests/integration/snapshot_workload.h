@@ -62,9 +62,9 @@ class SnapshotTables {
         // A column added while the table may be in the middle of a copy
         // (docs/snapshots.md: the chunk is read again on the new shape).
         ++ddl_seq_;
-        Status st = db_->ExecuteDetached("ALTER TABLE shop.s_comp ADD COLUMN c" +
-                                         std::to_string(ddl_seq_) + " INT NOT NULL DEFAULT " +
-                                         std::to_string(ddl_seq_));
+        Status st =
+            db_->ExecuteDetached("ALTER TABLE shop.s_comp ADD COLUMN c" + std::to_string(ddl_seq_) +
+                                 " INT NOT NULL DEFAULT " + std::to_string(ddl_seq_));
         if (!st.ok()) {
           error_ = "snapshot workload: " + st.ToString();
           return;
@@ -110,17 +110,15 @@ class SnapshotTables {
         return "DELETE FROM shop.s_comp WHERE k1 = " + Id(n_comp_ / 10) + " AND k2 = 'k" +
                std::to_string(Uniform(0, 9)) + "'";
       case 6:
-        return "UPDATE IGNORE shop.s_comp SET k2 = CONCAT(k2, 'm') WHERE k1 = " +
-               Id(n_comp_ / 10) + " AND k2 LIKE 'k" + std::to_string(Uniform(0, 9)) + "%'";
+        return "UPDATE IGNORE shop.s_comp SET k2 = CONCAT(k2, 'm') WHERE k1 = " + Id(n_comp_ / 10) +
+               " AND k2 LIKE 'k" + std::to_string(Uniform(0, 9)) + "%'";
       case 7:
         return "UPDATE shop.s_str SET n = n + 1, e = 'c' WHERE code = '" +
                std::string(Uniform(0, 1) ? "AB" : "ab") + "é" + Id(n_str_) + "'";
       case 8: return "DELETE FROM shop.s_str WHERE code = 'aBé" + Id(n_str_) + "'";
-      case 9:
-        return "INSERT IGNORE INTO shop.s_str VALUES ('zZé" + Id(n_str_) + "', 5, 'b')";
+      case 9: return "INSERT IGNORE INTO shop.s_str VALUES ('zZé" + Id(n_str_) + "', 5, 'b')";
       case 10: return "UPDATE shop.s_ukey SET v = 'upd' WHERE id = " + Id(n_ukey_ * 2);
-      default:
-        return "UPDATE IGNORE shop.s_ukey SET id = id + 1 WHERE id = " + Id(n_ukey_ * 2);
+      default: return "UPDATE IGNORE shop.s_ukey SET id = id + 1 WHERE id = " + Id(n_ukey_ * 2);
     }
   }
 

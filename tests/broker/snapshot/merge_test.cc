@@ -113,7 +113,8 @@ class MergeTest : public ::testing::Test {
     auto rows = db_->Query("SELECT id, v, n FROM shop.t ORDER BY id");
     EXPECT_TRUE(rows.ok());
     Table t;
-    for (const auto& r : *rows) t[*r[0]] = {{"id", *r[0]}, {"v", r[1].value_or("NULL")}, {"n", *r[2]}};
+    for (const auto& r : *rows)
+      t[*r[0]] = {{"id", *r[0]}, {"v", r[1].value_or("NULL")}, {"n", *r[2]}};
     return t;
   }
 

@@ -32,8 +32,7 @@ proto::Value V(const ColumnDesc& c, std::optional<std::string_view> text) {
 }
 
 TEST(TextToValueTest, IntegersKeepTheirSignednessAndRange) {
-  EXPECT_EQ(V(Col("bigint"), "-9223372036854775808").int64(),
-            std::numeric_limits<int64_t>::min());
+  EXPECT_EQ(V(Col("bigint"), "-9223372036854775808").int64(), std::numeric_limits<int64_t>::min());
   EXPECT_EQ(V(Col("bigint", true), "18446744073709551615").uint64(),
             std::numeric_limits<uint64_t>::max());
   EXPECT_EQ(V(Col("year"), "0000").int64(), 0);
@@ -65,10 +64,12 @@ TEST(TextToValueTest, ExactAndByteValues) {
 }
 
 TEST(DefinitionKeyTest, IgnoresTheAutoIncrementCounterOnly) {
-  const std::string a = "CREATE TABLE `t` (\n  `id` int NOT NULL AUTO_INCREMENT,\n  PRIMARY KEY "
-                        "(`id`)\n) ENGINE=InnoDB AUTO_INCREMENT=17 DEFAULT CHARSET=latin1";
-  const std::string b = "CREATE TABLE `t` (\n  `id` int NOT NULL AUTO_INCREMENT,\n  PRIMARY KEY "
-                        "(`id`)\n) ENGINE=InnoDB AUTO_INCREMENT=99 DEFAULT CHARSET=latin1";
+  const std::string a =
+      "CREATE TABLE `t` (\n  `id` int NOT NULL AUTO_INCREMENT,\n  PRIMARY KEY "
+      "(`id`)\n) ENGINE=InnoDB AUTO_INCREMENT=17 DEFAULT CHARSET=latin1";
+  const std::string b =
+      "CREATE TABLE `t` (\n  `id` int NOT NULL AUTO_INCREMENT,\n  PRIMARY KEY "
+      "(`id`)\n) ENGINE=InnoDB AUTO_INCREMENT=99 DEFAULT CHARSET=latin1";
   EXPECT_EQ(DefinitionKey(a), DefinitionKey(b));
   EXPECT_NE(DefinitionKey(a), DefinitionKey(b + " COMMENT='x'"));
 }
