@@ -162,6 +162,7 @@ std::string RenderMetrics(const std::vector<std::unique_ptr<Destination>>& dests
        }},
   };
   std::vector<std::pair<std::string, std::vector<snapshot::JobProgress>>> jobs;
+  jobs.reserve(dests.size());
   for (const auto& d : dests) jobs.emplace_back(Dest(*d), d->snapshots());
   for (const auto& series : kSnapshot) {
     m.Family(series.name, series.type, series.help);

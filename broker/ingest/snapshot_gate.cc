@@ -149,7 +149,10 @@ void SnapshotGate::NoteDdl(std::string_view db, std::string_view table) {
     // A statement whose table the decoder could not tell counts for
     // every table of its database.
     if ((db.empty() || db == d) && (table.empty() || table == t)) {
-      spoiled_ = "a DDL statement on " + d + "." + t;
+      spoiled_ = "a DDL statement on ";
+      spoiled_ += d;
+      spoiled_ += '.';
+      spoiled_ += t;
       return;
     }
   }

@@ -131,7 +131,7 @@ bool IsTemporal(const std::string& t) {
 // bytes in their own character set, so the server compares them in the
 // column's collation; ENUM, SET and BIT by number.
 std::string BoundExpr(const ColumnDesc& c) {
-  const std::string q = Quoted(c.name);
+  std::string q = Quoted(c.name);
   if (c.data_type == "enum" || c.data_type == "set" || c.data_type == "bit") return q + "+0";
   if (RenderOf(c) == Render::kText && !IsTemporal(c.data_type)) return "HEX(" + q + ")";
   if (RenderOf(c) == Render::kBinary) return "HEX(" + q + ")";
@@ -316,6 +316,7 @@ Result<std::vector<std::pair<std::string, std::string>>> TableReader::ListTables
                        "'information_schema', 'performance_schema', 'sys') ORDER BY 1, 2",
                        "listing the tables"));
   std::vector<std::pair<std::string, std::string>> out;
+  out.reserve(rows.size());
   for (const auto& r : rows) out.emplace_back(r[0].value_or(""), r[1].value_or(""));
   return out;
 }
