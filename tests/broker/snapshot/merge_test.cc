@@ -298,5 +298,30 @@ TEST_F(MergeTest, RefusesATableWithoutAKeyAndSaysWhy) {
   EXPECT_NE(bad.status().message().find("not captured by this destination"), std::string::npos);
 }
 
+// The privilege a snapshot needs is checked when it starts, and the
+// refusal names it and the grant: a user that can see the table (it has
+// INSERT on it) but may not SELECT it.
+TEST_F(MergeTest, RefusesATableTheUserMayNotReadAndNamesTheGrant) {
+  ASSERT_TRUE(db_->Execute("CREATE USER 'nosel'@'%' IDENTIFIED BY 'pw'; "
+                           "GRANT INSERT ON shop.t TO 'nosel'@'%'")
+                  .ok());
+  SnapshotOptions so;
+  so.source = "mysql://nosel:pw@127.0.0.1:" + std::to_string(db_->port());
+  so.include = {"shop\\..*"};
+  const std::string server = "127.0.0.1:" + std::to_string(db_->port());
+  so.ingest_server = [server] { return server; };
+  snapshotter_ = std::make_unique<Snapshotter>(so, log_.get(), &gate_);
+  snapshotter_->Start();
+  ASSERT_NO_FATAL_FAILURE(ExecuteIngested("UPDATE shop.t SET n = n WHERE id = 1"));
+  auto id = snapshotter_->Request({"shop.t"});
+  ASSERT_TRUE(id.ok()) << id.status().ToString();
+  ASSERT_NO_FATAL_FAILURE(WaitDone(*id));
+  auto progress = snapshotter_->progress();
+  ASSERT_EQ(progress.size(), 1u);
+  EXPECT_NE(progress[0].error.find("lacks the SELECT privilege"), std::string::npos)
+      << progress[0].error;
+  EXPECT_NE(progress[0].error.find("GRANT SELECT"), std::string::npos) << progress[0].error;
+}
+
 }  // namespace
 }  // namespace sluice::snapshot
