@@ -33,13 +33,14 @@ cleanup() {
 }
 trap cleanup EXIT
 
-sluice_log "creating shop.orders in the sandbox"
+sluice_log "creating shop.orders in the sandbox, with 200 orders from before sluiced starts"
 # The table is created inside `USE shop` (unqualified): `sluice apply --rename`
 # below replays that DDL in shop_copy, where a name qualified in its text
 # would still point at shop.
 sql -e "DROP DATABASE IF EXISTS shop; CREATE DATABASE shop"
 sql shop -e "CREATE TABLE orders (id INT PRIMARY KEY, status VARCHAR(20), total DECIMAL(10,2),
-                                  placed DATETIME(3))"
+                                  placed DATETIME(3));
+             INSERT INTO orders SELECT 10000 + seq, 'imported', seq * 0.5, NOW(3) FROM seq_1_to_200"
 
 sluice_log "starting the primary: sluiced --config conf/quickstart.toml (logs in $data/sluiced.log)"
 ./build/broker/sluiced --config conf/quickstart.toml >"$data/sluiced.log" 2>&1 &
@@ -48,15 +49,19 @@ sluice_log "starting the standby: sluiced --config conf/quickstart-standby.toml 
 ./build/broker/sluiced --config conf/quickstart-standby.toml >"$data/standby.log" 2>&1 &
 standby_pid=$!
 
+sluice_log "waiting for the initial snapshot of the 200 orders (conf/quickstart.toml: snapshot = \"initial\")"
+for _ in $(seq 1 120); do
+  [ "$(page 7402/metrics | sed -n 's/^sluice_snapshot_done{.*table="shop.orders"} //p')" = "1" ] && break
+  sleep 0.5
+done
 sluice_log "writing sample changes: 1000 orders placed, 300 paid, 100 cancelled"
 sql shop -e "INSERT INTO orders SELECT seq, 'placed', seq * 1.25, NOW(3) FROM seq_1_to_1000;
              UPDATE orders SET status = 'paid' WHERE id <= 300;
-             DELETE FROM orders WHERE id > 900;"
+             DELETE FROM orders WHERE id > 900 AND id <= 1000;"
 want=1400  # records: 1000 inserts, 300 updates, 100 deletes
 for _ in $(seq 1 120); do
   got=$(page 7402/status | sed -n 's/.*"records_committed":\([0-9]*\).*/\1/p')
-  snap=$(page 7402/metrics | sed -n 's/^sluice_snapshot_done{.*table="shop.orders"} //p')
-  [ "${got:-0}" -ge "$want" ] && [ "${snap:-0}" = "1" ] && break
+  [ "${got:-0}" -ge "$want" ] && break
   sleep 0.5
 done
 for _ in $(seq 1 60); do  # the standby has it all and the primary's consumers see it
@@ -124,8 +129,9 @@ kill -TERM "$sluiced_pid"; wait "$sluiced_pid"; sluiced_pid=""
 sluice_log "the log: ./build/client/sluice log info --path $data/data/shop"
 ./build/client/sluice log info --path "$data/data/shop"
 sluice_log "the snapshot's end mark and one of the updates: ./build/client/sluice log dump --path $data/data/shop | grep ..."
-./build/client/sluice log dump --path "$data/data/shop" | grep -m1 '"phase":"end"'
-./build/client/sluice log dump --path "$data/data/shop" | grep -m1 '"op":"update"' 
+./build/client/sluice log dump --path "$data/data/shop" >"$data/dump.jsonl"
+grep -m1 '"phase":"end"' "$data/dump.jsonl"
+grep -m1 '"op":"update"' "$data/dump.jsonl"
 
 sluice_log "the standby's copy: ./build/client/sluice log info --path $data/data-b/shop"
 ./build/client/sluice log info --path "$data/data-b/shop"
