@@ -15,11 +15,6 @@
 #include "broker/snapshot/table_reader.h"
 
 namespace sluice::snapshot {
-namespace {
-
-std::vector<uint32_t> KeyColumns(const TableDesc& d) { return d.key; }
-
-}  // namespace
 
 struct Snapshotter::Pending {
   std::vector<TableName> tables;
@@ -510,7 +505,7 @@ Status Snapshotter::CopyTable(proto::SnapshotJob* job, int index) {
       ingest::SnapshotGate::Watch watch;
       watch.db = name.first;
       watch.table = name.second;
-      watch.key_columns = KeyColumns(*desc);
+      watch.key_columns = desc->key;
       watch.ddl_tables = {name};
       auto a = gate_->Arm(watch);
       if (!a.ok()) {

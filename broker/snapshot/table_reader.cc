@@ -652,7 +652,6 @@ Result<Chunk> TableReader::ReadChunk(const TableDesc& d, const std::vector<std::
     for (size_t i = 0; i < ncols && st.ok(); ++i) {
       std::optional<std::string_view> text;
       if (row[i] != nullptr) text.emplace(row[i], len[i]);
-      chunk.bytes += len[i];
       st = TextToValue(d.columns[i], text, &image.values[i]);
     }
     if (!st.ok()) break;

@@ -79,7 +79,6 @@ struct Chunk {
   std::vector<std::string> bounds;  // the last row's key as SQL literals (empty when no row)
   std::string last_key_text;        // the same for a person: "(17, 'abc')"
   bool last = false;                // fewer rows than asked for: the table ends here
-  uint64_t bytes = 0;               // text bytes the server sent
 };
 
 class TableReader {
