@@ -112,6 +112,8 @@ void AppendImage(std::string_view key,
   out->push_back('}');
 }
 
+}  // namespace
+
 std::string_view OpName(proto::Op op) {
   switch (op) {
     case proto::OP_INSERT: return "insert";
@@ -125,6 +127,8 @@ std::string_view OpName(proto::Op op) {
     default: return "unknown";
   }
 }
+
+namespace {
 
 // "snapshot":{"id":...,"phase":"begin"|"end","rows":N} on a snapshot
 // marker; {"id":...,"chunk":N} on a row; {"id":...} on its DDL and schema.
@@ -336,6 +340,34 @@ void AppendRecordJson(const proto::ChangeRecord& r, const JsonContext& ctx, std:
   out->append(",\"txn\":{\"seq\":");
   AppendNumber(r.txn().seq(), out);
   out->append(r.txn().last() ? ",\"last\":true}}" : ",\"last\":false}}");
+}
+
+bool AppendKeyJson(const proto::ChangeRecord& r, std::string* out) {
+  const bool row = r.op() == proto::OP_INSERT || r.op() == proto::OP_UPDATE ||
+                   r.op() == proto::OP_DELETE || r.op() == proto::OP_READ;
+  if (!row || r.pk_size() == 0) return false;
+  const auto& image = r.op() == proto::OP_DELETE ? r.before() : r.after();
+  const size_t start = out->size();
+  out->push_back('{');
+  for (int k = 0; k < r.pk_size(); ++k) {
+    const proto::Column* found = nullptr;
+    for (const auto& c : image) {
+      if (c.name() == r.pk(k)) {
+        found = &c;
+        break;
+      }
+    }
+    if (found == nullptr) {
+      out->resize(start);
+      return false;
+    }
+    if (k > 0) out->push_back(',');
+    AppendJsonString(r.pk(k), out);
+    out->push_back(':');
+    AppendValue(*found, out);
+  }
+  out->push_back('}');
+  return true;
 }
 
 }  // namespace sluice

@@ -39,6 +39,16 @@ inline std::string RecordToJson(const proto::ChangeRecord& record, const JsonCon
   return out;
 }
 
+// Appends the record's key as a JSON object of its primary-key columns'
+// values, in key order ({"id":7}; the after image, the before image for a
+// delete), and returns true; returns false (appending nothing) when the
+// record has no key: no primary key, not a row, or a key column missing
+// from the image. The Kafka protocol's record key.
+bool AppendKeyJson(const proto::ChangeRecord& record, std::string* out);
+
+// The record's "op" in JSON ("insert", "read", "ddl", ...).
+std::string_view OpName(proto::Op op);
+
 // Appends s as a JSON string literal (quoted, escaped, valid UTF-8).
 void AppendJsonString(std::string_view s, std::string* out);
 

@@ -26,7 +26,7 @@ Result<std::unique_ptr<ConsumerServer>> ConsumerServer::Start(const ServerOption
   auto frames = net::FrameServer::Start(fo, server->protocol_.get(), &server->stats_);
   if (!frames.ok()) return frames.status();
   server->frames_ = std::move(*frames);
-  service->SetCommitHook(server->frames_->Waker());
+  service->AddCommitHook(server->frames_->Waker());
   return server;
 }
 

@@ -83,9 +83,9 @@ void ConsumerService::AddDestination(const std::string& name, CommitLog* log) {
   dests_[name] = std::move(d);
 }
 
-void ConsumerService::SetCommitHook(std::function<void()> hook) {
+void ConsumerService::AddCommitHook(std::function<void()> hook) {
   MutexLock lock(&hook_mu_);
-  hook_ = std::move(hook);
+  hooks_.push_back(std::move(hook));
 }
 
 void ConsumerService::NotifyCommit() {
@@ -95,7 +95,7 @@ void ConsumerService::NotifyCommit() {
   }
   wait_cv_.SignalAll();
   MutexLock lock(&hook_mu_);
-  if (hook_) hook_();
+  for (const auto& hook : hooks_) hook();
 }
 
 ConsumerService::Dest* ConsumerService::Find(const std::string& name, proto::Error* err) {
@@ -237,6 +237,67 @@ proto::Error ConsumerService::Subscribe(const proto::SubscribeRequest& req,
   c.set_filter(req.filter());
   if (Status st = meta.PutCursor(req.group(), c); !st.ok()) return StorageErr(st);
   out->set_acked_offset(c.acked_offset());
+  return proto::NoError();
+}
+
+proto::Error ConsumerService::Partition(const std::string& dest, PartitionState* out) {
+  proto::Error err;
+  if (!options_.standby_reads) {
+    if (proto::Error e = CheckPrimary(); e.code() != proto::OK) return e;
+  }
+  Dest* d = Find(dest, &err);
+  if (d == nullptr) return err;
+  out->first_offset = d->log->FirstOffset().value();
+  out->high_watermark = d->log->HighWatermark().value();
+  out->epoch = d->log->CurrentEpoch().value();
+  return proto::NoError();
+}
+
+std::vector<std::string> ConsumerService::Destinations() const {
+  ReaderLock lock(&dests_mu_);
+  std::vector<std::string> names;
+  for (const auto& [name, d] : dests_) names.push_back(name);
+  return names;
+}
+
+proto::Error ConsumerService::CommitOffset(const std::string& dest, const std::string& group,
+                                           uint64_t offset) {
+  proto::Error err;
+  Dest* d = FindForGroup(dest, &err);
+  if (d == nullptr) return err;
+  if (!ValidName(group))
+    return proto::MakeError(proto::BAD_REQUEST, "a group name is 1 to 256 bytes");
+  std::lock_guard<std::mutex> lock(d->group_mu);
+  if (proto::Error e = CheckPrimary(); e.code() != proto::OK) return e;
+  CommitLog* log = d->log;
+  if (offset < log->FirstOffset().value() || offset > log->HighWatermark().value()) {
+    return OutOfRange(offset, log);
+  }
+  MetaStore& meta = log->meta();
+  auto cur = meta.GetCursor(group);
+  if (!cur.ok()) return StorageErr(cur.status());
+  proto::GroupCursor c;
+  if (cur->has_value()) {
+    c = **cur;
+  } else {
+    c.set_next_batch_id(1);
+  }
+  c.set_acked_offset(offset);
+  c.clear_outstanding();
+  c.set_epoch(log->CurrentEpoch().value());
+  if (Status st = meta.PutCursor(group, c); !st.ok()) return StorageErr(st);
+  return proto::NoError();
+}
+
+proto::Error ConsumerService::CommittedOffset(const std::string& dest, const std::string& group,
+                                              std::optional<uint64_t>* out) {
+  out->reset();
+  proto::Error err;
+  Dest* d = FindForGroup(dest, &err);
+  if (d == nullptr) return err;
+  auto cur = d->log->meta().GetCursor(group);
+  if (!cur.ok()) return StorageErr(cur.status());
+  if (cur->has_value()) *out = (*cur)->acked_offset();
   return proto::NoError();
 }
 

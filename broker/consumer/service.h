@@ -37,8 +37,10 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <string>
+#include <vector>
 
 #include "base/thread_annotations.h"
 #include "proto/protocol.pb.h"
@@ -73,9 +75,11 @@ class ConsumerService {
 
   // Wakes long polls of every destination; called by commit listeners.
   void NotifyCommit();
-  // Called (on the committing thread) after every commit, for the network
-  // server's uv_async_send. May be set at any time.
-  void SetCommitHook(std::function<void()> hook);
+  // Called (on the committing thread) after every commit, for a network
+  // server's uv_async_send (the consumer server's, the Kafka server's).
+  // May be added at any time; hooks are never removed, so each must stay
+  // callable after its server stops (FrameServer::Waker is).
+  void AddCommitHook(std::function<void()> hook);
 
   proto::Error Fetch(const proto::FetchRequest& req, proto::FetchResponse* out);
   // Fetch, with the records as the log read them (no message per record):
@@ -88,6 +92,26 @@ class ConsumerService {
   proto::Error Rollback(const proto::RollbackRequest& req, proto::RollbackResponse* out);
   proto::Error Unsubscribe(const proto::UnsubscribeRequest& req, proto::UnsubscribeResponse* out);
   proto::Error GetStatus(const proto::StatusRequest& req, proto::StatusResponse* out);
+
+  // A destination's log as a partition (the Kafka protocol's view).
+  struct PartitionState {
+    uint64_t first_offset = 0;
+    uint64_t high_watermark = 0;
+    uint64_t epoch = 0;  // the log's current epoch
+  };
+  proto::Error Partition(const std::string& dest, PartitionState* out);
+  // The destinations served, by name.
+  std::vector<std::string> Destinations() const;
+
+  // A group's committed offset set directly (Kafka's OffsetCommit): every
+  // record below `offset` is acknowledged. Creates the group when new; its
+  // outstanding batches (of sluice's own Get) are forgotten, as a Rollback
+  // would. Primary only, like every group write; replicated with the log.
+  proto::Error CommitOffset(const std::string& dest, const std::string& group, uint64_t offset);
+  // The group's acknowledged offset; nullopt for a group that does not
+  // exist (no commit yet).
+  proto::Error CommittedOffset(const std::string& dest, const std::string& group,
+                               std::optional<uint64_t>* out);
 
   // Changes the node's role (failover). On a standby, group requests
   // (Subscribe, Get, Ack, Rollback, Unsubscribe) answer NOT_PRIMARY naming
@@ -116,7 +140,7 @@ class ConsumerService {
 
   const ServiceOptions options_;
   Mutex hook_mu_;
-  std::function<void()> hook_ GUARDED_BY(hook_mu_);
+  std::vector<std::function<void()>> hooks_ GUARDED_BY(hook_mu_);
   mutable Mutex role_mu_;
   Role role_ GUARDED_BY(role_mu_);
   std::string primary_ GUARDED_BY(role_mu_);

@@ -310,6 +310,41 @@ Status ParseServer(const toml::table& root, Config* c) {
   return Status::Ok();
 }
 
+// A broker id from the node id: FNV-1a, kept to 31 bits (Kafka's ids are
+// non-negative int32s). Two nodes of a pair get different ids.
+uint32_t BrokerIdOf(const std::string& node_id) {
+  uint32_t h = 2166136261u;
+  for (unsigned char ch : node_id) h = (h ^ ch) * 16777619u;
+  return h & 0x7fffffffu;
+}
+
+Status ParseKafka(const toml::table& root, Config* c) {
+  Status st;
+  if (const toml::table* k = SubTable(root, "kafka", &st)) {
+    Table t(k, "kafka");
+    KafkaConfig& kc = c->kafka;
+    kc.listen = "127.0.0.1:9092";
+    kc.broker_id = BrokerIdOf(c->node_id);
+    SLUICE_RETURN_IF_ERROR(t.Str("listen", &kc.listen));
+    SLUICE_RETURN_IF_ERROR(t.Str("advertised", &kc.advertised));
+    SLUICE_RETURN_IF_ERROR(t.Uint("broker_id", &kc.broker_id, 0, 0x7fffffff));
+    SLUICE_RETURN_IF_ERROR(t.Bool("anonymous", &kc.anonymous));
+    SLUICE_RETURN_IF_ERROR(t.OneOf("value_format", &kc.value_format, {"sluice"}));
+    SLUICE_RETURN_IF_ERROR(t.Uint("max_connections", &kc.max_connections, 1, 1000000));
+    SLUICE_RETURN_IF_ERROR(t.Uint("idle_timeout_ms", &kc.idle_timeout_ms, 100, 86400000));
+    SLUICE_RETURN_IF_ERROR(t.Uint("max_frame", &kc.max_frame, 4096, 1u << 30));
+    SLUICE_RETURN_IF_ERROR(t.NoUnknownKeys());
+    if (kc.listen.empty())
+      return t.Bad("listen", "must not be empty (leave [kafka] out for no Kafka listener)");
+    if (c->users.empty() && !kc.anonymous) {
+      return t.Bad("anonymous",
+                   "is false and there is no [[user]] for SASL/PLAIN, so no client could read; add "
+                   "a [[user]] or set anonymous = true");
+    }
+  }
+  return st;
+}
+
 // [ha]: replication. A standby needs its primary; both need the secret.
 Status ParseHa(const toml::table& root, Config* c) {
   Status st;
@@ -362,8 +397,8 @@ Result<Config> ParseConfig(std::string_view text, std::string_view source_name) 
   Status st;
   // Top-level keys are sections only.
   for (const auto& [k, v] : root) {
-    static const std::set<std::string> kSections = {"node", "admin", "destination", "server",
-                                                    "user", "ha",    "storage"};
+    static const std::set<std::string> kSections = {"node",  "admin", "destination", "server",
+                                                    "kafka", "user",  "ha",          "storage"};
     if (!kSections.count(std::string(k.str()))) {
       return Status::InvalidArgument(std::string(k.str()) + ": unknown key");
     }
@@ -407,6 +442,7 @@ Result<Config> ParseConfig(std::string_view text, std::string_view source_name) 
   if (c.destinations.empty())
     return Status::InvalidArgument("destination: at least one [[destination]] is required");
   SLUICE_RETURN_IF_ERROR(ParseServer(root, &c));
+  SLUICE_RETURN_IF_ERROR(ParseKafka(root, &c));
   SLUICE_RETURN_IF_ERROR(ParseHa(root, &c));
   return c;
 }

@@ -68,6 +68,20 @@ struct ServerConfig {
   bool operator==(const ServerConfig&) const = default;
 };
 
+// [kafka]: Kafka's wire protocol (docs/kafka.md). Off unless the section
+// is there.
+struct KafkaConfig {
+  std::string listen;      // "" = no Kafka listener; the section's default 127.0.0.1:9092
+  std::string advertised;  // host:port Metadata names; "" = listen's
+  uint32_t broker_id = 0;  // default: from the node id (stable, 31 bits)
+  bool anonymous = false;  // reads without SASL/PLAIN (no groups)
+  std::string value_format = "sluice";
+  uint32_t max_connections = 1024;
+  uint32_t idle_timeout_ms = 600000;
+  uint32_t max_frame = 1u << 20;
+  bool operator==(const KafkaConfig&) const = default;
+};
+
 // [[user]]: a consumer account; the password is the file's contents
 // (trailing whitespace dropped), read at start.
 struct UserConfig {
@@ -113,6 +127,7 @@ struct Config {
   uint32_t min_free_mb = 64;
   std::string admin_listen;  // "" = no admin listener
   ServerConfig server;
+  KafkaConfig kafka;
   std::vector<UserConfig> users;
   std::string durability = "group";        // group | fsync (every commit)
   RetentionConfig retention;               // [storage] retention_*: every destination's default

@@ -36,6 +36,7 @@
 #include "broker/daemon/config.h"
 #include "broker/daemon/destination.h"
 #include "broker/daemon/node.h"
+#include "broker/kafka/server.h"
 #include "proto/auth.h"
 #include "storage/rocksdb_crc32c.h"
 
@@ -231,7 +232,7 @@ int main(int argc, char** argv) {
   }
 
   std::map<std::string, std::string> users;  // read first: a config error starts nothing
-  if (!config->server.listen.empty()) {
+  if (!config->server.listen.empty() || !config->kafka.listen.empty()) {
     auto loaded = LoadUsers(*config);
     if (!loaded.ok()) {
       spdlog::error("config: {}", loaded.status().ToString());
@@ -260,7 +261,7 @@ int main(int argc, char** argv) {
   if (!config->server.listen.empty()) {
     consumer::ServerOptions so;
     so.listen = config->server.listen;
-    so.users = std::move(users);
+    so.users = users;
     so.anonymous = config->server.anonymous;
     so.max_connections = config->server.max_connections;
     so.idle_timeout_ms = config->server.idle_timeout_ms;
@@ -279,6 +280,33 @@ int main(int argc, char** argv) {
     spdlog::info("consumer server on {} (port {}), {} user(s), anonymous read-only access {}",
                  config->server.listen, server->port(), so.users.size(),
                  so.anonymous ? "on" : "off");
+  }
+
+  std::unique_ptr<kafka::KafkaServer> kafka_server;
+  if (!config->kafka.listen.empty()) {
+    kafka::KafkaOptions ko;
+    ko.listen = config->kafka.listen;
+    ko.advertised = config->kafka.advertised;
+    ko.broker_id = static_cast<int32_t>(config->kafka.broker_id);
+    ko.cluster_id = config->ha.cluster_id;
+    ko.users = users;
+    ko.anonymous = config->kafka.anonymous;
+    ko.max_connections = config->kafka.max_connections;
+    ko.idle_timeout_ms = config->kafka.idle_timeout_ms;
+    ko.max_frame = config->kafka.max_frame;
+    auto k = kafka::KafkaServer::Start(ko, &service);
+    if (!k.ok()) {
+      spdlog::error("kafka: {}", k.status().ToString());
+      if (server) server->Stop();
+      node.Stop();
+      return 1;
+    }
+    kafka_server = std::move(*k);
+    spdlog::info(
+        "kafka listener on {} (port {}), broker id {}, {} user(s) for SASL/PLAIN, anonymous reads "
+        "{}",
+        config->kafka.listen, kafka_server->port(), ko.broker_id, ko.users.size(),
+        ko.anonymous ? "on" : "off");
   }
 
   std::unique_ptr<admin::AdminServer> admin_server;
@@ -316,6 +344,7 @@ int main(int argc, char** argv) {
     last = now;
   }
   if (admin_server) admin_server->Stop();
+  if (kafka_server) kafka_server->Stop();
   if (server) server->Stop();
   node.Stop();
   for (auto& d : dests) {

@@ -23,6 +23,7 @@
 #include "tests/support/child_process.h"
 #include "tests/support/consumer_fixture.h"
 #include "tests/support/in_process_broker.h"
+#include "tests/support/sample_records.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/wait_for.h"
 
@@ -104,42 +105,7 @@ class TailCli : public ::testing::Test {
     std::vector<std::string> recs;
     for (int i = 0; i < n; ++i) {
       const size_t k = all_.size();
-      proto::ChangeRecord r;
-      r.set_format_version(proto::RECORD_FORMAT_V1);
-      r.set_db("shop");
-      r.set_table(k % 2 ? "orders" : "users");
-      r.set_ts(1764000000 + k);
-      r.mutable_pos()->set_file("binlog.000001");
-      r.mutable_pos()->set_pos(1000 + k);
-      r.set_gtid("0-1-" + std::to_string(k));
-      r.mutable_txn()->set_seq(i);
-      r.mutable_txn()->set_last(i == n - 1);
-      if (k % 7 == 6) {
-        r.set_op(proto::OP_DDL);
-        r.set_sql("ALTER TABLE orders ADD COLUMN note TEXT -- \"quoted\" \xc3\xa9");
-      } else {
-        r.set_op(k % 3 == 0 ? proto::OP_INSERT : k % 3 == 1 ? proto::OP_UPDATE : proto::OP_DELETE);
-        r.add_pk("id");
-        auto fill = [&](google::protobuf::RepeatedPtrField<proto::Column>* cols, int version) {
-          auto* id = cols->Add();
-          id->set_index(0);
-          id->set_name("id");
-          id->mutable_value()->set_int64(static_cast<int64_t>(k));
-          auto* name = cols->Add();
-          name->set_index(1);
-          name->set_name("name");
-          name->mutable_value()->set_text("n\t" + std::to_string(k + version));
-          auto* blob = cols->Add();
-          blob->set_index(2);
-          blob->mutable_value()->set_binary(std::string("\x00\xff", 2));
-          auto* nul = cols->Add();
-          nul->set_index(3);
-          nul->set_name("gone");
-          nul->mutable_value()->set_is_null(true);
-        };
-        if (r.op() != proto::OP_INSERT) fill(r.mutable_before(), 0);
-        if (r.op() != proto::OP_DELETE) fill(r.mutable_after(), 1);
-      }
+      proto::ChangeRecord r = testing::SampleRecord(k, i, i == n - 1);
       recs.push_back(r.SerializeAsString());
       expected_.push_back(RecordToJson(r, JsonContext{k, "shop"}));
       all_.push_back(recs.back());

@@ -1,0 +1,199 @@
+#include "broker/kafka/fetch.h"
+
+#include <algorithm>
+
+#include "broker/kafka/record_batch.h"
+#include "proto/record.pb.h"
+#include "proto/record_json.h"
+
+namespace sluice::kafka {
+namespace {
+
+// Records read from the log per partition and answer, at most.
+constexpr uint32_t kMaxRecordsPerRead = 100000;
+
+// Turns log records into Kafka records of one batch, reusing its buffers.
+class RecordMapper {
+ public:
+  explicit RecordMapper(std::string_view dest) : dest_(dest) {}
+
+  // Adds the record at `offset` if the batch stays within `budget` bytes,
+  // or, with `oversize_ok`, if it is the batch's first; false when it does
+  // not fit (nothing added).
+  bool Add(uint64_t offset, std::string_view data, size_t budget, bool oversize_ok,
+           BatchBuilder* batch) {
+    if (!rec_.ParseFromArray(data.data(), static_cast<int>(data.size()))) {
+      // Never happens for a log sluice wrote; say so in the value rather
+      // than hide the offset.
+      rec_.Clear();
+      rec_.set_op(proto::OP_ERROR);
+      rec_.mutable_error()->set_reason("the log's record at this offset does not parse");
+    }
+    value_.clear();
+    AppendRecordJson(rec_, JsonContext{offset, dest_}, &value_);
+    key_.clear();
+    const bool has_key = AppendKeyJson(rec_, &key_);
+    pos_ = rec_.pos().file();
+    pos_ += ':';
+    pos_ += std::to_string(rec_.pos().pos());
+    Header headers[5] = {{"db", rec_.db()},
+                         {"table", rec_.table()},
+                         {"op", OpName(rec_.op())},
+                         {"pos", pos_},
+                         {"gtid", rec_.gtid()}};
+    const size_t nheaders = rec_.gtid().empty() ? 4 : 5;
+    const int64_t ts_ms = static_cast<int64_t>(rec_.ts()) * 1000;
+    std::optional<std::string_view> key;
+    if (has_key) key = key_;
+    const size_t need =
+        batch->NextRecordSize(ts_ms, has_key ? std::optional<size_t>(key_.size()) : std::nullopt,
+                              value_.size(), headers, nheaders);
+    if (batch->size() + need > budget && !(oversize_ok && batch->count() == 0)) return false;
+    batch->Add(ts_ms, key, value_, headers, nheaders);
+    return true;
+  }
+
+ private:
+  std::string_view dest_;
+  proto::ChangeRecord rec_;
+  std::string value_, key_, pos_;
+};
+
+}  // namespace
+
+bool ParseFetch(Reader* r, int16_t version, FetchRequest* out) {
+  r->Int32();  // replica_id: -1 for consumers
+  out->max_wait_ms = r->Int32();
+  out->min_bytes = r->Int32();
+  out->max_bytes = r->Int32();  // v3+
+  r->Int8();                    // isolation_level (v4+): every record is committed
+  if (version >= 7) {
+    r->Int32();  // session_id: sluice keeps no fetch sessions (KIP-227),
+    r->Int32();  // so every Fetch is a full one, as session_epoch -1 asks
+  }
+  const int32_t ntopics = r->ArrayCount(2 + 4, "Fetch topics");
+  for (int32_t t = 0; t < ntopics && r->ok(); ++t) {
+    FetchTopic topic;
+    topic.name = std::string(r->String("a topic name"));
+    const int32_t nparts = r->ArrayCount(4 + 8 + 4, "Fetch partitions");
+    for (int32_t i = 0; i < nparts && r->ok(); ++i) {
+      FetchPartition p;
+      p.partition = r->Int32();
+      if (version >= 9) p.current_leader_epoch = r->Int32();
+      p.offset = r->Int64();
+      if (version >= 5) r->Int64();  // log_start_offset: a follower's
+      p.max_bytes = r->Int32();
+      topic.partitions.push_back(p);
+    }
+    out->topics.push_back(std::move(topic));
+  }
+  if (version >= 7) {
+    const int32_t nforgotten = r->ArrayCount(2 + 4, "Fetch forgotten_topics_data");
+    for (int32_t t = 0; t < nforgotten && r->ok(); ++t) {
+      r->String("a forgotten topic");
+      const int32_t n = r->ArrayCount(4, "forgotten partitions");
+      for (int32_t i = 0; i < n && r->ok(); ++i) r->Int32();
+    }
+  }
+  if (version >= 11) r->String("rack_id");
+  return r->ok();
+}
+
+int16_t CheckPartition(consumer::ConsumerService* service, bool primary, const std::string& topic,
+                       int32_t partition, int32_t epoch,
+                       consumer::ConsumerService::PartitionState* state) {
+  *state = {};
+  if (partition != 0 || service->Partition(topic, state).code() != proto::OK) {
+    return kUnknownTopicOrPartition;
+  }
+  if (!primary) return kNotLeaderOrFollower;
+  if (epoch >= 0) {
+    if (static_cast<uint64_t>(epoch) < state->epoch) return kFencedLeaderEpoch;
+    if (static_cast<uint64_t>(epoch) > state->epoch) return kUnknownLeaderEpoch;
+  }
+  return 0;
+}
+
+bool FetchHasRecords(consumer::ConsumerService* service, const FetchRequest& req) {
+  for (const auto& t : req.topics) {
+    for (const auto& p : t.partitions) {
+      consumer::ConsumerService::PartitionState st;
+      if (p.partition != 0 || service->Partition(t.name, &st).code() != proto::OK) return true;
+      if (st.high_watermark > static_cast<uint64_t>(std::max<int64_t>(p.offset, 0))) return true;
+    }
+  }
+  return false;
+}
+
+FetchResult AppendFetchResponse(consumer::ConsumerService* service, bool primary,
+                                const FetchRequest& req, int16_t version, uint32_t max_bytes_cap,
+                                std::string* out) {
+  FetchResult result;
+  Writer w(out);
+  w.Int32(0);  // throttle_time_ms
+  if (version >= 7) {
+    w.Int16(0);  // error_code
+    w.Int32(0);  // session_id: no session
+  }
+  size_t budget = std::min<size_t>(max_bytes_cap, static_cast<size_t>(std::max(req.max_bytes, 1)));
+  bool first_records = true;
+  w.ArrayCount(req.topics.size());
+  for (const auto& t : req.topics) {
+    w.String(t.name);
+    w.ArrayCount(t.partitions.size());
+    for (const auto& p : t.partitions) {
+      consumer::ConsumerService::PartitionState st;
+      int16_t error =
+          CheckPartition(service, primary, t.name, p.partition, p.current_leader_epoch, &st);
+      if (error == 0 && (p.offset < static_cast<int64_t>(st.first_offset) ||
+                         p.offset > static_cast<int64_t>(st.high_watermark))) {
+        error = kOffsetOutOfRange;
+      }
+      const bool known = error == 0 || error == kOffsetOutOfRange || error == kFencedLeaderEpoch ||
+                         error == kUnknownLeaderEpoch;
+      w.Int32(p.partition);
+      w.Int16(error);
+      w.Int64(known ? static_cast<int64_t>(st.high_watermark) : -1);
+      w.Int64(known ? static_cast<int64_t>(st.high_watermark) : -1);  // last_stable_offset
+      if (version >= 5) w.Int64(known ? static_cast<int64_t>(st.first_offset) : -1);
+      w.ArrayCount(0);                 // aborted_transactions: none, every record is committed
+      if (version >= 11) w.Int32(-1);  // preferred_read_replica: the leader
+      const size_t len_at = w.Reserve32();
+      const size_t start = out->size();
+      const size_t limit = std::min<size_t>(budget, static_cast<size_t>(std::max(p.max_bytes, 0)));
+      if (error == 0 && p.offset < static_cast<int64_t>(st.high_watermark) &&
+          (limit > BatchBuilder::kHeaderBytes || first_records)) {
+        proto::FetchRequest f;
+        f.set_dest(t.name);
+        f.set_offset(static_cast<uint64_t>(p.offset));
+        f.set_max_records(kMaxRecordsPerRead);
+        f.set_max_bytes(static_cast<uint32_t>(std::max<size_t>(limit, 1)));
+        RecordSet set;
+        if (service->FetchRecords(f, &set).code() == proto::OK && !set.records.empty()) {
+          BatchBuilder batch(out, static_cast<int64_t>(set.records.front().offset.value()),
+                             static_cast<int32_t>(st.epoch));
+          RecordMapper mapper(t.name);
+          for (const auto& rec : set.records) {
+            // Offsets are dense; a gap would misplace every later record.
+            if (rec.offset.value() != static_cast<uint64_t>(p.offset) + batch.count()) break;
+            if (!mapper.Add(rec.offset.value(), rec.data, limit, first_records, &batch)) break;
+          }
+          if (batch.count() == 0) {
+            out->resize(start);
+          } else {
+            batch.Finish();
+            result.records += batch.count();
+            first_records = false;
+          }
+        }
+      }
+      const size_t bytes = out->size() - start;
+      w.Patch32(len_at, static_cast<uint32_t>(bytes));
+      result.record_bytes += bytes;
+      budget -= std::min(budget, bytes);
+    }
+  }
+  return result;
+}
+
+}  // namespace sluice::kafka
