@@ -5,11 +5,13 @@
 // log (the oracle: the value is tail's line, byte for byte); keys,
 // timestamps and headers with what the test committed.
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -181,6 +183,134 @@ TEST_F(KafkaClients, KcatStartsFromTheEndOrFromATime) {
   ASSERT_EQ(timed.lines.size(), 8u) << timed.err;
   EXPECT_EQ(Split(timed.lines[0], '\t')[0], "12");
 }
+
+// One member of a consumer group: tests/integration/kafka/group_consumer.py
+// with one of the Python clients. Its lines: ASSIGNED, R <offset>, C <offset>.
+class Member {
+ public:
+  Member(const std::string& dir, const std::string& name, const std::string& lib,
+         const std::string& bootstrap, int hang_at)
+      : out_(dir + "/" + name + ".out"), err_(dir + "/" + name + ".err") {
+    auto child = testing::ChildProcess::Start(
+        {"/usr/bin/python3", std::string(KAFKA_SCRIPTS) + "/group_consumer.py", "--lib", lib,
+         "--bootstrap", bootstrap, "--group", "g", "--user", "u", "--password", "pw", "--hang-at",
+         std::to_string(hang_at), "--hang-mark", dir + "/hang"},
+        {.stdout_path = out_, .stderr_path = err_});
+    EXPECT_TRUE(child.ok()) << child.status().ToString();
+    if (child.ok()) child_ = std::move(*child);
+  }
+
+  std::vector<std::string> Lines() const { return ReadLines(out_); }
+  std::string err() const { return ReadFile(err_); }
+  void Kill() {
+    child_.Signal(SIGKILL);
+    child_.WaitFor(milliseconds(10000));
+  }
+
+  // The offsets of its R (or C) lines, in order.
+  std::vector<int64_t> Offsets(char kind) const {
+    std::vector<int64_t> out;
+    for (const auto& l : Lines()) {
+      if (l.size() > 2 && l[0] == kind && l[1] == ' ') out.push_back(std::stoll(l.substr(2)));
+    }
+    return out;
+  }
+  int64_t LastCommit() const {
+    auto c = Offsets('C');
+    return c.empty() ? -1 : c.back();
+  }
+  // Its ASSIGNED lines: what each rebalance gave it.
+  std::vector<std::string> Assignments() const {
+    std::vector<std::string> out;
+    for (const auto& l : Lines()) {
+      if (l.rfind("ASSIGNED ", 0) == 0) out.push_back(l.substr(9));
+    }
+    return out;
+  }
+
+ private:
+  std::string out_, err_;
+  testing::ChildProcess child_;
+};
+
+std::string Tail(const std::vector<std::string>& lines, size_t n) {
+  std::string out = "\nlast lines:\n";
+  for (size_t i = lines.size() > n ? lines.size() - n : 0; i < lines.size(); ++i) {
+    out += lines[i] + "\n";
+  }
+  return out;
+}
+
+class KafkaGroups : public KafkaClients, public ::testing::WithParamInterface<const char*> {};
+
+// The group scenario on one node: two members split the one
+// partition (one idle), the holder commits, is killed, and the other
+// takes over from the commit: nothing lost, and nothing before the last
+// commit read twice.
+TEST_P(KafkaGroups, TwoMembersSplitAndTheSurvivorResumesFromTheCommit) {
+  constexpr auto kWait = std::chrono::seconds(60);
+  constexpr auto kPoll = milliseconds(50);
+  for (int t = 0; t < 100; ++t) Commit(10);
+  // The first member to get to record 1650 hangs there: in the middle of
+  // the batch after its commit at 1600.
+  constexpr int kHangAt = 1650;
+  Member a(dir_.path(), "a", GetParam(), kafka_address(), kHangAt);
+  ASSERT_TRUE(testing::WaitFor([&] { return a.LastCommit() == 1000; }, kWait, kPoll)) << a.err();
+  EXPECT_EQ(a.Assignments(), std::vector<std::string>{"0"});
+
+  Member b(dir_.path(), "b", GetParam(), kafka_address(), kHangAt);
+  // B's join opens a round; A learns it from its heartbeat and rejoins.
+  ASSERT_TRUE(testing::WaitFor(
+      [&] { return !b.Assignments().empty() && a.Assignments().size() >= 2; }, kWait, kPoll))
+      << a.err() << b.err();
+  const std::string got_a = a.Assignments().back(), got_b = b.Assignments().back();
+  ASSERT_TRUE((got_a == "0" && got_b == "-") || (got_a == "-" && got_b == "0"))
+      << "a: " << got_a << ", b: " << got_b;
+  Member& holder = got_a == "0" ? a : b;
+  Member& idle = got_a == "0" ? b : a;
+
+  for (int t = 0; t < 50; ++t) Commit(10);
+  ASSERT_TRUE(testing::WaitFor([&] { return holder.LastCommit() == 1500; }, kWait, kPoll))
+      << holder.err();
+  EXPECT_TRUE(idle.Offsets('R').size() == (&idle == &a ? 1000u : 0u));
+
+  // More records; the holder hangs in the middle of a batch and is killed.
+  for (int t = 0; t < 30; ++t) Commit(10);
+  ASSERT_TRUE(testing::WaitFor(
+      [&] { return !holder.Offsets('R').empty() && holder.Offsets('R').back() == kHangAt; }, kWait,
+      kPoll));
+  holder.Kill();
+  const int64_t committed = holder.LastCommit();
+  EXPECT_EQ(committed, 1600);
+  const std::vector<int64_t> held = holder.Offsets('R');
+
+  ASSERT_TRUE(testing::WaitFor([&] { return idle.LastCommit() == 1800; }, kWait, kPoll))
+      << idle.err().substr(idle.err().size() > 30000 ? idle.err().size() - 30000 : 0)
+      << Tail(idle.Lines(), 20);
+  std::vector<int64_t> took;
+  const auto all = idle.Offsets('R');
+  for (int64_t o : all) {
+    if (o >= 1000 || &idle == &b) took.push_back(o);
+  }
+  ASSERT_FALSE(took.empty());
+  // It resumes at the holder's last commit: the unacknowledged part of the
+  // batch (1600 to 1650) is read again, nothing before it.
+  EXPECT_EQ(took.front(), committed);
+  // Nothing lost: what the two read covers every offset.
+  std::vector<bool> seen(1800, false);
+  for (int64_t o : held) seen[o] = true;
+  for (int64_t o : took) seen[o] = true;
+  for (size_t o = 0; o < seen.size(); ++o) EXPECT_TRUE(seen[o]) << "offset " << o << " never read";
+  std::optional<uint64_t> at;
+  ASSERT_EQ(broker_.svc->CommittedOffset("shop", "g", &at).code(), proto::OK);
+  EXPECT_EQ(at, 1800u);
+}
+
+INSTANTIATE_TEST_SUITE_P(PythonClients, KafkaGroups, ::testing::Values("confluent", "kafka-python"),
+                         [](const auto& info) {
+                           return std::string(info.param) == "confluent" ? "ConfluentKafka"
+                                                                         : "KafkaPython";
+                         });
 
 }  // namespace
 }  // namespace sluice
