@@ -191,11 +191,13 @@ class Member {
   Member(const std::string& dir, const std::string& name, const std::string& lib,
          const std::string& bootstrap, int hang_at)
       : out_(dir + "/" + name + ".out"), err_(dir + "/" + name + ".err") {
-    auto child = testing::ChildProcess::Start(
-        {"/usr/bin/python3", std::string(KAFKA_SCRIPTS) + "/group_consumer.py", "--lib", lib,
-         "--bootstrap", bootstrap, "--group", "g", "--user", "u", "--password", "pw", "--hang-at",
-         std::to_string(hang_at), "--hang-mark", dir + "/hang"},
-        {.stdout_path = out_, .stderr_path = err_});
+    std::vector<std::string> argv = {
+        "/usr/bin/python3", std::string(KAFKA_SCRIPTS) + "/group_consumer.py", "--lib", lib};
+    if (lib == "kafkajs") argv = {"node", std::string(KAFKA_SCRIPTS) + "/group_consumer.js"};
+    argv.insert(argv.end(),
+                {"--bootstrap", bootstrap, "--group", "g", "--user", "u", "--password", "pw",
+                 "--hang-at", std::to_string(hang_at), "--hang-mark", dir + "/hang"});
+    auto child = testing::ChildProcess::Start(argv, {.stdout_path = out_, .stderr_path = err_});
     EXPECT_TRUE(child.ok()) << child.status().ToString();
     if (child.ok()) child_ = std::move(*child);
   }
@@ -241,7 +243,23 @@ std::string Tail(const std::vector<std::string>& lines, size_t n) {
   return out;
 }
 
-class KafkaGroups : public KafkaClients, public ::testing::WithParamInterface<const char*> {};
+class KafkaGroups : public KafkaClients, public ::testing::WithParamInterface<const char*> {
+ protected:
+  void SetUp() override {
+    KafkaClients::SetUp();
+    if (std::string(GetParam()) == "kafkajs") EnsureKafkajs();
+  }
+
+  // kafkajs comes from npm (tests/integration/kafka/package-lock.json):
+  // `npm ci` there when node_modules lacks it.
+  void EnsureKafkajs() {
+    const std::string dir = KAFKA_SCRIPTS;
+    if (std::ifstream(dir + "/node_modules/kafkajs/package.json")) return;
+    auto r =
+        Run({"npm", "ci", "--prefix", dir, "--no-audit", "--no-fund", "--loglevel=error"}, 300000);
+    ASSERT_EQ(r.code, 0) << "npm ci in " << dir << " failed:\n" << r.err;
+  }
+};
 
 // The group scenario on one node: two members split the one
 // partition (one idle), the holder commits, is killed, and the other
@@ -306,10 +324,13 @@ TEST_P(KafkaGroups, TwoMembersSplitAndTheSurvivorResumesFromTheCommit) {
   EXPECT_EQ(at, 1800u);
 }
 
-INSTANTIATE_TEST_SUITE_P(PythonClients, KafkaGroups, ::testing::Values("confluent", "kafka-python"),
+INSTANTIATE_TEST_SUITE_P(Clients, KafkaGroups,
+                         ::testing::Values("confluent", "kafka-python", "kafkajs"),
                          [](const auto& info) {
-                           return std::string(info.param) == "confluent" ? "ConfluentKafka"
-                                                                         : "KafkaPython";
+                           const std::string lib = info.param;
+                           return lib == "confluent"      ? "ConfluentKafka"
+                                  : lib == "kafka-python" ? "KafkaPython"
+                                                          : "Kafkajs";
                          });
 
 }  // namespace
