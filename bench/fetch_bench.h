@@ -297,6 +297,32 @@ std::thread PacedWriter(size_t txns, Commit commit) {
   });
 }
 
+// sluice::Consumer::Fetch by offset from 0 to the end, `batch` records a
+// time, every record checked.
+inline Figure SluiceByOffset(Consumer& c, const Pool& pool, uint32_t batch) {
+  Figure f;
+  CpuMeter cpu;
+  const auto t0 = Clock::now();
+  uint64_t offset = 0;
+  while (offset < pool.size() && Clock::now() < t0 + kReaderTimeout) {
+    auto got = c.Fetch(kDest, Offset(offset), {.max_records = batch, .max_bytes = 64u << 20});
+    Check(got.status(), "Fetch");
+    for (const auto& r : got->records()) {
+      if (r.offset() != offset) Die("Fetch: offset " + std::to_string(r.offset()) + " misplaced");
+      Verify(pool, offset++, r.record(), "Fetch");
+    }
+    if (got->next_offset() != offset) Die("Fetch: next_offset does not follow the records");
+  }
+  const auto t1 = Clock::now();
+  cpu.Stop(&f);
+  if (offset == pool.size()) {
+    f.seconds = Seconds(t1 - t0);
+  } else {
+    f.note = "timed out";
+  }
+  return f;
+}
+
 // ---- the Redis peer (fetch_bench_redis.cc) --------------------------------------
 
 using RedisPtr = std::unique_ptr<redisContext, decltype(&redisFree)>;

@@ -21,6 +21,8 @@ struct HaOptions {
   std::string listen;            // primary: "IPv4:PORT" standbys connect to
   std::string primary;           // standby: the primary's listen address
   std::string consumer_address;  // primary: its consumer server, for standbys' hints
+  std::string kafka_address;     // primary: its Kafka listener (advertised), for standbys'
+  int32_t kafka_broker_id = 0;   //   Metadata answers
 
   // Durability (docs/replication.md, "Durability").
   bool sync = false;  // mode = "sync"

@@ -184,6 +184,8 @@ void PendingHandshake::OnAuth(const proto::HaAuth& a) {
   for (const auto& e : *mine) *acc->add_epochs() = e;
   acc->set_epoch(my_epoch.value());
   acc->set_consumer_address(options.consumer_address);
+  acc->set_kafka_address(options.kafka_address);
+  acc->set_kafka_broker_id(options.kafka_broker_id);
   acc->set_high_watermark(log->HighWatermark().value());
   agreed_.start = agreed;
   if (agreed.value() < a.log_end()) {

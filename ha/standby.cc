@@ -96,6 +96,12 @@ std::string HaStandby::primary_consumer_address() const {
   return consumer_address_;
 }
 
+std::optional<std::pair<int32_t, std::string>> HaStandby::primary_kafka() const {
+  MutexLock lock(&mu_);
+  if (kafka_address_.empty()) return std::nullopt;
+  return std::make_pair(kafka_broker_id_, kafka_address_);
+}
+
 void HaStandby::Loop(Replica* r) {
   int backoff = options_.backoff_initial_ms;
   std::string logged;
@@ -234,6 +240,8 @@ Status HaStandby::RunOnce(Replica* r) {
   {
     MutexLock lock(&mu_);
     consumer_address_ = accept.consumer_address();
+    kafka_address_ = accept.kafka_address();
+    kafka_broker_id_ = accept.kafka_broker_id();
   }
   {
     MutexLock lock(&r->mu);

@@ -20,8 +20,10 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "base/status.h"
@@ -59,6 +61,9 @@ class HaStandby {
   // The primary's consumer address, as its last accept named it ("" until
   // then), for NOT_PRIMARY hints.
   std::string primary_consumer_address() const;
+  // The primary's Kafka broker id and advertised address, as its last
+  // accept named them (nullopt until then, or when it has no listener).
+  std::optional<std::pair<int32_t, std::string>> primary_kafka() const;
 
  private:
   struct Replica;
@@ -72,6 +77,8 @@ class HaStandby {
   std::atomic<bool> stop_{false};
   mutable Mutex mu_;
   std::string consumer_address_ GUARDED_BY(mu_);
+  std::string kafka_address_ GUARDED_BY(mu_);
+  int32_t kafka_broker_id_ GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace sluice::ha

@@ -23,18 +23,24 @@ SLUICE_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 #   jq                                    scripts/failover.sh reads `sluice status --json`
 #   curl                                  quickstart.sh shows the admin pages
 #   iperf3                                ha_bench's baseline: TCP bandwidth on 127.0.0.1
+#   kcat, python3-confluent-kafka,        the Kafka port's real clients (kafka_clients_test);
+#   python3-kafka, librdkafka-dev         librdkafka is kafka_fetch_bench's consumer too
+#   nodejs, npm (only when no node/npm)   kafkajs (npm) in kafka_clients_test, zongji in ingest_bench
 SLUICE_PACKAGES=(g++ cmake ninja-build pkg-config git
   librocksdb-dev liblz4-dev libzstd-dev libprotobuf-dev protobuf-compiler libuv1-dev
   libgtest-dev libgmock-dev libcli11-dev libtomlplusplus-dev libspdlog-dev libfmt-dev
   libmariadb-dev zlib1g-dev mariadb-server mariadb-client clang libclang-rt-14-dev clang-format
   clang-tidy
-  redis-server libhiredis-dev jq curl iperf3)
+  redis-server libhiredis-dev jq curl iperf3
+  kcat librdkafka-dev python3-confluent-kafka python3-kafka)
 
 sluice_log() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 
 # Installs the packages that are not installed yet; does nothing when all are.
 sluice_install() {
   local missing=()
+  # Node.js may come from elsewhere (NodeSource); Debian's only when absent.
+  if ! command -v node >/dev/null || ! command -v npm >/dev/null; then missing+=(nodejs npm); fi
   for p in "${SLUICE_PACKAGES[@]}" "$@"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
   done

@@ -76,6 +76,9 @@ ha::HaOptions Node::HaOptionsFor(const std::string& primary) const {
   o.listen = config_.ha.listen;
   o.primary = primary;
   o.consumer_address = config_.server.listen;
+  o.kafka_address =
+      config_.kafka.advertised.empty() ? config_.kafka.listen : config_.kafka.advertised;
+  o.kafka_broker_id = static_cast<int32_t>(config_.kafka.broker_id);
   o.sync = config_.ha.mode == "sync";
   o.sync_replicas = config_.ha.sync_replicas;
   o.sync_timeout_ms = config_.ha.sync_timeout_ms;
@@ -264,6 +267,12 @@ void Node::NoteClientEpoch(Epoch seen) {
   if (seen <= epoch) return;
   OnFenced(seen, "a consumer has seen epoch " + std::to_string(seen.value()) +
                      " on another node; this node is at epoch " + std::to_string(epoch.value()));
+}
+
+std::optional<std::pair<int32_t, std::string>> Node::KafkaPrimary() const {
+  MutexLock lock(&mu_);
+  if (role_ != Role::kStandby || !ha_standby_) return std::nullopt;
+  return ha_standby_->primary_kafka();
 }
 
 void Node::Tick() {

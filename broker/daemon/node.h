@@ -86,6 +86,10 @@ class Node final : public consumer::RoleAdmin {
   std::optional<Role> role() const;  // none before Start() took one
   // auth::PasswordKey of the HA secret ("" without [ha]).
   const std::string& ha_key() const { return ha_key_; }
+  // On a standby, the primary's Kafka broker id and address once its
+  // replication accepted this node (for Metadata and FindCoordinator, so
+  // Kafka clients move to it); nullopt on a primary or before that.
+  std::optional<std::pair<int32_t, std::string>> KafkaPrimary() const;
 
  private:
   ha::HaOptions HaOptionsFor(const std::string& primary) const;

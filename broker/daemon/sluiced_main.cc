@@ -294,6 +294,7 @@ int main(int argc, char** argv) {
     ko.max_connections = config->kafka.max_connections;
     ko.idle_timeout_ms = config->kafka.idle_timeout_ms;
     ko.max_frame = config->kafka.max_frame;
+    ko.primary = [&node] { return node.KafkaPrimary(); };
     auto k = kafka::KafkaServer::Start(ko, &service);
     if (!k.ok()) {
       spdlog::error("kafka: {}", k.status().ToString());

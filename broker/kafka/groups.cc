@@ -62,10 +62,10 @@ void GroupCoordinator::MaybeCompleteRound(Group* g, bool force) {
   // The leader's first protocol every member supports.
   const Member& leader = g->members.at(g->leader);
   std::string chosen;
-  for (const auto& [name, meta] : leader.protocols) {
+  for (const auto& p : leader.protocols) {
     if (std::all_of(g->members.begin(), g->members.end(),
-                    [&](const auto& m) { return Supports(m.second, name); })) {
-      chosen = name;
+                    [&](const auto& m) { return Supports(m.second, p.first); })) {
+      chosen = p.first;
       break;
     }
   }

@@ -26,9 +26,12 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
+#include <utility>
 
 #include "base/status.h"
 #include "broker/consumer/service.h"
@@ -51,6 +54,10 @@ struct KafkaOptions {
   std::map<std::string, std::string> users;
   bool anonymous = false;  // reads without SASL
   GroupLimits groups;
+  // On a standby: the primary's broker id and address, when known. Metadata
+  // names it as the partitions' leader and FindCoordinator as the
+  // coordinator, so clients move to it. Called on the loop thread.
+  std::function<std::optional<std::pair<int32_t, std::string>>()> primary;
   // Limits (net::FrameServerOptions).
   uint32_t max_frame = 1u << 20;
   uint32_t max_connections = 1024;

@@ -130,6 +130,21 @@ class KafkaSession final : public net::Session {
   enum class Sasl { kNone, kRawToken, kAuthenticate, kDone };
 
   bool primary() const { return p_->service_->role() == Role::kPrimary; }
+
+  struct Broker {
+    int32_t id;
+    std::string host;
+    int32_t port;
+  };
+  // On a standby, the primary as its replication named it.
+  std::optional<Broker> PrimaryBroker() const {
+    if (primary() || !p_->options_.primary) return std::nullopt;
+    auto known = p_->options_.primary();
+    if (!known || known->first == p_->options_.broker_id) return std::nullopt;
+    Broker b{known->first, "", 0};
+    SplitHostPort(known->second, &b.host, &b.port);
+    return b;
+  }
   bool may_read() const { return sasl_ == Sasl::kDone || p_->options_.anonymous; }
   bool may_group() const { return sasl_ == Sasl::kDone; }
 
@@ -230,18 +245,28 @@ class KafkaSession final : public net::Session {
     if (!r->ok()) return Malformed(*r);
     if (!topics) topics = p_->service_->Destinations();
     const int32_t self = p_->options_.broker_id;
+    const bool is_primary = primary();
+    const std::optional<Broker> other = PrimaryBroker();
+    // The partitions' leader: this node on the primary; on a standby the
+    // primary when known (clients move there), else none.
+    const int32_t leader = is_primary ? self : other ? other->id : -1;
     auto o = Begin(h);
     Writer& w = o->w;
     if (h.version >= 3) w.Int32(0);  // throttle_time_ms
-    w.ArrayCount(1);                 // brokers: this node
+    w.ArrayCount(other ? 2 : 1);     // brokers: this node, and the primary
     w.Int32(self);
     w.String(p_->host_);
     w.Int32(p_->port_.load());
     if (h.version >= 1) w.NullableString(std::nullopt);  // rack
+    if (other) {
+      w.Int32(other->id);
+      w.String(other->host);
+      w.Int32(other->port);
+      if (h.version >= 1) w.NullableString(std::nullopt);
+    }
     if (h.version >= 2) w.NullableString(p_->options_.cluster_id);
     if (h.version >= 1) w.Int32(self);  // controller_id
     w.ArrayCount(topics->size());
-    const bool is_primary = primary();
     for (const auto& name : *topics) {
       consumer::ConsumerService::PartitionState st;
       const bool known = p_->service_->Partition(name, &st).code() == proto::OK;
@@ -250,16 +275,15 @@ class KafkaSession final : public net::Session {
       if (h.version >= 1) w.Bool(false);  // is_internal
       w.ArrayCount(known ? 1 : 0);
       if (known) {
-        // A standby names no leader: clients ask again, and find the
-        // primary among their bootstrap brokers.
-        w.Int16(is_primary ? 0 : kLeaderNotAvailable);
+        w.Int16(leader >= 0 ? 0 : kLeaderNotAvailable);
         w.Int32(0);                                                   // partition_index
-        w.Int32(is_primary ? self : -1);                              // leader_id
+        w.Int32(leader);                                              // leader_id
         if (h.version >= 7) w.Int32(static_cast<int32_t>(st.epoch));  // leader_epoch
-        w.ArrayCount(1);                                              // replica_nodes
-        w.Int32(self);
-        w.ArrayCount(1);  // isr_nodes
-        w.Int32(self);
+        for (int list = 0; list < 2; ++list) {                        // replica_nodes, isr_nodes
+          w.ArrayCount(other ? 2 : 1);
+          if (other) w.Int32(other->id);
+          w.Int32(self);
+        }
         if (h.version >= 5) w.ArrayCount(0);  // offline_replicas
       }
       if (h.version >= 8) w.Int32(INT32_MIN);  // topic_authorized_operations: not asked
@@ -431,9 +455,13 @@ class KafkaSession final : public net::Session {
     int8_t key_type = 0;
     if (h.version >= 1) key_type = r->Int8();
     if (!r->ok()) return Malformed(*r);
-    int16_t error = GroupAccess();
-    if (error == kNotCoordinator) error = kCoordinatorNotAvailable;
+    // A standby names the primary, so that a client that asked it moves.
+    const std::optional<Broker> other = PrimaryBroker();
+    int16_t error = may_group() ? 0 : kGroupAuthorizationFailed;
+    if (error == 0 && !primary() && !other) error = kCoordinatorNotAvailable;
     if (error == 0 && key_type != 0) error = kCoordinatorNotAvailable;  // transactions
+    Broker at{p_->options_.broker_id, p_->host_, p_->port_.load()};
+    if (other) at = *other;
     auto o = Begin(h);
     Writer& w = o->w;
     if (h.version >= 1) w.Int32(0);
@@ -444,9 +472,9 @@ class KafkaSession final : public net::Session {
                                         key_type != 0 ? "sluice has no transaction coordinator"
                                                       : "no group coordinator here"));
     }
-    w.Int32(error == 0 ? p_->options_.broker_id : -1);
-    w.String(error == 0 ? p_->host_ : "");
-    w.Int32(error == 0 ? p_->port_.load() : -1);
+    w.Int32(error == 0 ? at.id : -1);
+    w.String(error == 0 ? at.host : "");
+    w.Int32(error == 0 ? at.port : -1);
     Send(std::move(o));
     return true;
   }

@@ -71,11 +71,35 @@ class KafkaClients : public ::testing::Test {
     broker_.dir = dir_.Sub("log");
     broker_.options.anonymous = true;
     broker_.Start();
-    kafka::KafkaOptions ko;
     ko.listen = "127.0.0.1:0";
     ko.broker_id = 7;
     ko.anonymous = true;
     ko.users["u"] = auth::PasswordKey("pw");
+    auto k = kafka::KafkaServer::Start(ko, broker_.svc.get());
+    ASSERT_TRUE(k.ok()) << k.status().ToString();
+    kafka_ = std::move(*k);
+    address_ = "127.0.0.1:" + std::to_string(kafka_->port());
+    if (const char* capture = std::getenv("SLUICE_KAFKA_CAPTURE")) StartCapture(capture);
+  }
+
+  // Seeds for kafka_request_fuzz: the clients talk through
+  // tests/fuzz/capture_kafka_seeds.py, which keeps what they send.
+  void StartCapture(const std::string& out_dir) {
+    const std::string port_file = dir_.Sub("capture.port");
+    auto child = testing::ChildProcess::Start(
+        {"/usr/bin/python3", std::string(KAFKA_SCRIPTS) + "/../../fuzz/capture_kafka_seeds.py",
+         address_, out_dir, port_file},
+        {.stdout_path = dir_.Sub("capture.out"), .stderr_path = dir_.Sub("capture.err")});
+    ASSERT_TRUE(child.ok()) << child.status().ToString();
+    capture_ = std::move(*child);
+    ASSERT_TRUE(testing::WaitFor([&] { return !ReadFile(port_file).empty(); }));
+    // The server again on its port, advertising the proxy, so that clients
+    // stay on the proxy after Metadata.
+    ko.listen = address_;
+    address_ = "127.0.0.1:" + ReadFile(port_file);
+    ko.advertised = address_;
+    ASSERT_EQ(kafka_->Stop(), 0);
+    kafka_.reset();
     auto k = kafka::KafkaServer::Start(ko, broker_.svc.get());
     ASSERT_TRUE(k.ok()) << k.status().ToString();
     kafka_ = std::move(*k);
@@ -87,7 +111,7 @@ class KafkaClients : public ::testing::Test {
     EXPECT_EQ(broker_.Stop(), 0);
   }
 
-  std::string kafka_address() const { return "127.0.0.1:" + std::to_string(kafka_->port()); }
+  std::string kafka_address() const { return address_; }
 
   // Commits a transaction of `n` sample records.
   void Commit(int n) {
@@ -139,6 +163,9 @@ class KafkaClients : public ::testing::Test {
   testing::TempDir dir_;
   testing::InProcessBroker broker_;
   std::unique_ptr<kafka::KafkaServer> kafka_;
+  kafka::KafkaOptions ko;
+  std::string address_;         // where clients connect: the server, or the capture proxy
+  testing::ChildProcess capture_;  // SIGKILLed when the test ends
   size_t count_ = 0;
 };
 

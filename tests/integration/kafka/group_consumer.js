@@ -42,6 +42,7 @@ async function main() {
   await consumer.subscribe({ topic, fromBeginning: true });
   let pending = null;
   let since = 0;
+  let busy = false;  // inside eachMessage (or hung there): no idle commit
   const commit = async () => {
     const at = pending;
     pending = null;
@@ -50,11 +51,12 @@ async function main() {
     say("C " + at);
   };
   setInterval(() => {
-    if (pending !== null) commit().catch((e) => process.stderr.write(String(e) + "\n"));
+    if (pending !== null && !busy) commit().catch((e) => process.stderr.write(String(e) + "\n"));
   }, 200);
   await consumer.run({
     autoCommit: false,
     eachMessage: async ({ message }) => {
+      busy = true;
       const offset = Number(message.offset);
       say("R " + offset);
       if (hangAt !== null && offset === hangAt) {
@@ -67,6 +69,7 @@ async function main() {
       }
       pending = offset + 1;
       if (++since >= batch) await commit();
+      busy = false;
     },
   });
 }
