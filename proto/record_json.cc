@@ -225,6 +225,17 @@ void AppendJsonString(std::string_view s, std::string* out) {
   static constexpr char kHex[] = "0123456789abcdef";
   out->push_back('"');
   for (size_t i = 0; i < s.size();) {
+    // A run of printable ASCII that needs no escape goes in at once (most
+    // text is one run): the hot loop of every JSON line.
+    size_t j = i;
+    while (j < s.size()) {
+      const auto c = static_cast<uint8_t>(s[j]);
+      if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\') break;
+      ++j;
+    }
+    out->append(s.data() + i, j - i);
+    if (j == s.size()) break;
+    i = j;
     auto c = static_cast<uint8_t>(s[i]);
     if (c >= 0x80) {
       size_t n = Utf8SequenceLength(s, i);
@@ -246,13 +257,9 @@ void AppendJsonString(std::string_view s, std::string* out) {
       case '\b': out->append("\\b"); break;
       case '\f': out->append("\\f"); break;
       default:
-        if (c < 0x20) {
-          out->append("\\u00");
-          out->push_back(kHex[c >> 4]);
-          out->push_back(kHex[c & 15]);
-        } else {
-          out->push_back(static_cast<char>(c));
-        }
+        out->append("\\u00");
+        out->push_back(kHex[c >> 4]);
+        out->push_back(kHex[c & 15]);
     }
     ++i;
   }

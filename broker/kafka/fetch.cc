@@ -1,6 +1,9 @@
 #include "broker/kafka/fetch.h"
 
+#include <google/protobuf/arena.h>
+
 #include <algorithm>
+#include <optional>
 
 #include "broker/kafka/record_batch.h"
 #include "proto/record.pb.h"
@@ -15,34 +18,44 @@ constexpr uint32_t kMaxRecordsPerRead = 100000;
 // Turns log records into Kafka records of one batch, reusing its buffers.
 class RecordMapper {
  public:
-  explicit RecordMapper(std::string_view dest) : dest_(dest) {}
+  explicit RecordMapper(std::string_view dest) : dest_(dest) {
+    google::protobuf::ArenaOptions o;
+    o.initial_block = block_;
+    o.initial_block_size = sizeof block_;
+    arena_.emplace(o);
+  }
 
   // Adds the record at `offset` if the batch stays within `budget` bytes,
   // or, with `oversize_ok`, if it is the batch's first; false when it does
   // not fit (nothing added).
   bool Add(uint64_t offset, std::string_view data, size_t budget, bool oversize_ok,
            BatchBuilder* batch) {
-    if (!rec_.ParseFromArray(data.data(), static_cast<int>(data.size()))) {
+    // Parsed on an arena that starts empty for each record: no malloc and
+    // free per string (a oneof's string is not reused across parses).
+    arena_->Reset();
+    proto::ChangeRecord& rec =
+        *google::protobuf::Arena::CreateMessage<proto::ChangeRecord>(&*arena_);
+    if (!rec.ParseFromArray(data.data(), static_cast<int>(data.size()))) {
       // Never happens for a log sluice wrote; say so in the value rather
       // than hide the offset.
-      rec_.Clear();
-      rec_.set_op(proto::OP_ERROR);
-      rec_.mutable_error()->set_reason("the log's record at this offset does not parse");
+      rec.Clear();
+      rec.set_op(proto::OP_ERROR);
+      rec.mutable_error()->set_reason("the log's record at this offset does not parse");
     }
     value_.clear();
-    AppendRecordJson(rec_, JsonContext{offset, dest_}, &value_);
+    AppendRecordJson(rec, JsonContext{offset, dest_}, &value_);
     key_.clear();
-    const bool has_key = AppendKeyJson(rec_, &key_);
-    pos_ = rec_.pos().file();
+    const bool has_key = AppendKeyJson(rec, &key_);
+    pos_ = rec.pos().file();
     pos_ += ':';
-    pos_ += std::to_string(rec_.pos().pos());
-    Header headers[5] = {{"db", rec_.db()},
-                         {"table", rec_.table()},
-                         {"op", OpName(rec_.op())},
+    pos_ += std::to_string(rec.pos().pos());
+    Header headers[5] = {{"db", rec.db()},
+                         {"table", rec.table()},
+                         {"op", OpName(rec.op())},
                          {"pos", pos_},
-                         {"gtid", rec_.gtid()}};
-    const size_t nheaders = rec_.gtid().empty() ? 4 : 5;
-    const int64_t ts_ms = static_cast<int64_t>(rec_.ts()) * 1000;
+                         {"gtid", rec.gtid()}};
+    const size_t nheaders = rec.gtid().empty() ? 4 : 5;
+    const int64_t ts_ms = static_cast<int64_t>(rec.ts()) * 1000;
     std::optional<std::string_view> key;
     if (has_key) key = key_;
     const size_t need =
@@ -55,7 +68,8 @@ class RecordMapper {
 
  private:
   std::string_view dest_;
-  proto::ChangeRecord rec_;
+  alignas(16) char block_[64 << 10];  // the arena's first block: a record fits
+  std::optional<google::protobuf::Arena> arena_;
   std::string value_, key_, pos_;
 };
 
