@@ -4,7 +4,8 @@
 # a MariaDB sandbox on 127.0.0.1:3307, a primary sluiced reading its binlog
 # as a replica (conf/quickstart.toml) and a standby replicating the
 # primary's log in sync mode (conf/quickstart-standby.toml), a stream of
-# sample changes, a consumer reading them over the network (`sluice tail`),
+# sample changes, a consumer reading them over the network (`sluice tail`,
+# and kcat over the Kafka port),
 # `sluice status` showing the standby in sync, and the change records
 # stored, as JSON lines; finally `sluice apply` copies the destination into
 # database shop_copy on the same sandbox, and CHECKSUM TABLE of shop and
@@ -88,6 +89,9 @@ tail_pid=$!
 sleep 1
 sql shop -e "INSERT INTO orders VALUES (5001, 'placed', 9.99, NOW(3)), (5002, 'placed', 19.99, NOW(3))"
 wait "$tail_pid"
+sluice_log "the same destination through Kafka's protocol, with Kafka's own client (docs/kafka.md):"
+sluice_log "  kcat -C -b 127.0.0.1:9092 -t shop -o -2 -e -f 'offset %o key %k headers %h\\n%s\\n'"
+kcat -C -b 127.0.0.1:9092 -t shop -o -2 -e -q -f 'offset %o key %k headers %h\n%s\n'
 sluice_log "the same records read from the standby: ./build/client/sluice tail --broker 127.0.0.1:7410 --dest shop --from 1000 --count 2"
 ./build/client/sluice tail --broker 127.0.0.1:7410 --dest shop --from 1000 --count 2
 
