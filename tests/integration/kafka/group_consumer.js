@@ -1,6 +1,6 @@
 // One member of a Kafka consumer group reading a sluice destination with
 // kafkajs, for tests/integration/kafka_clients_test.cc: the same lines and
-// flags as group_consumer.py (ASSIGNED, R <offset>, C <offset>; --hang-at N
+// flags as group_consumer.py (ASSIGNED, R <offset>, C <offset>, E <error>; --hang-at N
 // --hang-mark FILE).
 //
 //   node group_consumer.js --bootstrap H:P --group g --user u --password pw
@@ -47,8 +47,12 @@ async function main() {
     const at = pending;
     pending = null;
     since = 0;
-    await consumer.commitOffsets([{ topic, partition: 0, offset: String(at) }]);
-    say("C " + at);
+    try {
+      await consumer.commitOffsets([{ topic, partition: 0, offset: String(at) }]);
+      say("C " + at);
+    } catch (e) {
+      say("E " + String(e.message || e));  // redelivered from the last commit
+    }
   };
   setInterval(() => {
     if (pending !== null && !busy) commit().catch((e) => process.stderr.write(String(e) + "\n"));

@@ -7,6 +7,9 @@ Prints, one per line and flushed at once:
   ASSIGNED <partitions>     after each rebalance (e.g. "ASSIGNED 0", "ASSIGNED -")
   R <offset>                each record received
   C <offset>                a synchronous commit: every record below it is done
+  E <error>                 a commit the broker refused (during a rebalance, or
+                            after a failover before the member rejoined): the
+                            records since the last commit come again
 Commits after every --batch records and when the stream is idle. Runs until
 killed, or until --stop-after seconds with no record. With --hang-at N
 --hang-mark FILE, the first member of the group to print record N (the one
@@ -22,6 +25,16 @@ import time
 def say(line):
     sys.stdout.write(line + "\n")
     sys.stdout.flush()
+
+
+def commit(do_commit, offset):
+    """Commits synchronously; a refused commit is said and skipped, as an
+    application does (the group redelivers from its last commit)."""
+    try:
+        do_commit()
+        say("C %d" % offset)
+    except Exception as e:  # KafkaException, CommitFailedError, ...
+        say("E %s" % str(e).replace("\n", " "))
 
 
 def hang(a, offset):
@@ -69,8 +82,9 @@ def run_confluent(a):
         m = c.poll(0.2)
         if m is None or m.error():
             if pending is not None:
-                c.commit(offsets=[TopicPartition(a.topic, 0, pending)], asynchronous=False)
-                say("C %d" % pending)
+                at = pending
+                commit(lambda: c.commit(offsets=[TopicPartition(a.topic, 0, at)],
+                                        asynchronous=False), at)
                 pending = None
             if a.stop_after and time.time() - last > a.stop_after:
                 break
@@ -81,8 +95,9 @@ def run_confluent(a):
         pending = m.offset() + 1
         since += 1
         if since >= a.batch:
-            c.commit(offsets=[TopicPartition(a.topic, 0, pending)], asynchronous=False)
-            say("C %d" % pending)
+            at = pending
+            commit(lambda: c.commit(offsets=[TopicPartition(a.topic, 0, at)],
+                                    asynchronous=False), at)
             pending = None
             since = 0
     c.close()
@@ -123,8 +138,8 @@ def run_kafka_python(a):
         records = [r for batch in got.values() for r in batch]
         if not records:
             if pending is not None:
-                c.commit({tp: OffsetAndMetadata(pending, None)})
-                say("C %d" % pending)
+                at = pending
+                commit(lambda: c.commit({tp: OffsetAndMetadata(at, None)}), at)
                 pending = None
             if a.stop_after and time.time() - last > a.stop_after:
                 break
@@ -136,8 +151,8 @@ def run_kafka_python(a):
             pending = r.offset + 1
             since += 1
             if since >= a.batch:
-                c.commit({tp: OffsetAndMetadata(pending, None)})
-                say("C %d" % pending)
+                at = pending
+                commit(lambda: c.commit({tp: OffsetAndMetadata(at, None)}), at)
                 pending = None
                 since = 0
     c.close()
