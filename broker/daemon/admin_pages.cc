@@ -36,6 +36,44 @@ class Metrics {
 
 std::string Dest(const Destination& d) { return "dest=\"" + d.name() + "\""; }
 
+// A listener's connection machinery (net::FrameServer): the consumer
+// server's as sluice_server_*, the Kafka one's as sluice_kafka_*.
+void RenderListener(const std::string& prefix, const std::string& who, const char* limit_key,
+                    const net::FrameServerStats& s, const std::atomic<uint64_t>& auth_failures,
+                    Metrics* m) {
+  struct Counter {
+    const char* name;
+    const char* type;
+    std::string help;
+    const std::atomic<uint64_t>& value;
+  };
+  const Counter counters[] = {
+      {"connections_accepted_total", "counter", who + " connections accepted.",
+       s.connections_accepted},
+      {"connections_refused_total", "counter",
+       who + " connections refused at " + limit_key + ".", s.connections_refused},
+      {"connections", "gauge", who + " connections open.", s.connections_open},
+      {"requests_total", "counter", who + " requests served.", s.requests},
+      {"auth_failures_total", "counter", "Failed " + who + " authentications.", auth_failures},
+      {"protocol_errors_total", "counter",
+       who + " connections closed for bad frames, missed frame deadlines or idleness.",
+       s.protocol_errors},
+      {"sent_bytes_total", "counter", "Bytes of responses sent to " + who + " clients.",
+       s.bytes_out},
+      {"long_polls_parked_total", "counter", who + " long polls that found nothing and waited.",
+       s.polls_parked},
+      {"long_polls_woken_total", "counter", who + " long polls answered after a wake.",
+       s.polls_woken},
+      {"long_polls_expired_total", "counter", who + " long polls answered at their wait's end.",
+       s.polls_expired},
+  };
+  for (const auto& c : counters) {
+    const std::string name = prefix + c.name;
+    m->Family(name.c_str(), c.type, c.help.c_str());
+    m->Sample(name, "", static_cast<double>(c.value.load()));
+  }
+}
+
 }  // namespace
 
 // Role and replication, from the node's status.
@@ -87,7 +125,8 @@ void RenderHaMetrics(const proto::StatusResponse& ha, Metrics* mp) {
 }
 
 std::string RenderMetrics(const std::vector<std::unique_ptr<Destination>>& dests,
-                          const consumer::ServerStats* server, const proto::StatusResponse* ha) {
+                          const consumer::ServerStats* server, const proto::StatusResponse* ha,
+                          const kafka::KafkaStats* kafka) {
   Metrics m;
   if (ha != nullptr) RenderHaMetrics(*ha, &m);
   struct Counter {
@@ -285,38 +324,19 @@ std::string RenderMetrics(const std::vector<std::unique_ptr<Destination>>& dests
     }
   }
   if (server != nullptr) {
-    struct ServerCounter {
-      const char* name;
-      const char* type;
-      const char* help;
-      const std::atomic<uint64_t>& value;
-    };
-    const ServerCounter kServer[] = {
-        {"sluice_server_connections_accepted_total", "counter", "Consumer connections accepted.",
-         server->connections_accepted},
-        {"sluice_server_connections_refused_total", "counter",
-         "Consumer connections refused at server.max_connections.", server->connections_refused},
-        {"sluice_server_connections", "gauge", "Consumer connections open.",
-         server->connections_open},
-        {"sluice_server_requests_total", "counter", "Consumer requests served.", server->requests},
-        {"sluice_server_auth_failures_total", "counter", "Failed consumer authentications.",
-         server->auth_failures},
-        {"sluice_server_protocol_errors_total", "counter",
-         "Connections closed for bad frames, missed frame deadlines or idleness.",
-         server->protocol_errors},
-        {"sluice_server_sent_bytes_total", "counter", "Bytes of responses sent to consumers.",
-         server->bytes_out},
-        {"sluice_server_long_polls_parked_total", "counter",
-         "Fetch/Get long polls that found nothing and waited.", server->polls_parked},
-        {"sluice_server_long_polls_woken_total", "counter",
-         "Long polls answered with records after a commit.", server->polls_woken},
-        {"sluice_server_long_polls_expired_total", "counter",
-         "Long polls answered empty at their wait_ms.", server->polls_expired},
-    };
-    for (const auto& c : kServer) {
-      m.Family(c.name, c.type, c.help);
-      m.Sample(c.name, "", static_cast<double>(c.value.load()));
-    }
+    RenderListener("sluice_server_", "Consumer", "server.max_connections", *server,
+                   server->auth_failures, &m);
+  }
+  if (kafka != nullptr) {
+    RenderListener("sluice_kafka_", "Kafka", "kafka.max_connections", *kafka, kafka->auth_failures,
+                   &m);
+    m.Family("sluice_kafka_records_sent_total", "counter",
+             "Records sent to Kafka clients in Fetch answers.");
+    m.Sample("sluice_kafka_records_sent_total", "", static_cast<double>(kafka->records_out.load()));
+    m.Family("sluice_kafka_unsupported_requests_total", "counter",
+             "Kafka requests of an API or version not served (the connection is closed).");
+    m.Sample("sluice_kafka_unsupported_requests_total", "",
+             static_cast<double>(kafka->unsupported_requests.load()));
   }
   return m.Take();
 }
@@ -392,8 +412,9 @@ std::string RenderStatus(const Config& config,
 
 admin::Handler MakeAdminHandler(const Config* config,
                                 const std::vector<std::unique_ptr<Destination>>* dests,
-                                const consumer::ServerStats* server, const Node* node) {
-  return [config, dests, server, node](const std::string& path) {
+                                const consumer::ServerStats* server, const Node* node,
+                                const kafka::KafkaStats* kafka) {
+  return [config, dests, server, node, kafka](const std::string& path) {
     proto::StatusResponse ha;
     if (node != nullptr) {
       for (const auto& d : *dests) ha.add_destinations()->set_name(d->name());
@@ -406,7 +427,7 @@ admin::Handler MakeAdminHandler(const Config* config,
     }
     const proto::StatusResponse* hp = node ? &ha : nullptr;
     if (path == "/metrics") {
-      return admin::Response{200, "text/plain; version=0.0.4", RenderMetrics(*dests, server, hp)};
+      return admin::Response{200, "text/plain; version=0.0.4", RenderMetrics(*dests, server, hp, kafka)};
     }
     if (path == "/status") {
       return admin::Response{200, "application/json", RenderStatus(*config, *dests, hp)};

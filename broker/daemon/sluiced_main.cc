@@ -314,7 +314,8 @@ int main(int argc, char** argv) {
   if (!config->admin_listen.empty()) {
     auto a = admin::AdminServer::Start(
         config->admin_listen,
-        daemon::MakeAdminHandler(&*config, &dests, server ? &server->stats() : nullptr, &node));
+        daemon::MakeAdminHandler(&*config, &dests, server ? &server->stats() : nullptr, &node,
+                                 kafka_server ? &kafka_server->stats() : nullptr));
     if (!a.ok()) {
       spdlog::error("admin: {}", a.status().ToString());
       node.Stop();

@@ -550,6 +550,9 @@ TEST_F(HaPairTest, AKafkaGroupContinuesOnTheNewPrimaryAfterAFailover) {
       "kafka group across the failover: %lld records (%lld written after it), %zu read twice, "
       "%zu lines of the member's before it\n",
       static_cast<long long>(end), static_cast<long long>(end - promoted_end), twice, seen_before);
+  // The new primary's Kafka listener served them, and says so.
+  EXPECT_GE(b_.Plain("sluice_kafka_records_sent_total"), static_cast<double>(end - promoted_end));
+  EXPECT_GE(b_.Plain("sluice_kafka_connections"), 1);
   // Commits every 100 records; a cursor reaches the standby within 10 ms
   // of its commit (docs/replication.md): a few batches at most.
   EXPECT_LE(twice, 5u * 100);
