@@ -28,6 +28,7 @@
 #include <atomic>
 #include <mutex>
 #include <random>
+#include <sstream>
 #include <thread>
 
 #include "client/consumer.h"
@@ -54,11 +55,12 @@ std::string Addr(int port) { return "127.0.0.1:" + std::to_string(port); }
 // One sluiced node: its ports (kept across restarts), data dir and process.
 struct Node {
   std::string id;
-  int server_port = 0, admin_port = 0, ha_port = 0;
+  int server_port = 0, admin_port = 0, ha_port = 0, kafka_port = 0;
   std::string data_dir;
   std::unique_ptr<Sluiced> proc;
 
   std::string consumer() const { return Addr(server_port); }
+  std::string kafka() const { return Addr(kafka_port); }
   std::string ha() const { return Addr(ha_port); }
   bool Up() const {
     return Sample(testing::HttpGetBody(admin_port, "/metrics"), "sluice_node_epoch").has_value();
@@ -110,13 +112,15 @@ class InvariantTest : public ::testing::Test {
       n->server_port = FreePort();
       n->admin_port = FreePort();
       n->ha_port = FreePort();
+      n->kafka_port = FreePort();
       n->data_dir = dir_.Sub("data-" + n->id);
     }
     std::ofstream out(dir_.Sub(n->id + ".toml"), std::ios::trunc);
     out << "[node]\nid = \"" << n->id << "\"\ndata_dir = \"" << n->data_dir << "\"\n"
         << (ha ? "role = \"" + role + "\"\n" : "") << "\n[server]\nlisten = \"" << n->consumer()
         << "\"\n\n[[user]]\nname = \"reader\"\npassword_file = \"" << pw_file_ << "\"\n\n"
-        << "[admin]\nlisten = \"" << Addr(n->admin_port) << "\"\n\n";
+        << "[admin]\nlisten = \"" << Addr(n->admin_port) << "\"\n\n"
+        << "[kafka]\nlisten = \"" << n->kafka() << "\"\nanonymous = true\n\n";
     if (ha) {
       out << "[ha]\nlisten = \"" << n->ha() << "\"\n"
           << (primary_ha.empty() ? "" : "primary = \"" + primary_ha + "\"\n")
@@ -517,10 +521,35 @@ class InvariantTest : public ::testing::Test {
     std::printf("invariant: applied after %.1f s\n",
                 std::chrono::duration<double>(Clock::now() - start).count());
     ExpectTargetEqualsSource();
+    ExpectKafkaEqualsTail(primary, hw);
     Report(w.counts());
     EXPECT_GT(w.counts().xa_commits, 0u);
     EXPECT_GT(w.counts().xa_rollbacks, 0u);
     EXPECT_TRUE(apply_->Terminate()) << apply_->ErrTail();
+  }
+
+  // The log that apply replayed, read through the Kafka port by kcat
+  // (librdkafka), is the log `sluice tail` reads from the native port:
+  // every offset, each value byte for byte, after the kills and failovers.
+  void ExpectKafkaEqualsTail(Node* primary, uint64_t hw) {
+    auto kcat = testing::RunCapture({"kcat", "-C", "-b", primary->kafka(), "-t", "shop", "-o",
+                                     "beginning", "-e", "-q", "-f", "%o %s\\n"});
+    ASSERT_TRUE(kcat.ok()) << kcat.status().ToString();
+    ASSERT_TRUE(kcat->status.exited() && kcat->status.code() == 0) << kcat->err;
+    auto tail = testing::RunCapture({SLUICE_BIN, "tail", "--broker", primary->consumer(), "--dest",
+                                     "shop", "--user", "reader", "--password-file", pw_file_,
+                                     "--count", std::to_string(hw)});
+    ASSERT_TRUE(tail.ok()) << tail.status().ToString();
+    ASSERT_TRUE(tail->status.exited() && tail->status.code() == 0) << tail->err;
+    std::istringstream k(kcat->out), t(tail->out);
+    uint64_t n = 0;
+    for (std::string kl, tl; std::getline(t, tl); ++n) {
+      ASSERT_TRUE(std::getline(k, kl)) << "kcat ended at offset " << n << " of " << hw;
+      ASSERT_EQ(kl, std::to_string(n) + " " + tl) << "offset " << n;
+    }
+    EXPECT_EQ(n, hw);
+    std::printf("invariant: the Kafka port gave the same %llu records as sluice tail\n",
+                static_cast<unsigned long long>(n));
   }
 
   // scripts/failover.sh: the primary is killed, the standby promoted, the
