@@ -37,7 +37,9 @@ size_t Utf8SequenceLength(std::string_view s, size_t i) {
   return 0;
 }
 
-void AppendValue(const proto::Column& col, std::string* out) {
+}  // namespace
+
+void AppendColumnValueJson(const proto::Column& col, std::string* out) {
   const proto::Value& v = col.value();
   switch (v.kind_case()) {
     case proto::Value::kIsNull:
@@ -90,6 +92,8 @@ void AppendValue(const proto::Column& col, std::string* out) {
   out->append("null");
 }
 
+namespace {
+
 void AppendImage(std::string_view key,
                  const google::protobuf::RepeatedPtrField<proto::Column>& cols, std::string* out) {
   out->append(",\"");
@@ -107,7 +111,7 @@ void AppendImage(std::string_view key,
       AppendJsonString(c.name(), out);
     }
     out->push_back(':');
-    AppendValue(c, out);
+    AppendColumnValueJson(c, out);
   }
   out->push_back('}');
 }
@@ -371,7 +375,7 @@ bool AppendKeyJson(const proto::ChangeRecord& r, std::string* out) {
     if (k > 0) out->push_back(',');
     AppendJsonString(r.pk(k), out);
     out->push_back(':');
-    AppendValue(*found, out);
+    AppendColumnValueJson(*found, out);
   }
   out->push_back('}');
   return true;

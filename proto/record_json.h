@@ -46,6 +46,9 @@ inline std::string RecordToJson(const proto::ChangeRecord& record, const JsonCon
 // from the image. The Kafka protocol's record key.
 bool AppendKeyJson(const proto::ChangeRecord& record, std::string* out);
 
+// Appends one column's value as the JSON line writes it.
+void AppendColumnValueJson(const proto::Column& col, std::string* out);
+
 // The record's "op" in JSON ("insert", "read", "ddl", ...).
 std::string_view OpName(proto::Op op);
 

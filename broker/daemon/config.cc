@@ -329,7 +329,7 @@ Status ParseKafka(const toml::table& root, Config* c) {
     SLUICE_RETURN_IF_ERROR(t.Str("advertised", &kc.advertised));
     SLUICE_RETURN_IF_ERROR(t.Uint("broker_id", &kc.broker_id, 0, 0x7fffffff));
     SLUICE_RETURN_IF_ERROR(t.Bool("anonymous", &kc.anonymous));
-    SLUICE_RETURN_IF_ERROR(t.OneOf("value_format", &kc.value_format, {"sluice"}));
+    SLUICE_RETURN_IF_ERROR(t.OneOf("value_format", &kc.value_format, {"sluice", "debezium"}));
     SLUICE_RETURN_IF_ERROR(t.Uint("max_connections", &kc.max_connections, 1, 1000000));
     SLUICE_RETURN_IF_ERROR(t.Uint("idle_timeout_ms", &kc.idle_timeout_ms, 100, 86400000));
     SLUICE_RETURN_IF_ERROR(t.Uint("max_frame", &kc.max_frame, 4096, 1u << 30));

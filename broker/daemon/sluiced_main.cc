@@ -294,6 +294,8 @@ int main(int argc, char** argv) {
     ko.max_connections = config->kafka.max_connections;
     ko.idle_timeout_ms = config->kafka.idle_timeout_ms;
     ko.max_frame = config->kafka.max_frame;
+    ko.value_format = config->kafka.value_format == "debezium" ? kafka::ValueFormat::kDebezium
+                                                               : kafka::ValueFormat::kSluice;
     ko.primary = [&node] { return node.KafkaPrimary(); };
     auto k = kafka::KafkaServer::Start(ko, &service);
     if (!k.ok()) {

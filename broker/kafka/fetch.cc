@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <optional>
 
+#include "broker/kafka/debezium.h"
 #include "broker/kafka/record_batch.h"
 #include "proto/record.pb.h"
 #include "proto/record_json.h"
@@ -18,7 +19,7 @@ constexpr uint32_t kMaxRecordsPerRead = 100000;
 // Turns log records into Kafka records of one batch, reusing its buffers.
 class RecordMapper {
  public:
-  explicit RecordMapper(std::string_view dest) : dest_(dest) {
+  RecordMapper(std::string_view dest, ValueFormat format) : dest_(dest), format_(format) {
     google::protobuf::ArenaOptions o;
     o.initial_block = block_;
     o.initial_block_size = sizeof block_;
@@ -43,7 +44,9 @@ class RecordMapper {
       rec.mutable_error()->set_reason("the log's record at this offset does not parse");
     }
     value_.clear();
-    AppendRecordJson(rec, JsonContext{offset, dest_}, &value_);
+    if (format_ != ValueFormat::kDebezium || !AppendDebeziumValue(rec, dest_, &value_)) {
+      AppendRecordJson(rec, JsonContext{offset, dest_}, &value_);
+    }
     key_.clear();
     const bool has_key = AppendKeyJson(rec, &key_);
     pos_ = rec.pos().file();
@@ -68,6 +71,7 @@ class RecordMapper {
 
  private:
   std::string_view dest_;
+  const ValueFormat format_;
   alignas(16) char block_[64 << 10];  // the arena's first block: a record fits
   std::optional<google::protobuf::Arena> arena_;
   std::string value_, key_, pos_;
@@ -141,7 +145,7 @@ bool FetchHasRecords(consumer::ConsumerService* service, const FetchRequest& req
 
 FetchResult AppendFetchResponse(consumer::ConsumerService* service, bool primary,
                                 const FetchRequest& req, int16_t version, uint32_t max_bytes_cap,
-                                std::string* out) {
+                                ValueFormat format, std::string* out) {
   FetchResult result;
   Writer w(out);
   w.Int32(0);  // throttle_time_ms
@@ -186,7 +190,7 @@ FetchResult AppendFetchResponse(consumer::ConsumerService* service, bool primary
         if (service->FetchRecords(f, &set).code() == proto::OK && !set.records.empty()) {
           BatchBuilder batch(out, static_cast<int64_t>(set.records.front().offset.value()),
                              static_cast<int32_t>(st.epoch));
-          RecordMapper mapper(t.name);
+          RecordMapper mapper(t.name, format);
           for (const auto& rec : set.records) {
             // Offsets are dense; a gap would misplace every later record.
             if (rec.offset.value() != static_cast<uint64_t>(p.offset) + batch.count()) break;

@@ -72,6 +72,6 @@ struct FetchResult {
 // Appends the response body (after the correlation id) for `version`.
 FetchResult AppendFetchResponse(consumer::ConsumerService* service, bool primary,
                                 const FetchRequest& req, int16_t version, uint32_t max_bytes_cap,
-                                std::string* out);
+                                ValueFormat format, std::string* out);
 
 }  // namespace sluice::kafka

@@ -40,7 +40,9 @@
 
 namespace sluice::kafka {
 
-enum class ValueFormat { kSluice };
+// A record's value: the JSON line `sluice tail` prints, or for row
+// changes Debezium's MySQL envelope (debezium.h).
+enum class ValueFormat { kSluice, kDebezium };
 
 struct KafkaOptions {
   std::string listen = "127.0.0.1:9092";

@@ -384,8 +384,9 @@ class KafkaSession final : public net::Session {
     Writer w(&frame);
     w.Int32(0);
     w.Int32(h.correlation);
-    const FetchResult got = AppendFetchResponse(p_->service_, primary(), req, h.version,
-                                                p_->options_.max_fetch_bytes, &frame);
+    const FetchResult got =
+        AppendFetchResponse(p_->service_, primary(), req, h.version, p_->options_.max_fetch_bytes,
+                            p_->options_.value_format, &frame);
     const bool enough =
         got.records > 0 && got.record_bytes >= static_cast<uint64_t>(std::max(req.min_bytes, 0));
     if (!enough && req.max_wait_ms > 0 && !expired && primary()) {

@@ -164,7 +164,7 @@ class KafkaClients : public ::testing::Test {
   testing::InProcessBroker broker_;
   std::unique_ptr<kafka::KafkaServer> kafka_;
   kafka::KafkaOptions ko;
-  std::string address_;         // where clients connect: the server, or the capture proxy
+  std::string address_;            // where clients connect: the server, or the capture proxy
   testing::ChildProcess capture_;  // SIGKILLed when the test ends
   size_t count_ = 0;
 };
@@ -209,6 +209,45 @@ TEST_F(KafkaClients, KcatStartsFromTheEndOrFromATime) {
   ASSERT_EQ(timed.code, 0) << timed.err;
   ASSERT_EQ(timed.lines.size(), 8u) << timed.err;
   EXPECT_EQ(Split(timed.lines[0], '\t')[0], "12");
+}
+
+// value_format = "debezium": row changes in Debezium's envelope, the
+// others as tail prints them; read by kcat from a second listener.
+TEST_F(KafkaClients, KcatReadsDebeziumEnvelopes) {
+  Commit(40);
+  kafka::KafkaOptions o = ko;
+  o.listen = "127.0.0.1:0";
+  o.advertised = "";
+  o.value_format = kafka::ValueFormat::kDebezium;
+  auto dbz = kafka::KafkaServer::Start(o, broker_.svc.get());
+  ASSERT_TRUE(dbz.ok()) << dbz.status().ToString();
+  auto tail = Run({SLUICE_BIN, "tail", "--broker", broker_.address(), "--dest", "shop"});
+  ASSERT_EQ(tail.code, 0) << tail.err;
+  auto kcat = Run({"kcat", "-C", "-b", "127.0.0.1:" + std::to_string((*dbz)->port()), "-t", "shop",
+                   "-o", "beginning", "-e", "-q", "-f", "%s\\n"});
+  ASSERT_EQ(kcat.code, 0) << kcat.err;
+  ASSERT_EQ(kcat.lines.size(), count_);
+  for (size_t k = 0; k < count_; ++k) {
+    const proto::ChangeRecord r = testing::SampleRecord(k, 0, false);
+    const std::string& v = kcat.lines[k];
+    if (r.op() == proto::OP_DDL) {
+      EXPECT_EQ(v, tail.lines[k]);
+      continue;
+    }
+    const std::string id = "{\"id\":" + std::to_string(k) + ",";
+    const char* op = r.op() == proto::OP_INSERT ? "c" : r.op() == proto::OP_UPDATE ? "u" : "d";
+    EXPECT_EQ(v.rfind(r.op() == proto::OP_INSERT ? "{\"before\":null,\"after\":" + id
+                                                 : "{\"before\":" + id,
+                      0),
+              0u)
+        << v;
+    EXPECT_NE(v.find("\"op\":\"" + std::string(op) +
+                     "\",\"ts_ms\":" + std::to_string((1764000000 + k) * 1000)),
+              std::string::npos)
+        << v;
+    EXPECT_NE(v.find("\"table\":\"" + r.table() + "\""), std::string::npos) << v;
+  }
+  EXPECT_EQ((*dbz)->Stop(), 0);
 }
 
 // One member of a consumer group: tests/integration/kafka/group_consumer.py
