@@ -77,6 +77,7 @@ const std::set<std::string> kExamples = {
     "server.listen",
     "user.name",
     "user.password_file",
+    "kafka.broker_id",
     "ha.listen",
     "ha.primary",
     "ha.mode",
