@@ -13,8 +13,10 @@
 namespace sluice::kafka {
 namespace {
 
-// Records read from the log per partition and answer, at most.
+// Records read from the log per read, at most; and the stored bytes of one
+// read (a slice of a partition's answer).
 constexpr uint32_t kMaxRecordsPerRead = 100000;
+constexpr size_t kReadSlice = 256 << 10;
 
 // Turns log records into Kafka records of one batch, reusing its buffers.
 class RecordMapper {
@@ -181,28 +183,36 @@ FetchResult AppendFetchResponse(consumer::ConsumerService* service, bool primary
       const size_t limit = std::min<size_t>(budget, static_cast<size_t>(std::max(p.max_bytes, 0)));
       if (error == 0 && p.offset < static_cast<int64_t>(st.high_watermark) &&
           (limit > BatchBuilder::kHeaderBytes || first_records)) {
-        proto::FetchRequest f;
-        f.set_dest(t.name);
-        f.set_offset(static_cast<uint64_t>(p.offset));
-        f.set_max_records(kMaxRecordsPerRead);
-        f.set_max_bytes(static_cast<uint32_t>(std::max<size_t>(limit, 1)));
-        RecordSet set;
-        if (service->FetchRecords(f, &set).code() == proto::OK && !set.records.empty()) {
-          BatchBuilder batch(out, static_cast<int64_t>(set.records.front().offset.value()),
-                             static_cast<int32_t>(st.epoch));
-          RecordMapper mapper(t.name, format);
+        // The log is read in slices as the batch fills: a value (JSON) is
+        // about twice its stored record, so one read of `limit` stored
+        // bytes would read and decompress twice what goes out.
+        BatchBuilder batch(out, p.offset, static_cast<int32_t>(st.epoch));
+        RecordMapper mapper(t.name, format);
+        uint64_t next = static_cast<uint64_t>(p.offset);
+        for (bool more = true; more && next < st.high_watermark;) {
+          proto::FetchRequest f;
+          f.set_dest(t.name);
+          f.set_offset(next);
+          f.set_max_records(kMaxRecordsPerRead);
+          f.set_max_bytes(static_cast<uint32_t>(std::clamp<size_t>(limit / 2, 1, kReadSlice)));
+          RecordSet set;
+          if (service->FetchRecords(f, &set).code() != proto::OK || set.records.empty()) break;
           for (const auto& rec : set.records) {
             // Offsets are dense; a gap would misplace every later record.
-            if (rec.offset.value() != static_cast<uint64_t>(p.offset) + batch.count()) break;
-            if (!mapper.Add(rec.offset.value(), rec.data, limit, first_records, &batch)) break;
+            if (rec.offset.value() != next ||
+                !mapper.Add(next, rec.data, limit, first_records, &batch)) {
+              more = false;
+              break;
+            }
+            ++next;
           }
-          if (batch.count() == 0) {
-            out->resize(start);
-          } else {
-            batch.Finish();
-            result.records += batch.count();
-            first_records = false;
-          }
+        }
+        if (batch.count() == 0) {
+          out->resize(start);
+        } else {
+          batch.Finish();
+          result.records += batch.count();
+          first_records = false;
         }
       }
       const size_t bytes = out->size() - start;
