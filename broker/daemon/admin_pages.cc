@@ -50,8 +50,8 @@ void RenderListener(const std::string& prefix, const std::string& who, const cha
   const Counter counters[] = {
       {"connections_accepted_total", "counter", who + " connections accepted.",
        s.connections_accepted},
-      {"connections_refused_total", "counter",
-       who + " connections refused at " + limit_key + ".", s.connections_refused},
+      {"connections_refused_total", "counter", who + " connections refused at " + limit_key + ".",
+       s.connections_refused},
       {"connections", "gauge", who + " connections open.", s.connections_open},
       {"requests_total", "counter", who + " requests served.", s.requests},
       {"auth_failures_total", "counter", "Failed " + who + " authentications.", auth_failures},
@@ -427,7 +427,8 @@ admin::Handler MakeAdminHandler(const Config* config,
     }
     const proto::StatusResponse* hp = node ? &ha : nullptr;
     if (path == "/metrics") {
-      return admin::Response{200, "text/plain; version=0.0.4", RenderMetrics(*dests, server, hp, kafka)};
+      return admin::Response{200, "text/plain; version=0.0.4",
+                             RenderMetrics(*dests, server, hp, kafka)};
     }
     if (path == "/status") {
       return admin::Response{200, "application/json", RenderStatus(*config, *dests, hp)};

@@ -1,7 +1,9 @@
-// Fetch (API key 1, versions 4 to 11): the request's decoder, and its
-// answer built from the log, each destination's records as one RecordBatch
-// v2 per partition (record_batch.h). A record becomes:
-//   value      the JSON line `sluice tail` prints, byte for byte
+// Fetch (API key 1, versions 4 to 11) and ListOffsets: the requests'
+// decoders, and their answers built from the log. Fetch answers with each
+// destination's records as one RecordBatch v2 per partition
+// (record_batch.h). A record becomes:
+//   value      the JSON line `sluice tail` prints, byte for byte (or, with
+//              ValueFormat::kDebezium, a row change's Debezium envelope)
 //   key        the JSON of its primary-key values ({"id":7}); null when the
 //              record has none (DDL, schema, snapshot marks, keyless tables)
 //   timestamp  the source time, in ms
@@ -73,5 +75,12 @@ struct FetchResult {
 FetchResult AppendFetchResponse(consumer::ConsumerService* service, bool primary,
                                 const FetchRequest& req, int16_t version, uint32_t max_bytes_cap,
                                 ValueFormat format, std::string* out);
+
+// ListOffsets (API key 2, versions 0 to 5): decodes the request body from
+// *r and appends the response body; false (r in error) when it does not
+// decode. Earliest (-2), latest (-1), or the first offset whose source
+// time is at or after a timestamp (-1 when none is, as Kafka answers).
+bool AppendListOffsetsResponse(Reader* r, int16_t version, consumer::ConsumerService* service,
+                               bool primary, std::string* out);
 
 }  // namespace sluice::kafka

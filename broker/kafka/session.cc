@@ -294,85 +294,14 @@ class KafkaSession final : public net::Session {
   }
 
   bool ListOffsets(const Header& h, Reader* r) {
-    r->Int32();                     // replica_id
-    if (h.version >= 2) r->Int8();  // isolation_level
-    struct Part {
-      int32_t partition, epoch;
-      int64_t timestamp;
-    };
-    std::vector<std::pair<std::string, std::vector<Part>>> topics;
-    const int32_t nt = r->ArrayCount(2 + 4, "ListOffsets topics");
-    for (int32_t t = 0; t < nt && r->ok(); ++t) {
-      auto& topic =
-          topics.emplace_back(std::string(r->String("a topic name")), std::vector<Part>{});
-      const int32_t np = r->ArrayCount(4 + 8, "ListOffsets partitions");
-      for (int32_t i = 0; i < np && r->ok(); ++i) {
-        Part p{r->Int32(), -1, 0};
-        if (h.version >= 4) p.epoch = r->Int32();
-        p.timestamp = r->Int64();
-        if (h.version == 0) r->Int32();  // max_num_offsets
-        topic.second.push_back(p);
-      }
+    std::string body;
+    if (!AppendListOffsetsResponse(r, h.version, p_->service_, primary(), &body)) {
+      return Malformed(*r);
     }
-    if (!r->ok()) return Malformed(*r);
     auto o = Begin(h);
-    Writer& w = o->w;
-    if (h.version >= 2) w.Int32(0);
-    w.ArrayCount(topics.size());
-    for (const auto& [name, parts] : topics) {
-      w.String(name);
-      w.ArrayCount(parts.size());
-      for (const auto& p : parts) {
-        consumer::ConsumerService::PartitionState st;
-        int16_t error = CheckPartition(p_->service_, primary(), name, p.partition, p.epoch, &st);
-        int64_t offset = -1, timestamp = -1;
-        if (error == 0) {
-          if (p.timestamp == -1) {
-            offset = static_cast<int64_t>(st.high_watermark);  // latest
-          } else if (p.timestamp == -2) {
-            offset = static_cast<int64_t>(st.first_offset);  // earliest
-          } else {
-            error = OffsetForTime(name, p.timestamp, &offset, &timestamp);
-          }
-        }
-        w.Int32(p.partition);
-        w.Int16(error);
-        if (h.version == 0) {
-          w.ArrayCount(offset >= 0 ? 1 : 0);
-          if (offset >= 0) w.Int64(offset);
-        } else {
-          w.Int64(timestamp);
-          w.Int64(offset);
-          if (h.version >= 4) w.Int32(error == 0 ? static_cast<int32_t>(st.epoch) : -1);
-        }
-      }
-    }
+    o->buf += body;
     Send(std::move(o));
     return true;
-  }
-
-  // The first offset whose source time (seconds, shown in ms) is at or
-  // after `ms`: -1 (and timestamp -1) when none is, as Kafka answers.
-  int16_t OffsetForTime(const std::string& dest, int64_t ms, int64_t* offset, int64_t* timestamp) {
-    proto::ListOffsetsRequest req;
-    req.set_dest(dest);
-    req.set_timestamp(static_cast<uint64_t>(std::max<int64_t>((ms + 999) / 1000, 1)));
-    proto::ListOffsetsResponse res;
-    if (p_->service_->ListOffsets(req, &res).code() != proto::OK) return kUnknownTopicOrPartition;
-    if (res.timestamp_offset() >= res.high_watermark()) return 0;
-    *offset = static_cast<int64_t>(res.timestamp_offset());
-    proto::FetchRequest f;
-    f.set_dest(dest);
-    f.set_offset(res.timestamp_offset());
-    f.set_max_records(1);
-    RecordSet set;
-    proto::ChangeRecord rec;
-    if (p_->service_->FetchRecords(f, &set).code() == proto::OK && !set.records.empty() &&
-        rec.ParseFromArray(set.records[0].data.data(),
-                           static_cast<int>(set.records[0].data.size()))) {
-      *timestamp = static_cast<int64_t>(rec.ts()) * 1000;
-    }
-    return 0;
   }
 
   // --- Fetch -----------------------------------------------------------------
