@@ -93,22 +93,7 @@ Latency SluiceLatency(CommitLog* log, Consumer& c, const Pool& pool, int seconds
   const size_t total = txns * kTxnRecords;
   Stamps stamps(total);
   std::atomic<bool> failed{false};
-  std::thread writer = PacedWriter(txns, [&](size_t k) {
-    std::string_view recs[kTxnRecords];
-    for (size_t j = 0; j < kTxnRecords; ++j) recs[j] = pool.at((k * kTxnRecords + j) % pool.size());
-    proto::SourceCheckpoint cp;
-    cp.set_file("binlog.000002");
-    cp.set_pos(4 + k);
-    const int64_t now = Nanos(Clock::now());
-    for (size_t j = 0; j < kTxnRecords; ++j) {
-      stamps[k * kTxnRecords + j].store(now, std::memory_order_release);
-    }
-    if (!CommitTxn(log, recs, cp).ok()) {
-      failed.store(true);
-      return false;
-    }
-    return true;
-  });
+  std::thread writer = PacedLogWriter(log, pool, txns, &stamps, &failed);
 
   Latency l;
   uint64_t offset = base;

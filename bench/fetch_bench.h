@@ -323,6 +323,30 @@ inline Figure SluiceByOffset(Consumer& c, const Pool& pool, uint32_t batch) {
   return f;
 }
 
+// The latency load on a sluice log: PacedWriter committing transactions of
+// pool records; the stamp of the i-th record written is (*stamps)[i], taken
+// just before its CommitTransaction (conservative); *failed on a commit
+// error.
+inline std::thread PacedLogWriter(CommitLog* log, const Pool& pool, size_t txns, Stamps* stamps,
+                                  std::atomic<bool>* failed) {
+  return PacedWriter(txns, [log, &pool, stamps, failed](size_t k) {
+    std::string_view recs[kTxnRecords];
+    for (size_t j = 0; j < kTxnRecords; ++j) recs[j] = pool.at((k * kTxnRecords + j) % pool.size());
+    proto::SourceCheckpoint cp;
+    cp.set_file("binlog.000002");
+    cp.set_pos(4 + k);
+    const int64_t now = Nanos(Clock::now());
+    for (size_t j = 0; j < kTxnRecords; ++j) {
+      (*stamps)[k * kTxnRecords + j].store(now, std::memory_order_release);
+    }
+    if (!CommitTxn(log, recs, cp).ok()) {
+      failed->store(true);
+      return false;
+    }
+    return true;
+  });
+}
+
 // ---- the Redis peer (fetch_bench_redis.cc) --------------------------------------
 
 using RedisPtr = std::unique_ptr<redisContext, decltype(&redisFree)>;

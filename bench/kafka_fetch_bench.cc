@@ -132,22 +132,7 @@ Latency KafkaLatency(CommitLog* log, const std::string& bootstrap, const Pool& p
   // The consumer is fetching (parked at the end) before the writer starts.
   for (int i = 0; i < 20; ++i) rd_kafka_consumer_poll(rk, 50);
   std::atomic<bool> failed{false};
-  std::thread writer = PacedWriter(txns, [&](size_t k) {
-    std::string_view recs[kTxnRecords];
-    for (size_t j = 0; j < kTxnRecords; ++j) recs[j] = pool.at((k * kTxnRecords + j) % pool.size());
-    proto::SourceCheckpoint cp;
-    cp.set_file("binlog.000002");
-    cp.set_pos(4 + k);
-    const int64_t now = Nanos(Clock::now());
-    for (size_t j = 0; j < kTxnRecords; ++j) {
-      stamps[k * kTxnRecords + j].store(now, std::memory_order_release);
-    }
-    if (!CommitTxn(log, recs, cp).ok()) {
-      failed.store(true);
-      return false;
-    }
-    return true;
-  });
+  std::thread writer = PacedLogWriter(log, pool, txns, &stamps, &failed);
   Latency l;
   uint64_t next = base;
   const auto deadline = Clock::now() + std::chrono::seconds(seconds + 30);

@@ -52,8 +52,7 @@ int64_t Reader::Int64() {
   return p ? static_cast<int64_t>(LoadBig(p, 8)) : 0;
 }
 
-std::optional<std::string_view> Reader::NullableString(const char* what) {
-  const int16_t n = Int16();
+std::optional<std::string_view> Reader::Sized(int64_t n, const char* what) {
   if (n == -1) return std::nullopt;
   if (n < 0) {
     Fail(std::string(what) + " has length " + std::to_string(n));
@@ -61,6 +60,10 @@ std::optional<std::string_view> Reader::NullableString(const char* what) {
   }
   const char* p = Take(static_cast<size_t>(n), what);
   return p ? std::string_view(p, static_cast<size_t>(n)) : std::string_view();
+}
+
+std::optional<std::string_view> Reader::NullableString(const char* what) {
+  return Sized(Int16(), what);
 }
 
 std::string_view Reader::String(const char* what) {
@@ -73,14 +76,7 @@ std::string_view Reader::String(const char* what) {
 }
 
 std::optional<std::string_view> Reader::NullableBytes(const char* what) {
-  const int32_t n = Int32();
-  if (n == -1) return std::nullopt;
-  if (n < 0) {
-    Fail(std::string(what) + " has length " + std::to_string(n));
-    return std::string_view();
-  }
-  const char* p = Take(static_cast<size_t>(n), what);
-  return p ? std::string_view(p, static_cast<size_t>(n)) : std::string_view();
+  return Sized(Int32(), what);
 }
 
 std::string_view Reader::Bytes(const char* what) {

@@ -54,6 +54,9 @@ class Reader {
   void Fail(const std::string& why);
 
  private:
+  // n bytes after a length already read: nullopt for -1, an error for
+  // other negative lengths.
+  std::optional<std::string_view> Sized(int64_t n, const char* what);
   // The next n bytes, or nullptr (and the error) when there are fewer.
   const char* Take(size_t n, const char* what);
 

@@ -21,6 +21,7 @@
 #include "proto/record.pb.h"
 #include "tests/support/child_process.h"
 #include "tests/support/consumer_fixture.h"
+#include "tests/support/file_text.h"
 #include "tests/support/in_process_broker.h"
 #include "tests/support/sample_records.h"
 #include "tests/support/temp_dir.h"
@@ -31,18 +32,8 @@ namespace {
 
 using std::chrono::milliseconds;
 
-std::vector<std::string> ReadLines(const std::string& path) {
-  std::vector<std::string> lines;
-  std::ifstream in(path);
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
-  return lines;
-}
-
-std::string ReadFile(const std::string& path) {
-  std::stringstream ss;
-  ss << std::ifstream(path).rdbuf();
-  return ss.str();
-}
+using testing::ReadFile;
+using testing::ReadLines;
 
 std::vector<std::string> Split(const std::string& s, char sep) {
   std::vector<std::string> out;

@@ -22,6 +22,7 @@
 #include "proto/record_json.h"
 #include "tests/support/child_process.h"
 #include "tests/support/consumer_fixture.h"
+#include "tests/support/file_text.h"
 #include "tests/support/in_process_broker.h"
 #include "tests/support/sample_records.h"
 #include "tests/support/temp_dir.h"
@@ -33,18 +34,8 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
-std::vector<std::string> ReadLines(const std::string& path) {
-  std::vector<std::string> lines;
-  std::ifstream in(path);
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
-  return lines;
-}
-
-std::string ReadFile(const std::string& path) {
-  std::stringstream ss;
-  ss << std::ifstream(path).rdbuf();
-  return ss.str();
-}
+using testing::ReadFile;
+using testing::ReadLines;
 
 // The "offset" of a JSON line of record_json.h ({"offset":N,...}); -1 if none.
 int64_t OffsetOf(const std::string& line) {
