@@ -37,7 +37,7 @@ size_t BodySize(int64_t timestamp_delta, int64_t offset_delta, std::optional<siz
 }  // namespace
 
 BatchBuilder::BatchBuilder(std::string* out, int64_t base_offset, int32_t leader_epoch)
-    : out_(out), start_(out->size()), base_offset_(base_offset) {
+    : out_(out), start_(out->size()) {
   Writer w(out);
   w.Int64(base_offset);
   w.Int32(0);  // length: Finish

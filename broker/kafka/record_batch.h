@@ -51,7 +51,6 @@ class BatchBuilder {
  private:
   std::string* out_;
   size_t start_;
-  int64_t base_offset_;
   int64_t first_ts_ = 0, max_ts_ = 0;
   size_t count_ = 0;
 };

@@ -1,5 +1,7 @@
 #include "broker/kafka/session.h"
 
+#include <spdlog/spdlog.h>
+
 #include <chrono>
 #include <optional>
 
@@ -68,6 +70,18 @@ KafkaProtocol::KafkaProtocol(const KafkaOptions& options, consumer::ConsumerServ
 void KafkaProtocol::SetWaker(std::function<void()> wake) {
   MutexLock lock(&wake_mu_);
   wake_ = std::move(wake);
+}
+
+void KafkaProtocol::NoteClose(const std::string& client, const std::string& why) {
+  const auto now = std::chrono::steady_clock::now();
+  ++closes_unlogged_;
+  if (now - last_close_log_ < std::chrono::seconds(10)) return;
+  spdlog::warn(
+      "kafka: closed a connection of client '{}': {} ({} such closes since the last "
+      "message; sluice_kafka_protocol_errors_total counts them)",
+      client, why, closes_unlogged_);
+  last_close_log_ = now;
+  closes_unlogged_ = 0;
 }
 
 void KafkaProtocol::SetBoundPort(int port) {
@@ -194,9 +208,9 @@ class KafkaSession final : public net::Session {
     conn_->Send(std::move(o->buf));
   }
   // A request that breaks the protocol: Kafka's answer is a closed
-  // connection; the reason goes to the peer's nothing and our counter.
+  // connection (counted as a protocol error); the reason goes to the log.
   void Close(const std::string& why) {
-    (void)why;
+    p_->NoteClose(client_id_, why);
     conn_->Refuse("");
   }
   // Decoding failed: close, naming the field.
@@ -522,6 +536,7 @@ class KafkaSession final : public net::Session {
     if (!r->ok()) return Malformed(*r);
     const int16_t access = GroupAccess();
     std::vector<int16_t> errors;
+    errors.reserve(members.size());
     for (const auto& m : members) {
       errors.push_back(access != 0 ? access : p_->groups_.Leave(group, m, NowMs()));
     }

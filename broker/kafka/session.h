@@ -9,6 +9,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -60,6 +61,8 @@ class KafkaProtocol final : public net::Protocol {
   // parked requests with it. Called after the loop started.
   void SetWaker(std::function<void()> wake) EXCLUDES(wake_mu_);
   void SetBoundPort(int port);
+  // A session closed its connection for `why`: logged, at most every 10 s.
+  void NoteClose(const std::string& client, const std::string& why);
 
  private:
   friend class KafkaSession;
@@ -71,6 +74,9 @@ class KafkaProtocol final : public net::Protocol {
   GroupCoordinator groups_;
   std::string host_;
   std::atomic<int32_t> port_{0};  // set once the server is bound
+  // NoteClose's rate limit (loop thread only).
+  std::chrono::steady_clock::time_point last_close_log_{};
+  uint64_t closes_unlogged_ = 0;
 };
 
 }  // namespace sluice::kafka

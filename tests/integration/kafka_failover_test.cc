@@ -5,15 +5,17 @@
 namespace sluice::sluiced_test {
 namespace {
 
-// Issue 20: a Kafka consumer group (confluent-kafka, both nodes in its
-// bootstrap list) reads a sync pair's destination while it is loaded; the
+// Issue 20: a Kafka consumer group (confluent-kafka or kafka-python, both
+// nodes in its bootstrap list) reads a sync pair's destination while it is loaded; the
 // primary is SIGKILLed and failover.sh promotes the standby; the group
 // finds the new primary (the standby named it in Metadata and
 // FindCoordinator, then became it), rejoins and continues from its last
 // commit, which replicated as a group cursor. In the end it has read
 // every record of the new primary's log, and what it read twice is at
 // most the unacknowledged batches around the failover.
-TEST_F(HaPairTest, AKafkaGroupContinuesOnTheNewPrimaryAfterAFailover) {
+class KafkaFailoverTest : public HaPairTest, public ::testing::WithParamInterface<const char*> {};
+
+TEST_P(KafkaFailoverTest, AGroupContinuesOnTheNewPrimary) {
   PairOptions o;
   o.mode = "sync";
   o.on_sync_timeout = "degrade";  // the new primary goes on alone
@@ -23,7 +25,7 @@ TEST_F(HaPairTest, AKafkaGroupContinuesOnTheNewPrimaryAfterAFailover) {
   Load(20, 100, &next);
   const std::string out = dir_.Sub("member.out"), err = dir_.Sub("member.err");
   auto member = testing::ChildProcess::Start(
-      {"/usr/bin/python3", KAFKA_SCRIPTS "/group_consumer.py", "--lib", "confluent", "--bootstrap",
+      {"/usr/bin/python3", KAFKA_SCRIPTS "/group_consumer.py", "--lib", GetParam(), "--bootstrap",
        a_.kafka() + "," + b_.kafka(), "--group", "g", "--user", "reader", "--password", "readerpw",
        "--batch", "100"},
       {.stdout_path = out, .stderr_path = err});
@@ -99,6 +101,12 @@ TEST_F(HaPairTest, AKafkaGroupContinuesOnTheNewPrimaryAfterAFailover) {
   EXPECT_LE(twice, 5u * 100);
   member->Kill();
 }
+
+INSTANTIATE_TEST_SUITE_P(Clients, KafkaFailoverTest, ::testing::Values("confluent", "kafka-python"),
+                         [](const auto& info) {
+                           return std::string(info.param) == "confluent" ? "ConfluentKafka"
+                                                                         : "KafkaPython";
+                         });
 
 }  // namespace
 }  // namespace sluice::sluiced_test
