@@ -43,6 +43,7 @@ async function main() {
   let pending = null;
   let since = 0;
   let busy = false;  // inside eachMessage (or hung there): no idle commit
+  let lastMessage = Date.now();
   const commit = async () => {
     const at = pending;
     pending = null;
@@ -54,13 +55,18 @@ async function main() {
       say("E " + String(e.message || e));  // redelivered from the last commit
     }
   };
+  // Commits when the stream is idle (200 ms without a record), as
+  // group_consumer.py does when a poll comes back empty.
   setInterval(() => {
-    if (pending !== null && !busy) commit().catch((e) => process.stderr.write(String(e) + "\n"));
-  }, 200);
+    if (pending !== null && !busy && Date.now() - lastMessage >= 200) {
+      commit().catch((e) => process.stderr.write(String(e) + "\n"));
+    }
+  }, 100);
   await consumer.run({
     autoCommit: false,
     eachMessage: async ({ message }) => {
       busy = true;
+      lastMessage = Date.now();
       const offset = Number(message.offset);
       say("R " + offset);
       if (hangAt !== null && offset === hangAt) {
