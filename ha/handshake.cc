@@ -123,6 +123,8 @@ void PendingHandshake::OnHello(const proto::HaHello& hello) {
   agreed_.transfer = owner_->transfers_.at(hello.dest()).get();
   agreed_.dest = hello.dest();
   agreed_.node_id = hello.node_id();
+  agreed_.kafka_address = hello.kafka_address();
+  agreed_.kafka_broker_id = hello.kafka_broker_id();
 
   nonce_ = auth::RandomBytes(auth::kNonceBytes);
   proto::ToStandby out;

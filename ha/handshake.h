@@ -39,6 +39,8 @@ struct AgreedSession {
   CommitLog* log = nullptr;
   GroupTransfer* transfer = nullptr;
   std::string dest, node_id;
+  std::string kafka_address;  // the standby's Kafka listener ("" if none)
+  int32_t kafka_broker_id = 0;
   Offset start;  // the agreed offset: the session sends from here
 };
 

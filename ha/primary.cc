@@ -424,11 +424,25 @@ void HaPrimary::AcceptWaiting(std::vector<std::unique_ptr<PendingHandshake>>* pe
 }
 
 void HaPrimary::StartSession(PendingHandshake* h) {
+  const AgreedSession& agreed = h->agreed();
+  {
+    MutexLock lock(&mu_);
+    if (!agreed.kafka_address.empty()) {
+      kafka_peers_[agreed.node_id] = {agreed.kafka_broker_id, agreed.kafka_address};
+    }
+  }
   auto session = std::make_unique<StandbySession>(
-      this, h->TakeConnection(stop_pipe_[0], options_.max_frame), h->agreed());
+      this, h->TakeConnection(stop_pipe_[0], options_.max_frame), agreed);
   session->Start();
   MutexLock lock(&mu_);
   sessions_.push_back(std::move(session));
+}
+
+std::vector<std::pair<int32_t, std::string>> HaPrimary::KafkaPeers() const {
+  MutexLock lock(&mu_);
+  std::vector<std::pair<int32_t, std::string>> out;
+  for (const auto& [node, peer] : kafka_peers_) out.push_back(peer);
+  return out;
 }
 
 GroupTransfer* HaPrimary::transfer(const std::string& dest) const {

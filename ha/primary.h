@@ -74,6 +74,11 @@ class HaPrimary {
   // (sluice_ha_refused_total).
   const RefusalLog& refusals() const { return refusals_; }
   uint64_t refused() const { return refusals_.total(); }
+  // The Kafka listeners (broker id, address) of the standbys that have
+  // connected, as their hellos named them: Metadata lists them so that a
+  // client knows every node of the pair (kafka-python forgets its
+  // bootstrap list once it has Metadata).
+  std::vector<std::pair<int32_t, std::string>> KafkaPeers() const;
 
  private:
   friend class StandbySession;
@@ -101,6 +106,7 @@ class HaPrimary {
 
   mutable Mutex mu_;
   std::vector<std::unique_ptr<StandbySession>> sessions_ GUARDED_BY(mu_);
+  std::map<std::string, std::pair<int32_t, std::string>> kafka_peers_ GUARDED_BY(mu_);
 };
 
 }  // namespace sluice::ha

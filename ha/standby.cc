@@ -183,6 +183,8 @@ Status HaStandby::RunOnce(Replica* r) {
   hello->set_cluster_id(options_.cluster_id);
   hello->set_node_id(options_.node_id);
   hello->set_dest(r->dest);
+  hello->set_kafka_address(options_.kafka_address);
+  hello->set_kafka_broker_id(options_.kafka_broker_id);
   SLUICE_RETURN_IF_ERROR(send(out, deadline));
   proto::ToStandby in;
   SLUICE_RETURN_IF_ERROR(receive(&in));

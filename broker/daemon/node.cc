@@ -275,6 +275,12 @@ std::optional<std::pair<int32_t, std::string>> Node::KafkaPrimary() const {
   return ha_standby_->primary_kafka();
 }
 
+std::vector<std::pair<int32_t, std::string>> Node::KafkaStandbys() const {
+  MutexLock lock(&mu_);
+  if (role_ != Role::kPrimary || !ha_primary_) return {};
+  return ha_primary_->KafkaPeers();
+}
+
 void Node::Tick() {
   MutexLock lock(&mu_);
   FinishFence();

@@ -90,6 +90,8 @@ class Node final : public consumer::RoleAdmin {
   // replication accepted this node (for Metadata and FindCoordinator, so
   // Kafka clients move to it); nullopt on a primary or before that.
   std::optional<std::pair<int32_t, std::string>> KafkaPrimary() const;
+  // On a primary, its standbys' Kafka listeners (empty otherwise).
+  std::vector<std::pair<int32_t, std::string>> KafkaStandbys() const;
 
  private:
   ha::HaOptions HaOptionsFor(const std::string& primary) const;

@@ -297,6 +297,7 @@ int main(int argc, char** argv) {
     ko.value_format = config->kafka.value_format == "debezium" ? kafka::ValueFormat::kDebezium
                                                                : kafka::ValueFormat::kSluice;
     ko.primary = [&node] { return node.KafkaPrimary(); };
+    ko.standbys = [&node] { return node.KafkaStandbys(); };
     auto k = kafka::KafkaServer::Start(ko, &service);
     if (!k.ok()) {
       spdlog::error("kafka: {}", k.status().ToString());

@@ -32,6 +32,7 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "base/status.h"
 #include "broker/consumer/service.h"
@@ -60,6 +61,11 @@ struct KafkaOptions {
   // names it as the partitions' leader and FindCoordinator as the
   // coordinator, so clients move to it. Called on the loop thread.
   std::function<std::optional<std::pair<int32_t, std::string>>()> primary;
+  // On a primary: its standbys' broker ids and addresses, which Metadata
+  // lists as brokers too, so that a client that keeps only Metadata's
+  // brokers (kafka-python) still knows the node it must move to after a
+  // failover. Called on the loop thread.
+  std::function<std::vector<std::pair<int32_t, std::string>>()> standbys;
   // Limits (net::FrameServerOptions).
   uint32_t max_frame = 1u << 20;
   uint32_t max_connections = 1024;

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <optional>
 
@@ -267,16 +268,25 @@ class KafkaSession final : public net::Session {
     auto o = Begin(h);
     Writer& w = o->w;
     if (h.version >= 3) w.Int32(0);  // throttle_time_ms
-    w.ArrayCount(other ? 2 : 1);     // brokers: this node, and the primary
-    w.Int32(self);
-    w.String(p_->host_);
-    w.Int32(p_->port_.load());
-    if (h.version >= 1) w.NullableString(std::nullopt);  // rack
-    if (other) {
-      w.Int32(other->id);
-      w.String(other->host);
-      w.Int32(other->port);
-      if (h.version >= 1) w.NullableString(std::nullopt);
+    // Brokers: this node; on a standby the primary, on a primary its
+    // standbys (a client must know the node it moves to at a failover).
+    std::vector<Broker> brokers = {{self, p_->host_, p_->port_.load()}};
+    if (other) brokers.push_back(*other);
+    if (is_primary && p_->options_.standbys) {
+      for (const auto& [id, address] : p_->options_.standbys()) {
+        Broker b{id, "", 0};
+        SplitHostPort(address, &b.host, &b.port);
+        const bool seen = std::any_of(brokers.begin(), brokers.end(),
+                                      [&](const Broker& x) { return x.id == b.id; });
+        if (!seen) brokers.push_back(b);
+      }
+    }
+    w.ArrayCount(brokers.size());
+    for (const Broker& b : brokers) {
+      w.Int32(b.id);
+      w.String(b.host);
+      w.Int32(b.port);
+      if (h.version >= 1) w.NullableString(std::nullopt);  // rack
     }
     if (h.version >= 2) w.NullableString(p_->options_.cluster_id);
     if (h.version >= 1) w.Int32(self);  // controller_id

@@ -168,6 +168,9 @@ TEST_F(KafkaServerTest, ANewerApiVersionsGetsVersionZerosShapeWithError35) {
 
 TEST_F(KafkaServerTest, MetadataOnAPrimaryAndOnAStandby) {
   options_.primary = [] { return std::make_pair(int32_t{9}, std::string("127.0.0.1:19092")); };
+  options_.standbys = [] {
+    return std::vector<std::pair<int32_t, std::string>>{{8, "127.0.0.1:19093"}};
+  };
   ASSERT_NO_FATAL_FAILURE(Start());
   auto metadata = [&](int32_t* leader, std::vector<int32_t>* brokers, int16_t* missing_error) {
     Client c;
@@ -212,7 +215,7 @@ TEST_F(KafkaServerTest, MetadataOnAPrimaryAndOnAStandby) {
   int16_t missing = 0;
   ASSERT_NO_FATAL_FAILURE(metadata(&leader, &brokers, &missing));
   EXPECT_EQ(leader, 7);
-  EXPECT_EQ(brokers, std::vector<int32_t>{7});
+  EXPECT_EQ(brokers, (std::vector<int32_t>{7, 8})) << "a primary lists its standbys";
   EXPECT_EQ(missing, 3);  // UNKNOWN_TOPIC_OR_PARTITION
 
   svc_->SetRole(Role::kStandby, "");
