@@ -100,7 +100,8 @@ TEST(RecordBatch, HeaderFieldsAndCrcAsTheGuideDefinesThem) {
 TEST(RecordBatch, NextRecordSizeIsWhatAddAppends) {
   std::string out;
   BatchBuilder b(&out, 0, 0);
-  Header h[1] = {{"table", std::string(200, 't')}};
+  const std::string table(200, 't');  // outlives the header's view of it
+  Header h[1] = {{"table", table}};
   for (int i = 0; i < 50; ++i) {
     const std::string value(static_cast<size_t>(i * 37), 'x');
     const int64_t ts = 1764000000000 + i * 999999;
