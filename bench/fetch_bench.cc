@@ -109,13 +109,7 @@ Latency SluiceLatency(CommitLog* log, Consumer& c, const Pool& pool, int seconds
     }
     offset = got->next_offset();
   }
-  writer.join();
-  if (failed.load()) Die("the latency writer's CommitTransaction failed");
-  if (l.ms.size() != total) {
-    l.note = "got " + std::to_string(l.ms.size()) + " of " + std::to_string(total) + " records";
-    l.ms.clear();
-  }
-  std::sort(l.ms.begin(), l.ms.end());
+  FinishLatency(&writer, failed, total, &l);
   return l;
 }
 
@@ -182,15 +176,7 @@ int main(int argc, char** argv) {
   service.AddDestination(kDest, log->get());
 
   auto t0 = Clock::now();
-  for (size_t i = 0; i < records; i += kTxnRecords) {
-    std::string_view recs[kTxnRecords];
-    for (size_t j = 0; j < kTxnRecords; ++j) recs[j] = pool.at(i + j);
-    proto::SourceCheckpoint cp;
-    cp.set_file("binlog.000001");
-    cp.set_pos(4 + i);
-    Check(CommitTxn(log->get(), recs, cp), "commit");
-  }
-  Check((*log)->Sync(), "Sync");
+  StorePool(log->get(), pool);
   std::printf("stored %zu records (%.1f MB) in the commit log (batch version %d) in %.2f s\n",
               records, pool.bytes.size() / 1e6, g_batch_version, Seconds(Clock::now() - t0));
 

@@ -347,6 +347,32 @@ inline std::thread PacedLogWriter(CommitLog* log, const Pool& pool, size_t txns,
   });
 }
 
+// Waits for the latency writer and completes *l: every one of `total`
+// records must have arrived (else a note, and no figure), sorted.
+inline void FinishLatency(std::thread* writer, const std::atomic<bool>& failed, size_t total,
+                          Latency* l) {
+  writer->join();
+  if (failed.load()) Die("the latency writer's CommitTransaction failed");
+  if (l->ms.size() != total) {
+    l->note = "got " + std::to_string(l->ms.size()) + " of " + std::to_string(total) + " records";
+    l->ms.clear();
+  }
+  std::sort(l->ms.begin(), l->ms.end());
+}
+
+// Stores the whole pool in `log`, in transactions of kTxnRecords, synced.
+inline void StorePool(CommitLog* log, const Pool& pool) {
+  for (size_t i = 0; i < pool.size(); i += kTxnRecords) {
+    std::string_view recs[kTxnRecords];
+    for (size_t j = 0; j < kTxnRecords; ++j) recs[j] = pool.at(i + j);
+    proto::SourceCheckpoint cp;
+    cp.set_file("binlog.000001");
+    cp.set_pos(4 + i);
+    Check(CommitTxn(log, recs, cp), "commit");
+  }
+  Check(log->Sync(), "Sync");
+}
+
 // ---- the Redis peer (fetch_bench_redis.cc) --------------------------------------
 
 using RedisPtr = std::unique_ptr<redisContext, decltype(&redisFree)>;

@@ -146,14 +146,8 @@ Latency KafkaLatency(CommitLog* log, const std::string& bootstrap, const Pool& p
     l.ms.push_back((now - stamp) / 1e6);
     rd_kafka_message_destroy(m);
   }
-  writer.join();
+  FinishLatency(&writer, failed, total, &l);
   Close(rk);
-  if (failed.load()) Die("the latency writer's CommitTransaction failed");
-  if (l.ms.size() != total) {
-    l.note = "got " + std::to_string(l.ms.size()) + " of " + std::to_string(total) + " records";
-    l.ms.clear();
-  }
-  std::sort(l.ms.begin(), l.ms.end());
   return l;
 }
 
@@ -216,15 +210,7 @@ int main(int argc, char** argv) {
   service.AddDestination(kDest, log->get());
   const std::string bootstrap = "127.0.0.1:" + std::to_string((*kafka_server)->port());
 
-  for (size_t i = 0; i < records; i += kTxnRecords) {
-    std::string_view recs[kTxnRecords];
-    for (size_t j = 0; j < kTxnRecords; ++j) recs[j] = pool.at(i + j);
-    proto::SourceCheckpoint cp;
-    cp.set_file("binlog.000001");
-    cp.set_pos(4 + i);
-    Check(CommitTxn(log->get(), recs, cp), "commit");
-  }
-  Check((*log)->Sync(), "Sync");
+  StorePool(log->get(), pool);
   RedisPtr redis(nullptr, &redisFree);
   if (redis_port) {
     redis = RedisConnect(*redis_port);
