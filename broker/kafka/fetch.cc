@@ -85,7 +85,9 @@ int16_t OffsetForTime(consumer::ConsumerService* service, const std::string& des
                       int64_t* offset, int64_t* timestamp) {
   proto::ListOffsetsRequest req;
   req.set_dest(dest);
-  req.set_timestamp(static_cast<uint64_t>(std::max<int64_t>((ms + 999) / 1000, 1)));
+  // Rounded up without `ms + 999`, which overflows for a client's huge ms.
+  const int64_t seconds = ms / 1000 + (ms % 1000 > 0 ? 1 : 0);
+  req.set_timestamp(static_cast<uint64_t>(std::max<int64_t>(seconds, 1)));
   proto::ListOffsetsResponse res;
   if (service->ListOffsets(req, &res).code() != proto::OK) return kUnknownTopicOrPartition;
   if (res.timestamp_offset() >= res.high_watermark()) return 0;

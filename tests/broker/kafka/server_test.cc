@@ -277,6 +277,45 @@ TEST_F(KafkaServerTest, ProduceIsRefusedPerPartition) {
   EXPECT_EQ(log_->HighWatermark().value(), 3u);
 }
 
+// ListOffsets v1 (the guide's layout): latest, earliest, and a time after
+// every record, which Kafka answers with offset and timestamp -1. A client
+// may send any int64 there; one near INT64_MAX once overflowed rounding
+// milliseconds up to seconds (UBSan, from the fuzzer).
+TEST_F(KafkaServerTest, ListOffsetsLatestEarliestAndATimeAfterEveryRecord) {
+  ASSERT_NO_FATAL_FAILURE(Start());
+  Client c;
+  ASSERT_TRUE(c.Connect(server_->port()));
+  const int64_t times[] = {-1, -2, INT64_MAX - 1, INT64_MAX};
+  std::string req;
+  Writer w(&req);
+  w.Int32(-1);  // replica_id
+  w.ArrayCount(1);
+  w.String("shop");
+  w.ArrayCount(4);
+  for (int64_t t : times) {
+    w.Int32(0);
+    w.Int64(t);
+  }
+  ASSERT_TRUE(c.Send(2, 1, req));
+  auto body = c.Receive();
+  ASSERT_TRUE(body.has_value());
+  Reader r(*body);
+  ASSERT_EQ(r.ArrayCount(6, "topics"), 1);
+  EXPECT_EQ(r.String("name"), "shop");
+  ASSERT_EQ(r.ArrayCount(4, "partitions"), 4);
+  const int64_t want[] = {3, 0, -1, -1};  // the log holds offsets 0..2
+  for (int64_t expected : want) {
+    EXPECT_EQ(r.Int32(), 0);
+    EXPECT_EQ(r.Int16(), 0);
+    const int64_t timestamp = r.Int64();
+    EXPECT_EQ(r.Int64(), expected);
+    if (expected < 0) {
+      EXPECT_EQ(timestamp, -1);
+    }
+  }
+  EXPECT_TRUE(r.ok());
+}
+
 TEST_F(KafkaServerTest, GarbageHugeCutAndUnknownRequestsCloseTheConnection) {
   options_.frame_deadline_ms = 300;
   ASSERT_NO_FATAL_FAILURE(Start());
