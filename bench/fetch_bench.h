@@ -36,6 +36,7 @@
 #include "client/consumer.h"
 #include "proto/auth.h"
 #include "proto/record.pb.h"
+#include "proto/record_json.h"
 #include "storage/commit_log.h"
 #include "storage/log_format.h"
 #include "tests/support/free_port.h"
@@ -298,23 +299,34 @@ std::thread PacedWriter(size_t txns, Commit commit) {
 }
 
 // sluice::Consumer::Fetch by offset from 0 to the end, `batch` records a
-// time, every record checked.
-inline Figure SluiceByOffset(Consumer& c, const Pool& pool, uint32_t batch) {
+// time, every record checked; with `json`, each record also rendered as
+// the JSON line `sluice tail` prints (what a Kafka value costs the server).
+inline Figure SluiceByOffset(Consumer& c, const Pool& pool, uint32_t batch, bool json = false) {
   Figure f;
   CpuMeter cpu;
   const auto t0 = Clock::now();
   uint64_t offset = 0;
+  proto::ChangeRecord parsed;
+  std::string line;
+  size_t json_bytes = 0;
   while (offset < pool.size() && Clock::now() < t0 + kReaderTimeout) {
     auto got = c.Fetch(kDest, Offset(offset), {.max_records = batch, .max_bytes = 64u << 20});
     Check(got.status(), "Fetch");
     for (const auto& r : got->records()) {
       if (r.offset() != offset) Die("Fetch: offset " + std::to_string(r.offset()) + " misplaced");
+      if (json) {
+        if (!parsed.ParseFromString(r.record())) Die("Fetch: a record does not parse");
+        line.clear();
+        AppendRecordJson(parsed, JsonContext{offset, kDest}, &line);
+        json_bytes += line.size();
+      }
       Verify(pool, offset++, r.record(), "Fetch");
     }
     if (got->next_offset() != offset) Die("Fetch: next_offset does not follow the records");
   }
   const auto t1 = Clock::now();
   cpu.Stop(&f);
+  if (json && json_bytes == 0) Die("no JSON rendered");
   if (offset == pool.size()) {
     f.seconds = Seconds(t1 - t0);
   } else {
