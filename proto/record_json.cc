@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <type_traits>
 
 namespace sluice {
 namespace {
@@ -39,8 +40,35 @@ size_t Utf8SequenceLength(std::string_view s, size_t i) {
 
 }  // namespace
 
-void AppendColumnValueJson(const proto::Column& col, std::string* out) {
-  const proto::Value& v = col.value();
+namespace {
+
+// GEOMETRY and VECTOR: values only a message holds (RecordView declines them).
+void AppendCompositeJson(const proto::Value& v, std::string* out) {
+  if (v.kind_case() == proto::Value::kGeometry) {
+    out->append("{\"srid\":");
+    AppendNumber(v.geometry().srid(), out);
+    out->append(",\"wkb\":\"");
+    AppendBase64(v.geometry().wkb(), out);
+    out->append("\"}");
+    return;
+  }
+  out->push_back('[');
+  bool first = true;
+  for (float f : v.vector().values()) {
+    if (!first) out->push_back(',');
+    first = false;
+    if (std::isfinite(f))
+      AppendNumber(f, out);  // shortest round-trip form of the float32
+    else
+      out->append("null");
+  }
+  out->push_back(']');
+}
+
+// A column's value, of a message (proto::Column) or of a view (ColumnView).
+template <typename Column>
+void AppendValueJson(const Column& col, std::string* out) {
+  const auto& v = col.value();
   switch (v.kind_case()) {
     case proto::Value::kIsNull:
     case proto::Value::KIND_NOT_SET: out->append("null"); return;
@@ -68,34 +96,18 @@ void AppendColumnValueJson(const proto::Column& col, std::string* out) {
     case proto::Value::kEnumLabel: AppendJsonString(v.enum_label(), out); return;
     case proto::Value::kEnumIndex: AppendNumber(v.enum_index(), out); return;
     case proto::Value::kGeometry:
-      out->append("{\"srid\":");
-      AppendNumber(v.geometry().srid(), out);
-      out->append(",\"wkb\":\"");
-      AppendBase64(v.geometry().wkb(), out);
-      out->append("\"}");
-      return;
-    case proto::Value::kVector: {
-      out->push_back('[');
-      bool first = true;
-      for (float f : v.vector().values()) {
-        if (!first) out->push_back(',');
-        first = false;
-        if (std::isfinite(f))
-          AppendNumber(f, out);  // shortest round-trip form of the float32
-        else
-          out->append("null");
+    case proto::Value::kVector:
+      if constexpr (std::is_same_v<Column, proto::Column>) {
+        AppendCompositeJson(v, out);
+        return;
       }
-      out->push_back(']');
-      return;
-    }
+      break;
   }
   out->append("null");
 }
 
-namespace {
-
-void AppendImage(std::string_view key,
-                 const google::protobuf::RepeatedPtrField<proto::Column>& cols, std::string* out) {
+template <typename Image>
+void AppendImage(std::string_view key, const Image& cols, std::string* out) {
   out->append(",\"");
   out->append(key);
   out->append("\":{");
@@ -111,12 +123,16 @@ void AppendImage(std::string_view key,
       AppendJsonString(c.name(), out);
     }
     out->push_back(':');
-    AppendColumnValueJson(c, out);
+    AppendValueJson(c, out);
   }
   out->push_back('}');
 }
 
 }  // namespace
+
+void AppendColumnValueJson(const proto::Column& col, std::string* out) {
+  AppendValueJson(col, out);
+}
 
 std::string_view OpName(proto::Op op) {
   switch (op) {
@@ -136,7 +152,8 @@ namespace {
 
 // "snapshot":{"id":...,"phase":"begin"|"end","rows":N} on a snapshot
 // marker; {"id":...,"chunk":N} on a row; {"id":...} on its DDL and schema.
-void AppendSnapshot(proto::Op op, const proto::SnapshotMark& m, std::string* out) {
+template <typename Mark>
+void AppendSnapshot(proto::Op op, const Mark& m, std::string* out) {
   out->append(",\"snapshot\":{\"id\":");
   AppendJsonString(m.id(), out);
   if (op == proto::OP_SNAPSHOT) {
@@ -159,12 +176,14 @@ std::string_view ErrorKindName(proto::CaptureError::Kind kind) {
   }
 }
 
-void AppendStringArray(const google::protobuf::RepeatedPtrField<std::string>& items,
-                       std::string* out) {
+template <typename Strings>
+void AppendStringArray(const Strings& items, std::string* out) {
   out->push_back('[');
-  for (int i = 0; i < items.size(); ++i) {
-    if (i > 0) out->push_back(',');
-    AppendJsonString(items[i], out);
+  bool first = true;
+  for (const auto& item : items) {
+    if (!first) out->push_back(',');
+    first = false;
+    AppendJsonString(item, out);
   }
   out->push_back(']');
 }
@@ -297,7 +316,12 @@ void AppendBase64(std::string_view bytes, std::string* out) {
   }
 }
 
-void AppendRecordJson(const proto::ChangeRecord& r, const JsonContext& ctx, std::string* out) {
+namespace {
+
+// A record, of a message (proto::ChangeRecord) or of a view (RecordView,
+// which holds row changes only).
+template <typename Record>
+void AppendJson(const Record& r, const JsonContext& ctx, std::string* out) {
   out->push_back('{');
   bool need_comma = false;
   if (ctx.offset) {
@@ -316,20 +340,27 @@ void AppendRecordJson(const proto::ChangeRecord& r, const JsonContext& ctx, std:
   AppendJsonString(r.db(), out);
   out->append(",\"table\":");
   AppendJsonString(r.table(), out);
-  if (r.op() == proto::OP_DDL) {
-    out->append(",\"sql\":");
-    AppendJsonString(r.sql(), out);
-  } else if (r.op() == proto::OP_SCHEMA) {
-    out->append(",\"pk\":");
-    AppendStringArray(r.schema().pk(), out);
-    AppendShape(r.schema(), out);
-  } else if (r.op() == proto::OP_ERROR) {
-    AppendError(r.error(), out);
-    if (!r.sql().empty()) {
+  bool row = true;
+  if constexpr (std::is_same_v<Record, proto::ChangeRecord>) {
+    row = false;
+    if (r.op() == proto::OP_DDL) {
       out->append(",\"sql\":");
       AppendJsonString(r.sql(), out);
+    } else if (r.op() == proto::OP_SCHEMA) {
+      out->append(",\"pk\":");
+      AppendStringArray(r.schema().pk(), out);
+      AppendShape(r.schema(), out);
+    } else if (r.op() == proto::OP_ERROR) {
+      AppendError(r.error(), out);
+      if (!r.sql().empty()) {
+        out->append(",\"sql\":");
+        AppendJsonString(r.sql(), out);
+      }
+    } else {
+      row = true;
     }
-  } else {
+  }
+  if (row) {
     if (r.pk_size() > 0) {
       out->append(",\"pk\":");
       AppendStringArray(r.pk(), out);
@@ -343,7 +374,10 @@ void AppendRecordJson(const proto::ChangeRecord& r, const JsonContext& ctx, std:
   out->append(",\"ts\":");
   AppendNumber(r.ts(), out);
   out->append(",\"pos\":");
-  AppendJsonString(r.pos().file() + ":" + std::to_string(r.pos().pos()), out);
+  std::string pos(r.pos().file());
+  pos += ':';
+  pos += std::to_string(r.pos().pos());
+  AppendJsonString(pos, out);
   if (!r.gtid().empty()) {
     out->append(",\"gtid\":");
     AppendJsonString(r.gtid(), out);
@@ -353,7 +387,8 @@ void AppendRecordJson(const proto::ChangeRecord& r, const JsonContext& ctx, std:
   out->append(r.txn().last() ? ",\"last\":true}}" : ",\"last\":false}}");
 }
 
-bool AppendKeyJson(const proto::ChangeRecord& r, std::string* out) {
+template <typename Record>
+bool AppendKey(const Record& r, std::string* out) {
   const bool row = r.op() == proto::OP_INSERT || r.op() == proto::OP_UPDATE ||
                    r.op() == proto::OP_DELETE || r.op() == proto::OP_READ;
   if (!row || r.pk_size() == 0) return false;
@@ -361,7 +396,7 @@ bool AppendKeyJson(const proto::ChangeRecord& r, std::string* out) {
   const size_t start = out->size();
   out->push_back('{');
   for (int k = 0; k < r.pk_size(); ++k) {
-    const proto::Column* found = nullptr;
+    const std::remove_reference_t<decltype(*image.begin())>* found = nullptr;
     for (const auto& c : image) {
       if (c.name() == r.pk(k)) {
         found = &c;
@@ -375,10 +410,21 @@ bool AppendKeyJson(const proto::ChangeRecord& r, std::string* out) {
     if (k > 0) out->push_back(',');
     AppendJsonString(r.pk(k), out);
     out->push_back(':');
-    AppendColumnValueJson(*found, out);
+    AppendValueJson(*found, out);
   }
   out->push_back('}');
   return true;
 }
+
+}  // namespace
+
+void AppendRecordJson(const proto::ChangeRecord& r, const JsonContext& ctx, std::string* out) {
+  AppendJson(r, ctx, out);
+}
+void AppendRecordJson(const RecordView& r, const JsonContext& ctx, std::string* out) {
+  AppendJson(r, ctx, out);
+}
+bool AppendKeyJson(const proto::ChangeRecord& r, std::string* out) { return AppendKey(r, out); }
+bool AppendKeyJson(const RecordView& r, std::string* out) { return AppendKey(r, out); }
 
 }  // namespace sluice

@@ -22,6 +22,7 @@
 #include <string_view>
 
 #include "proto/record.pb.h"
+#include "proto/record_view.h"
 
 namespace sluice {
 
@@ -30,8 +31,10 @@ struct JsonContext {
   std::string_view dest;           // destination name; omitted when empty
 };
 
-// Appends the JSON object (no trailing newline) to *out.
+// Appends the JSON object (no trailing newline) to *out. A RecordView
+// (record_view.h) renders exactly as the message it was read from would.
 void AppendRecordJson(const proto::ChangeRecord& record, const JsonContext& ctx, std::string* out);
+void AppendRecordJson(const RecordView& record, const JsonContext& ctx, std::string* out);
 
 inline std::string RecordToJson(const proto::ChangeRecord& record, const JsonContext& ctx = {}) {
   std::string out;
@@ -45,6 +48,7 @@ inline std::string RecordToJson(const proto::ChangeRecord& record, const JsonCon
 // record has no key: no primary key, not a row, or a key column missing
 // from the image. The Kafka protocol's record key.
 bool AppendKeyJson(const proto::ChangeRecord& record, std::string* out);
+bool AppendKeyJson(const RecordView& record, std::string* out);
 
 // Appends one column's value as the JSON line writes it.
 void AppendColumnValueJson(const proto::Column& col, std::string* out);

@@ -61,7 +61,7 @@ if [ "${SLUICE_SANITIZERS:-1}" != 0 ]; then
 fi
 if [ "${SLUICE_SANITIZERS:-1}" != 0 ]; then
   fuzz_targets=(binlog_event_fuzz json_binary_fuzz log_batch_fuzz frame_fuzz ha_frame_fuzz
-    gtid_state_fuzz snapshot_value_fuzz kafka_request_fuzz)
+    gtid_state_fuzz snapshot_value_fuzz kafka_request_fuzz record_view_fuzz)
   CC=clang CXX=clang++ sluice_build build-fuzz -DSLUICE_FUZZ=ON -DSLUICE_ASAN=ON \
     -DSLUICE_BUILD_BENCH=OFF "${san_flags[@]}" -- --target "${fuzz_targets[@]}"
   for t in "${fuzz_targets[@]}"; do

@@ -26,9 +26,15 @@ class RecordMapper {
   // not fit (nothing added).
   bool Add(uint64_t offset, std::string_view data, size_t budget, bool oversize_ok,
            BatchBuilder* batch) {
-    // One message parsed into again and again (its repeated columns keep
-    // their allocations): as fast as a fresh message on an arena, and
-    // simpler.
+    value_.clear();
+    key_.clear();
+    // A row change in the sluice format is rendered from its bytes (a
+    // third of the cost of a Fetch was building the message); the rest
+    // from the message, parsed into again and again.
+    if (format_ == ValueFormat::kSluice && view_.Parse(data)) {
+      AppendRecordJson(view_, JsonContext{offset, dest_}, &value_);
+      return Place(view_, AppendKeyJson(view_, &key_), budget, oversize_ok, batch);
+    }
     proto::ChangeRecord& rec = rec_;
     if (!rec.ParseFromArray(data.data(), static_cast<int>(data.size()))) {
       // Never happens for a log sluice wrote; say so in the value rather
@@ -37,12 +43,18 @@ class RecordMapper {
       rec.set_op(proto::OP_ERROR);
       rec.mutable_error()->set_reason("the log's record at this offset does not parse");
     }
-    value_.clear();
     if (format_ != ValueFormat::kDebezium || !AppendDebeziumValue(rec, dest_, &value_)) {
       AppendRecordJson(rec, JsonContext{offset, dest_}, &value_);
     }
-    key_.clear();
-    const bool has_key = AppendKeyJson(rec, &key_);
+    return Place(rec, AppendKeyJson(rec, &key_), budget, oversize_ok, batch);
+  }
+
+ private:
+  // Adds value_ (and key_ when `has_key`) with the record's timestamp and
+  // headers, if the batch has room.
+  template <typename Record>
+  bool Place(const Record& rec, bool has_key, size_t budget, bool oversize_ok,
+             BatchBuilder* batch) {
     pos_ = rec.pos().file();
     pos_ += ':';
     pos_ += std::to_string(rec.pos().pos());
@@ -63,10 +75,10 @@ class RecordMapper {
     return true;
   }
 
- private:
   std::string_view dest_;
   const ValueFormat format_;
   std::string value_, key_, pos_;
+  RecordView view_;
   proto::ChangeRecord rec_;
 };
 
