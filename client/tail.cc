@@ -18,17 +18,16 @@ constexpr uint32_t kCatchUpGetMs = 100;
 // Prints `records` (at most `max`) as JSON lines; returns how many.
 Result<uint64_t> Print(const google::protobuf::RepeatedPtrField<proto::LogRecord>& records,
                        uint64_t max, const std::string& dest, std::ostream& out) {
-  proto::ChangeRecord rec;
+  StoredRecordJson json;
   std::string line;
   uint64_t n = 0;
   for (const auto& r : records) {
     if (n == max) break;
-    if (!rec.ParseFromString(r.record())) {
+    line.clear();
+    if (!json.Append(r.record(), JsonContext{r.offset(), dest}, &line)) {
       return Status::Corruption("record at offset " + std::to_string(r.offset()) + " of " + dest +
                                 " is not a ChangeRecord");
     }
-    line.clear();
-    AppendRecordJson(rec, JsonContext{r.offset(), dest}, &line);
     line.push_back('\n');
     out << line;
     ++n;
