@@ -1,6 +1,7 @@
 #include "proto/record_view.h"
 
 #include <cstring>
+#include <initializer_list>
 
 namespace sluice {
 namespace {
@@ -64,56 +65,111 @@ class Wire {
   const char* end_;
 };
 
-// Marks `field` seen; false when it was already (a singular field twice:
-// protobuf would keep the last or merge, so the view declines).
-bool Once(uint32_t field, uint32_t* seen) {
-  if (field >= 32) return false;
-  const uint32_t bit = 1u << field;
-  if (*seen & bit) return false;
-  *seen |= bit;
-  return true;
-}
+// One field as read: its number, and its value as its wire type holds it.
+struct Field {
+  uint32_t number = 0;
+  uint32_t type = 0;
+  uint64_t bits = 0;       // a varint's value or a fixed64's bits
+  std::string_view bytes;  // a length-delimited field's
+};
 
-}  // namespace
-
-bool RecordView::ParseValue(std::string_view bytes, ValueView* v) {
-  Wire w(bytes);
-  bool any = false;
+// Reads a message's fields in order and hands each to fn, which returns
+// false to decline the message. A field not in `repeated` (a mask of
+// field numbers) may appear once: protobuf would keep the last of a
+// scalar and merge a message, so the view declines a second.
+template <typename Fn>
+bool ForEachField(std::string_view message, uint32_t repeated, Fn fn) {
+  Wire w(message);
+  uint32_t seen = 0;
   while (!w.done()) {
-    uint32_t field, type;
-    if (!w.Tag(&field, &type) || any) return false;  // a second kind: the last would win
-    any = true;
-    uint64_t x = 0;
-    switch (field) {
-      case proto::Value::kIsNull:
-      case proto::Value::kInt64:
-      case proto::Value::kUint64:
-      case proto::Value::kEnumIndex:
-        if (type != kVarint || !w.Varint(&x)) return false;
-        // sint64: ZigZag.
-        v->bits_ = field == proto::Value::kInt64 ? (x >> 1) ^ (~(x & 1) + 1) : x;
-        break;
-      case proto::Value::kFloat64:
-        if (type != kFixed64 || !w.Fixed64(&v->bits_)) return false;
-        break;
-      case proto::Value::kDecimal:
-      case proto::Value::kText:
-      case proto::Value::kBinary:
-      case proto::Value::kJson:
-      case proto::Value::kEnumLabel:
-        if (type != kLen || !w.Len(&v->bytes_)) return false;
-        break;
-      default: return false;  // GEOMETRY, VECTOR, unknown: the message renders them
+    Field f;
+    if (!w.Tag(&f.number, &f.type)) return false;  // numbers under 16: the mask holds them
+    const uint32_t bit = 1u << f.number;
+    if ((repeated & bit) == 0) {
+      if (seen & bit) return false;
+      seen |= bit;
     }
-    v->kind_ = static_cast<proto::Value::KindCase>(field);
+    bool ok = false;
+    switch (f.type) {
+      case kVarint: ok = w.Varint(&f.bits); break;
+      case kFixed64: ok = w.Fixed64(&f.bits); break;
+      case kLen: ok = w.Len(&f.bytes); break;
+      default: break;  // groups, fixed32: not in these messages
+    }
+    if (!ok || !fn(f)) return false;
   }
   return true;
 }
+
+bool Bytes(const Field& f, std::string_view* out) {
+  *out = f.bytes;
+  return f.type == kLen;
+}
+// A varint field as its declared type: protobuf truncates a uint32's and
+// an enum's varint the same way, and a bool is any non-zero value.
+template <typename T>
+bool Varint(const Field& f, T* out) {
+  *out = static_cast<T>(f.bits);
+  return f.type == kVarint;
+}
+
+bool IsRowOp(uint64_t op) {
+  return op == proto::OP_INSERT || op == proto::OP_UPDATE || op == proto::OP_DELETE ||
+         op == proto::OP_READ;
+}
+
+constexpr uint32_t Mask(std::initializer_list<int> fields) {
+  uint32_t m = 0;
+  for (int f : fields) m |= 1u << f;
+  return m;
+}
+
+}  // namespace
 
 double ValueView::float64() const {
   double d;
   std::memcpy(&d, &bits_, sizeof d);
   return d;
+}
+
+bool RecordView::ParseValue(std::string_view bytes, ValueView* v) {
+  bool any = false;
+  return ForEachField(bytes, 0, [&](const Field& f) {
+    if (any) return false;  // a second kind: the last would win
+    any = true;
+    v->kind_ = static_cast<proto::Value::KindCase>(f.number);
+    v->bits_ = f.bits;
+    switch (f.number) {
+      case proto::Value::kInt64:  // sint64: ZigZag
+        v->bits_ = (f.bits >> 1) ^ (~(f.bits & 1) + 1);
+        return f.type == kVarint;
+      case proto::Value::kIsNull:
+      case proto::Value::kUint64:
+      case proto::Value::kEnumIndex: return f.type == kVarint;
+      case proto::Value::kFloat64: return f.type == kFixed64;
+      case proto::Value::kDecimal:
+      case proto::Value::kText:
+      case proto::Value::kBinary:
+      case proto::Value::kJson:
+      case proto::Value::kEnumLabel: return Bytes(f, &v->bytes_);
+      default: return false;  // GEOMETRY, VECTOR, unknown: the message renders them
+    }
+  });
+}
+
+bool RecordView::ParseColumn(std::string_view bytes, ColumnView* c) {
+  bool is_unsigned = false;  // not in the JSON line
+  return ForEachField(bytes, 0, [&](const Field& f) {
+    switch (f.number) {
+      case proto::Column::kIndexFieldNumber: return Varint(f, &c->index_);
+      case proto::Column::kNameFieldNumber: return Bytes(f, &c->name_);
+      case proto::Column::kMysqlTypeFieldNumber: return Varint(f, &c->mysql_type_);
+      case proto::Column::kIsUnsignedFieldNumber: return Varint(f, &is_unsigned);
+      case proto::Column::kValueFieldNumber:
+        return f.type == kLen && ParseValue(f.bytes, &c->value_);
+      default: return false;
+    }
+  });
 }
 
 bool RecordView::Parse(std::string_view bytes) {
@@ -128,139 +184,53 @@ bool RecordView::Parse(std::string_view bytes) {
   has_snapshot_ = false;
   snapshot_ = {};
 
-  Wire w(bytes);
-  uint32_t seen = 0;
-  while (!w.done()) {
-    uint32_t field, type;
-    if (!w.Tag(&field, &type)) return false;
-    uint64_t x;
-    std::string_view s;
-    switch (field) {
-      case proto::ChangeRecord::kFormatVersionFieldNumber:
-        if (type != kVarint || !Once(field, &seen) || !w.Varint(&x)) return false;
-        break;
-      case proto::ChangeRecord::kOpFieldNumber:
-        if (type != kVarint || !Once(field, &seen) || !w.Varint(&x)) return false;
-        if (x != proto::OP_INSERT && x != proto::OP_UPDATE && x != proto::OP_DELETE &&
-            x != proto::OP_READ) {
-          return false;  // not a row change
-        }
-        op_ = static_cast<proto::Op>(x);
-        break;
-      case proto::ChangeRecord::kDbFieldNumber:
-        if (type != kLen || !Once(field, &seen) || !w.Len(&db_)) return false;
-        break;
-      case proto::ChangeRecord::kTableFieldNumber:
-        if (type != kLen || !Once(field, &seen) || !w.Len(&table_)) return false;
-        break;
-      case proto::ChangeRecord::kPkFieldNumber:
-        if (type != kLen || !w.Len(&s)) return false;
-        pk_.push_back(s);
-        break;
-      case proto::ChangeRecord::kBeforeFieldNumber:
-      case proto::ChangeRecord::kAfterFieldNumber: {
-        if (type != kLen || !w.Len(&s)) return false;
-        auto& image = field == proto::ChangeRecord::kBeforeFieldNumber ? before_ : after_;
-        ColumnView& c = image.emplace_back();
-        Wire cw(s);
-        uint32_t cseen = 0;
-        while (!cw.done()) {
-          uint32_t f, t;
-          if (!cw.Tag(&f, &t)) return false;
-          std::string_view v;
-          switch (f) {
-            case proto::Column::kIndexFieldNumber:
-              if (t != kVarint || !Once(f, &cseen) || !cw.Varint(&x)) return false;
-              c.index_ = static_cast<uint32_t>(x);
-              break;
-            case proto::Column::kNameFieldNumber:
-              if (t != kLen || !Once(f, &cseen) || !cw.Len(&c.name_)) return false;
-              break;
-            case proto::Column::kMysqlTypeFieldNumber:
-              if (t != kVarint || !Once(f, &cseen) || !cw.Varint(&x)) return false;
-              c.mysql_type_ = static_cast<uint32_t>(x);
-              break;
-            case proto::Column::kIsUnsignedFieldNumber:
-              if (t != kVarint || !Once(f, &cseen) || !cw.Varint(&x)) return false;
-              break;
-            case proto::Column::kValueFieldNumber:
-              if (t != kLen || !Once(f, &cseen) || !cw.Len(&v) || !ParseValue(v, &c.value_)) {
-                return false;
-              }
-              break;
-            default: return false;
-          }
-        }
-        break;
-      }
-      case proto::ChangeRecord::kTsFieldNumber:
-        if (type != kVarint || !Once(field, &seen) || !w.Varint(&ts_)) return false;
-        break;
-      case proto::ChangeRecord::kPosFieldNumber: {
-        if (type != kLen || !Once(field, &seen) || !w.Len(&s)) return false;
-        Wire pw(s);
-        uint32_t pseen = 0;
-        while (!pw.done()) {
-          uint32_t f, t;
-          if (!pw.Tag(&f, &t)) return false;
-          if (f == proto::SourcePosition::kFileFieldNumber) {
-            if (t != kLen || !Once(f, &pseen) || !pw.Len(&pos_.file_)) return false;
-          } else if (f == proto::SourcePosition::kPosFieldNumber) {
-            if (t != kVarint || !Once(f, &pseen) || !pw.Varint(&pos_.pos_)) return false;
-          } else {
-            return false;
-          }
-        }
-        break;
-      }
-      case proto::ChangeRecord::kGtidFieldNumber:
-        if (type != kLen || !Once(field, &seen) || !w.Len(&gtid_)) return false;
-        break;
-      case proto::ChangeRecord::kTxnFieldNumber: {
-        if (type != kLen || !Once(field, &seen) || !w.Len(&s)) return false;
-        Wire tw(s);
-        uint32_t tseen = 0;
-        while (!tw.done()) {
-          uint32_t f, t;
-          if (!tw.Tag(&f, &t) || t != kVarint || !Once(f, &tseen) || !tw.Varint(&x)) return false;
-          if (f == proto::TxnInfo::kSeqFieldNumber) {
-            txn_.seq_ = static_cast<uint32_t>(x);
-          } else if (f == proto::TxnInfo::kLastFieldNumber) {
-            txn_.last_ = x != 0;
-          } else {
-            return false;
-          }
-        }
-        break;
-      }
-      case proto::ChangeRecord::kSnapshotFieldNumber: {
-        if (type != kLen || !Once(field, &seen) || !w.Len(&s)) return false;
+  using R = proto::ChangeRecord;
+  constexpr uint32_t kRepeated =
+      Mask({R::kPkFieldNumber, R::kBeforeFieldNumber, R::kAfterFieldNumber});
+  const bool ok = ForEachField(bytes, kRepeated, [&](const Field& f) {
+    switch (f.number) {
+      case R::kFormatVersionFieldNumber: return f.type == kVarint;
+      case R::kOpFieldNumber: return Varint(f, &op_) && IsRowOp(f.bits);  // else not a row change
+      case R::kDbFieldNumber: return Bytes(f, &db_);
+      case R::kTableFieldNumber: return Bytes(f, &table_);
+      case R::kPkFieldNumber: return Bytes(f, &pk_.emplace_back());
+      case R::kBeforeFieldNumber:
+        return f.type == kLen && ParseColumn(f.bytes, &before_.emplace_back());
+      case R::kAfterFieldNumber:
+        return f.type == kLen && ParseColumn(f.bytes, &after_.emplace_back());
+      case R::kTsFieldNumber: return Varint(f, &ts_);
+      case R::kGtidFieldNumber: return Bytes(f, &gtid_);
+      case R::kPosFieldNumber:
+        return f.type == kLen && ForEachField(f.bytes, 0, [&](const Field& g) {
+                 switch (g.number) {
+                   case proto::SourcePosition::kFileFieldNumber: return Bytes(g, &pos_.file_);
+                   case proto::SourcePosition::kPosFieldNumber: return Varint(g, &pos_.pos_);
+                   default: return false;
+                 }
+               });
+      case R::kTxnFieldNumber:
+        return f.type == kLen && ForEachField(f.bytes, 0, [&](const Field& g) {
+                 switch (g.number) {
+                   case proto::TxnInfo::kSeqFieldNumber: return Varint(g, &txn_.seq_);
+                   case proto::TxnInfo::kLastFieldNumber: return Varint(g, &txn_.last_);
+                   default: return false;
+                 }
+               });
+      case R::kSnapshotFieldNumber:
         has_snapshot_ = true;
-        Wire sw(s);
-        uint32_t sseen = 0;
-        while (!sw.done()) {
-          uint32_t f, t;
-          if (!sw.Tag(&f, &t) || !Once(f, &sseen)) return false;
-          if (f == proto::SnapshotMark::kIdFieldNumber) {
-            if (t != kLen || !sw.Len(&snapshot_.id_)) return false;
-          } else if (t != kVarint || !sw.Varint(&x)) {
-            return false;
-          } else if (f == proto::SnapshotMark::kPhaseFieldNumber) {
-            snapshot_.phase_ = static_cast<int32_t>(x);
-          } else if (f == proto::SnapshotMark::kRowsFieldNumber) {
-            snapshot_.rows_ = x;
-          } else if (f == proto::SnapshotMark::kChunkFieldNumber) {
-            snapshot_.chunk_ = x;
-          } else {
-            return false;
-          }
-        }
-        break;
-      }
+        return f.type == kLen && ForEachField(f.bytes, 0, [&](const Field& g) {
+                 switch (g.number) {
+                   case proto::SnapshotMark::kIdFieldNumber: return Bytes(g, &snapshot_.id_);
+                   case proto::SnapshotMark::kPhaseFieldNumber: return Varint(g, &snapshot_.phase_);
+                   case proto::SnapshotMark::kRowsFieldNumber: return Varint(g, &snapshot_.rows_);
+                   case proto::SnapshotMark::kChunkFieldNumber: return Varint(g, &snapshot_.chunk_);
+                   default: return false;
+                 }
+               });
       default: return false;  // sql, schema, error, unknown: the message's to read
     }
-  }
-  return op_ != proto::OP_UNSPECIFIED;
+  });
+  return ok && op_ != proto::OP_UNSPECIFIED;
 }
 
 }  // namespace sluice

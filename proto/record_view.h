@@ -111,6 +111,7 @@ class RecordView {
 
  private:
   static bool ParseValue(std::string_view bytes, ValueView* v);
+  static bool ParseColumn(std::string_view bytes, ColumnView* c);
 
   proto::Op op_ = proto::OP_UNSPECIFIED;
   std::string_view db_, table_, gtid_;
