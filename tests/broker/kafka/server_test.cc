@@ -251,6 +251,23 @@ TEST_F(KafkaServerTest, MetadataOnAPrimaryAndOnAStandby) {
   EXPECT_EQ(r.Int16(), 6);
 }
 
+// The answer to a request (its body after the correlation id; "" when
+// none came).
+std::string Ask(Client* c, int16_t key, int16_t version, const std::string& req) {
+  EXPECT_TRUE(c->Send(key, version, req));
+  auto body = c->Receive();
+  EXPECT_TRUE(body.has_value());
+  return body.value_or("");
+}
+
+// Reads an answer's topics, which must be "shop" alone, up to its
+// partitions; returns their count.
+int32_t ShopPartitions(Reader* r) {
+  EXPECT_EQ(r->ArrayCount(6, "topics"), 1);
+  EXPECT_EQ(r->String("name"), "shop");
+  return r->ArrayCount(4, "partitions");
+}
+
 TEST_F(KafkaServerTest, ProduceIsRefusedPerPartition) {
   ASSERT_NO_FATAL_FAILURE(Start());
   Client c;
@@ -265,13 +282,9 @@ TEST_F(KafkaServerTest, ProduceIsRefusedPerPartition) {
   w.ArrayCount(1);
   w.Int32(0);
   w.Bytes("not even a batch");
-  ASSERT_TRUE(c.Send(0, 3, req));
-  auto body = c.Receive();
-  ASSERT_TRUE(body.has_value());
-  Reader r(*body);
-  ASSERT_EQ(r.ArrayCount(6, "topics"), 1);
-  EXPECT_EQ(r.String("name"), "shop");
-  ASSERT_EQ(r.ArrayCount(4, "partitions"), 1);
+  const std::string body = Ask(&c, 0, 3, req);
+  Reader r(body);
+  ASSERT_EQ(ShopPartitions(&r), 1);
   EXPECT_EQ(r.Int32(), 0);
   EXPECT_EQ(r.Int16(), 29);  // TOPIC_AUTHORIZATION_FAILED
   EXPECT_EQ(log_->HighWatermark().value(), 3u);
@@ -296,13 +309,9 @@ TEST_F(KafkaServerTest, ListOffsetsLatestEarliestAndATimeAfterEveryRecord) {
     w.Int32(0);
     w.Int64(t);
   }
-  ASSERT_TRUE(c.Send(2, 1, req));
-  auto body = c.Receive();
-  ASSERT_TRUE(body.has_value());
-  Reader r(*body);
-  ASSERT_EQ(r.ArrayCount(6, "topics"), 1);
-  EXPECT_EQ(r.String("name"), "shop");
-  ASSERT_EQ(r.ArrayCount(4, "partitions"), 4);
+  const std::string body = Ask(&c, 2, 1, req);
+  Reader r(body);
+  ASSERT_EQ(ShopPartitions(&r), 4);
   const int64_t want[] = {3, 0, -1, -1};  // the log holds offsets 0..2
   for (int64_t expected : want) {
     EXPECT_EQ(r.Int32(), 0);
