@@ -467,6 +467,7 @@ class InvariantTest : public ::testing::Test {
     writer.join();
     snap_writer.join();
     ASSERT_TRUE(w.error().empty()) << "the workload failed (seed " << seed_ << "): " << w.error();
+    RecordProperty("stopped_at_source_orphan", w.orphan().empty() ? "0" : "1");
     ASSERT_TRUE(snap.error().empty()) << snap.error();
     if (snapshot_) {
       EXPECT_TRUE(on_demand_done);
@@ -523,8 +524,10 @@ class InvariantTest : public ::testing::Test {
     ExpectTargetEqualsSource();
     ExpectKafkaEqualsTail(primary, hw);
     Report(w.counts());
-    EXPECT_GT(w.counts().xa_commits, 0u);
-    EXPECT_GT(w.counts().xa_rollbacks, 0u);
+    if (w.orphan().empty()) {  // else the workload may have stopped before any
+      EXPECT_GT(w.counts().xa_commits, 0u);
+      EXPECT_GT(w.counts().xa_rollbacks, 0u);
+    }
     EXPECT_TRUE(apply_->Terminate()) << apply_->ErrTail();
   }
 
